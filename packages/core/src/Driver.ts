@@ -1,0 +1,92 @@
+/**
+ * The contract between netfx's platform-free core and a runtime (Node, Bun,
+ * the in-memory network). A runtime adapts its native socket to
+ * {@link RawConnection} / {@link RawListener}; core turns those into the
+ * Effect-level {@link SocketStream.SocketStream} and {@link Listener.Listener}
+ * with every contract (pull reads, bounded read-ahead, backpressured
+ * writes, typed errors, interruption safety) implemented once.
+ *
+ * Users do not need this module unless they write a new transport.
+ *
+ * @since 0.1.0
+ */
+import type { BrokenResource } from "./NetError.ts"
+import type * as SocketAddress from "./SocketAddress.ts"
+
+/**
+ * Callbacks core installs on a {@link RawConnection} with `start`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectionHandlers {
+  /** Bytes arrived. The array is owned by core from now on. Never empty. */
+  onData(chunk: Uint8Array): void
+  /** The peer half-closed (FIN / EOF). */
+  onEnd(): void
+  /** The connection broke (reset, EPIPE, TLS failure, ...). */
+  onError(error: BrokenResource): void
+  /** The platform's write buffer drained below its mark after `write` returned false. */
+  onDrain(): void
+  /** The descriptor is gone (closed by either side, after end or error). */
+  onClose(): void
+}
+
+/**
+ * A connected byte-stream socket as a runtime exposes it.
+ *
+ * Rules for implementers:
+ * - No event is delivered before `start`; events that happen earlier are
+ *   held (Node: `pauseOnConnect`/paused socket) and delivered after it.
+ * - `pause`/`resume` stop and restart reading from the kernel; core calls
+ *   them to bound read-ahead.
+ * - `write` takes ownership of the whole array (buffering what the kernel
+ *   did not take) and returns `false` when the caller should wait for
+ *   `onDrain` before writing more.
+ * - `shutdown` half-closes the writing side after pending writes are
+ *   flushed (a real `shutdown(SHUT_WR)`, never a full close).
+ * - `close` releases the descriptor; it is idempotent and must not throw.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RawConnection {
+  readonly localAddress: SocketAddress.SocketAddress
+  readonly remoteAddress: SocketAddress.SocketAddress
+  /** The OS descriptor where the runtime exposes one. */
+  readonly fd: number | undefined
+  /** Runtime-specific facts (TLS session facts, socket facts) by name. */
+  readonly extra: Readonly<Record<string, unknown>>
+  start(handlers: ConnectionHandlers): void
+  pause(): void
+  resume(): void
+  write(data: Uint8Array): boolean
+  shutdown(): void
+  close(): void
+}
+
+/**
+ * Callbacks core installs on a {@link RawListener} with `start`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListenerHandlers {
+  /** A connection was accepted. It must not deliver data before its own `start`. */
+  onConnection(connection: RawConnection): void
+  /** Accepting failed (EMFILE, ENFILE, ...); the listener keeps listening. */
+  onError(error: { readonly code: string; readonly syscall?: string | undefined; readonly cause: unknown }): void
+}
+
+/**
+ * A listening socket as a runtime exposes it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RawListener {
+  readonly address: SocketAddress.SocketAddress
+  readonly fd: number | undefined
+  start(handlers: ListenerHandlers): void
+  close(): void
+}

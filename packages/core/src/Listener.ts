@@ -1,0 +1,141 @@
+/**
+ * Listeners: what `Tcp.listen`, `Unix.listen` and the TLS listener return.
+ *
+ * @since 0.1.0
+ */
+import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import type { RawListener } from "./Driver.ts"
+import * as internal from "./internal/listener.ts"
+import { ListenerTypeId } from "./internal/typeId.ts"
+import type { BusyResource, ClosedResource, InvalidArgument } from "./NetError.ts"
+import type * as SocketAddress from "./SocketAddress.ts"
+import type { SocketStream, SocketStreamOptions } from "./SocketStream.ts"
+
+export {
+  /**
+   * @since 0.1.0
+   * @category type ids
+   */
+  ListenerTypeId as TypeId,
+}
+
+/**
+ * Options of {@link Listener.serve}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServeOptions {
+  /**
+   * At most this many handlers run at once. Further connections are not
+   * dropped: they wait, unread, in the listener's queue (and then in the
+   * kernel backlog) until a handler finishes. Node and Bun accept eagerly,
+   * so "waiting" clients already see their connect succeed.
+   */
+  readonly maxConnections?: number
+}
+
+/**
+ * Options shared by every listener constructor.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListenerOptions {
+  /**
+   * The kernel backlog and the bound of netfx's own queue of accepted
+   * connections nobody took yet (default 511). A connection arriving when
+   * that queue is full is closed and logged, never queued without bound.
+   */
+  readonly backlog?: number
+  /** Options for every accepted stream (read-ahead bound). */
+  readonly streamOptions?: SocketStreamOptions
+}
+
+/**
+ * A listening socket (or, dual stack, one per address family) that yields
+ * connected byte streams.
+ *
+ * **Resource**: the listener is open from its constructor until its Scope
+ * closes or `close` runs; closing it also closes connections handed out by
+ * `incoming` that are still open and any connection accepted by the
+ * runtime that nobody took.
+ *
+ * **Interruption**: interrupting `accept` drops no connection: one the
+ * runtime accepted stays queued for the next `accept`.
+ *
+ * @example
+ * ```ts
+ * import { Tcp, SocketStream } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const echoServer = Effect.gen(function* () {
+ *   const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+ *   yield* listener.serve((conn) => SocketStream.pipe(conn, conn))
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Listener {
+  readonly [ListenerTypeId]: typeof ListenerTypeId
+  /** The first bound address (for dual stack, see `addresses`). */
+  readonly address: SocketAddress.SocketAddress
+  /** Every bound address: one per family for a dual-stack listener. */
+  readonly addresses: ReadonlyArray<SocketAddress.SocketAddress>
+  /**
+   * Waits for the next connection and attaches it to the caller's Scope.
+   *
+   * **Errors**: `ClosedResource` once the listener is closed (also wakes a
+   * waiting accept); `BusyResource` when another fiber is accepting.
+   *
+   * **Interruption**: no connection is lost; see {@link Listener}.
+   */
+  readonly accept: Effect.Effect<SocketStream, ClosedResource | BusyResource, Scope.Scope>
+  /**
+   * Accepts forever and runs `handler` for each connection in its own fiber.
+   * The connection closes when its handler ends. A handler that fails or
+   * dies is logged at Error level with the peer address and closes only its
+   * own connection. Interrupting `serve` closes the listener and interrupts
+   * every running handler. Honours `maxConnections`.
+   *
+   * **Errors**: `ClosedResource` when the listener is closed from elsewhere;
+   * `BusyResource` when another fiber accepts; `InvalidArgument` for a bad
+   * `maxConnections`.
+   */
+  serve<E, R>(
+    handler: (connection: SocketStream) => Effect.Effect<unknown, E, R>,
+    options?: ServeOptions,
+  ): Effect.Effect<never, ClosedResource | BusyResource | InvalidArgument, R>
+  /**
+   * The connections as a Stream; it ends when the listener closes. Each
+   * connection is the consumer's to `close`; those still open when the
+   * listener closes are closed with it.
+   */
+  readonly incoming: Stream.Stream<SocketStream, BusyResource>
+  /** Closes the listener now. Idempotent. */
+  readonly close: Effect.Effect<void>
+}
+
+/**
+ * Builds a listener over raw listeners supplied by a runtime (one per
+ * address family for dual stack). For transports and runtime adapters.
+ *
+ * **Resource**: closed when the Scope closes.
+ *
+ * @example
+ * ```ts
+ * import { Listener } from "@netfx/core"
+ * // const listener = yield* Listener.make([rawV4, rawV6])
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: (
+  raws: ReadonlyArray<RawListener>,
+  options?: ListenerOptions,
+) => Effect.Effect<Listener, never, Scope.Scope> = internal.make

@@ -1,0 +1,297 @@
+/**
+ * The one error vocabulary of netfx. Every transport, every runtime and the
+ * in-memory network fail with these classes and nothing else in their typed
+ * error channels. Each error is a `Data.TaggedError` whose `_tag` equals the
+ * class name, carries the facts a caller needs to act (errno code, syscall,
+ * address, the original platform error as `cause`) and has a readable
+ * `message`.
+ *
+ * Defects (the `die` channel) are reserved for bugs in netfx itself, never
+ * for the network misbehaving.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import * as SocketAddress from "./SocketAddress.ts"
+
+const at = (address: SocketAddress.SocketAddress | undefined): string =>
+  address === undefined ? "" : ` (${SocketAddress.format(address)})`
+
+/**
+ * The peer ended the stream (it sent FIN / EOF). Buffered bytes, if any, were
+ * all returned before this error; further `receive` calls fail the same way.
+ *
+ * @example
+ * ```ts
+ * import { NetError } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * assert.strictEqual(new NetError.EndOfStream().message, "end of stream")
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class EndOfStream extends Data.TaggedError("EndOfStream")<{}> {
+  override get message(): string {
+    return "end of stream"
+  }
+}
+
+/**
+ * The resource was closed locally (by `close`, or by closing its Scope) and
+ * can no longer be used.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ClosedResource extends Data.TaggedError("ClosedResource")<{
+  readonly operation: string
+}> {
+  override get message(): string {
+    return `${this.operation} on a closed resource`
+  }
+}
+
+/**
+ * The connection broke: reset by the peer (`ECONNRESET`), `EPIPE`, an abrupt
+ * TLS end, or any other platform failure after it was established. Keeps the
+ * errno `code`, the `syscall` and the original error as `cause`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class BrokenResource extends Data.TaggedError("BrokenResource")<{
+  readonly operation: string
+  readonly code: string
+  readonly syscall?: string | undefined
+  readonly address?: SocketAddress.SocketAddress | undefined
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `${this.operation} failed: connection broken with ${this.code}${this.syscall ? ` in ${this.syscall}` : ""}${at(this.address)}`
+  }
+}
+
+/**
+ * Another fiber is already performing the same operation (`receive`, `send`
+ * or `accept`) on this resource. Byte streams have one reader and one
+ * writer at a time; use a queue or a `Semaphore` to share them.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class BusyResource extends Data.TaggedError("BusyResource")<{
+  readonly operation: string
+}> {
+  override get message(): string {
+    return `another fiber is already waiting in ${this.operation} on this resource`
+  }
+}
+
+/**
+ * One failed connection attempt inside a {@link ConnectFailed}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectAttempt {
+  readonly address: SocketAddress.SocketAddress
+  readonly code: string
+  readonly syscall?: string | undefined
+  readonly cause?: unknown
+}
+
+/**
+ * Every address was tried and none accepted the connection. `attempts`
+ * lists each address with its errno code (`ECONNREFUSED`, `ETIMEDOUT`,
+ * `EHOSTUNREACH`, ...), in the order they were tried.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConnectFailed extends Data.TaggedError("ConnectFailed")<{
+  readonly host: string
+  readonly port: number
+  readonly attempts: ReadonlyArray<ConnectAttempt>
+}> {
+  override get message(): string {
+    const tried = this.attempts.map((a) => `${SocketAddress.format(a.address)}: ${a.code}`).join(", ")
+    return `cannot connect to ${this.host}${this.port >= 0 ? `:${this.port}` : ""}${tried ? ` (${tried})` : ""}`
+  }
+}
+
+/**
+ * Name resolution failed. `code` is the resolver's code (`ENOTFOUND`,
+ * `EAI_NONAME`, `EAI_AGAIN`, `EAI_FAIL`, ...), `host` the name asked for.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ResolveFailed extends Data.TaggedError("ResolveFailed")<{
+  readonly host: string
+  readonly code: string
+  readonly syscall?: string | undefined
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `cannot resolve ${JSON.stringify(this.host)}: ${this.code}`
+  }
+}
+
+/**
+ * Binding or listening failed: `EADDRINUSE`, `EACCES`, `EADDRNOTAVAIL`, or a
+ * path problem for Unix sockets (`ENOENT`, `ENOTSOCK`, `EISDIR`, ...).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ListenFailed extends Data.TaggedError("ListenFailed")<{
+  readonly address: SocketAddress.SocketAddress
+  readonly code: string
+  readonly syscall?: string | undefined
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `cannot listen on ${SocketAddress.format(this.address)}: ${this.code}`
+  }
+}
+
+/**
+ * A TLS handshake or certificate verification failed. `code` is the
+ * platform's reason code (`DEPTH_ZERO_SELF_SIGNED_CERT`,
+ * `ERR_TLS_CERT_ALTNAME_INVALID`, `CERT_HAS_EXPIRED`, ...).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TlsFailed extends Data.TaggedError("TlsFailed")<{
+  readonly code: string
+  readonly reason: string
+  readonly address?: SocketAddress.SocketAddress | undefined
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `TLS failed${at(this.address)}: ${this.code}: ${this.reason}`
+  }
+}
+
+/**
+ * The stream ended before the wanted bytes arrived. `partial` holds what was
+ * read; for buffered streams those bytes also stay buffered, so nothing is
+ * lost. `expected` is the wanted count when one was asked for.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class IncompleteRead extends Data.TaggedError("IncompleteRead")<{
+  readonly partial: Uint8Array
+  readonly expected?: number | undefined
+}> {
+  override get message(): string {
+    return `stream ended after ${this.partial.length} bytes${this.expected === undefined ? "" : ` of ${this.expected} expected`}`
+  }
+}
+
+/**
+ * A delimiter was not found within the allowed number of bytes. The data
+ * stays buffered and can still be read.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LimitExceeded extends Data.TaggedError("LimitExceeded")<{
+  readonly limit: number
+  readonly buffered: number
+}> {
+  override get message(): string {
+    return `delimiter not found within ${this.limit} bytes (${this.buffered} buffered)`
+  }
+}
+
+/**
+ * This runtime cannot do what was asked: `feature` says what, `runtime`
+ * where, and `reason` why and how to enable it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class Unsupported extends Data.TaggedError("Unsupported")<{
+  readonly feature: string
+  readonly runtime: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `${this.feature} is not supported on ${this.runtime}: ${this.reason}`
+  }
+}
+
+/**
+ * A caller passed a value that cannot work (a port outside 0..65535,
+ * `maxBytes` < 1, an empty fd list, ...). Nothing was done and no buffered
+ * data was touched.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidArgument extends Data.TaggedError("InvalidArgument")<{
+  readonly argument: string
+  readonly reason: string
+  readonly value?: unknown
+}> {
+  override get message(): string {
+    return `invalid ${this.argument}: ${this.reason}`
+  }
+}
+
+/**
+ * The errors of receiving from a byte stream.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ReceiveError = EndOfStream | ClosedResource | BrokenResource | BusyResource | InvalidArgument
+
+/**
+ * The errors of sending on a byte stream.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SendError = ClosedResource | BrokenResource | BusyResource
+
+/**
+ * Every error netfx can produce.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type NetError =
+  | EndOfStream
+  | ClosedResource
+  | BrokenResource
+  | BusyResource
+  | ConnectFailed
+  | ResolveFailed
+  | ListenFailed
+  | TlsFailed
+  | IncompleteRead
+  | LimitExceeded
+  | Unsupported
+  | InvalidArgument
+
+/**
+ * Reads the errno-style facts from a platform error (Node's `code`,
+ * `syscall`), falling back to `"EUNKNOWN"`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const errnoOf = (error: unknown): { readonly code: string; readonly syscall?: string | undefined } => {
+  if (typeof error === "object" && error !== null) {
+    const e = error as { code?: unknown; syscall?: unknown; errno?: unknown }
+    const code = typeof e.code === "string" ? e.code : typeof e.errno === "string" ? e.errno : "EUNKNOWN"
+    return { code, syscall: typeof e.syscall === "string" ? e.syscall : undefined }
+  }
+  return { code: "EUNKNOWN" }
+}

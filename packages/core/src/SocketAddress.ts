@@ -1,0 +1,188 @@
+/**
+ * Socket addresses: one tagged union for every family netfx speaks.
+ *
+ * Unix abstract-namespace names (Linux) are their own case, never a path
+ * that starts with `"\0"`.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+
+/**
+ * An IPv4 address and port.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Ipv4 {
+  readonly _tag: "Ipv4"
+  readonly host: string
+  readonly port: number
+}
+
+/**
+ * An IPv6 address and port, with its flow label and scope (zone) id.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Ipv6 {
+  readonly _tag: "Ipv6"
+  readonly host: string
+  readonly port: number
+  readonly flowInfo: number
+  readonly scopeId: number
+}
+
+/**
+ * A Unix domain socket bound to a file system path. The empty path is an
+ * unnamed (unbound) socket.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface UnixPath {
+  readonly _tag: "UnixPath"
+  readonly path: string
+}
+
+/**
+ * A Unix domain socket in Linux's abstract namespace: the name has no file
+ * and no leading NUL byte here (netfx adds it when talking to the kernel).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface UnixAbstract {
+  readonly _tag: "UnixAbstract"
+  readonly name: string
+}
+
+/**
+ * Every address netfx can connect to, listen on or report.
+ *
+ * @example
+ * ```ts
+ * import { SocketAddress } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const a = SocketAddress.ipv4("127.0.0.1", 8080)
+ * assert.strictEqual(SocketAddress.format(a), "127.0.0.1:8080")
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SocketAddress = Ipv4 | Ipv6 | UnixPath | UnixAbstract
+
+/**
+ * The address family of an address.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Family = "ipv4" | "ipv6" | "unix"
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const ipv4 = (host: string, port: number): Ipv4 => Data.struct({ _tag: "Ipv4", host, port })
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const ipv6 = (
+  host: string,
+  port: number,
+  options?: { readonly flowInfo?: number; readonly scopeId?: number },
+): Ipv6 => Data.struct({ _tag: "Ipv6", host, port, flowInfo: options?.flowInfo ?? 0, scopeId: options?.scopeId ?? 0 })
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const unixPath = (path: string): UnixPath => Data.struct({ _tag: "UnixPath", path })
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const unixAbstract = (name: string): UnixAbstract => Data.struct({ _tag: "UnixAbstract", name })
+
+/**
+ * Builds an IP address from a numeric host, choosing the family by its form.
+ *
+ * @example
+ * ```ts
+ * import { SocketAddress } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * assert.strictEqual(SocketAddress.ip("::1", 80)._tag, "Ipv6")
+ * assert.strictEqual(SocketAddress.ip("10.0.0.1", 80)._tag, "Ipv4")
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const ip = (host: string, port: number, scopeId = 0): Ipv4 | Ipv6 =>
+  host.includes(":") ? ipv6(host, port, { scopeId }) : ipv4(host, port)
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isIp = (address: SocketAddress): address is Ipv4 | Ipv6 =>
+  address._tag === "Ipv4" || address._tag === "Ipv6"
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isUnix = (address: SocketAddress): address is UnixPath | UnixAbstract =>
+  address._tag === "UnixPath" || address._tag === "UnixAbstract"
+
+/**
+ * @since 0.1.0
+ * @category getters
+ */
+export const family = (address: SocketAddress): Family =>
+  address._tag === "Ipv4" ? "ipv4" : address._tag === "Ipv6" ? "ipv6" : "unix"
+
+/**
+ * Formats an address the way people write it: `127.0.0.1:80`, `[::1]:80`,
+ * `/run/app.sock`, `@abstract-name`, `(unnamed)`.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const format = (address: SocketAddress): string => {
+  switch (address._tag) {
+    case "Ipv4":
+      return `${address.host}:${address.port}`
+    case "Ipv6":
+      return `[${address.host}${address.scopeId !== 0 && !address.host.includes("%") ? `%${address.scopeId}` : ""}]:${address.port}`
+    case "UnixPath":
+      return address.path === "" ? "(unnamed)" : address.path
+    case "UnixAbstract":
+      return `@${address.name}`
+  }
+}
+
+const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
+
+/**
+ * The IP version of a numeric host (`4` or `6`), or `0` when the string is a
+ * name that needs resolution. IPv6 zone suffixes (`fe80::1%eth0`) count as IPv6.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const numericFamily = (host: string): 0 | 4 | 6 => {
+  if (IPV4_RE.test(host)) return 4
+  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host
+  const noZone = bare.split("%")[0] ?? ""
+  if (noZone.includes(":") && /^[0-9a-fA-F:.]+$/.test(noZone)) return 6
+  return 0
+}

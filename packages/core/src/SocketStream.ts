@@ -1,0 +1,249 @@
+/**
+ * The byte-stream interface shared by TCP, TLS, Unix stream sockets and the
+ * in-memory network, and its Stream / Sink views.
+ *
+ * Reading is a pull: `receive(maxBytes)` returns the bytes that are there
+ * (never an empty chunk) or waits for some. The platform socket reads ahead
+ * at most one high-water mark (64 KiB by default) while nobody receives, so
+ * a slow consumer holds back the sender through TCP flow control instead of
+ * growing memory. End of stream is the typed error `EndOfStream`.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
+import type { RawConnection } from "./Driver.ts"
+import { SocketStreamImpl } from "./internal/socketStream.ts"
+import { TypeId } from "./internal/typeId.ts"
+import type { BrokenResource, ClosedResource, EndOfStream, ReceiveError, SendError } from "./NetError.ts"
+import type * as SocketAddress from "./SocketAddress.ts"
+
+export {
+  /**
+   * @since 0.1.0
+   * @category type ids
+   */
+  TypeId,
+}
+
+/**
+ * A connected, bidirectional byte stream.
+ *
+ * **Resource**: acquired by `Tcp.connect`, `Unix.connect`, `Listener.accept`
+ * and friends into the caller's `Scope`; closing that Scope closes the
+ * socket. `close` does the same at once and is idempotent.
+ *
+ * **Errors**: see each member. All are from the netfx vocabulary.
+ *
+ * **Interruption**: see each member; in short, interrupting `receive` loses
+ * no byte and interrupting `send` either wrote all of its bytes or none.
+ *
+ * @example
+ * ```ts
+ * import { Tcp, SocketStream } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const hello = Effect.gen(function* () {
+ *   const conn = yield* Tcp.connect({ host: "127.0.0.1", port: 7 })
+ *   yield* conn.send(new TextEncoder().encode("hi\n"))
+ *   return yield* conn.receive(1024)
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SocketStream {
+  readonly [TypeId]: typeof TypeId
+  /** The local end's address. */
+  readonly localAddress: SocketAddress.SocketAddress
+  /** The peer's address. */
+  readonly remoteAddress: SocketAddress.SocketAddress
+  /** `"ipv4"`, `"ipv6"` or `"unix"`. */
+  readonly family: SocketAddress.Family
+  /** The OS descriptor, where the runtime exposes one (`undefined` on Bun and in memory). */
+  readonly fd: number | undefined
+  /**
+   * Runtime and protocol facts by name, for example `tls` (see `Tls.info`).
+   * Typed accessors live in the modules that define the facts.
+   */
+  readonly extra: Readonly<Record<string, unknown>>
+  /**
+   * Receives between 1 and `maxBytes` bytes (default 65536): what is buffered
+   * now, or the next bytes to arrive.
+   *
+   * **Errors**: `EndOfStream` once the peer finished and every byte was
+   * returned; `ClosedResource` after a local `close` (also wakes a pending
+   * receive); `BrokenResource` when the connection broke (bytes received
+   * before it are returned first); `BusyResource` when another fiber is
+   * already receiving; `InvalidArgument` when `maxBytes` is not an integer
+   * >= 1.
+   *
+   * **Interruption**: loses no data. Bytes not yet returned stay buffered for
+   * the next call.
+   */
+  receive(maxBytes?: number): Effect.Effect<Uint8Array, ReceiveError>
+  /**
+   * Sends all of `data`. Completes once the runtime accepted the bytes (they
+   * may still be in flight); when the runtime's write buffer is full the
+   * *next* send waits for it to drain, which is how a slow peer slows the
+   * sender. Do not mutate `data` after sending it: the runtime may still
+   * hold it.
+   *
+   * **Errors**: `ClosedResource` after `close` or `sendEof`;
+   * `BrokenResource` when the connection broke; `BusyResource` when another
+   * fiber's send is waiting.
+   *
+   * **Interruption**: an interrupted send either handed all its bytes to
+   * the runtime or none of them (it is interruptible only while waiting for
+   * drain, before it writes), so the stream stays usable. This is stronger
+   * than BSD `send`, where a partial write cannot be undone.
+   */
+  send(data: Uint8Array): Effect.Effect<void, SendError>
+  /**
+   * Half-closes the sending side: the peer reads `EndOfStream` after the
+   * bytes already sent, and can still reply. Idempotent.
+   *
+   * **Errors**: `ClosedResource` after `close`; `BrokenResource` when the
+   * connection broke. **Interruption**: not interruptible (it does not wait).
+   */
+  readonly sendEof: Effect.Effect<void, ClosedResource | BrokenResource>
+  /**
+   * Closes the socket now. Idempotent. Bytes already accepted by `send`
+   * are still flushed by the runtime; unread received bytes are dropped. A
+   * pending `receive` or `send` in another fiber fails with
+   * `ClosedResource`.
+   */
+  readonly close: Effect.Effect<void>
+}
+
+/**
+ * Options for {@link make}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SocketStreamOptions {
+  /** Read-ahead bound in bytes while nobody receives. Default 65536. */
+  readonly highWaterMark?: number
+}
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isSocketStream = (u: unknown): u is SocketStream => typeof u === "object" && u !== null && TypeId in u
+
+/**
+ * Wraps a runtime's {@link RawConnection} into the netfx byte stream. For
+ * runtime adapters and transports; the stream is not attached to a Scope
+ * (use {@link makeScoped}).
+ *
+ * @example
+ * ```ts
+ * import { SocketStream } from "@netfx/core"
+ * // const stream = SocketStream.make(rawConnectionFromMyRuntime)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (raw: RawConnection, options?: SocketStreamOptions): SocketStream =>
+  new SocketStreamImpl(raw, options)
+
+/**
+ * Wraps a {@link RawConnection} and closes it when the Scope closes.
+ *
+ * **Resource**: the stream is closed when the current Scope closes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeScoped = (raw: RawConnection, options?: SocketStreamOptions) =>
+  Effect.acquireRelease(
+    Effect.sync(() => make(raw, options)),
+    (s) => s.close,
+  )
+
+/**
+ * The bytes of a stream as an Effect `Stream` of chunks. Ends normally at
+ * `EndOfStream`; other errors fail the Stream.
+ *
+ * **Interruption**: interrupting the consumer loses no byte that was not
+ * yet emitted (they stay buffered in the socket stream).
+ *
+ * @example
+ * ```ts
+ * import { SocketStream } from "@netfx/core"
+ * import { Effect, Stream } from "effect"
+ *
+ * const readAll = (conn: SocketStream.SocketStream) =>
+ *   SocketStream.toStream(conn).pipe(Stream.runCollect)
+ * ```
+ *
+ * @since 0.1.0
+ * @category views
+ */
+export const toStream = (
+  self: SocketStream,
+  maxBytes?: number,
+): Stream.Stream<Uint8Array, Exclude<ReceiveError, EndOfStream>> =>
+  Stream.repeatEffectOption(
+    Effect.mapError(self.receive(maxBytes), (e) => (e._tag === "EndOfStream" ? Option.none() : Option.some(e))),
+  ) as Stream.Stream<Uint8Array, Exclude<ReceiveError, EndOfStream>>
+
+/**
+ * A Sink that sends every chunk it is fed. With `endOnDone` (default true)
+ * it half-closes the stream (`sendEof`) when the upstream finishes.
+ *
+ * @example
+ * ```ts
+ * import { SocketStream } from "@netfx/core"
+ * import { Stream } from "effect"
+ *
+ * const upload = (conn: SocketStream.SocketStream) =>
+ *   Stream.make(new Uint8Array([1, 2, 3])).pipe(Stream.run(SocketStream.toSink(conn)))
+ * ```
+ *
+ * @since 0.1.0
+ * @category views
+ */
+export const toSink = (
+  self: SocketStream,
+  options?: { readonly endOnDone?: boolean },
+): Sink.Sink<void, Uint8Array, never, SendError> => {
+  const sink = Sink.forEach((chunk: Uint8Array) => self.send(chunk))
+  return options?.endOnDone === false ? sink : Sink.mapEffect(sink, () => self.sendEof)
+}
+
+/**
+ * Copies everything `from` receives to `to` until `from` ends, then
+ * half-closes `to`. Returns the number of bytes copied.
+ *
+ * @example
+ * ```ts
+ * import { SocketStream } from "@netfx/core"
+ *
+ * // an echo handler: SocketStream.pipe(conn, conn)
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const pipe = (
+  from: SocketStream,
+  to: SocketStream,
+): Effect.Effect<number, Exclude<ReceiveError, EndOfStream> | SendError> =>
+  Effect.gen(function* () {
+    let total = 0
+    while (true) {
+      const chunk = yield* Effect.catchTag(from.receive(), "EndOfStream", () => Effect.succeed(undefined))
+      if (chunk === undefined) break
+      total += chunk.length
+      yield* to.send(chunk)
+    }
+    yield* to.sendEof
+    return total
+  })

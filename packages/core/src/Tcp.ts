@@ -1,0 +1,303 @@
+/**
+ * TCP: connect and listen.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type { RawConnection, RawListener } from "./Driver.ts"
+import { connectAddresses } from "./internal/connect.ts"
+import * as internalListener from "./internal/listener.ts"
+import * as validate from "./internal/validate.ts"
+import type { Listener } from "./Listener.ts"
+import { ConnectFailed, type InvalidArgument, ListenFailed, type ResolveFailed, type Unsupported } from "./NetError.ts"
+import * as Network from "./Network.ts"
+import * as SocketAddress from "./SocketAddress.ts"
+import * as SocketStream from "./SocketStream.ts"
+
+/**
+ * One connection attempt, as core asks a runtime's TCP driver for it.
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface ConnectRequest {
+  readonly address: SocketAddress.Ipv4 | SocketAddress.Ipv6
+  readonly localHost?: string | undefined
+  readonly localPort?: number | undefined
+  readonly noDelay: boolean
+  readonly keepAlive: boolean
+  readonly keepAliveInitialDelayMillis: number
+}
+
+/**
+ * One bind + listen, as core asks a runtime's TCP driver for it.
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface ListenRequest {
+  readonly address: SocketAddress.Ipv4 | SocketAddress.Ipv6
+  readonly backlog: number
+  readonly reusePort: boolean
+  /** IPV6_V6ONLY for IPv6 addresses (always true for dual-stack listeners). */
+  readonly ipv6Only: boolean
+  /** TCP_NODELAY on accepted sockets. */
+  readonly noDelay: boolean
+}
+
+/**
+ * What a runtime implements for TCP. Both effects register the socket in
+ * the given Scope *before* they wait, so interruption never leaks it.
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface TcpDriver {
+  /** Connects to one numeric address; fails with a one-attempt `ConnectFailed`. */
+  readonly connect: (request: ConnectRequest) => Effect.Effect<RawConnection, ConnectFailed, Scope.Scope>
+  /** Binds and listens on one numeric address. */
+  readonly listen: (request: ListenRequest) => Effect.Effect<RawListener, ListenFailed | Unsupported, Scope.Scope>
+}
+
+/**
+ * Options of {@link connect}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectOptions {
+  /** A host name (resolved with the network's `Resolver`) or a numeric address. */
+  readonly host: string
+  readonly port: number
+  /** Bind the local end to this address before connecting. */
+  readonly localHost?: string
+  /** Bind the local end to this port before connecting. */
+  readonly localPort?: number
+  /** TCP_NODELAY; default `true` (as AnyIO, Trio and asyncio do). */
+  readonly noDelay?: boolean
+  /** SO_KEEPALIVE; `true` or the initial delay in milliseconds. Default off. */
+  readonly keepAlive?: boolean | number
+  /** Read-ahead bound while nobody receives (default 65536 bytes). */
+  readonly highWaterMark?: number
+}
+
+/**
+ * Opens a TCP connection.
+ *
+ * The host is resolved with the network's `Resolver` (numeric hosts skip
+ * it) and every resolved address is tried until one connects.
+ *
+ * **Resource**: the socket belongs to the current Scope and is closed when
+ * it closes (or by `close`).
+ *
+ * **Errors**: `InvalidArgument` for a bad port or host; `ResolveFailed`
+ * when the name does not resolve; `ConnectFailed` listing every attempted
+ * address with its errno (`ECONNREFUSED`, `ETIMEDOUT`, ...); `Unsupported`
+ * when the runtime has no TCP.
+ *
+ * **Interruption**: at any moment (resolving or connecting) it closes every
+ * socket it opened; nothing leaks.
+ *
+ * @example
+ * ```ts
+ * import { Tcp } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function* () {
+ *   const conn = yield* Tcp.connect({ host: "localhost", port: 1234 })
+ *   yield* conn.send(new TextEncoder().encode("Client\n"))
+ *   const reply = yield* conn.receive()
+ *   console.log(new TextDecoder().decode(reply))
+ * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const connect = (
+  options: ConnectOptions,
+): Effect.Effect<
+  SocketStream.SocketStream,
+  ConnectFailed | ResolveFailed | InvalidArgument | Unsupported,
+  Scope.Scope | Network.Network
+> =>
+  Effect.gen(function* () {
+    const host = yield* validate.host("host", options.host)
+    const port = yield* validate.port("port", options.port)
+    const localPort = options.localPort === undefined ? undefined : yield* validate.port("localPort", options.localPort)
+    if (options.highWaterMark !== undefined) yield* validate.positiveInt("highWaterMark", options.highWaterMark)
+    const tcp = yield* Network.driver("tcp", "TCP")
+    const network = yield* Network.Network
+    const addresses = yield* resolveStream(network.resolver, host, port)
+    const keepAlive = options.keepAlive ?? false
+    const raw = yield* connectAddresses(
+      addresses,
+      (address) =>
+        tcp.connect({
+          address,
+          localHost: options.localHost,
+          localPort,
+          noDelay: options.noDelay ?? true,
+          keepAlive: keepAlive !== false,
+          keepAliveInitialDelayMillis: typeof keepAlive === "number" ? keepAlive : 0,
+        }),
+      { host, port },
+    )
+    const streamOptions = options.highWaterMark === undefined ? undefined : { highWaterMark: options.highWaterMark }
+    return yield* SocketStream.makeScoped(raw, streamOptions)
+  })
+
+const resolveStream = (
+  resolver: Network.NetworkService["resolver"],
+  host: string,
+  port: number,
+): Effect.Effect<ReadonlyArray<SocketAddress.Ipv4 | SocketAddress.Ipv6>, ResolveFailed | ConnectFailed> => {
+  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host
+  if (SocketAddress.numericFamily(bare) !== 0) return Effect.succeed([SocketAddress.ip(bare, port)])
+  return resolver
+    .getaddrinfo(bare, port, { type: "stream" })
+    .pipe(
+      Effect.flatMap((infos) =>
+        infos.length === 0
+          ? Effect.fail(new ConnectFailed({ host, port, attempts: [] }))
+          : Effect.succeed(infos.map((i) => i.address)),
+      ),
+    )
+}
+
+/**
+ * Options of {@link listen}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListenOptions {
+  /**
+   * The local host to bind. Omitted: every interface of both families
+   * (`0.0.0.0` and `::`, the IPv6 socket with IPV6_V6ONLY), on one port.
+   * A name binds every address it resolves to, one per family.
+   */
+  readonly host?: string
+  /** The port; 0 (the default) lets the system choose. */
+  readonly port?: number
+  /** Kernel backlog and netfx accept-queue bound (default 511). */
+  readonly backlog?: number
+  /** SO_REUSEPORT: several listeners share the port (Linux). Default false. */
+  readonly reusePort?: boolean
+  /** TCP_NODELAY on accepted connections; default `true`. */
+  readonly noDelay?: boolean
+  /** Read-ahead bound for accepted connections (default 65536 bytes). */
+  readonly highWaterMark?: number
+}
+
+/**
+ * Binds and listens for TCP connections.
+ *
+ * **Resource**: the listening socket(s) belong to the current Scope and
+ * close with it (or with `close`), together with connections accepted by
+ * the system that nobody took.
+ *
+ * **Errors**: `InvalidArgument` for a bad port or backlog; `ResolveFailed`
+ * for an unresolvable host; `ListenFailed` with `EADDRINUSE`, `EACCES`,
+ * `EADDRNOTAVAIL`, ...; `Unsupported` when the runtime has no TCP.
+ *
+ * **Interruption**: closes whatever it bound so far.
+ *
+ * @example
+ * ```ts
+ * import { Tcp } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import { Effect } from "effect"
+ *
+ * const server = Effect.gen(function* () {
+ *   const listener = yield* Tcp.listen({ port: 1234 })
+ *   yield* listener.serve((client) =>
+ *     Effect.gen(function* () {
+ *       const name = yield* client.receive(1024)
+ *       yield* client.send(new TextEncoder().encode(`Hello, ${new TextDecoder().decode(name)}\n`))
+ *     }),
+ *   )
+ * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const listen = (
+  options: ListenOptions = {},
+): Effect.Effect<
+  Listener,
+  ListenFailed | ResolveFailed | InvalidArgument | Unsupported,
+  Scope.Scope | Network.Network
+> =>
+  Effect.gen(function* () {
+    const port = yield* validate.port("port", options.port ?? 0)
+    const backlog = yield* validate.positiveInt("backlog", options.backlog ?? internalListener.DEFAULT_BACKLOG)
+    if (options.highWaterMark !== undefined) yield* validate.positiveInt("highWaterMark", options.highWaterMark)
+    const tcp = yield* Network.driver("tcp", "TCP")
+    const network = yield* Network.Network
+    const wildcard = options.host === undefined
+    const addresses = wildcard
+      ? [SocketAddress.ipv4("0.0.0.0", port), SocketAddress.ipv6("::", port)]
+      : yield* resolveListen(network.resolver, yield* validate.host("host", options.host), port)
+    const raws: Array<RawListener> = []
+    let boundPort = port
+    for (const address of addresses) {
+      const request: ListenRequest = {
+        address: boundPort === address.port ? address : { ...address, port: boundPort },
+        backlog,
+        reusePort: options.reusePort ?? false,
+        ipv6Only: addresses.length > 1,
+        noDelay: options.noDelay ?? true,
+      }
+      const exit = yield* Effect.either(tcp.listen(request))
+      if (exit._tag === "Left") {
+        // A machine without IPv6 still gets the IPv4 half of the wildcard.
+        const error = exit.left
+        if (
+          wildcard &&
+          address._tag === "Ipv6" &&
+          error._tag === "ListenFailed" &&
+          ["EAFNOSUPPORT", "EADDRNOTAVAIL"].includes(error.code)
+        )
+          continue
+        return yield* Effect.fail(exit.left)
+      }
+      raws.push(exit.right)
+      const bound = exit.right.address
+      if (SocketAddress.isIp(bound)) boundPort = bound.port
+    }
+    return yield* internalListener.make(raws, {
+      backlog,
+      ...(options.highWaterMark === undefined ? {} : { streamOptions: { highWaterMark: options.highWaterMark } }),
+    })
+  })
+
+const resolveListen = (
+  resolver: Network.NetworkService["resolver"],
+  host: string,
+  port: number,
+): Effect.Effect<ReadonlyArray<SocketAddress.Ipv4 | SocketAddress.Ipv6>, ResolveFailed | ListenFailed> => {
+  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host
+  if (SocketAddress.numericFamily(bare) !== 0) return Effect.succeed([SocketAddress.ip(bare, port)])
+  return resolver.getaddrinfo(bare, port, { type: "stream" }).pipe(
+    Effect.map((infos) => {
+      // one address per family, IPv6 first when both exist
+      const v6 = infos.find((i) => i.family === 6)
+      const v4 = infos.find((i) => i.family === 4)
+      return [v6, v4].filter((i) => i !== undefined).map((i) => i.address)
+    }),
+    Effect.flatMap((list) =>
+      list.length === 0
+        ? Effect.fail(
+            new ListenFailed({
+              address: SocketAddress.ip(bare.includes(":") ? "::" : "0.0.0.0", port),
+              code: "ENOTFOUND",
+            }),
+          )
+        : Effect.succeed(list),
+    ),
+  )
+}

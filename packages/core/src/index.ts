@@ -1,0 +1,24 @@
+/**
+ * netfx core: the socket model, the error vocabulary and the transports'
+ * platform-free halves. Provide a runtime with `@netfx/node` or
+ * `@netfx/bun` (or `MemoryNetwork` for tests).
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 */
+export * as Driver from "./Driver.ts"
+/** @since 0.1.0 */
+export * as Listener from "./Listener.ts"
+/** @since 0.1.0 */
+export * as NetError from "./NetError.ts"
+/** @since 0.1.0 */
+export * as Network from "./Network.ts"
+/** @since 0.1.0 */
+export * as Resolver from "./Resolver.ts"
+/** @since 0.1.0 */
+export * as SocketAddress from "./SocketAddress.ts"
+/** @since 0.1.0 */
+export * as SocketStream from "./SocketStream.ts"
+/** @since 0.1.0 */
+export * as Tcp from "./Tcp.ts"

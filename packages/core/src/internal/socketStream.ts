@@ -1,0 +1,283 @@
+import * as Effect from "effect/Effect"
+import type { ConnectionHandlers, RawConnection } from "../Driver.ts"
+import {
+  type BrokenResource,
+  BusyResource,
+  ClosedResource,
+  EndOfStream,
+  InvalidArgument,
+  type ReceiveError,
+  type SendError,
+} from "../NetError.ts"
+import * as SocketAddress from "../SocketAddress.ts"
+import type { SocketStream, SocketStreamOptions } from "../SocketStream.ts"
+import { TypeId } from "./typeId.ts"
+
+/** @internal */
+export const DEFAULT_RECEIVE = 65536
+/** @internal */
+export const DEFAULT_HIGH_WATER_MARK = 65536
+
+const endOfStream = new EndOfStream()
+const closedReceive = new ClosedResource({ operation: "receive" })
+const closedSend = new ClosedResource({ operation: "send" })
+const closedSendEof = new ClosedResource({ operation: "sendEof" })
+const busyReceive = new BusyResource({ operation: "receive" })
+const busySend = new BusyResource({ operation: "send" })
+
+/** @internal */
+export const invalidMaxBytes = (value: unknown) =>
+  new InvalidArgument({ argument: "maxBytes", reason: "must be an integer >= 1", value })
+
+/**
+ * The one implementation of the byte-stream contract, shared by every
+ * runtime. State machine, no fibers: a receive completes synchronously when
+ * bytes are buffered, otherwise it parks one callback that the socket's own
+ * data event wakes.
+ *
+ * @internal
+ */
+export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
+  readonly [TypeId]: typeof TypeId = TypeId
+  readonly localAddress: SocketAddress.SocketAddress
+  readonly remoteAddress: SocketAddress.SocketAddress
+  readonly family: SocketAddress.Family
+  readonly fd: number | undefined
+  readonly extra: Readonly<Record<string, unknown>>
+
+  private chunks: Array<Uint8Array> = []
+  private buffered = 0
+  private paused = false
+  private readonly highWaterMark: number
+
+  private eof = false
+  private failure: BrokenResource | undefined = undefined
+  private closed = false
+  private eofSent = false
+
+  /** true while a receive is in flight (parked or about to take). */
+  private receiving = false
+  private readWaiter: (() => void) | undefined = undefined
+
+  private needDrain = false
+  private sending = false
+  private writeWaiter: (() => void) | undefined = undefined
+
+  constructor(
+    readonly raw: RawConnection,
+    options?: SocketStreamOptions,
+  ) {
+    this.localAddress = raw.localAddress
+    this.remoteAddress = raw.remoteAddress
+    this.family = SocketAddress.family(raw.remoteAddress)
+    this.fd = raw.fd
+    this.extra = raw.extra
+    this.highWaterMark = options?.highWaterMark ?? DEFAULT_HIGH_WATER_MARK
+    raw.start(this)
+  }
+
+  // ---- handlers (called by the runtime) ----
+
+  onData(chunk: Uint8Array): void {
+    if (this.closed || chunk.length === 0) return
+    this.chunks.push(chunk)
+    this.buffered += chunk.length
+    if (this.buffered >= this.highWaterMark && !this.paused) {
+      this.paused = true
+      this.raw.pause()
+    }
+    this.wakeReader()
+  }
+
+  onEnd(): void {
+    this.eof = true
+    this.wakeReader()
+  }
+
+  onError(error: BrokenResource): void {
+    if (this.failure === undefined) this.failure = error
+    this.wakeReader()
+    this.wakeWriter()
+  }
+
+  onDrain(): void {
+    this.needDrain = false
+    this.wakeWriter()
+  }
+
+  onClose(): void {
+    // The descriptor is gone: whatever was not reported as an error reads as EOF.
+    this.eof = true
+    this.wakeReader()
+    this.wakeWriter()
+  }
+
+  private wakeReader(): void {
+    const w = this.readWaiter
+    if (w !== undefined) {
+      this.readWaiter = undefined
+      w()
+    }
+  }
+
+  private wakeWriter(): void {
+    const w = this.writeWaiter
+    if (w !== undefined) {
+      this.writeWaiter = undefined
+      w()
+    }
+  }
+
+  // ---- receive ----
+
+  private take(maxBytes: number): Uint8Array {
+    const first = this.chunks[0] as Uint8Array
+    let out: Uint8Array
+    if (first.length > maxBytes) {
+      out = first.subarray(0, maxBytes)
+      this.chunks[0] = first.subarray(maxBytes)
+    } else if (first.length === maxBytes || this.chunks.length === 1) {
+      out = first
+      this.chunks.shift()
+    } else {
+      // coalesce small chunks up to maxBytes
+      const size = Math.min(maxBytes, this.buffered)
+      out = new Uint8Array(size)
+      let offset = 0
+      while (offset < size) {
+        const c = this.chunks[0] as Uint8Array
+        const n = Math.min(c.length, size - offset)
+        out.set(n === c.length ? c : c.subarray(0, n), offset)
+        offset += n
+        if (n === c.length) this.chunks.shift()
+        else this.chunks[0] = c.subarray(n)
+      }
+    }
+    this.buffered -= out.length
+    if (this.paused && this.buffered < this.highWaterMark) {
+      this.paused = false
+      this.raw.resume()
+    }
+    return out
+  }
+
+  /** Synchronous attempt; `undefined` means "must wait". */
+  private poll(maxBytes: number): Effect.Effect<Uint8Array, ReceiveError> | undefined {
+    if (this.closed) return Effect.fail(closedReceive)
+    if (this.buffered > 0) return Effect.succeed(this.take(maxBytes))
+    if (this.failure !== undefined) return Effect.fail(this.failure)
+    if (this.eof) return Effect.fail(endOfStream)
+    return undefined
+  }
+
+  receive(maxBytes: number = DEFAULT_RECEIVE): Effect.Effect<Uint8Array, ReceiveError> {
+    if (!Number.isInteger(maxBytes) || maxBytes < 1) return Effect.fail(invalidMaxBytes(maxBytes))
+    return Effect.suspend(() => {
+      if (this.receiving) return Effect.fail(busyReceive)
+      return this.poll(maxBytes) ?? this.wait(maxBytes)
+    })
+  }
+
+  private wait(maxBytes: number): Effect.Effect<Uint8Array, ReceiveError> {
+    const retry: Effect.Effect<Uint8Array, ReceiveError> = Effect.suspend(() => {
+      const r = this.poll(maxBytes)
+      if (r !== undefined) {
+        this.receiving = false
+        return r
+      }
+      return park
+    })
+    const park: Effect.Effect<Uint8Array, ReceiveError> = Effect.async<Uint8Array, ReceiveError>((resume) => {
+      // Only wake the fiber; the bytes are taken by the fiber itself (retry),
+      // so an interruption racing the wake-up leaves them buffered.
+      const waiter = () => resume(retry)
+      this.receiving = true
+      this.readWaiter = waiter
+      if (this.paused && this.buffered < this.highWaterMark) {
+        this.paused = false
+        this.raw.resume()
+      }
+      return Effect.sync(() => {
+        if (this.readWaiter === waiter) this.readWaiter = undefined
+        this.receiving = false
+      })
+    })
+    return park
+  }
+
+  // ---- send ----
+
+  send(data: Uint8Array): Effect.Effect<void, SendError> {
+    return Effect.suspend(() => {
+      if (this.closed) return Effect.fail(closedSend)
+      if (this.failure !== undefined) return Effect.fail(this.failure)
+      if (this.eofSent) return Effect.fail(new ClosedResource({ operation: "send after sendEof" }))
+      if (this.sending) return Effect.fail(busySend)
+      if (data.length === 0) return Effect.void
+      if (!this.needDrain) {
+        this.write(data)
+        return Effect.void
+      }
+      this.sending = true
+      return Effect.async<void, SendError>((resume) => {
+        const waiter = () => {
+          this.sending = false
+          if (this.closed) return resume(Effect.fail(closedSend))
+          if (this.failure !== undefined) return resume(Effect.fail(this.failure))
+          if (this.needDrain) {
+            // spurious wake: keep waiting
+            this.sending = true
+            this.writeWaiter = waiter
+            return
+          }
+          this.write(data)
+          resume(Effect.void)
+        }
+        this.writeWaiter = waiter
+        return Effect.sync(() => {
+          if (this.writeWaiter === waiter) this.writeWaiter = undefined
+          this.sending = false
+        })
+      })
+    })
+  }
+
+  private write(data: Uint8Array): void {
+    if (!this.raw.write(data)) this.needDrain = true
+  }
+
+  get sendEof(): Effect.Effect<void, ClosedResource | BrokenResource> {
+    return Effect.suspend((): Effect.Effect<void, ClosedResource | BrokenResource> => {
+      if (this.closed) return Effect.fail(closedSendEof)
+      if (this.failure !== undefined) return Effect.fail(this.failure)
+      if (!this.eofSent) {
+        this.eofSent = true
+        this.raw.shutdown()
+      }
+      return Effect.void
+    })
+  }
+
+  get close(): Effect.Effect<void> {
+    return Effect.sync(() => this.closeNow())
+  }
+
+  /** Called once when the stream closes locally (used by listeners to track live connections). */
+  onClosed: (() => void) | undefined = undefined
+
+  /** @internal */
+  closeNow(): void {
+    if (this.closed) return
+    this.closed = true
+    this.onClosed?.()
+    this.chunks = []
+    this.buffered = 0
+    this.raw.close()
+    this.wakeReader()
+    this.wakeWriter()
+  }
+
+  get isClosed(): boolean {
+    return this.closed
+  }
+}

@@ -1,0 +1,26 @@
+import * as Effect from "effect/Effect"
+import { InvalidArgument } from "../NetError.ts"
+
+/** @internal */
+export const port = (name: string, value: unknown): Effect.Effect<number, InvalidArgument> =>
+  typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= 65535
+    ? Effect.succeed(value)
+    : Effect.fail(new InvalidArgument({ argument: name, reason: "must be an integer in 0..65535", value }))
+
+/** @internal */
+export const positiveInt = (name: string, value: unknown): Effect.Effect<number, InvalidArgument> =>
+  typeof value === "number" && Number.isInteger(value) && value >= 1
+    ? Effect.succeed(value)
+    : Effect.fail(new InvalidArgument({ argument: name, reason: "must be an integer >= 1", value }))
+
+/** @internal */
+export const nonNegative = (name: string, value: unknown): Effect.Effect<number, InvalidArgument> =>
+  typeof value === "number" && Number.isFinite(value) && value >= 0
+    ? Effect.succeed(value)
+    : Effect.fail(new InvalidArgument({ argument: name, reason: "must be a number >= 0", value }))
+
+/** @internal */
+export const host = (name: string, value: unknown): Effect.Effect<string, InvalidArgument> =>
+  typeof value === "string" && value.length > 0 && value.length <= 1024 && !value.includes("\0")
+    ? Effect.succeed(value)
+    : Effect.fail(new InvalidArgument({ argument: name, reason: "must be a non-empty host name or address", value }))

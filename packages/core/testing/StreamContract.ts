@@ -1,0 +1,582 @@
+/**
+ * The byte-stream and listener contract, written once and run against every
+ * `Network` Layer (Node, Bun, memory) and every stream transport (TCP, Unix,
+ * TLS). A transport passes when every test here passes.
+ *
+ * @since 0.1.0
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import type * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { Listener } from "../src/Listener.ts"
+import type { Network } from "../src/Network.ts"
+import * as SocketAddress from "../src/SocketAddress.ts"
+import * as SocketStream from "../src/SocketStream.ts"
+
+/**
+ * How to open a listener and connect to it for one transport.
+ *
+ * @since 0.1.0
+ */
+export interface StreamTransport {
+  readonly name: string
+  readonly listen: Effect.Effect<Listener, unknown, Scope.Scope | Network>
+  readonly connect: (listener: Listener) => Effect.Effect<SocketStream.SocketStream, unknown, Scope.Scope | Network>
+}
+
+/**
+ * What the environment under test can offer.
+ *
+ * @since 0.1.0
+ */
+export interface ContractEnvironment {
+  /** Shown in test names: "node", "bun", "memory". */
+  readonly name: string
+  readonly layer: Layer.Layer<Network>
+  /** Counts open descriptors of this process (`/proc/self/fd`); omit where there are none. */
+  readonly openFds?: () => number
+  /** Resident memory of this process in bytes; omit where it means nothing. */
+  readonly rss?: () => number
+  /** Scale for the bulk tests (1 = the full 64 MiB). */
+  readonly bulkScale?: number
+}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+/** @since 0.1.0 */
+export const bytes = (s: string): Uint8Array => encoder.encode(s)
+/** @since 0.1.0 */
+export const text = (b: Uint8Array): string => decoder.decode(b)
+
+/** Reads until EndOfStream and returns everything. @since 0.1.0 */
+export const readAll = (conn: SocketStream.SocketStream) =>
+  Effect.gen(function* () {
+    const parts: Array<Uint8Array> = []
+    let size = 0
+    while (true) {
+      const chunk = yield* Effect.catchTag(conn.receive(), "EndOfStream", () => Effect.succeed(undefined))
+      if (chunk === undefined) break
+      parts.push(chunk)
+      size += chunk.length
+    }
+    const out = new Uint8Array(size)
+    let offset = 0
+    for (const p of parts) {
+      out.set(p, offset)
+      offset += p.length
+    }
+    return out
+  })
+
+/** Reads exactly `n` bytes (test helper, independent of the buffered-stream module). @since 0.1.0 */
+export const readN = (conn: SocketStream.SocketStream, n: number) =>
+  Effect.gen(function* () {
+    const out = new Uint8Array(n)
+    let offset = 0
+    while (offset < n) {
+      const chunk = yield* conn.receive(n - offset)
+      out.set(chunk, offset)
+      offset += chunk.length
+    }
+    return out
+  })
+
+/** @since 0.1.0 */
+export const echo = (conn: SocketStream.SocketStream) => SocketStream.pipe(conn, conn)
+
+/** Polls `check` until it holds (for states with no event to wait on, like descriptor counts). @since 0.1.0 */
+export const eventually = (check: () => boolean, what: string, millis = 10_000) =>
+  Effect.suspend(() => (check() ? Effect.void : Effect.fail(what))).pipe(
+    Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.upTo(`${millis} millis`))),
+    Effect.orDie,
+  )
+
+/**
+ * Registers the contract tests for one transport in one environment.
+ *
+ * @since 0.1.0
+ */
+export const streamContract = (env: ContractEnvironment, transport: StreamTransport): void => {
+  const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | Network>) =>
+    effect.pipe(Effect.scoped, Effect.provide(env.layer))
+
+  describe(`${transport.name} byte-stream contract on ${env.name}`, () => {
+    it.live("round trip through serve (echo)", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          yield* Effect.forkScoped(listener.serve(echo))
+          const conn = yield* transport.connect(listener)
+          yield* conn.send(bytes("hello, "))
+          yield* conn.send(bytes("netfx"))
+          yield* conn.sendEof
+          assert.strictEqual(text(yield* readAll(conn)), "hello, netfx")
+          assert.strictEqual(conn.family, SocketAddress.family(listener.address))
+        }),
+      ),
+    )
+
+    it.live("receive never returns an empty chunk and respects maxBytes", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          yield* Effect.forkScoped(
+            listener.serve((c) => Effect.zipRight(c.send(new Uint8Array(1000).fill(7)), c.sendEof)),
+          )
+          const conn = yield* transport.connect(listener)
+          let total = 0
+          while (true) {
+            const chunk = yield* Effect.catchTag(conn.receive(100), "EndOfStream", () => Effect.succeed(undefined))
+            if (chunk === undefined) break
+            assert.isTrue(chunk.length >= 1 && chunk.length <= 100, `chunk of ${chunk.length}`)
+            total += chunk.length
+          }
+          assert.strictEqual(total, 1000)
+        }),
+      ),
+    )
+
+    it.live("receive after the peer closed fails with EndOfStream, every time", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          yield* Effect.forkScoped(listener.serve((c) => c.send(bytes("bye"))))
+          const conn = yield* transport.connect(listener)
+          assert.strictEqual(text(yield* readAll(conn)), "bye")
+          const e1 = yield* Effect.flip(conn.receive())
+          const e2 = yield* Effect.flip(conn.receive())
+          assert.strictEqual(e1._tag, "EndOfStream")
+          assert.strictEqual(e2._tag, "EndOfStream")
+        }),
+      ),
+    )
+
+    it.live("after a local close, receive and send fail with ClosedResource", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          yield* Effect.forkScoped(listener.serve(echo))
+          const conn = yield* transport.connect(listener)
+          yield* conn.close
+          yield* conn.close // idempotent
+          const r = yield* Effect.flip(conn.receive())
+          const s = yield* Effect.flip(conn.send(bytes("x")))
+          const e = yield* Effect.flip(conn.sendEof)
+          assert.strictEqual(r._tag, "ClosedResource")
+          assert.strictEqual(s._tag, "ClosedResource")
+          assert.strictEqual(e._tag, "ClosedResource")
+        }),
+      ),
+    )
+
+    it.live("a close from another fiber wakes a pending receive with ClosedResource", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          const hold = yield* Deferred.make<void>()
+          yield* Effect.forkScoped(listener.serve(() => Deferred.await(hold)))
+          const conn = yield* transport.connect(listener)
+          const pending = yield* Effect.fork(Effect.flip(conn.receive()))
+          yield* Effect.yieldNow()
+          yield* conn.close
+          const error = yield* Fiber.join(pending)
+          assert.strictEqual(error._tag, "ClosedResource")
+          yield* Deferred.succeed(hold, undefined)
+        }),
+      ),
+    )
+
+    it.live("a second concurrent receive fails with BusyResource, the first still gets the data", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          const go = yield* Deferred.make<void>()
+          yield* Effect.forkScoped(listener.serve((c) => Effect.zipRight(Deferred.await(go), c.send(bytes("data")))))
+          const conn = yield* transport.connect(listener)
+          const first = yield* Effect.fork(conn.receive())
+          yield* Effect.yieldNow()
+          const second = yield* Effect.flip(conn.receive())
+          assert.strictEqual(second._tag, "BusyResource")
+          yield* Deferred.succeed(go, undefined)
+          assert.strictEqual(text(yield* Fiber.join(first)), "data")
+        }),
+      ),
+    )
+
+    it.live("interrupting a pending receive loses no data", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          const go = yield* Deferred.make<void>()
+          yield* Effect.forkScoped(
+            listener.serve((c) =>
+              Effect.gen(function* () {
+                yield* Deferred.await(go)
+                yield* c.send(bytes("kept"))
+                yield* c.sendEof
+              }),
+            ),
+          )
+          const conn = yield* transport.connect(listener)
+          const pending = yield* Effect.fork(conn.receive())
+          yield* Effect.yieldNow()
+          yield* Fiber.interrupt(pending)
+          yield* Deferred.succeed(go, undefined)
+          assert.strictEqual(text(yield* readAll(conn)), "kept")
+        }),
+      ),
+    )
+
+    it.live("many interrupted receives racing arriving data lose no byte", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          const count = 200
+          yield* Effect.forkScoped(
+            listener.serve((c) =>
+              Effect.gen(function* () {
+                for (let i = 0; i < count; i++) yield* c.send(Uint8Array.of(i & 0xff))
+                yield* c.sendEof
+              }),
+            ),
+          )
+          const conn = yield* transport.connect(listener)
+          const got: Array<number> = []
+          let done = false
+          for (let i = 0; !done; i++) {
+            // a receive interrupted at once, after a yield, or after a short
+            // wait: whatever it had not returned must come out of a later one
+            const fiber = yield* Effect.fork(conn.receive(1))
+            if (i % 3 === 1) yield* Effect.yieldNow()
+            if (i % 3 === 2) yield* Effect.sleep("1 millis")
+            const exit = yield* Fiber.interrupt(fiber)
+            if (Exit.isSuccess(exit)) got.push(...exit.value)
+            else if (!Exit.isInterrupted(exit)) done = true
+          }
+          assert.strictEqual(got.length, count)
+          assert.deepStrictEqual(
+            got,
+            Array.from({ length: count }, (_, i) => i & 0xff),
+          )
+        }),
+      ),
+    )
+
+    it.live("maxBytes that is not an integer >= 1 gives InvalidArgument and loses nothing", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          yield* Effect.forkScoped(listener.serve((c) => Effect.zipRight(c.send(bytes("abc")), c.sendEof)))
+          const conn = yield* transport.connect(listener)
+          for (const bad of [0, -1, 1.5, Number.NaN]) {
+            const e = yield* Effect.flip(conn.receive(bad))
+            assert.strictEqual(e._tag, "InvalidArgument")
+          }
+          assert.strictEqual(text(yield* readAll(conn)), "abc")
+        }),
+      ),
+    )
+
+    it.live("sendEof: the peer sees end of stream and can still reply", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          yield* Effect.forkScoped(
+            listener.serve((c) =>
+              Effect.gen(function* () {
+                const request = yield* readAll(c)
+                yield* c.send(bytes(`got ${text(request)}`))
+                yield* c.sendEof
+              }),
+            ),
+          )
+          const conn = yield* transport.connect(listener)
+          yield* conn.send(bytes("question"))
+          yield* conn.sendEof
+          yield* conn.sendEof // idempotent
+          const sendAfter = yield* Effect.flip(conn.send(bytes("more")))
+          assert.strictEqual(sendAfter._tag, "ClosedResource")
+          assert.strictEqual(text(yield* readAll(conn)), "got question")
+        }),
+      ),
+    )
+
+    it.live("a peer reset gives BrokenResource with the errno code", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          const reset = yield* Deferred.make<void>()
+          yield* Effect.forkScoped(
+            listener.serve((c) =>
+              // read one byte, then close with the rest unread: the system resets the connection
+              Effect.zipRight(c.receive(1), Deferred.succeed(reset, undefined)),
+            ),
+          )
+          const conn = yield* transport.connect(listener)
+          yield* conn.send(new Uint8Array(4 * 1024 * 1024).fill(1))
+          yield* Deferred.await(reset)
+          const error = yield* conn.receive().pipe(Effect.forever, Effect.flip)
+          assert.strictEqual(error._tag, "BrokenResource", `got ${error._tag}`)
+          if (error._tag === "BrokenResource") assert.include(["ECONNRESET", "EPIPE"], error.code)
+        }),
+      ),
+    )
+
+    it.live("closing the scope closes the socket: the peer reads EndOfStream", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          const result = yield* Deferred.make<string>()
+          yield* Effect.forkScoped(
+            listener.serve((c) => Effect.flatMap(readAll(c), (all) => Deferred.succeed(result, text(all)))),
+          )
+          yield* Effect.scoped(Effect.flatMap(transport.connect(listener), (conn) => conn.send(bytes("last words"))))
+          assert.strictEqual(yield* Deferred.await(result), "last words")
+        }),
+      ),
+    )
+
+    it.live("pull with backpressure: an idle reader holds back a 64 MiB writer with bounded memory", () =>
+      run(
+        Effect.gen(function* () {
+          const total = Math.round(64 * 1024 * 1024 * (env.bulkScale ?? 1))
+          const chunkSize = 64 * 1024
+          const listener = yield* transport.listen
+          const accepted = yield* Ref.make(0)
+          yield* Effect.forkScoped(
+            listener.serve((c) =>
+              Effect.gen(function* () {
+                for (let sent = 0; sent < total; sent += chunkSize) {
+                  // fresh arrays: unbounded buffering would show as memory growth
+                  yield* c.send(new Uint8Array(chunkSize).fill(sent & 0xff))
+                  yield* Ref.set(accepted, sent + chunkSize)
+                }
+                yield* c.sendEof
+                yield* readAll(c)
+              }),
+            ),
+          )
+          const rssBefore = env.rss?.()
+          const conn = yield* transport.connect(listener)
+          // wait until the writer stalls (accepted stops growing)
+          let last = -1
+          let stable = 0
+          while (stable < 10) {
+            yield* Effect.sleep("20 millis")
+            const now = yield* Ref.get(accepted)
+            stable = now === last ? stable + 1 : 0
+            last = now
+          }
+          assert.isBelow(last, total / 2, `writer got ${last} bytes accepted without a reader`)
+          if (rssBefore !== undefined && env.rss !== undefined) {
+            const growth = env.rss() - rssBefore
+            assert.isBelow(growth, 48 * 1024 * 1024, `memory grew by ${growth} bytes`)
+          }
+          let received = 0
+          while (true) {
+            const chunk = yield* Effect.catchTag(conn.receive(), "EndOfStream", () => Effect.succeed(undefined))
+            if (chunk === undefined) break
+            received += chunk.length
+          }
+          assert.strictEqual(received, total)
+          assert.strictEqual(yield* Ref.get(accepted), total)
+        }),
+      ),
+    )
+
+    it.live("serve: a failing or dying handler closes only its connection and is logged with the peer", () => {
+      const logs: Array<{ level: string; message: unknown; annotations: Record<string, unknown> }> = []
+      const logger = Logger.make(({ logLevel, message, annotations }) => {
+        const record: Record<string, unknown> = {}
+        for (const [k, v] of annotations) record[k] = v
+        logs.push({ level: logLevel.label, message, annotations: record })
+      })
+      return run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          yield* Effect.forkScoped(
+            listener.serve((c) =>
+              Effect.gen(function* () {
+                while (true) {
+                  const cmd = text(yield* c.receive())
+                  if (cmd === "fail") return yield* Effect.fail("handler failed on purpose")
+                  if (cmd === "die") return yield* Effect.die("handler died on purpose")
+                  yield* c.send(bytes(`ok ${cmd}`))
+                }
+              }).pipe(Effect.catchTag("EndOfStream", () => Effect.void)),
+            ),
+          )
+          const good = yield* transport.connect(listener)
+          yield* good.send(bytes("one"))
+          assert.strictEqual(text(yield* good.receive()), "ok one")
+          for (const cmd of ["fail", "die"]) {
+            const bad = yield* transport.connect(listener)
+            yield* bad.send(bytes(cmd))
+            const e = yield* Effect.flip(bad.receive())
+            assert.include(["EndOfStream", "BrokenResource"], e._tag)
+          }
+          // the good connection still works
+          yield* good.send(bytes("two"))
+          assert.strictEqual(text(yield* good.receive()), "ok two")
+          yield* eventually(() => logs.filter((l) => l.level === "ERROR").length >= 2, "two error logs")
+          const errors = logs.filter((l) => l.level === "ERROR")
+          for (const e of errors) assert.isString(e.annotations.peer)
+        }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger))),
+      )
+    })
+
+    it.live("interrupting serve closes the listener and every live connection", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          const started = yield* Ref.make(0)
+          const fiber = yield* Effect.forkScoped(
+            listener.serve(() =>
+              Effect.zipRight(
+                Ref.update(started, (n) => n + 1),
+                Effect.never,
+              ),
+            ),
+          )
+          const a = yield* transport.connect(listener)
+          const b = yield* transport.connect(listener)
+          yield* eventually(() => Effect.runSync(Ref.get(started)) === 2, "two handlers")
+          yield* Fiber.interrupt(fiber)
+          assert.include(["EndOfStream", "BrokenResource"], (yield* Effect.flip(a.receive()))._tag)
+          assert.include(["EndOfStream", "BrokenResource"], (yield* Effect.flip(b.receive()))._tag)
+          const again = yield* Effect.flip(listener.accept)
+          assert.strictEqual(again._tag, "ClosedResource")
+          const refused = yield* Effect.exit(Effect.scoped(transport.connect(listener)))
+          assert.isTrue(Exit.isFailure(refused), "connecting to a closed listener must fail")
+        }),
+      ),
+    )
+
+    it.live("maxConnections holds the limit and makes further clients wait, not drop", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          const active = yield* Ref.make(0)
+          const peak = yield* Ref.make(0)
+          const release = yield* Deferred.make<void>()
+          yield* Effect.forkScoped(
+            listener.serve(
+              (c) =>
+                Effect.gen(function* () {
+                  const n = yield* Ref.updateAndGet(active, (x) => x + 1)
+                  yield* Ref.update(peak, (p) => Math.max(p, n))
+                  const msg = yield* c.receive()
+                  yield* Deferred.await(release)
+                  yield* c.send(msg)
+                }).pipe(Effect.ensuring(Ref.update(active, (x) => x - 1))),
+              { maxConnections: 2 },
+            ),
+          )
+          const clients = []
+          for (let i = 0; i < 4; i++) {
+            const c = yield* transport.connect(listener)
+            yield* c.send(bytes(`c${i}`))
+            clients.push(c)
+          }
+          yield* eventually(() => Effect.runSync(Ref.get(active)) === 2, "two active handlers")
+          // give the others every chance to (wrongly) start
+          yield* Effect.sleep("100 millis")
+          assert.strictEqual(yield* Ref.get(active), 2)
+          yield* Deferred.succeed(release, undefined)
+          const replies = yield* Effect.forEach(clients, (c) => Effect.map(c.receive(), text), {
+            concurrency: "unbounded",
+          })
+          assert.deepStrictEqual(replies, ["c0", "c1", "c2", "c3"])
+          assert.strictEqual(yield* Ref.get(peak), 2)
+        }),
+      ),
+    )
+
+    it.live("interrupting accept drops no connection", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          for (let i = 0; i < 20; i++) {
+            const pending = yield* Effect.forkScoped(listener.accept)
+            const client = yield* transport.connect(listener)
+            if (i % 2 === 0) yield* Effect.yieldNow()
+            const exit = yield* Fiber.interrupt(pending)
+            const server = Exit.isSuccess(exit) ? exit.value : yield* listener.accept
+            yield* client.send(bytes(`n${i}`))
+            assert.strictEqual(text(yield* readN(server, `n${i}`.length)), `n${i}`)
+            yield* client.close
+          }
+        }),
+      ),
+    )
+
+    it.live("incoming: a Stream of connections", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          yield* Effect.forkScoped(
+            listener.incoming.pipe(
+              Stream.take(3),
+              Stream.runForEach((c) => Effect.forkScoped(Effect.ensuring(echo(c), c.close))),
+            ),
+          )
+          for (let i = 0; i < 3; i++) {
+            const c = yield* transport.connect(listener)
+            yield* c.send(bytes(`s${i}`))
+            yield* c.sendEof
+            assert.strictEqual(text(yield* readAll(c)), `s${i}`)
+          }
+        }),
+      ),
+    )
+
+    it.live("Stream and Sink views: toStream ends at EndOfStream, toSink half-closes", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          yield* Effect.forkScoped(listener.serve(echo))
+          const conn = yield* transport.connect(listener)
+          yield* Stream.make(bytes("a"), bytes("b"), bytes("c")).pipe(Stream.run(SocketStream.toSink(conn)))
+          const chunks = yield* SocketStream.toStream(conn).pipe(Stream.runCollect)
+          assert.strictEqual(Chunk.toReadonlyArray(chunks).map(text).join(""), "abc")
+        }),
+      ),
+    )
+
+    if (env.openFds !== undefined) {
+      const openFds = env.openFds
+      it.live("no descriptor leaks over 2,000 connect/close cycles", () =>
+        run(
+          Effect.gen(function* () {
+            const listener = yield* transport.listen
+            yield* Effect.forkScoped(listener.serve((c) => c.close))
+            const cycle = Effect.scoped(Effect.flatMap(transport.connect(listener), (c) => c.close))
+            yield* Effect.repeatN(cycle, 49)
+            const before = openFds()
+            yield* Effect.repeatN(cycle, 1999)
+            yield* eventually(() => openFds() <= before + 2, `descriptors back to ${before} (now ${openFds()})`)
+            // and many connects interrupted at random points
+            for (let i = 0; i < 200; i++) {
+              const f = yield* Effect.fork(Effect.scoped(transport.connect(listener)))
+              if (i % 2 === 0) yield* Effect.yieldNow()
+              yield* Fiber.interrupt(f)
+            }
+            yield* eventually(
+              () => openFds() <= before + 2,
+              `descriptors back to ${before} after interrupts (now ${openFds()})`,
+            )
+          }),
+        ),
+      )
+    }
+  })
+}

@@ -1,0 +1,9 @@
+/**
+ * The netfx contract suite: run it against your `Network` Layer.
+ *
+ * @since 0.1.0
+ */
+
+export * as Peers from "./peers.ts"
+export * from "./StreamContract.ts"
+export * from "./TcpContract.ts"

@@ -1,0 +1,121 @@
+import type * as net from "node:net"
+import type { Driver } from "@netfx/core"
+import { NetError, SocketAddress } from "@netfx/core"
+
+/** @internal How long a closed socket may keep flushing accepted writes before it is destroyed. */
+export const LINGER_MILLIS = 30_000
+
+/** @internal */
+export const addressOf = (
+  host: string | undefined,
+  port: number | undefined,
+  family?: string,
+): SocketAddress.SocketAddress => {
+  if (host === undefined) return SocketAddress.unixPath("")
+  const v6 = family === "IPv6" || family === "6" || host.includes(":")
+  if (!v6) return SocketAddress.ipv4(host, port ?? 0)
+  const [bare, zone] = host.split("%")
+  const scopeId = zone !== undefined && /^\d+$/.test(zone) ? Number(zone) : 0
+  return SocketAddress.ipv6(zone !== undefined && scopeId === 0 ? host : (bare as string), port ?? 0, { scopeId })
+}
+
+/** @internal */
+export const brokenFrom = (operation: string, error: unknown, address?: SocketAddress.SocketAddress) => {
+  const { code, syscall } = NetError.errnoOf(error)
+  return new NetError.BrokenResource({ operation, code, syscall, address, cause: error })
+}
+
+/** @internal */
+export const fdOf = (socket: net.Socket | net.Server): number | undefined => {
+  const handle = (socket as unknown as { _handle?: { fd?: unknown } })._handle
+  return typeof handle?.fd === "number" && handle.fd >= 0 ? handle.fd : undefined
+}
+
+/**
+ * A `node:net` socket (or a `node:tls` one, which extends it) adapted to
+ * core's RawConnection. Errors that happen before `start` are held and
+ * delivered by it, so an early reset can never become an uncaught
+ * exception.
+ *
+ * @internal
+ */
+export class NodeConnection implements Driver.RawConnection {
+  private handlers: Driver.ConnectionHandlers | undefined = undefined
+  private early: Array<(h: Driver.ConnectionHandlers) => void> | undefined = []
+  private closed = false
+  localAddress: SocketAddress.SocketAddress
+  remoteAddress: SocketAddress.SocketAddress
+  fd: number | undefined
+
+  constructor(
+    readonly socket: net.Socket,
+    readonly extra: Readonly<Record<string, unknown>> = {},
+    addresses?: { readonly local: SocketAddress.SocketAddress; readonly remote: SocketAddress.SocketAddress },
+  ) {
+    this.localAddress = addresses?.local ?? addressOf(socket.localAddress, socket.localPort, socket.localFamily)
+    this.remoteAddress = addresses?.remote ?? addressOf(socket.remoteAddress, socket.remotePort, socket.remoteFamily)
+    this.fd = fdOf(socket)
+    socket.on("error", this.onError)
+  }
+
+  /** Re-reads addresses and fd once a connect completed. */
+  refresh(): void {
+    this.localAddress = addressOf(this.socket.localAddress, this.socket.localPort, this.socket.localFamily)
+    this.remoteAddress = addressOf(this.socket.remoteAddress, this.socket.remotePort, this.socket.remoteFamily)
+    this.fd = fdOf(this.socket)
+  }
+
+  private readonly onError = (error: Error) => {
+    const broken = brokenFrom("socket", error, this.remoteAddress)
+    if (this.handlers !== undefined) this.handlers.onError(broken)
+    else this.early?.push((h) => h.onError(broken))
+  }
+
+  start(handlers: Driver.ConnectionHandlers): void {
+    this.handlers = handlers
+    const s = this.socket
+    s.on("data", (chunk: Buffer) => handlers.onData(chunk))
+    s.on("end", () => handlers.onEnd())
+    s.on("drain", () => handlers.onDrain())
+    s.on("close", () => handlers.onClose())
+    const early = this.early ?? []
+    this.early = undefined
+    for (const deliver of early) deliver(handlers)
+    if (s.destroyed && s.readableLength === 0) handlers.onClose()
+    else s.resume()
+  }
+
+  pause(): void {
+    this.socket.pause()
+  }
+
+  resume(): void {
+    this.socket.resume()
+  }
+
+  write(data: Uint8Array): boolean {
+    return this.socket.write(data)
+  }
+
+  shutdown(): void {
+    this.socket.end()
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    const s = this.socket
+    if (s.destroyed) return
+    if (s.writableLength === 0 || s.writableEnded) {
+      s.destroy()
+      return
+    }
+    // Flush what `send` already accepted, then release the descriptor; a
+    // peer that never reads cannot hold it longer than LINGER_MILLIS.
+    s.end()
+    s.once("finish", () => s.destroy())
+    s.once("close", () => clearTimeout(timer))
+    const timer = setTimeout(() => s.destroy(), LINGER_MILLIS)
+    timer.unref()
+  }
+}

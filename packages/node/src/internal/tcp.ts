@@ -1,0 +1,143 @@
+import * as net from "node:net"
+import type { Driver, Tcp } from "@netfx/core"
+import { NetError, SocketAddress } from "@netfx/core"
+import * as Effect from "effect/Effect"
+import { addressOf, fdOf, NodeConnection } from "./connection.ts"
+
+const [nodeMajor = 0, nodeMinor = 0] = process.versions.node.split(".").map(Number)
+/** SO_REUSEPORT for TCP arrived in Node 22.12 / 23.1. */
+const hasReusePort = nodeMajor > 23 || (nodeMajor === 23 && nodeMinor >= 1) || (nodeMajor === 22 && nodeMinor >= 12)
+
+/** @internal */
+export const connect = (
+  request: Tcp.ConnectRequest,
+): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed, import("effect/Scope").Scope> =>
+  Effect.gen(function* () {
+    const { address } = request
+    const conn = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const options: net.TcpNetConnectOpts = {
+          host: address.host,
+          port: address.port,
+          family: address._tag === "Ipv6" ? 6 : 4,
+          allowHalfOpen: true,
+          noDelay: request.noDelay,
+          keepAlive: request.keepAlive,
+          keepAliveInitialDelay: request.keepAliveInitialDelayMillis,
+        }
+        if (request.localHost !== undefined) options.localAddress = request.localHost
+        if (request.localPort !== undefined) options.localPort = request.localPort
+        const socket = net.connect(options)
+        socket.pause()
+        return new NodeConnection(socket, {}, { local: SocketAddress.unixPath(""), remote: address })
+      }),
+      (c) => Effect.sync(() => c.close()),
+    )
+    yield* Effect.async<void, NetError.ConnectFailed>((resume) => {
+      const socket = conn.socket
+      const onConnect = () => {
+        socket.off("error", onError)
+        conn.refresh()
+        resume(Effect.void)
+      }
+      const onError = (error: Error) => {
+        socket.off("connect", onConnect)
+        const { code, syscall } = NetError.errnoOf(error)
+        resume(
+          Effect.fail(
+            new NetError.ConnectFailed({
+              host: address.host,
+              port: address.port,
+              attempts: [{ address, code, syscall, cause: error }],
+            }),
+          ),
+        )
+      }
+      socket.once("connect", onConnect)
+      socket.once("error", onError)
+      return Effect.sync(() => {
+        socket.off("connect", onConnect)
+        socket.off("error", onError)
+        socket.destroy()
+      })
+    })
+    return conn
+  })
+
+class NodeListener implements Driver.RawListener {
+  private handlers: Driver.ListenerHandlers | undefined = undefined
+  readonly address: SocketAddress.SocketAddress
+  readonly fd: number | undefined
+  constructor(readonly server: net.Server) {
+    const a = server.address()
+    this.address =
+      a !== null && typeof a === "object" ? addressOf(a.address, a.port, a.family) : SocketAddress.unixPath(String(a))
+    this.fd = fdOf(server)
+    server.on("connection", (socket: net.Socket) => {
+      const conn = new NodeConnection(socket)
+      if (this.handlers === undefined) conn.close()
+      else this.handlers.onConnection(conn)
+    })
+    server.on("error", (error: Error) => {
+      const { code, syscall } = NetError.errnoOf(error)
+      this.handlers?.onError({ code, syscall, cause: error })
+    })
+  }
+  start(handlers: Driver.ListenerHandlers): void {
+    this.handlers = handlers
+  }
+  close(): void {
+    this.handlers = undefined
+    if (this.server.listening) this.server.close()
+  }
+}
+
+/** @internal */
+export const listen = (
+  request: Tcp.ListenRequest,
+): Effect.Effect<Driver.RawListener, NetError.ListenFailed | NetError.Unsupported, import("effect/Scope").Scope> =>
+  Effect.gen(function* () {
+    if (request.reusePort && !hasReusePort) {
+      return yield* Effect.fail(
+        new NetError.Unsupported({
+          feature: "reusePort (SO_REUSEPORT) for TCP listeners",
+          runtime: `node ${process.versions.node}`,
+          reason: "node:net supports reusePort from Node 22.12 / 23.1; upgrade Node or use BunNetwork",
+        }),
+      )
+    }
+    const server = yield* Effect.acquireRelease(
+      Effect.sync(() => net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: request.noDelay })),
+      (s) => Effect.sync(() => s.listening && s.close()),
+    )
+    yield* Effect.async<void, NetError.ListenFailed>((resume) => {
+      const onListening = () => {
+        server.off("error", onError)
+        resume(Effect.void)
+      }
+      const onError = (error: Error) => {
+        server.off("listening", onListening)
+        const { code, syscall } = NetError.errnoOf(error)
+        resume(Effect.fail(new NetError.ListenFailed({ address: request.address, code, syscall, cause: error })))
+      }
+      server.once("listening", onListening)
+      server.once("error", onError)
+      const options: net.ListenOptions & { reusePort?: boolean } = {
+        host: request.address.host,
+        port: request.address.port,
+        backlog: request.backlog,
+        ipv6Only: request.address._tag === "Ipv6" && request.ipv6Only,
+      }
+      if (request.reusePort) options.reusePort = true
+      server.listen(options)
+      return Effect.sync(() => {
+        server.off("listening", onListening)
+        server.off("error", onError)
+        if (server.listening) server.close()
+      })
+    })
+    return new NodeListener(server)
+  })
+
+/** @internal */
+export const driver: Tcp.TcpDriver = { connect, listen }
