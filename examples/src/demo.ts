@@ -1,1 +1,29 @@
-export {}
+/**
+ * `pnpm demo`: runs every example pair over loopback and prints what it does.
+ * Each transport registers one entry in `demos` (see demos/Demo.ts).
+ */
+import * as Effect from "effect/Effect"
+import type { Demo } from "./demos/Demo.ts"
+import { demo as tcp } from "./demos/tcp.ts"
+import { NetworkLive } from "./runtime.ts"
+
+const demos: ReadonlyArray<Demo> = [tcp]
+
+const main = Effect.gen(function* () {
+  let failed = 0
+  for (const demo of demos) {
+    console.log(`\n== ${demo.title}`)
+    const result = yield* Effect.either(demo.run.pipe(Effect.timeout("30 seconds")))
+    if (result._tag === "Left") {
+      failed++
+      console.log(`  FAILED: ${String(result.left)}`)
+    }
+  }
+  console.log(`\n${demos.length - failed} of ${demos.length} demos ran`)
+  if (failed > 0) process.exitCode = 1
+})
+
+Effect.runPromise(Effect.provide(main, NetworkLive)).catch((e) => {
+  console.error(e)
+  process.exitCode = 1
+})
