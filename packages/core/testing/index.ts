@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 
+export * from "./PythonInterop.ts"
 export * as Peers from "./peers.ts"
 export * from "./StreamContract.ts"
 export * from "./TcpContract.ts"

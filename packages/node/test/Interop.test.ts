@@ -1,0 +1,4 @@
+import { pythonInterop } from "@netfx/core/testing"
+import { NodeNetwork } from "@netfx/node"
+
+pythonInterop({ name: "node", layer: NodeNetwork.layer })
