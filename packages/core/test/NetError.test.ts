@@ -1,0 +1,82 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as NetError from "../src/NetError.ts"
+import * as SocketAddress from "../src/SocketAddress.ts"
+
+describe("NetError", () => {
+  it("tags equal class names and messages are readable", () => {
+    const address = SocketAddress.ipv4("127.0.0.1", 9)
+    const cases: Array<[NetError.NetError, string, string]> = [
+      [new NetError.EndOfStream(), "EndOfStream", "end of stream"],
+      [new NetError.ClosedResource({ operation: "receive" }), "ClosedResource", "receive on a closed resource"],
+      [
+        new NetError.BrokenResource({ operation: "receive", code: "ECONNRESET", syscall: "read", address }),
+        "BrokenResource",
+        "receive failed: connection broken with ECONNRESET in read (127.0.0.1:9)",
+      ],
+      [
+        new NetError.BusyResource({ operation: "receive" }),
+        "BusyResource",
+        "another fiber is already waiting in receive on this resource",
+      ],
+      [
+        new NetError.ConnectFailed({ host: "localhost", port: 9, attempts: [{ address, code: "ECONNREFUSED" }] }),
+        "ConnectFailed",
+        "cannot connect to localhost:9 (127.0.0.1:9: ECONNREFUSED)",
+      ],
+      [
+        new NetError.ResolveFailed({ host: "x.invalid", code: "ENOTFOUND" }),
+        "ResolveFailed",
+        'cannot resolve "x.invalid": ENOTFOUND',
+      ],
+      [
+        new NetError.ListenFailed({ address, code: "EADDRINUSE" }),
+        "ListenFailed",
+        "cannot listen on 127.0.0.1:9: EADDRINUSE",
+      ],
+      [
+        new NetError.TlsFailed({ code: "CERT_HAS_EXPIRED", reason: "certificate has expired", address }),
+        "TlsFailed",
+        "TLS failed (127.0.0.1:9): CERT_HAS_EXPIRED: certificate has expired",
+      ],
+      [
+        new NetError.IncompleteRead({ partial: new Uint8Array(3), expected: 5 }),
+        "IncompleteRead",
+        "stream ended after 3 bytes of 5 expected",
+      ],
+      [
+        new NetError.LimitExceeded({ limit: 10, buffered: 12 }),
+        "LimitExceeded",
+        "delimiter not found within 10 bytes (12 buffered)",
+      ],
+      [
+        new NetError.Unsupported({ feature: "fd passing", runtime: "memory", reason: "no descriptors" }),
+        "Unsupported",
+        "fd passing is not supported on memory: no descriptors",
+      ],
+      [
+        new NetError.InvalidArgument({ argument: "port", reason: "must be an integer in 0..65535", value: -1 }),
+        "InvalidArgument",
+        "invalid port: must be an integer in 0..65535",
+      ],
+    ]
+    for (const [error, tag, message] of cases) {
+      assert.strictEqual(error._tag, tag)
+      assert.strictEqual(error.constructor.name, tag)
+      assert.strictEqual(error.message, message)
+      assert.instanceOf(error, Error)
+    }
+  })
+
+  it("keeps the platform error as cause and can be caught by tag", () =>
+    Effect.gen(function* () {
+      const platform = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET", syscall: "read" })
+      const facts = NetError.errnoOf(platform)
+      assert.deepStrictEqual(facts, { code: "ECONNRESET", syscall: "read" })
+      const error = new NetError.BrokenResource({ operation: "receive", ...facts, cause: platform })
+      assert.strictEqual(error.cause, platform)
+      const caught = yield* Effect.fail(error).pipe(Effect.catchTag("BrokenResource", (e) => Effect.succeed(e.code)))
+      assert.strictEqual(caught, "ECONNRESET")
+      assert.deepStrictEqual(NetError.errnoOf("weird"), { code: "EUNKNOWN" })
+    }).pipe(Effect.runPromise))
+})
