@@ -15,6 +15,7 @@ import * as Effect from "effect/Effect"
 import { Unsupported } from "./NetError.ts"
 import type { ResolverService } from "./Resolver.ts"
 import type { TcpDriver } from "./Tcp.ts"
+import type { UnixDriver } from "./Unix.ts"
 
 /**
  * What a runtime implements.
@@ -29,6 +30,8 @@ export interface NetworkService {
   readonly resolver: ResolverService
   /** TCP (and the byte-stream half of TLS). */
   readonly tcp?: TcpDriver | undefined
+  /** Unix domain stream sockets (paths and abstract names). */
+  readonly unix?: UnixDriver | undefined
 }
 
 /**

@@ -22,3 +22,5 @@ export * as SocketAddress from "./SocketAddress.ts"
 export * as SocketStream from "./SocketStream.ts"
 /** @since 0.1.0 */
 export * as Tcp from "./Tcp.ts"
+/** @since 0.1.0 */
+export * as Unix from "./Unix.ts"

@@ -7,6 +7,7 @@ import { Network } from "@netfx/core"
 import * as Layer from "effect/Layer"
 import * as resolver from "./internal/resolver.ts"
 import * as tcp from "./internal/tcp.ts"
+import * as unix from "./internal/unix.ts"
 
 /**
  * The Node network service value.
@@ -18,6 +19,7 @@ export const make = (): Network.NetworkService => ({
   runtime: "node",
   resolver: resolver.system,
   tcp: tcp.driver,
+  unix: unix.driver,
 })
 
 /**

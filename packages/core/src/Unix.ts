@@ -1,0 +1,281 @@
+/**
+ * Unix domain stream sockets: connect and listen on a file system path or a
+ * Linux abstract-namespace name.
+ *
+ * Connections are ordinary {@link SocketStream.SocketStream}s and listeners
+ * ordinary {@link Listener}s: the byte-stream and `serve` contracts are the
+ * same as TCP's. Abstract names are `SocketAddress.unixAbstract(name)`,
+ * never `"\0..."` strings.
+ *
+ * Differences from AnyIO's `create_unix_listener`:
+ * - a socket file left behind by a dead process is removed and reused, but a
+ *   path held by a **live** listener fails with `ListenFailed` (`EADDRINUSE`)
+ *   instead of being stolen, and a regular file or directory is never touched;
+ * - the listener removes its socket file when its Scope closes (AnyIO leaves
+ *   it behind); `removeOnClose: false` keeps it.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type { RawConnection, RawListener } from "./Driver.ts"
+import * as internalListener from "./internal/listener.ts"
+import * as validate from "./internal/validate.ts"
+import type { Listener } from "./Listener.ts"
+import { ConnectFailed, InvalidArgument, ListenFailed, type Unsupported } from "./NetError.ts"
+import * as Network from "./Network.ts"
+import * as SocketAddress from "./SocketAddress.ts"
+import * as SocketStream from "./SocketStream.ts"
+
+/**
+ * A Unix socket address: a path string, or a `SocketAddress` (`UnixPath` or
+ * `UnixAbstract`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type UnixAddressInput = string | SocketAddress.UnixPath | SocketAddress.UnixAbstract
+
+/**
+ * What a path in the file system currently is, as a driver reports it.
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export type PathKind =
+  | { readonly _tag: "Missing" }
+  | { readonly _tag: "Socket"; readonly ino: number }
+  | { readonly _tag: "Other"; readonly kind: string }
+
+/**
+ * What a runtime implements for Unix stream sockets. Both effects register
+ * the socket in the given Scope before they wait.
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface UnixDriver {
+  /** Connects to one address; fails with a one-attempt `ConnectFailed`. */
+  readonly connect: (
+    address: SocketAddress.UnixPath | SocketAddress.UnixAbstract,
+  ) => Effect.Effect<RawConnection, ConnectFailed, Scope.Scope>
+  /** Binds and listens; fails with `ListenFailed` carrying the bind errno. */
+  readonly listen: (request: {
+    readonly address: SocketAddress.UnixPath | SocketAddress.UnixAbstract
+    readonly backlog: number
+  }) => Effect.Effect<RawListener, ListenFailed, Scope.Scope>
+  /** `lstat` of a path, without following symlinks. */
+  readonly pathKind: (path: string) => Effect.Effect<PathKind>
+  /** Removes a file; errors are ignored. */
+  readonly unlink: (path: string) => Effect.Effect<void>
+  /** Applies permission bits to a path. */
+  readonly chmod: (path: string, mode: number) => Effect.Effect<void, ListenFailed>
+}
+
+/** The kernel limit of `sun_path` (108 bytes including the NUL for paths). */
+const SUN_PATH_MAX = 108
+
+/** @internal */
+export const toAddress = (
+  argument: string,
+  input: UnixAddressInput,
+): Effect.Effect<SocketAddress.UnixPath | SocketAddress.UnixAbstract, InvalidArgument> => {
+  const address = typeof input === "string" ? SocketAddress.unixPath(input) : input
+  if (
+    typeof address !== "object" ||
+    address === null ||
+    (address._tag !== "UnixPath" && address._tag !== "UnixAbstract")
+  )
+    return Effect.fail(
+      new InvalidArgument({ argument, reason: "must be a path or a Unix SocketAddress", value: input }),
+    )
+  const name = address._tag === "UnixPath" ? address.path : address.name
+  // paths need a terminating NUL, abstract names a leading one
+  const limit = SUN_PATH_MAX - 1
+  if (typeof name !== "string" || name.includes("\0"))
+    return Effect.fail(new InvalidArgument({ argument, reason: "must not contain NUL bytes", value: input }))
+  if (address._tag === "UnixPath" && name.length === 0)
+    return Effect.fail(new InvalidArgument({ argument, reason: "must be a non-empty path", value: input }))
+  if (new TextEncoder().encode(name).length > limit)
+    return Effect.fail(
+      new InvalidArgument({ argument, reason: `is longer than the kernel's limit of ${limit} bytes`, value: input }),
+    )
+  return Effect.succeed(address)
+}
+
+/**
+ * Options of {@link connect}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectOptions {
+  /** Read-ahead bound while nobody receives (default 65536 bytes). */
+  readonly highWaterMark?: number
+}
+
+/**
+ * Connects to a Unix stream socket.
+ *
+ * **Resource**: the socket belongs to the current Scope and is closed when
+ * it closes (or by `close`).
+ *
+ * **Errors**: `InvalidArgument` for an empty, too long or NUL-containing
+ * path; `ConnectFailed` with `ENOENT` (no such path), `ECONNREFUSED` (a
+ * socket file nobody listens on), `EACCES`, ... (`host` is the formatted
+ * address, `port` is -1); `Unsupported` when the runtime has no Unix sockets.
+ *
+ * **Interruption**: closes the socket; nothing leaks.
+ *
+ * @example
+ * ```ts
+ * import { Unix } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function* () {
+ *   const conn = yield* Unix.connect("/tmp/mysock")
+ *   yield* conn.send(new TextEncoder().encode("Hi"))
+ * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const connect = (
+  path: UnixAddressInput,
+  options: ConnectOptions = {},
+): Effect.Effect<
+  SocketStream.SocketStream,
+  ConnectFailed | InvalidArgument | Unsupported,
+  Scope.Scope | Network.Network
+> =>
+  Effect.gen(function* () {
+    const address = yield* toAddress("path", path)
+    if (options.highWaterMark !== undefined) yield* validate.positiveInt("highWaterMark", options.highWaterMark)
+    const unix = yield* Network.driver("unix", "Unix sockets")
+    const raw = yield* unix.connect(address)
+    return yield* SocketStream.makeScoped(
+      raw,
+      options.highWaterMark === undefined ? undefined : { highWaterMark: options.highWaterMark },
+    )
+  })
+
+/**
+ * Options of {@link listen}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListenOptions {
+  /** Permission bits for the socket file (e.g. `0o600`); paths only. Default: as the umask gives. */
+  readonly mode?: number
+  /** Kernel backlog and netfx accept-queue bound (default 511). */
+  readonly backlog?: number
+  /** Remove the socket file when the listener's Scope closes (default `true`). */
+  readonly removeOnClose?: boolean
+  /** Read-ahead bound for accepted connections (default 65536 bytes). */
+  readonly highWaterMark?: number
+}
+
+const listenFailed = (address: SocketAddress.UnixPath | SocketAddress.UnixAbstract, code: string, syscall: string) =>
+  new ListenFailed({ address, code, syscall })
+
+/**
+ * Binds and listens on a Unix stream socket.
+ *
+ * Stale paths: when the path holds a socket file nobody listens on (a
+ * crashed server's leftover), it is removed and the bind retried. When a
+ * live listener holds it, the result is `ListenFailed` with `EADDRINUSE`
+ * (it is not stolen). A regular file, directory or other non-socket at the
+ * path fails with `ListenFailed` (`EADDRINUSE`) and is left untouched.
+ *
+ * **Resource**: the listening socket belongs to the current Scope. When the
+ * Scope closes the socket is closed and, unless `removeOnClose: false`, its
+ * socket file is removed (only if it is still the file this listener
+ * created). AnyIO does not remove the file; netfx does by default.
+ *
+ * **Errors**: `InvalidArgument` for a bad path, backlog or mode;
+ * `ListenFailed` with `EADDRINUSE`, `EACCES`, `ENOENT` (missing directory),
+ * ...; `Unsupported` when the runtime has no Unix sockets.
+ *
+ * **Interruption**: closes whatever it bound.
+ *
+ * @example
+ * ```ts
+ * import { SocketStream, Unix } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import { Effect } from "effect"
+ *
+ * const server = Effect.gen(function* () {
+ *   const listener = yield* Unix.listen("/tmp/mysock", { mode: 0o600 })
+ *   yield* listener.serve((conn) => SocketStream.pipe(conn, conn))
+ * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const listen = (
+  path: UnixAddressInput,
+  options: ListenOptions = {},
+): Effect.Effect<Listener, ListenFailed | InvalidArgument | Unsupported, Scope.Scope | Network.Network> =>
+  Effect.gen(function* () {
+    const address = yield* toAddress("path", path)
+    const backlog = yield* validate.positiveInt("backlog", options.backlog ?? internalListener.DEFAULT_BACKLOG)
+    if (options.highWaterMark !== undefined) yield* validate.positiveInt("highWaterMark", options.highWaterMark)
+    const mode = options.mode
+    if (mode !== undefined && !(Number.isInteger(mode) && mode >= 0 && mode <= 0o7777))
+      return yield* Effect.fail(
+        new InvalidArgument({ argument: "mode", reason: "must be permission bits in 0..0o7777", value: mode }),
+      )
+    const unix = yield* Network.driver("unix", "Unix sockets")
+    const raw = yield* bindWithStaleCheck(unix, address, backlog)
+    if (address._tag === "UnixPath") {
+      const created = yield* unix.pathKind(address.path)
+      if (options.removeOnClose ?? true) {
+        yield* Effect.addFinalizer(() =>
+          Effect.flatMap(unix.pathKind(address.path), (now) =>
+            now._tag === "Socket" && created._tag === "Socket" && now.ino === created.ino
+              ? unix.unlink(address.path)
+              : Effect.void,
+          ),
+        )
+      }
+      if (mode !== undefined) yield* unix.chmod(address.path, mode)
+    }
+    return yield* internalListener.make([raw], {
+      backlog,
+      ...(options.highWaterMark === undefined ? {} : { streamOptions: { highWaterMark: options.highWaterMark } }),
+    })
+  })
+
+const bindWithStaleCheck = (
+  unix: UnixDriver,
+  address: SocketAddress.UnixPath | SocketAddress.UnixAbstract,
+  backlog: number,
+): Effect.Effect<RawListener, ListenFailed, Scope.Scope> =>
+  Effect.catchTag(unix.listen({ address, backlog }), "ListenFailed", (error) => {
+    if (error.code !== "EADDRINUSE" || address._tag !== "UnixPath") return Effect.fail(error)
+    return Effect.flatMap(unix.pathKind(address.path), (kind) => {
+      if (kind._tag !== "Socket") return Effect.fail(error)
+      // A socket file: is anybody listening on it?
+      return Effect.scoped(Effect.either(unix.connect(address))).pipe(
+        Effect.flatMap((probe) => {
+          if (probe._tag === "Right") return Effect.fail(listenFailed(address, "EADDRINUSE", "bind"))
+          const code = probe.left.attempts[0]?.code
+          if (code !== "ECONNREFUSED") return Effect.fail(error)
+          return Effect.zipRight(unix.unlink(address.path), unix.listen({ address, backlog }))
+        }),
+      )
+    })
+  })
+
+/** @internal */
+export const connectFailed = (
+  address: SocketAddress.UnixPath | SocketAddress.UnixAbstract,
+  code: string,
+  syscall: string | undefined,
+  cause: unknown,
+): ConnectFailed =>
+  new ConnectFailed({ host: SocketAddress.format(address), port: -1, attempts: [{ address, code, syscall, cause }] })

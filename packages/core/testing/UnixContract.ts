@@ -1,0 +1,251 @@
+/**
+ * Unix stream socket contract tests (on top of the byte-stream contract):
+ * paths, abstract names, stale paths, modes and removal.
+ *
+ * @since 0.1.0
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as nodePath from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Scope from "effect/Scope"
+import type { Network } from "../src/Network.ts"
+import * as SocketAddress from "../src/SocketAddress.ts"
+import * as Unix from "../src/Unix.ts"
+import { python } from "./peers.ts"
+import {
+  bytes,
+  type ContractEnvironment,
+  echo,
+  readAll,
+  type StreamTransport,
+  streamContract,
+  text,
+} from "./StreamContract.ts"
+
+let counter = 0
+let sharedDir: string | undefined
+
+/**
+ * A fresh socket path in a private temp directory (removed at exit).
+ *
+ * @since 0.1.0
+ */
+export const tempSocketPath = (label = "s"): string => {
+  if (sharedDir === undefined) {
+    const dir = fs.mkdtempSync(nodePath.join(os.tmpdir(), "netfx-unix-"))
+    sharedDir = dir
+    process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }))
+  }
+  return nodePath.join(sharedDir, `${label}-${counter++}.sock`)
+}
+
+/**
+ * A fresh abstract-namespace name.
+ *
+ * @since 0.1.0
+ */
+export const tempAbstractName = (label = "netfx"): SocketAddress.UnixAbstract =>
+  SocketAddress.unixAbstract(`${label}-${process.pid}-${Date.now()}-${counter++}`)
+
+/**
+ * The Unix stream transport for {@link streamContract}: a fresh path per
+ * listener, or a fresh abstract name.
+ *
+ * @since 0.1.0
+ */
+export const unixTransport = (kind: "path" | "abstract" = "path"): StreamTransport => ({
+  name: kind === "path" ? "Unix path" : "Unix abstract",
+  listen: Effect.suspend(() => Unix.listen(kind === "path" ? tempSocketPath() : tempAbstractName())),
+  connect: (listener) => Unix.connect(listener.address as SocketAddress.UnixPath | SocketAddress.UnixAbstract),
+})
+
+/**
+ * Registers the byte-stream contract over Unix paths and abstract names
+ * plus the Unix-only tests.
+ *
+ * @since 0.1.0
+ */
+export const unixContract = (env: ContractEnvironment): void => {
+  streamContract(env, unixTransport("path"))
+  streamContract(env, unixTransport("abstract"))
+
+  const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | Network>) =>
+    effect.pipe(Effect.scoped, Effect.provide(env.layer))
+
+  describe(`Unix stream sockets on ${env.name}`, () => {
+    it.live("addresses: listener, client and accepted side report the Unix addresses", () =>
+      run(
+        Effect.gen(function* () {
+          const path = tempSocketPath()
+          const listener = yield* Unix.listen(path)
+          assert.deepStrictEqual(listener.address, SocketAddress.unixPath(path))
+          const conn = yield* Unix.connect(path)
+          const server = yield* listener.accept
+          assert.deepStrictEqual(conn.remoteAddress, SocketAddress.unixPath(path))
+          assert.deepStrictEqual(server.localAddress, SocketAddress.unixPath(path))
+          assert.strictEqual(conn.family, "unix")
+          assert.isNumber(conn.fd)
+        }),
+      ),
+    )
+
+    it.live("a stale socket file (nobody listening) is replaced", () =>
+      run(
+        Effect.gen(function* () {
+          const path = tempSocketPath()
+          // leave a socket file behind without a listener
+          yield* Effect.scoped(Unix.listen(path, { removeOnClose: false }))
+          assert.isTrue(fs.lstatSync(path).isSocket(), "stale socket file left behind")
+          const listener = yield* Unix.listen(path)
+          yield* Effect.forkScoped(listener.serve(echo))
+          const conn = yield* Unix.connect(path)
+          yield* conn.send(bytes("again"))
+          yield* conn.sendEof
+          assert.strictEqual(text(yield* readAll(conn)), "again")
+        }),
+      ),
+    )
+
+    it.live("a live listener's path is not stolen: ListenFailed EADDRINUSE", () =>
+      run(
+        Effect.gen(function* () {
+          const path = tempSocketPath()
+          const first = yield* Unix.listen(path)
+          const exit = yield* Effect.exit(Effect.scoped(Unix.listen(path)))
+          assert.isTrue(Exit.isFailure(exit))
+          if (Exit.isFailure(exit)) {
+            const error = exit.cause._tag === "Fail" ? exit.cause.error : undefined
+            assert.strictEqual(error?._tag, "ListenFailed")
+            assert.strictEqual(error?._tag === "ListenFailed" ? error.code : "", "EADDRINUSE")
+          }
+          // the first listener still works
+          yield* Effect.forkScoped(first.serve(echo))
+          const conn = yield* Unix.connect(path)
+          yield* conn.send(bytes("still mine"))
+          yield* conn.sendEof
+          assert.strictEqual(text(yield* readAll(conn)), "still mine")
+        }),
+      ),
+    )
+
+    it.live("a live Python listener's path is not stolen either", () =>
+      run(
+        Effect.gen(function* () {
+          const path = tempSocketPath()
+          yield* python(
+            `import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\ns.listen(5)\nprint("ok",flush=True)\nsys.stdin.read()`,
+            [path],
+          )
+          const exit = yield* Effect.exit(Effect.scoped(Unix.listen(path)))
+          assert.isTrue(Exit.isFailure(exit))
+          assert.isTrue(fs.lstatSync(path).isSocket())
+        }),
+      ),
+    )
+
+    it.live("a regular file or a directory at the path fails and is left untouched", () =>
+      run(
+        Effect.gen(function* () {
+          const file = tempSocketPath()
+          fs.writeFileSync(file, "precious")
+          const e1 = yield* Effect.flip(Effect.scoped(Unix.listen(file)))
+          assert.strictEqual(e1._tag, "ListenFailed")
+          assert.strictEqual(fs.readFileSync(file, "utf8"), "precious")
+          const dir = tempSocketPath()
+          fs.mkdirSync(dir)
+          const e2 = yield* Effect.flip(Effect.scoped(Unix.listen(dir)))
+          assert.strictEqual(e2._tag, "ListenFailed")
+          assert.isTrue(fs.statSync(dir).isDirectory())
+        }),
+      ),
+    )
+
+    it.live("mode applies to the socket file; the file is removed when the scope closes", () =>
+      run(
+        Effect.gen(function* () {
+          const path = tempSocketPath()
+          yield* Effect.scoped(
+            Effect.gen(function* () {
+              yield* Unix.listen(path, { mode: 0o600 })
+              assert.strictEqual(fs.statSync(path).mode & 0o777, 0o600)
+            }),
+          )
+          assert.isFalse(fs.existsSync(path), "socket file removed")
+          yield* Effect.scoped(
+            Effect.gen(function* () {
+              yield* Unix.listen(path, { mode: 0o660, removeOnClose: false })
+              assert.strictEqual(fs.statSync(path).mode & 0o777, 0o660)
+            }),
+          )
+          assert.isTrue(fs.lstatSync(path).isSocket(), "socket file kept with removeOnClose: false")
+        }),
+      ),
+    )
+
+    it.live("connect errors: ENOENT for a missing path, ECONNREFUSED for a stale file", () =>
+      run(
+        Effect.gen(function* () {
+          const path = tempSocketPath()
+          const e1 = yield* Effect.flip(Unix.connect(path))
+          assert.strictEqual(e1._tag, "ConnectFailed")
+          assert.strictEqual(e1._tag === "ConnectFailed" ? e1.attempts[0]?.code : "", "ENOENT")
+          yield* Effect.scoped(Unix.listen(path, { removeOnClose: false }))
+          const e2 = yield* Effect.flip(Unix.connect(path))
+          assert.strictEqual(e2._tag === "ConnectFailed" ? e2.attempts[0]?.code : "", "ECONNREFUSED")
+          const e3 = yield* Effect.flip(Unix.connect(tempAbstractName()))
+          assert.strictEqual(e3._tag === "ConnectFailed" ? e3.attempts[0]?.code : "", "ECONNREFUSED")
+        }),
+      ),
+    )
+
+    it.live("bad addresses give InvalidArgument", () =>
+      run(
+        Effect.gen(function* () {
+          assert.strictEqual((yield* Effect.flip(Unix.connect("")))._tag, "InvalidArgument")
+          assert.strictEqual((yield* Effect.flip(Unix.connect("a\0b")))._tag, "InvalidArgument")
+          assert.strictEqual((yield* Effect.flip(Unix.connect(`/tmp/${"x".repeat(200)}`)))._tag, "InvalidArgument")
+          assert.strictEqual(
+            (yield* Effect.flip(Unix.listen("/tmp/x.sock", { mode: 0o10000 })))._tag,
+            "InvalidArgument",
+          )
+        }),
+      ),
+    )
+
+    it.live("interop: Python AF_UNIX client ↔ netfx listener, netfx client ↔ Python listener", () =>
+      run(
+        Effect.gen(function* () {
+          const path = tempSocketPath()
+          const listener = yield* Unix.listen(path)
+          yield* Effect.forkScoped(
+            listener.serve((c) =>
+              Effect.gen(function* () {
+                const name = text(yield* readAll(c))
+                yield* c.send(bytes(`Hello, ${name}`))
+              }),
+            ),
+          )
+          const py = yield* python(
+            `import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\ns.sendall(b"py")\ns.shutdown(socket.SHUT_WR)\nd=b""\nwhile True:\n  x=s.recv(100)\n  if not x: break\n  d+=x\nprint(d.decode(),flush=True)`,
+            [path],
+          )
+          assert.strictEqual(py.firstLine, "Hello, py")
+
+          const path2 = tempSocketPath()
+          const server = yield* python(
+            `import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\ns.listen(1)\nprint("ready",flush=True)\nc,_=s.accept()\nd=b""\nwhile True:\n  x=c.recv(100)\n  if not x: break\n  d+=x\nc.sendall(d.upper())\nc.close()`,
+            [path2],
+          )
+          assert.strictEqual(server.firstLine, "ready")
+          const conn = yield* Unix.connect(path2)
+          yield* conn.send(bytes("netfx"))
+          yield* conn.sendEof
+          assert.strictEqual(text(yield* readAll(conn)), "NETFX")
+        }),
+      ),
+    )
+  })
+}
