@@ -14,7 +14,14 @@ import type { BrokenResource } from "./NetError.ts"
 import type * as SocketAddress from "./SocketAddress.ts"
 
 /**
- * Callbacks core installs on a {@link RawConnection} with `start`.
+ * Callbacks core installs on a {@link RawConnection} with `start`. A
+ * runtime calls them from its own event callbacks; they never throw.
+ *
+ * @example
+ * ```ts
+ * import type { Driver } from "@netfx/core"
+ * // socket.on("data", (chunk) => handlers.onData(chunk))
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -47,6 +54,29 @@ export interface ConnectionHandlers {
  *   flushed (a real `shutdown(SHUT_WR)`, never a full close).
  * - `close` releases the descriptor; it is idempotent and must not throw.
  *
+ * @example
+ * ```ts
+ * import { Driver, SocketStream, SocketAddress } from "@netfx/core"
+ *
+ * // the smallest RawConnection: a loopback that echoes what is written
+ * const echo = (): Driver.RawConnection => {
+ *   let h: Driver.ConnectionHandlers | undefined
+ *   return {
+ *     localAddress: SocketAddress.unixPath(""),
+ *     remoteAddress: SocketAddress.unixPath(""),
+ *     fd: undefined,
+ *     extra: {},
+ *     start: (handlers) => { h = handlers },
+ *     pause: () => {},
+ *     resume: () => {},
+ *     write: (data) => { h?.onData(data.slice()); return true },
+ *     shutdown: () => h?.onEnd(),
+ *     close: () => h?.onClose(),
+ *   }
+ * }
+ * const stream = SocketStream.make(echo())
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -68,6 +98,12 @@ export interface RawConnection {
 /**
  * Callbacks core installs on a {@link RawListener} with `start`.
  *
+ * @example
+ * ```ts
+ * import type { Driver } from "@netfx/core"
+ * // server.on("connection", (socket) => handlers.onConnection(adapt(socket)))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -79,7 +115,15 @@ export interface ListenerHandlers {
 }
 
 /**
- * A listening socket as a runtime exposes it.
+ * A listening socket as a runtime exposes it. Accepted connections go to
+ * `onConnection` only after `start`; `close` stops listening and is
+ * idempotent. Core wraps raw listeners with `Listener.make`.
+ *
+ * @example
+ * ```ts
+ * import { Listener } from "@netfx/core"
+ * // const listener = yield* Listener.make([raw])  // raw: Driver.RawListener
+ * ```
  *
  * @since 0.1.0
  * @category models

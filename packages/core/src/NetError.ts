@@ -42,6 +42,15 @@ export class EndOfStream extends Data.TaggedError("EndOfStream")<{}> {
  * The resource was closed locally (by `close`, or by closing its Scope) and
  * can no longer be used.
  *
+ * @example
+ * ```ts
+ * import { NetError } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const e = new NetError.ClosedResource({ operation: "receive" })
+ * assert.strictEqual(e.message, "receive on a closed resource")
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -57,6 +66,15 @@ export class ClosedResource extends Data.TaggedError("ClosedResource")<{
  * The connection broke: reset by the peer (`ECONNRESET`), `EPIPE`, an abrupt
  * TLS end, or any other platform failure after it was established. Keeps the
  * errno `code`, the `syscall` and the original error as `cause`.
+ *
+ * @example
+ * ```ts
+ * import { NetError } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const e = new NetError.BrokenResource({ operation: "receive", code: "ECONNRESET" })
+ * assert.strictEqual(e.code, "ECONNRESET")
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -77,6 +95,14 @@ export class BrokenResource extends Data.TaggedError("BrokenResource")<{
  * Another fiber is already performing the same operation (`receive`, `send`
  * or `accept`) on this resource. Byte streams have one reader and one
  * writer at a time; use a queue or a `Semaphore` to share them.
+ *
+ * @example
+ * ```ts
+ * import { NetError } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * assert.strictEqual(new NetError.BusyResource({ operation: "send" })._tag, "BusyResource")
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -107,6 +133,15 @@ export interface ConnectAttempt {
  * lists each address with its errno code (`ECONNREFUSED`, `ETIMEDOUT`,
  * `EHOSTUNREACH`, ...), in the order they were tried.
  *
+ * @example
+ * ```ts
+ * import { NetError } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const e = new NetError.ConnectFailed({ host: "localhost", port: 1, attempts: [] })
+ * assert.strictEqual(e.attempts.length, 0)
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -125,6 +160,15 @@ export class ConnectFailed extends Data.TaggedError("ConnectFailed")<{
  * Name resolution failed. `code` is the resolver's code (`ENOTFOUND`,
  * `EAI_NONAME`, `EAI_AGAIN`, `EAI_FAIL`, ...), `host` the name asked for.
  *
+ * @example
+ * ```ts
+ * import { NetError } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const e = new NetError.ResolveFailed({ host: "x.invalid", code: "ENOTFOUND" })
+ * assert.ok(e.message.includes("ENOTFOUND"))
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -142,6 +186,16 @@ export class ResolveFailed extends Data.TaggedError("ResolveFailed")<{
 /**
  * Binding or listening failed: `EADDRINUSE`, `EACCES`, `EADDRNOTAVAIL`, or a
  * path problem for Unix sockets (`ENOENT`, `ENOTSOCK`, `EISDIR`, ...).
+ *
+ * @example
+ * ```ts
+ * import { NetError } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * import { SocketAddress } from "@netfx/core"
+ * const e = new NetError.ListenFailed({ address: SocketAddress.ipv4("0.0.0.0", 80), code: "EACCES" })
+ * assert.strictEqual(e.code, "EACCES")
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -162,6 +216,15 @@ export class ListenFailed extends Data.TaggedError("ListenFailed")<{
  * platform's reason code (`DEPTH_ZERO_SELF_SIGNED_CERT`,
  * `ERR_TLS_CERT_ALTNAME_INVALID`, `CERT_HAS_EXPIRED`, ...).
  *
+ * @example
+ * ```ts
+ * import { NetError } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const e = new NetError.TlsFailed({ code: "CERT_HAS_EXPIRED", reason: "certificate has expired" })
+ * assert.strictEqual(e.code, "CERT_HAS_EXPIRED")
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -181,6 +244,15 @@ export class TlsFailed extends Data.TaggedError("TlsFailed")<{
  * read; for buffered streams those bytes also stay buffered, so nothing is
  * lost. `expected` is the wanted count when one was asked for.
  *
+ * @example
+ * ```ts
+ * import { NetError } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const e = new NetError.IncompleteRead({ partial: new Uint8Array(2), expected: 4 })
+ * assert.strictEqual(e.partial.length, 2)
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -197,6 +269,14 @@ export class IncompleteRead extends Data.TaggedError("IncompleteRead")<{
  * A delimiter was not found within the allowed number of bytes. The data
  * stays buffered and can still be read.
  *
+ * @example
+ * ```ts
+ * import { NetError } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * assert.strictEqual(new NetError.LimitExceeded({ limit: 8, buffered: 9 }).limit, 8)
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -212,6 +292,15 @@ export class LimitExceeded extends Data.TaggedError("LimitExceeded")<{
 /**
  * This runtime cannot do what was asked: `feature` says what, `runtime`
  * where, and `reason` why and how to enable it.
+ *
+ * @example
+ * ```ts
+ * import { NetError } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const e = new NetError.Unsupported({ feature: "fd passing", runtime: "memory", reason: "no descriptors" })
+ * assert.ok(e.message.startsWith("fd passing"))
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -230,6 +319,16 @@ export class Unsupported extends Data.TaggedError("Unsupported")<{
  * A caller passed a value that cannot work (a port outside 0..65535,
  * `maxBytes` < 1, an empty fd list, ...). Nothing was done and no buffered
  * data was touched.
+ *
+ * @example
+ * ```ts
+ * import { NetError } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * import { Tcp } from "@netfx/core"
+ * // Tcp.connect({ host: "localhost", port: 70000 }) fails with InvalidArgument { argument: "port" }
+ * assert.strictEqual(new NetError.InvalidArgument({ argument: "port", reason: "out of range" })._tag, "InvalidArgument")
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -283,6 +382,15 @@ export type NetError =
 /**
  * Reads the errno-style facts from a platform error (Node's `code`,
  * `syscall`), falling back to `"EUNKNOWN"`.
+ *
+ * @example
+ * ```ts
+ * import { NetError } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const err = Object.assign(new Error("boom"), { code: "EPIPE", syscall: "write" })
+ * assert.deepStrictEqual(NetError.errnoOf(err), { code: "EPIPE", syscall: "write" })
+ * ```
  *
  * @since 0.1.0
  * @category utils

@@ -84,12 +84,33 @@ export type SocketAddress = Ipv4 | Ipv6 | UnixPath | UnixAbstract
 export type Family = "ipv4" | "ipv6" | "unix"
 
 /**
+ * An IPv4 address (numeric host) and port.
+ *
+ * @example
+ * ```ts
+ * import { SocketAddress } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * assert.strictEqual(SocketAddress.format(SocketAddress.ipv4("127.0.0.1", 80)), "127.0.0.1:80")
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
 export const ipv4 = (host: string, port: number): Ipv4 => Data.struct({ _tag: "Ipv4", host, port })
 
 /**
+ * An IPv6 address (numeric host) and port; flow label and scope id default to 0.
+ *
+ * @example
+ * ```ts
+ * import { SocketAddress } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const a = SocketAddress.ipv6("fe80::1", 22, { scopeId: 2 })
+ * assert.strictEqual(SocketAddress.format(a), "[fe80::1%2]:22")
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -100,12 +121,32 @@ export const ipv6 = (
 ): Ipv6 => Data.struct({ _tag: "Ipv6", host, port, flowInfo: options?.flowInfo ?? 0, scopeId: options?.scopeId ?? 0 })
 
 /**
+ * A Unix socket path; `""` is an unnamed socket.
+ *
+ * @example
+ * ```ts
+ * import { SocketAddress } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * assert.strictEqual(SocketAddress.format(SocketAddress.unixPath("/run/app.sock")), "/run/app.sock")
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
 export const unixPath = (path: string): UnixPath => Data.struct({ _tag: "UnixPath", path })
 
 /**
+ * A name in Linux's abstract Unix socket namespace (no leading NUL here).
+ *
+ * @example
+ * ```ts
+ * import { SocketAddress } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * assert.strictEqual(SocketAddress.format(SocketAddress.unixAbstract("netfx")), "@netfx")
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -130,6 +171,16 @@ export const ip = (host: string, port: number, scopeId = 0): Ipv4 | Ipv6 =>
   host.includes(":") ? ipv6(host, port, { scopeId }) : ipv4(host, port)
 
 /**
+ * True for IPv4 and IPv6 addresses.
+ *
+ * @example
+ * ```ts
+ * import { SocketAddress } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * assert.ok(SocketAddress.isIp(SocketAddress.ipv4("1.2.3.4", 1)))
+ * ```
+ *
  * @since 0.1.0
  * @category guards
  */
@@ -137,6 +188,16 @@ export const isIp = (address: SocketAddress): address is Ipv4 | Ipv6 =>
   address._tag === "Ipv4" || address._tag === "Ipv6"
 
 /**
+ * True for Unix path and abstract addresses.
+ *
+ * @example
+ * ```ts
+ * import { SocketAddress } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * assert.ok(SocketAddress.isUnix(SocketAddress.unixPath("/x")))
+ * ```
+ *
  * @since 0.1.0
  * @category guards
  */
@@ -144,6 +205,16 @@ export const isUnix = (address: SocketAddress): address is UnixPath | UnixAbstra
   address._tag === "UnixPath" || address._tag === "UnixAbstract"
 
 /**
+ * The family of an address: `"ipv4"`, `"ipv6"` or `"unix"`.
+ *
+ * @example
+ * ```ts
+ * import { SocketAddress } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * assert.strictEqual(SocketAddress.family(SocketAddress.ip("::1", 1)), "ipv6")
+ * ```
+ *
  * @since 0.1.0
  * @category getters
  */
@@ -153,6 +224,14 @@ export const family = (address: SocketAddress): Family =>
 /**
  * Formats an address the way people write it: `127.0.0.1:80`, `[::1]:80`,
  * `/run/app.sock`, `@abstract-name`, `(unnamed)`.
+ *
+ * @example
+ * ```ts
+ * import { SocketAddress } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * assert.strictEqual(SocketAddress.format(SocketAddress.ipv6("::1", 80)), "[::1]:80")
+ * ```
  *
  * @since 0.1.0
  * @category formatting
@@ -175,6 +254,15 @@ const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1
 /**
  * The IP version of a numeric host (`4` or `6`), or `0` when the string is a
  * name that needs resolution. IPv6 zone suffixes (`fe80::1%eth0`) count as IPv6.
+ *
+ * @example
+ * ```ts
+ * import { SocketAddress } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * assert.strictEqual(SocketAddress.numericFamily("localhost"), 0)
+ * assert.strictEqual(SocketAddress.numericFamily("fe80::1%eth0"), 6)
+ * ```
  *
  * @since 0.1.0
  * @category utils
