@@ -1,0 +1,255 @@
+import type { Driver } from "@netfx/core"
+import { NetError, SocketAddress } from "@netfx/core"
+
+/** @internal How long a closed socket may keep flushing accepted writes before it is aborted. */
+export const LINGER_MILLIS = 30_000
+
+/**
+ * The part of Bun's `Socket` the adapter uses. `fd` exists at runtime on Bun
+ * 1.4 but is not in `bun-types`, hence the optional field.
+ *
+ * @internal
+ */
+export type BunSocket = Bun.Socket<SocketData> & { readonly fd?: unknown }
+
+/**
+ * What every Bun socket carries in `socket.data`: the adapter that owns it
+ * (set once the socket is open), so one handler object serves every socket.
+ *
+ * @internal
+ */
+export interface SocketData {
+  conn: BunConnection | undefined
+}
+
+/** @internal */
+export const addressOf = (host: string | undefined, port: number | undefined): SocketAddress.SocketAddress => {
+  if (host === undefined || host === "") return SocketAddress.unixPath("")
+  if (!host.includes(":")) return SocketAddress.ipv4(host, port ?? 0)
+  const [bare, zone] = host.split("%")
+  const scopeId = zone !== undefined && /^\d+$/.test(zone) ? Number(zone) : 0
+  return SocketAddress.ipv6(zone !== undefined && scopeId === 0 ? host : (bare as string), port ?? 0, { scopeId })
+}
+
+/** @internal */
+export const brokenFrom = (operation: string, error: unknown, address?: SocketAddress.SocketAddress) => {
+  const { code, syscall } = NetError.errnoOf(error)
+  return new NetError.BrokenResource({ operation, code, syscall, address, cause: error })
+}
+
+/** @internal */
+export const fdOf = (handle: { readonly fd?: unknown }): number | undefined =>
+  typeof handle.fd === "number" && handle.fd >= 0 ? handle.fd : undefined
+
+type Early =
+  | { readonly _tag: "data"; readonly chunk: Uint8Array }
+  | { readonly _tag: "end" }
+  | { readonly _tag: "error"; readonly error: NetError.BrokenResource }
+  | { readonly _tag: "close" }
+
+/**
+ * A Bun socket (from `Bun.connect` or `Bun.listen`) adapted to core's
+ * RawConnection.
+ *
+ * - Reading stays paused (`socket.pause()`, which stops reading from the
+ *   kernel) until core calls `start`; events that still arrive before it are
+ *   held and replayed.
+ * - Bun's `write` is unbuffered and may write only part of a chunk: the rest
+ *   is kept here, flushed from the `drain` handler, and `write` answers
+ *   `false` while anything is pending so core waits for `onDrain`.
+ * - `shutdown` is a real half-close (`socket.shutdown()`, SHUT_WR) issued
+ *   after the pending bytes are flushed; `end()` would close the descriptor.
+ * - `close` flushes what was already accepted, bounded by LINGER_MILLIS,
+ *   then closes the descriptor; it is idempotent.
+ *
+ * @internal
+ */
+export class BunConnection implements Driver.RawConnection {
+  private handlers: Driver.ConnectionHandlers | undefined = undefined
+  private early: Array<Early> = []
+  /** core asked to pause (it may do so before `start`). */
+  private readPaused = false
+  private pending: Array<Uint8Array> = []
+  private shutdownAfterFlush = false
+  private shutdownDone = false
+  /** close was requested locally */
+  private closed = false
+  /** the socket's close handler ran */
+  private gone = false
+  private linger: ReturnType<typeof setTimeout> | undefined = undefined
+  readonly localAddress: SocketAddress.SocketAddress
+  readonly remoteAddress: SocketAddress.SocketAddress
+  readonly fd: number | undefined
+  readonly extra: Readonly<Record<string, unknown>>
+
+  constructor(
+    readonly socket: BunSocket,
+    options: { readonly noDelay: boolean; readonly keepAlive?: boolean; readonly keepAliveInitialDelayMillis?: number },
+    extra: Readonly<Record<string, unknown>> = {},
+  ) {
+    socket.pause()
+    socket.data = { conn: this }
+    socket.setNoDelay(options.noDelay)
+    if (options.keepAlive === true) socket.setKeepAlive(true, options.keepAliveInitialDelayMillis ?? 0)
+    this.localAddress = addressOf(socket.localAddress, socket.localPort)
+    this.remoteAddress = addressOf(socket.remoteAddress, socket.remotePort)
+    this.fd = fdOf(socket)
+    this.extra = extra
+  }
+
+  // ---- events from Bun's handlers ----
+
+  /** @internal */
+  handleData(chunk: Uint8Array): void {
+    if (this.closed || chunk.length === 0) return
+    if (this.handlers === undefined) this.early.push({ _tag: "data", chunk })
+    else this.handlers.onData(chunk)
+  }
+
+  /** @internal */
+  handleEnd(): void {
+    if (this.handlers === undefined) this.early.push({ _tag: "end" })
+    else this.handlers.onEnd()
+  }
+
+  /** @internal */
+  handleError(error: unknown): void {
+    const broken = brokenFrom("socket", error, this.remoteAddress)
+    if (this.handlers === undefined) this.early.push({ _tag: "error", error: broken })
+    else this.handlers.onError(broken)
+  }
+
+  /** @internal */
+  handleClose(error: unknown): void {
+    if (this.gone) return
+    this.gone = true
+    this.pending = []
+    if (this.linger !== undefined) clearTimeout(this.linger)
+    if (error !== undefined && error !== null) this.handleError(error)
+    if (this.handlers === undefined) this.early.push({ _tag: "close" })
+    else this.handlers.onClose()
+  }
+
+  /** @internal */
+  handleDrain(): void {
+    if (this.gone || !this.flush()) return
+    if (this.closed) {
+      this.finishClose()
+      return
+    }
+    if (this.shutdownAfterFlush) this.doShutdown()
+    this.handlers?.onDrain()
+  }
+
+  // ---- RawConnection ----
+
+  start(handlers: Driver.ConnectionHandlers): void {
+    this.handlers = handlers
+    const early = this.early
+    this.early = []
+    for (const e of early) {
+      if (this.closed) break
+      switch (e._tag) {
+        case "data":
+          handlers.onData(e.chunk)
+          break
+        case "end":
+          handlers.onEnd()
+          break
+        case "error":
+          handlers.onError(e.error)
+          break
+        case "close":
+          handlers.onClose()
+          break
+      }
+    }
+    if (!this.readPaused && !this.closed && !this.gone) this.socket.resume()
+  }
+
+  pause(): void {
+    this.readPaused = true
+    if (!this.gone) this.socket.pause()
+  }
+
+  resume(): void {
+    this.readPaused = false
+    if (this.handlers !== undefined && !this.closed && !this.gone) this.socket.resume()
+  }
+
+  write(data: Uint8Array): boolean {
+    if (this.closed || data.length === 0) return true
+    if (this.pending.length > 0) {
+      this.pending.push(data)
+      return false
+    }
+    const n = this.socket.write(data)
+    if (n === data.length) return true
+    if (n < 0) {
+      // the socket is closed or shutting down: report it as a broken pipe
+      const error = Object.assign(new Error("write on a closed socket"), { code: "EPIPE", syscall: "write" })
+      this.handlers?.onError(brokenFrom("send", error, this.remoteAddress))
+      return true
+    }
+    this.pending.push(n === 0 ? data : data.subarray(n))
+    return false
+  }
+
+  shutdown(): void {
+    if (this.closed || this.shutdownDone) return
+    if (this.pending.length > 0) this.shutdownAfterFlush = true
+    else this.doShutdown()
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.early = []
+    if (this.gone) return
+    if (this.pending.length === 0) {
+      this.finishClose()
+      return
+    }
+    // Flush what `send` already accepted, then release the descriptor; a
+    // peer that never reads cannot hold it longer than LINGER_MILLIS.
+    this.linger = setTimeout(() => {
+      this.pending = []
+      this.socket.terminate()
+    }, LINGER_MILLIS)
+    this.linger.unref?.()
+  }
+
+  // ---- internals ----
+
+  /** Writes pending bytes; true when nothing is left. */
+  private flush(): boolean {
+    while (this.pending.length > 0) {
+      const chunk = this.pending[0] as Uint8Array
+      const n = this.socket.write(chunk)
+      if (n < 0) {
+        this.pending = []
+        return false
+      }
+      if (n < chunk.length) {
+        this.pending[0] = chunk.subarray(n)
+        return false
+      }
+      this.pending.shift()
+    }
+    return true
+  }
+
+  private doShutdown(): void {
+    this.shutdownAfterFlush = false
+    if (this.shutdownDone) return
+    this.shutdownDone = true
+    this.socket.shutdown()
+  }
+
+  private finishClose(): void {
+    if (this.linger !== undefined) clearTimeout(this.linger)
+    // `end()` on a Bun socket closes the descriptor (close(2)): unread input
+    // makes the kernel reset the connection, exactly like closing any socket.
+    this.socket.end()
+  }
+}

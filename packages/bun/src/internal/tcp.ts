@@ -1,0 +1,211 @@
+import type { Driver, Tcp } from "@netfx/core"
+import { NetError } from "@netfx/core"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as abortConnect from "./abortConnect.ts"
+import { addressOf, BunConnection, type BunSocket, fdOf, type SocketData } from "./connection.ts"
+
+/**
+ * Bun's handlers are per `Bun.connect` call / per `Bun.listen`; these shared
+ * ones route every event to the adapter in `socket.data`.
+ */
+const streamHandlers = {
+  binaryType: "uint8array",
+  data: (socket: BunSocket, chunk: Uint8Array) => socket.data.conn?.handleData(chunk),
+  end: (socket: BunSocket) => socket.data.conn?.handleEnd(),
+  drain: (socket: BunSocket) => socket.data.conn?.handleDrain(),
+  error: (socket: BunSocket, error: Error) => socket.data.conn?.handleError(error),
+  close: (socket: BunSocket, error?: Error) => socket.data.conn?.handleClose(error),
+} as const
+
+interface ConnectData extends SocketData {
+  attempt: Attempt | undefined
+}
+
+/** One `Bun.connect` in progress: settles once, can be cancelled at any point. */
+class Attempt {
+  private settled:
+    | { readonly _tag: "open"; readonly conn: BunConnection }
+    | { readonly _tag: "failed"; readonly error: NetError.ConnectFailed }
+    | undefined = undefined
+  private waiter: ((result: Effect.Effect<BunConnection, NetError.ConnectFailed>) => void) | undefined = undefined
+  private cancelled = false
+  private tracked: abortConnect.Tracked | undefined = undefined
+
+  constructor(readonly request: Tcp.ConnectRequest) {}
+
+  begin(): void {
+    const { address } = this.request
+    const data: ConnectData = { conn: undefined, attempt: this }
+    const options: Bun.TCPSocketConnectOptions<ConnectData> & {
+      localAddress?: string
+      localPort?: number
+    } = {
+      hostname: address.host,
+      port: address.port,
+      allowHalfOpen: true,
+      data,
+      socket: {
+        ...streamHandlers,
+        open: (socket) => (socket.data as ConnectData).attempt?.opened(socket as unknown as BunSocket),
+        connectError: (socket, error) => (socket.data as ConnectData).attempt?.failed(error),
+      } as Bun.SocketHandler<ConnectData>,
+    }
+    // Bun.connect binds the local end with these (as its own node:net does).
+    if (this.request.localHost !== undefined || this.request.localPort !== undefined) {
+      options.localAddress = this.request.localHost ?? (address._tag === "Ipv6" ? "::" : "0.0.0.0")
+      if (this.request.localPort !== undefined) options.localPort = this.request.localPort
+    }
+    try {
+      const { value, tracked } = abortConnect.track(() => Bun.connect(options))
+      this.tracked = tracked
+      // failures are reported through connectError; keep the promise quiet
+      value.catch(() => {})
+    } catch (error) {
+      this.failed(error)
+    }
+  }
+
+  opened(socket: BunSocket): void {
+    this.tracked = undefined
+    if (this.cancelled || this.settled !== undefined) {
+      socket.data = { conn: undefined }
+      socket.end()
+      return
+    }
+    const conn = new BunConnection(socket, {
+      noDelay: this.request.noDelay,
+      keepAlive: this.request.keepAlive,
+      keepAliveInitialDelayMillis: this.request.keepAliveInitialDelayMillis,
+    })
+    this.settle({ _tag: "open", conn })
+  }
+
+  failed(cause: unknown): void {
+    this.tracked = undefined
+    if (this.settled !== undefined) return
+    const { address } = this.request
+    const { code, syscall } = NetError.errnoOf(cause)
+    this.settle({
+      _tag: "failed",
+      error: new NetError.ConnectFailed({
+        host: address.host,
+        port: address.port,
+        attempts: [{ address, code, syscall, cause }],
+      }),
+    })
+  }
+
+  private settle(result: NonNullable<Attempt["settled"]>): void {
+    this.settled = result
+    const w = this.waiter
+    this.waiter = undefined
+    w?.(result._tag === "open" ? Effect.succeed(result.conn) : Effect.fail(result.error))
+  }
+
+  await(): Effect.Effect<BunConnection, NetError.ConnectFailed> {
+    return Effect.async<BunConnection, NetError.ConnectFailed>((resume) => {
+      const s = this.settled
+      if (s !== undefined) return resume(s._tag === "open" ? Effect.succeed(s.conn) : Effect.fail(s.error))
+      this.waiter = resume
+      return Effect.sync(() => this.cancel())
+    })
+  }
+
+  /** Stops waiting: an open connection is closed, a pending one aborted (or closed once it opens). */
+  cancel(): void {
+    this.waiter = undefined
+    if (this.cancelled) return
+    this.cancelled = true
+    const s = this.settled
+    if (s?._tag === "open") s.conn.close()
+    else if (s === undefined && this.tracked !== undefined) abortConnect.abort(this.tracked)
+  }
+}
+
+/** @internal */
+export const connect = (
+  request: Tcp.ConnectRequest,
+): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed, Scope.Scope> =>
+  Effect.gen(function* () {
+    // registered in the Scope before waiting: interruption or scope close
+    // always releases the socket, whatever state the connect is in
+    const attempt = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const a = new Attempt(request)
+        a.begin()
+        return a
+      }),
+      (a) => Effect.sync(() => a.cancel()),
+    )
+    return yield* attempt.await()
+  })
+
+class BunListener implements Driver.RawListener {
+  private handlers: Driver.ListenerHandlers | undefined = undefined
+  private closed = false
+  readonly listener: Bun.TCPSocketListener<SocketData>
+  readonly address: ReturnType<typeof addressOf>
+  readonly fd: number | undefined
+
+  constructor(readonly request: Tcp.ListenRequest) {
+    const { address } = request
+    const options: Bun.TCPSocketListenOptions<SocketData> & { reusePort?: boolean; ipv6Only?: boolean } = {
+      hostname: address.host,
+      port: address.port,
+      allowHalfOpen: true,
+      data: { conn: undefined },
+      socket: {
+        ...streamHandlers,
+        open: (socket) => this.accepted(socket as unknown as BunSocket),
+      } as Bun.SocketHandler<SocketData>,
+    }
+    if (request.reusePort) options.reusePort = true
+    if (address._tag === "Ipv6" && request.ipv6Only) options.ipv6Only = true
+    // Bun.listen has no backlog option: the kernel queue is Bun's default.
+    this.listener = Bun.listen(options)
+    this.address = addressOf(this.listener.hostname, this.listener.port)
+    this.fd = fdOf(this.listener as { readonly fd?: unknown })
+  }
+
+  private accepted(socket: BunSocket): void {
+    // every accepted socket starts with the listener's shared data: give it its own
+    socket.data = { conn: undefined }
+    if (this.handlers === undefined) {
+      socket.end()
+      return
+    }
+    this.handlers.onConnection(new BunConnection(socket, { noDelay: this.request.noDelay }))
+  }
+
+  start(handlers: Driver.ListenerHandlers): void {
+    this.handlers = handlers
+  }
+
+  close(): void {
+    this.handlers = undefined
+    if (this.closed) return
+    this.closed = true
+    // stops accepting and closes the listening descriptor; accepted
+    // connections belong to core, which closes them itself
+    this.listener.stop(false)
+  }
+}
+
+/** @internal */
+export const listen = (
+  request: Tcp.ListenRequest,
+): Effect.Effect<Driver.RawListener, NetError.ListenFailed | NetError.Unsupported, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: () => new BunListener(request),
+      catch: (error) => {
+        const { code, syscall } = NetError.errnoOf(error)
+        return new NetError.ListenFailed({ address: request.address, code, syscall, cause: error })
+      },
+    }),
+    (l) => Effect.sync(() => l.close()),
+  )
+
+/** @internal */
+export const driver: Tcp.TcpDriver = { connect, listen }
