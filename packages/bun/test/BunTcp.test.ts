@@ -1,0 +1,243 @@
+/**
+ * What is specific to Bun's sockets, beyond the shared contract: partial
+ * writes (Bun's `write` is unbuffered), the half-close with `shutdown()`,
+ * close flushing accepted bytes, socket options read back from the
+ * descriptor, `reusePort`, local binding.
+ */
+import { createRequire } from "node:module"
+import { assert, describe, it } from "@effect/vitest"
+import { BunNetwork } from "@netfx/bun"
+import { type Driver, SocketAddress, Tcp } from "@netfx/core"
+import { bytes, readAll, text } from "@netfx/core/testing"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+
+const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | import("@netfx/core").Network.Network>) =>
+  effect.pipe(Effect.scoped, Effect.provide(BunNetwork.layer))
+
+const portOf = (a: SocketAddress.SocketAddress) => (SocketAddress.isIp(a) ? a.port : -1)
+
+/** 0, 1, 2 ... 250, 0, 1 ...: a pattern where a lost or reordered chunk shows. */
+const pattern = (size: number) => Uint8Array.from({ length: size }, (_, i) => i % 251)
+
+const samePattern = (data: Uint8Array): boolean => {
+  for (let i = 0; i < data.length; i++) if (data[i] !== i % 251) return false
+  return true
+}
+
+/** getsockopt(2) through bun:ffi, to read back what the driver set on the descriptor. */
+const getsockopt = (() => {
+  const ffi = createRequire(import.meta.url)("bun:ffi") as typeof import("bun:ffi")
+  const lib = ffi.dlopen("libc.so.6", {
+    getsockopt: {
+      args: [ffi.FFIType.i32, ffi.FFIType.i32, ffi.FFIType.i32, ffi.FFIType.ptr, ffi.FFIType.ptr],
+      returns: ffi.FFIType.i32,
+    },
+  })
+  return (fd: number, level: number, name: number): number => {
+    const value = new Int32Array(1)
+    const length = new Uint32Array([4])
+    const rc = lib.symbols.getsockopt(fd, level, name, value, length)
+    if (rc !== 0) throw new Error(`getsockopt(${fd}, ${level}, ${name}) failed`)
+    return value[0] as number
+  }
+})()
+const IPPROTO_TCP = 6
+const TCP_NODELAY = 1
+const SOL_SOCKET = 1
+const SO_KEEPALIVE = 9
+
+const driver = () => {
+  const tcp = BunNetwork.make().tcp
+  if (tcp === undefined) throw new Error("BunNetwork provides no TCP driver")
+  return tcp
+}
+
+describe("BunNetwork TCP specifics", () => {
+  it("runs on Bun", () => {
+    assert.isDefined((globalThis as { Bun?: unknown }).Bun)
+    assert.strictEqual(BunNetwork.make().runtime, "bun")
+  })
+
+  it.live("a partial write makes write answer false, the rest is flushed on drain, byte-exact", () =>
+    Effect.gen(function* () {
+      const tcp = driver()
+      const raw = yield* tcp.listen({
+        address: SocketAddress.ipv4("127.0.0.1", 0),
+        backlog: 16,
+        reusePort: false,
+        ipv6Only: false,
+        noDelay: true,
+      })
+      const accepted = yield* Deferred.make<Driver.RawConnection>()
+      raw.start({
+        onConnection: (c) => Deferred.unsafeDone(accepted, Effect.succeed(c)),
+        onError: () => {},
+      })
+      const client = yield* tcp.connect({
+        address: SocketAddress.ipv4("127.0.0.1", portOf(raw.address)),
+        noDelay: true,
+        keepAlive: false,
+        keepAliveInitialDelayMillis: 0,
+      })
+      const drained = yield* Deferred.make<void>()
+      client.start({
+        onData: () => {},
+        onEnd: () => {},
+        onError: () => {},
+        onDrain: () => Deferred.unsafeDone(drained, Effect.void),
+        onClose: () => {},
+      })
+      const server = yield* Deferred.await(accepted)
+      // the server has not started reading: far more than the kernel buffers hold
+      const size = 32 * 1024 * 1024
+      const data = pattern(size)
+      assert.isFalse(client.write(data.subarray(0, size / 2)), "a 16 MiB write cannot go through at once")
+      assert.isFalse(client.write(data.subarray(size / 2)), "write answers false while bytes are pending")
+      const chunks: Array<Uint8Array> = []
+      let received = 0
+      const all = yield* Deferred.make<void>()
+      server.start({
+        onData: (chunk) => {
+          chunks.push(chunk)
+          received += chunk.length
+          if (received >= size) Deferred.unsafeDone(all, Effect.void)
+        },
+        onEnd: () => {},
+        onError: (e) => Deferred.unsafeDone(all, Effect.die(e)),
+        onDrain: () => {},
+        onClose: () => Deferred.unsafeDone(all, Effect.void),
+      })
+      yield* Deferred.await(drained)
+      yield* Deferred.await(all)
+      assert.strictEqual(received, size)
+      const joined = new Uint8Array(size)
+      let offset = 0
+      for (const c of chunks) {
+        joined.set(c, offset)
+        offset += c.length
+      }
+      assert.isTrue(samePattern(joined), "bytes arrive complete and in order")
+      client.close()
+      server.close()
+    }).pipe(Effect.scoped),
+  )
+
+  it.live("sendEof after a large send: every byte arrives before the FIN, and the fd stays readable", () =>
+    run(
+      Effect.gen(function* () {
+        const size = 8 * 1024 * 1024
+        const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+        const got = yield* Deferred.make<Uint8Array>()
+        yield* Effect.forkScoped(
+          listener.serve((c) =>
+            Effect.gen(function* () {
+              const all = yield* readAll(c)
+              yield* Deferred.succeed(got, all)
+              // the client half-closed; it still reads what we send now
+              yield* c.send(bytes(`got ${all.length}`))
+              yield* c.sendEof
+            }),
+          ),
+        )
+        const conn = yield* Tcp.connect({ host: "127.0.0.1", port: portOf(listener.address) })
+        yield* conn.send(pattern(size))
+        yield* conn.sendEof
+        const all = yield* Deferred.await(got)
+        assert.strictEqual(all.length, size)
+        assert.isTrue(samePattern(all))
+        assert.strictEqual(text(yield* readAll(conn)), `got ${size}`)
+      }),
+    ),
+  )
+
+  it.live("close flushes what send already accepted before closing the descriptor", () =>
+    run(
+      Effect.gen(function* () {
+        const size = 8 * 1024 * 1024
+        const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+        const got = yield* Deferred.make<Uint8Array>()
+        yield* Effect.forkScoped(listener.serve((c) => Effect.flatMap(readAll(c), (all) => Deferred.succeed(got, all))))
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const conn = yield* Tcp.connect({ host: "127.0.0.1", port: portOf(listener.address) })
+            yield* conn.send(pattern(size))
+            yield* conn.close
+            yield* conn.close // idempotent
+          }),
+        )
+        const all = yield* Deferred.await(got)
+        assert.strictEqual(all.length, size)
+        assert.isTrue(samePattern(all))
+      }),
+    ),
+  )
+
+  it.live("descriptors are exposed; TCP_NODELAY is on by default on both ends, keepAlive sets SO_KEEPALIVE", () =>
+    run(
+      Effect.gen(function* () {
+        const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+        const port = portOf(listener.address)
+        const client = yield* Tcp.connect({ host: "127.0.0.1", port })
+        const server = yield* listener.accept
+        for (const c of [client, server]) {
+          assert.isNumber(c.fd)
+          assert.notStrictEqual(getsockopt(c.fd as number, IPPROTO_TCP, TCP_NODELAY), 0)
+          assert.strictEqual(getsockopt(c.fd as number, SOL_SOCKET, SO_KEEPALIVE), 0)
+        }
+        const plain = yield* Tcp.connect({ host: "127.0.0.1", port, noDelay: false, keepAlive: 5000 })
+        yield* listener.accept
+        assert.strictEqual(getsockopt(plain.fd as number, IPPROTO_TCP, TCP_NODELAY), 0)
+        assert.notStrictEqual(getsockopt(plain.fd as number, SOL_SOCKET, SO_KEEPALIVE), 0)
+        const noDelayOff = yield* Tcp.listen({ host: "127.0.0.1", port: 0, noDelay: false })
+        yield* Tcp.connect({ host: "127.0.0.1", port: portOf(noDelayOff.address) })
+        const acceptedPlain = yield* noDelayOff.accept
+        assert.strictEqual(getsockopt(acceptedPlain.fd as number, IPPROTO_TCP, TCP_NODELAY), 0)
+      }),
+    ),
+  )
+
+  it.live("reusePort lets two listeners share a port, and both accept", () =>
+    run(
+      Effect.gen(function* () {
+        const a = yield* Tcp.listen({ host: "127.0.0.1", port: 0, reusePort: true })
+        const port = portOf(a.address)
+        const b = yield* Tcp.listen({ host: "127.0.0.1", port, reusePort: true })
+        assert.strictEqual(portOf(b.address), port)
+        yield* Effect.forkScoped(a.serve((c) => c.send(bytes("a"))))
+        yield* Effect.forkScoped(b.serve((c) => c.send(bytes("b"))))
+        const seen = new Set<string>()
+        // the kernel spreads connections by hash: some go to each listener
+        for (let i = 0; i < 200 && seen.size < 2; i++) {
+          const reply = yield* Effect.scoped(
+            Effect.flatMap(Tcp.connect({ host: "127.0.0.1", port }), (c) => Effect.map(readAll(c), text)),
+          )
+          seen.add(reply)
+        }
+        assert.deepStrictEqual([...seen].sort(), ["a", "b"])
+      }),
+    ),
+  )
+
+  it.live("localHost and localPort bind the local end of a connect", () =>
+    run(
+      Effect.gen(function* () {
+        const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+        // a port that was free a moment ago (loopback only)
+        const localPort = yield* Effect.scoped(
+          Effect.map(Tcp.listen({ host: "127.0.0.1", port: 0 }), (l) => portOf(l.address)),
+        )
+        const client = yield* Tcp.connect({
+          host: "127.0.0.1",
+          port: portOf(listener.address),
+          localHost: "127.0.0.1",
+          localPort,
+        })
+        const server = yield* listener.accept
+        assert.deepStrictEqual(client.localAddress, SocketAddress.ipv4("127.0.0.1", localPort))
+        assert.deepStrictEqual(server.remoteAddress, SocketAddress.ipv4("127.0.0.1", localPort))
+      }),
+    ),
+  )
+})
