@@ -11,6 +11,8 @@ export * as Driver from "./Driver.ts"
 /** @since 0.1.0 */
 export * as Listener from "./Listener.ts"
 /** @since 0.1.0 */
+export * as MemoryNetwork from "./MemoryNetwork.ts"
+/** @since 0.1.0 */
 export * as NetError from "./NetError.ts"
 /** @since 0.1.0 */
 export * as Network from "./Network.ts"

@@ -1,0 +1,321 @@
+/**
+ * An in-memory `Network` for deterministic tests: virtual hosts and ports,
+ * byte streams with the same contracts as real sockets, a static resolver,
+ * and fault injection (latency, jitter, bandwidth, refused and black-holed
+ * connects, resets, partitions) that can change while a test runs.
+ *
+ * Time passes only through Effect's `Clock`: under `TestClock` a 50 ms
+ * latency takes exactly 50 ms of virtual time and no real time at all.
+ * Randomness (jitter, loss) comes from a seeded PRNG, so a run repeats
+ * exactly.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { MemoryNet } from "./internal/memory/network.ts"
+import { Scheduler } from "./internal/memory/scheduler.ts"
+import { tcpDriver, type View } from "./internal/memory/tcp.ts"
+import { Network, type NetworkService } from "./Network.ts"
+import type * as SocketAddress from "./SocketAddress.ts"
+
+/**
+ * The transports the memory network carries.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Transport = "tcp" | "udp" | "unix" | "unixDatagram"
+
+/**
+ * Faults on a link (or everywhere). Every field is optional; a later rule
+ * overrides the fields it sets.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Faults {
+  /** One-way delay of every packet (a connect takes two). */
+  readonly latency?: Duration.DurationInput
+  /** Extra one-way delay, uniform in [0, jitter), from the seeded PRNG. Streams keep their order. */
+  readonly jitter?: Duration.DurationInput
+  /** Bytes per second on the link, per direction. */
+  readonly bandwidth?: number
+  /** Connects fail with `ECONNREFUSED` (after one round trip). */
+  readonly refuse?: boolean
+  /** Connects hang until interrupted (SYNs dropped). */
+  readonly blackhole?: boolean
+  /** A connection is reset (both ends see `ECONNRESET`) once it has carried this many bytes. */
+  readonly resetAfterBytes?: number
+  /** Probability (0..1) that a datagram is lost. */
+  readonly loss?: number
+  /** Probability (0..1) that a datagram is delivered twice. */
+  readonly duplicate?: number
+  /** Probability (0..1) that a datagram is held back behind the next one. */
+  readonly reorder?: number
+  /** Datagrams larger than this are dropped. */
+  readonly maxDatagramSize?: number
+}
+
+/**
+ * Faults for the traffic between hosts. `from`/`to` are addresses or
+ * names of the static host table (omitted: any host). A rule applies in
+ * both directions unless `oneWay` is set.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LinkRule {
+  readonly from?: string | ReadonlyArray<string>
+  readonly to?: string | ReadonlyArray<string>
+  readonly oneWay?: boolean
+  readonly faults: Faults
+}
+
+/**
+ * Options of {@link layer}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The static name table: name → one or more addresses (both families allowed). `localhost` is predefined. */
+  readonly hosts?: Readonly<Record<string, string | ReadonlyArray<string>>>
+  /** The address outgoing connections to non-loopback hosts come from (default `10.0.0.1` / `fd00::1`). */
+  readonly address?: { readonly ipv4?: string; readonly ipv6?: string }
+  /** Receive window per connection direction in bytes (default 131072): the sender blocks beyond it. */
+  readonly window?: number
+  /** Seed of the PRNG behind jitter, loss, duplication and reordering (default 1). */
+  readonly seed?: number
+  /** Faults everywhere, from the start. */
+  readonly faults?: Faults
+  /** Link rules, from the start. */
+  readonly links?: ReadonlyArray<LinkRule>
+}
+
+/**
+ * A live socket, as {@link ControlService.sockets} lists it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SocketInfo {
+  readonly transport: Transport
+  readonly localAddress: SocketAddress.SocketAddress
+  readonly remoteAddress: SocketAddress.SocketAddress | undefined
+  readonly bytesSent: number
+  readonly bytesReceived: number
+}
+
+/**
+ * A bound listener or datagram endpoint.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListenerInfo {
+  readonly transport: Transport
+  readonly address: SocketAddress.SocketAddress
+}
+
+/**
+ * Counters since the network was created.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stats {
+  /** Stream bytes accepted by `write`. */
+  readonly bytesSent: number
+  /** Stream bytes that reached the receiving socket. */
+  readonly bytesDelivered: number
+  readonly connectionsOpened: number
+  readonly connectionsRefused: number
+  readonly connectionsReset: number
+  readonly datagramsSent: number
+  readonly datagramsDelivered: number
+  readonly datagramsDropped: number
+  readonly datagramsDuplicated: number
+}
+
+/**
+ * Fault injection and observation of a running memory network.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ControlService {
+  /** Replaces the global faults. */
+  readonly setFaults: (faults: Faults) => Effect.Effect<void>
+  /** Adds a link rule (it overrides earlier rules and the global faults for its fields). */
+  readonly addLink: (rule: LinkRule) => Effect.Effect<void>
+  /** Removes every fault and link rule (partitions stay; see {@link ControlService.heal}). */
+  readonly clearFaults: Effect.Effect<void>
+  /** Cuts every link between a host of `a` and a host of `b`: connects hang, stream bytes wait, datagrams vanish. */
+  readonly partition: (a: string | ReadonlyArray<string>, b: string | ReadonlyArray<string>) => Effect.Effect<void>
+  /** Removes every partition; waiting stream bytes resume. */
+  readonly heal: Effect.Effect<void>
+  /** Resets the live connections that have `host` (address or name) at either end, or all; returns how many. */
+  readonly reset: (host?: string) => Effect.Effect<number>
+  /** Adds or replaces a name of the static resolver table. */
+  readonly addHost: (name: string, addresses: string | ReadonlyArray<string>) => Effect.Effect<void>
+  /** Removes a name from the static resolver table. */
+  readonly removeHost: (name: string) => Effect.Effect<void>
+  /** The live (not yet closed) sockets. */
+  readonly sockets: Effect.Effect<ReadonlyArray<SocketInfo>>
+  /** The bound listeners and datagram endpoints. */
+  readonly listeners: Effect.Effect<ReadonlyArray<ListenerInfo>>
+  /** The counters. */
+  readonly stats: Effect.Effect<Stats>
+  /**
+   * The same network seen from another host: its outgoing connections
+   * originate from `address` (for link rules and partitions).
+   */
+  readonly host: (address: string | { readonly ipv4?: string; readonly ipv6?: string }) => NetworkService
+}
+
+/**
+ * The control handle of the memory network provided by {@link layer}.
+ *
+ * @example
+ * ```ts
+ * import { MemoryNetwork } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const slow = Effect.flatMap(MemoryNetwork.Control, (c) => c.setFaults({ latency: "50 millis" }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Control extends Context.Tag("@netfx/core/MemoryNetwork/Control")<Control, ControlService>() {}
+
+const asList = (x: string | ReadonlyArray<string>): ReadonlyArray<string> => (typeof x === "string" ? [x] : x)
+
+/**
+ * Builds a memory network in the current Scope: the `Network` service
+ * and its {@link ControlService}. Most tests want {@link layer}.
+ *
+ * **Resource**: one delivery fiber, interrupted when the Scope closes.
+ *
+ * **Errors**: none.
+ *
+ * **Interruption**: not interruptible in a meaningful way (it only allocates).
+ *
+ * @example
+ * ```ts
+ * import { MemoryNetwork } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.scoped(
+ *   Effect.map(MemoryNetwork.make({ hosts: { "db.test": "10.0.0.5" } }), ({ network }) => network.runtime),
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: Options = {},
+): Effect.Effect<
+  { readonly network: NetworkService; readonly control: ControlService },
+  never,
+  import("effect/Scope").Scope
+> =>
+  Effect.gen(function* () {
+    const clock = yield* Effect.clock
+    const scheduler = new Scheduler(clock)
+    yield* Effect.forkScoped(scheduler.run)
+    const net = new MemoryNet(scheduler, options)
+    const view = (v: View): NetworkService => ({
+      runtime: "memory",
+      resolver: net.resolver,
+      tcp: tcpDriver(net, v),
+    })
+    const control: ControlService = {
+      setFaults: (faults) => Effect.sync(() => net.setGlobal(faults)),
+      addLink: (rule) => Effect.sync(() => net.setLink(rule)),
+      clearFaults: Effect.sync(() => net.clearFaults()),
+      partition: (a, b) => Effect.sync(() => net.partition(asList(a), asList(b))),
+      heal: Effect.sync(() => net.heal()),
+      reset: (host) =>
+        Effect.sync(() => {
+          const hosts = host === undefined ? undefined : net.expand(host)
+          const matching = [...net.sockets].filter((s) => {
+            if (s.remoteAddress === undefined || s.transport === "udp" || s.transport === "unixDatagram") return false
+            if (hosts === undefined) return true
+            return [s.localAddress, s.remoteAddress].some((a) => "host" in a && hosts.includes(a.host.toLowerCase()))
+          })
+          // each connection appears twice (both ends); reset it once
+          const done = new Set<unknown>()
+          let count = 0
+          for (const s of matching) {
+            const peer = (s as { peer?: unknown }).peer
+            if (done.has(s) || done.has(peer)) continue
+            done.add(s)
+            count++
+            s.reset()
+          }
+          return count
+        }),
+      addHost: (name, addresses) => Effect.sync(() => net.addHost(name, asList(addresses))),
+      removeHost: (name) => Effect.sync(() => net.removeHost(name)),
+      sockets: Effect.sync(() =>
+        [...net.sockets].map((s) => ({
+          transport: s.transport,
+          localAddress: s.localAddress,
+          remoteAddress: s.remoteAddress,
+          bytesSent: s.bytesSent,
+          bytesReceived: s.bytesReceived,
+        })),
+      ),
+      listeners: Effect.sync(() =>
+        [...net.bound.values()].flat().map((b) => ({ transport: b.transport, address: b.address })),
+      ),
+      stats: Effect.sync(() => ({ ...net.stats })),
+      host: (address) =>
+        view(typeof address === "string" ? (address.includes(":") ? { ipv6: address } : { ipv4: address }) : address),
+    }
+    return { network: view({}), control }
+  })
+
+/**
+ * The memory network as a Layer providing `Network` and {@link Control}.
+ * Each build is a fresh, empty network.
+ *
+ * **Resource**: the network lives as long as the Layer's Scope; one
+ * delivery fiber runs in it.
+ *
+ * **Errors**: none. Inside, connects fail with `ConnectFailed`
+ * (`ECONNREFUSED` when nothing listens, or by fault), names outside the
+ * static table with `ResolveFailed` (`ENOTFOUND`), busy ports with
+ * `ListenFailed` (`EADDRINUSE`), resets with `BrokenResource`
+ * (`ECONNRESET`).
+ *
+ * **Interruption**: every operation on it is interruptible where the real
+ * one is (a black-holed connect waits until interrupted).
+ *
+ * @example
+ * ```ts
+ * import { MemoryNetwork, Tcp } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function* () {
+ *   const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+ *   const control = yield* MemoryNetwork.Control
+ *   yield* control.setFaults({ latency: "50 millis" })
+ *   return (yield* control.listeners).length
+ * }).pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer()))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options = {}): Layer.Layer<Network | Control> =>
+  Layer.scopedContext(
+    Effect.map(make(options), ({ network, control }) =>
+      Context.make(Network, network).pipe(Context.add(Control, control)),
+    ),
+  )

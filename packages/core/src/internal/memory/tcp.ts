@@ -1,0 +1,97 @@
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Scope from "effect/Scope"
+import { ConnectFailed, ListenFailed } from "../../NetError.ts"
+import * as SocketAddress from "../../SocketAddress.ts"
+import type { ConnectRequest, ListenRequest, TcpDriver } from "../../Tcp.ts"
+import type { MemoryNet } from "./network.ts"
+import { MemoryConnection, MemoryListener, scoped } from "./stream.ts"
+
+/** Where a network view's outgoing connections come from. @internal */
+export interface View {
+  readonly ipv4?: string | undefined
+  readonly ipv6?: string | undefined
+}
+
+/** Sleeps on the network's clock; nothing at all for 0. @internal */
+export const delay = (ms: number): Effect.Effect<void> => (ms > 0 ? Effect.sleep(Duration.millis(ms)) : Effect.void)
+
+/** The in-memory TCP driver. @internal */
+export const tcpDriver = (net: MemoryNet, view: View): TcpDriver => ({
+  connect: (request: ConnectRequest) =>
+    Effect.gen(function* () {
+      const remote = request.address
+      const remoteHost = remote.host.toLowerCase()
+      const fail = (code: string) =>
+        new ConnectFailed({
+          host: remote.host,
+          port: remote.port,
+          attempts: [{ address: remote, code, syscall: "connect" }],
+        })
+      const localHost = (
+        request.localHost === undefined
+          ? net.sourceFor(remoteHost, view)
+          : (net.expand(request.localHost).find((h) => h.includes(":") === remoteHost.includes(":")) ??
+            request.localHost)
+      ).toLowerCase()
+      const forward = net.faults(localHost, remoteHost)
+      if (forward.blackhole || net.partitioned(localHost, remoteHost)) {
+        // SYNs vanish: the connect hangs until interrupted (or a timeout the caller sets)
+        return yield* Effect.never
+      }
+      // SYN
+      yield* delay(net.departure(localHost, remoteHost, forward, 0) - net.now())
+      const back = net.faults(remoteHost, localHost)
+      const listener = forward.refuse ? undefined : net.lookup<MemoryListener>("tcp", remote)
+      if (listener === undefined) {
+        // RST back
+        yield* delay(net.departure(remoteHost, localHost, back, 0) - net.now())
+        net.stats.connectionsRefused++
+        return yield* Effect.fail(fail("ECONNREFUSED"))
+      }
+      let localPort = request.localPort ?? 0
+      if (localPort === 0) {
+        const p = net.ephemeral("tcp", localHost)
+        if (p === undefined) return yield* Effect.fail(fail("EADDRNOTAVAIL"))
+        localPort = p
+      } else if (net.used.has(`tcp|${localHost}|${localPort}`)) {
+        return yield* Effect.fail(fail("EADDRINUSE"))
+      }
+      const portKey = `tcp|${localHost}|${localPort}`
+      const local = SocketAddress.ip(localHost, localPort)
+      const client = yield* scoped(() => {
+        net.used.add(portKey)
+        const [client, server] = MemoryConnection.pair(net, "tcp", local, remote, () => net.used.delete(portKey))
+        listener.deliver(server)
+        return client
+      })
+      // SYN-ACK
+      yield* delay(net.departure(remoteHost, localHost, back, 0) - net.now())
+      return client
+    }),
+  listen: (request: ListenRequest) =>
+    Effect.uninterruptible(
+      Effect.flatMap(Effect.scope, (scope) => {
+        const result = net.bind(
+          {
+            transport: "tcp",
+            address: request.address,
+            reusePort: request.reusePort,
+            ipv6Only: request.ipv6Only,
+          },
+          (address) => new MemoryListener(net, "tcp", address),
+        )
+        if ("code" in result) {
+          return Effect.fail(new ListenFailed({ address: request.address, code: result.code, syscall: "listen" }))
+        }
+        const listener = result.target
+        return Effect.as(
+          Scope.addFinalizer(
+            scope,
+            Effect.sync(() => listener.close()),
+          ),
+          listener,
+        )
+      }),
+    ),
+})
