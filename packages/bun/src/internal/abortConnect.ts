@@ -4,8 +4,8 @@
  * `Bun.connect` hands out the socket only once it is open (or failed), so a
  * connect that hangs (SYNs dropped) cannot be closed through Bun's API: the
  * descriptor would stay open until the kernel gives up, minutes later. On
- * Linux the socket's descriptor is found when it is created (the one new
- * socket in `/proc/self/fd` across the synchronous `Bun.connect` call) and an
+ * Linux the socket's descriptor is found when it is created (`Bun.connect`
+ * creates it synchronously, with the lowest free descriptor number) and an
  * interrupted connect is aborted with `shutdown(2)` through `bun:ffi`: on a
  * socket in SYN_SENT the kernel drops the attempt and wakes the poller, Bun
  * reports a connect error and closes the descriptor itself. Bun keeps owning
@@ -16,7 +16,7 @@
  *
  * @internal
  */
-import { readdirSync, readFileSync, readlinkSync } from "node:fs"
+import { closeSync, openSync, readFileSync, readlinkSync } from "node:fs"
 import { createRequire } from "node:module"
 
 const SHUT_RDWR = 2
@@ -24,49 +24,45 @@ const TCP_SYN_SENT = "02"
 
 const enabled = process.platform === "linux"
 
-/** `socket:[inode]` link of every socket descriptor of this process. */
-const socketLinks = (): Map<string, number> | undefined => {
-  const links = new Map<string, number>()
-  try {
-    for (const name of readdirSync("/proc/self/fd")) {
-      try {
-        const link = readlinkSync(`/proc/self/fd/${name}`)
-        if (link.startsWith("socket:[")) links.set(link, Number(name))
-      } catch {
-        // the descriptor closed meanwhile (e.g. the directory handle itself)
-      }
-    }
-  } catch {
-    return undefined
-  }
-  return links
-}
-
 /** The descriptor of a socket created synchronously by `create`, when it can be told apart. */
 export interface Tracked {
   readonly fd: number
   readonly link: string
+  readonly port: number
 }
 
 /**
- * Runs `create` and returns its result with the descriptor of the one socket
- * it created, when that is known.
+ * Runs `create` (one `Bun.connect` to `port`) and returns its result with the
+ * descriptor of the socket it created, when that is known. The kernel gives
+ * a new socket the lowest free descriptor number; that number is learnt
+ * just before by opening and closing `/dev/null` (constant cost, whatever the
+ * number of open descriptors).
  *
  * @internal
  */
-export const track = <A>(create: () => A): { readonly value: A; readonly tracked: Tracked | undefined } => {
+export const track = <A>(
+  create: () => A,
+  port: number,
+): { readonly value: A; readonly tracked: Tracked | undefined } => {
   if (!enabled || loadShutdown() === null) return { value: create(), tracked: undefined }
-  const before = socketLinks()
+  let next: number
+  try {
+    next = openSync("/dev/null", "r")
+    closeSync(next)
+  } catch {
+    return { value: create(), tracked: undefined }
+  }
   const value = create()
-  const after = socketLinks()
-  if (before === undefined || after === undefined) return { value, tracked: undefined }
-  const fresh = [...after].filter(([link]) => !before.has(link))
-  if (fresh.length !== 1) return { value, tracked: undefined }
-  const [link, fd] = fresh[0] as [string, number]
-  return { value, tracked: { fd, link } }
+  try {
+    const link = readlinkSync(`/proc/self/fd/${next}`)
+    return { value, tracked: link.startsWith("socket:[") ? { fd: next, link, port } : undefined }
+  } catch {
+    return { value, tracked: undefined }
+  }
 }
 
-const inSynSent = (inode: string): boolean => {
+/** Whether the socket `inode` is a TCP socket in SYN_SENT towards `port`. */
+const connectingTo = (inode: string, port: number): boolean => {
   for (const table of ["/proc/self/net/tcp", "/proc/self/net/tcp6"]) {
     let text: string
     try {
@@ -76,7 +72,9 @@ const inSynSent = (inode: string): boolean => {
     }
     for (const line of text.split("\n")) {
       const cols = line.trim().split(/\s+/)
-      if (cols[9] === inode) return cols[3] === TCP_SYN_SENT
+      if (cols[9] !== inode) continue
+      const remotePort = Number.parseInt((cols[2] ?? "").split(":")[1] ?? "", 16)
+      return cols[3] === TCP_SYN_SENT && remotePort === port
     }
   }
   return false
@@ -92,12 +90,13 @@ export const abort = (tracked: Tracked): boolean => {
   const shutdown = loadShutdown()
   if (shutdown === null) return false
   try {
-    // still the same socket (descriptor numbers are reused), still connecting
+    // still the same socket (descriptor numbers are reused)
     if (readlinkSync(`/proc/self/fd/${tracked.fd}`) !== tracked.link) return false
   } catch {
     return false
   }
-  if (!inSynSent(tracked.link.slice("socket:[".length, -1))) return false
+  // and really ours: a TCP connect in progress towards the port we dialled
+  if (!connectingTo(tracked.link.slice("socket:[".length, -1), tracked.port)) return false
   return shutdown(tracked.fd, SHUT_RDWR) === 0
 }
 

@@ -57,7 +57,7 @@ class Attempt {
       if (this.request.localPort !== undefined) options.localPort = this.request.localPort
     }
     try {
-      const { value, tracked } = abortConnect.track(() => Bun.connect(options))
+      const { value, tracked } = abortConnect.track(() => Bun.connect(options), address.port)
       this.tracked = tracked
       // failures are reported through connectError; keep the promise quiet
       value.catch(() => {})
