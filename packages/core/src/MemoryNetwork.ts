@@ -18,6 +18,7 @@ import * as Layer from "effect/Layer"
 import { MemoryNet } from "./internal/memory/network.ts"
 import { Scheduler } from "./internal/memory/scheduler.ts"
 import { tcpDriver, type View } from "./internal/memory/tcp.ts"
+import { UnixNamespace, unixDriver } from "./internal/memory/unix.ts"
 import { Network, type NetworkService } from "./Network.ts"
 import type * as SocketAddress from "./SocketAddress.ts"
 
@@ -49,7 +50,11 @@ export interface Faults {
   readonly blackhole?: boolean
   /** A connection is reset (both ends see `ECONNRESET`) once it has carried this many bytes. */
   readonly resetAfterBytes?: number
-  /** Probability (0..1) that a datagram is lost. */
+  /**
+   * Probability (0..1) that a packet is lost. A lost datagram is gone; a
+   * lost stream segment arrives after a retransmission timeout (200 ms,
+   * doubling on each further loss) and holds back the bytes behind it.
+   */
   readonly loss?: number
   /** Probability (0..1) that a datagram is delivered twice. */
   readonly duplicate?: number
@@ -134,6 +139,8 @@ export interface Stats {
   readonly connectionsOpened: number
   readonly connectionsRefused: number
   readonly connectionsReset: number
+  /** Stream segments lost (by the `loss` fault) and sent again after a retransmission timeout. */
+  readonly retransmissions: number
   readonly datagramsSent: number
   readonly datagramsDelivered: number
   readonly datagramsDropped: number
@@ -229,10 +236,12 @@ export const make = (
     const scheduler = new Scheduler(clock)
     yield* Effect.forkScoped(scheduler.run)
     const net = new MemoryNet(scheduler, options)
+    const fs = new UnixNamespace()
     const view = (v: View): NetworkService => ({
       runtime: "memory",
       resolver: net.resolver,
       tcp: tcpDriver(net, v),
+      unix: unixDriver(net, fs),
     })
     const control: ControlService = {
       setFaults: (faults) => Effect.sync(() => net.setGlobal(faults)),
@@ -271,9 +280,7 @@ export const make = (
           bytesReceived: s.bytesReceived,
         })),
       ),
-      listeners: Effect.sync(() =>
-        [...net.bound.values()].flat().map((b) => ({ transport: b.transport, address: b.address })),
-      ),
+      listeners: Effect.sync(() => [...net.listening].map((b) => ({ transport: b.transport, address: b.address }))),
       stats: Effect.sync(() => ({ ...net.stats })),
       host: (address) =>
         view(typeof address === "string" ? (address.includes(":") ? { ipv6: address } : { ipv4: address }) : address),

@@ -79,6 +79,11 @@ export class MemoryNet {
   private readonly linkBusy = new Map<string, number>()
   readonly bound = new Map<string, Array<Bound & { readonly target: unknown }>>()
   readonly sockets = new Set<Tracked>()
+  /** Listeners and datagram endpoints, for `Control.listeners`. */
+  readonly listening = new Set<{
+    readonly transport: MemoryNetwork.Transport
+    readonly address: SocketAddress.SocketAddress
+  }>()
   private nextPort = 49152
   readonly stats = {
     bytesSent: 0,
@@ -86,6 +91,7 @@ export class MemoryNet {
     connectionsOpened: 0,
     connectionsRefused: 0,
     connectionsReset: 0,
+    retransmissions: 0,
     datagramsSent: 0,
     datagramsDelivered: 0,
     datagramsDropped: 0,

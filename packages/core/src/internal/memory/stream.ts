@@ -9,6 +9,10 @@ import { hostOf, type MemoryNet, type Tracked } from "./network.ts"
 /** The largest piece a write is cut into (like a kernel's socket buffer reads). */
 const SEGMENT = 64 * 1024
 
+/** Linux's minimum retransmission timeout, in milliseconds. */
+const RTO = 200
+const MAX_RTO = 120_000
+
 /** Shared by both ends of one connection. */
 interface Link {
   /** Bytes carried in both directions (for `resetAfterBytes`). */
@@ -171,7 +175,18 @@ export class MemoryConnection implements RawConnection, Tracked {
     const peer = this.peer
     const size = item._tag === "data" ? item.size : 0
     const f = this.net.faults(this.host, peer.host)
-    const at = Math.max(this.net.departure(this.host, peer.host, f, size), this.lastArrival)
+    let at = this.net.departure(this.host, peer.host, f, size)
+    if (item._tag !== "rst") {
+      // a lost segment is sent again after the retransmission timeout
+      // (200 ms, doubling), and the stream behind it waits: TCP's ordering
+      let rto = RTO
+      while (this.net.prng.chance(f.loss) && rto <= MAX_RTO) {
+        at += rto
+        rto *= 2
+        this.net.stats.retransmissions++
+      }
+    }
+    at = Math.max(at, this.lastArrival)
     this.lastArrival = at
     peer.inFlight += size
     this.net.scheduler.at(at, () => peer.arrive(this, item))
@@ -216,6 +231,7 @@ export class MemoryConnection implements RawConnection, Tracked {
     if (this.rstSent) return
     this.rstSent = true
     this.finSent = true
+    this.net.stats.connectionsReset++
     this.transmit({ _tag: "rst" })
   }
 
@@ -288,7 +304,10 @@ export class MemoryListener implements RawListener {
     private readonly net: MemoryNet,
     readonly transport: MemoryNetwork.Transport,
     readonly address: SocketAddress.SocketAddress,
-  ) {}
+    private readonly release: () => void,
+  ) {
+    net.listening.add(this)
+  }
 
   start(handlers: ListenerHandlers): void {
     this.handlers = handlers
@@ -310,7 +329,8 @@ export class MemoryListener implements RawListener {
   close(): void {
     if (this.closed) return
     this.closed = true
-    this.net.unbind(this.transport, this.address, this)
+    this.net.listening.delete(this)
+    this.release()
     for (const c of this.pending.splice(0)) c.close()
   }
 }

@@ -79,7 +79,12 @@ export const tcpDriver = (net: MemoryNet, view: View): TcpDriver => ({
             reusePort: request.reusePort,
             ipv6Only: request.ipv6Only,
           },
-          (address) => new MemoryListener(net, "tcp", address),
+          (address) => {
+            const listener: MemoryListener = new MemoryListener(net, "tcp", address, () =>
+              net.unbind("tcp", address, listener),
+            )
+            return listener
+          },
         )
         if ("code" in result) {
           return Effect.fail(new ListenFailed({ address: request.address, code: result.code, syscall: "listen" }))
