@@ -1,0 +1,421 @@
+/**
+ * The benchmark driver: starts one server and one client worker process per
+ * implementation (pinned with taskset), runs every scenario run by run,
+ * alternating the implementations within each run, and summarises.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as readline from "node:readline"
+import { fileURLToPath } from "node:url"
+import type { PingPongResult, ServerPorts, Timed } from "./impls/types.ts"
+import { quantile, type Summary, summarize } from "./stats.ts"
+import { IMPLS, type ImplId, isBun, type Job } from "./worker.ts"
+
+export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+const WORKER = path.join(BENCH_DIR, "src", "worker.ts")
+export const BUN = path.resolve(BENCH_DIR, "..", "node_modules", ".bin", "bun")
+
+export const SCENARIOS = ["bulk", "pingpong", "many", "accept", "idle"] as const
+export type Scenario = (typeof SCENARIOS)[number]
+
+export interface Options {
+  readonly impls: ReadonlyArray<ImplId>
+  readonly scenarios: ReadonlyArray<Scenario>
+  /** Bytes streamed per bulk run. */
+  readonly bulkBytes: number
+  /** Write size in the bulk scenario. */
+  readonly chunk: number
+  /** Length of each timed run (ping-pong, many, accept). */
+  readonly millis: number
+  /** Concurrent connections in the "many" scenario. */
+  readonly manyConnections: number
+  /** Idle connections in the memory scenario. */
+  readonly idleConnections: number
+  /** Measured runs per scenario and implementation (the warm-up runs come first and are dropped). */
+  readonly runs: number
+  readonly warmup: number
+  /** Idle-memory runs (each starts fresh processes). */
+  readonly idleRuns: number
+  /** "split": server on CPU 0, client on CPU 1; "same": both on CPU 0; "none": no pinning. */
+  readonly pin: "split" | "same" | "none"
+  /** Where the JSON goes (undefined: not written). */
+  readonly out: string | undefined
+  readonly log: (line: string) => void
+}
+
+export interface Row {
+  readonly implementation: string
+  readonly impl: ImplId
+  readonly scenario: Scenario
+  readonly metric: string
+  readonly unit: string
+  readonly better: "higher" | "lower"
+  readonly value: number
+  readonly median: number
+  readonly min: number
+  readonly max: number
+  readonly runs: ReadonlyArray<number>
+  /** median / the raw baseline's median on the same runtime (raw node:net for Node, raw Bun for Bun). */
+  readonly ratio: number | undefined
+  /** median / raw node:net's median. */
+  readonly ratioToRawNode: number | undefined
+}
+
+export interface Report {
+  readonly date: string
+  readonly machine: {
+    readonly cpus: number
+    readonly cpuModel: string
+    readonly node: string
+    readonly bun: string | undefined
+    readonly loadAverageBefore: ReadonlyArray<number>
+    readonly loadAverageAfter: ReadonlyArray<number>
+  }
+  readonly pinning: string
+  readonly options: Omit<Options, "log" | "out">
+  readonly rows: ReadonlyArray<Row>
+  readonly skipped: ReadonlyArray<{ readonly impl: ImplId; readonly reason: string }>
+}
+
+export const NAMES: Record<ImplId, string> = {
+  "raw-node": "raw node:net",
+  "netfx-node": "netfx (Node)",
+  "platform-node": "@effect/platform-node NodeSocket",
+  "raw-bun": "raw Bun",
+  "netfx-bun": "netfx (Bun)",
+}
+
+// ---- worker processes ----
+
+class Worker {
+  private readonly child: ChildProcess
+  private readonly lines: AsyncIterator<string>
+  private stderr = ""
+
+  constructor(
+    readonly id: ImplId,
+    readonly role: string,
+    cpu: string | undefined,
+    raiseFdLimit: boolean,
+  ) {
+    const runtime = isBun(id) ? [BUN, WORKER] : [process.execPath, "--expose-gc", "--import", "tsx", WORKER]
+    const command = [...(cpu === undefined ? [] : ["taskset", "-c", cpu]), ...runtime, role, id]
+    // the idle scenario holds 10,000 descriptors: raise the soft limit to the hard one first
+    const [file, ...args] = raiseFdLimit
+      ? ["sh", "-c", 'ulimit -n "$(ulimit -Hn)" && exec "$@"', "sh", ...command]
+      : command
+    this.child = spawn(file as string, args, { cwd: BENCH_DIR, stdio: ["pipe", "pipe", "pipe"] })
+    this.child.stderr?.on("data", (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-4000)
+    })
+    this.lines = readline.createInterface({ input: this.child.stdout! })[Symbol.asyncIterator]()
+  }
+
+  async next(): Promise<unknown> {
+    const r = await this.lines.next()
+    if (r.done)
+      throw new Error(`${this.id} ${this.role} exited: ${this.stderr.trim().split("\n").slice(-5).join(" | ")}`)
+    return JSON.parse(r.value)
+  }
+
+  async request<A>(job: Job): Promise<A> {
+    this.child.stdin!.write(`${JSON.stringify(job)}\n`)
+    const reply = (await this.next()) as { ok?: A; error?: string }
+    if (reply.error !== undefined) throw new Error(`${this.id}: ${reply.error}`)
+    return reply.ok as A
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return
+    const exited = new Promise((r) => this.child.once("exit", r))
+    this.child.stdin!.end()
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), 5000)
+    await exited
+    clearTimeout(timer)
+  }
+}
+
+const cpus = (pin: Options["pin"]) =>
+  pin === "split" ? { server: "0", client: "1" } : pin === "same" ? { server: "0", client: "0" } : {}
+
+// ---- the run ----
+
+export const run = async (options: Options): Promise<Report> => {
+  const log = options.log
+  const pins = cpus(options.pin)
+  const loadAverageBefore = os.loadavg()
+  const skipped: Array<{ impl: ImplId; reason: string }> = []
+  const samples = new Map<string, Array<number>>()
+  const record = (impl: ImplId, scenario: Scenario, metric: string, value: number) => {
+    const key = `${impl}\u0000${scenario}\u0000${metric}`
+    const list = samples.get(key) ?? []
+    list.push(value)
+    samples.set(key, list)
+  }
+
+  const timed = options.scenarios.filter((s) => s !== "idle")
+  const live: Array<{ id: ImplId; server: Worker; client: Worker; ports: ServerPorts }> = []
+  if (timed.length > 0) {
+    for (const id of options.impls) {
+      const server = new Worker(id, "server", pins.server, false)
+      const client = new Worker(id, "client", pins.client, false)
+      try {
+        const ports = (await server.next()) as ServerPorts
+        await client.next()
+        live.push({ id, server, client, ports })
+      } catch (e) {
+        skipped.push({ impl: id, reason: e instanceof Error ? e.message : String(e) })
+        log(`skipping ${id}: ${e instanceof Error ? e.message : String(e)}`)
+        await server.stop()
+        await client.stop()
+      }
+    }
+  }
+
+  try {
+    for (const scenario of timed) {
+      for (let r = 0; r < options.warmup + options.runs; r++) {
+        const warm = r < options.warmup
+        for (const w of live) {
+          const job: Job =
+            scenario === "bulk"
+              ? { scenario, port: w.ports.sink, bytes: options.bulkBytes, chunk: options.chunk }
+              : scenario === "pingpong"
+                ? { scenario, port: w.ports.echo, millis: options.millis }
+                : scenario === "many"
+                  ? { scenario, port: w.ports.echo, connections: options.manyConnections, millis: options.millis }
+                  : { scenario: "accept", port: w.ports.accept, millis: options.millis }
+          let result: Timed | PingPongResult
+          try {
+            result = await w.client.request<Timed | PingPongResult>(job)
+          } catch (e) {
+            log(`  ${scenario} ${w.id}: failed: ${e instanceof Error ? e.message : String(e)}`)
+            continue
+          }
+          const rate = result.count / result.seconds
+          const shown = scenario === "bulk" ? `${(rate / 1e6).toFixed(0)} MB/s` : `${rate.toFixed(0)}/s`
+          log(`  ${scenario} ${warm ? "warm-up" : `run ${r - options.warmup + 1}`} ${w.id}: ${shown}`)
+          if (warm) continue
+          if (scenario === "bulk") record(w.id, scenario, "throughput", rate / 1e6)
+          else if (scenario === "accept") record(w.id, scenario, "accepts", rate)
+          else record(w.id, scenario, "round trips", rate)
+          if ("latencies" in result) {
+            record(w.id, scenario, "p50 latency", quantile(result.latencies, 0.5))
+            record(w.id, scenario, "p99 latency", quantile(result.latencies, 0.99))
+          }
+        }
+      }
+    }
+  } finally {
+    for (const w of live) {
+      await w.server.stop()
+      await w.client.stop()
+    }
+  }
+
+  if (options.scenarios.includes("idle")) {
+    const idleImpls = options.impls.filter((id) => !skipped.some((s) => s.impl === id))
+    for (let r = 0; r < options.idleRuns; r++) {
+      for (const id of idleImpls) {
+        try {
+          const m = await idleOnce(id, options.idleConnections, pins)
+          log(
+            `  idle run ${r + 1} ${id}: ${(m.rss / 1024).toFixed(1)} KiB RSS, ${(m.heap / 1024).toFixed(1)} KiB heap per connection`,
+          )
+          record(id, "idle", "RSS per connection", m.rss / 1024)
+          record(id, "idle", "heap per connection", m.heap / 1024)
+        } catch (e) {
+          log(`  idle ${id}: failed: ${e instanceof Error ? e.message : String(e)}`)
+        }
+      }
+    }
+  }
+
+  const rows = summarise(samples)
+  const report: Report = {
+    date: new Date().toISOString(),
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? "unknown",
+      node: process.version,
+      bun: bunVersion(),
+      loadAverageBefore,
+      loadAverageAfter: os.loadavg(),
+    },
+    pinning: pinning(options.pin),
+    options: {
+      impls: options.impls,
+      scenarios: options.scenarios,
+      bulkBytes: options.bulkBytes,
+      chunk: options.chunk,
+      millis: options.millis,
+      manyConnections: options.manyConnections,
+      idleConnections: options.idleConnections,
+      runs: options.runs,
+      warmup: options.warmup,
+      idleRuns: options.idleRuns,
+      pin: options.pin,
+    },
+    rows,
+    skipped,
+  }
+  if (options.out !== undefined) {
+    fs.mkdirSync(path.dirname(options.out), { recursive: true })
+    fs.writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`)
+  }
+  return report
+}
+
+export const pinning = (pin: Options["pin"]): string =>
+  pin === "split"
+    ? "server taskset -c 0, client taskset -c 1 (separate vCPUs)"
+    : pin === "same"
+      ? "server and client both taskset -c 0 (one vCPU)"
+      : "not pinned"
+
+const bunVersion = (): string | undefined => {
+  try {
+    return fs.existsSync(BUN)
+      ? (
+          JSON.parse(fs.readFileSync(path.join(BENCH_DIR, "..", "node_modules", "bun", "package.json"), "utf8")) as {
+            version: string
+          }
+        ).version
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * One idle-memory measurement: a server process and a client process (each
+ * holding one end of every connection), both measured as growth after a
+ * warm-up; the figure per connection is the sum of both ends.
+ */
+const idleOnce = async (
+  id: ImplId,
+  connections: number,
+  pins: { server?: string; client?: string },
+): Promise<{ rss: number; heap: number }> => {
+  const server = new Worker(id, "idle-server", pins.server, true)
+  const client = new Worker(id, "idle-client", pins.client, true)
+  try {
+    const { port } = (await server.next()) as { port: number }
+    await client.next()
+    type Mem = { rss: number; heap: number }
+    // warm-up: the first connections pay one-off costs (code, pools)
+    await client.request({ scenario: "open", port, connections: 100 })
+    await server.request({ scenario: "wait", connections: 100 })
+    await client.request({ scenario: "closeAll" })
+    await new Promise((r) => setTimeout(r, 300))
+    const s0 = await server.request<Mem>({ scenario: "mem" })
+    const c0 = await client.request<Mem>({ scenario: "mem" })
+    await client.request({ scenario: "open", port, connections })
+    await server.request({ scenario: "wait", connections: connections + 100 })
+    const s1 = await server.request<Mem>({ scenario: "mem" })
+    const c1 = await client.request<Mem>({ scenario: "mem" })
+    return {
+      rss: (s1.rss - s0.rss + c1.rss - c0.rss) / connections,
+      heap: (s1.heap - s0.heap + c1.heap - c0.heap) / connections,
+    }
+  } finally {
+    await client.stop()
+    await server.stop()
+  }
+}
+
+const UNITS: Record<string, { unit: string; better: "higher" | "lower" }> = {
+  throughput: { unit: "MB/s", better: "higher" },
+  "round trips": { unit: "round trips/s", better: "higher" },
+  "p50 latency": { unit: "µs", better: "lower" },
+  "p99 latency": { unit: "µs", better: "lower" },
+  accepts: { unit: "connections/s", better: "higher" },
+  "RSS per connection": { unit: "KiB", better: "lower" },
+  "heap per connection": { unit: "KiB", better: "lower" },
+}
+
+const summarise = (samples: Map<string, Array<number>>): Array<Row> => {
+  const stats = new Map<string, Summary>()
+  for (const [key, values] of samples) stats.set(key, summarize(values))
+  const rows: Array<Row> = []
+  for (const scenario of SCENARIOS) {
+    for (const metric of Object.keys(UNITS)) {
+      for (const impl of IMPLS) {
+        const s = stats.get(`${impl}\u0000${scenario}\u0000${metric}`)
+        if (s === undefined) continue
+        const base = (b: ImplId) => stats.get(`${b}\u0000${scenario}\u0000${metric}`)?.median
+        const rawNode = base("raw-node")
+        const same = base(isBun(impl) ? "raw-bun" : "raw-node")
+        const u = UNITS[metric] as { unit: string; better: "higher" | "lower" }
+        rows.push({
+          implementation: NAMES[impl],
+          impl,
+          scenario,
+          metric,
+          unit: u.unit,
+          better: u.better,
+          value: s.median,
+          median: s.median,
+          min: s.min,
+          max: s.max,
+          runs: s.runs,
+          ratio: same === undefined || same === 0 ? undefined : s.median / same,
+          ratioToRawNode: rawNode === undefined || rawNode === 0 ? undefined : s.median / rawNode,
+        })
+      }
+    }
+  }
+  return rows
+}
+
+// ---- presentation ----
+
+const fmt = (x: number): string =>
+  Number.isNaN(x) ? "n/a" : Math.abs(x) >= 100 ? Math.round(x).toLocaleString("en-US") : x.toFixed(1)
+const fmtRatio = (x: number | undefined): string => (x === undefined ? "" : `${x.toFixed(2)}×`)
+
+/** The targets of issue 9 (netfx on Node against raw node:net). */
+export const TARGETS: ReadonlyArray<{ scenario: Scenario; metric: string; bound: number; text: string }> = [
+  { scenario: "bulk", metric: "throughput", bound: 0.95, text: "bulk ≥ 0.95× raw" },
+  { scenario: "pingpong", metric: "round trips", bound: 0.75, text: "ping-pong ≥ 0.75× raw" },
+  { scenario: "accept", metric: "accepts", bound: 0.8, text: "accepts/s ≥ 0.8× raw" },
+  { scenario: "idle", metric: "RSS per connection", bound: 1.3, text: "idle RSS ≤ 1.3× raw" },
+]
+
+/** A Markdown table of the report (also what `pnpm bench` prints). */
+export const table = (report: Report): string => {
+  const out: Array<string> = []
+  out.push("| scenario | metric | implementation | median | min | max | unit | × raw (same runtime) | × raw node:net |")
+  out.push("|---|---|---|---:|---:|---:|---|---:|---:|")
+  for (const r of report.rows) {
+    out.push(
+      `| ${r.scenario} | ${r.metric} | ${r.implementation} | ${fmt(r.median)} | ${fmt(r.min)} | ${fmt(r.max)} | ${r.unit} | ${fmtRatio(r.ratio)} | ${fmtRatio(r.ratioToRawNode)} |`,
+    )
+  }
+  const lines = [out.join("\n"), ""]
+  const verdicts: Array<string> = []
+  for (const t of TARGETS) {
+    const row = report.rows.find((r) => r.impl === "netfx-node" && r.scenario === t.scenario && r.metric === t.metric)
+    if (row?.ratio === undefined) continue
+    const ok = row.better === "higher" ? row.ratio >= t.bound : row.ratio <= t.bound
+    verdicts.push(`- ${t.text}: netfx (Node) ${row.ratio.toFixed(2)}× — ${ok ? "meets" : "MISSES"}`)
+  }
+  for (const row of report.rows.filter((r) => r.impl === "netfx-node")) {
+    const p = report.rows.find(
+      (r) => r.impl === "platform-node" && r.scenario === row.scenario && r.metric === row.metric,
+    )
+    if (p === undefined) continue
+    const ahead = row.better === "higher" ? row.median > p.median : row.median < p.median
+    verdicts.push(
+      `- ${row.scenario} ${row.metric}: netfx (Node) ${fmt(row.median)} vs NodeSocket ${fmt(p.median)} ${row.unit} — ${ahead ? "ahead" : "BEHIND"}`,
+    )
+  }
+  if (verdicts.length > 0) lines.push("Targets:", ...verdicts, "")
+  if (report.skipped.length > 0) lines.push(...report.skipped.map((s) => `Skipped ${s.impl}: ${s.reason}`), "")
+  lines.push(
+    `Machine: ${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}, Bun ${report.machine.bun ?? "n/a"}; ${report.pinning}; load average before ${report.machine.loadAverageBefore.map((x) => x.toFixed(2)).join(" ")}, after ${report.machine.loadAverageAfter.map((x) => x.toFixed(2)).join(" ")}`,
+  )
+  return lines.join("\n")
+}

@@ -1,0 +1,178 @@
+import { type Network, SocketAddress, type SocketStream, Tcp } from "@netfx/core"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Scope from "effect/Scope"
+import { type Impl, MAX_SAMPLES, now, type ServerPorts } from "./types.ts"
+
+const HOST = "127.0.0.1"
+const ONE = new Uint8Array([1])
+
+const portOf = (listener: { readonly address: SocketAddress.SocketAddress }): number =>
+  SocketAddress.isIp(listener.address) ? listener.address.port : 0
+
+/** Receives until EOF; `onChunk` sees every chunk. */
+const drain = (conn: SocketStream.SocketStream, onChunk: (c: Uint8Array) => Effect.Effect<void, unknown>) =>
+  Effect.gen(function* () {
+    while (true) {
+      const chunk = yield* Effect.catchTag(conn.receive(), "EndOfStream", () => Effect.succeed(undefined))
+      if (chunk === undefined) return
+      yield* onChunk(chunk)
+    }
+  })
+
+/** Ping-pong on one connection until `deadline`; returns the round-trip count. */
+const pingLoop = (conn: SocketStream.SocketStream, deadline: number, latencies: Array<number> | undefined) =>
+  Effect.gen(function* () {
+    let count = 0
+    while (true) {
+      const t0 = now()
+      yield* conn.send(ONE)
+      yield* conn.receive()
+      const t = now()
+      count++
+      if (latencies !== undefined && latencies.length < MAX_SAMPLES) latencies.push((t - t0) * 1000)
+      if (t >= deadline) return count
+    }
+  })
+
+/** The loops written with netfx (`Tcp.listen`/`serve`, `Tcp.connect`, `receive`/`send`), over any runtime layer. */
+export const netfx = (name: string, layer: Layer.Layer<Network.Network>): Impl => {
+  const runtime = ManagedRuntime.make(layer)
+  const run = <A, E>(effect: Effect.Effect<A, E, Network.Network | Scope.Scope>): Promise<A> =>
+    runtime.runPromise(Effect.scoped(effect))
+
+  return {
+    name,
+
+    async serve(): Promise<ServerPorts> {
+      const scope = await runtime.runPromise(Scope.make())
+      const start = <E>(handler: (c: SocketStream.SocketStream) => Effect.Effect<unknown, E>) =>
+        runtime.runPromise(
+          Effect.gen(function* () {
+            const listener = yield* Tcp.listen({ host: HOST })
+            yield* Effect.forkIn(listener.serve(handler), scope)
+            return portOf(listener)
+          }).pipe(Scope.extend(scope)),
+        )
+      const sink = await start((conn) =>
+        Effect.gen(function* () {
+          let received = 0
+          yield* drain(conn, (c) => {
+            received += c.length
+            return Effect.void
+          })
+          return received
+        }),
+      )
+      const echo = await start((conn) => drain(conn, (c) => conn.send(c)))
+      const accept = await start(() => Effect.void)
+      return { sink, echo, accept }
+    },
+
+    bulk: (port, bytes, chunkSize) =>
+      run(
+        Effect.gen(function* () {
+          const conn = yield* Tcp.connect({ host: HOST, port })
+          const chunk = new Uint8Array(chunkSize).fill(7)
+          const t0 = now()
+          let left = bytes
+          while (left > 0) {
+            const n = Math.min(left, chunkSize)
+            left -= n
+            yield* conn.send(n === chunkSize ? chunk : chunk.subarray(0, n))
+          }
+          yield* conn.sendEof
+          // the server closes after our EOF
+          yield* Effect.either(conn.receive())
+          return { count: bytes, seconds: (now() - t0) / 1000 }
+        }),
+      ),
+
+    pingPong: (port, millis) =>
+      run(
+        Effect.gen(function* () {
+          const conn = yield* Tcp.connect({ host: HOST, port })
+          const latencies: Array<number> = []
+          const t0 = now()
+          const count = yield* pingLoop(conn, t0 + millis, latencies)
+          return { count, seconds: (now() - t0) / 1000, latencies }
+        }),
+      ),
+
+    many: (port, connections, millis) =>
+      run(
+        Effect.gen(function* () {
+          const conns = yield* Effect.forEach(
+            Array.from({ length: connections }),
+            () => Tcp.connect({ host: HOST, port }),
+            { concurrency: "unbounded" },
+          )
+          const t0 = now()
+          const counts = yield* Effect.forEach(conns, (c) => pingLoop(c, t0 + millis, undefined), {
+            concurrency: "unbounded",
+          })
+          return { count: counts.reduce((a, b) => a + b, 0), seconds: (now() - t0) / 1000 }
+        }),
+      ),
+
+    accept: (port, millis) =>
+      run(
+        Effect.gen(function* () {
+          const t0 = now()
+          const deadline = t0 + millis
+          let count = 0
+          while (now() < deadline) {
+            yield* Effect.scoped(
+              Effect.gen(function* () {
+                const conn = yield* Tcp.connect({ host: HOST, port })
+                // the server closes at once: wait for its EOF
+                yield* Effect.either(conn.receive())
+              }),
+            )
+            count++
+          }
+          return { count, seconds: (now() - t0) / 1000 }
+        }),
+      ),
+
+    async idleServer() {
+      const scope = await runtime.runPromise(Scope.make())
+      let accepted = 0
+      const port = await runtime.runPromise(
+        Effect.gen(function* () {
+          const listener = yield* Tcp.listen({ host: HOST })
+          // a typical server: one handler fiber per connection, parked in receive
+          yield* Effect.forkIn(
+            listener.serve((conn) =>
+              Effect.gen(function* () {
+                accepted++
+                yield* drain(conn, () => Effect.void)
+              }),
+            ),
+            scope,
+          )
+          return portOf(listener)
+        }).pipe(Scope.extend(scope)),
+      )
+      return { port, accepted: () => accepted }
+    },
+
+    async idleOpen(port, connections) {
+      const scope = await runtime.runPromise(Scope.make())
+      // a typical client: each connection has a fiber parked in receive
+      await runtime.runPromise(
+        Effect.forEach(
+          Array.from({ length: connections }),
+          () =>
+            Effect.flatMap(Tcp.connect({ host: HOST, port }), (conn) =>
+              Effect.forkScoped(drain(conn, () => Effect.void)),
+            ),
+          { concurrency: 100, discard: true },
+        ).pipe(Scope.extend(scope)),
+      )
+      return () => runtime.runPromise(Scope.close(scope, Exit.void))
+    },
+  }
+}

@@ -1,0 +1,208 @@
+import type { Socket, TCPSocketListener } from "bun"
+import { type Impl, MAX_SAMPLES, now, type ServerPorts, type Timed } from "./types.ts"
+
+const HOST = "127.0.0.1"
+const ONE = new Uint8Array([1])
+
+interface ClientState {
+  onData: (data: Uint8Array) => void
+  onDrain: () => void
+  onClose: () => void
+  closed: boolean
+}
+
+const listen = (handlers: {
+  open?: (s: Socket<{ n: number }>) => void
+  data?: (s: Socket<{ n: number }>, d: Uint8Array) => void
+  end?: (s: Socket<{ n: number }>) => void
+}): TCPSocketListener<{ n: number }> =>
+  Bun.listen<{ n: number }>({
+    hostname: HOST,
+    port: 0,
+    allowHalfOpen: true,
+    socket: {
+      open(s) {
+        s.data = { n: 0 }
+        s.setNoDelay(true)
+        handlers.open?.(s)
+      },
+      data(s, d) {
+        handlers.data?.(s, d)
+      },
+      end(s) {
+        handlers.end?.(s)
+      },
+      error() {},
+    },
+  })
+
+const connect = (port: number): Promise<Socket<ClientState>> => {
+  const state: ClientState = { onData: () => {}, onDrain: () => {}, onClose: () => {}, closed: false }
+  return Bun.connect<ClientState>({
+    hostname: HOST,
+    port,
+    allowHalfOpen: true,
+    data: state,
+    socket: {
+      open(s) {
+        s.setNoDelay(true)
+      },
+      data(s, d) {
+        s.data.onData(d)
+      },
+      drain(s) {
+        s.data.onDrain()
+      },
+      end(s) {
+        // clients never send after the server's EOF
+        s.end()
+      },
+      close(s) {
+        s.data.closed = true
+        s.data.onClose()
+      },
+      error() {},
+    },
+  })
+}
+
+const pingLoop = (s: Socket<ClientState>, deadline: number, latencies: Array<number> | undefined): Promise<number> =>
+  new Promise((resolve) => {
+    let count = 0
+    let t0 = now()
+    s.data.onData = () => {
+      const t = now()
+      count++
+      if (latencies !== undefined && latencies.length < MAX_SAMPLES) latencies.push((t - t0) * 1000)
+      if (t >= deadline) {
+        s.data.onData = () => {}
+        resolve(count)
+        return
+      }
+      t0 = t
+      s.write(ONE)
+    }
+    s.write(ONE)
+  })
+
+/** The same loops written directly on `Bun.listen` / `Bun.connect` (run under bun). */
+export const rawBun: Impl = {
+  name: "raw Bun",
+
+  async serve(): Promise<ServerPorts> {
+    const sink = listen({
+      data(s, d) {
+        s.data.n += d.length
+      },
+      end(s) {
+        s.end()
+      },
+    })
+    const echo = listen({
+      // 1-byte messages: a partial write cannot happen, so no drain handling
+      data(s, d) {
+        s.write(d)
+      },
+      end(s) {
+        s.end()
+      },
+    })
+    const accept = listen({
+      open(s) {
+        s.end()
+      },
+    })
+    return { sink: sink.port, echo: echo.port, accept: accept.port }
+  },
+
+  async bulk(port, bytes, chunkSize): Promise<Timed> {
+    const s = await connect(port)
+    const chunk = new Uint8Array(chunkSize).fill(7)
+    const t0 = now()
+    await new Promise<void>((resolve) => {
+      s.data.onClose = () => resolve()
+      let left = bytes
+      let pending: Uint8Array | undefined
+      const pump = () => {
+        while (pending !== undefined || left > 0) {
+          let buf = pending
+          if (buf === undefined) {
+            const n = Math.min(left, chunkSize)
+            left -= n
+            buf = n === chunkSize ? chunk : chunk.subarray(0, n)
+          }
+          const wrote = s.write(buf)
+          if (wrote < buf.length) {
+            pending = buf.subarray(Math.max(0, wrote))
+            return
+          }
+          pending = undefined
+        }
+        s.data.onDrain = () => {}
+        s.shutdown()
+      }
+      s.data.onDrain = pump
+      pump()
+    })
+    const seconds = (now() - t0) / 1000
+    s.end()
+    return { count: bytes, seconds }
+  },
+
+  async pingPong(port, millis) {
+    const s = await connect(port)
+    const latencies: Array<number> = []
+    const t0 = now()
+    const count = await pingLoop(s, t0 + millis, latencies)
+    const seconds = (now() - t0) / 1000
+    s.end()
+    return { count, seconds, latencies }
+  },
+
+  async many(port, connections, millis) {
+    const sockets = await Promise.all(Array.from({ length: connections }, () => connect(port)))
+    const t0 = now()
+    const counts = await Promise.all(sockets.map((s) => pingLoop(s, t0 + millis, undefined)))
+    const seconds = (now() - t0) / 1000
+    for (const s of sockets) s.end()
+    return { count: counts.reduce((a, b) => a + b, 0), seconds }
+  },
+
+  async accept(port, millis) {
+    const t0 = now()
+    const deadline = t0 + millis
+    let count = 0
+    while (now() < deadline) {
+      const s = await connect(port)
+      await new Promise<void>((resolve) => {
+        if (s.data.closed) resolve()
+        else s.data.onClose = resolve
+      })
+      count++
+    }
+    return { count, seconds: (now() - t0) / 1000 }
+  },
+
+  async idleServer() {
+    let accepted = 0
+    const server = listen({
+      open() {
+        accepted++
+      },
+      end(s) {
+        s.end()
+      },
+    })
+    return { port: server.port, accepted: () => accepted }
+  },
+
+  async idleOpen(port, connections) {
+    const clients: Array<Socket<ClientState>> = []
+    for (let i = 0; i < connections; i += 100) {
+      clients.push(...(await Promise.all(Array.from({ length: Math.min(100, connections - i) }, () => connect(port)))))
+    }
+    return async () => {
+      for (const c of clients) c.end()
+    }
+  },
+}

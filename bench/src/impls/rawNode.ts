@@ -1,0 +1,158 @@
+import * as net from "node:net"
+import { type Impl, MAX_SAMPLES, now, type ServerPorts, type Timed } from "./types.ts"
+
+const HOST = "127.0.0.1"
+const ONE = Buffer.from([1])
+
+const listen = (onSocket: (s: net.Socket) => void): Promise<net.Server> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer({ allowHalfOpen: true, noDelay: true }, onSocket)
+    server.once("error", reject)
+    server.listen({ host: HOST, port: 0, backlog: 511 }, () => resolve(server))
+  })
+
+const portOf = (server: net.Server): number => (server.address() as net.AddressInfo).port
+
+const connect = (port: number): Promise<net.Socket> =>
+  new Promise((resolve, reject) => {
+    const s = net.connect({ host: HOST, port, noDelay: true, allowHalfOpen: true })
+    s.once("connect", () => {
+      s.off("error", reject)
+      resolve(s)
+    })
+    s.once("error", reject)
+  })
+
+/** Ping-pong on one connected socket until `deadline`; resolves the round-trip count. */
+const pingLoop = (s: net.Socket, deadline: number, latencies: Array<number> | undefined): Promise<number> =>
+  new Promise((resolve, reject) => {
+    let count = 0
+    let t0 = now()
+    s.on("error", reject)
+    s.on("data", () => {
+      const t = now()
+      count++
+      if (latencies !== undefined && latencies.length < MAX_SAMPLES) latencies.push((t - t0) * 1000)
+      if (t >= deadline) {
+        s.removeAllListeners("data")
+        resolve(count)
+        return
+      }
+      t0 = t
+      s.write(ONE)
+    })
+    s.write(ONE)
+  })
+
+/** The same loops written directly on `node:net`. */
+export const rawNode: Impl = {
+  name: "raw node:net",
+
+  async serve(): Promise<ServerPorts> {
+    const sink = await listen((s) => {
+      s.on("data", () => {})
+      s.on("end", () => {
+        s.end()
+      })
+      s.on("error", () => {})
+    })
+    const echo = await listen((s) => {
+      s.on("data", (d: Buffer) => s.write(d))
+      s.on("end", () => s.end())
+      s.on("error", () => {})
+    })
+    const accept = await listen((s) => {
+      s.on("error", () => {})
+      s.destroy()
+    })
+    return { sink: portOf(sink), echo: portOf(echo), accept: portOf(accept) }
+  },
+
+  async bulk(port, bytes, chunkSize): Promise<Timed> {
+    const s = await connect(port)
+    const chunk = Buffer.alloc(chunkSize, 7)
+    const t0 = now()
+    await new Promise<void>((resolve, reject) => {
+      s.on("error", reject)
+      s.once("end", () => resolve())
+      s.resume()
+      let left = bytes
+      const pump = () => {
+        while (left > 0) {
+          const n = Math.min(left, chunkSize)
+          left -= n
+          if (!s.write(n === chunkSize ? chunk : chunk.subarray(0, n))) {
+            s.once("drain", pump)
+            return
+          }
+        }
+        s.end()
+      }
+      pump()
+    })
+    const seconds = (now() - t0) / 1000
+    s.destroy()
+    return { count: bytes, seconds }
+  },
+
+  async pingPong(port, millis) {
+    const s = await connect(port)
+    const latencies: Array<number> = []
+    const t0 = now()
+    const count = await pingLoop(s, t0 + millis, latencies)
+    const seconds = (now() - t0) / 1000
+    s.destroy()
+    return { count, seconds, latencies }
+  },
+
+  async many(port, connections, millis) {
+    const sockets = await Promise.all(Array.from({ length: connections }, () => connect(port)))
+    const t0 = now()
+    const counts = await Promise.all(sockets.map((s) => pingLoop(s, t0 + millis, undefined)))
+    const seconds = (now() - t0) / 1000
+    for (const s of sockets) s.destroy()
+    return { count: counts.reduce((a, b) => a + b, 0), seconds }
+  },
+
+  async accept(port, millis) {
+    const t0 = now()
+    const deadline = t0 + millis
+    let count = 0
+    while (now() < deadline) {
+      await new Promise<void>((resolve, reject) => {
+        const s = net.connect({ host: HOST, port, noDelay: true })
+        s.once("error", reject)
+        s.once("close", () => resolve())
+        s.resume()
+      })
+      count++
+    }
+    return { count, seconds: (now() - t0) / 1000 }
+  },
+
+  async idleServer() {
+    let accepted = 0
+    const server = await listen((s) => {
+      s.on("data", () => {})
+      s.on("end", () => s.end())
+      s.on("error", () => {})
+      accepted++
+    })
+    return { port: portOf(server), accepted: () => accepted }
+  },
+
+  async idleOpen(port, connections) {
+    const clients: Array<net.Socket> = []
+    for (let i = 0; i < connections; i += 100) {
+      const batch = await Promise.all(Array.from({ length: Math.min(100, connections - i) }, () => connect(port)))
+      for (const c of batch) {
+        c.on("data", () => {})
+        c.on("error", () => {})
+        clients.push(c)
+      }
+    }
+    return async () => {
+      for (const c of clients) c.destroy()
+    }
+  },
+}

@@ -1,0 +1,75 @@
+/**
+ * The contract every benchmarked implementation fulfils. Each method is the
+ * same loop written against one socket API; the harness (`../main.ts`) runs
+ * servers and clients in separate worker processes (`../worker.ts`).
+ */
+
+/** Ports of the servers one server worker runs for the TCP scenarios. */
+export interface ServerPorts {
+  /** Counts bytes until the client's EOF, then closes (the client times until it sees that close). */
+  readonly sink: number
+  /** Echoes every chunk back. */
+  readonly echo: number
+  /** Accepts and closes at once. */
+  readonly accept: number
+}
+
+export interface Timed {
+  /** Operations completed (round trips, accepts). */
+  readonly count: number
+  readonly seconds: number
+}
+
+export interface PingPongResult extends Timed {
+  /** Round-trip latencies in microseconds (a sample). */
+  readonly latencies: ReadonlyArray<number>
+}
+
+/** A server whose handler keeps each accepted connection open and idle (waiting to read). */
+export interface IdleServer {
+  readonly port: number
+  /** Connections accepted so far (opened handlers). */
+  readonly accepted: () => number
+}
+
+export interface Impl {
+  readonly name: string
+  /** Starts the sink, echo and accept servers on 127.0.0.1; they run until the process exits. */
+  serve(): Promise<ServerPorts>
+  /** Streams `bytes` to the sink in `chunk`-byte writes, half-closes, waits for the server's EOF. */
+  bulk(port: number, bytes: number, chunk: number): Promise<Timed>
+  /** One connection, 1-byte request/response for `millis`. */
+  pingPong(port: number, millis: number): Promise<PingPongResult>
+  /** `connections` connections each doing 1-byte ping-pong for `millis`; total round trips. */
+  many(port: number, connections: number, millis: number): Promise<Timed>
+  /** Sequential connect, wait for the server's close, close; for `millis`. */
+  accept(port: number, millis: number): Promise<Timed>
+  /** Starts the idle-memory server. */
+  idleServer(): Promise<IdleServer>
+  /** Opens `connections` idle connections (reading, as a client would); resolves a function that closes them. */
+  idleOpen(port: number, connections: number): Promise<() => Promise<void>>
+}
+
+/** How many latency samples a ping-pong run keeps at most. */
+export const MAX_SAMPLES = 200_000
+
+export const now = (): number => performance.now()
+
+/** Waits until `pred` holds, polling (benchmark set-up only). */
+export const until = async (pred: () => boolean, timeoutMillis = 120_000): Promise<void> => {
+  const deadline = now() + timeoutMillis
+  while (!pred()) {
+    if (now() > deadline) throw new Error("benchmark set-up timed out")
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}
+
+/** Forces full collections and returns the settled memory usage. */
+export const settledMemory = async (gc: () => void): Promise<{ rss: number; heap: number }> => {
+  for (let i = 0; i < 3; i++) {
+    gc()
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  const m = process.memoryUsage()
+  return { rss: m.rss, heap: m.heapUsed }
+}

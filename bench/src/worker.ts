@@ -1,0 +1,137 @@
+/**
+ * One benchmark worker process. It prints one JSON line when ready, then
+ * answers one JSON line per JSON command line on stdin, and exits when stdin
+ * closes. Roles:
+ * - `server <impl>`: starts the sink/echo/accept servers; the ready line
+ *   carries their ports.
+ * - `client <impl>`: runs `Job`s (one scenario run each).
+ * - `idle-server <impl>`: starts the idle-memory server (ready line carries
+ *   the port); commands `wait` and `mem`.
+ * - `idle-client <impl>`: commands `open`, `closeAll` and `mem`.
+ * Runs under Node (through tsx, with --expose-gc) or under Bun.
+ */
+import * as readline from "node:readline"
+import { type Impl, settledMemory, until } from "./impls/types.ts"
+
+export type Job =
+  | { readonly scenario: "bulk"; readonly port: number; readonly bytes: number; readonly chunk: number }
+  | { readonly scenario: "pingpong"; readonly port: number; readonly millis: number }
+  | { readonly scenario: "many"; readonly port: number; readonly connections: number; readonly millis: number }
+  | { readonly scenario: "accept"; readonly port: number; readonly millis: number }
+  | { readonly scenario: "open"; readonly port: number; readonly connections: number }
+  | { readonly scenario: "closeAll" }
+  | { readonly scenario: "wait"; readonly connections: number }
+  | { readonly scenario: "mem" }
+
+export const IMPLS = ["raw-node", "netfx-node", "platform-node", "raw-bun", "netfx-bun"] as const
+export type ImplId = (typeof IMPLS)[number]
+
+/** Implementations that run under bun rather than node. */
+export const isBun = (id: ImplId): boolean => id.endsWith("-bun")
+
+export const loadImpl = async (id: ImplId): Promise<Impl> => {
+  switch (id) {
+    case "raw-node":
+      return (await import("./impls/rawNode.ts")).rawNode
+    case "netfx-node": {
+      const { NodeNetwork } = await import("@netfx/node")
+      return (await import("./impls/netfx.ts")).netfx("netfx (Node)", NodeNetwork.layer)
+    }
+    case "platform-node":
+      return (await import("./impls/platformNode.ts")).platformNode
+    case "raw-bun":
+      return (await import("./impls/rawBun.ts")).rawBun
+    case "netfx-bun": {
+      const mod = (await import("@netfx/bun")) as Record<string, unknown>
+      const bunNetwork = mod.BunNetwork as
+        | { layer?: Parameters<typeof import("./impls/netfx.ts").netfx>[1] }
+        | undefined
+      if (bunNetwork?.layer === undefined) throw new Error("@netfx/bun does not export BunNetwork.layer yet")
+      return (await import("./impls/netfx.ts")).netfx("netfx (Bun)", bunNetwork.layer)
+    }
+  }
+}
+
+/** Runs a scenario job on a client worker. */
+export const runJob = (impl: Impl, job: Job): Promise<unknown> => {
+  switch (job.scenario) {
+    case "bulk":
+      return impl.bulk(job.port, job.bytes, job.chunk)
+    case "pingpong":
+      return impl.pingPong(job.port, job.millis)
+    case "many":
+      return impl.many(job.port, job.connections, job.millis)
+    case "accept":
+      return impl.accept(job.port, job.millis)
+    default:
+      return Promise.reject(new Error(`not a scenario job: ${job.scenario}`))
+  }
+}
+
+const gc = (): void => {
+  const g = globalThis as { Bun?: { gc(force: boolean): void }; gc?: () => void }
+  if (g.Bun !== undefined) g.Bun.gc(true)
+  else if (g.gc !== undefined) g.gc()
+  else throw new Error("run node with --expose-gc")
+}
+
+const main = async () => {
+  const [role, id] = process.argv.slice(2)
+  if (!IMPLS.includes(id as ImplId)) throw new Error(`unknown implementation ${id}`)
+  const impl = await loadImpl(id as ImplId)
+  const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`)
+  let handle: (job: Job) => Promise<unknown>
+  if (role === "server") {
+    print(await impl.serve())
+    handle = () => Promise.reject(new Error("the server takes no commands"))
+  } else if (role === "client") {
+    print({ ready: true })
+    handle = (job) => runJob(impl, job)
+  } else if (role === "idle-server") {
+    const server = await impl.idleServer()
+    print({ port: server.port })
+    handle = async (job) => {
+      if (job.scenario === "wait") {
+        await until(() => server.accepted() >= job.connections)
+        return { accepted: server.accepted() }
+      }
+      if (job.scenario === "mem") return settledMemory(gc)
+      throw new Error(`idle-server: unknown command ${job.scenario}`)
+    }
+  } else if (role === "idle-client") {
+    const closers: Array<() => Promise<void>> = []
+    print({ ready: true })
+    handle = async (job) => {
+      if (job.scenario === "open") {
+        closers.push(await impl.idleOpen(job.port, job.connections))
+        return { opened: job.connections }
+      }
+      if (job.scenario === "closeAll") {
+        for (const close of closers.splice(0)) await close()
+        return { closed: true }
+      }
+      if (job.scenario === "mem") return settledMemory(gc)
+      throw new Error(`idle-client: unknown command ${job.scenario}`)
+    }
+  } else {
+    throw new Error(`unknown role ${role}`)
+  }
+  const lines = readline.createInterface({ input: process.stdin })
+  for await (const line of lines) {
+    if (line.trim() === "") continue
+    try {
+      print({ ok: await handle(JSON.parse(line) as Job) })
+    } catch (e) {
+      print({ error: e instanceof Error ? e.message : String(e) })
+    }
+  }
+  process.exit(0)
+}
+
+// only when run as a script (the smoke test imports the helpers above)
+if (process.argv[1] !== undefined && /worker\.ts$/.test(process.argv[1])) {
+  main().catch((e) => {
+    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
+    process.exit(1)
+  })
+}

@@ -1,0 +1,69 @@
+/**
+ * Smoke test: every scenario runs briefly for every Node implementation (in
+ * process), and the whole harness runs once with tiny sizes (worker
+ * processes, Bun included when it is installed). No timing assertions:
+ * benchmarks are not unit tests; this only keeps the code from rotting.
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { BUN, run, SCENARIOS, table } from "../src/harness.ts"
+import { until } from "../src/impls/types.ts"
+import { parseOptions } from "../src/main.ts"
+import { type ImplId, loadImpl } from "../src/worker.ts"
+
+const NODE_IMPLS: ReadonlyArray<ImplId> = ["raw-node", "netfx-node", "platform-node"]
+
+describe("bench smoke", () => {
+  for (const id of NODE_IMPLS) {
+    it(`${id}: every scenario runs`, async () => {
+      const impl = await loadImpl(id)
+      const ports = await impl.serve()
+      const bulk = await impl.bulk(ports.sink, 1 << 20, 65536)
+      expect(bulk.count).toBe(1 << 20)
+      expect(bulk.seconds).toBeGreaterThan(0)
+      const ping = await impl.pingPong(ports.echo, 100)
+      expect(ping.count).toBeGreaterThan(0)
+      expect(ping.latencies.length).toBe(ping.count)
+      const many = await impl.many(ports.echo, 5, 100)
+      expect(many.count).toBeGreaterThanOrEqual(5)
+      const accept = await impl.accept(ports.accept, 100)
+      expect(accept.count).toBeGreaterThan(0)
+      const idle = await impl.idleServer()
+      const close = await impl.idleOpen(idle.port, 20)
+      await until(() => idle.accepted() >= 20, 10_000)
+      expect(idle.accepted()).toBe(20)
+      await close()
+    })
+  }
+
+  it("the harness runs every scenario end to end and writes its JSON", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "netfx-bench-"))
+    const out = path.join(dir, "latest.json")
+    const impls: Array<ImplId> = ["raw-node", "netfx-node"]
+    if (fs.existsSync(BUN)) impls.push("raw-bun")
+    const lines: Array<string> = []
+    const options = {
+      ...parseOptions(["--quick", "--duration=0.1", "--idle=50", `--impls=${impls.join(",")}`, `--out=${out}`], {}),
+      log: (line: string) => lines.push(line),
+    }
+    try {
+      const report = await run(options)
+      expect(report.skipped).toEqual([])
+      for (const scenario of SCENARIOS) {
+        for (const impl of impls) {
+          expect(
+            report.rows.some((r) => r.scenario === scenario && r.impl === impl),
+            `${scenario} ${impl}: ${lines.join("\n")}`,
+          ).toBe(true)
+        }
+      }
+      const json = JSON.parse(fs.readFileSync(out, "utf8")) as { rows: Array<{ ratio?: number }> }
+      expect(json.rows.length).toBe(report.rows.length)
+      expect(table(report)).toContain("| bulk | throughput | netfx (Node) |")
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
