@@ -22,8 +22,12 @@ interface ConnectData extends SocketData {
   attempt: Attempt | undefined
 }
 
-/** One `Bun.connect` in progress: settles once, can be cancelled at any point. */
-class Attempt {
+/**
+ * One `Bun.connect` in progress: settles once, can be cancelled at any point.
+ *
+ * @internal
+ */
+export class Attempt {
   private settled:
     | { readonly _tag: "open"; readonly conn: BunConnection }
     | { readonly _tag: "failed"; readonly error: NetError.ConnectFailed }
@@ -34,13 +38,15 @@ class Attempt {
 
   constructor(readonly request: Tcp.ConnectRequest) {}
 
-  begin(): void {
+  /** `more` is merged into the `Bun.connect` options (e.g. `tls` for a TLS driver). */
+  begin(more: Readonly<Record<string, unknown>> = {}): void {
     const { address } = this.request
     const data: ConnectData = { conn: undefined, attempt: this }
     const options: Bun.TCPSocketConnectOptions<ConnectData> & {
       localAddress?: string
       localPort?: number
     } = {
+      ...more,
       hostname: address.host,
       port: address.port,
       allowHalfOpen: true,
@@ -49,6 +55,15 @@ class Attempt {
         ...streamHandlers,
         open: (socket) => (socket.data as ConnectData).attempt?.opened(socket as unknown as BunSocket),
         connectError: (socket, error) => (socket.data as ConnectData).attempt?.failed(error),
+        close: (socket, error) => {
+          const d = socket.data as ConnectData
+          // a socket that closes before it opened (e.g. a failed TLS handshake) fails the attempt
+          if (d.conn !== undefined) d.conn.handleClose(error)
+          else
+            d.attempt?.failed(
+              error ?? Object.assign(new Error("connection closed while connecting"), { code: "ECONNABORTED" }),
+            )
+        },
       } as Bun.SocketHandler<ConnectData>,
     }
     // Bun.connect binds the local end with these (as its own node:net does).
