@@ -4,13 +4,16 @@
  *
  * @since 0.1.0
  */
-import { Network } from "@netfx/core"
+import { Network, Resolver } from "@netfx/core"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as resolver from "./internal/resolver.ts"
 import * as tcp from "./internal/tcp.ts"
 
 /**
  * The Bun network service value: one field per transport driver.
+ * `options.resolver` replaces the system resolver for every transport (it
+ * is wrapped with `Resolver.make`, so it receives ASCII, non-numeric names).
  *
  * **Resource**: creating it acquires nothing; every socket belongs to the
  * Scope of the effect that opens it.
@@ -32,15 +35,18 @@ import * as tcp from "./internal/tcp.ts"
  * @since 0.1.0
  * @category constructors
  */
-export const make = (): Network.NetworkService => ({
+export const make = (options?: {
+  readonly resolver?: Resolver.ResolverService | undefined
+}): Network.NetworkService => ({
   runtime: "bun",
-  resolver: resolver.system,
+  resolver: options?.resolver === undefined ? resolver.system : Resolver.make(options.resolver),
   tcp: tcp.driver,
 })
 
 /**
- * Provides `Network` backed by Bun's own sockets and the system resolver.
- * Requires the Bun runtime (`globalThis.Bun`).
+ * Provides `Network` backed by Bun's own sockets and the system resolver,
+ * and that resolver as `Resolver`. Requires the Bun runtime
+ * (`globalThis.Bun`). To replace the resolver, see {@link layerWithResolver}.
  *
  * TCP specifics: half-close (`sendEof`) is a real `shutdown(SHUT_WR)`;
  * writes Bun's socket does not take at once are held and flushed on drain,
@@ -69,4 +75,57 @@ export const make = (): Network.NetworkService => ({
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Network.Network> = Layer.sync(Network.Network, make)
+export const layer: Layer.Layer<Network.Network | Resolver.Resolver> = Layer.suspend(() =>
+  Layer.provideMerge(layerWithResolver, layerResolver),
+)
+
+/**
+ * The system resolver (getaddrinfo/getnameinfo through Bun's `node:dns`) as
+ * a `Resolver` layer, for building a network around a wrapped resolver.
+ *
+ * **Resource**: none.
+ *
+ * @example
+ * ```ts
+ * import { Resolver } from "@netfx/core"
+ * import { BunNetwork } from "@netfx/bun"
+ * import { Layer } from "effect"
+ *
+ * const CachedNetwork = BunNetwork.layerWithResolver.pipe(
+ *   Layer.provideMerge(Resolver.layerCached({ ttl: "30 seconds" })),
+ *   Layer.provide(BunNetwork.layerResolver),
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerResolver: Layer.Layer<Resolver.Resolver> = Layer.succeed(Resolver.Resolver, resolver.system)
+
+/**
+ * Provides `Network` backed by Bun's sockets, resolving host names with the
+ * `Resolver` in context (Trio's custom hostname resolver, the Effect way).
+ * Use `Layer.provideMerge` to keep `Resolver` available to
+ * `Resolver.getaddrinfo` too.
+ *
+ * **Resource**: none; sockets belong to the Scopes that open them.
+ *
+ * @example
+ * ```ts
+ * import { Resolver, Tcp } from "@netfx/core"
+ * import { BunNetwork } from "@netfx/bun"
+ * import { Effect, Layer } from "effect"
+ *
+ * const TestNetwork = BunNetwork.layerWithResolver.pipe(
+ *   Layer.provide(Resolver.layerStatic({ "db.test": ["::1", "127.0.0.1"] })),
+ * )
+ * const conn = Tcp.connect({ host: "db.test", port: 5432 }).pipe(Effect.scoped, Effect.provide(TestNetwork))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWithResolver: Layer.Layer<Network.Network, never, Resolver.Resolver> = Layer.effect(
+  Network.Network,
+  Effect.map(Resolver.Resolver, (service) => make({ resolver: service })),
+)

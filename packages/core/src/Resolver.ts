@@ -1,16 +1,150 @@
 /**
  * Name resolution as a service: `getaddrinfo` / `getnameinfo`, replaceable
- * with a Layer (Trio's custom hostname resolver, done the Effect way).
+ * with a Layer (Trio's `set_custom_hostname_resolver`, done the Effect way).
  *
- * Every transport that takes a host name resolves it through the
- * `Resolver` captured by its `Network`; numeric hosts skip resolution.
+ * Two halves:
+ * - a **resolver implementation** (`ResolverService`): the system resolver
+ *   of a runtime (`NodeNetwork.layerResolver`, `BunNetwork.layerResolver`),
+ *   the static map resolver ({@link layerStatic}), or your own;
+ * - the **front** every lookup goes through ({@link make}, {@link lookup}):
+ *   it strips `[...]`, answers numeric hosts itself (IPv4, IPv6 with a
+ *   `%scope`) without calling the implementation, converts non-ASCII names
+ *   to ASCII with IDNA 2008 (UTS #46, non-transitional: `straße.de` →
+ *   `xn--strae-oqa.de`, never the IDNA 2003 `strasse.de`), applies the
+ *   family / socket type / flag semantics and maps failures to
+ *   `ResolveFailed` with the EAI code and the host asked for. An
+ *   implementation therefore only ever sees ASCII, non-numeric names.
+ *
+ * Every transport that takes a host name resolves it through the resolver
+ * its `Network` captured (`NetworkService.resolver`). To replace it, build
+ * the network from a `Resolver` in context:
+ *
+ * ```ts
+ * import { Resolver } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import * as Layer from "effect/Layer"
+ *
+ * // Network + Resolver, both answering from the map:
+ * const TestNetwork = NodeNetwork.layerWithResolver.pipe(
+ *   Layer.provideMerge(Resolver.layerStatic({ "db.internal": ["::1", "127.0.0.1"] })),
+ * )
+ * // the system resolver, cached for 30 seconds:
+ * const Cached = NodeNetwork.layerWithResolver.pipe(
+ *   Layer.provideMerge(Resolver.layerCached({ ttl: "30 seconds" })),
+ *   Layer.provide(NodeNetwork.layerResolver),
+ * )
+ * ```
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
-import type { ResolveFailed } from "./NetError.ts"
-import type * as SocketAddress from "./SocketAddress.ts"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import { ResolveFailed } from "./NetError.ts"
+import * as SocketAddress from "./SocketAddress.ts"
+
+// ---------------------------------------------------------------------------
+// constants
+// ---------------------------------------------------------------------------
+
+/**
+ * `getaddrinfo` flag: addresses for binding (a missing host means the
+ * wildcard address). Values match glibc's.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const AI_PASSIVE = 0x0001
+/**
+ * `getaddrinfo` flag: report the canonical name (in the first result's
+ * `canonicalName`).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const AI_CANONNAME = 0x0002
+/**
+ * `getaddrinfo` flag: the host must be numeric; names fail with
+ * `EAI_NONAME` without any lookup.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const AI_NUMERICHOST = 0x0004
+/**
+ * `getaddrinfo` flag: with `family: 6`, report IPv4 results as IPv4-mapped
+ * IPv6 addresses (`::ffff:a.b.c.d`) when there are no IPv6 results.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const AI_V4MAPPED = 0x0008
+/**
+ * `getaddrinfo` flag: with `AI_V4MAPPED`, report IPv6 results *and* mapped
+ * IPv4 results.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const AI_ALL = 0x0010
+/**
+ * `getaddrinfo` flag: only families the host has a configured address of.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const AI_ADDRCONFIG = 0x0020
+/**
+ * `getnameinfo` flag: the host as a numeric address, no reverse lookup.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const NI_NUMERICHOST = 0x01
+/**
+ * `getnameinfo` flag: the service as a port number, no services lookup.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const NI_NUMERICSERV = 0x02
+/**
+ * `getnameinfo` flag: only the host part of local names.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const NI_NOFQDN = 0x04
+/**
+ * `getnameinfo` flag: fail (`ENOTFOUND`) instead of answering with the
+ * numeric host when the address has no name.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const NI_NAMEREQD = 0x08
+/**
+ * `getnameinfo` flag: the service is a datagram service (`udp`).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const NI_DGRAM = 0x10
+
+// ---------------------------------------------------------------------------
+// models
+// ---------------------------------------------------------------------------
+
+/**
+ * The socket type an address is for.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SocketType = "stream" | "dgram"
 
 /**
  * One result of `getaddrinfo`.
@@ -20,10 +154,13 @@ import type * as SocketAddress from "./SocketAddress.ts"
  */
 export interface AddressInfo {
   readonly family: 4 | 6
-  readonly address: SocketAddress.Ipv4 | SocketAddress.Ipv6
-  readonly type?: "stream" | "dgram" | undefined
+  /** The socket type; always set in answers of the front ({@link make}), optional for implementations. */
+  readonly type?: SocketType | undefined
+  /** The IP protocol number: 6 (TCP) for streams, 17 (UDP) for datagrams; always set by the front. */
   readonly protocol?: number | undefined
+  /** Set on the first result when `AI_CANONNAME` was asked for. */
   readonly canonicalName?: string | undefined
+  readonly address: SocketAddress.Ipv4 | SocketAddress.Ipv6
 }
 
 /**
@@ -35,15 +172,36 @@ export interface AddressInfo {
 export interface LookupOptions {
   /** Restrict to one family (`0`, the default, means any). */
   readonly family?: 0 | 4 | 6
-  /** The socket type the addresses are for. */
-  readonly type?: "stream" | "dgram"
+  /**
+   * The socket type the addresses are for. Omitted: every address is
+   * reported once per type (`stream`, then `dgram`), as `getaddrinfo` does.
+   */
+  readonly type?: SocketType
+  /** The protocol (6 TCP, 17 UDP); by default derived from `type`. */
   readonly protocol?: number
-  /** getaddrinfo flags (AI_ADDRCONFIG, AI_V4MAPPED, AI_CANONNAME ...) as a bit set. */
+  /** `AI_*` flags as a bit set (`AI_CANONNAME | AI_ADDRCONFIG`, ...). */
   readonly flags?: number
 }
 
 /**
- * The resolver service.
+ * The result of `getnameinfo`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface NameInfo {
+  readonly host: string
+  readonly service: string
+}
+
+/**
+ * The resolver service: what a `Resolver` implementation provides and what
+ * transports call.
+ *
+ * An implementation receives ASCII, non-numeric host names only (the
+ * front, {@link make}, handles the rest) and may ignore `type`/`protocol`
+ * (the front sets them). Values from {@link make} — every layer of this
+ * module and of the runtimes — accept any host.
  *
  * @since 0.1.0
  * @category models
@@ -65,15 +223,18 @@ export interface ResolverService {
    * Turns an address back into a host name and service name.
    *
    * **Errors**: `ResolveFailed` with the EAI code.
+   * **Interruption**: stops waiting; the result is dropped.
    */
   readonly getnameinfo: (
     address: SocketAddress.Ipv4 | SocketAddress.Ipv6,
     flags?: number,
-  ) => Effect.Effect<{ readonly host: string; readonly service: string }, ResolveFailed>
+  ) => Effect.Effect<NameInfo, ResolveFailed>
 }
 
 /**
- * The `Resolver` service tag.
+ * The `Resolver` service tag. Runtime layers (`NodeNetwork.layer`) provide
+ * it next to `Network`; `NodeNetwork.layerWithResolver` builds a `Network`
+ * from whichever `Resolver` you provide.
  *
  * @example
  * ```ts
@@ -87,3 +248,660 @@ export interface ResolverService {
  * @category tags
  */
 export class Resolver extends Context.Tag("@netfx/core/Resolver")<Resolver, ResolverService>() {}
+
+// ---------------------------------------------------------------------------
+// IDNA
+// ---------------------------------------------------------------------------
+
+const isAscii = (s: string): boolean => {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false
+  return true
+}
+// WHATWG forbidden host code points, controls and space: never part of a
+// domain name, and the URL parser would treat them as syntax.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: controls are what it rejects
+const FORBIDDEN_RE = /[\x00-\x20\x7f#%/:<>?@[\\\]^|]/
+
+/**
+ * Converts a host name to its ASCII (A-label) form with IDNA 2008, UTS #46
+ * non-transitional processing: `straße.de` → `xn--strae-oqa.de`, `faß.de`
+ * → `xn--fa-hia.de`, `ＡＢＣ.com` → `abc.com`. ASCII hosts are returned
+ * unchanged (no case folding, no validation), as `getaddrinfo` would see
+ * them.
+ *
+ * Uses the platform's WHATWG URL host parser, whose domain-to-ASCII step is
+ * UTS #46 non-transitional with CheckBidi and CheckJoiners (the same
+ * mapping on Node, Bun, Deno and browsers; verified equal on Node 20 and
+ * Bun 1.4 for the test vectors).
+ *
+ * **Errors**: `ResolveFailed` with code `EAI_IDN_ENCODE` for a name with no
+ * valid ASCII form (a disallowed code point, a bad joiner, an invalid
+ * `xn--` label, URL syntax characters).
+ *
+ * @example
+ * ```ts
+ * import { Resolver } from "@netfx/core"
+ * import { Either } from "effect"
+ * import * as assert from "node:assert"
+ *
+ * assert.deepStrictEqual(Resolver.toAscii("straße.de"), Either.right("xn--strae-oqa.de"))
+ * ```
+ *
+ * @since 0.1.0
+ * @category idna
+ */
+export const toAscii = (host: string): Either.Either<string, ResolveFailed> => {
+  if (isAscii(host)) return Either.right(host)
+  const invalid = (reason: string) =>
+    Either.left(new ResolveFailed({ host, code: "EAI_IDN_ENCODE", syscall: "idna", cause: reason }))
+  if (FORBIDDEN_RE.test(host)) return invalid("the name contains a character that is not allowed in a host name")
+  let ascii: string
+  try {
+    ascii = new URL(`http://${host}/`).hostname
+  } catch {
+    return invalid("the name has no valid IDNA 2008 (UTS #46) ASCII form")
+  }
+  if (ascii === "" || !isAscii(ascii)) return invalid("the name has no valid IDNA 2008 (UTS #46) ASCII form")
+  return Either.right(ascii.startsWith("[") ? ascii.slice(1, -1) : ascii)
+}
+
+// ---------------------------------------------------------------------------
+// the front
+// ---------------------------------------------------------------------------
+
+const fronts = new WeakSet<ResolverService>()
+
+const protocolOf = (type: SocketType): number => (type === "stream" ? 6 : 17)
+
+const failed = (host: string, code: string, syscall = "getaddrinfo") => new ResolveFailed({ host, code, syscall })
+
+const withPort = (address: SocketAddress.Ipv4 | SocketAddress.Ipv6, port: number) =>
+  address.port === port
+    ? address
+    : address._tag === "Ipv4"
+      ? SocketAddress.ipv4(address.host, port)
+      : SocketAddress.ipv6(address.host, port, { flowInfo: address.flowInfo, scopeId: address.scopeId })
+
+/** A numeric host as an address (IPv6 keeps its `%zone`; a numeric zone is also the scope id). */
+const numericAddress = (host: string, port: number): SocketAddress.Ipv4 | SocketAddress.Ipv6 => {
+  if (!host.includes(":")) return SocketAddress.ipv4(host, port)
+  const zone = host.includes("%") ? host.slice(host.indexOf("%") + 1) : ""
+  return SocketAddress.ipv6(host, port, { scopeId: /^\d+$/.test(zone) ? Number(zone) : 0 })
+}
+
+const v4Mapped = (address: SocketAddress.Ipv4): SocketAddress.Ipv6 =>
+  SocketAddress.ipv6(`::ffff:${address.host}`, address.port)
+
+/** Family filtering, AI_V4MAPPED/AI_ALL, the socket type expansion and the canonical name. */
+const shape = (
+  host: string,
+  port: number,
+  found: ReadonlyArray<SocketAddress.Ipv4 | SocketAddress.Ipv6>,
+  options: LookupOptions | undefined,
+  canonicalName: string | undefined,
+): Effect.Effect<ReadonlyArray<AddressInfo>, ResolveFailed> => {
+  const family = options?.family ?? 0
+  const flags = options?.flags ?? 0
+  let addresses = found.map((a) => withPort(a, port))
+  if (family === 6 && (flags & AI_V4MAPPED) !== 0) {
+    const v6 = addresses.filter((a) => a._tag === "Ipv6")
+    const mapped = addresses.filter((a) => a._tag === "Ipv4").map(v4Mapped)
+    addresses = (flags & AI_ALL) !== 0 ? [...v6, ...mapped] : v6.length > 0 ? v6 : mapped
+  } else if (family !== 0) {
+    addresses = addresses.filter((a) => (a._tag === "Ipv6" ? 6 : 4) === family)
+  }
+  const seen = new Set<string>()
+  addresses = addresses.filter((a) => {
+    const key = SocketAddress.format(a)
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
+  })
+  if (addresses.length === 0) {
+    return Effect.fail(failed(host, found.length === 0 || family === 0 ? "ENOTFOUND" : "EAI_ADDRFAMILY"))
+  }
+  const types: ReadonlyArray<SocketType> = options?.type === undefined ? ["stream", "dgram"] : [options.type]
+  const infos: Array<AddressInfo> = []
+  for (const address of addresses) {
+    for (const type of types) {
+      infos.push({
+        family: address._tag === "Ipv6" ? 6 : 4,
+        type,
+        protocol: options?.protocol ?? protocolOf(type),
+        address,
+        ...(infos.length === 0 && (flags & AI_CANONNAME) !== 0 ? { canonicalName: canonicalName ?? host } : {}),
+      })
+    }
+  }
+  return Effect.succeed(infos)
+}
+
+const frontGetaddrinfo = (
+  impl: ResolverService,
+  host: string,
+  port: number,
+  options: LookupOptions | undefined,
+): Effect.Effect<ReadonlyArray<AddressInfo>, ResolveFailed> =>
+  Effect.suspend(() => {
+    if (!Number.isInteger(port) || port < 0 || port > 65535) return Effect.fail(failed(host, "EAI_SERVICE"))
+    const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host
+    if (bare === "") return Effect.fail(failed(host, "EAI_NONAME"))
+    if (SocketAddress.numericFamily(bare) !== 0) return shape(bare, port, [numericAddress(bare, port)], options, bare)
+    if (((options?.flags ?? 0) & AI_NUMERICHOST) !== 0) return Effect.fail(failed(host, "EAI_NONAME"))
+    const converted = toAscii(bare)
+    if (Either.isLeft(converted)) {
+      const e = converted.left
+      return Effect.fail(new ResolveFailed({ host, code: e.code, syscall: e.syscall, cause: e.cause }))
+    }
+    const ascii = converted.right
+    if (SocketAddress.numericFamily(ascii) !== 0)
+      return shape(ascii, port, [numericAddress(ascii, port)], options, ascii)
+    return impl.getaddrinfo(ascii, port, options).pipe(
+      Effect.mapError((e) =>
+        e.host === host ? e : new ResolveFailed({ host, code: e.code, syscall: e.syscall, cause: e.cause ?? e }),
+      ),
+      Effect.flatMap((infos) =>
+        shape(
+          host,
+          port,
+          infos.map((i) => i.address),
+          options,
+          infos.find((i) => i.canonicalName !== undefined)?.canonicalName ?? ascii,
+        ),
+      ),
+    )
+  })
+
+const frontGetnameinfo = (
+  impl: ResolverService,
+  address: SocketAddress.Ipv4 | SocketAddress.Ipv6,
+  flags: number,
+): Effect.Effect<NameInfo, ResolveFailed> => {
+  const numericHost = address.host
+  const numericService = String(address.port)
+  const wantsNumericHost = (flags & NI_NUMERICHOST) !== 0
+  const wantsNumericService = (flags & NI_NUMERICSERV) !== 0
+  if (wantsNumericHost && wantsNumericService) return Effect.succeed({ host: numericHost, service: numericService })
+  return impl.getnameinfo(address, flags).pipe(
+    Effect.catchAll((error) =>
+      // Without NI_NAMEREQD, an address with no name reads as its numeric form (POSIX).
+      (flags & NI_NAMEREQD) === 0 && (error.code === "ENOTFOUND" || error.code === "EAI_NONAME")
+        ? Effect.succeed({ host: numericHost, service: numericService })
+        : Effect.fail(error),
+    ),
+    Effect.map((info) => ({
+      host: wantsNumericHost
+        ? numericHost
+        : (flags & NI_NOFQDN) !== 0
+          ? (info.host.split(".")[0] ?? info.host)
+          : info.host,
+      service: wantsNumericService ? numericService : info.service,
+    })),
+  )
+}
+
+/**
+ * Wraps a resolver implementation in the front every lookup goes through:
+ * numeric hosts (IPv4; IPv6 with or without `[...]` and `%scope`) are
+ * answered without calling `impl`; non-ASCII names are converted with
+ * {@link toAscii} first, so `impl` receives `xn--strae-oqa.de` for
+ * `straße.de`; family (`AI_V4MAPPED`, `AI_ALL`), `AI_NUMERICHOST`,
+ * `AI_CANONNAME` and the socket type are applied to `impl`'s answer;
+ * `NI_NUMERICHOST` / `NI_NUMERICSERV` skip the reverse lookup; an address
+ * without a name reads as its numeric form unless `NI_NAMEREQD`. Applying
+ * it to a value it already made returns that value.
+ *
+ * **Errors** (of the returned service): `ResolveFailed` with the host as
+ * the caller wrote it and the EAI code: `ENOTFOUND` (no such name / no
+ * address), `EAI_ADDRFAMILY` (no address of the asked family),
+ * `EAI_NONAME` (a name under `AI_NUMERICHOST`), `EAI_SERVICE` (bad port),
+ * `EAI_IDN_ENCODE` (no IDNA form), or whatever `impl` reports
+ * (`EAI_AGAIN`, `EAI_FAIL`, ...).
+ *
+ * @example
+ * ```ts
+ * import { NetError, Resolver } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const seen: Array<string> = []
+ * const custom = Resolver.make({
+ *   getaddrinfo: (host) => {
+ *     seen.push(host) // "xn--strae-oqa.de"
+ *     return Effect.fail(new NetError.ResolveFailed({ host, code: "ENOTFOUND" }))
+ *   },
+ *   getnameinfo: (address) => Effect.succeed({ host: address.host, service: String(address.port) }),
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (impl: ResolverService): ResolverService => {
+  if (fronts.has(impl)) return impl
+  const service: ResolverService = {
+    getaddrinfo: (host, port, options) => frontGetaddrinfo(impl, host, port, options),
+    getnameinfo: (address, flags) => frontGetnameinfo(impl, address, flags ?? 0),
+  }
+  fronts.add(service)
+  return service
+}
+
+/**
+ * Resolves through a given resolver service (normally `network.resolver`)
+ * with the front's semantics ({@link make}): numeric hosts skip
+ * resolution, names are converted with IDNA 2008 first. This is the
+ * function transports (TCP, UDP, TLS) call.
+ *
+ * **Errors**: `ResolveFailed` with the EAI code and the host.
+ *
+ * **Interruption**: stops waiting; a platform lookup may finish in the
+ * background and its result is dropped.
+ *
+ * @example
+ * ```ts
+ * import { Network, Resolver } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const addresses = Effect.flatMap(Network.Network, (network) =>
+ *   Resolver.lookup(network.resolver, "localhost", 80, { type: "stream" }),
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category lookups
+ */
+export const lookup = (
+  service: ResolverService,
+  host: string,
+  port: number,
+  options?: LookupOptions,
+): Effect.Effect<ReadonlyArray<AddressInfo>, ResolveFailed> => make(service).getaddrinfo(host, port, options)
+
+/**
+ * `getaddrinfo` through the `Resolver` in context: every result (family,
+ * type, protocol, address; the canonical name on the first one with
+ * `AI_CANONNAME`).
+ *
+ * **Errors**: `ResolveFailed` with the EAI code and the host.
+ *
+ * **Interruption**: stops waiting; the platform lookup may finish in the
+ * background and its result is dropped.
+ *
+ * @example
+ * ```ts
+ * import { Resolver } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import { Effect } from "effect"
+ *
+ * const infos = Resolver.getaddrinfo("localhost", 80, { type: "stream" }).pipe(
+ *   Effect.provide(NodeNetwork.layerResolver),
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category lookups
+ */
+export const getaddrinfo = (
+  host: string,
+  port: number,
+  options?: LookupOptions,
+): Effect.Effect<ReadonlyArray<AddressInfo>, ResolveFailed, Resolver> =>
+  Effect.flatMap(Resolver, (service) => lookup(service, host, port, options))
+
+/**
+ * `getnameinfo` through the `Resolver` in context: the host name and
+ * service name of an address. `NI_NUMERICHOST` / `NI_NUMERICSERV` give the
+ * numeric forms (both together: no lookup at all); an address with no name
+ * reads as its numeric form unless `NI_NAMEREQD`.
+ *
+ * **Errors**: `ResolveFailed` with the EAI code (`ENOTFOUND` under
+ * `NI_NAMEREQD`).
+ *
+ * **Interruption**: stops waiting; the result is dropped.
+ *
+ * @example
+ * ```ts
+ * import { Resolver, SocketAddress } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import { Effect } from "effect"
+ *
+ * // Trio's `getnameinfo(("127.0.0.1", port), NI_NUMERICHOST)`: the service name of a port
+ * const service = Resolver.getnameinfo(SocketAddress.ipv4("127.0.0.1", 22), Resolver.NI_NUMERICHOST).pipe(
+ *   Effect.map((info) => info.service), // "ssh"
+ *   Effect.provide(NodeNetwork.layerResolver),
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category lookups
+ */
+export const getnameinfo = (
+  address: SocketAddress.Ipv4 | SocketAddress.Ipv6,
+  flags = 0,
+): Effect.Effect<NameInfo, ResolveFailed, Resolver> =>
+  Effect.flatMap(Resolver, (service) => make(service).getnameinfo(address, flags))
+
+/**
+ * A `Resolver` layer from an implementation (wrapped with {@link make}).
+ *
+ * **Resource**: none; the layer holds only the service value.
+ *
+ * @example
+ * ```ts
+ * import { NetError, Resolver } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const NoNames = Resolver.layer({
+ *   getaddrinfo: (host) => Effect.fail(new NetError.ResolveFailed({ host, code: "ENOTFOUND" })),
+ *   getnameinfo: (address) => Effect.succeed({ host: address.host, service: String(address.port) }),
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (impl: ResolverService): Layer.Layer<Resolver> => Layer.succeed(Resolver, make(impl))
+
+// ---------------------------------------------------------------------------
+// the static resolver
+// ---------------------------------------------------------------------------
+
+/**
+ * Entries of a static resolver: each name maps to numeric addresses (both
+ * families, in the order given) or to other names of the map (aliases,
+ * followed like CNAMEs; the last name is the canonical name).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StaticEntries = Readonly<Record<string, string | ReadonlyArray<string>>>
+
+/**
+ * Options of {@link makeStatic}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StaticOptions {
+  /** Asked for names (and addresses) the map does not know; otherwise they fail with `ENOTFOUND`. */
+  readonly fallback?: ResolverService
+}
+
+const normalizeName = (name: string): string => {
+  const ascii = Either.getOrElse(toAscii(name), () => name).toLowerCase()
+  return ascii.endsWith(".") && ascii.length > 1 ? ascii.slice(0, -1) : ascii
+}
+
+/**
+ * A resolver answering from a fixed map — for tests and for pinning names.
+ * Names match case-insensitively, after IDNA conversion and without a
+ * trailing dot (`"straße.de"` and `"XN--STRAE-OQA.DE."` are one entry).
+ * Reverse lookups (`getnameinfo`) answer with the first name listing the
+ * address; services are numeric.
+ *
+ * **Errors** (of the service): `ResolveFailed` with `ENOTFOUND` for names
+ * it does not know (unless a `fallback` is given), `EAI_FAIL` for an alias
+ * loop.
+ *
+ * @example
+ * ```ts
+ * import { Resolver } from "@netfx/core"
+ *
+ * const service = Resolver.makeStatic({
+ *   "db.test": ["::1", "127.0.0.1"],
+ *   "primary.test": "db.test",
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeStatic = (entries: StaticEntries, options: StaticOptions = {}): ResolverService => {
+  const table = new Map<string, ReadonlyArray<string>>()
+  for (const [name, value] of Object.entries(entries)) {
+    table.set(normalizeName(name), typeof value === "string" ? [value] : value)
+  }
+  const resolveName = (
+    name: string,
+    depth: number,
+  ): { readonly addresses: ReadonlyArray<string>; readonly canonical: string } | "loop" | undefined => {
+    const values = table.get(name)
+    if (values === undefined) return undefined
+    if (depth > 16) return "loop"
+    const addresses: Array<string> = []
+    let canonical = name
+    for (const value of values) {
+      if (SocketAddress.numericFamily(value) !== 0) {
+        addresses.push(value.startsWith("[") ? value.slice(1, -1) : value)
+        continue
+      }
+      const target = resolveName(normalizeName(value), depth + 1)
+      if (target === "loop") return "loop"
+      if (target === undefined) continue
+      addresses.push(...target.addresses)
+      if (canonical === name) canonical = target.canonical
+    }
+    return { addresses, canonical }
+  }
+  return make({
+    getaddrinfo: (host, port, lookupOptions) =>
+      Effect.suspend(() => {
+        const found = resolveName(normalizeName(host), 0)
+        if (found === "loop") return Effect.fail(failed(host, "EAI_FAIL"))
+        if (found === undefined || found.addresses.length === 0) {
+          return options.fallback === undefined
+            ? Effect.fail(failed(host, "ENOTFOUND"))
+            : options.fallback.getaddrinfo(host, port, lookupOptions)
+        }
+        return Effect.succeed(
+          found.addresses.map(
+            (a, i): AddressInfo => ({
+              family: a.includes(":") ? 6 : 4,
+              type: lookupOptions?.type ?? "stream",
+              protocol: protocolOf(lookupOptions?.type ?? "stream"),
+              address: numericAddress(a, port),
+              ...(i === 0 ? { canonicalName: found.canonical } : {}),
+            }),
+          ),
+        )
+      }),
+    getnameinfo: (address, flags) =>
+      Effect.suspend(() => {
+        for (const name of table.keys()) {
+          const found = resolveName(name, 0)
+          if (typeof found === "object" && found.addresses.includes(address.host)) {
+            return Effect.succeed({ host: name, service: String(address.port) })
+          }
+        }
+        return options.fallback === undefined
+          ? Effect.fail(failed(address.host, "ENOTFOUND", "getnameinfo"))
+          : options.fallback.getnameinfo(address, flags)
+      }),
+  })
+}
+
+/**
+ * A `Resolver` layer answering from a fixed map ({@link makeStatic}).
+ * Several addresses per name, both families, in the order given — which is
+ * the order `Tcp.connect` interleaves them in.
+ *
+ * **Resource**: none.
+ *
+ * @example
+ * ```ts
+ * import { Resolver, Tcp } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import { Effect, Layer } from "effect"
+ *
+ * const TestNetwork = NodeNetwork.layerWithResolver.pipe(
+ *   Layer.provideMerge(Resolver.layerStatic({ "app.test": ["127.0.0.1", "::1"] })),
+ * )
+ * const conn = Tcp.connect({ host: "app.test", port: 8080 }).pipe(Effect.scoped, Effect.provide(TestNetwork))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerStatic = (entries: StaticEntries, options?: StaticOptions): Layer.Layer<Resolver> =>
+  Layer.succeed(Resolver, makeStatic(entries, options))
+
+// ---------------------------------------------------------------------------
+// wrappers
+// ---------------------------------------------------------------------------
+
+/**
+ * Options of {@link cached}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CacheOptions {
+  /** How long an answer is reused. */
+  readonly ttl: Duration.DurationInput
+  /** At most this many answers are kept (oldest dropped first); default 1024. */
+  readonly maxEntries?: number
+}
+
+/**
+ * Wraps a resolver with a cache of successful `getaddrinfo` answers, per
+ * (name, family, type, protocol, flags) and for any port, kept for `ttl`
+ * as measured by Effect's `Clock` (so `TestClock` drives expiry). Failures
+ * and `getnameinfo` are not cached.
+ *
+ * **Resource**: the cache lives as long as the returned service.
+ *
+ * @example
+ * ```ts
+ * import { Resolver } from "@netfx/core"
+ *
+ * const service = Resolver.cached(Resolver.makeStatic({ "a.test": "127.0.0.1" }), { ttl: "1 minute" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category wrappers
+ */
+export const cached = (service: ResolverService, options: CacheOptions): ResolverService => {
+  const ttl = Duration.toMillis(Duration.decode(options.ttl))
+  const maxEntries = Math.max(1, options.maxEntries ?? 1024)
+  const entries = new Map<string, { readonly expires: number; readonly infos: ReadonlyArray<AddressInfo> }>()
+  const inner = make(service)
+  return make({
+    getaddrinfo: (host, port, lookupOptions) =>
+      Effect.gen(function* () {
+        const key = JSON.stringify([
+          host.toLowerCase(),
+          lookupOptions?.family ?? 0,
+          lookupOptions?.type ?? "",
+          lookupOptions?.protocol ?? -1,
+          lookupOptions?.flags ?? 0,
+        ])
+        const now = yield* Clock.currentTimeMillis
+        const hit = entries.get(key)
+        if (hit !== undefined && hit.expires > now) {
+          return hit.infos.map((i) => ({ ...i, address: withPort(i.address, port) }))
+        }
+        entries.delete(key)
+        const infos = yield* inner.getaddrinfo(host, port, lookupOptions)
+        if (ttl > 0) {
+          while (entries.size >= maxEntries) {
+            const oldest = entries.keys().next()
+            if (oldest.done) break
+            entries.delete(oldest.value)
+          }
+          entries.set(key, { expires: now + ttl, infos })
+        }
+        return infos
+      }),
+    getnameinfo: (address, flags) => inner.getnameinfo(address, flags),
+  })
+}
+
+/**
+ * A layer replacing the `Resolver` in context with a cached one
+ * ({@link cached}). Provide the resolver it wraps below it.
+ *
+ * **Resource**: the cache lives as long as the layer.
+ *
+ * @example
+ * ```ts
+ * import { Resolver } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import { Layer } from "effect"
+ *
+ * const CachedNetwork = NodeNetwork.layerWithResolver.pipe(
+ *   Layer.provideMerge(Resolver.layerCached({ ttl: "30 seconds" })),
+ *   Layer.provide(NodeNetwork.layerResolver),
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerCached = (options: CacheOptions): Layer.Layer<Resolver, never, Resolver> =>
+  Layer.effect(
+    Resolver,
+    Effect.map(Resolver, (service) => cached(service, options)),
+  )
+
+/**
+ * Wraps a resolver so every lookup is logged at Debug level (host, port,
+ * options, the answer or the error code, and the time taken).
+ *
+ * @example
+ * ```ts
+ * import { Resolver } from "@netfx/core"
+ *
+ * const service = Resolver.logged(Resolver.makeStatic({ "a.test": "127.0.0.1" }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category wrappers
+ */
+export const logged = (service: ResolverService): ResolverService => {
+  const inner = make(service)
+  return make({
+    getaddrinfo: (host, port, options) =>
+      inner.getaddrinfo(host, port, options).pipe(
+        Effect.timed,
+        Effect.tap(([took, infos]) =>
+          Effect.logDebug(
+            `getaddrinfo ${host} -> ${infos.map((i) => SocketAddress.format(i.address)).join(", ")} (${Duration.format(took)})`,
+          ),
+        ),
+        Effect.map(([, infos]) => infos),
+        Effect.tapError((e) => Effect.logDebug(`getaddrinfo ${host} failed: ${e.code}`)),
+        Effect.annotateLogs({ "netfx.resolver": "getaddrinfo", host, port }),
+      ),
+    getnameinfo: (address, flags) =>
+      inner.getnameinfo(address, flags).pipe(
+        Effect.tap((info) =>
+          Effect.logDebug(`getnameinfo ${SocketAddress.format(address)} -> ${info.host} ${info.service}`),
+        ),
+        Effect.tapError((e) => Effect.logDebug(`getnameinfo ${SocketAddress.format(address)} failed: ${e.code}`)),
+        Effect.annotateLogs({ "netfx.resolver": "getnameinfo" }),
+      ),
+  })
+}
+
+/**
+ * A layer replacing the `Resolver` in context with a logging one
+ * ({@link logged}).
+ *
+ * **Resource**: none.
+ *
+ * @example
+ * ```ts
+ * import { Resolver } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import { Layer } from "effect"
+ *
+ * const LoggedNetwork = NodeNetwork.layerWithResolver.pipe(
+ *   Layer.provideMerge(Resolver.layerLogged),
+ *   Layer.provide(NodeNetwork.layerResolver),
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerLogged: Layer.Layer<Resolver, never, Resolver> = Layer.effect(Resolver, Effect.map(Resolver, logged))

@@ -3,15 +3,18 @@
  *
  * @since 0.1.0
  */
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { RawConnection, RawListener } from "./Driver.ts"
+import { bindAll } from "./internal/bind.ts"
 import { connectAddresses } from "./internal/connect.ts"
 import * as internalListener from "./internal/listener.ts"
 import * as validate from "./internal/validate.ts"
 import type { Listener } from "./Listener.ts"
-import { ConnectFailed, type InvalidArgument, ListenFailed, type ResolveFailed, type Unsupported } from "./NetError.ts"
+import type { ConnectFailed, InvalidArgument, ListenFailed, ResolveFailed, Unsupported } from "./NetError.ts"
 import * as Network from "./Network.ts"
+import * as Resolver from "./Resolver.ts"
 import * as SocketAddress from "./SocketAddress.ts"
 import * as SocketStream from "./SocketStream.ts"
 
@@ -80,13 +83,25 @@ export interface ConnectOptions {
   readonly keepAlive?: boolean | number
   /** Read-ahead bound while nobody receives (default 65536 bytes). */
   readonly highWaterMark?: number
+  /**
+   * Happy eyeballs (RFC 8305) "Connection Attempt Delay": how long an
+   * attempt may run before the next address is tried alongside it (a
+   * number is milliseconds). Default 250 ms. `0` turns racing off: each
+   * address is tried only after the previous one failed.
+   */
+  readonly happyEyeballsDelay?: Duration.DurationInput
 }
 
 /**
  * Opens a TCP connection.
  *
  * The host is resolved with the network's `Resolver` (numeric hosts skip
- * it) and every resolved address is tried until one connects.
+ * it; non-ASCII names are converted with IDNA 2008 first) and the
+ * addresses are raced with happy eyeballs (RFC 8305): families interleaved
+ * (IPv6 first), the next attempt starting when the previous one fails or
+ * after `happyEyeballsDelay` (250 ms), whichever comes first. The first
+ * connection wins; every other attempt is aborted and its socket closed
+ * before `connect` returns.
  *
  * **Resource**: the socket belongs to the current Scope and is closed when
  * it closes (or by `close`).
@@ -96,8 +111,8 @@ export interface ConnectOptions {
  * address with its errno (`ECONNREFUSED`, `ETIMEDOUT`, ...); `Unsupported`
  * when the runtime has no TCP.
  *
- * **Interruption**: at any moment (resolving or connecting) it closes every
- * socket it opened; nothing leaks.
+ * **Interruption**: at any moment (resolving or racing) it closes every
+ * socket it opened, the winner's too if one had connected; nothing leaks.
  *
  * @example
  * ```ts
@@ -128,6 +143,9 @@ export const connect = (
     const port = yield* validate.port("port", options.port)
     const localPort = options.localPort === undefined ? undefined : yield* validate.port("localPort", options.localPort)
     if (options.highWaterMark !== undefined) yield* validate.positiveInt("highWaterMark", options.highWaterMark)
+    if (typeof options.happyEyeballsDelay === "number") {
+      yield* validate.nonNegative("happyEyeballsDelay", options.happyEyeballsDelay)
+    }
     const tcp = yield* Network.driver("tcp", "TCP")
     const network = yield* Network.Network
     const addresses = yield* resolveStream(network.resolver, host, port)
@@ -143,7 +161,7 @@ export const connect = (
           keepAlive: keepAlive !== false,
           keepAliveInitialDelayMillis: typeof keepAlive === "number" ? keepAlive : 0,
         }),
-      { host, port },
+      { host, port, delay: options.happyEyeballsDelay },
     )
     const streamOptions = options.highWaterMark === undefined ? undefined : { highWaterMark: options.highWaterMark }
     return yield* SocketStream.makeScoped(raw, streamOptions)
@@ -153,19 +171,8 @@ const resolveStream = (
   resolver: Network.NetworkService["resolver"],
   host: string,
   port: number,
-): Effect.Effect<ReadonlyArray<SocketAddress.Ipv4 | SocketAddress.Ipv6>, ResolveFailed | ConnectFailed> => {
-  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host
-  if (SocketAddress.numericFamily(bare) !== 0) return Effect.succeed([SocketAddress.ip(bare, port)])
-  return resolver
-    .getaddrinfo(bare, port, { type: "stream" })
-    .pipe(
-      Effect.flatMap((infos) =>
-        infos.length === 0
-          ? Effect.fail(new ConnectFailed({ host, port, attempts: [] }))
-          : Effect.succeed(infos.map((i) => i.address)),
-      ),
-    )
-}
+): Effect.Effect<ReadonlyArray<SocketAddress.Ipv4 | SocketAddress.Ipv6>, ResolveFailed> =>
+  Effect.map(Resolver.lookup(resolver, host, port, { type: "stream" }), (infos) => infos.map((i) => i.address))
 
 /**
  * Options of {@link listen}.
@@ -177,7 +184,10 @@ export interface ListenOptions {
   /**
    * The local host to bind. Omitted: every interface of both families
    * (`0.0.0.0` and `::`, the IPv6 socket with IPV6_V6ONLY), on one port.
-   * A name binds every address it resolves to, one per family.
+   * A name (`"localhost"`) binds every address it resolves to, all on one
+   * port (IPv6 sockets with IPV6_V6ONLY when there are several); with port
+   * 0, when the port chosen for the first address is taken for another,
+   * netfx picks a new one (a bounded number of times).
    */
   readonly host?: string
   /** The port; 0 (the default) lets the system choose. */
@@ -242,33 +252,18 @@ export const listen = (
     const addresses = wildcard
       ? [SocketAddress.ipv4("0.0.0.0", port), SocketAddress.ipv6("::", port)]
       : yield* resolveListen(network.resolver, yield* validate.host("host", options.host), port)
-    const raws: Array<RawListener> = []
-    let boundPort = port
-    for (const address of addresses) {
-      const request: ListenRequest = {
-        address: boundPort === address.port ? address : { ...address, port: boundPort },
-        backlog,
-        reusePort: options.reusePort ?? false,
-        ipv6Only: addresses.length > 1,
-        noDelay: options.noDelay ?? true,
-      }
-      const exit = yield* Effect.either(tcp.listen(request))
-      if (exit._tag === "Left") {
-        // A machine without IPv6 still gets the IPv4 half of the wildcard.
-        const error = exit.left
-        if (
-          wildcard &&
-          address._tag === "Ipv6" &&
-          error._tag === "ListenFailed" &&
-          ["EAFNOSUPPORT", "EADDRNOTAVAIL"].includes(error.code)
-        )
-          continue
-        return yield* Effect.fail(exit.left)
-      }
-      raws.push(exit.right)
-      const bound = exit.right.address
-      if (SocketAddress.isIp(bound)) boundPort = bound.port
-    }
+    const raws: ReadonlyArray<RawListener> = yield* bindAll(
+      addresses,
+      (address, ipv6Only) =>
+        tcp.listen({
+          address,
+          backlog,
+          reusePort: options.reusePort ?? false,
+          ipv6Only,
+          noDelay: options.noDelay ?? true,
+        }),
+      { wildcard },
+    )
     return yield* internalListener.make(raws, {
       backlog,
       ...(options.highWaterMark === undefined ? {} : { streamOptions: { highWaterMark: options.highWaterMark } }),
@@ -279,25 +274,8 @@ const resolveListen = (
   resolver: Network.NetworkService["resolver"],
   host: string,
   port: number,
-): Effect.Effect<ReadonlyArray<SocketAddress.Ipv4 | SocketAddress.Ipv6>, ResolveFailed | ListenFailed> => {
-  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host
-  if (SocketAddress.numericFamily(bare) !== 0) return Effect.succeed([SocketAddress.ip(bare, port)])
-  return resolver.getaddrinfo(bare, port, { type: "stream" }).pipe(
-    Effect.map((infos) => {
-      // one address per family, IPv6 first when both exist
-      const v6 = infos.find((i) => i.family === 6)
-      const v4 = infos.find((i) => i.family === 4)
-      return [v6, v4].filter((i) => i !== undefined).map((i) => i.address)
-    }),
-    Effect.flatMap((list) =>
-      list.length === 0
-        ? Effect.fail(
-            new ListenFailed({
-              address: SocketAddress.ip(bare.includes(":") ? "::" : "0.0.0.0", port),
-              code: "ENOTFOUND",
-            }),
-          )
-        : Effect.succeed(list),
-    ),
+): Effect.Effect<ReadonlyArray<SocketAddress.Ipv4 | SocketAddress.Ipv6>, ResolveFailed> =>
+  // every distinct address the name has (the front drops duplicates), in the resolver's order
+  Effect.map(Resolver.lookup(resolver, host, port, { type: "stream", flags: Resolver.AI_PASSIVE }), (infos) =>
+    infos.map((i) => i.address),
   )
-}

@@ -3,27 +3,34 @@
  *
  * @since 0.1.0
  */
-import { Network } from "@netfx/core"
+import { Network, Resolver } from "@netfx/core"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as resolver from "./internal/resolver.ts"
 import * as tcp from "./internal/tcp.ts"
 import * as unix from "./internal/unix.ts"
 
 /**
- * The Node network service value.
+ * The Node network service value. `options.resolver` replaces the system
+ * resolver for every transport (it is wrapped with `Resolver.make`, so it
+ * receives ASCII, non-numeric names only).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (): Network.NetworkService => ({
+export const make = (options?: {
+  readonly resolver?: Resolver.ResolverService | undefined
+}): Network.NetworkService => ({
   runtime: "node",
-  resolver: resolver.system,
+  resolver: options?.resolver === undefined ? resolver.system : Resolver.make(options.resolver),
   tcp: tcp.driver,
   unix: unix.driver,
 })
 
 /**
- * Provides `Network` backed by Node's own sockets and the system resolver.
+ * Provides `Network` backed by Node's own sockets and the system resolver,
+ * and that resolver as `Resolver` (for `Resolver.getaddrinfo`). To replace
+ * the resolver, see {@link layerWithResolver}.
  *
  * **Resource**: the Layer holds nothing itself; every socket belongs to the
  * Scope of the effect that opened it.
@@ -40,4 +47,59 @@ export const make = (): Network.NetworkService => ({
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Network.Network> = Layer.sync(Network.Network, make)
+export const layer: Layer.Layer<Network.Network | Resolver.Resolver> = Layer.suspend(() =>
+  Layer.provideMerge(layerWithResolver, layerResolver),
+)
+
+/**
+ * The system resolver (getaddrinfo/getnameinfo through `node:dns`) as a
+ * `Resolver` layer, for building a network around a wrapped resolver.
+ *
+ * **Resource**: none.
+ *
+ * @example
+ * ```ts
+ * import { Resolver } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import { Layer } from "effect"
+ *
+ * const CachedNetwork = NodeNetwork.layerWithResolver.pipe(
+ *   Layer.provideMerge(Resolver.layerCached({ ttl: "30 seconds" })),
+ *   Layer.provide(NodeNetwork.layerResolver),
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerResolver: Layer.Layer<Resolver.Resolver> = Layer.succeed(Resolver.Resolver, resolver.system)
+
+/**
+ * Provides `Network` backed by Node's sockets, resolving host names with the
+ * `Resolver` in context — how you replace name resolution for every
+ * transport (Trio's custom hostname resolver): provide
+ * `Resolver.layerStatic(...)`, your own `Resolver.layer(...)`, or a wrapped
+ * system resolver. Use `Layer.provideMerge` to keep `Resolver` available to
+ * `Resolver.getaddrinfo` too.
+ *
+ * **Resource**: none; sockets belong to the Scopes that open them.
+ *
+ * @example
+ * ```ts
+ * import { Resolver, Tcp } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import { Effect, Layer } from "effect"
+ *
+ * const TestNetwork = NodeNetwork.layerWithResolver.pipe(
+ *   Layer.provide(Resolver.layerStatic({ "db.test": ["::1", "127.0.0.1"] })),
+ * )
+ * const conn = Tcp.connect({ host: "db.test", port: 5432 }).pipe(Effect.scoped, Effect.provide(TestNetwork))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWithResolver: Layer.Layer<Network.Network, never, Resolver.Resolver> = Layer.effect(
+  Network.Network,
+  Effect.map(Resolver.Resolver, (service) => make({ resolver: service })),
+)

@@ -1,21 +1,75 @@
 import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import { type ConnectAttempt, ConnectFailed } from "../NetError.ts"
 import type * as SocketAddress from "../SocketAddress.ts"
+
+/** The RFC 8305 "Connection Attempt Delay" netfx uses by default. @internal */
+export const DEFAULT_HAPPY_EYEBALLS_DELAY = Duration.millis(250)
 
 /** @internal */
 export interface ConnectPlan {
   readonly host: string
   readonly port: number
+  /**
+   * Time between starting one attempt and the next while the earlier ones
+   * are still pending (RFC 8305 "Connection Attempt Delay"). Zero: no
+   * racing; each attempt runs to its end before the next starts. Default
+   * 250 ms.
+   */
+  readonly delay?: Duration.DurationInput | undefined
 }
 
 /**
- * Tries each address in order until one connects. Every attempt owns a
- * child scope of the caller's: a failed attempt's scope is closed at once
- * (its socket released); the winner's stays open until the caller's closes.
+ * Orders addresses for happy eyeballs (RFC 8305 §4): families interleaved,
+ * IPv6 first when there is any, each family keeping the resolver's order.
+ *
+ * @internal
+ */
+export const interleave = <A extends SocketAddress.Ipv4 | SocketAddress.Ipv6>(
+  addresses: ReadonlyArray<A>,
+): ReadonlyArray<A> => {
+  const v6 = addresses.filter((a) => a._tag === "Ipv6")
+  const v4 = addresses.filter((a) => a._tag === "Ipv4")
+  const out: Array<A> = []
+  for (let i = 0; i < Math.max(v6.length, v4.length); i++) {
+    const a = v6[i]
+    const b = v4[i]
+    if (a !== undefined) out.push(a)
+    if (b !== undefined) out.push(b)
+  }
+  return out
+}
+
+interface Won<A> {
+  readonly value: A
+  readonly scope: Scope.CloseableScope
+}
+
+/**
+ * Happy eyeballs (RFC 8305) over already-resolved addresses.
+ *
+ * Addresses are interleaved by family (IPv6 first). Attempt 0 starts at
+ * once; attempt k+1 starts when attempt k has failed or when `delay` has
+ * passed since attempt k started, whichever comes first (so a refused
+ * connection moves on at once). The first attempt to connect wins; every
+ * other attempt is interrupted, and every attempt that lost (failed,
+ * interrupted, or connected second) has its scope closed before this
+ * returns. Time is Effect's `Clock`, so `TestClock` drives it.
+ *
+ * Every attempt runs in its own child scope forked from the caller's: the
+ * winner's stays open (it closes with the caller's scope); the others are
+ * closed at once. Interrupting this effect at any moment interrupts every
+ * attempt, closes their scopes and — if one had already won — the winner's
+ * too, so nothing it opened stays open.
+ *
+ * Fails with one `ConnectFailed` listing every attempted address with its
+ * error, in the order the attempts started.
  *
  * @internal
  */
@@ -26,15 +80,75 @@ export const connectAddresses = <A>(
 ): Effect.Effect<A, ConnectFailed, Scope.Scope> =>
   Effect.gen(function* () {
     const outer = yield* Effect.scope
-    const failures: Array<ConnectAttempt> = []
-    for (const address of addresses) {
-      const child = yield* Scope.fork(outer, ExecutionStrategy.sequential)
-      const exit = yield* Effect.exit(Scope.extend(attempt(address), child))
-      if (Exit.isSuccess(exit)) return exit.value
-      yield* Scope.close(child, exit)
-      const failure = Cause.failureOption(exit.cause)
-      if (failure._tag === "None") return yield* Effect.failCause(exit.cause)
-      failures.push(...failure.value.attempts)
-    }
-    return yield* Effect.fail(new ConnectFailed({ host: plan.host, port: plan.port, attempts: failures }))
+    const delay = Duration.decode(plan.delay ?? DEFAULT_HAPPY_EYEBALLS_DELAY)
+    const racing = Duration.greaterThan(delay, Duration.zero)
+    const ordered = interleave(addresses)
+    const failures: Array<ReadonlyArray<ConnectAttempt> | undefined> = ordered.map(() => undefined)
+    const winner = yield* Deferred.make<Won<A>>()
+    const fibers: Array<Fiber.RuntimeFiber<void>> = []
+    const dones: Array<Deferred.Deferred<void>> = []
+
+    const run = (index: number, address: SocketAddress.Ipv4 | SocketAddress.Ipv6, done: Deferred.Deferred<void>) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function* () {
+          const child = yield* Scope.fork(outer, ExecutionStrategy.sequential)
+          const exit = yield* Effect.exit(restore(Scope.extend(attempt(address), child)))
+          if (Exit.isSuccess(exit)) {
+            const first = yield* Deferred.succeed(winner, { value: exit.value, scope: child })
+            if (!first) yield* Scope.close(child, Exit.void)
+          } else {
+            yield* Scope.close(child, exit)
+            const failure = Cause.failureOption(exit.cause)
+            if (failure._tag === "Some") {
+              failures[index] = failure.value.attempts
+            } else if (!Cause.isInterruptedOnly(exit.cause)) {
+              // a defect in a driver: make it the winner's problem, not a hang
+              yield* Deferred.die(winner, Cause.squash(exit.cause))
+            }
+          }
+          yield* Deferred.succeed(done, undefined)
+        }),
+      )
+
+    const closeAll = Effect.suspend(() => Fiber.interruptAll(fibers))
+
+    const race = Effect.gen(function* () {
+      for (let index = 0; index < ordered.length; index++) {
+        if (yield* Deferred.isDone(winner)) break
+        const address = ordered[index] as SocketAddress.Ipv4 | SocketAddress.Ipv6
+        const done = yield* Deferred.make<void>()
+        dones.push(done)
+        fibers.push(yield* Effect.fork(run(index, address, done)))
+        if (index === ordered.length - 1) break
+        // Next attempt: when this one ends, when the delay passes, or never (someone won).
+        const waits: Array<Effect.Effect<void>> = [Deferred.await(done), Effect.asVoid(Deferred.await(winner))]
+        if (racing) waits.push(Effect.sleep(delay))
+        yield* Effect.raceAll(waits)
+      }
+      // Every attempt started: wait for a winner or for all of them to end.
+      yield* Effect.raceFirst(
+        Effect.either(Deferred.await(winner)),
+        Effect.as(Effect.forEach(dones, Deferred.await, { discard: true }), undefined),
+      )
+      yield* closeAll
+      const won = yield* Deferred.poll(winner)
+      if (won._tag === "Some") return yield* won.value.pipe(Effect.map((w) => w.value))
+      const attempts = failures.flatMap((f) => f ?? [])
+      return yield* Effect.fail(new ConnectFailed({ host: plan.host, port: plan.port, attempts }))
+    })
+
+    return yield* race.pipe(
+      Effect.onExit((exit) =>
+        Exit.isSuccess(exit)
+          ? Effect.void
+          : Effect.gen(function* () {
+              yield* closeAll
+              const won = yield* Deferred.poll(winner)
+              if (won._tag === "Some") {
+                const w = yield* Effect.either(won.value)
+                if (w._tag === "Right") yield* Scope.close(w.right.scope, exit)
+              }
+            }),
+      ),
+    )
   })

@@ -1,49 +1,73 @@
 import * as dns from "node:dns"
-import type { Resolver } from "@netfx/core"
-import { NetError, SocketAddress } from "@netfx/core"
+import { NetError, Resolver, SocketAddress } from "@netfx/core"
 import * as Effect from "effect/Effect"
+
+/*
+ * The system resolver: getaddrinfo(3) / getnameinfo(3) through `dns.lookup`
+ * and `dns.lookupService` (libuv's thread pool; /etc/hosts and nsswitch are
+ * honoured). The core front (`Resolver.make`) handles numeric hosts, IDNA
+ * and the flags Node cannot pass; this only performs the platform call.
+ *
+ * Node does not expose `ai_canonname`, so `AI_CANONNAME` reports the name
+ * asked for (after IDNA), not a CNAME target.
+ */
+
+const HINTS = dns.ADDRCONFIG | dns.V4MAPPED | dns.ALL
 
 const resolveFailed = (host: string, error: unknown) => {
   const { code, syscall } = NetError.errnoOf(error)
   return new NetError.ResolveFailed({ host, code, syscall, cause: error })
 }
 
-/** @internal The system resolver: getaddrinfo/getnameinfo through `node:dns`. */
-export const system: Resolver.ResolverService = {
+const impl: Resolver.ResolverService = {
   getaddrinfo: (host, port, options) =>
     Effect.async<ReadonlyArray<Resolver.AddressInfo>, NetError.ResolveFailed>((resume) => {
       let active = true
-      dns.lookup(
-        host,
-        { all: true, family: options?.family ?? 0, hints: options?.flags ?? 0, verbatim: true },
-        (error, addresses) => {
-          if (!active) return
-          if (error) return resume(Effect.fail(resolveFailed(host, error)))
-          resume(
-            Effect.succeed(
-              addresses.map((a) => ({
-                family: a.family === 6 ? (6 as const) : (4 as const),
-                address: a.family === 6 ? SocketAddress.ipv6(a.address, port) : SocketAddress.ipv4(a.address, port),
-                type: options?.type,
-              })),
-            ),
-          )
-        },
-      )
+      const type = options?.type ?? "stream"
+      try {
+        dns.lookup(
+          host,
+          { all: true, family: options?.family ?? 0, hints: (options?.flags ?? 0) & HINTS, verbatim: true },
+          (error, addresses) => {
+            if (!active) return
+            if (error) return resume(Effect.fail(resolveFailed(host, error)))
+            resume(
+              Effect.succeed(
+                addresses.map((a) => ({
+                  family: a.family === 6 ? (6 as const) : (4 as const),
+                  type,
+                  protocol: type === "stream" ? 6 : 17,
+                  address: a.family === 6 ? SocketAddress.ip(a.address, port) : SocketAddress.ipv4(a.address, port),
+                })),
+              ),
+            )
+          },
+        )
+      } catch (error) {
+        // argument validation (a name Node rejects before the lookup)
+        resume(Effect.fail(resolveFailed(host, error)))
+      }
       return Effect.sync(() => {
         active = false
       })
     }),
   getnameinfo: (address) =>
-    Effect.async<{ readonly host: string; readonly service: string }, NetError.ResolveFailed>((resume) => {
+    Effect.async<Resolver.NameInfo, NetError.ResolveFailed>((resume) => {
       let active = true
-      dns.lookupService(address.host, address.port, (error, hostname, service) => {
-        if (!active) return
-        if (error) return resume(Effect.fail(resolveFailed(address.host, error)))
-        resume(Effect.succeed({ host: hostname, service }))
-      })
+      try {
+        dns.lookupService(address.host, address.port, (error, hostname, service) => {
+          if (!active) return
+          if (error) return resume(Effect.fail(resolveFailed(address.host, error)))
+          resume(Effect.succeed({ host: hostname, service }))
+        })
+      } catch (error) {
+        resume(Effect.fail(resolveFailed(address.host, error)))
+      }
       return Effect.sync(() => {
         active = false
       })
     }),
 }
+
+/** @internal The system resolver behind the core front. */
+export const system: Resolver.ResolverService = Resolver.make(impl)
