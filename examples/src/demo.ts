@@ -5,9 +5,10 @@
 import * as Effect from "effect/Effect"
 import type { Demo } from "./demos/Demo.ts"
 import { demo as tcp } from "./demos/tcp.ts"
-import { NetworkLive } from "./runtime.ts"
+import { isMain, NetworkLive } from "./runtime.ts"
 
-const demos: ReadonlyArray<Demo> = [tcp]
+/** Every demo, in the order `pnpm demo` runs them (also run under Bun by packages/bun/test/Examples.test.ts). */
+export const demos: ReadonlyArray<Demo> = [tcp]
 
 const main = Effect.gen(function* () {
   let failed = 0
@@ -23,7 +24,9 @@ const main = Effect.gen(function* () {
   if (failed > 0) process.exitCode = 1
 })
 
-Effect.runPromise(Effect.provide(main, NetworkLive)).catch((e) => {
-  console.error(e)
-  process.exitCode = 1
-})
+if (isMain(import.meta.url)) {
+  Effect.runPromise(Effect.provide(main, NetworkLive)).catch((e) => {
+    console.error(e)
+    process.exitCode = 1
+  })
+}

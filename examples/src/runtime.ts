@@ -5,6 +5,7 @@
  */
 
 import { pathToFileURL } from "node:url"
+import { BunNetwork } from "@netfx/bun"
 import type { Network } from "@netfx/core"
 import { NodeNetwork } from "@netfx/node"
 import * as Effect from "effect/Effect"
@@ -12,8 +13,11 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type * as Layer from "effect/Layer"
 
+/** True under Bun (`bun examples/src/tcp-server.ts`), false under Node (`tsx ...`). */
+export const isBun: boolean = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined"
+
 /** The network of the runtime we are on. */
-export const NetworkLive: Layer.Layer<Network.Network> = NodeNetwork.layer
+export const NetworkLive: Layer.Layer<Network.Network> = isBun ? BunNetwork.layer : NodeNetwork.layer
 
 /** True when `importMetaUrl` is the module that was started from the command line. */
 export const isMain = (importMetaUrl: string): boolean =>

@@ -1,0 +1,4 @@
+import { BunNetwork } from "@netfx/bun"
+import { pythonInterop } from "@netfx/core/testing"
+
+pythonInterop({ name: "bun", layer: BunNetwork.layer })
