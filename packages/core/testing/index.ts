@@ -6,6 +6,7 @@
 
 export * from "./PythonInterop.ts"
 export * as Peers from "./peers.ts"
+export * from "./ResolverContract.ts"
 export * from "./StreamContract.ts"
 export * from "./TcpContract.ts"
 export * from "./UnixContract.ts"
