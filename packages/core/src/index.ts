@@ -7,6 +7,10 @@
  */
 
 /** @since 0.1.0 */
+export * as Asyncio from "./Asyncio.ts"
+/** @since 0.1.0 */
+export * as BufferedStream from "./BufferedStream.ts"
+/** @since 0.1.0 */
 export * as Driver from "./Driver.ts"
 /** @since 0.1.0 */
 export * as Listener from "./Listener.ts"
@@ -24,5 +28,7 @@ export * as SocketAddress from "./SocketAddress.ts"
 export * as SocketStream from "./SocketStream.ts"
 /** @since 0.1.0 */
 export * as Tcp from "./Tcp.ts"
+/** @since 0.1.0 */
+export * as TextStream from "./TextStream.ts"
 /** @since 0.1.0 */
 export * as Unix from "./Unix.ts"

@@ -1,0 +1,474 @@
+/**
+ * asyncio-style streams for users coming from Python: `StreamReader` /
+ * `StreamWriter`, `openConnection` / `startServer` and their Unix socket
+ * variants, over any netfx byte stream (TCP, Unix, TLS, in memory). Names
+ * are camelCase; semantics follow the asyncio documentation, with typed
+ * errors from the netfx vocabulary instead of exceptions:
+ *
+ * | asyncio                    | netfx                                  |
+ * |----------------------------|----------------------------------------|
+ * | `IncompleteReadError`      | `IncompleteRead` (`partial`, `expected`) |
+ * | `LimitOverrunError`        | `LimitExceeded` (data stays buffered)   |
+ * | `ValueError` from readline | `LimitExceeded` (the overlong line is dropped) |
+ * | `ConnectionResetError` ... | `BrokenResource` (errno `code`)         |
+ * | use after `close()`        | `ClosedResource`                        |
+ *
+ * **The writer's resource story.** `write` only queues bytes and returns.
+ * Each writer owns one flusher fiber, forked in the Scope that created the
+ * writer (`openConnection`'s caller, or the connection of a `startServer`
+ * handler), which sends queued bytes in order with the stream's
+ * backpressured `send`. `close` asks the flusher to send what is queued and
+ * then close the connection; `waitClosed` waits for that. Closing the Scope
+ * instead aborts: the flusher is interrupted and the connection closed at
+ * once, dropping queued bytes — so call `close` + `waitClosed` (or `drain`)
+ * before leaving the Scope, as in asyncio. A `startServer` handler's writer
+ * is closed (flushed) for it when the handler returns.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import * as internal from "./internal/asyncio.ts"
+import type { Listener } from "./Listener.ts"
+import type {
+  BrokenResource,
+  BusyResource,
+  ClosedResource,
+  ConnectFailed,
+  IncompleteRead,
+  InvalidArgument,
+  LimitExceeded,
+  ListenFailed,
+  ResolveFailed,
+  SendError,
+  TlsFailed,
+  Unsupported,
+} from "./NetError.ts"
+import type { Network } from "./Network.ts"
+import type * as SocketAddress from "./SocketAddress.ts"
+import type { SocketStream } from "./SocketStream.ts"
+import * as Tcp from "./Tcp.ts"
+
+/**
+ * The errors of reading: the connection broke (`BrokenResource`), it was
+ * closed locally (`ClosedResource`), another fiber is reading
+ * (`BusyResource`), or a bad argument (`InvalidArgument`). End of stream is
+ * never one of them: reads report it as asyncio does (an empty result, or
+ * `IncompleteRead`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ReadError = ClosedResource | BrokenResource | BusyResource | InvalidArgument
+
+/**
+ * The errors of writing: the connection broke (`BrokenResource`), the
+ * writer was closed or half-closed (`ClosedResource`), or someone else
+ * sends on the same stream (`BusyResource`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type WriterError = SendError
+
+/**
+ * Write-buffer watermarks (asyncio's `set_write_buffer_limits`): `drain`
+ * waits while more than `high` bytes are unsent, until at most `low` are.
+ * Defaults 65536 / 16384; with only one given, `high = 4 * low` or
+ * `low = high / 4`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WriteBufferLimits {
+  readonly high?: number
+  readonly low?: number
+}
+
+/**
+ * Options shared by every constructor of a reader/writer pair.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamOptions {
+  /** The reader's limit for `readline`/`readuntil` (default 65536 bytes). */
+  readonly limit?: number
+  /** The writer's watermarks. */
+  readonly writeBufferLimits?: WriteBufferLimits
+}
+
+/**
+ * The reading half (asyncio's `StreamReader`).
+ *
+ * One reader at a time: a second fiber reading while a read waits fails
+ * with `BusyResource`.
+ *
+ * **Interruption**: every read loses no byte when interrupted; what it
+ * received stays buffered for the next read.
+ *
+ * @example
+ * ```ts
+ * import { Asyncio } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const firstLine = Effect.gen(function* () {
+ *   const [reader, writer] = yield* Asyncio.openConnection("127.0.0.1", 8888)
+ *   const line = yield* reader.readline()
+ *   yield* writer.close
+ *   return new TextDecoder().decode(line)
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamReader {
+  /** The reader's limit for `readline` / `readuntil`. */
+  readonly limit: number
+  /**
+   * Reads up to `n` bytes; with `n = -1` (the default) reads until end of
+   * stream and returns everything. Returns an empty array only at end of
+   * stream (or for `n = 0`).
+   *
+   * **Errors**: {@link ReadError}; a broken connection is an error, never
+   * an empty read.
+   */
+  read(n?: number): Effect.Effect<Uint8Array, ReadError>
+  /**
+   * Reads one line, ending with `"\n"` (included). At end of stream
+   * returns the partial line without `"\n"`, and an empty array when
+   * nothing is left.
+   *
+   * **Errors**: `LimitExceeded` when no `"\n"` occurs within `limit` bytes;
+   * as in asyncio, the overlong line is dropped (through its `"\n"` when it
+   * is buffered, otherwise what is buffered); {@link ReadError}.
+   */
+  readline(): Effect.Effect<Uint8Array, ReadError | LimitExceeded>
+  /**
+   * Reads exactly `n` bytes.
+   *
+   * **Errors**: `IncompleteRead` (with `partial` and `expected = n`) when
+   * the stream ends first; as in asyncio the partial bytes are consumed
+   * (they are in the error). {@link ReadError}.
+   */
+  readexactly(n: number): Effect.Effect<Uint8Array, ReadError | IncompleteRead>
+  /**
+   * Reads through the next `separator` (default `"\n"`), which is included
+   * in the result.
+   *
+   * **Errors**: `LimitExceeded` when the separator does not start within
+   * `limit` bytes — the data stays buffered and can be read again;
+   * `IncompleteRead` (with `partial`) when the stream ends first — as in
+   * asyncio the buffer is then consumed; {@link ReadError}.
+   */
+  readuntil(separator?: Uint8Array | string): Effect.Effect<Uint8Array, ReadError | IncompleteRead | LimitExceeded>
+  /** `true` when the stream ended and the buffer is empty (a snapshot). */
+  atEof(): boolean
+  /** `async for line in reader`: the remaining lines (with `"\n"`) as a Stream. */
+  readonly lines: Stream.Stream<Uint8Array, ReadError | LimitExceeded>
+  /** Appends bytes to the read buffer (asyncio's `feed_data`), for tests and parsers. */
+  feedData(data: Uint8Array | string): Effect.Effect<void>
+}
+
+/**
+ * The writing half (asyncio's `StreamWriter`). See the module docs for the
+ * flusher fiber and what closing the Scope does.
+ *
+ * @example
+ * ```ts
+ * import { Asyncio } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const send = Effect.gen(function* () {
+ *   const [, writer] = yield* Asyncio.openConnection("127.0.0.1", 8888)
+ *   yield* writer.write("Hello World!")
+ *   yield* writer.drain
+ *   yield* writer.close
+ *   yield* writer.waitClosed
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamWriter {
+  /** The underlying byte stream (asyncio's `transport`). */
+  readonly transport: SocketStream
+  /**
+   * Queues `data` (strings are UTF-8 encoded) and returns at once; not
+   * subject to flow control — follow with `drain`. Do not mutate `data`
+   * afterwards.
+   *
+   * **Errors**: `ClosedResource` after `close` or `writeEof`;
+   * `BrokenResource` once a send failed.
+   */
+  write(data: Uint8Array | string): Effect.Effect<void, WriterError>
+  /** Queues every item of `data`; as `write`. */
+  writelines(data: Iterable<Uint8Array | string>): Effect.Effect<void, WriterError>
+  /**
+   * Waits while more than the high watermark is unsent, until at most the
+   * low watermark is; returns at once otherwise.
+   *
+   * **Errors**: `BrokenResource` when the connection broke (e.g. the peer
+   * closed and the kernel answered with a reset or `EPIPE`);
+   * `ClosedResource` after `close`.
+   *
+   * **Interruption**: interrupting `drain` only stops the wait; queued
+   * bytes are still sent.
+   */
+  readonly drain: Effect.Effect<void, WriterError>
+  /** `true`: every netfx byte stream can half-close. */
+  canWriteEof(): boolean
+  /**
+   * Half-closes after the queued bytes are sent: the peer reads end of
+   * stream and can still reply. Further writes fail with `ClosedResource`.
+   * Does not wait.
+   */
+  readonly writeEof: Effect.Effect<void, WriterError>
+  /**
+   * Closes the connection after the queued bytes are sent. Does not wait
+   * (see `waitClosed`). Idempotent.
+   */
+  readonly close: Effect.Effect<void>
+  /** Closes the connection now, dropping queued bytes (asyncio's `transport.abort()`). */
+  readonly abort: Effect.Effect<void>
+  /** `true` once `close` (or `abort`) was called. */
+  isClosing(): boolean
+  /**
+   * Waits until the connection is closed (after `close`).
+   *
+   * **Errors**: the `BrokenResource` (or other send error) that kept queued
+   * bytes from being sent.
+   */
+  readonly waitClosed: Effect.Effect<void, WriterError>
+  /** Bytes written but not yet accepted by the stream (a snapshot). */
+  getWriteBufferSize(): number
+  /** Sets the watermarks. **Errors**: `InvalidArgument` unless `high >= low >= 0`. */
+  setWriteBufferLimits(limits?: WriteBufferLimits): Effect.Effect<void, InvalidArgument>
+  /**
+   * Connection facts by asyncio's names: `"peername"` and `"sockname"`
+   * (`SocketAddress`), `"socket"` (`{ fd, family, localAddress,
+   * remoteAddress }`), `"fd"`, `"family"`; with TLS (`extra.tls`):
+   * `"ssl_object"`/`"tls"` (the TLS facts), `"peercert"`, `"cipher"`,
+   * `"alpn_protocol"`, `"tls_version"`; any other name is looked up in the
+   * stream's `extra`. Returns `defaultValue` when absent.
+   */
+  extraInfo(name: "peername" | "sockname"): SocketAddress.SocketAddress
+  extraInfo(name: string, defaultValue?: unknown): unknown
+}
+
+/**
+ * A server from {@link startServer} (asyncio's `Server`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Server {
+  readonly listener: Listener
+  /** The first bound address. */
+  readonly address: SocketAddress.SocketAddress
+  /** Every bound address (one per family for a dual-stack server). */
+  readonly addresses: ReadonlyArray<SocketAddress.SocketAddress>
+  /** asyncio's `server.sockets`: the bound addresses. */
+  readonly sockets: ReadonlyArray<SocketAddress.SocketAddress>
+  /**
+   * Waits while the server serves; returns when it is closed (asyncio
+   * raises `CancelledError` there instead). Serving starts when the server
+   * is created, as with asyncio's default `start_serving=True`.
+   */
+  readonly serveForever: Effect.Effect<void>
+  /**
+   * Stops listening and ends every running connection handler (their
+   * connections close). Does not wait; see `waitClosed`.
+   */
+  readonly close: Effect.Effect<void>
+  /** Waits until the server stopped and every handler ended. */
+  readonly waitClosed: Effect.Effect<void>
+  isServing(): boolean
+}
+
+/**
+ * Options of {@link openConnection}: the reader/writer options plus every
+ * `Tcp.connect` option.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OpenConnectionOptions extends StreamOptions, Omit<Tcp.ConnectOptions, "host" | "port"> {}
+
+/**
+ * Options of {@link startServer}: the reader/writer options (for every
+ * connection) plus every `Tcp.listen` option.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StartServerOptions extends StreamOptions, Omit<Tcp.ListenOptions, "host" | "port"> {}
+
+/**
+ * The handler {@link startServer} runs for each connection.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ClientConnected<E, R> = (reader: StreamReader, writer: StreamWriter) => Effect.Effect<unknown, E, R>
+
+/**
+ * A reader/writer pair over an existing byte stream (any transport).
+ *
+ * **Resource**: forks the writer's flusher fiber into the current Scope;
+ * closing the Scope interrupts it and closes `stream`.
+ *
+ * **Errors**: `InvalidArgument` for a bad `limit` or watermarks.
+ *
+ * **Interruption**: not applicable (it does not wait).
+ *
+ * @example
+ * ```ts
+ * import { Asyncio, SocketStream } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const pair = (conn: SocketStream.SocketStream) => Asyncio.fromStream(conn, { limit: 1024 })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromStream: (
+  stream: SocketStream,
+  options?: StreamOptions,
+) => Effect.Effect<readonly [StreamReader, StreamWriter], InvalidArgument, Scope.Scope> = internal.fromStream
+
+/**
+ * Opens a TCP connection and returns a `[reader, writer]` pair
+ * (asyncio's `open_connection`).
+ *
+ * **Resource**: the connection and the writer's flusher fiber belong to
+ * the current Scope.
+ *
+ * **Errors**: those of `Tcp.connect` (`ConnectFailed`, `ResolveFailed`,
+ * `InvalidArgument`, `Unsupported`); `InvalidArgument` for a bad `limit`.
+ *
+ * **Interruption**: as `Tcp.connect`: nothing leaks.
+ *
+ * @example
+ * ```ts
+ * import { Asyncio } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import { Effect } from "effect"
+ *
+ * const tcpEchoClient = (message: string) =>
+ *   Effect.gen(function* () {
+ *     const [reader, writer] = yield* Asyncio.openConnection("127.0.0.1", 8888)
+ *     yield* writer.write(message)
+ *     const data = yield* reader.read(100)
+ *     yield* writer.close
+ *     yield* writer.waitClosed
+ *     return new TextDecoder().decode(data)
+ *   }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const openConnection = (
+  host: string,
+  port: number,
+  options: OpenConnectionOptions = {},
+): Effect.Effect<
+  readonly [StreamReader, StreamWriter],
+  ConnectFailed | ResolveFailed | InvalidArgument | Unsupported | TlsFailed,
+  Scope.Scope | Network
+> => {
+  const { limit, writeBufferLimits, ...connect } = options
+  return Effect.flatMap(internal.validateLimit(limit ?? internal.DEFAULT_LIMIT), () =>
+    Effect.flatMap(Tcp.connect({ ...connect, host, port }), (stream) =>
+      internal.fromStream(stream, streamOptions(limit, writeBufferLimits)),
+    ),
+  )
+}
+
+const streamOptions = (limit: number | undefined, writeBufferLimits: WriteBufferLimits | undefined): StreamOptions => ({
+  ...(limit === undefined ? {} : { limit }),
+  ...(writeBufferLimits === undefined ? {} : { writeBufferLimits }),
+})
+
+/**
+ * Listens on TCP and runs `handler(reader, writer)` for each connection in
+ * its own fiber (asyncio's `start_server`). Serving starts at once.
+ *
+ * **Resource**: the listener, the serving fiber and every connection
+ * belong to the current Scope. Each connection's writer is closed (queued
+ * bytes flushed) when its handler returns or fails; a failing handler is
+ * logged and affects only its own connection.
+ *
+ * **Errors**: those of `Tcp.listen` (`ListenFailed`, `ResolveFailed`,
+ * `InvalidArgument`, `Unsupported`); `InvalidArgument` for a bad `limit`
+ * or watermarks.
+ *
+ * **Interruption**: closing the Scope (or `server.close`) stops accepting
+ * and interrupts every handler.
+ *
+ * @example
+ * ```ts
+ * import { Asyncio } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import { Effect } from "effect"
+ *
+ * const handleEcho = (reader: Asyncio.StreamReader, writer: Asyncio.StreamWriter) =>
+ *   Effect.gen(function* () {
+ *     const data = yield* reader.read(100)
+ *     yield* writer.write(data)
+ *     yield* writer.drain
+ *     yield* writer.close
+ *   })
+ *
+ * const main = Effect.gen(function* () {
+ *   const server = yield* Asyncio.startServer(handleEcho, "127.0.0.1", 8888)
+ *   yield* server.serveForever
+ * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const startServer = <E, R>(
+  handler: ClientConnected<E, R>,
+  host?: string,
+  port = 0,
+  options: StartServerOptions = {},
+): Effect.Effect<Server, ListenFailed | ResolveFailed | InvalidArgument | Unsupported, Scope.Scope | Network | R> => {
+  const { limit, writeBufferLimits, ...listen } = options
+  return Effect.gen(function* () {
+    yield* internal.validateLimit(limit ?? internal.DEFAULT_LIMIT)
+    yield* internal.resolveLimits(writeBufferLimits)
+    const listener = yield* Tcp.listen({ ...listen, ...(host === undefined ? {} : { host }), port })
+    return yield* internal.makeServer(listener, handler, streamOptions(limit, writeBufferLimits))
+  })
+}
+
+/**
+ * Serves reader/writer pairs on any listener (TCP, Unix, TLS, memory).
+ * The building block of {@link startServer}.
+ *
+ * **Resource**: as {@link startServer}; the listener stays the caller's.
+ *
+ * @example
+ * ```ts
+ * import { Asyncio, Listener } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const serve = (listener: Listener.Listener) =>
+ *   Asyncio.serveListener(listener, (reader, writer) => Effect.flatMap(reader.read(), (d) => writer.write(d)))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const serveListener: <E, R>(
+  listener: Listener,
+  handler: ClientConnected<E, R>,
+  options?: StreamOptions,
+) => Effect.Effect<Server, never, Scope.Scope | R> = internal.makeServer
