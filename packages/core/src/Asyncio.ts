@@ -35,15 +35,10 @@ import type {
   BrokenResource,
   BusyResource,
   ClosedResource,
-  ConnectFailed,
   IncompleteRead,
   InvalidArgument,
   LimitExceeded,
-  ListenFailed,
-  ResolveFailed,
   SendError,
-  TlsFailed,
-  Unsupported,
 } from "./NetError.ts"
 import type { Network } from "./Network.ts"
 import type * as SocketAddress from "./SocketAddress.ts"
@@ -308,6 +303,25 @@ export interface OpenConnectionOptions extends StreamOptions, Omit<Tcp.ConnectOp
 export interface StartServerOptions extends StreamOptions, Omit<Tcp.ListenOptions, "host" | "port"> {}
 
 /**
+ * The errors of {@link openConnection}: those of `Tcp.connect`
+ * (`ConnectFailed`, `ResolveFailed`, `InvalidArgument`, `Unsupported`,
+ * `TlsFailed` with `tls`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ConnectError = Effect.Effect.Error<ReturnType<typeof Tcp.connect>> | InvalidArgument
+
+/**
+ * The errors of {@link startServer}: those of `Tcp.listen` (`ListenFailed`,
+ * `ResolveFailed`, `InvalidArgument`, `Unsupported`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ListenError = Effect.Effect.Error<ReturnType<typeof Tcp.listen>> | InvalidArgument
+
+/**
  * The handler {@link startServer} runs for each connection.
  *
  * @since 0.1.0
@@ -377,11 +391,7 @@ export const openConnection = (
   host: string,
   port: number,
   options: OpenConnectionOptions = {},
-): Effect.Effect<
-  readonly [StreamReader, StreamWriter],
-  ConnectFailed | ResolveFailed | InvalidArgument | Unsupported | TlsFailed,
-  Scope.Scope | Network
-> => {
+): Effect.Effect<readonly [StreamReader, StreamWriter], ConnectError, Scope.Scope | Network> => {
   const { limit, writeBufferLimits, ...connect } = options
   return Effect.flatMap(internal.validateLimit(limit ?? internal.DEFAULT_LIMIT), () =>
     Effect.flatMap(Tcp.connect({ ...connect, host, port }), (stream) =>
@@ -439,7 +449,7 @@ export const startServer = <E, R>(
   host?: string,
   port = 0,
   options: StartServerOptions = {},
-): Effect.Effect<Server, ListenFailed | ResolveFailed | InvalidArgument | Unsupported, Scope.Scope | Network | R> => {
+): Effect.Effect<Server, ListenError, Scope.Scope | Network | R> => {
   const { limit, writeBufferLimits, ...listen } = options
   return Effect.gen(function* () {
     yield* internal.validateLimit(limit ?? internal.DEFAULT_LIMIT)

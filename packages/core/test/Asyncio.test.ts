@@ -1,0 +1,489 @@
+/**
+ * asyncio-style streams. The "fed" tests port CPython's
+ * Lib/test/test_asyncio/test_streams.py cases for behaviours the asyncio
+ * documentation promises (feed_data / feed_eof become a fed fake stream with
+ * exact chunk boundaries); the transport tests run the same API over real
+ * TCP (NodeNetwork) and the in-memory network.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Asyncio, NetError, type Network, SocketAddress } from "@netfx/core"
+import { eventually } from "@netfx/core/testing"
+import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { bytes, concatBytes, feedStream, text, transports } from "./support/streams.ts"
+
+/** A reader/writer pair over a fed stream (CPython's `StreamReader()` + `feed_data`). */
+const fed = (options?: Asyncio.StreamOptions) =>
+  Effect.gen(function* () {
+    const f = feedStream()
+    const [reader, writer] = yield* Asyncio.fromStream(f.stream, options)
+    return { f, reader, writer }
+  })
+
+describe("Asyncio StreamReader (ported from CPython test_streams)", () => {
+  it.scoped("read(0) returns b'' and consumes nothing", () =>
+    Effect.gen(function* () {
+      const { f, reader } = yield* fed()
+      f.feed("data")
+      assert.strictEqual((yield* reader.read(0)).length, 0)
+      assert.strictEqual(text(yield* reader.read(10)), "data")
+    }),
+  )
+
+  it.scoped("read(n) returns what is there, up to n; line breaks do not matter", () =>
+    Effect.gen(function* () {
+      const { f, reader } = yield* fed()
+      f.feed("line1")
+      f.feed("line2")
+      assert.strictEqual(text(yield* reader.read(5)), "line1")
+      assert.strictEqual(text(yield* reader.read(5)), "line2")
+      const waiting = yield* Effect.fork(reader.read(30))
+      f.feed("line3\n")
+      assert.strictEqual(text(yield* Fiber.join(waiting)), "line3\n")
+    }),
+  )
+
+  it.scoped("read returns b'' only at EOF", () =>
+    Effect.gen(function* () {
+      const { f, reader } = yield* fed()
+      const waiting = yield* Effect.fork(reader.read(1024))
+      f.feedEof()
+      assert.strictEqual((yield* Fiber.join(waiting)).length, 0)
+      assert.isTrue(reader.atEof())
+    }),
+  )
+
+  it.scoped("read(-1) reads until EOF", () =>
+    Effect.gen(function* () {
+      const { f, reader } = yield* fed()
+      const waiting = yield* Effect.fork(reader.read())
+      f.feed("chunk1\n")
+      f.feed("chunk2")
+      f.feedEof()
+      assert.strictEqual(text(yield* Fiber.join(waiting)), "chunk1\nchunk2")
+      assert.strictEqual((yield* reader.read()).length, 0)
+    }),
+  )
+
+  it.scoped("a broken connection fails read with a typed error, not an empty read", () =>
+    Effect.gen(function* () {
+      const { f, reader } = yield* fed()
+      f.feed("line\n")
+      f.break(new NetError.BrokenResource({ operation: "receive", code: "ECONNRESET" }))
+      assert.strictEqual(text(yield* reader.read(2)), "li")
+      assert.strictEqual(text(yield* reader.readline()), "ne\n")
+      const e = yield* Effect.flip(reader.read(2))
+      assert.strictEqual(e._tag, "BrokenResource")
+    }),
+  )
+
+  it.scoped("readline joins chunks up to the newline", () =>
+    Effect.gen(function* () {
+      const { f, reader } = yield* fed()
+      f.feed("chunk1 ")
+      const waiting = yield* Effect.fork(reader.readline())
+      f.feed("chunk2 ")
+      f.feed("chunk3 ")
+      f.feed("\n chunk4")
+      assert.strictEqual(text(yield* Fiber.join(waiting)), "chunk1 chunk2 chunk3 \n")
+      f.feedEof()
+      assert.strictEqual(text(yield* reader.read()), " chunk4")
+    }),
+  )
+
+  it.scoped("readline limit with existing data: the overlong line is dropped", () =>
+    Effect.gen(function* () {
+      const a = yield* fed({ limit: 3 })
+      a.f.feed("li")
+      a.f.feed("ne1\nline2\n")
+      assert.strictEqual((yield* Effect.flip(a.reader.readline()))._tag, "LimitExceeded")
+      // the buffer holds the rest after the dropped line
+      a.f.feedEof()
+      assert.strictEqual(text(yield* a.reader.read()), "line2\n")
+
+      const b = yield* fed({ limit: 3 })
+      b.f.feed("li")
+      b.f.feed("ne1")
+      b.f.feed("li")
+      assert.strictEqual((yield* Effect.flip(b.reader.readline()))._tag, "LimitExceeded")
+      b.f.feed("ne2\n")
+      b.f.feedEof()
+      // the buffered part of the overlong line ("line1": the search stops reading once it passed the
+      // limit) was dropped; the rest of the stream is intact
+      assert.strictEqual(text(yield* b.reader.read()), "line2\n")
+    }),
+  )
+
+  it.scoped("readline limit: a line of exactly limit bytes passes, one more fails", () =>
+    Effect.gen(function* () {
+      const { f, reader } = yield* fed({ limit: 7 })
+      f.feed("1234567\n")
+      assert.strictEqual(text(yield* reader.readline()), "1234567\n")
+      f.feed("12345678\n")
+      assert.strictEqual((yield* Effect.flip(reader.readline()))._tag, "LimitExceeded")
+      f.feed("abc\n")
+      assert.strictEqual(text(yield* reader.readline()), "abc\n")
+    }),
+  )
+
+  it.scoped("readline at EOF returns the partial line, then b''", () =>
+    Effect.gen(function* () {
+      const { f, reader } = yield* fed()
+      f.feed("line1\nsome data")
+      f.feedEof()
+      assert.strictEqual(text(yield* reader.readline()), "line1\n")
+      assert.strictEqual(text(yield* reader.readline()), "some data")
+      assert.strictEqual((yield* reader.readline()).length, 0)
+      assert.isTrue(reader.atEof())
+    }),
+  )
+
+  it.scoped("readuntil: separator included, across chunks", () =>
+    Effect.gen(function* () {
+      const { f, reader } = yield* fed()
+      f.feed("QWEaa")
+      f.feed("XYaa")
+      const waiting = yield* Effect.fork(reader.readuntil("aaa"))
+      f.feed("a")
+      assert.strictEqual(text(yield* Fiber.join(waiting)), "QWEaaXYaaa")
+      f.feed("lineAAA")
+      assert.strictEqual(text(yield* reader.readuntil("AAA")), "lineAAA")
+      assert.strictEqual((yield* Effect.flip(reader.readuntil("")))._tag, "InvalidArgument")
+    }),
+  )
+
+  it.scoped("readuntil at EOF: IncompleteRead with the partial bytes; the buffer is consumed", () =>
+    Effect.gen(function* () {
+      const { f, reader } = yield* fed()
+      f.feed("some dataAA")
+      f.feedEof()
+      const e = yield* Effect.flip(reader.readuntil("AAA"))
+      assert.strictEqual(e._tag, "IncompleteRead")
+      if (e._tag === "IncompleteRead") {
+        assert.strictEqual(text(e.partial), "some dataAA")
+        assert.isUndefined(e.expected)
+      }
+      assert.strictEqual((yield* reader.read()).length, 0)
+    }),
+  )
+
+  it.scoped("readuntil limit, separator not found / found beyond the limit: LimitExceeded keeps the data", () =>
+    Effect.gen(function* () {
+      const { f, reader } = yield* fed({ limit: 3 })
+      f.feed("some dataAA")
+      const notFound = yield* Effect.flip(reader.readuntil("AAA"))
+      assert.strictEqual(notFound._tag, "LimitExceeded")
+      f.feed("A")
+      const found = yield* Effect.flip(reader.readuntil("AAA"))
+      assert.strictEqual(found._tag, "LimitExceeded")
+      if (found._tag === "LimitExceeded") assert.strictEqual(found.limit, 3)
+      f.feedEof()
+      assert.strictEqual(text(yield* reader.read()), "some dataAAA")
+    }),
+  )
+
+  it.scoped("readuntil limit: separator within the limit is found", () =>
+    Effect.gen(function* () {
+      const { f, reader } = yield* fed({ limit: 4 })
+      f.feed("someAAAmore")
+      assert.strictEqual(text(yield* reader.readuntil("AAA")), "someAAA")
+    }),
+  )
+
+  it.scoped("readexactly: zero, negative, across chunks", () =>
+    Effect.gen(function* () {
+      const { f, reader } = yield* fed()
+      assert.strictEqual((yield* reader.readexactly(0)).length, 0)
+      assert.strictEqual((yield* Effect.flip(reader.readexactly(-1)))._tag, "InvalidArgument")
+      const waiting = yield* Effect.fork(reader.readexactly(10))
+      f.feed("chunk")
+      f.feed("chunk")
+      f.feed("chunk")
+      assert.strictEqual(text(yield* Fiber.join(waiting)), "chunkchunk")
+      assert.strictEqual(text(yield* reader.read(100)), "chunk")
+    }),
+  )
+
+  it.scoped("readexactly at EOF: IncompleteRead with partial and expected", () =>
+    Effect.gen(function* () {
+      const { f, reader } = yield* fed()
+      const waiting = yield* Effect.fork(reader.readexactly(10))
+      f.feed("chunk")
+      f.feedEof()
+      const e = yield* Effect.flip(Fiber.join(waiting))
+      assert.strictEqual(e._tag, "IncompleteRead")
+      if (e._tag === "IncompleteRead") {
+        assert.strictEqual(text(e.partial), "chunk")
+        assert.strictEqual(e.expected, 10)
+      }
+      assert.strictEqual((yield* reader.read()).length, 0)
+    }),
+  )
+
+  it.scoped("atEof: only once EOF was seen and the buffer is empty", () =>
+    Effect.gen(function* () {
+      const { f, reader } = yield* fed()
+      assert.isFalse(reader.atEof())
+      f.feed("some data\n")
+      assert.isFalse(reader.atEof())
+      yield* reader.readline()
+      assert.isFalse(reader.atEof())
+      f.feed("some data\n")
+      f.feedEof()
+      yield* reader.readline()
+      assert.strictEqual((yield* reader.read()).length, 0)
+      assert.isTrue(reader.atEof())
+    }),
+  )
+
+  it.scoped("lines iterates like `async for line in reader`", () =>
+    Effect.gen(function* () {
+      const { f, reader } = yield* fed()
+      f.feed("a\nb")
+      f.feed("\nc")
+      f.feedEof()
+      assert.deepStrictEqual(Chunk.toArray(yield* Stream.runCollect(reader.lines)).map(text), ["a\n", "b\n", "c"])
+    }),
+  )
+
+  it.live("an interrupted readexactly/readuntil loses no byte", () =>
+    Effect.gen(function* () {
+      const { f, reader } = yield* fed()
+      const a = yield* Effect.fork(reader.readexactly(6))
+      f.feed("abc")
+      yield* Effect.yieldNow()
+      yield* Fiber.interrupt(a)
+      const b = yield* Effect.fork(reader.readuntil("!"))
+      f.feed("def")
+      yield* Effect.yieldNow()
+      yield* Fiber.interrupt(b)
+      f.feed("!")
+      assert.strictEqual(text(yield* reader.readuntil("!")), "abcdef!")
+    }).pipe(Effect.scoped),
+  )
+})
+
+describe("Asyncio StreamWriter (fed)", () => {
+  it.live("write queues, the flusher sends in order; writelines; close flushes then closes", () =>
+    Effect.gen(function* () {
+      const { f, writer } = yield* fed()
+      yield* writer.write("Hello ")
+      yield* writer.writelines([bytes("World"), "!", ""])
+      yield* writer.drain
+      yield* writer.close
+      assert.isTrue(writer.isClosing())
+      yield* writer.waitClosed
+      assert.strictEqual(text(concatBytes(f.sent)), "Hello World!")
+      assert.isTrue(f.state.closed)
+    }).pipe(Effect.scoped),
+  )
+
+  it.live("write after close fails with ClosedResource; drain too", () =>
+    Effect.gen(function* () {
+      const { writer } = yield* fed()
+      yield* writer.close
+      const e = yield* Effect.flip(writer.write("late"))
+      assert.strictEqual(e._tag, "ClosedResource")
+      assert.strictEqual((yield* Effect.flip(writer.drain))._tag, "ClosedResource")
+      yield* writer.waitClosed
+    }).pipe(Effect.scoped),
+  )
+
+  it.live("writeEof half-closes after the queued bytes; later writes fail", () =>
+    Effect.gen(function* () {
+      const { f, writer } = yield* fed()
+      assert.isTrue(writer.canWriteEof())
+      yield* writer.write("last words")
+      yield* writer.writeEof
+      assert.strictEqual((yield* Effect.flip(writer.write("more")))._tag, "ClosedResource")
+      yield* eventually(() => f.state.eofSent, "eof sent")
+      assert.strictEqual(text(concatBytes(f.sent)), "last words")
+    }).pipe(Effect.scoped),
+  )
+
+  it.live("a failed send surfaces on drain, write and waitClosed", () =>
+    Effect.gen(function* () {
+      const { f, writer } = yield* fed()
+      f.break(new NetError.BrokenResource({ operation: "send", code: "EPIPE" }))
+      yield* writer.write("x")
+      yield* eventually(() => writer.getWriteBufferSize() === 0, "send attempted")
+      assert.strictEqual((yield* Effect.flip(writer.drain))._tag, "BrokenResource")
+      assert.strictEqual((yield* Effect.flip(writer.write("y")))._tag, "BrokenResource")
+      yield* writer.close
+      assert.strictEqual((yield* Effect.flip(writer.waitClosed))._tag, "BrokenResource")
+    }).pipe(Effect.scoped),
+  )
+
+  it.live("watermarks: defaults, asyncio's rules, invalid limits", () =>
+    Effect.gen(function* () {
+      const { writer } = yield* fed({ writeBufferLimits: { low: 1000 } })
+      yield* writer.setWriteBufferLimits({ high: 10 })
+      const e = yield* Effect.flip(writer.setWriteBufferLimits({ high: 1, low: 2 }))
+      assert.strictEqual(e._tag, "InvalidArgument")
+      const bad = yield* Effect.flip(Asyncio.fromStream(feedStream().stream, { limit: 0 }))
+      assert.strictEqual(bad._tag, "InvalidArgument")
+    }).pipe(Effect.scoped),
+  )
+
+  it.live("extraInfo: peername, sockname, socket facts, TLS facts when present, defaults", () =>
+    Effect.gen(function* () {
+      const f = feedStream()
+      const tls = {
+        cipher: { name: "TLS_AES_128_GCM_SHA256" },
+        peerCertificate: { subject: "CN=x" },
+        alpnProtocol: "h2",
+      }
+      const [, writer] = yield* Asyncio.fromStream({ ...f.stream, extra: { tls, custom: 42 } })
+      assert.deepStrictEqual(writer.extraInfo("peername"), SocketAddress.ipv4("127.0.0.1", 2))
+      assert.deepStrictEqual(writer.extraInfo("sockname"), SocketAddress.ipv4("127.0.0.1", 1))
+      assert.strictEqual((writer.extraInfo("socket") as { family: string }).family, "ipv4")
+      assert.deepStrictEqual(writer.extraInfo("cipher"), tls.cipher)
+      assert.deepStrictEqual(writer.extraInfo("peercert"), tls.peerCertificate)
+      assert.strictEqual(writer.extraInfo("alpn_protocol"), "h2")
+      assert.strictEqual(writer.extraInfo("ssl_object"), tls)
+      assert.strictEqual(writer.extraInfo("custom"), 42)
+      assert.strictEqual(writer.extraInfo("nothing", "dflt"), "dflt")
+      const [, plain] = yield* Asyncio.fromStream(feedStream().stream)
+      assert.isUndefined(plain.extraInfo("peercert"))
+    }).pipe(Effect.scoped),
+  )
+})
+
+for (const transport of transports) {
+  const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | Network.Network>) =>
+    effect.pipe(Effect.scoped, Effect.provide(transport.layer))
+
+  const portOf = (server: Asyncio.Server) => (server.address as SocketAddress.Ipv4).port
+
+  describe(`Asyncio over ${transport.name}`, () => {
+    it.live("echo: startServer + openConnection (seed 002)", () =>
+      run(
+        Effect.gen(function* () {
+          const server = yield* Asyncio.startServer(
+            (reader, writer) =>
+              Effect.gen(function* () {
+                const data = yield* reader.read(100)
+                yield* writer.write(data)
+                yield* writer.drain
+                yield* writer.close
+              }),
+            transport.host,
+            0,
+          )
+          assert.isTrue(server.isServing())
+          const [reader, writer] = yield* Asyncio.openConnection(transport.host, portOf(server))
+          yield* writer.write("Hello World!")
+          assert.strictEqual(text(yield* reader.read(100)), "Hello World!")
+          assert.strictEqual((yield* reader.read(100)).length, 0)
+          yield* writer.close
+          yield* writer.waitClosed
+          const forever = yield* Effect.fork(server.serveForever)
+          yield* server.close
+          yield* Fiber.join(forever)
+          yield* server.waitClosed
+          assert.isFalse(server.isServing())
+        }),
+      ),
+    )
+
+    it.live("a handler's writes are flushed when it returns; peername/sockname", () =>
+      run(
+        Effect.gen(function* () {
+          const peer = yield* Deferred.make<SocketAddress.SocketAddress>()
+          const big = new Uint8Array(3 * 1024 * 1024).fill(7)
+          const server = yield* Asyncio.startServer(
+            (_reader, writer) =>
+              Effect.gen(function* () {
+                yield* Deferred.succeed(peer, writer.extraInfo("peername"))
+                yield* writer.write(big)
+                yield* writer.write("END")
+              }),
+            transport.host,
+          )
+          const [reader, writer] = yield* Asyncio.openConnection(transport.host, portOf(server))
+          const all = yield* reader.read()
+          assert.strictEqual(all.length, big.length + 3)
+          assert.strictEqual(text(all.subarray(big.length)), "END")
+          assert.deepStrictEqual(yield* Deferred.await(peer), writer.extraInfo("sockname"))
+        }),
+      ),
+    )
+
+    it.live("drain waits above the high watermark until the buffer is at most the low watermark", () =>
+      run(
+        Effect.gen(function* () {
+          const [client, server] = yield* transport.pair
+          const [, writer] = yield* Asyncio.fromStream(client, { writeBufferLimits: { high: 65536, low: 16384 } })
+          const [reader] = yield* Asyncio.fromStream(server)
+          yield* writer.write(new Uint8Array(100))
+          yield* writer.drain // below the high watermark: returns at once
+          const size = 8 * 1024 * 1024
+          yield* writer.write(new Uint8Array(size))
+          const draining = yield* Effect.fork(writer.drain)
+          const received = yield* reader.readexactly(size + 100)
+          yield* Fiber.join(draining)
+          assert.isAtMost(writer.getWriteBufferSize(), 16384)
+          assert.strictEqual(received.length, size + 100)
+        }),
+      ),
+    )
+
+    it.live("drain after the peer closed fails with BrokenResource", () =>
+      run(
+        Effect.gen(function* () {
+          const [client, server] = yield* transport.pair
+          const [, writer] = yield* Asyncio.fromStream(client)
+          yield* server.close
+          const chunk = new Uint8Array(65536)
+          let error: Asyncio.WriterError | undefined
+          for (let i = 0; i < 2000 && error === undefined; i++) {
+            const r = yield* Effect.either(Effect.zipRight(writer.write(chunk), writer.drain))
+            if (r._tag === "Left") error = r.left
+          }
+          assert.strictEqual(error?._tag, "BrokenResource")
+        }),
+      ),
+    )
+
+    it.live("writeEof: the peer reads to EOF and can still reply", () =>
+      run(
+        Effect.gen(function* () {
+          const [client, server] = yield* transport.pair
+          const [creader, cwriter] = yield* Asyncio.fromStream(client)
+          const [sreader, swriter] = yield* Asyncio.fromStream(server)
+          yield* cwriter.write("question")
+          yield* cwriter.writeEof
+          assert.strictEqual(text(yield* sreader.read()), "question")
+          yield* swriter.write("answer")
+          yield* swriter.close
+          assert.strictEqual(text(yield* creader.read()), "answer")
+          assert.isTrue(creader.atEof())
+        }),
+      ),
+    )
+
+    it.live("line protocol: readline/readuntil/readexactly over the wire", () =>
+      run(
+        Effect.gen(function* () {
+          const [client, server] = yield* transport.pair
+          const [, writer] = yield* Asyncio.fromStream(client)
+          const [reader] = yield* Asyncio.fromStream(server, { limit: 16 })
+          yield* writer.writelines(["HELLO\n", "LEN 5\n", "abcde", "this line is far too long\n", "tail"])
+          yield* writer.close
+          assert.strictEqual(text(yield* reader.readline()), "HELLO\n")
+          assert.strictEqual(text(yield* reader.readuntil(" ")), "LEN ")
+          assert.strictEqual(text(yield* reader.readline()), "5\n")
+          assert.strictEqual(text(yield* reader.readexactly(5)), "abcde")
+          assert.strictEqual((yield* Effect.flip(reader.readuntil("\n")))._tag, "LimitExceeded")
+          assert.strictEqual((yield* Effect.flip(reader.readline()))._tag, "LimitExceeded")
+          assert.strictEqual(text(yield* reader.readline()), "tail")
+          assert.strictEqual((yield* reader.readline()).length, 0)
+        }),
+      ),
+    )
+  })
+}
