@@ -53,6 +53,8 @@ export interface ConnectionHandlers {
  * - `shutdown` half-closes the writing side after pending writes are
  *   flushed (a real `shutdown(SHUT_WR)`, never a full close).
  * - `close` releases the descriptor; it is idempotent and must not throw.
+ *   `unread` is true when received bytes were dropped unread: a layered
+ *   protocol (TLS) then aborts instead of closing cleanly, as TCP resets.
  *
  * @example
  * ```ts
@@ -92,7 +94,7 @@ export interface RawConnection {
   resume(): void
   write(data: Uint8Array): boolean
   shutdown(): void
-  close(): void
+  close(unread?: boolean): void
 }
 
 /**

@@ -12,6 +12,7 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import type { NativeDriver } from "./NativeDriver.ts"
 import { Unsupported } from "./NetError.ts"
 import type { ResolverService } from "./Resolver.ts"
 import type { TcpDriver } from "./Tcp.ts"
@@ -32,6 +33,12 @@ export interface NetworkService {
   readonly tcp?: TcpDriver | undefined
   /** Unix domain stream sockets (paths and abstract names). */
   readonly unix?: UnixDriver | undefined
+  /**
+   * The `@netfx/native` addon: Unix datagram sockets (`UnixDatagram`), fd
+   * passing (`FdPassing`) and socket options. Present even when the addon
+   * failed to load; then those functions fail with `Unsupported` naming the fix.
+   */
+  readonly native?: NativeDriver | undefined
 }
 
 /**

@@ -10,13 +10,15 @@ import type { RawConnection, RawListener } from "./Driver.ts"
 import { bindAll } from "./internal/bind.ts"
 import { connectAddresses } from "./internal/connect.ts"
 import * as internalListener from "./internal/listener.ts"
+import { secureListeners } from "./internal/tlsListener.ts"
 import * as validate from "./internal/validate.ts"
 import type { Listener } from "./Listener.ts"
-import type { ConnectFailed, InvalidArgument, ListenFailed, ResolveFailed, Unsupported } from "./NetError.ts"
+import type { ConnectFailed, InvalidArgument, ListenFailed, ResolveFailed, TlsFailed, Unsupported } from "./NetError.ts"
 import * as Network from "./Network.ts"
 import * as Resolver from "./Resolver.ts"
 import * as SocketAddress from "./SocketAddress.ts"
 import * as SocketStream from "./SocketStream.ts"
+import * as Tls from "./Tls.ts"
 
 /**
  * One connection attempt, as core asks a runtime's TCP driver for it.
@@ -84,6 +86,13 @@ export interface ConnectOptions {
   /** Read-ahead bound while nobody receives (default 65536 bytes). */
   readonly highWaterMark?: number
   /**
+   * TLS after the TCP connection is established: `true` (system CAs,
+   * verification on, SNI = `host`) or {@link Tls.TlsClientOptions}. The
+   * handshake is part of `connect`: it fails with `TlsFailed` (reason code
+   * and peer address) and interrupting it closes the socket.
+   */
+  readonly tls?: boolean | Tls.TlsClientOptions
+  /**
    * Happy eyeballs (RFC 8305) "Connection Attempt Delay": how long an
    * attempt may run before the next address is tried alongside it (a
    * number is milliseconds). Default 250 ms. `0` turns racing off: each
@@ -135,7 +144,7 @@ export const connect = (
   options: ConnectOptions,
 ): Effect.Effect<
   SocketStream.SocketStream,
-  ConnectFailed | ResolveFailed | InvalidArgument | Unsupported,
+  ConnectFailed | ResolveFailed | InvalidArgument | Unsupported | TlsFailed,
   Scope.Scope | Network.Network
 > =>
   Effect.gen(function* () {
@@ -147,6 +156,8 @@ export const connect = (
       yield* validate.nonNegative("happyEyeballsDelay", options.happyEyeballsDelay)
     }
     const tcp = yield* Network.driver("tcp", "TCP")
+    const tls = options.tls === undefined || options.tls === false ? undefined : options.tls
+    const tlsDriver = tls === undefined ? undefined : yield* Network.driver("tls", "TLS")
     const network = yield* Network.Network
     const addresses = yield* resolveStream(network.resolver, host, port)
     const keepAlive = options.keepAlive ?? false
@@ -164,7 +175,9 @@ export const connect = (
       { host, port, delay: options.happyEyeballsDelay },
     )
     const streamOptions = options.highWaterMark === undefined ? undefined : { highWaterMark: options.highWaterMark }
-    return yield* SocketStream.makeScoped(raw, streamOptions)
+    const secured =
+      tlsDriver === undefined || tls === undefined ? raw : yield* tlsDriver.connect(raw, Tls.clientRequest(host, tls))
+    return yield* SocketStream.makeScoped(secured, streamOptions)
   })
 
 const resolveStream = (
@@ -200,6 +213,13 @@ export interface ListenOptions {
   readonly noDelay?: boolean
   /** Read-ahead bound for accepted connections (default 65536 bytes). */
   readonly highWaterMark?: number
+  /**
+   * Serve TLS: every accepted connection completes a handshake (limited by
+   * `handshakeTimeoutMillis`, default 30 s) before `accept`/`serve` see it.
+   * A failed or timed-out handshake is logged once with the peer address
+   * and the connection dropped; the handler is never called for it.
+   */
+  readonly tls?: Tls.TlsServerOptions
 }
 
 /**
@@ -264,7 +284,11 @@ export const listen = (
         }),
       { wildcard },
     )
-    return yield* internalListener.make(raws, {
+    const secured =
+      options.tls === undefined
+        ? raws
+        : yield* secureListeners(raws, yield* Network.driver("tls", "TLS"), yield* Tls.validateServer(options.tls))
+    return yield* internalListener.make(secured, {
       backlog,
       ...(options.highWaterMark === undefined ? {} : { streamOptions: { highWaterMark: options.highWaterMark } }),
     })

@@ -224,13 +224,50 @@ export const listen = (
     const address = yield* toAddress("path", path)
     const backlog = yield* validate.positiveInt("backlog", options.backlog ?? internalListener.DEFAULT_BACKLOG)
     if (options.highWaterMark !== undefined) yield* validate.positiveInt("highWaterMark", options.highWaterMark)
-    const mode = options.mode
-    if (mode !== undefined && !(Number.isInteger(mode) && mode >= 0 && mode <= 0o7777))
-      return yield* Effect.fail(
-        new InvalidArgument({ argument: "mode", reason: "must be permission bits in 0..0o7777", value: mode }),
-      )
+    yield* validateMode(options.mode)
     const unix = yield* Network.driver("unix", "Unix sockets")
-    const raw = yield* bindWithStaleCheck(unix, address, backlog)
+    const raw = yield* bindAt(
+      unix,
+      address,
+      unix.listen({ address, backlog }),
+      Effect.map(Effect.scoped(Effect.either(unix.connect(address))), (probe) =>
+        probe._tag === "Right" ? "alive" : probe.left.attempts[0]?.code === "ECONNREFUSED" ? "stale" : "unknown",
+      ),
+      options,
+    )
+    return yield* internalListener.make([raw], {
+      backlog,
+      ...(options.highWaterMark === undefined ? {} : { streamOptions: { highWaterMark: options.highWaterMark } }),
+    })
+  })
+
+/**
+ * Binds at a Unix address with netfx's path rules: a stale socket file is
+ * replaced, a live one is not stolen, other files are left alone; applies
+ * `mode` and registers the removal of the socket file.
+ *
+ * @internal
+ */
+export const bindAt = <A>(
+  unix: UnixDriver,
+  address: SocketAddress.UnixPath | SocketAddress.UnixAbstract,
+  bindOnce: Effect.Effect<A, ListenFailed, Scope.Scope>,
+  probe: Effect.Effect<"alive" | "stale" | "unknown">,
+  options: { readonly mode?: number | undefined; readonly removeOnClose?: boolean | undefined },
+): Effect.Effect<A, ListenFailed, Scope.Scope> =>
+  Effect.gen(function* () {
+    const bound = yield* Effect.catchTag(bindOnce, "ListenFailed", (error) => {
+      if (error.code !== "EADDRINUSE" || address._tag !== "UnixPath") return Effect.fail(error)
+      return Effect.flatMap(unix.pathKind(address.path), (kind) => {
+        if (kind._tag !== "Socket") return Effect.fail(error)
+        // A socket file: is anybody using it?
+        return Effect.flatMap(probe, (state) => {
+          if (state === "alive") return Effect.fail(listenFailed(address, "EADDRINUSE", "bind"))
+          if (state !== "stale") return Effect.fail(error)
+          return Effect.zipRight(unix.unlink(address.path), bindOnce)
+        })
+      })
+    })
     if (address._tag === "UnixPath") {
       const created = yield* unix.pathKind(address.path)
       if (options.removeOnClose ?? true) {
@@ -242,34 +279,18 @@ export const listen = (
           ),
         )
       }
-      if (mode !== undefined) yield* unix.chmod(address.path, mode)
+      if (options.mode !== undefined) yield* unix.chmod(address.path, options.mode)
     }
-    return yield* internalListener.make([raw], {
-      backlog,
-      ...(options.highWaterMark === undefined ? {} : { streamOptions: { highWaterMark: options.highWaterMark } }),
-    })
+    return bound
   })
 
-const bindWithStaleCheck = (
-  unix: UnixDriver,
-  address: SocketAddress.UnixPath | SocketAddress.UnixAbstract,
-  backlog: number,
-): Effect.Effect<RawListener, ListenFailed, Scope.Scope> =>
-  Effect.catchTag(unix.listen({ address, backlog }), "ListenFailed", (error) => {
-    if (error.code !== "EADDRINUSE" || address._tag !== "UnixPath") return Effect.fail(error)
-    return Effect.flatMap(unix.pathKind(address.path), (kind) => {
-      if (kind._tag !== "Socket") return Effect.fail(error)
-      // A socket file: is anybody listening on it?
-      return Effect.scoped(Effect.either(unix.connect(address))).pipe(
-        Effect.flatMap((probe) => {
-          if (probe._tag === "Right") return Effect.fail(listenFailed(address, "EADDRINUSE", "bind"))
-          const code = probe.left.attempts[0]?.code
-          if (code !== "ECONNREFUSED") return Effect.fail(error)
-          return Effect.zipRight(unix.unlink(address.path), unix.listen({ address, backlog }))
-        }),
+/** @internal */
+export const validateMode = (mode: number | undefined): Effect.Effect<void, InvalidArgument> =>
+  mode !== undefined && !(Number.isInteger(mode) && mode >= 0 && mode <= 0o7777)
+    ? Effect.fail(
+        new InvalidArgument({ argument: "mode", reason: "must be permission bits in 0..0o7777", value: mode }),
       )
-    })
-  })
+    : Effect.void
 
 /** @internal */
 export const connectFailed = (

@@ -13,9 +13,13 @@ export * as BufferedStream from "./BufferedStream.ts"
 /** @since 0.1.0 */
 export * as Driver from "./Driver.ts"
 /** @since 0.1.0 */
+export * as FdPassing from "./FdPassing.ts"
+/** @since 0.1.0 */
 export * as Listener from "./Listener.ts"
 /** @since 0.1.0 */
 export * as MemoryNetwork from "./MemoryNetwork.ts"
+/** @since 0.1.0 */
+export * as NativeDriver from "./NativeDriver.ts"
 /** @since 0.1.0 */
 export * as NetError from "./NetError.ts"
 /** @since 0.1.0 */
@@ -32,3 +36,5 @@ export * as Tcp from "./Tcp.ts"
 export * as TextStream from "./TextStream.ts"
 /** @since 0.1.0 */
 export * as Unix from "./Unix.ts"
+/** @since 0.1.0 */
+export * as UnixDatagram from "./UnixDatagram.ts"

@@ -31,6 +31,11 @@ export interface StreamTransport {
   readonly name: string
   readonly listen: Effect.Effect<Listener, unknown, Scope.Scope | Network>
   readonly connect: (listener: Listener) => Effect.Effect<SocketStream.SocketStream, unknown, Scope.Scope | Network>
+  /**
+   * Codes a peer reset may show as (default `ECONNRESET`, `EPIPE`). Over
+   * TLS an abort can also arrive as a missing close_notify.
+   */
+  readonly resetCodes?: ReadonlyArray<string>
 }
 
 /**
@@ -326,7 +331,8 @@ export const streamContract = (env: ContractEnvironment, transport: StreamTransp
           yield* Deferred.await(reset)
           const error = yield* conn.receive().pipe(Effect.forever, Effect.flip)
           assert.strictEqual(error._tag, "BrokenResource", `got ${error._tag}`)
-          if (error._tag === "BrokenResource") assert.include(["ECONNRESET", "EPIPE"], error.code)
+          if (error._tag === "BrokenResource")
+            assert.include(transport.resetCodes ?? ["ECONNRESET", "EPIPE"], error.code)
         }),
       ),
     )

@@ -5,6 +5,7 @@
  */
 
 export * from "./PythonInterop.ts"
+export * from "./NativeContract.ts"
 export * as Peers from "./peers.ts"
 export * from "./ResolverContract.ts"
 export * from "./StreamContract.ts"

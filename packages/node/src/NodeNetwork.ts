@@ -6,9 +6,12 @@
 import { Network, Resolver } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as native from "./internal/native.ts"
 import * as resolver from "./internal/resolver.ts"
 import * as tcp from "./internal/tcp.ts"
 import * as unix from "./internal/unix.ts"
+
+const nativeDriver = native.driver()
 
 /**
  * The Node network service value. `options.resolver` replaces the system
@@ -25,6 +28,7 @@ export const make = (options?: {
   resolver: options?.resolver === undefined ? resolver.system : Resolver.make(options.resolver),
   tcp: tcp.driver,
   unix: unix.driver,
+  native: nativeDriver,
 })
 
 /**

@@ -79,6 +79,7 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
   // ---- handlers (called by the runtime) ----
 
   onData(chunk: Uint8Array): void {
+    if (this.forward !== undefined) return this.forward.onData(chunk)
     if (this.closed || chunk.length === 0) return
     this.chunks.push(chunk)
     this.buffered += chunk.length
@@ -90,22 +91,26 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
   }
 
   onEnd(): void {
+    if (this.forward !== undefined) return this.forward.onEnd()
     this.eof = true
     this.wakeReader()
   }
 
   onError(error: BrokenResource): void {
+    if (this.forward !== undefined) return this.forward.onError(error)
     if (this.failure === undefined) this.failure = error
     this.wakeReader()
     this.wakeWriter()
   }
 
   onDrain(): void {
+    if (this.forward !== undefined) return this.forward.onDrain()
     this.needDrain = false
     this.wakeWriter()
   }
 
   onClose(): void {
+    if (this.forward !== undefined) return this.forward.onClose()
     // The descriptor is gone: whatever was not reported as an error reads as EOF.
     this.eof = true
     this.wakeReader()
@@ -270,11 +275,72 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     if (this.closed) return
     this.closed = true
     this.onClosed?.()
+    const unread = this.buffered > 0
     this.chunks = []
     this.buffered = 0
-    this.raw.close()
+    this.raw.close(unread)
     this.wakeReader()
     this.wakeWriter()
+  }
+
+  /** After `detach`: where the runtime's events go now. */
+  private forward: ConnectionHandlers | undefined = undefined
+
+  /**
+   * Hands the connection to a new owner (STARTTLS): this stream reads as
+   * closed from now on and its `close` no longer touches the connection.
+   * Bytes read ahead but not received, and an EOF or error already seen,
+   * are delivered to the new owner's handlers first. Returns the reason
+   * as a string when the stream cannot be detached.
+   *
+   * @internal
+   */
+  detach(): RawConnection | string {
+    if (this.closed) return "is closed"
+    if (this.receiving) return "has a receive in progress"
+    if (this.sending) return "has a send in progress"
+    if (this.eofSent) return "was half-closed with sendEof"
+    const raw = this.raw
+    const held: Array<(h: ConnectionHandlers) => void> = this.chunks.map((c) => (h) => h.onData(c))
+    if (this.failure !== undefined) {
+      const failure = this.failure
+      held.push((h) => h.onError(failure))
+    } else if (this.eof) held.push((h) => h.onEnd())
+    let target: ConnectionHandlers | undefined
+    const later = (f: (h: ConnectionHandlers) => void) => {
+      if (target !== undefined) f(target)
+      else held.push(f)
+    }
+    this.forward = {
+      onData: (c) => later((h) => h.onData(c)),
+      onEnd: () => later((h) => h.onEnd()),
+      onError: (e) => later((h) => h.onError(e)),
+      onDrain: () => later((h) => h.onDrain()),
+      onClose: () => later((h) => h.onClose()),
+    }
+    this.closed = true
+    this.onClosed?.()
+    this.chunks = []
+    this.buffered = 0
+    this.wakeReader()
+    this.wakeWriter()
+    const wasPaused = this.paused
+    return {
+      localAddress: raw.localAddress,
+      remoteAddress: raw.remoteAddress,
+      fd: raw.fd,
+      extra: raw.extra,
+      start: (handlers) => {
+        target = handlers
+        for (const f of held.splice(0)) f(handlers)
+        if (wasPaused) raw.resume()
+      },
+      pause: () => raw.pause(),
+      resume: () => raw.resume(),
+      write: (data) => raw.write(data),
+      shutdown: () => raw.shutdown(),
+      close: (unread) => raw.close(unread),
+    }
   }
 
   get isClosed(): boolean {

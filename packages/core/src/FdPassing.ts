@@ -1,0 +1,432 @@
+/**
+ * Passing open file descriptors over Unix stream sockets (`SCM_RIGHTS`):
+ * files, TCP sockets, Unix sockets — AnyIO's `send_fds` / `receive_fds`.
+ *
+ * **Design**: descriptors travel as ancillary data attached to bytes of the
+ * stream, so the reads that take them must be the only reads on the
+ * socket. Node's and Bun's own sockets read ahead on their own, and a
+ * `recv` that is not a `recvmsg` with room for descriptors makes the kernel
+ * close them. So fd-passing connections are created by the native layer end
+ * to end (`FdPassing.connect`, `FdPassing.listen`, `FdPassing.socketpair`):
+ * netfx owns the descriptor, reads only when you call `receive` or
+ * `receiveFds` (no read-ahead), and always with `recvmsg`. The price is that
+ * these connections are separate from `Unix.connect`'s (which keep the
+ * runtime's faster I/O) — open the connection with this module when you
+ * need descriptors on it.
+ *
+ * Needs the `@netfx/native` addon; without it every function fails with
+ * `Unsupported` naming the fix.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as fdStream from "./internal/fdStream.ts"
+import type {
+  BrokenResource,
+  BusyResource,
+  ClosedResource,
+  ConnectFailed,
+  EndOfStream,
+  InvalidArgument,
+  ListenFailed,
+  Unsupported,
+} from "./NetError.ts"
+import * as Network from "./Network.ts"
+import type * as SocketAddress from "./SocketAddress.ts"
+import * as SocketStream from "./SocketStream.ts"
+import type { UnixAddressInput } from "./Unix.ts"
+
+/**
+ * A descriptor received with {@link FdStream.receiveFds}. It belongs to the
+ * Scope of the `receiveFds` call and is closed when that Scope closes,
+ * unless `take` moved it to the caller.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReceivedFd {
+  readonly fd: number
+  /** Takes ownership: netfx will not close it; the caller must. Returns the fd. */
+  readonly take: Effect.Effect<number>
+  /** Whether `take` ran. */
+  readonly taken: () => boolean
+}
+
+/**
+ * The result of {@link FdStream.receiveFds}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReceivedMessage {
+  readonly message: Uint8Array
+  readonly fds: ReadonlyArray<ReceivedFd>
+  /**
+   * More descriptors arrived than `maxFds` (or than fitted): the kernel
+   * closed the extras (`MSG_CTRUNC`). netfx reports it instead of losing
+   * them silently.
+   */
+  readonly truncated: boolean
+}
+
+/**
+ * A Unix stream connection that can carry descriptors. Plain `receive` and
+ * `send` work as on any byte stream, without read-ahead.
+ *
+ * **Resource**: open until its Scope closes or `close` runs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FdStream {
+  readonly fd: number
+  readonly localAddress: SocketAddress.UnixPath | SocketAddress.UnixAbstract
+  readonly remoteAddress: SocketAddress.UnixPath | SocketAddress.UnixAbstract
+  readonly family: "unix"
+  /**
+   * Up to `maxBytes` (default 65536) bytes, never empty. Descriptors that
+   * arrive with these bytes (the peer used `sendFds`, you `receive`) are
+   * kept and handed out by the next `receiveFds`, never dropped.
+   *
+   * **Errors**: `EndOfStream`, `ClosedResource`, `BrokenResource`,
+   * `BusyResource`, `InvalidArgument`. **Interruption**: loses nothing.
+   */
+  receive(
+    maxBytes?: number,
+  ): Effect.Effect<Uint8Array, EndOfStream | ClosedResource | BrokenResource | BusyResource | InvalidArgument>
+  /**
+   * Writes all bytes, waiting for the kernel to take them.
+   *
+   * **Interruption**: the stream is broken for later sends (a partial
+   * write cannot be undone).
+   */
+  send(data: Uint8Array): Effect.Effect<void, ClosedResource | BrokenResource | BusyResource>
+  /** Half-closes (shutdown SHUT_WR). */
+  readonly sendEof: Effect.Effect<void, ClosedResource | BrokenResource>
+  /**
+   * Sends `message` with `fds` attached (`sendmsg` + `SCM_RIGHTS`). The
+   * descriptors stay open here (the peer gets duplicates). At most 253.
+   *
+   * **Errors**: `InvalidArgument` for an empty message or an empty (or too
+   * long) fd list; `BrokenResource` (`EBADF` for a closed descriptor, `EPIPE`,
+   * ...); `ClosedResource`; `BusyResource`.
+   *
+   * **Interruption**: as `send`.
+   */
+  sendFds(
+    message: Uint8Array,
+    fds: ReadonlyArray<number>,
+  ): Effect.Effect<void, InvalidArgument | ClosedResource | BrokenResource | BusyResource>
+  /**
+   * Receives up to `maxMessageBytes` bytes and up to `maxFds` descriptors
+   * that came with them (`recvmsg`). Descriptors belong to the current
+   * Scope (closed with it unless taken). Extra descriptors beyond `maxFds`
+   * are closed by the kernel and reported with `truncated: true`.
+   *
+   * **Errors**: `InvalidArgument` when `maxMessageBytes` or `maxFds` is not
+   * an integer >= 1 (or `maxFds` > 253); `EndOfStream`; `ClosedResource`;
+   * `BrokenResource`; `BusyResource`.
+   *
+   * **Interruption**: nothing is received (no descriptor leaks).
+   */
+  receiveFds(
+    maxMessageBytes: number,
+    maxFds: number,
+  ): Effect.Effect<
+    ReceivedMessage,
+    EndOfStream | InvalidArgument | ClosedResource | BrokenResource | BusyResource,
+    Scope.Scope
+  >
+  /** Closes now; pending operations fail with `ClosedResource`. Idempotent. */
+  readonly close: Effect.Effect<void>
+}
+
+/**
+ * Connects to a Unix stream socket, natively, for fd passing.
+ *
+ * **Resource**: belongs to the current Scope.
+ *
+ * **Errors**: `ConnectFailed` (`ENOENT`, `ECONNREFUSED`, ...);
+ * `InvalidArgument`; `Unsupported` without the native addon.
+ *
+ * **Interruption**: closes the socket.
+ *
+ * @example
+ * ```ts
+ * import { FdPassing } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import { Effect } from "effect"
+ *
+ * // the AnyIO fd-passing client: read the file the server sends
+ * const client = Effect.gen(function* () {
+ *   const conn = yield* FdPassing.connect("/tmp/mysock")
+ *   const { fds } = yield* conn.receiveFds(1024, 1)
+ *   const file = yield* FdPassing.toFileHandle(yield* fds[0]!.take)
+ *   console.log(new TextDecoder().decode(yield* file.readAll))
+ * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const connect = (
+  path: UnixAddressInput,
+): Effect.Effect<FdStream, ConnectFailed | InvalidArgument | Unsupported, Scope.Scope | Network.Network> =>
+  fdStream.connect(path)
+
+/**
+ * An fd-passing listener: accepted connections are {@link FdStream}s.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FdListener {
+  readonly address: SocketAddress.UnixPath | SocketAddress.UnixAbstract
+  readonly fd: number
+  /**
+   * The next connection, in the caller's Scope.
+   *
+   * **Errors**: `ClosedResource`, `BusyResource`, `BrokenResource`.
+   * **Interruption**: no connection is lost (it stays in the kernel queue).
+   */
+  readonly accept: Effect.Effect<FdStream, ClosedResource | BusyResource | BrokenResource, Scope.Scope>
+  /**
+   * Accepts forever, running `handler` in its own fiber per connection; the
+   * connection closes when its handler ends. A failing handler is logged
+   * and closes only its connection. Interrupting `serve` interrupts every
+   * handler.
+   */
+  serve<E, R>(
+    handler: (connection: FdStream) => Effect.Effect<unknown, E, R>,
+  ): Effect.Effect<never, ClosedResource | BusyResource | BrokenResource, R>
+  readonly close: Effect.Effect<void>
+}
+
+/**
+ * Options of {@link listen}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListenOptions {
+  readonly mode?: number
+  readonly backlog?: number
+  /** Remove the socket file when the Scope closes (default `true`; AnyIO does not). */
+  readonly removeOnClose?: boolean
+}
+
+/**
+ * Listens on a Unix stream socket, natively, for fd passing. The path rules
+ * of `Unix.listen` apply (stale files replaced, live listeners not stolen,
+ * other files untouched, `mode`, removal on close).
+ *
+ * **Resource**: belongs to the current Scope.
+ *
+ * **Errors**: `ListenFailed`; `InvalidArgument`; `Unsupported` without the
+ * native addon.
+ *
+ * **Interruption**: closes the socket.
+ *
+ * @example
+ * ```ts
+ * import * as fs from "node:fs"
+ * import { FdPassing } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import { Effect } from "effect"
+ *
+ * // the AnyIO fd-passing server: send each client an open file
+ * const server = Effect.gen(function* () {
+ *   const listener = yield* FdPassing.listen("/tmp/mysock")
+ *   yield* listener.serve((client) =>
+ *     Effect.acquireUseRelease(
+ *       Effect.sync(() => fs.openSync("/tmp/examplefile", "r")),
+ *       (fd) => client.sendFds(new TextEncoder().encode("this message is ignored"), [fd]),
+ *       (fd) => Effect.sync(() => fs.closeSync(fd)),
+ *     ),
+ *   )
+ * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const listen = (
+  path: UnixAddressInput,
+  options: ListenOptions = {},
+): Effect.Effect<FdListener, ListenFailed | InvalidArgument | Unsupported, Scope.Scope | Network.Network> =>
+  fdStream.listen(path, options)
+
+/**
+ * A connected pair of fd-passing Unix stream sockets (`socketpair`), e.g.
+ * to hand one end to a child process.
+ *
+ * **Resource**: both belong to the current Scope.
+ *
+ * **Errors**: `BrokenResource` (EMFILE, ...); `Unsupported` without the addon.
+ *
+ * @example
+ * ```ts
+ * import { FdPassing } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const pair = Effect.map(FdPassing.socketpair(), ([a, b]) => [a.fd, b.fd])
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const socketpair = (): Effect.Effect<
+  readonly [FdStream, FdStream],
+  BrokenResource | Unsupported,
+  Scope.Scope | Network.Network
+> => fdStream.socketpair()
+
+/**
+ * Turns a connected stream socket descriptor (TCP or Unix, e.g. one
+ * received with `receiveFds` and taken) into a netfx byte stream run by the
+ * runtime (Node: `new net.Socket({ fd })`, Bun: `Bun.connect({ fd })`).
+ * The stream owns the descriptor from then on.
+ *
+ * **Resource**: belongs to the current Scope; closing it closes the fd.
+ *
+ * **Errors**: `BrokenResource` when the descriptor is not a usable socket;
+ * `Unsupported` when the runtime cannot adopt descriptors.
+ *
+ * @example
+ * ```ts
+ * import { FdPassing } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const adopt = (fd: number) => Effect.flatMap(FdPassing.toByteStream(fd), (s) => s.receive())
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toByteStream = (
+  fd: number,
+): Effect.Effect<SocketStream.SocketStream, BrokenResource | Unsupported, Scope.Scope | Network.Network> =>
+  Effect.gen(function* () {
+    const native = yield* Network.driver("native", "adopting a descriptor as a byte stream")
+    const raw = yield* native.adoptStream(fd)
+    return yield* SocketStream.makeScoped(raw)
+  })
+
+/**
+ * A plain descriptor (a file, a pipe) as a small file handle.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FileHandle {
+  readonly fd: number
+  /** Up to `maxBytes` from the current position; an empty array at end of file. */
+  read(maxBytes?: number): Effect.Effect<Uint8Array, BrokenResource>
+  /** Everything up to end of file. */
+  readonly readAll: Effect.Effect<Uint8Array, BrokenResource>
+  write(data: Uint8Array): Effect.Effect<void, BrokenResource>
+  /** Closes the descriptor. Idempotent. */
+  readonly close: Effect.Effect<void>
+}
+
+/**
+ * Wraps a descriptor (e.g. a file received with `receiveFds`, taken) as a
+ * {@link FileHandle} (Python's `os.fdopen`).
+ *
+ * **Resource**: the handle owns the descriptor and closes it when the
+ * current Scope closes (or by `close`).
+ *
+ * **Errors**: reads and writes fail with `BrokenResource` carrying the errno.
+ *
+ * @example
+ * ```ts
+ * import { FdPassing } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const readFd = (fd: number) => Effect.flatMap(FdPassing.toFileHandle(fd), (f) => f.readAll)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toFileHandle = (fd: number): Effect.Effect<FileHandle, Unsupported, Scope.Scope | Network.Network> =>
+  Effect.gen(function* () {
+    const native = yield* Network.driver("native", "file handles from descriptors")
+    const ops = native.file
+    let closed = false
+    const close = Effect.suspend(() => {
+      if (closed) return Effect.void
+      closed = true
+      return ops.close(fd)
+    })
+    yield* Effect.addFinalizer(() => close)
+    const read = (maxBytes = 65536) => ops.read(fd, maxBytes)
+    const readAll = Effect.gen(function* () {
+      const parts: Array<Uint8Array> = []
+      let size = 0
+      while (true) {
+        const chunk = yield* read(65536)
+        if (chunk.length === 0) break
+        parts.push(chunk)
+        size += chunk.length
+      }
+      const out = new Uint8Array(size)
+      let offset = 0
+      for (const p of parts) {
+        out.set(p, offset)
+        offset += p.length
+      }
+      return out
+    })
+    return { fd, read, readAll, write: (data: Uint8Array) => ops.write(fd, data), close }
+  })
+
+/**
+ * Reads an integer socket option of any socket descriptor (e.g. a TCP
+ * connection's `SocketStream.fd`): `getsockopt(fd, level, name)`.
+ *
+ * **Errors**: `BrokenResource` with the errno; `Unsupported` without the addon.
+ *
+ * @example
+ * ```ts
+ * import { FdPassing } from "@netfx/core"
+ *
+ * const IPPROTO_TCP = 6
+ * const TCP_NODELAY = 1
+ * const noDelay = (fd: number) => FdPassing.getSocketOption(fd, IPPROTO_TCP, TCP_NODELAY)
+ * ```
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const getSocketOption = (
+  fd: number,
+  level: number,
+  name: number,
+): Effect.Effect<number, BrokenResource | Unsupported, Network.Network> => fdStream.getSocketOption(fd, level, name)
+
+/**
+ * Sets an integer socket option: `setsockopt(fd, level, name, value)`.
+ *
+ * **Errors**: `BrokenResource` with the errno; `Unsupported` without the addon.
+ *
+ * @example
+ * ```ts
+ * import { FdPassing } from "@netfx/core"
+ *
+ * const SOL_SOCKET = 1
+ * const SO_SNDBUF = 7
+ * const grow = (fd: number) => FdPassing.setSocketOption(fd, SOL_SOCKET, SO_SNDBUF, 1 << 20)
+ * ```
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const setSocketOption = (
+  fd: number,
+  level: number,
+  name: number,
+  value: number,
+): Effect.Effect<void, BrokenResource | Unsupported, Network.Network> =>
+  fdStream.setSocketOption(fd, level, name, value)

@@ -1,0 +1,125 @@
+/**
+ * The contract between core and the `@netfx/native` Node-API addon, for
+ * runtime adapters. The addon provides what Node and Bun lack (Unix
+ * datagram sockets, SCM_RIGHTS fd passing, socket options, readiness);
+ * `@netfx/node` and `@netfx/bun` load it and pass it here, and core builds
+ * the Unix datagram and fd-passing transports on it once for both.
+ *
+ * When the addon could not be built or loaded, every function that needs
+ * it fails with `Unsupported` whose reason names the fix (install a C
+ * toolchain and run `pnpm rebuild @netfx/native`); everything else works.
+ *
+ * Users do not need this module unless they write a runtime adapter.
+ *
+ * @since 0.1.0
+ */
+import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type { RawConnection } from "./Driver.ts"
+import type { BrokenResource } from "./NetError.ts"
+
+/**
+ * A Unix socket address as the addon reports it (`path` "" = unnamed).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface NativeAddress {
+  readonly path: string
+  readonly abstract: boolean
+}
+
+/**
+ * The raw addon functions (see `packages/native/src/netfx_native.c`). Every
+ * socket call returns a number >= 0 on success or -errno on failure.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface NativeBinding {
+  socket(type: number, nonblock?: boolean): number
+  socketpair(type: number): ReadonlyArray<number> | number
+  bind(fd: number, name: string, abstract: boolean): number
+  connect(fd: number, name: string, abstract: boolean): number
+  listen(fd: number, backlog: number): number
+  accept(fd: number): number
+  getsockname(fd: number): NativeAddress | number
+  getpeername(fd: number): NativeAddress | number
+  sendto(fd: number, data: Uint8Array, name: string | null, abstract: boolean): number
+  recvfrom(
+    fd: number,
+    maxBytes: number,
+  ): { readonly data: Uint8Array; readonly address: NativeAddress; readonly truncated: boolean } | number
+  sendmsg(fd: number, data: Uint8Array, fds: ReadonlyArray<number>): number
+  recvmsg(
+    fd: number,
+    maxBytes: number,
+    maxFds: number,
+  ):
+    | {
+        readonly data: Uint8Array
+        readonly fds: ReadonlyArray<number>
+        readonly truncated: boolean
+        readonly dataTruncated: boolean
+      }
+    | number
+  setsockopt(fd: number, level: number, name: number, value: number): number
+  getsockopt(fd: number, level: number, name: number): readonly [number, number]
+  shutdown(fd: number, how: number): number
+  close(fd: number): number
+  dup(fd: number): number
+  setNonBlocking(fd: number, on: boolean): number
+  sendtoWait(fd: number, data: Uint8Array, name: string, abstract: boolean, callback: (result: number) => void): number
+  setTimeout(fd: number, name: number, millis: number): number
+  readonly constants: Readonly<Record<string, number>>
+}
+
+/**
+ * The `@netfx/native` module as its loader exports it: the binding, or why
+ * it is missing.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface NativeAddon {
+  readonly binding: NativeBinding | undefined
+  readonly loadError: string | undefined
+  readonly fix: string
+  readonly runtime: string
+  readonly readiness: string
+  readonly errnoName: (n: number) => string
+  readonly watch:
+    | ((fd: number, onEvent: (events: number) => void) => { arm(events: number): number; close(): void } | number)
+    | undefined
+}
+
+/**
+ * A plain (non-socket) descriptor as a runtime reads and writes it; used by
+ * `FdPassing.toFileHandle`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FileOps {
+  /** Reads up to `maxBytes` at the current position; an empty array at end of file. */
+  readonly read: (fd: number, maxBytes: number) => Effect.Effect<Uint8Array, BrokenResource>
+  readonly write: (fd: number, data: Uint8Array) => Effect.Effect<void, BrokenResource>
+  readonly close: (fd: number) => Effect.Effect<void>
+}
+
+/**
+ * What a runtime passes to core for the native transports.
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface NativeDriver {
+  readonly addon: NativeAddon
+  /**
+   * Wraps a connected stream socket descriptor (TCP or Unix) in the
+   * runtime's own socket (Node: `new net.Socket({ fd })`, Bun:
+   * `Bun.connect({ fd })`). The runtime owns the descriptor from then on.
+   */
+  readonly adoptStream: (fd: number) => Effect.Effect<RawConnection, BrokenResource, Scope.Scope>
+  readonly file: FileOps
+}

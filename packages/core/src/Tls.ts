@@ -1,0 +1,354 @@
+/**
+ * TLS over netfx byte streams: the option models of `Tcp.connect({ tls })`
+ * and `Tcp.listen({ tls })`, the facts of an established session
+ * ({@link TlsInfo}, read with {@link info}), STARTTLS ({@link wrap}) and the
+ * {@link TlsDriver} contract a runtime implements.
+ *
+ * ## Semantics shared by every runtime
+ *
+ * - **Verification** is on by default: the peer certificate must chain to a
+ *   trusted CA (the system store, or `ca` when given) and match the host
+ *   name (`serverName`, default the host passed to `Tcp.connect`).
+ * - **Errors**: a failed handshake or verification is `TlsFailed` with the
+ *   platform's reason code (`DEPTH_ZERO_SELF_SIGNED_CERT`,
+ *   `ERR_TLS_CERT_ALTNAME_INVALID`, `CERT_HAS_EXPIRED`,
+ *   `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, `ERR_SSL_...`) and the peer address.
+ * - **close_notify** (`standardCompatible`, default `true`): a peer that
+ *   closes the TCP connection without sending TLS close_notify makes
+ *   `receive` fail with `BrokenResource` (code
+ *   `ERR_SSL_UNEXPECTED_EOF_WHILE_READING`), because a truncation attack
+ *   looks exactly like that. With `standardCompatible: false` (for peers
+ *   such as many HTTP servers that never send close_notify) it reads as
+ *   `EndOfStream`. A proper close_notify always reads as `EndOfStream`.
+ * - **sendEof** sends close_notify and then half-closes TCP. In TLS 1.3
+ *   (RFC 8446 §6.1) close_notify closes only the sender's direction, so the
+ *   peer may keep sending and `receive` keeps working: a real half close.
+ *   In TLS 1.2 (RFC 5246 §7.2.1) a peer that receives close_notify is
+ *   expected to answer with its own close_notify and stop; OpenSSL-based
+ *   peers (Node, Python, netfx itself) nevertheless keep the other
+ *   direction open, but a strict 1.2 peer may discard what it still meant
+ *   to send. netfx does not emulate anything: after `sendEof` it reads
+ *   whatever the peer still sends, on either version.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type { RawConnection } from "./Driver.ts"
+import { SocketStreamImpl } from "./internal/socketStream.ts"
+import { InvalidArgument, type TlsFailed, type Unsupported } from "./NetError.ts"
+import * as Network from "./Network.ts"
+import * as Resolver from "./Resolver.ts"
+import * as SocketAddress from "./SocketAddress.ts"
+import * as SocketStream from "./SocketStream.ts"
+
+/**
+ * PEM text (or DER bytes) of certificates, keys or CA bundles. Several PEM
+ * blocks may be concatenated in one string.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Pem = string | Uint8Array
+
+/**
+ * A certificate chain and its private key.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TlsCredentials {
+  /** The certificate (chain), leaf first. */
+  readonly cert: Pem | ReadonlyArray<Pem>
+  /** The private key. */
+  readonly key: Pem
+  /** Passphrase of an encrypted `key`. */
+  readonly passphrase?: string
+}
+
+/**
+ * A TLS protocol version.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TlsVersion = "TLSv1.2" | "TLSv1.3"
+
+/**
+ * Client options: `Tcp.connect({ tls })` and `Tls.wrap(stream, { side: "client" })`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TlsClientOptions {
+  /** Trusted CA certificates; replaces the system store when given. */
+  readonly ca?: Pem | ReadonlyArray<Pem>
+  /** A client certificate for mutual TLS (with `key`). */
+  readonly cert?: Pem | ReadonlyArray<Pem>
+  readonly key?: Pem
+  readonly passphrase?: string
+  /**
+   * SNI and the name the certificate must match. Defaults to the host
+   * given to `Tcp.connect`. Non-ASCII names are sent in their ASCII (IDNA)
+   * form. No SNI is sent for numeric addresses (RFC 6066), but the
+   * certificate is still checked against the address.
+   */
+  readonly serverName?: string
+  /** ALPN protocols offered, in preference order (e.g. `["h2", "http/1.1"]`). */
+  readonly alpnProtocols?: ReadonlyArray<string>
+  /** Lowest acceptable version (default: the runtime's, TLS 1.2 on Node). */
+  readonly minVersion?: TlsVersion
+  /** Highest acceptable version (default: the runtime's, TLS 1.3). */
+  readonly maxVersion?: TlsVersion
+  /** Verify the server certificate and name; default `true`. */
+  readonly rejectUnauthorized?: boolean
+  /** See the module notes on close_notify; default `true`. */
+  readonly standardCompatible?: boolean
+}
+
+/**
+ * Server options: `Tcp.listen({ tls })` and `Tls.wrap(stream, { side: "server" })`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TlsServerOptions extends TlsCredentials {
+  /** Ask clients for a certificate (mutual TLS). Default `false`. */
+  readonly requestCert?: boolean
+  /**
+   * With `requestCert`: refuse clients without a certificate trusted by
+   * `ca`. Default `true`. With `false` the handshake succeeds and the
+   * handler can inspect `Tls.info(stream)` itself.
+   */
+  readonly rejectUnauthorized?: boolean
+  /** CAs trusted for client certificates. */
+  readonly ca?: Pem | ReadonlyArray<Pem>
+  /** ALPN protocols supported, in preference order. */
+  readonly alpnProtocols?: ReadonlyArray<string>
+  /** Per-server-name credentials (SNI). `*.example.com` matches one label. */
+  readonly sniContexts?: Readonly<Record<string, TlsCredentials>>
+  /** Chooses credentials by SNI name; `undefined` falls back to `sniContexts`, then the default. */
+  readonly sniCallback?: (serverName: string) => TlsCredentials | undefined
+  /** Handshake time limit for listeners (default 30 seconds). */
+  readonly handshakeTimeoutMillis?: number
+  readonly minVersion?: TlsVersion
+  readonly maxVersion?: TlsVersion
+  /** See the module notes on close_notify; default `true`. */
+  readonly standardCompatible?: boolean
+}
+
+/**
+ * A parsed peer certificate.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PeerCertificate {
+  /** Subject fields (`CN`, `O`, ...). Repeated fields are joined with `, `. */
+  readonly subject: Readonly<Record<string, string>>
+  readonly issuer: Readonly<Record<string, string>>
+  /** Subject alternative names as `DNS:name` / `IP Address:addr` entries. */
+  readonly subjectAltNames: ReadonlyArray<string>
+  readonly validFrom: Date
+  readonly validTo: Date
+  /** Hex serial number. */
+  readonly serialNumber: string
+  /** SHA-256 fingerprint, colon-separated hex. */
+  readonly fingerprint256: string
+  /** The DER encoding. */
+  readonly der: Uint8Array
+}
+
+/**
+ * Facts of an established TLS session, in `stream.extra.tls`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TlsInfo {
+  /** The negotiated ALPN protocol, if any. */
+  readonly alpnProtocol: Option.Option<string>
+  /** The cipher suite (OpenSSL name and IANA name). */
+  readonly cipher: { readonly name: string; readonly standardName: string }
+  /** `"TLSv1.2"`, `"TLSv1.3"`, ... */
+  readonly version: string
+  /** The peer's certificate (on a server: the client's, if it sent one). */
+  readonly peerCertificate: Option.Option<PeerCertificate>
+  /** Whether the peer's certificate was verified. */
+  readonly authorized: boolean
+  /** `true` on the accepting side. */
+  readonly serverSide: boolean
+  /** The SNI name (sent by a client / received by a server). */
+  readonly serverName: Option.Option<string>
+}
+
+/**
+ * What a runtime's TLS driver receives for a client handshake.
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface ClientRequest extends TlsClientOptions {
+  /** The host the certificate is checked against (SNI unless numeric). */
+  readonly host: string
+}
+
+/**
+ * What a runtime implements for TLS. Both functions take an unstarted
+ * {@link RawConnection} (ciphertext) and return a new one (cleartext) after
+ * a successful handshake; the new one owns the old (closing it closes the
+ * old). Both register what they create in the Scope before waiting, so an
+ * interrupted handshake closes everything. Failures are `TlsFailed` with
+ * the platform's code and the peer address; on failure the raw connection
+ * is closed.
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface TlsDriver {
+  readonly connect: (raw: RawConnection, request: ClientRequest) => Effect.Effect<RawConnection, TlsFailed, Scope.Scope>
+  readonly accept: (
+    raw: RawConnection,
+    options: TlsServerOptions,
+  ) => Effect.Effect<RawConnection, TlsFailed, Scope.Scope>
+}
+
+/**
+ * Reads the TLS facts of a stream: `None` for a stream without TLS.
+ *
+ * @example
+ * ```ts
+ * import { Tls, Tcp } from "@netfx/core"
+ * import { Effect, Option } from "effect"
+ *
+ * const alpn = Effect.gen(function* () {
+ *   const conn = yield* Tcp.connect({ host: "example.com", port: 443, tls: { alpnProtocols: ["h2"] } })
+ *   return Tls.info(conn).pipe(Option.flatMap((i) => i.alpnProtocol))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const info = (stream: { readonly extra: Readonly<Record<string, unknown>> }): Option.Option<TlsInfo> => {
+  const tls = stream.extra.tls
+  return typeof tls === "object" && tls !== null && "serverSide" in tls ? Option.some(tls as TlsInfo) : Option.none()
+}
+
+/**
+ * Options of {@link wrap}: which side of the handshake this end plays.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type WrapOptions =
+  | ({ readonly side: "client"; readonly host?: string } & TlsClientOptions)
+  | ({ readonly side: "server" } & TlsServerOptions)
+
+/**
+ * STARTTLS: upgrades an established netfx byte stream to TLS, as client or
+ * server, and returns the TLS stream.
+ *
+ * Use it after a plaintext exchange (SMTP `STARTTLS`, a custom greeting):
+ * both ends agree in plaintext, then both call `wrap`. The client's host
+ * for verification is `serverName`, else `host`, else the numeric remote
+ * address.
+ *
+ * Rule for the bytes in flight: the old stream must be idle (no `receive`
+ * or `send` in progress). Bytes it already read ahead but nobody received
+ * are **handed over** to TLS as the first ciphertext, which is right for
+ * STARTTLS (a client may send its ClientHello right behind the command).
+ * Bytes you pulled out with `receive` and buffered yourself cannot be
+ * given back: stop reading plaintext exactly at the upgrade point.
+ *
+ * **Resource**: the old stream is consumed: from now on it reads as closed
+ * and closing it does nothing. The TLS stream owns the connection and
+ * belongs to the current Scope.
+ *
+ * **Errors**: `InvalidArgument` when `stream` was not made by netfx, is
+ * closed, or has a receive or send in progress; `TlsFailed` when the
+ * handshake fails (the connection is then closed); `Unsupported` when the
+ * runtime has no TLS driver.
+ *
+ * **Interruption**: interrupting the handshake closes the connection.
+ *
+ * @example
+ * ```ts
+ * import { Tls, Tcp } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const smtpLike = Effect.gen(function* () {
+ *   const plain = yield* Tcp.connect({ host: "localhost", port: 2525 })
+ *   yield* plain.send(new TextEncoder().encode("STARTTLS\r\n"))
+ *   yield* plain.receive() // "220 go ahead"
+ *   const secure = yield* Tls.wrap(plain, { side: "client", host: "localhost" })
+ *   yield* secure.send(new TextEncoder().encode("EHLO me\r\n"))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const wrap = (
+  stream: SocketStream.SocketStream,
+  options: WrapOptions,
+): Effect.Effect<SocketStream.SocketStream, TlsFailed | InvalidArgument | Unsupported, Scope.Scope | Network.Network> =>
+  Effect.gen(function* () {
+    const tls = yield* Network.driver("tls", "TLS")
+    if (!(stream instanceof SocketStreamImpl)) {
+      return yield* Effect.fail(
+        new InvalidArgument({ argument: "stream", reason: "is not a netfx socket stream", value: undefined }),
+      )
+    }
+    const detached = stream.detach()
+    if (typeof detached === "string") {
+      return yield* Effect.fail(new InvalidArgument({ argument: "stream", reason: detached, value: undefined }))
+    }
+    const raw = yield* Effect.acquireRelease(Effect.succeed(detached), (r) => Effect.sync(() => r.close()))
+    const secured =
+      options.side === "server"
+        ? yield* tls.accept(raw, options)
+        : yield* tls.connect(raw, { ...options, host: options.host ?? hostOf(raw.remoteAddress) })
+    return yield* SocketStream.makeScoped(secured)
+  })
+
+const hostOf = (address: SocketAddress.SocketAddress): string =>
+  SocketAddress.isIp(address) ? address.host : "localhost"
+
+/**
+ * The client request `Tcp.connect` builds from its `tls` option.
+ *
+ * @internal
+ */
+export const clientRequest = (host: string, tls: true | TlsClientOptions): ClientRequest => {
+  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host
+  const options: TlsClientOptions = tls === true ? {} : tls
+  const name = options.serverName ?? bare
+  // SNI carries the ASCII (IDNA 2008) form of internationalised names.
+  const serverName = isAscii(name) ? name : Either.getOrElse(Resolver.toAscii(name), () => name)
+  return { ...options, host: bare, serverName }
+}
+
+const isAscii = (s: string): boolean => /^[\x00-\x7f]*$/.test(s)
+
+/**
+ * Validates server options once, at listen time.
+ *
+ * @internal
+ */
+export const validateServer = (options: TlsServerOptions): Effect.Effect<TlsServerOptions, InvalidArgument> => {
+  const t = options.handshakeTimeoutMillis
+  if (t !== undefined && (!Number.isFinite(t) || t <= 0)) {
+    return Effect.fail(
+      new InvalidArgument({ argument: "tls.handshakeTimeoutMillis", reason: "must be a positive number", value: t }),
+    )
+  }
+  if (options.cert === undefined || options.key === undefined) {
+    return Effect.fail(
+      new InvalidArgument({ argument: "tls", reason: "a TLS listener needs cert and key", value: undefined }),
+    )
+  }
+  return Effect.succeed(options)
+}

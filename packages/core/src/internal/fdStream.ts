@@ -1,0 +1,465 @@
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberSet from "effect/FiberSet"
+import * as Scope from "effect/Scope"
+import type { FdListener, FdStream, ListenOptions, ReceivedFd, ReceivedMessage } from "../FdPassing.ts"
+import type { NativeBinding } from "../NativeDriver.ts"
+import {
+  BrokenResource,
+  BusyResource,
+  ClosedResource,
+  type ConnectFailed,
+  EndOfStream,
+  InvalidArgument,
+  ListenFailed,
+  type Unsupported,
+} from "../NetError.ts"
+import * as Network from "../Network.ts"
+import * as SocketAddress from "../SocketAddress.ts"
+import * as Unix from "../Unix.ts"
+import { EV_READ, EV_WRITE, NativeSocket, nameOf, requireBinding, toAddress } from "./nativeSocket.ts"
+import * as validate from "./validate.ts"
+
+type UnixAddress = SocketAddress.UnixPath | SocketAddress.UnixAbstract
+
+/** Linux's SCM_MAX_FD. */
+const MAX_FDS = 253
+const FEATURE = "fd passing (SCM_RIGHTS)"
+
+const endOfStream = new EndOfStream()
+
+class FdStreamImpl implements FdStream {
+  readonly family = "unix" as const
+  readonly fd: number
+  private receiving = false
+  private sending = false
+  private sendBroken = false
+  private eof = false
+  /** Descriptors that arrived during a plain `receive`, for the next `receiveFds`. */
+  private stray: Array<number> = []
+  private strayTruncated = false
+
+  constructor(
+    readonly socket: NativeSocket,
+    readonly localAddress: UnixAddress,
+    readonly remoteAddress: UnixAddress,
+  ) {
+    this.fd = socket.fd
+  }
+
+  private get binding(): NativeBinding {
+    return this.socket.binding
+  }
+
+  private beginReceive<A, E, R>(
+    effect: Effect.Effect<A, E, R>,
+  ): Effect.Effect<A, E | ClosedResource | BusyResource | EndOfStream, R> {
+    return Effect.suspend((): Effect.Effect<A, E | ClosedResource | BusyResource | EndOfStream, R> => {
+      if (this.socket.closed) return Effect.fail(new ClosedResource({ operation: "receive" }))
+      if (this.receiving) return Effect.fail(new BusyResource({ operation: "receive" }))
+      if (this.eof) return Effect.fail(endOfStream)
+      this.receiving = true
+      return Effect.ensuring(
+        effect,
+        Effect.sync(() => {
+          this.receiving = false
+        }),
+      )
+    })
+  }
+
+  /** One recvmsg after readiness; 0 bytes is end of stream. */
+  private recv(maxBytes: number, maxFds: number) {
+    const binding = this.binding
+    return this.socket
+      .io("recvmsg", EV_READ, () => binding.recvmsg(this.fd, maxBytes, maxFds), this.remoteAddress)
+      .pipe(
+        Effect.flatMap((r) => {
+          if (r.data.length === 0 && r.fds.length === 0) {
+            this.eof = true
+            return Effect.fail(endOfStream)
+          }
+          return Effect.succeed(r)
+        }),
+      )
+  }
+
+  receive(
+    maxBytes = 65536,
+  ): Effect.Effect<Uint8Array, EndOfStream | ClosedResource | BrokenResource | BusyResource | InvalidArgument> {
+    if (!(Number.isInteger(maxBytes) && maxBytes >= 1))
+      return Effect.fail(
+        new InvalidArgument({ argument: "maxBytes", reason: "must be an integer >= 1", value: maxBytes }),
+      )
+    // Uninterruptible between the recvmsg and keeping its descriptors.
+    return this.beginReceive(
+      Effect.map(this.recv(maxBytes, MAX_FDS), (r) => {
+        for (const fd of r.fds) this.stray.push(fd)
+        if (r.truncated) this.strayTruncated = true
+        return r.data
+      }),
+    )
+  }
+
+  receiveFds(
+    maxMessageBytes: number,
+    maxFds: number,
+  ): Effect.Effect<
+    ReceivedMessage,
+    EndOfStream | InvalidArgument | ClosedResource | BrokenResource | BusyResource,
+    Scope.Scope
+  > {
+    return Effect.gen(this, function* () {
+      yield* validate.positiveInt("maxMessageBytes", maxMessageBytes)
+      const max = yield* validate.positiveInt("maxFds", maxFds)
+      if (max > MAX_FDS)
+        return yield* Effect.fail(
+          new InvalidArgument({ argument: "maxFds", reason: `must be at most ${MAX_FDS} (SCM_MAX_FD)`, value: maxFds }),
+        )
+      if (this.stray.length > 0) {
+        // Descriptors a plain receive already took in: hand them out first.
+        const fds = this.stray.splice(0, max)
+        const truncated = this.strayTruncated || this.stray.length > 0
+        for (const fd of this.stray) this.binding.close(fd)
+        this.stray = []
+        this.strayTruncated = false
+        return yield* this.own(new Uint8Array(0), fds, truncated)
+      }
+      const r = yield* this.beginReceive(this.recv(maxMessageBytes, max))
+      return yield* this.own(r.data, r.fds, r.truncated)
+    })
+  }
+
+  private own(
+    message: Uint8Array,
+    fds: ReadonlyArray<number>,
+    truncated: boolean,
+  ): Effect.Effect<ReceivedMessage, never, Scope.Scope> {
+    const binding = this.binding
+    return Effect.gen(function* () {
+      const received: Array<ReceivedFd> = fds.map((fd) => {
+        let taken = false
+        return {
+          fd,
+          take: Effect.sync(() => {
+            taken = true
+            return fd
+          }),
+          taken: () => taken,
+        }
+      })
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          for (const r of received) if (!r.taken()) binding.close(r.fd)
+        }),
+      )
+      return { message, fds: received, truncated }
+    })
+  }
+
+  private write(
+    operation: string,
+    data: Uint8Array,
+    fds: ReadonlyArray<number>,
+  ): Effect.Effect<void, ClosedResource | BrokenResource | BusyResource> {
+    return Effect.suspend((): Effect.Effect<void, ClosedResource | BrokenResource | BusyResource> => {
+      if (this.socket.closed) return Effect.fail(new ClosedResource({ operation }))
+      if (this.sending) return Effect.fail(new BusyResource({ operation }))
+      if (this.sendBroken)
+        return Effect.fail(
+          new BrokenResource({ operation, code: "EINTERRUPTED", cause: "an earlier send was interrupted midway" }),
+        )
+      this.sending = true
+      const binding = this.binding
+      let offset = 0
+      let attached = fds
+      const step: Effect.Effect<void, ClosedResource | BrokenResource> = Effect.suspend(() =>
+        this.socket
+          .io(
+            operation,
+            EV_WRITE,
+            () => binding.sendmsg(this.fd, offset === 0 ? data : data.subarray(offset), attached),
+            this.remoteAddress,
+          )
+          .pipe(
+            Effect.flatMap((n) => {
+              offset += n
+              if (n > 0) attached = [] // the descriptors went with the first byte
+              return offset < data.length ? step : Effect.void
+            }),
+          ),
+      )
+      return step.pipe(
+        Effect.onInterrupt(() =>
+          Effect.sync(() => {
+            if (offset > 0 && offset < data.length) this.sendBroken = true
+          }),
+        ),
+        Effect.ensuring(
+          Effect.sync(() => {
+            this.sending = false
+          }),
+        ),
+      )
+    })
+  }
+
+  send(data: Uint8Array): Effect.Effect<void, ClosedResource | BrokenResource | BusyResource> {
+    return data.length === 0 ? Effect.void : this.write("send", data, [])
+  }
+
+  sendFds(
+    message: Uint8Array,
+    fds: ReadonlyArray<number>,
+  ): Effect.Effect<void, InvalidArgument | ClosedResource | BrokenResource | BusyResource> {
+    if (!(message instanceof Uint8Array) || message.length === 0)
+      return Effect.fail(new InvalidArgument({ argument: "message", reason: "must not be empty", value: message }))
+    if (!Array.isArray(fds) || fds.length === 0)
+      return Effect.fail(new InvalidArgument({ argument: "fds", reason: "must not be empty", value: fds }))
+    if (fds.length > MAX_FDS)
+      return Effect.fail(
+        new InvalidArgument({ argument: "fds", reason: `at most ${MAX_FDS} (SCM_MAX_FD)`, value: fds }),
+      )
+    if (!fds.every((fd) => Number.isInteger(fd) && fd >= 0))
+      return Effect.fail(
+        new InvalidArgument({ argument: "fds", reason: "must be descriptors (integers >= 0)", value: fds }),
+      )
+    return this.write("sendFds", message, fds)
+  }
+
+  get sendEof(): Effect.Effect<void, ClosedResource | BrokenResource> {
+    return Effect.suspend((): Effect.Effect<void, ClosedResource | BrokenResource> => {
+      if (this.socket.closed) return Effect.fail(new ClosedResource({ operation: "sendEof" }))
+      const r = this.binding.shutdown(this.fd, this.binding.constants.SHUT_WR as number)
+      return r < 0
+        ? Effect.fail(new BrokenResource({ operation: "sendEof", code: this.socket.errno(r), syscall: "shutdown" }))
+        : Effect.void
+    })
+  }
+
+  get close(): Effect.Effect<void> {
+    return Effect.sync(() => {
+      this.socket.close()
+      for (const fd of this.stray) this.binding.close(fd)
+      this.stray = []
+    })
+  }
+}
+
+const nativeOf = (feature: string) =>
+  Effect.gen(function* () {
+    const native = yield* Network.driver("native", feature)
+    const { binding } = yield* requireBinding(native.addon, feature)
+    return { native, binding }
+  })
+
+const streamSocket = (native: { addon: NativeSocket["addon"] }, fd: number) =>
+  Effect.acquireRelease(
+    Effect.sync(() => new NativeSocket(native.addon, fd)),
+    (s) => Effect.sync(() => s.close()),
+  )
+
+const makeStream = (socket: NativeSocket, local?: UnixAddress, remote?: UnixAddress): FdStreamImpl => {
+  const b = socket.binding
+  const l = b.getsockname(socket.fd)
+  const p = b.getpeername(socket.fd)
+  return new FdStreamImpl(
+    socket,
+    local ?? (typeof l === "number" ? SocketAddress.unixPath("") : toAddress(l)),
+    remote ?? (typeof p === "number" ? SocketAddress.unixPath("") : toAddress(p)),
+  )
+}
+
+/** @internal */
+export const connect = (
+  path: Unix.UnixAddressInput,
+): Effect.Effect<FdStream, ConnectFailed | InvalidArgument | Unsupported, Scope.Scope | Network.Network> =>
+  Effect.gen(function* () {
+    const address = yield* Unix.toAddress("path", path)
+    const { native, binding } = yield* nativeOf(FEATURE)
+    const fd = binding.socket(binding.constants.SOCK_STREAM as number)
+    if (fd < 0) return yield* Effect.fail(Unix.connectFailed(address, native.addon.errnoName(fd), "socket", undefined))
+    const socket = yield* streamSocket(native, fd)
+    const [name, abstract] = nameOf(address)
+    const r = binding.connect(fd, name, abstract)
+    if (r < 0) {
+      const code = native.addon.errnoName(r)
+      if (code !== "EINPROGRESS" && code !== "EAGAIN")
+        return yield* Effect.fail(Unix.connectFailed(address, code, "connect", undefined))
+      // Wait for the connection to complete, then read SO_ERROR.
+      yield* socket.wait(EV_WRITE)
+      const [e, v] = binding.getsockopt(
+        fd,
+        binding.constants.SOL_SOCKET as number,
+        binding.constants.SO_ERROR as number,
+      )
+      if (e !== 0 || v !== 0)
+        return yield* Effect.fail(Unix.connectFailed(address, native.addon.errnoName(e || v), "connect", undefined))
+    }
+    return makeStream(socket, undefined, address)
+  })
+
+/** @internal */
+export const socketpair = (): Effect.Effect<
+  readonly [FdStream, FdStream],
+  BrokenResource | Unsupported,
+  Scope.Scope | Network.Network
+> =>
+  Effect.gen(function* () {
+    const { native, binding } = yield* nativeOf(FEATURE)
+    const pair = binding.socketpair(binding.constants.SOCK_STREAM as number)
+    if (typeof pair === "number")
+      return yield* Effect.fail(
+        new BrokenResource({ operation: "socketpair", code: native.addon.errnoName(pair), syscall: "socketpair" }),
+      )
+    const [a, b] = pair as [number, number]
+    const sa = yield* streamSocket(native, a)
+    const sb = yield* streamSocket(native, b)
+    const unnamed = SocketAddress.unixPath("")
+    return [makeStream(sa, unnamed, unnamed), makeStream(sb, unnamed, unnamed)] as const
+  })
+
+class FdListenerImpl implements FdListener {
+  private accepting = false
+  readonly fd: number
+  constructor(
+    readonly socket: NativeSocket,
+    readonly address: UnixAddress,
+  ) {
+    this.fd = socket.fd
+  }
+
+  get accept(): Effect.Effect<FdStream, ClosedResource | BusyResource | BrokenResource, Scope.Scope> {
+    return Effect.suspend((): Effect.Effect<FdStream, ClosedResource | BusyResource | BrokenResource, Scope.Scope> => {
+      if (this.socket.closed) return Effect.fail(new ClosedResource({ operation: "accept" }))
+      if (this.accepting) return Effect.fail(new BusyResource({ operation: "accept" }))
+      this.accepting = true
+      const binding = this.socket.binding
+      // accept4 itself is atomic: an interrupted wait leaves the connection queued.
+      return Effect.uninterruptibleMask((restore) =>
+        restore(this.socket.io("accept", EV_READ, () => binding.accept(this.fd), this.address)).pipe(
+          Effect.flatMap((fd) => streamSocket(this.socket, fd)),
+          Effect.map((s) => makeStream(s, this.address, SocketAddress.unixPath(""))),
+        ),
+      ).pipe(
+        Effect.ensuring(
+          Effect.sync(() => {
+            this.accepting = false
+          }),
+        ),
+      )
+    })
+  }
+
+  serve<E, R>(
+    handler: (connection: FdStream) => Effect.Effect<unknown, E, R>,
+  ): Effect.Effect<never, ClosedResource | BusyResource | BrokenResource, R> {
+    const self = this
+    const peer = SocketAddress.format(this.address)
+    return Effect.scoped(
+      Effect.gen(function* () {
+        const fibers = yield* FiberSet.make<unknown, never>()
+        while (true) {
+          // Accepting and handing the connection to its fiber happen without
+          // a gap an interruption could fall into.
+          yield* Effect.uninterruptibleMask((restore) =>
+            Effect.gen(function* () {
+              const scope = yield* Scope.make()
+              const conn = yield* restore(Scope.extend(self.accept, scope)).pipe(
+                Effect.onError(() => Scope.close(scope, Exit.void)),
+              )
+              yield* FiberSet.run(
+                fibers,
+                handler(conn).pipe(
+                  Effect.catchAllCause((cause) =>
+                    Cause.isInterruptedOnly(cause)
+                      ? Effect.void
+                      : Effect.logError("netfx: fd-passing connection handler failed", cause).pipe(
+                          Effect.annotateLogs({ listener: peer }),
+                        ),
+                  ),
+                  Effect.ensuring(Scope.close(scope, Exit.void)),
+                ),
+              )
+            }),
+          )
+        }
+      }),
+    ).pipe(Effect.ensuring(this.close))
+  }
+
+  get close(): Effect.Effect<void> {
+    return Effect.sync(() => this.socket.close())
+  }
+}
+
+/** @internal */
+export const listen = (
+  path: Unix.UnixAddressInput,
+  options: ListenOptions,
+): Effect.Effect<FdListener, ListenFailed | InvalidArgument | Unsupported, Scope.Scope | Network.Network> =>
+  Effect.gen(function* () {
+    const address = yield* Unix.toAddress("path", path)
+    const backlog = yield* validate.positiveInt("backlog", options.backlog ?? 511)
+    yield* Unix.validateMode(options.mode)
+    const { native, binding } = yield* nativeOf(FEATURE)
+    const network = yield* Network.Network
+    const fd = binding.socket(binding.constants.SOCK_STREAM as number)
+    if (fd < 0)
+      return yield* Effect.fail(new ListenFailed({ address, code: native.addon.errnoName(fd), syscall: "socket" }))
+    const socket = yield* streamSocket(native, fd)
+    const [name, abstract] = nameOf(address)
+    const bindOnce = Effect.suspend(() => {
+      const r = binding.bind(fd, name, abstract)
+      return r < 0
+        ? Effect.fail(new ListenFailed({ address, code: native.addon.errnoName(r), syscall: "bind" }))
+        : Effect.void
+    })
+    const probe = Effect.sync(() => {
+      const p = binding.socket(binding.constants.SOCK_STREAM as number)
+      if (p < 0) return "unknown" as const
+      const r = binding.connect(p, name, abstract)
+      binding.close(p)
+      if (r === 0 || native.addon.errnoName(r) === "EAGAIN") return "alive" as const
+      return native.addon.errnoName(r) === "ECONNREFUSED" ? ("stale" as const) : ("unknown" as const)
+    })
+    if (network.unix !== undefined) yield* Unix.bindAt(network.unix, address, bindOnce, probe, options)
+    else yield* bindOnce
+    const r = binding.listen(fd, backlog)
+    if (r < 0)
+      return yield* Effect.fail(new ListenFailed({ address, code: native.addon.errnoName(r), syscall: "listen" }))
+    return new FdListenerImpl(socket, address)
+  })
+
+/** @internal */
+export const getSocketOption = (
+  fd: number,
+  level: number,
+  name: number,
+): Effect.Effect<number, BrokenResource | Unsupported, Network.Network> =>
+  Effect.gen(function* () {
+    const { native, binding } = yield* nativeOf("socket options")
+    const [e, v] = binding.getsockopt(fd, level, name)
+    if (e !== 0)
+      return yield* Effect.fail(
+        new BrokenResource({ operation: "getSocketOption", code: native.addon.errnoName(e), syscall: "getsockopt" }),
+      )
+    return v
+  })
+
+/** @internal */
+export const setSocketOption = (
+  fd: number,
+  level: number,
+  name: number,
+  value: number,
+): Effect.Effect<void, BrokenResource | Unsupported, Network.Network> =>
+  Effect.gen(function* () {
+    const { native, binding } = yield* nativeOf("socket options")
+    const r = binding.setsockopt(fd, level, name, value)
+    if (r < 0)
+      return yield* Effect.fail(
+        new BrokenResource({ operation: "setSocketOption", code: native.addon.errnoName(r), syscall: "setsockopt" }),
+      )
+  })

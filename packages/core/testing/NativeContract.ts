@@ -1,0 +1,441 @@
+/**
+ * Contract tests for the transports built on `@netfx/native`: Unix
+ * datagram sockets and fd passing, run against a runtime's `Network`.
+ *
+ * @since 0.1.0
+ */
+import * as fs from "node:fs"
+import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as FdPassing from "../src/FdPassing.ts"
+import type { Network } from "../src/Network.ts"
+import * as SocketAddress from "../src/SocketAddress.ts"
+import * as Tcp from "../src/Tcp.ts"
+import * as Unix from "../src/Unix.ts"
+import * as UnixDatagram from "../src/UnixDatagram.ts"
+import { python, pythonExit } from "./peers.ts"
+import { bytes, type ContractEnvironment, eventually, readAll, readN, text } from "./StreamContract.ts"
+import { tempAbstractName, tempSocketPath } from "./UnixContract.ts"
+
+const portOf = (a: SocketAddress.SocketAddress) => (SocketAddress.isIp(a) ? a.port : -1)
+
+/**
+ * Registers the Unix datagram and fd-passing tests.
+ *
+ * @since 0.1.0
+ */
+export const nativeContract = (env: ContractEnvironment): void => {
+  const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | Network>) =>
+    effect.pipe(Effect.scoped, Effect.provide(env.layer))
+
+  describe(`Unix datagram sockets on ${env.name}`, () => {
+    it.live("bound server, unnamed client: data and the (unnamed) sender address", () =>
+      run(
+        Effect.gen(function* () {
+          const path = tempSocketPath("dg")
+          const server = yield* UnixDatagram.bind({ path })
+          assert.deepStrictEqual(server.address, SocketAddress.unixPath(path))
+          const client = yield* UnixDatagram.bind()
+          yield* client.sendTo(bytes("hello"), path)
+          const packet = yield* server.receive()
+          assert.strictEqual(text(packet.data), "hello")
+          assert.deepStrictEqual(packet.address, SocketAddress.unixPath(""))
+          assert.isFalse(packet.truncated)
+        }),
+      ),
+    )
+
+    it.live("bound client: the server sees its path and replies (the Hello service)", () =>
+      run(
+        Effect.gen(function* () {
+          const serverPath = tempSocketPath("dg")
+          const clientPath = tempSocketPath("dg")
+          const server = yield* UnixDatagram.bind({ path: serverPath })
+          yield* Effect.forkScoped(
+            Stream.runForEach(UnixDatagram.packets(server), (p) =>
+              server.sendTo(new Uint8Array([...bytes("Hello, "), ...p.data]), p.address),
+            ),
+          )
+          const client = yield* UnixDatagram.bind({ path: clientPath })
+          yield* client.sendTo(bytes("netfx"), serverPath)
+          const reply = yield* client.receive()
+          assert.strictEqual(text(reply.data), "Hello, netfx")
+          assert.deepStrictEqual(reply.address, SocketAddress.unixPath(serverPath))
+        }),
+      ),
+    )
+
+    it.live("abstract names and connected sockets", () =>
+      run(
+        Effect.gen(function* () {
+          const name = tempAbstractName("dg")
+          const server = yield* UnixDatagram.bind({ path: name })
+          assert.deepStrictEqual(server.address, name)
+          const local = tempAbstractName("dgc")
+          const client = yield* UnixDatagram.connect({ remotePath: name, localPath: local })
+          assert.deepStrictEqual(client.remoteAddress, name)
+          yield* client.send(bytes("ping"))
+          const p = yield* server.receive()
+          assert.strictEqual(text(p.data), "ping")
+          assert.deepStrictEqual(p.address, local)
+          yield* server.sendTo(bytes("pong"), p.address)
+          const r = yield* client.receive()
+          assert.strictEqual(text(r.data), "pong")
+          // send on an unconnected socket is an InvalidArgument
+          assert.strictEqual((yield* Effect.flip(server.send(bytes("x"))))._tag, "InvalidArgument")
+        }),
+      ),
+    )
+
+    it.live(
+      "10,000 datagrams through a slow receiver: none lost, none reordered (connected and sendTo)",
+      () =>
+        run(
+          Effect.gen(function* () {
+            const N = 10_000
+            for (const connected of [true, false]) {
+              const path = tempSocketPath("dg")
+              const server = yield* UnixDatagram.bind({ path })
+              const client = connected ? yield* UnixDatagram.connect({ remotePath: path }) : yield* UnixDatagram.bind()
+              const sender = yield* Effect.fork(
+                Effect.forEach(
+                  Array.from({ length: N }, (_, i) => i),
+                  (i) => {
+                    const data = bytes(String(i))
+                    return connected ? client.send(data) : client.sendTo(data, path)
+                  },
+                  { discard: true },
+                ),
+              )
+              for (let i = 0; i < N; i++) {
+                // slow: give the event loop away every few datagrams so the sender hits EAGAIN
+                if (i % 50 === 0) yield* Effect.promise(() => new Promise((r) => setImmediate(r)))
+                const p = yield* server.receive()
+                assert.strictEqual(text(p.data), String(i))
+              }
+              yield* Fiber.join(sender)
+              yield* client.close
+              yield* server.close
+            }
+          }),
+        ),
+      120_000,
+    )
+
+    it.live("an oversized datagram fails with BrokenResource EMSGSIZE; the socket stays usable", () =>
+      run(
+        Effect.gen(function* () {
+          const path = tempSocketPath("dg")
+          const server = yield* UnixDatagram.bind({ path })
+          const client = yield* UnixDatagram.connect({ remotePath: path })
+          const error = yield* Effect.flip(client.send(new Uint8Array(8 * 1024 * 1024)))
+          assert.strictEqual(error._tag, "BrokenResource")
+          assert.strictEqual(error._tag === "BrokenResource" ? error.code : "", "EMSGSIZE")
+          yield* client.send(bytes("small"))
+          assert.strictEqual(text((yield* server.receive()).data), "small")
+          // a datagram longer than maxBytes is reported truncated
+          yield* client.send(new Uint8Array(100))
+          const p = yield* server.receive(10)
+          assert.strictEqual(p.data.length, 10)
+          assert.isTrue(p.truncated)
+        }),
+      ),
+    )
+
+    it.live("sending where nobody listens: BrokenResource with ENOENT / ECONNREFUSED", () =>
+      run(
+        Effect.gen(function* () {
+          const client = yield* UnixDatagram.bind()
+          const missing = tempSocketPath("dg")
+          const e1 = yield* Effect.flip(client.sendTo(bytes("x"), missing))
+          assert.strictEqual(e1._tag === "BrokenResource" ? e1.code : e1._tag, "ENOENT")
+          // a stale socket file
+          yield* Effect.scoped(UnixDatagram.bind({ path: missing, removeOnClose: false }))
+          const e2 = yield* Effect.flip(client.sendTo(bytes("x"), missing))
+          assert.strictEqual(e2._tag === "BrokenResource" ? e2.code : e2._tag, "ECONNREFUSED")
+          const e3 = yield* Effect.flip(Effect.scoped(UnixDatagram.connect({ remotePath: tempSocketPath("none") })))
+          assert.strictEqual(e3._tag, "ConnectFailed")
+        }),
+      ),
+    )
+
+    it.live("paths: stale files replaced, live sockets not stolen, files untouched, mode, removal", () =>
+      run(
+        Effect.gen(function* () {
+          const path = tempSocketPath("dg")
+          yield* Effect.scoped(UnixDatagram.bind({ path, removeOnClose: false }))
+          assert.isTrue(fs.lstatSync(path).isSocket())
+          yield* Effect.scoped(
+            Effect.gen(function* () {
+              const s = yield* UnixDatagram.bind({ path, mode: 0o600 })
+              assert.strictEqual(fs.statSync(path).mode & 0o777, 0o600)
+              const e = yield* Effect.flip(Effect.scoped(UnixDatagram.bind({ path })))
+              assert.strictEqual(e._tag === "ListenFailed" ? e.code : e._tag, "EADDRINUSE")
+              yield* s.close
+            }),
+          )
+          assert.isFalse(fs.existsSync(path), "removed on close")
+          const file = tempSocketPath("file")
+          fs.writeFileSync(file, "keep")
+          assert.strictEqual(
+            (yield* Effect.flip(Effect.scoped(UnixDatagram.bind({ path: file }))))._tag,
+            "ListenFailed",
+          )
+          assert.strictEqual(fs.readFileSync(file, "utf8"), "keep")
+        }),
+      ),
+    )
+
+    it.live("close wakes a pending receive with ClosedResource; a second receive is BusyResource", () =>
+      run(
+        Effect.gen(function* () {
+          const socket = yield* UnixDatagram.bind({ path: tempSocketPath("dg") })
+          const pending = yield* Effect.fork(socket.receive())
+          yield* Effect.yieldNow()
+          yield* eventually(() => true, "fork started")
+          const busy = yield* Effect.flip(socket.receive())
+          assert.strictEqual(busy._tag, "BusyResource")
+          yield* socket.close
+          const e = yield* Effect.flip(Fiber.join(pending))
+          assert.strictEqual(e._tag, "ClosedResource")
+        }),
+      ),
+    )
+
+    it.live("interop with Python's socket module, both ways", () =>
+      run(
+        Effect.gen(function* () {
+          const pyPath = tempSocketPath("py")
+          const py = yield* python(
+            `import socket,sys\ns=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("ready",flush=True)\nd,a=s.recvfrom(100)\ns.sendto(b"Hello, "+d, a)\nprint(a,flush=True)`,
+            [pyPath],
+          )
+          assert.strictEqual(py.firstLine, "ready")
+          const mine = tempSocketPath("me")
+          const socket = yield* UnixDatagram.bind({ path: mine })
+          yield* socket.sendTo(bytes("netfx"), pyPath)
+          const reply = yield* socket.receive()
+          assert.strictEqual(text(reply.data), "Hello, netfx")
+          assert.deepStrictEqual(reply.address, SocketAddress.unixPath(pyPath))
+          const out = yield* pythonExit(py)
+          assert.include(out.output, mine)
+
+          const serverPath = tempSocketPath("dg")
+          const server = yield* UnixDatagram.bind({ path: serverPath })
+          const client = yield* python(
+            `import socket,sys,os\nme=sys.argv[1]+".py"\ns=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\ns.bind(me)\ns.sendto(b"from python", sys.argv[1])\nprint("sent",flush=True)\nd,a=s.recvfrom(100)\nprint(d.decode(),flush=True)`,
+            [serverPath],
+          )
+          assert.strictEqual(client.firstLine, "sent")
+          const p = yield* server.receive()
+          assert.strictEqual(text(p.data), "from python")
+          assert.deepStrictEqual(p.address, SocketAddress.unixPath(`${serverPath}.py`))
+          yield* server.sendTo(bytes("to python"), p.address)
+          const done = yield* pythonExit(client)
+          assert.include(done.output, "to python")
+        }),
+      ),
+    )
+  })
+
+  describe(`fd passing on ${env.name}`, () => {
+    const examplePath = () => {
+      const p = `${tempSocketPath("file")}.txt`
+      fs.writeFileSync(p, "Test file")
+      return p
+    }
+
+    it.live("a file descriptor: sent, received, read (listener + connect)", () =>
+      run(
+        Effect.gen(function* () {
+          const path = tempSocketPath("fd")
+          const file = examplePath()
+          const listener = yield* FdPassing.listen(path)
+          yield* Effect.forkScoped(
+            listener.serve((client) =>
+              Effect.acquireUseRelease(
+                Effect.sync(() => fs.openSync(file, "r")),
+                (fd) => client.sendFds(bytes("this message is ignored"), [fd]),
+                (fd) => Effect.sync(() => fs.closeSync(fd)),
+              ),
+            ),
+          )
+          const conn = yield* FdPassing.connect(path)
+          const { message, fds, truncated } = yield* conn.receiveFds(1024, 1)
+          assert.strictEqual(text(message), "this message is ignored")
+          assert.strictEqual(fds.length, 1)
+          assert.isFalse(truncated)
+          const handle = yield* FdPassing.toFileHandle(yield* (fds[0] as FdPassing.ReceivedFd).take)
+          assert.strictEqual(text(yield* handle.readAll), "Test file")
+        }),
+      ),
+    )
+
+    it.live("a connected TCP socket and a Unix socket: received and used as byte streams", () =>
+      run(
+        Effect.gen(function* () {
+          const [a, b] = yield* FdPassing.socketpair()
+          // TCP
+          const tcpListener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+          const tcpClient = yield* Tcp.connect({ host: "127.0.0.1", port: portOf(tcpListener.address) })
+          const tcpServer = yield* tcpListener.accept
+          assert.isNumber(tcpClient.fd)
+          yield* a.sendFds(bytes("tcp"), [tcpClient.fd as number])
+          const got = yield* b.receiveFds(16, 4)
+          assert.strictEqual(text(got.message), "tcp")
+          const adopted = yield* FdPassing.toByteStream(yield* (got.fds[0] as FdPassing.ReceivedFd).take)
+          yield* adopted.send(bytes("via passed tcp fd"))
+          assert.strictEqual(text(yield* readN(tcpServer, 17)), "via passed tcp fd")
+          yield* tcpServer.send(bytes("back"))
+          assert.strictEqual(text(yield* readN(adopted, 4)), "back")
+          // Unix
+          const upath = tempSocketPath("u")
+          const ulistener = yield* Unix.listen(upath)
+          const uclient = yield* Unix.connect(upath)
+          const userver = yield* ulistener.accept
+          yield* a.sendFds(bytes("unix"), [uclient.fd as number])
+          const got2 = yield* b.receiveFds(16, 4)
+          assert.strictEqual(text(got2.message), "unix")
+          const adopted2 = yield* FdPassing.toByteStream(yield* (got2.fds[0] as FdPassing.ReceivedFd).take)
+          yield* adopted2.send(bytes("via passed unix fd"))
+          yield* adopted2.sendEof
+          yield* uclient.close
+          assert.strictEqual(text(yield* readAll(userver)), "via passed unix fd")
+        }),
+      ),
+    )
+
+    it.live("more descriptors than maxFds: truncated is reported, the extras are closed", () =>
+      run(
+        Effect.gen(function* () {
+          const [a, b] = yield* FdPassing.socketpair()
+          const file = examplePath()
+          const opened = [0, 1, 2].map(() => fs.openSync(file, "r"))
+          yield* a.sendFds(bytes("three"), opened)
+          for (const fd of opened) fs.closeSync(fd)
+          const before = env.openFds?.()
+          const got = yield* Effect.scoped(
+            Effect.gen(function* () {
+              const r = yield* b.receiveFds(100, 1)
+              assert.strictEqual(r.fds.length, 1)
+              assert.isTrue(r.truncated)
+              if (before !== undefined) assert.strictEqual(env.openFds?.(), before + 1)
+              return r
+            }),
+          )
+          assert.strictEqual(text(got.message), "three")
+        }),
+      ),
+    )
+
+    it.live("descriptors received but never taken are closed with the scope", () =>
+      run(
+        Effect.gen(function* () {
+          if (env.openFds === undefined) return
+          const [a, b] = yield* FdPassing.socketpair()
+          const file = examplePath()
+          const fd = fs.openSync(file, "r")
+          const before = env.openFds()
+          for (let i = 0; i < 20; i++) {
+            yield* a.sendFds(bytes("x"), [fd, fd, fd])
+            yield* Effect.scoped(
+              Effect.gen(function* () {
+                const r = yield* b.receiveFds(10, 3)
+                assert.strictEqual(r.fds.length, 3)
+              }),
+            )
+          }
+          assert.strictEqual(env.openFds(), before)
+          // taken ones stay open
+          yield* a.sendFds(bytes("y"), [fd])
+          const kept = yield* Effect.scoped(
+            Effect.flatMap(b.receiveFds(10, 1), (r) => (r.fds[0] as FdPassing.ReceivedFd).take),
+          )
+          assert.strictEqual(env.openFds(), before + 1)
+          fs.closeSync(kept)
+          fs.closeSync(fd)
+        }),
+      ),
+    )
+
+    it.live("empty message or empty fd list: InvalidArgument; plain bytes flow too", () =>
+      run(
+        Effect.gen(function* () {
+          const [a, b] = yield* FdPassing.socketpair()
+          assert.strictEqual((yield* Effect.flip(a.sendFds(new Uint8Array(0), [0])))._tag, "InvalidArgument")
+          assert.strictEqual((yield* Effect.flip(a.sendFds(bytes("x"), [])))._tag, "InvalidArgument")
+          assert.strictEqual((yield* Effect.flip(Effect.scoped(b.receiveFds(0, 1))))._tag, "InvalidArgument")
+          yield* a.send(bytes("plain bytes"))
+          yield* a.sendEof
+          let got = ""
+          while (true) {
+            const chunk = yield* Effect.catchTag(b.receive(), "EndOfStream", () => Effect.succeed(undefined))
+            if (chunk === undefined) break
+            got += text(chunk)
+          }
+          assert.strictEqual(got, "plain bytes")
+        }),
+      ),
+    )
+
+    it.live("interop with Python socket.send_fds / recv_fds, both ways", () =>
+      run(
+        Effect.gen(function* () {
+          const file = examplePath()
+          // Python sends an fd to a netfx listener
+          const path = tempSocketPath("fd")
+          const listener = yield* FdPassing.listen(path)
+          const accepted = yield* Deferred.make<string>()
+          yield* Effect.forkScoped(
+            listener.serve((client) =>
+              Effect.gen(function* () {
+                const r = yield* client.receiveFds(100, 2)
+                const h = yield* FdPassing.toFileHandle(yield* (r.fds[0] as FdPassing.ReceivedFd).take)
+                yield* Deferred.succeed(accepted, `${text(r.message)}:${text(yield* h.readAll)}`)
+              }),
+            ),
+          )
+          yield* python(
+            `import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\nf=open(sys.argv[2])\nsocket.send_fds(s,[b"py"],[f.fileno()])\nprint("sent",flush=True)\nsys.stdin.read()`,
+            [path, file],
+          )
+          assert.strictEqual(yield* Deferred.await(accepted), "py:Test file")
+
+          // netfx sends an fd to a Python listener
+          const pyPath = tempSocketPath("py")
+          const py = yield* python(
+            `import socket,sys,os\ns=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\ns.listen(1)\nprint("ready",flush=True)\nc,_=s.accept()\nmsg,fds,flags,addr=socket.recv_fds(c,100,4)\nprint(msg.decode(), len(fds), os.read(fds[0],100).decode(),flush=True)`,
+            [pyPath],
+          )
+          assert.strictEqual(py.firstLine, "ready")
+          const conn = yield* FdPassing.connect(pyPath)
+          const fd = fs.openSync(file, "r")
+          yield* conn.sendFds(bytes("nx"), [fd])
+          fs.closeSync(fd)
+          const out = yield* pythonExit(py)
+          assert.include(out.output, "nx 1 Test file")
+        }),
+      ),
+    )
+
+    it.live("fd-passing listener: stale path replaced, live path not stolen", () =>
+      run(
+        Effect.gen(function* () {
+          const path = tempSocketPath("fd")
+          yield* Effect.scoped(FdPassing.listen(path, { removeOnClose: false }))
+          assert.isTrue(fs.lstatSync(path).isSocket())
+          yield* FdPassing.listen(path)
+          const e = yield* Effect.flip(Effect.scoped(FdPassing.listen(path)))
+          assert.strictEqual(e._tag === "ListenFailed" ? e.code : e._tag, "EADDRINUSE")
+          const chunk = yield* Stream.runCollect(Stream.make(1))
+          assert.strictEqual(Chunk.size(chunk), 1)
+        }),
+      ),
+    )
+  })
+}

@@ -1,0 +1,573 @@
+/**
+ * TLS contract tests: the byte-stream contract over TLS plus verification,
+ * mutual TLS, ALPN, STARTTLS, close_notify policy, real OpenSSL and Python
+ * peers and handshake interruption. Certificates are generated at load
+ * time with the `openssl` CLI (see `certs.ts`) and deleted afterwards.
+ *
+ * @since 0.1.0
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { createInterface } from "node:readline"
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import type * as Scope from "effect/Scope"
+import type { Listener } from "../src/Listener.ts"
+import type { Network } from "../src/Network.ts"
+import * as SocketAddress from "../src/SocketAddress.ts"
+import type * as SocketStream from "../src/SocketStream.ts"
+import * as Tcp from "../src/Tcp.ts"
+import * as Tls from "../src/Tls.ts"
+import * as Certs from "./certs.ts"
+import { python } from "./peers.ts"
+import {
+  bytes,
+  type ContractEnvironment,
+  echo,
+  eventually,
+  readAll,
+  readN,
+  type StreamTransport,
+  streamContract,
+  text,
+} from "./StreamContract.ts"
+
+const portOf = (address: SocketAddress.SocketAddress): number => (SocketAddress.isIp(address) ? address.port : -1)
+
+/**
+ * The TLS transport (a TLS listener on 127.0.0.1 with a certificate from
+ * the test CA, clients verifying against that CA) for {@link streamContract}.
+ *
+ * @since 0.1.0
+ */
+export const tlsTransport = (certs: Certs.TestCerts): StreamTransport => ({
+  name: "TLS 127.0.0.1",
+  listen: Tcp.listen({ host: "127.0.0.1", port: 0, tls: { cert: certs.server.cert, key: certs.server.key } }),
+  connect: (listener) => Tcp.connect({ host: "127.0.0.1", port: portOf(listener.address), tls: { ca: certs.ca.cert } }),
+  // A TLS peer that closes with data unread aborts without close_notify; the
+  // reset may then arrive after its FIN, which reads as a missing close_notify.
+  resetCodes: ["ECONNRESET", "EPIPE", "ERR_SSL_UNEXPECTED_EOF_WHILE_READING"],
+})
+
+/**
+ * A child process (an `openssl` peer) yielding the first stdout line
+ * matching `ready`; killed when the Scope closes.
+ *
+ * @since 0.1.0
+ */
+export const spawnPeer = (
+  command: string,
+  args: ReadonlyArray<string>,
+  ready: RegExp,
+): Effect.Effect<{ readonly match: RegExpMatchArray; readonly process: ChildProcess }, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly match: RegExpMatchArray; readonly process: ChildProcess }>((resume) => {
+      const child = spawn(command, args as Array<string>, { stdio: ["pipe", "pipe", "pipe"] })
+      let done = false
+      let err = ""
+      child.stderr.on("data", (d: Buffer) => {
+        err += d.toString()
+      })
+      createInterface({ input: child.stdout }).on("line", (line) => {
+        const m = line.match(ready)
+        if (!done && m !== null) {
+          done = true
+          resume(Effect.succeed({ match: m, process: child }))
+        }
+      })
+      child.on("exit", (code) => {
+        if (!done) resume(Effect.dieMessage(`${command} exited with ${code}: ${err}`))
+      })
+    }),
+    ({ process }) =>
+      Effect.async<void>((resume) => {
+        if (process.exitCode !== null || process.signalCode !== null) return resume(Effect.void)
+        process.once("exit", () => resume(Effect.void))
+        process.kill("SIGKILL")
+      }),
+  )
+
+/** Runs a command to completion with stdin and returns stdout (bounded by `timeout`). */
+const runProcess = (command: string, args: ReadonlyArray<string>, input: string, timeoutMillis = 20_000) =>
+  Effect.async<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>((resume) => {
+    const child = spawn(command, args as Array<string>, { stdio: ["pipe", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString()
+    })
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString()
+    })
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMillis)
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      resume(Effect.succeed({ code, stdout, stderr }))
+    })
+    child.stdin.end(input)
+    return Effect.sync(() => {
+      clearTimeout(timer)
+      child.kill("SIGKILL")
+    })
+  })
+
+/** The TlsFailed code of a failed effect (or a description of what happened instead). */
+const failureCode = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | Network>) =>
+  Effect.map(Effect.either(Effect.scoped(effect)), (e) =>
+    Either.isLeft(e)
+      ? (e.left as { _tag?: string; code?: string })._tag === "TlsFailed"
+        ? (e.left as { code: string }).code
+        : `unexpected ${(e.left as { _tag?: string })._tag}`
+      : "succeeded",
+  )
+
+const RAGGED_SERVER = `
+import socket, ssl, sys
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen()
+print(ls.getsockname()[1], flush=True)
+c, _ = ls.accept()
+s = ctx.wrap_socket(c, server_side=True)
+s.sendall(b"hi")
+if sys.argv[3] == "clean": s.unwrap()
+s.close()
+`
+
+const RAGGED_CLIENT = `
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+c = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
+s = ctx.wrap_socket(c, server_hostname="localhost")
+s.sendall(b"hi")
+if sys.argv[3] == "clean": s.unwrap()
+s.close()
+print("done", flush=True)
+`
+
+/**
+ * Registers the TLS contract for one environment.
+ *
+ * @since 0.1.0
+ */
+export const tlsContract = (env: ContractEnvironment): void => {
+  const certs = Certs.generate()
+  afterAll(() => Certs.remove(certs))
+  streamContract(env, tlsTransport(certs))
+
+  const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | Network>) =>
+    effect.pipe(Effect.scoped, Effect.provide(env.layer))
+
+  const server = (options: Partial<Tls.TlsServerOptions> = {}) =>
+    Tcp.listen({ host: "127.0.0.1", port: 0, tls: { cert: certs.server.cert, key: certs.server.key, ...options } })
+
+  const client = (listener: Listener, tls: Tls.TlsClientOptions | true = { ca: certs.ca.cert }) =>
+    Tcp.connect({ host: "127.0.0.1", port: portOf(listener.address), tls })
+
+  describe(`TLS contract on ${env.name}`, () => {
+    it.live("round trip verified against the test CA, with session facts on both ends", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* server()
+          const seen = yield* Deferred.make<Tls.TlsInfo>()
+          yield* Effect.forkScoped(
+            listener.serve((c) => Effect.zipRight(Deferred.succeed(seen, Option.getOrThrow(Tls.info(c))), echo(c))),
+          )
+          const conn = yield* client(listener, { ca: certs.ca.cert, serverName: "localhost" })
+          yield* conn.send(bytes("secret"))
+          yield* conn.sendEof
+          assert.strictEqual(text(yield* readAll(conn)), "secret")
+          const mine = Option.getOrThrow(Tls.info(conn))
+          assert.isFalse(mine.serverSide)
+          assert.isTrue(mine.authorized)
+          assert.deepStrictEqual(mine.serverName, Option.some("localhost"))
+          assert.include(["TLSv1.2", "TLSv1.3"], mine.version)
+          assert.isTrue(mine.cipher.name.length > 0)
+          const cert = Option.getOrThrow(mine.peerCertificate)
+          assert.strictEqual(cert.subject.CN, "localhost")
+          assert.strictEqual(cert.issuer.CN, "netfx test CA")
+          assert.include(cert.subjectAltNames, "DNS:localhost")
+          assert.isTrue(cert.der.length > 100 && cert.der[0] === 0x30)
+          assert.isTrue(cert.validTo.getTime() > Date.now())
+          const theirs = yield* Deferred.await(seen)
+          assert.isTrue(theirs.serverSide)
+          assert.deepStrictEqual(theirs.serverName, Option.some("localhost"))
+          assert.isTrue(Option.isNone(theirs.peerCertificate))
+          assert.strictEqual(theirs.version, mine.version)
+          assert.isTrue(Option.isNone(Tls.info({ extra: {} })))
+        }),
+      ),
+    )
+
+    it.live("a certificate for another name fails with ERR_TLS_CERT_ALTNAME_INVALID and the peer address", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* server()
+          yield* Effect.forkScoped(listener.serve(echo))
+          const result = yield* Effect.either(
+            Effect.scoped(client(listener, { ca: certs.ca.cert, serverName: "wrong.invalid" })),
+          )
+          assert.isTrue(Either.isLeft(result))
+          if (Either.isLeft(result)) {
+            assert.strictEqual(result.left._tag, "TlsFailed")
+            if (result.left._tag === "TlsFailed") {
+              assert.strictEqual(result.left.code, "ERR_TLS_CERT_ALTNAME_INVALID")
+              assert.deepStrictEqual(result.left.address, listener.address)
+            }
+          }
+        }),
+      ),
+    )
+
+    it.live("a self-signed certificate fails without its CA and succeeds with it", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* server({ cert: certs.selfSigned.cert, key: certs.selfSigned.key })
+          yield* Effect.forkScoped(listener.serve(echo))
+          assert.strictEqual(yield* failureCode(client(listener, true)), "DEPTH_ZERO_SELF_SIGNED_CERT")
+          assert.strictEqual(yield* failureCode(client(listener, { ca: certs.ca.cert })), "DEPTH_ZERO_SELF_SIGNED_CERT")
+          const conn = yield* client(listener, { ca: certs.selfSigned.cert })
+          yield* conn.send(bytes("ok"))
+          assert.strictEqual(text(yield* readN(conn, 2)), "ok")
+        }),
+      ),
+    )
+
+    it.live("an expired certificate fails with CERT_HAS_EXPIRED", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* server({ cert: certs.expired.cert, key: certs.expired.key })
+          yield* Effect.forkScoped(listener.serve(echo))
+          assert.strictEqual(yield* failureCode(client(listener)), "CERT_HAS_EXPIRED")
+        }),
+      ),
+    )
+
+    it.live("rejectUnauthorized: false accepts an unverified peer and reports it", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* server({ cert: certs.selfSigned.cert, key: certs.selfSigned.key })
+          yield* Effect.forkScoped(listener.serve(echo))
+          const conn = yield* client(listener, { rejectUnauthorized: false })
+          assert.isFalse(Option.getOrThrow(Tls.info(conn)).authorized)
+          yield* conn.send(bytes("x"))
+          assert.strictEqual(text(yield* readN(conn, 1)), "x")
+        }),
+      ),
+    )
+
+    it.live("mTLS: a client without a certificate is rejected, one with it is accepted; the server survives", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* server({ requestCert: true, ca: certs.ca.cert })
+          const handled = yield* Ref.make<Array<string>>([])
+          yield* Effect.forkScoped(
+            listener.serve((c) =>
+              Effect.gen(function* () {
+                const peer = Option.getOrThrow(Option.flatMap(Tls.info(c), (i) => i.peerCertificate))
+                yield* Ref.update(handled, (list) => [...list, peer.subject.CN ?? ""])
+                yield* echo(c)
+              }),
+            ),
+          )
+          // Without a certificate: TLS 1.3 clients finish their handshake before the
+          // server judges the certificate, so the refusal shows either at connect
+          // (TlsFailed) or at the first receive (BrokenResource), never as data.
+          const anonymous = yield* Effect.either(
+            Effect.scoped(
+              Effect.gen(function* () {
+                const conn = yield* client(listener)
+                yield* conn.send(bytes("let me in"))
+                return yield* conn.receive()
+              }),
+            ),
+          )
+          assert.isTrue(Either.isLeft(anonymous), "the anonymous client must not get data")
+          if (Either.isLeft(anonymous))
+            assert.include(["TlsFailed", "BrokenResource", "EndOfStream"], anonymous.left._tag)
+          const conn = yield* client(listener, { ca: certs.ca.cert, cert: certs.client.cert, key: certs.client.key })
+          yield* conn.send(bytes("hello"))
+          assert.strictEqual(text(yield* readN(conn, 5)), "hello")
+          assert.deepStrictEqual(yield* Ref.get(handled), ["netfx test client"])
+        }),
+      ),
+    )
+
+    it.live("ALPN: the negotiated protocol is visible on both ends", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* server({ alpnProtocols: ["h2", "http/1.1"] })
+          const seen = yield* Deferred.make<Option.Option<string>>()
+          yield* Effect.forkScoped(
+            listener.serve((c) =>
+              Effect.zipRight(
+                Deferred.succeed(
+                  seen,
+                  Option.flatMap(Tls.info(c), (i) => i.alpnProtocol),
+                ),
+                echo(c),
+              ),
+            ),
+          )
+          const conn = yield* client(listener, { ca: certs.ca.cert, alpnProtocols: ["http/1.1", "spdy/1"] })
+          assert.deepStrictEqual(
+            Option.flatMap(Tls.info(conn), (i) => i.alpnProtocol),
+            Option.some("http/1.1"),
+          )
+          assert.deepStrictEqual(yield* Deferred.await(seen), Option.some("http/1.1"))
+        }),
+      ),
+    )
+
+    it.live("STARTTLS: plaintext greeting, upgrade on both sides, encrypted exchange", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+          const serverSaw = yield* Deferred.make<string>()
+          yield* Effect.forkScoped(
+            listener.serve((plain) =>
+              Effect.gen(function* () {
+                yield* plain.send(bytes("220 ready\n"))
+                // Read exactly the command: the client's ClientHello may already be
+                // read ahead behind it, and wrap hands those bytes to TLS.
+                const command = text(yield* readN(plain, "STARTTLS\n".length))
+                assert.strictEqual(command, "STARTTLS\n")
+                const secure = yield* Tls.wrap(plain, {
+                  side: "server",
+                  cert: certs.server.cert,
+                  key: certs.server.key,
+                })
+                assert.isTrue(Either.isLeft(yield* Effect.either(plain.receive())), "the old stream is consumed")
+                const line = text(yield* readN(secure, 6))
+                yield* Deferred.succeed(serverSaw, line)
+                yield* secure.send(bytes(`echo:${line}`))
+                yield* secure.sendEof
+              }).pipe(Effect.orDie),
+            ),
+          )
+          const plain = yield* Tcp.connect({ host: "127.0.0.1", port: portOf(listener.address) })
+          assert.strictEqual(text(yield* readN(plain, 10)), "220 ready\n")
+          yield* plain.send(bytes("STARTTLS\n"))
+          const secure = yield* Tls.wrap(plain, { side: "client", host: "localhost", ca: certs.ca.cert })
+          assert.isTrue(Option.isSome(Tls.info(secure)))
+          yield* secure.send(bytes("secret"))
+          assert.strictEqual(text(yield* readAll(secure)), "echo:secret")
+          assert.strictEqual(yield* Deferred.await(serverSaw), "secret")
+          const busy = yield* Effect.either(Tls.wrap(secure, { side: "client" }).pipe(Effect.zipRight(Effect.void)))
+          assert.isTrue(Either.isLeft(busy))
+        }),
+      ),
+    )
+
+    it.live("sendEof sends close_notify and the peer can still answer (half close)", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* server()
+          yield* Effect.forkScoped(
+            listener.serve((c) =>
+              Effect.gen(function* () {
+                const all = yield* readAll(c)
+                yield* c.send(bytes(`got ${all.length}`))
+                yield* c.sendEof
+              }),
+            ),
+          )
+          for (const maxVersion of ["TLSv1.2", "TLSv1.3"] as const) {
+            const conn = yield* client(listener, { ca: certs.ca.cert, maxVersion })
+            assert.strictEqual(Option.getOrThrow(Tls.info(conn)).version, maxVersion)
+            yield* conn.send(bytes("12345"))
+            yield* conn.sendEof
+            assert.strictEqual(text(yield* readAll(conn)), "got 5")
+            yield* conn.close
+          }
+        }),
+      ),
+    )
+
+    for (const standardCompatible of [true, false]) {
+      it.live(`ragged EOF from a server (standardCompatible: ${standardCompatible})`, () =>
+        run(
+          Effect.gen(function* () {
+            for (const mode of ["clean", "ragged"] as const) {
+              yield* Effect.scoped(
+                Effect.gen(function* () {
+                  const peer = yield* python(RAGGED_SERVER, [certs.server.certFile, certs.server.keyFile, mode])
+                  const conn = yield* Tcp.connect({
+                    host: "127.0.0.1",
+                    port: Number(peer.firstLine),
+                    tls: { ca: certs.ca.cert, standardCompatible },
+                  })
+                  assert.strictEqual(text(yield* readN(conn, 2)), "hi")
+                  const end = yield* Effect.flip(conn.receive())
+                  if (mode === "ragged" && standardCompatible) {
+                    assert.strictEqual(end._tag, "BrokenResource")
+                    if (end._tag === "BrokenResource")
+                      assert.strictEqual(end.code, "ERR_SSL_UNEXPECTED_EOF_WHILE_READING")
+                  } else assert.strictEqual(end._tag, "EndOfStream", `${mode}: ${end._tag}`)
+                }),
+              )
+            }
+          }),
+        ),
+      )
+
+      it.live(`ragged EOF from a client (standardCompatible: ${standardCompatible})`, () =>
+        run(
+          Effect.gen(function* () {
+            const listener = yield* server({ standardCompatible })
+            const ends = yield* Ref.make<Array<string>>([])
+            const done = yield* Deferred.make<void>()
+            yield* Effect.forkScoped(
+              listener.serve((c) =>
+                Effect.gen(function* () {
+                  const got = text(yield* readN(c, 2))
+                  const end = yield* Effect.flip(c.receive())
+                  const list = yield* Ref.updateAndGet(ends, (l) => [
+                    ...l,
+                    `${got}:${end._tag}${end._tag === "BrokenResource" ? `:${end.code}` : ""}`,
+                  ])
+                  if (list.length === 2) yield* Deferred.succeed(done, undefined)
+                }).pipe(Effect.orDie),
+              ),
+            )
+            const port = String(portOf(listener.address))
+            yield* Effect.scoped(python(RAGGED_CLIENT, [certs.ca.certFile, port, "clean"]))
+            yield* Effect.scoped(python(RAGGED_CLIENT, [certs.ca.certFile, port, "ragged"]))
+            yield* Deferred.await(done)
+            const list = [...(yield* Ref.get(ends))].sort()
+            assert.deepStrictEqual(
+              list,
+              standardCompatible
+                ? ["hi:BrokenResource:ERR_SSL_UNEXPECTED_EOF_WHILE_READING", "hi:EndOfStream"]
+                : ["hi:EndOfStream", "hi:EndOfStream"],
+            )
+          }),
+        ),
+      )
+    }
+
+    it.live("real peer: the netfx client against openssl s_server", () =>
+      run(
+        Effect.gen(function* () {
+          const peer = yield* spawnPeer(
+            "openssl",
+            [
+              "s_server",
+              "-accept",
+              "127.0.0.1:0",
+              "-cert",
+              certs.server.certFile,
+              "-key",
+              certs.server.keyFile,
+              "-rev",
+              "-naccept",
+              "1",
+            ],
+            /^ACCEPT .*:(\d+)$/,
+          )
+          const conn = yield* Tcp.connect({
+            host: "127.0.0.1",
+            port: Number(peer.match[1]),
+            tls: { ca: certs.ca.cert, serverName: "localhost" },
+          })
+          yield* conn.send(bytes("hello netfx\n"))
+          let reply = ""
+          while (!reply.includes("\n")) reply += text(yield* conn.receive())
+          assert.strictEqual(reply, "xften olleh\n")
+        }),
+      ),
+    )
+
+    it.live("real peer: openssl s_client against the netfx listener", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* server({ alpnProtocols: ["netfx/1"] })
+          yield* Effect.forkScoped(
+            listener.serve((c) =>
+              Effect.gen(function* () {
+                let name = ""
+                while (!name.includes("\n")) name += text(yield* c.receive())
+                yield* c.send(bytes(`Hello, ${name.trim()}\n`))
+                yield* c.close
+              }).pipe(Effect.orDie),
+            ),
+          )
+          const result = yield* runProcess(
+            "openssl",
+            [
+              "s_client",
+              "-connect",
+              `127.0.0.1:${portOf(listener.address)}`,
+              "-servername",
+              "localhost",
+              "-CAfile",
+              certs.ca.certFile,
+              "-verify_return_error",
+              "-alpn",
+              "netfx/1",
+              "-ign_eof",
+            ],
+            "openssl\n",
+          )
+          assert.include(result.stdout, "Hello, openssl")
+          assert.include(result.stdout, "Verify return code: 0 (ok)")
+          assert.include(result.stdout, "ALPN protocol: netfx/1")
+        }),
+      ),
+    )
+
+    it.live("a listener drops a connection whose handshake times out, without calling the handler", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* server({ handshakeTimeoutMillis: 200 })
+          const handled = yield* Ref.make(0)
+          yield* Effect.forkScoped(
+            listener.serve((c) =>
+              Effect.zipRight(
+                Ref.update(handled, (n) => n + 1),
+                echo(c),
+              ),
+            ),
+          )
+          // a plain TCP client that never starts the handshake
+          const silent = yield* Tcp.connect({ host: "127.0.0.1", port: portOf(listener.address) })
+          const end = yield* Effect.flip(silent.receive())
+          assert.include(["EndOfStream", "BrokenResource"], end._tag)
+          // the listener still serves TLS clients afterwards
+          const conn = yield* client(listener)
+          yield* conn.send(bytes("ok"))
+          assert.strictEqual(text(yield* readN(conn, 2)), "ok")
+          assert.strictEqual(yield* Ref.get(handled), 1)
+        }),
+      ),
+    )
+
+    if (env.openFds !== undefined) {
+      const openFds = env.openFds
+      it.live("interrupting connect during the handshake leaves no descriptor open", () =>
+        run(
+          Effect.gen(function* () {
+            // accepts TCP, never answers the ClientHello
+            const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+            const accepted = yield* Deferred.make<SocketStream.SocketStream>()
+            yield* Effect.forkScoped(
+              listener.serve((c) => Effect.zipRight(Deferred.succeed(accepted, c), Effect.never)),
+            )
+            // warm up lazily created descriptors before taking the baseline
+            yield* Effect.scoped(Tcp.connect({ host: "127.0.0.1", port: portOf(listener.address) }))
+            const baseline = openFds()
+            const fiber = yield* Effect.fork(Effect.scoped(client(listener)))
+            const conn = yield* Deferred.await(accepted)
+            yield* Fiber.interrupt(fiber)
+            yield* conn.close
+            yield* eventually(() => openFds() <= baseline, `descriptors back to ${baseline} (now ${openFds()})`)
+          }),
+        ),
+      )
+    }
+  })
+}

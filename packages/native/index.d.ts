@@ -1,0 +1,73 @@
+/**
+ * @netfx/native: the compiled Node-API addon and its loader. netfx's
+ * platform packages pass this module to `NativeDriver.make` from
+ * `@netfx/core`; users do not call it directly.
+ *
+ * Every socket call returns a number >= 0 on success or -errno on failure.
+ */
+
+/** A Unix socket address as the addon reports it ("" = unnamed). */
+export interface NativeAddress {
+  readonly path: string
+  readonly abstract: boolean
+}
+
+/** The raw addon functions. */
+export interface NativeBinding {
+  /** A Unix socket; `nonblock` defaults to true (every call uses MSG_DONTWAIT either way). */
+  socket(type: number, nonblock?: boolean): number
+  socketpair(type: number): ReadonlyArray<number> | number
+  bind(fd: number, name: string, abstract: boolean): number
+  connect(fd: number, name: string, abstract: boolean): number
+  listen(fd: number, backlog: number): number
+  accept(fd: number): number
+  getsockname(fd: number): NativeAddress | number
+  getpeername(fd: number): NativeAddress | number
+  sendto(fd: number, data: Uint8Array, name: string | null, abstract: boolean): number
+  recvfrom(
+    fd: number,
+    maxBytes: number,
+  ): { readonly data: Uint8Array; readonly address: NativeAddress; readonly truncated: boolean } | number
+  sendmsg(fd: number, data: Uint8Array, fds: ReadonlyArray<number>): number
+  recvmsg(
+    fd: number,
+    maxBytes: number,
+    maxFds: number,
+  ):
+    | {
+        readonly data: Uint8Array
+        readonly fds: ReadonlyArray<number>
+        readonly truncated: boolean
+        readonly dataTruncated: boolean
+      }
+    | number
+  setsockopt(fd: number, level: number, name: number, value: number): number
+  /** `[errno (0 = ok), value]`. */
+  getsockopt(fd: number, level: number, name: number): readonly [number, number]
+  shutdown(fd: number, how: number): number
+  close(fd: number): number
+  dup(fd: number): number
+  setNonBlocking(fd: number, on: boolean): number
+  /** Blocking sendto on a worker thread (see the C source); `callback` gets bytes or -errno. */
+  sendtoWait(fd: number, data: Uint8Array, name: string, abstract: boolean, callback: (result: number) => void): number
+  /** SO_SNDTIMEO / SO_RCVTIMEO in milliseconds. */
+  setTimeout(fd: number, name: number, millis: number): number
+  readonly constants: Readonly<Record<string, number>>
+}
+
+/** One-shot readiness on a descriptor. */
+export interface NativeWatch {
+  /** Asks for one `onEvent` call when any of `events` (1 read, 2 write) is ready; 0 disarms. */
+  arm(events: number): number
+  /** Stops watching; call before closing the descriptor. Idempotent. */
+  close(): void
+}
+
+/** The addon, or why it is missing. */
+export declare const binding: NativeBinding | undefined
+export declare const loadError: string | undefined
+export declare const fix: string
+export declare const runtime: "node" | "bun"
+export declare const readiness: string
+export declare const errnoName: (n: number) => string
+export declare const watch: ((fd: number, onEvent: (events: number) => void) => NativeWatch | number) | undefined

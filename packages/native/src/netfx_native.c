@@ -1,0 +1,839 @@
+/*
+ * @netfx/native: the few socket calls Node and Bun lack, on plain Node-API.
+ *
+ * Every socket call is non-blocking and returns a number: >= 0 on success,
+ * -errno on failure (JS maps errno to its name). Only argument mistakes
+ * throw. Readiness is one-shot: `arm(id, events)` asks for one callback
+ * through the dispatcher installed with `init`; the caller re-arms.
+ *   - Node: a libuv uv_poll_t per watcher (on the loop from napi_get_uv_event_loop).
+ *   - Bun: uv_poll_init aborts Bun, so one epoll thread (EPOLLONESHOT)
+ *     signals JS through a napi_threadsafe_function. Never touches uv_poll.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <node_api.h>
+#include <uv.h>
+
+#define CHECK(call)                                     \
+  do {                                                  \
+    if ((call) != napi_ok) {                            \
+      napi_throw_error(env, NULL, "napi call failed: " #call); \
+      return NULL;                                      \
+    }                                                   \
+  } while (0)
+
+#define EV_READ 1
+#define EV_WRITE 2
+#define EV_ERROR 4
+
+/* ---------- small helpers ---------- */
+
+static napi_value num(napi_env env, double v) {
+  napi_value r;
+  napi_create_double(env, v, &r);
+  return r;
+}
+
+static int get_int(napi_env env, napi_value v, int32_t* out) {
+  return napi_get_value_int32(env, v, out) == napi_ok;
+}
+
+static napi_value throw_type(napi_env env, const char* msg) {
+  napi_throw_type_error(env, NULL, msg);
+  return NULL;
+}
+
+/* Bytes of a Buffer or any TypedArray (Uint8Array). */
+static int get_bytes(napi_env env, napi_value v, void** data, size_t* size) {
+  bool is;
+  if (napi_is_buffer(env, v, &is) == napi_ok && is) return napi_get_buffer_info(env, v, data, size) == napi_ok;
+  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
+    napi_typedarray_type type;
+    size_t length, offset;
+    napi_value ab;
+    void* base;
+    if (napi_get_typedarray_info(env, v, &type, &length, &base, &ab, &offset) != napi_ok) return 0;
+    if (type != napi_uint8_array && type != napi_int8_array && type != napi_uint8_clamped_array) return 0;
+    *data = base;
+    *size = length;
+    return 1;
+  }
+  return 0;
+}
+
+/* Builds a sockaddr_un from (name: string, abstract: boolean). */
+static int make_addr(napi_env env, napi_value name, napi_value abstract, struct sockaddr_un* sa, socklen_t* len) {
+  memset(sa, 0, sizeof(*sa));
+  sa->sun_family = AF_UNIX;
+  bool is_abstract = false;
+  napi_get_value_bool(env, abstract, &is_abstract);
+  size_t n = 0;
+  char* dst = sa->sun_path + (is_abstract ? 1 : 0);
+  size_t cap = sizeof(sa->sun_path) - 1; /* room for the NUL (path) or the leading NUL (abstract) */
+  if (napi_get_value_string_utf8(env, name, NULL, 0, &n) != napi_ok) return 0;
+  if (n > cap) return -1;
+  napi_get_value_string_utf8(env, name, dst, cap + 1, &n);
+  *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (is_abstract ? 1 + n : n + 1));
+  return 1;
+}
+
+/* { path: string, abstract: boolean } (path "" for unnamed). */
+static napi_value addr_value(napi_env env, struct sockaddr_un* sa, socklen_t len) {
+  napi_value obj, path, abs;
+  napi_create_object(env, &obj);
+  size_t off = offsetof(struct sockaddr_un, sun_path);
+  bool is_abstract = false;
+  size_t n = 0;
+  const char* start = sa->sun_path;
+  if (len > off) {
+    n = len - off;
+    if (sa->sun_path[0] == '\0') {
+      is_abstract = n > 0;
+      start = sa->sun_path + 1;
+      n = n > 0 ? n - 1 : 0;
+    } else {
+      n = strnlen(sa->sun_path, n);
+    }
+  }
+  napi_create_string_utf8(env, start, n, &path);
+  napi_get_boolean(env, is_abstract, &abs);
+  napi_set_named_property(env, obj, "path", path);
+  napi_set_named_property(env, obj, "abstract", abs);
+  return obj;
+}
+
+/* ---------- sockets ---------- */
+
+static napi_value js_socket(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t type;
+  bool nonblock = true;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !get_int(env, argv[0], &type)) return throw_type(env, "socket(type, nonblock)");
+  if (argc >= 2) napi_get_value_bool(env, argv[1], &nonblock);
+  /* A blocking socket still gets non-blocking calls (MSG_DONTWAIT); the
+     blocking mode is for sendtoWait on a worker thread. */
+  int fd = socket(AF_UNIX, type | (nonblock ? SOCK_NONBLOCK : 0) | SOCK_CLOEXEC, 0);
+  return num(env, fd < 0 ? -errno : fd);
+}
+
+static napi_value js_socketpair(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t type;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !get_int(env, argv[0], &type)) return throw_type(env, "socketpair(type)");
+  int sv[2];
+  if (socketpair(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) return num(env, -errno);
+  napi_value arr;
+  napi_create_array_with_length(env, 2, &arr);
+  napi_set_element(env, arr, 0, num(env, sv[0]));
+  napi_set_element(env, arr, 1, num(env, sv[1]));
+  return arr;
+}
+
+static napi_value js_bind_or_connect(napi_env env, napi_callback_info info, int do_connect) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3 || !get_int(env, argv[0], &fd)) return throw_type(env, "bind/connect(fd, name, abstract)");
+  struct sockaddr_un sa;
+  socklen_t len;
+  int ok = make_addr(env, argv[1], argv[2], &sa, &len);
+  if (ok == 0) return throw_type(env, "name must be a string");
+  if (ok < 0) return num(env, -ENAMETOOLONG);
+  int r = do_connect ? connect(fd, (struct sockaddr*)&sa, len) : bind(fd, (struct sockaddr*)&sa, len);
+  return num(env, r < 0 ? -errno : 0);
+}
+
+static napi_value js_bind(napi_env env, napi_callback_info info) { return js_bind_or_connect(env, info, 0); }
+static napi_value js_connect(napi_env env, napi_callback_info info) { return js_bind_or_connect(env, info, 1); }
+
+static napi_value js_listen(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd, backlog;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &backlog)) return throw_type(env, "listen(fd, backlog)");
+  return num(env, listen(fd, backlog) < 0 ? -errno : 0);
+}
+
+static napi_value js_accept(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !get_int(env, argv[0], &fd)) return throw_type(env, "accept(fd)");
+  int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  return num(env, c < 0 ? -errno : c);
+}
+
+static napi_value js_name(napi_env env, napi_callback_info info, int peer) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !get_int(env, argv[0], &fd)) return throw_type(env, "getsockname(fd)");
+  struct sockaddr_un sa;
+  socklen_t len = sizeof(sa);
+  memset(&sa, 0, sizeof(sa));
+  int r = peer ? getpeername(fd, (struct sockaddr*)&sa, &len) : getsockname(fd, (struct sockaddr*)&sa, &len);
+  if (r < 0) return num(env, -errno);
+  return addr_value(env, &sa, len);
+}
+
+static napi_value js_getsockname(napi_env env, napi_callback_info info) { return js_name(env, info, 0); }
+static napi_value js_getpeername(napi_env env, napi_callback_info info) { return js_name(env, info, 1); }
+
+/* sendto(fd, data, name|null, abstract) -> bytes | -errno */
+static napi_value js_sendto(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4 || !get_int(env, argv[0], &fd)) return throw_type(env, "sendto(fd, data, name, abstract)");
+  void* data;
+  size_t size;
+  if (!get_bytes(env, argv[1], &data, &size)) return throw_type(env, "data must be a Uint8Array");
+  napi_valuetype t;
+  napi_typeof(env, argv[2], &t);
+  ssize_t r;
+  if (t == napi_null || t == napi_undefined) {
+    r = send(fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+  } else {
+    struct sockaddr_un sa;
+    socklen_t len;
+    int ok = make_addr(env, argv[2], argv[3], &sa, &len);
+    if (ok == 0) return throw_type(env, "name must be a string");
+    if (ok < 0) return num(env, -ENAMETOOLONG);
+    r = sendto(fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr*)&sa, len);
+  }
+  return num(env, r < 0 ? -errno : (double)r);
+}
+
+/* recvfrom(fd, maxBytes) -> { data, address: {path, abstract}, truncated } | -errno */
+static napi_value js_recvfrom(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd, max;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &max) || max < 1)
+    return throw_type(env, "recvfrom(fd, maxBytes)");
+  char* buf = malloc((size_t)max);
+  if (buf == NULL) return num(env, -ENOMEM);
+  struct sockaddr_un sa;
+  socklen_t len = sizeof(sa);
+  memset(&sa, 0, sizeof(sa));
+  ssize_t r = recvfrom(fd, buf, (size_t)max, MSG_TRUNC | MSG_DONTWAIT, (struct sockaddr*)&sa, &len);
+  if (r < 0) {
+    int e = errno;
+    free(buf);
+    return num(env, -e);
+  }
+  size_t got = (size_t)r > (size_t)max ? (size_t)max : (size_t)r;
+  napi_value obj, data, trunc;
+  napi_create_object(env, &obj);
+  void* out;
+  napi_create_buffer_copy(env, got, buf, &out, &data);
+  free(buf);
+  napi_get_boolean(env, (size_t)r > (size_t)max, &trunc);
+  napi_set_named_property(env, obj, "data", data);
+  napi_set_named_property(env, obj, "address", addr_value(env, &sa, len));
+  napi_set_named_property(env, obj, "truncated", trunc);
+  return obj;
+}
+
+/* sendmsg(fd, data, fds[]) -> bytes | -errno (SCM_RIGHTS) */
+static napi_value js_sendmsg(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3 || !get_int(env, argv[0], &fd)) return throw_type(env, "sendmsg(fd, data, fds)");
+  void* data;
+  size_t size;
+  if (!get_bytes(env, argv[1], &data, &size)) return throw_type(env, "data must be a Uint8Array");
+  uint32_t nfds = 0;
+  if (napi_get_array_length(env, argv[2], &nfds) != napi_ok) return throw_type(env, "fds must be an array");
+  if (nfds > 253) return num(env, -EINVAL); /* SCM_MAX_FD */
+  size_t space = CMSG_SPACE(sizeof(int) * (nfds > 0 ? nfds : 1));
+  char* control = calloc(1, space);
+  if (control == NULL) return num(env, -ENOMEM);
+  struct iovec iov = {.iov_base = data, .iov_len = size};
+  struct msghdr msg;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (nfds > 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    int* fds = (int*)CMSG_DATA(c);
+    for (uint32_t i = 0; i < nfds; i++) {
+      napi_value e;
+      int32_t v;
+      napi_get_element(env, argv[2], i, &e);
+      if (!get_int(env, e, &v)) {
+        free(control);
+        return throw_type(env, "fds must be integers");
+      }
+      fds[i] = v;
+    }
+  }
+  ssize_t r = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  int e = errno;
+  free(control);
+  return num(env, r < 0 ? -e : (double)r);
+}
+
+/* recvmsg(fd, maxBytes, maxFds) -> { data, fds, truncated, dataTruncated } | -errno */
+static napi_value js_recvmsg(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int32_t fd, max, maxfds;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3 || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &max) || !get_int(env, argv[2], &maxfds) ||
+      max < 1 || maxfds < 0 || maxfds > 253)
+    return throw_type(env, "recvmsg(fd, maxBytes, maxFds)");
+  char* buf = malloc((size_t)max);
+  size_t space = CMSG_SPACE(sizeof(int) * (maxfds > 0 ? maxfds : 1));
+  char* control = calloc(1, space);
+  if (buf == NULL || control == NULL) {
+    free(buf);
+    free(control);
+    return num(env, -ENOMEM);
+  }
+  struct iovec iov = {.iov_base = buf, .iov_len = (size_t)max};
+  struct msghdr msg;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (maxfds > 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * maxfds);
+  }
+  ssize_t r = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  if (r < 0) {
+    int e = errno;
+    free(buf);
+    free(control);
+    return num(env, -e);
+  }
+  napi_value obj, data, fds, trunc, dtrunc;
+  napi_create_object(env, &obj);
+  void* out;
+  napi_create_buffer_copy(env, (size_t)r, buf, &out, &data);
+  napi_create_array(env, &fds);
+  uint32_t k = 0;
+  int extra = 0;
+  if (maxfds > 0) {
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        int* p = (int*)CMSG_DATA(c);
+        for (size_t i = 0; i < n; i++) {
+          if (k < (uint32_t)maxfds) {
+            napi_set_element(env, fds, k++, num(env, p[i]));
+          } else {
+            /* CMSG_SPACE rounds up, so the kernel may pass more than asked: close and report them. */
+            close(p[i]);
+            extra = 1;
+          }
+        }
+      }
+    }
+  }
+  /* MSG_CTRUNC: the kernel closed descriptors that did not fit (or maxFds was 0). */
+  napi_get_boolean(env, (msg.msg_flags & MSG_CTRUNC) != 0 || extra, &trunc);
+  napi_get_boolean(env, (msg.msg_flags & MSG_TRUNC) != 0, &dtrunc);
+  napi_set_named_property(env, obj, "data", data);
+  napi_set_named_property(env, obj, "fds", fds);
+  napi_set_named_property(env, obj, "truncated", trunc);
+  napi_set_named_property(env, obj, "dataTruncated", dtrunc);
+  free(buf);
+  free(control);
+  return obj;
+}
+
+static napi_value js_setsockopt(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  int32_t fd, level, name, value;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4 || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &level) || !get_int(env, argv[2], &name) ||
+      !get_int(env, argv[3], &value))
+    return throw_type(env, "setsockopt(fd, level, name, value)");
+  int v = value;
+  return num(env, setsockopt(fd, level, name, &v, sizeof(v)) < 0 ? -errno : 0);
+}
+
+/* getsockopt(fd, level, name) -> [errno(0 = ok), value] */
+static napi_value js_getsockopt(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int32_t fd, level, name;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3 || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &level) || !get_int(env, argv[2], &name))
+    return throw_type(env, "getsockopt(fd, level, name)");
+  int v = 0;
+  socklen_t len = sizeof(v);
+  int r = getsockopt(fd, level, name, &v, &len);
+  napi_value arr;
+  napi_create_array_with_length(env, 2, &arr);
+  napi_set_element(env, arr, 0, num(env, r < 0 ? errno : 0));
+  napi_set_element(env, arr, 1, num(env, v));
+  return arr;
+}
+
+static napi_value js_shutdown(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd, how;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &how)) return throw_type(env, "shutdown(fd, how)");
+  return num(env, shutdown(fd, how) < 0 ? -errno : 0);
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !get_int(env, argv[0], &fd)) return throw_type(env, "close(fd)");
+  return num(env, close(fd) < 0 ? -errno : 0);
+}
+
+/* dup(fd) with CLOEXEC, for handing a descriptor to a runtime that will own it. */
+static napi_value js_dup(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !get_int(env, argv[0], &fd)) return throw_type(env, "dup(fd)");
+  int r = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  return num(env, r < 0 ? -errno : r);
+}
+
+/* fcntl O_NONBLOCK on/off */
+static napi_value js_setnonblocking(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd;
+  bool on = true;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || !get_int(env, argv[0], &fd)) return throw_type(env, "setNonBlocking(fd, on)");
+  napi_get_value_bool(env, argv[1], &on);
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) return num(env, -errno);
+  flags = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+  return num(env, fcntl(fd, F_SETFL, flags) < 0 ? -errno : 0);
+}
+
+/* sendtoWait(fd, data, name, abstract, callback(result)): a blocking sendto
+   on a worker thread, for unconnected datagram sends that hit EAGAIN on a
+   full receiver queue. Linux gives no readiness signal for that case (poll
+   reports the unconnected socket writable), but a blocking sendto sleeps in
+   the kernel until the receiver's queue drains. The socket must be in
+   blocking mode with SO_SNDTIMEO set, so a wait returns EAGAIN periodically
+   and the caller can stop on interruption. */
+typedef struct {
+  napi_async_work work;
+  napi_ref cb;
+  napi_ref data_ref;
+  int fd;
+  void* data;
+  size_t size;
+  struct sockaddr_un sa;
+  socklen_t len;
+  ssize_t result;
+} send_work_t;
+
+static void send_execute(napi_env env, void* arg) {
+  send_work_t* w = arg;
+  ssize_t r = sendto(w->fd, w->data, w->size, MSG_NOSIGNAL, (struct sockaddr*)&w->sa, w->len);
+  w->result = r < 0 ? -errno : r;
+}
+
+static void send_complete(napi_env env, napi_status status, void* arg) {
+  send_work_t* w = arg;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value cb, global, result, args[1];
+  napi_get_reference_value(env, w->cb, &cb);
+  napi_get_global(env, &global);
+  args[0] = num(env, status == napi_ok ? (double)w->result : -ECANCELED);
+  napi_delete_reference(env, w->cb);
+  napi_delete_reference(env, w->data_ref);
+  napi_delete_async_work(env, w->work);
+  close(w->fd);
+  free(w);
+  napi_call_function(env, global, cb, 1, args, &result);
+  napi_close_handle_scope(env, scope);
+}
+
+static napi_value js_sendto_wait(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5 || !get_int(env, argv[0], &fd)) return throw_type(env, "sendtoWait(fd, data, name, abstract, cb)");
+  send_work_t* w = calloc(1, sizeof(send_work_t));
+  w->fd = fd;
+  if (!get_bytes(env, argv[1], &w->data, &w->size)) {
+    free(w);
+    return throw_type(env, "data must be a Uint8Array");
+  }
+  int ok = make_addr(env, argv[2], argv[3], &w->sa, &w->len);
+  if (ok <= 0) {
+    free(w);
+    return ok == 0 ? throw_type(env, "name must be a string") : num(env, -ENAMETOOLONG);
+  }
+  /* A private duplicate: closing the caller's fd meanwhile cannot redirect this send. */
+  w->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (w->fd < 0) {
+    int e = errno;
+    free(w);
+    return num(env, -e);
+  }
+  napi_create_reference(env, argv[1], 1, &w->data_ref);
+  napi_create_reference(env, argv[4], 1, &w->cb);
+  napi_value name;
+  napi_create_string_utf8(env, "netfx:sendto", NAPI_AUTO_LENGTH, &name);
+  CHECK(napi_create_async_work(env, NULL, name, send_execute, send_complete, w, &w->work));
+  CHECK(napi_queue_async_work(env, w->work));
+  return num(env, 0);
+}
+
+/* setsockopt SO_SNDTIMEO / SO_RCVTIMEO in milliseconds */
+static napi_value js_set_timeout(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int32_t fd, name, ms;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3 || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &name) || !get_int(env, argv[2], &ms))
+    return throw_type(env, "setTimeout(fd, name, ms)");
+  struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+  return num(env, setsockopt(fd, SOL_SOCKET, name, &tv, sizeof(tv)) < 0 ? -errno : 0);
+}
+
+/* ---------- readiness ---------- */
+
+typedef struct watcher {
+  uint32_t id;
+  uint32_t gen;
+  int fd;
+  int armed;
+  int in_epoll;
+  uv_poll_t* poll; /* Node only */
+} watcher_t;
+
+typedef struct {
+  napi_env env;
+  int bun;
+  napi_ref dispatcher;
+  napi_async_context async_ctx;
+  uv_loop_t* loop;
+  watcher_t** table;
+  uint32_t size;
+  uint32_t gen;
+  /* Bun */
+  int epfd;
+  napi_threadsafe_function tsfn;
+  int tsfn_refs;
+  pthread_t thread;
+} state_t;
+
+static state_t* S = NULL;
+
+static void dispatch(napi_env env, uint32_t id, int events) {
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value fn, global, args[2], result;
+  napi_get_reference_value(env, S->dispatcher, &fn);
+  napi_get_global(env, &global);
+  args[0] = num(env, id);
+  args[1] = num(env, events);
+  if (S->bun) {
+    napi_call_function(env, global, fn, 2, args, &result);
+  } else {
+    napi_make_callback(env, S->async_ctx, global, fn, 2, args, &result);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void arm_count(napi_env env, int delta) {
+  if (!S->bun) return;
+  int before = S->tsfn_refs;
+  S->tsfn_refs += delta;
+  if (before == 0 && S->tsfn_refs > 0) napi_ref_threadsafe_function(env, S->tsfn);
+  if (before > 0 && S->tsfn_refs == 0) napi_unref_threadsafe_function(env, S->tsfn);
+}
+
+static void on_uv_poll(uv_poll_t* handle, int status, int events) {
+  watcher_t* w = (watcher_t*)handle->data;
+  uv_poll_stop(handle);
+  w->armed = 0;
+  int ev = 0;
+  if (status < 0) ev = EV_ERROR | EV_READ | EV_WRITE;
+  if (events & UV_READABLE) ev |= EV_READ;
+  if (events & UV_WRITABLE) ev |= EV_WRITE;
+  if (events & UV_DISCONNECT) ev |= EV_READ;
+  dispatch(S->env, w->id, ev);
+}
+
+typedef struct {
+  uint32_t id;
+  uint32_t gen;
+  int events;
+} event_t;
+
+static void tsfn_call(napi_env env, napi_value js_cb, void* context, void* data) {
+  event_t* e = (event_t*)data;
+  if (env != NULL && e->id < S->size) {
+    watcher_t* w = S->table[e->id];
+    if (w != NULL && w->gen == e->gen && w->armed) {
+      w->armed = 0;
+      arm_count(env, -1);
+      dispatch(env, e->id, e->events);
+    }
+  }
+  free(e);
+}
+
+static void* epoll_thread(void* arg) {
+  struct epoll_event events[64];
+  for (;;) {
+    int n = epoll_wait(S->epfd, events, 64, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < n; i++) {
+      event_t* e = malloc(sizeof(event_t));
+      if (e == NULL) continue;
+      uint64_t key = events[i].data.u64;
+      e->id = (uint32_t)(key & 0xffffffffu);
+      e->gen = (uint32_t)(key >> 32);
+      int ev = 0;
+      if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) ev |= EV_READ;
+      if (events[i].events & EPOLLOUT) ev |= EV_WRITE;
+      if (events[i].events & EPOLLERR) ev |= EV_ERROR | EV_READ | EV_WRITE;
+      e->events = ev;
+      if (napi_call_threadsafe_function(S->tsfn, e, napi_tsfn_blocking) != napi_ok) free(e);
+    }
+  }
+  return NULL;
+}
+
+/* init(dispatcher(id, events), isBun) */
+static napi_value js_init(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (S != NULL) return NULL;
+  if (argc < 2) return throw_type(env, "init(dispatcher, isBun)");
+  S = calloc(1, sizeof(state_t));
+  S->env = env;
+  bool bun = false;
+  napi_get_value_bool(env, argv[1], &bun);
+  S->bun = bun;
+  CHECK(napi_create_reference(env, argv[0], 1, &S->dispatcher));
+  if (!bun) {
+    napi_value name;
+    napi_create_string_utf8(env, "netfx:poll", NAPI_AUTO_LENGTH, &name);
+    napi_value resource;
+    napi_create_object(env, &resource);
+    CHECK(napi_async_init(env, resource, name, &S->async_ctx));
+    CHECK(napi_get_uv_event_loop(env, &S->loop));
+  } else {
+    S->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (S->epfd < 0) {
+      napi_throw_error(env, NULL, "epoll_create1 failed");
+      return NULL;
+    }
+    napi_value name;
+    napi_create_string_utf8(env, "netfx:epoll", NAPI_AUTO_LENGTH, &name);
+    CHECK(napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, NULL, tsfn_call, &S->tsfn));
+    CHECK(napi_unref_threadsafe_function(env, S->tsfn));
+    pthread_create(&S->thread, NULL, epoll_thread, NULL);
+    pthread_detach(S->thread);
+  }
+  return NULL;
+}
+
+/* watch(fd) -> id */
+static napi_value js_watch(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (S == NULL) return throw_type(env, "init first");
+  if (argc < 1 || !get_int(env, argv[0], &fd)) return throw_type(env, "watch(fd)");
+  uint32_t id = 0;
+  while (id < S->size && S->table[id] != NULL) id++;
+  if (id == S->size) {
+    uint32_t size = S->size == 0 ? 64 : S->size * 2;
+    watcher_t** t = realloc(S->table, sizeof(watcher_t*) * size);
+    if (t == NULL) return num(env, -ENOMEM);
+    for (uint32_t i = S->size; i < size; i++) t[i] = NULL;
+    S->table = t;
+    S->size = size;
+  }
+  watcher_t* w = calloc(1, sizeof(watcher_t));
+  w->id = id;
+  w->gen = ++S->gen;
+  w->fd = fd;
+  if (!S->bun) {
+    w->poll = calloc(1, sizeof(uv_poll_t));
+    int r = uv_poll_init(S->loop, w->poll, fd);
+    if (r < 0) {
+      free(w->poll);
+      free(w);
+      return num(env, r); /* libuv errors are -errno on Linux */
+    }
+    w->poll->data = w;
+  }
+  S->table[id] = w;
+  return num(env, id);
+}
+
+/* arm(id, events): one callback when any of the events is ready. 0 disarms. */
+static napi_value js_arm(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t id, events;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || !get_int(env, argv[0], &id) || !get_int(env, argv[1], &events)) return throw_type(env, "arm(id, events)");
+  if (S == NULL || id < 0 || (uint32_t)id >= S->size || S->table[id] == NULL) return num(env, -EBADF);
+  watcher_t* w = S->table[id];
+  if (!S->bun) {
+    if (events == 0) {
+      uv_poll_stop(w->poll);
+      w->armed = 0;
+      return num(env, 0);
+    }
+    int uvev = ((events & EV_READ) ? UV_READABLE : 0) | ((events & EV_WRITE) ? UV_WRITABLE : 0);
+    int r = uv_poll_start(w->poll, uvev, on_uv_poll);
+    w->armed = r == 0;
+    return num(env, r);
+  }
+  struct epoll_event ev;
+  memset(&ev, 0, sizeof(ev));
+  ev.events = EPOLLONESHOT | ((events & EV_READ) ? (EPOLLIN | EPOLLRDHUP) : 0) | ((events & EV_WRITE) ? EPOLLOUT : 0);
+  ev.data.u64 = ((uint64_t)w->gen << 32) | (uint64_t)w->id;
+  int r;
+  if (events == 0) ev.events = EPOLLONESHOT; /* registered but nothing wanted */
+  if (!w->in_epoll) {
+    r = epoll_ctl(S->epfd, EPOLL_CTL_ADD, w->fd, &ev);
+    if (r == 0) w->in_epoll = 1;
+  } else {
+    r = epoll_ctl(S->epfd, EPOLL_CTL_MOD, w->fd, &ev);
+  }
+  if (r < 0) return num(env, -errno);
+  int now = events != 0;
+  if (now && !w->armed) arm_count(env, +1);
+  if (!now && w->armed) arm_count(env, -1);
+  w->armed = now;
+  return num(env, 0);
+}
+
+static void free_poll(uv_handle_t* h) { free(h); }
+
+/* unwatch(id): stop and forget; call before closing the fd. */
+static napi_value js_unwatch(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t id;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !get_int(env, argv[0], &id)) return throw_type(env, "unwatch(id)");
+  if (S == NULL || id < 0 || (uint32_t)id >= S->size || S->table[id] == NULL) return num(env, 0);
+  watcher_t* w = S->table[id];
+  S->table[id] = NULL;
+  if (!S->bun) {
+    uv_poll_stop(w->poll);
+    uv_close((uv_handle_t*)w->poll, free_poll);
+  } else {
+    if (w->in_epoll) epoll_ctl(S->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+    if (w->armed) arm_count(env, -1);
+  }
+  free(w);
+  return num(env, 0);
+}
+
+/* ---------- module ---------- */
+
+static napi_value constants(napi_env env) {
+  napi_value c;
+  napi_create_object(env, &c);
+#define C(name) napi_set_named_property(env, c, #name, num(env, name))
+  C(SOCK_STREAM);
+  C(SOCK_DGRAM);
+  C(SOCK_SEQPACKET);
+  C(SOL_SOCKET);
+  C(SO_SNDBUF);
+  C(SO_RCVBUF);
+  C(SO_ERROR);
+  C(SO_TYPE);
+  C(SO_PASSCRED);
+  C(SO_KEEPALIVE);
+  C(SO_REUSEADDR);
+  C(SO_SNDTIMEO);
+  C(SO_RCVTIMEO);
+  C(IPPROTO_TCP);
+  C(SHUT_RD);
+  C(SHUT_WR);
+  C(SHUT_RDWR);
+#undef C
+  napi_set_named_property(env, c, "TCP_NODELAY", num(env, 1));
+  napi_set_named_property(env, c, "EV_READ", num(env, EV_READ));
+  napi_set_named_property(env, c, "EV_WRITE", num(env, EV_WRITE));
+  napi_set_named_property(env, c, "EV_ERROR", num(env, EV_ERROR));
+  return c;
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor props[] = {
+      {"init", 0, js_init, 0, 0, 0, napi_default, 0},
+      {"watch", 0, js_watch, 0, 0, 0, napi_default, 0},
+      {"arm", 0, js_arm, 0, 0, 0, napi_default, 0},
+      {"unwatch", 0, js_unwatch, 0, 0, 0, napi_default, 0},
+      {"socket", 0, js_socket, 0, 0, 0, napi_default, 0},
+      {"socketpair", 0, js_socketpair, 0, 0, 0, napi_default, 0},
+      {"bind", 0, js_bind, 0, 0, 0, napi_default, 0},
+      {"connect", 0, js_connect, 0, 0, 0, napi_default, 0},
+      {"listen", 0, js_listen, 0, 0, 0, napi_default, 0},
+      {"accept", 0, js_accept, 0, 0, 0, napi_default, 0},
+      {"getsockname", 0, js_getsockname, 0, 0, 0, napi_default, 0},
+      {"getpeername", 0, js_getpeername, 0, 0, 0, napi_default, 0},
+      {"sendto", 0, js_sendto, 0, 0, 0, napi_default, 0},
+      {"recvfrom", 0, js_recvfrom, 0, 0, 0, napi_default, 0},
+      {"sendmsg", 0, js_sendmsg, 0, 0, 0, napi_default, 0},
+      {"recvmsg", 0, js_recvmsg, 0, 0, 0, napi_default, 0},
+      {"setsockopt", 0, js_setsockopt, 0, 0, 0, napi_default, 0},
+      {"getsockopt", 0, js_getsockopt, 0, 0, 0, napi_default, 0},
+      {"shutdown", 0, js_shutdown, 0, 0, 0, napi_default, 0},
+      {"close", 0, js_close, 0, 0, 0, napi_default, 0},
+      {"dup", 0, js_dup, 0, 0, 0, napi_default, 0},
+      {"setNonBlocking", 0, js_setnonblocking, 0, 0, 0, napi_default, 0},
+      {"sendtoWait", 0, js_sendto_wait, 0, 0, 0, napi_default, 0},
+      {"setTimeout", 0, js_set_timeout, 0, 0, 0, napi_default, 0},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  napi_set_named_property(env, exports, "constants", constants(env));
+  return exports;
+}

@@ -1,0 +1,462 @@
+import { Duplex } from "node:stream"
+import * as tls from "node:tls"
+import type { Driver, Tls } from "@netfx/core"
+import { NetError, SocketAddress } from "@netfx/core"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import { LINGER_MILLIS, NodeConnection } from "./connection.ts"
+
+/** The code a missing close_notify is reported with (OpenSSL's reason, in Node's spelling). */
+export const RAGGED_EOF_CODE = "ERR_SSL_UNEXPECTED_EOF_WHILE_READING"
+
+/**
+ * A netfx RawConnection (ciphertext) as a Node Duplex, which `node:tls`
+ * wraps. Going through a Duplex (rather than handing `node:tls` the
+ * net.Socket's handle) is what lets netfx see the order of "TLS saw
+ * close_notify" and "TCP saw EOF", which `node:tls` itself does not report,
+ * and makes STARTTLS work over any netfx byte stream.
+ */
+class RawDuplex extends Duplex {
+  private pendingWrite: (() => void) | undefined = undefined
+  /** Set when ciphertext EOF arrived: `tlsEnded` tells whether TLS had already seen close_notify. */
+  ragged = false
+  /** The cleartext socket, to read its state when the ciphertext ends. */
+  cleartext: tls.TLSSocket | undefined = undefined
+  failure: NetError.BrokenResource | undefined = undefined
+  /** Whether reading from the raw connection is paused (ciphertext is waiting unread). */
+  rawPaused = false
+
+  constructor(readonly raw: Driver.RawConnection) {
+    super({ allowHalfOpen: true })
+    // Registered before node:tls registers its own 'end' listener, so this runs first.
+    this.on("end", () => {
+      const state = (this.cleartext as unknown as { _readableState?: { ended?: boolean } } | undefined)?._readableState
+      this.ragged = state?.ended !== true
+    })
+    raw.start({
+      onData: (chunk) => {
+        if (!this.push(chunk)) {
+          this.rawPaused = true
+          raw.pause()
+        }
+      },
+      onEnd: () => {
+        this.push(null)
+      },
+      onError: (error) => {
+        this.failure = error
+        this.destroy(Object.assign(new Error(error.message), { code: error.code, syscall: error.syscall }))
+      },
+      onDrain: () => {
+        const w = this.pendingWrite
+        this.pendingWrite = undefined
+        w?.()
+      },
+      onClose: () => {
+        this.push(null)
+      },
+    })
+  }
+
+  override _read(): void {
+    this.rawPaused = false
+    this.raw.resume()
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.raw.write(chunk)) callback()
+    else this.pendingWrite = () => callback()
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.raw.shutdown()
+    callback()
+  }
+
+  /** Set when the cleartext side aborts (closed with data unread): the raw connection is reset too. */
+  abort = false
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.raw.close(this.abort)
+    const w = this.pendingWrite
+    this.pendingWrite = undefined
+    w?.()
+    callback(error)
+  }
+}
+
+/**
+ * The cleartext side as a RawConnection: a NodeConnection over the
+ * TLSSocket, with the close_notify policy applied to its end.
+ */
+class TlsConnection extends NodeConnection {
+  constructor(
+    socket: tls.TLSSocket,
+    readonly duplex: RawDuplex,
+    info: Tls.TlsInfo,
+    readonly standardCompatible: boolean,
+  ) {
+    super(
+      socket,
+      { ...duplex.raw.extra, tls: info },
+      { local: duplex.raw.localAddress, remote: duplex.raw.remoteAddress },
+    )
+    this.fd = duplex.raw.fd
+  }
+
+  override refresh(): void {}
+
+  private closing = false
+
+  /**
+   * Closes with close_notify (so a standard-compatible peer reads a clean
+   * end), then releases the socket once the alert and pending writes are
+   * out, or after LINGER_MILLIS.
+   */
+  override close(unread?: boolean): void {
+    if (this.closing) return
+    this.closing = true
+    const s = this.socket
+    if (s.destroyed) {
+      this.duplex.destroy()
+      return
+    }
+    if (s.writableEnded && s.writableLength === 0) {
+      s.destroy()
+      return
+    }
+    if (
+      !s.readableEnded &&
+      (unread === true || s.readableLength > 0 || this.duplex.readableLength > 0 || this.duplex.rawPaused)
+    ) {
+      // Closing with received data unread aborts, as TCP does (RST): no
+      // close_notify, so the peer cannot mistake it for a clean end.
+      this.duplex.abort = true
+      this.duplex.raw.close(true)
+      s.destroy()
+      return
+    }
+    s.once("close", () => clearTimeout(timer))
+    const timer = setTimeout(() => s.destroy(), LINGER_MILLIS)
+    timer.unref()
+    s.once("finish", () => s.destroy())
+    s.end()
+  }
+
+  override start(handlers: Driver.ConnectionHandlers): void {
+    super.start({
+      onData: (chunk) => handlers.onData(chunk),
+      onEnd: () => {
+        if (this.duplex.failure !== undefined) handlers.onError(this.duplex.failure)
+        else if (this.duplex.ragged && this.standardCompatible) {
+          handlers.onError(
+            new NetError.BrokenResource({
+              operation: "receive",
+              code: RAGGED_EOF_CODE,
+              address: this.remoteAddress,
+              cause: "the peer closed the connection without sending TLS close_notify",
+            }),
+          )
+        } else handlers.onEnd()
+      },
+      onError: (error) => handlers.onError(this.duplex.failure ?? error),
+      onDrain: () => handlers.onDrain(),
+      onClose: () => {
+        // node:tls closes quietly when the raw connection broke underneath it
+        if (this.duplex.failure !== undefined) handlers.onError(this.duplex.failure)
+        handlers.onClose()
+      },
+    })
+  }
+}
+
+const pem = (value: Tls.Pem): string | Buffer => (typeof value === "string" ? value : Buffer.from(value))
+const pems = (
+  value: Tls.Pem | ReadonlyArray<Tls.Pem> | undefined,
+): string | Buffer | Array<string | Buffer> | undefined =>
+  value === undefined ? undefined : Array.isArray(value) ? value.map(pem) : pem(value as Tls.Pem)
+
+const credentials = (c: {
+  readonly cert?: Tls.Pem | ReadonlyArray<Tls.Pem> | undefined
+  readonly key?: Tls.Pem | undefined
+  readonly passphrase?: string | undefined
+  readonly ca?: Tls.Pem | ReadonlyArray<Tls.Pem> | undefined
+  readonly minVersion?: Tls.TlsVersion | undefined
+  readonly maxVersion?: Tls.TlsVersion | undefined
+}): tls.SecureContextOptions => {
+  const o: tls.SecureContextOptions = {}
+  const cert = pems(c.cert)
+  if (cert !== undefined) o.cert = cert
+  if (c.key !== undefined) o.key = pem(c.key)
+  if (c.passphrase !== undefined) o.passphrase = c.passphrase
+  const ca = pems(c.ca)
+  if (ca !== undefined) o.ca = ca
+  if (c.minVersion !== undefined) o.minVersion = c.minVersion
+  if (c.maxVersion !== undefined) o.maxVersion = c.maxVersion
+  return o
+}
+
+const field = (v: unknown): string => (Array.isArray(v) ? v.join(", ") : String(v))
+const fields = (o: unknown): Record<string, string> => {
+  const out: Record<string, string> = {}
+  if (typeof o === "object" && o !== null) for (const [k, v] of Object.entries(o)) out[k] = field(v)
+  return out
+}
+
+const peerCertificate = (socket: tls.TLSSocket): Option.Option<Tls.PeerCertificate> => {
+  const c = socket.getPeerCertificate(false) as Partial<tls.PeerCertificate>
+  if (c === null || c === undefined || c.raw === undefined) return Option.none()
+  return Option.some({
+    subject: fields(c.subject),
+    issuer: fields(c.issuer),
+    subjectAltNames: c.subjectaltname === undefined ? [] : c.subjectaltname.split(", "),
+    validFrom: new Date(c.valid_from ?? 0),
+    validTo: new Date(c.valid_to ?? 0),
+    serialNumber: c.serialNumber ?? "",
+    fingerprint256: c.fingerprint256 ?? "",
+    der: new Uint8Array(c.raw),
+  })
+}
+
+const infoOf = (socket: tls.TLSSocket, serverSide: boolean, serverName: string | undefined): Tls.TlsInfo => {
+  const cipher = socket.getCipher()
+  const sni = serverSide ? (socket as unknown as { servername?: string | false }).servername : serverName
+  return {
+    alpnProtocol: typeof socket.alpnProtocol === "string" ? Option.some(socket.alpnProtocol) : Option.none(),
+    cipher: { name: cipher.name, standardName: cipher.standardName },
+    version: socket.getProtocol() ?? "unknown",
+    peerCertificate: peerCertificate(socket),
+    authorized: socket.authorized,
+    serverSide,
+    serverName: typeof sni === "string" && sni.length > 0 ? Option.some(sni) : Option.none(),
+  }
+}
+
+const tlsFailed = (error: unknown, address: SocketAddress.SocketAddress): NetError.TlsFailed => {
+  const { code } = NetError.errnoOf(error)
+  const reason = error instanceof Error ? error.message : String(error)
+  return new NetError.TlsFailed({ code, reason, address, cause: error })
+}
+
+/**
+ * Runs a handshake on a fresh TLSSocket and waits for it. The socket (and
+ * through it the raw connection) is registered in the Scope first, so an
+ * interrupted or failed handshake releases the descriptor.
+ */
+const handshake = (
+  raw: Driver.RawConnection,
+  make: (duplex: RawDuplex) => tls.TLSSocket,
+  secureEvent: "secureConnect" | "secure",
+  check: (socket: tls.TLSSocket) => NetError.TlsFailed | undefined,
+  finish: (socket: tls.TLSSocket, duplex: RawDuplex) => Driver.RawConnection,
+): Effect.Effect<Driver.RawConnection, NetError.TlsFailed, Scope.Scope> =>
+  Effect.gen(function* () {
+    let established: Driver.RawConnection | undefined
+    const { socket, duplex } = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const duplex = new RawDuplex(raw)
+        const socket = make(duplex)
+        duplex.cleartext = socket
+        socket.pause()
+        return { socket, duplex }
+      }),
+      ({ socket, duplex }) =>
+        established === undefined
+          ? Effect.sync(() => {
+              socket.destroy()
+              duplex.destroy()
+            })
+          : gracefulClose(socket, established),
+    )
+    yield* Effect.async<void, NetError.TlsFailed>((resume) => {
+      let done = false
+      const finishWith = (effect: Effect.Effect<void, NetError.TlsFailed>) => {
+        if (done) return
+        done = true
+        socket.off(secureEvent, onSecure)
+        socket.off("error", onError)
+        socket.off("close", onClose)
+        resume(effect)
+      }
+      const onSecure = () => {
+        const failure = check(socket)
+        finishWith(failure === undefined ? Effect.void : Effect.fail(failure))
+      }
+      const onError = (error: Error) => finishWith(Effect.fail(tlsFailed(error, raw.remoteAddress)))
+      const onClose = () =>
+        finishWith(
+          Effect.fail(
+            new NetError.TlsFailed({
+              code: duplex.failure?.code ?? "ECONNRESET",
+              reason: "the connection closed before the TLS handshake completed",
+              address: raw.remoteAddress,
+              cause: duplex.failure,
+            }),
+          ),
+        )
+      socket.once(secureEvent, onSecure)
+      socket.on("error", onError)
+      socket.once("close", onClose)
+      return Effect.sync(() => {
+        done = true
+        socket.off(secureEvent, onSecure)
+        socket.off("error", onError)
+        socket.off("close", onClose)
+      })
+    })
+    const conn = finish(socket, duplex)
+    socket.once("close", () => duplex.destroy())
+    established = conn
+    return conn
+  })
+
+/**
+ * Scope release of an established session: close it gracefully and wait
+ * (briefly) until close_notify was handed to the raw connection, which the
+ * Scope closes right after; a peer that does not read cannot hold the
+ * Scope longer than CLOSE_WAIT_MILLIS (the raw connection still flushes
+ * what it holds in the background).
+ */
+const gracefulClose = (socket: tls.TLSSocket, conn: Driver.RawConnection): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    if (socket.closed || socket.writableFinished) {
+      conn.close()
+      return resume(Effect.void)
+    }
+    const done = () => {
+      clearTimeout(timer)
+      socket.off("close", done)
+      socket.off("finish", done)
+      resume(Effect.void)
+    }
+    const timer = setTimeout(done, CLOSE_WAIT_MILLIS)
+    socket.once("close", done)
+    socket.once("finish", done)
+    conn.close()
+  })
+
+const CLOSE_WAIT_MILLIS = 2_000
+
+/** @internal */
+export const connect = (
+  raw: Driver.RawConnection,
+  request: Tls.ClientRequest,
+): Effect.Effect<Driver.RawConnection, NetError.TlsFailed, Scope.Scope> => {
+  const name = request.serverName ?? request.host
+  const numeric = SocketAddress.numericFamily(name) !== 0
+  return handshake(
+    raw,
+    (duplex) => {
+      const options: tls.ConnectionOptions = {
+        ...credentials(request),
+        socket: duplex,
+        host: name,
+        rejectUnauthorized: request.rejectUnauthorized ?? true,
+      }
+      if (!numeric) options.servername = name
+      if (request.alpnProtocols !== undefined) options.ALPNProtocols = [...request.alpnProtocols]
+      return tls.connect(options)
+    },
+    "secureConnect",
+    // node:tls already failed the handshake for a rejected certificate when
+    // rejectUnauthorized is on; nothing more to check here.
+    () => undefined,
+    (socket, duplex) =>
+      new TlsConnection(
+        socket,
+        duplex,
+        infoOf(socket, false, numeric ? undefined : name),
+        request.standardCompatible ?? true,
+      ),
+  )
+}
+
+const wildcardMatch = (pattern: string, name: string): boolean => {
+  if (pattern.toLowerCase() === name.toLowerCase()) return true
+  if (!pattern.startsWith("*.")) return false
+  const dot = name.indexOf(".")
+  return dot > 0 && name.slice(dot + 1).toLowerCase() === pattern.slice(2).toLowerCase()
+}
+
+/** @internal */
+export const accept = (
+  raw: Driver.RawConnection,
+  options: Tls.TlsServerOptions,
+): Effect.Effect<Driver.RawConnection, NetError.TlsFailed, Scope.Scope> =>
+  Effect.suspend(() => {
+    const base = credentials(options)
+    let secureContext: tls.SecureContext
+    try {
+      secureContext = tls.createSecureContext(base)
+    } catch (error) {
+      return Effect.fail(tlsFailed(error, raw.remoteAddress))
+    }
+    const requestCert = options.requestCert ?? false
+    const rejectUnauthorized = options.rejectUnauthorized ?? true
+    const sni =
+      options.sniCallback === undefined && options.sniContexts === undefined
+        ? undefined
+        : (servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => {
+            try {
+              let chosen = options.sniCallback?.(servername)
+              if (chosen === undefined && options.sniContexts !== undefined) {
+                for (const [pattern, creds] of Object.entries(options.sniContexts)) {
+                  if (wildcardMatch(pattern, servername)) {
+                    chosen = creds
+                    break
+                  }
+                }
+              }
+              cb(
+                null,
+                chosen === undefined ? secureContext : tls.createSecureContext({ ...base, ...credentials(chosen) }),
+              )
+            } catch (error) {
+              cb(error instanceof Error ? error : new Error(String(error)))
+            }
+          }
+    return handshake(
+      raw,
+      (duplex) => {
+        const o: tls.TLSSocketOptions = {
+          isServer: true,
+          secureContext,
+          requestCert,
+          rejectUnauthorized,
+        }
+        if (options.alpnProtocols !== undefined) o.ALPNProtocols = [...options.alpnProtocols]
+        if (sni !== undefined) o.SNICallback = sni
+        // allowHalfOpen is inherited from the duplex (true)
+        return new tls.TLSSocket(duplex as unknown as import("node:net").Socket, o)
+      },
+      "secure",
+      (socket) => {
+        if (!requestCert) return undefined
+        // What tls.Server does for its sockets, done here for a standalone TLSSocket.
+        const handle = (socket as unknown as { _handle?: { verifyError?: () => Error | null } })._handle
+        const verifyError = handle?.verifyError?.() ?? null
+        const mutable = socket as unknown as { authorized: boolean; authorizationError?: Error | string }
+        if (verifyError === null) {
+          mutable.authorized = true
+          return undefined
+        }
+        const code = NetError.errnoOf(verifyError).code
+        mutable.authorized = false
+        mutable.authorizationError = code
+        return rejectUnauthorized
+          ? new NetError.TlsFailed({
+              code,
+              reason: `the client certificate was not accepted: ${verifyError.message}`,
+              address: raw.remoteAddress,
+              cause: verifyError,
+            })
+          : undefined
+      },
+      (socket, duplex) =>
+        new TlsConnection(socket, duplex, infoOf(socket, true, undefined), options.standardCompatible ?? true),
+    )
+  })
+
+/** @internal */
+export const driver: Tls.TlsDriver = { connect, accept }

@@ -1,0 +1,55 @@
+import { assert, describe, it } from "@effect/vitest"
+import { FdPassing, Network, SocketAddress, Tcp, UnixDatagram } from "@netfx/core"
+import { nativeContract, Peers } from "@netfx/core/testing"
+import { NodeNetwork } from "@netfx/node"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+
+nativeContract({ name: "node", layer: NodeNetwork.layer, openFds: Peers.openFds })
+
+const IPPROTO_TCP = 6
+const TCP_NODELAY = 1
+
+describe("socket options through the native addon (node)", () => {
+  it.live("TCP_NODELAY is on for Tcp.connect and Tcp.listen connections by default, off when asked", () =>
+    Effect.gen(function* () {
+      const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+      const port = SocketAddress.isIp(listener.address) ? listener.address.port : 0
+      const client = yield* Tcp.connect({ host: "127.0.0.1", port })
+      const server = yield* listener.accept
+      assert.strictEqual(yield* FdPassing.getSocketOption(client.fd as number, IPPROTO_TCP, TCP_NODELAY), 1)
+      assert.strictEqual(yield* FdPassing.getSocketOption(server.fd as number, IPPROTO_TCP, TCP_NODELAY), 1)
+      const slow = yield* Tcp.connect({ host: "127.0.0.1", port, noDelay: false })
+      assert.strictEqual(yield* FdPassing.getSocketOption(slow.fd as number, IPPROTO_TCP, TCP_NODELAY), 0)
+      const e = yield* Effect.flip(FdPassing.getSocketOption(100_000, IPPROTO_TCP, TCP_NODELAY))
+      assert.strictEqual(e._tag === "BrokenResource" ? e.code : e._tag, "EBADF")
+    }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer)),
+  )
+
+  it.live("without the addon: Unsupported naming the fix; Unix streams and TCP still work", () => {
+    const broken = Layer.succeed(Network.Network, {
+      ...NodeNetwork.make(),
+      native: {
+        ...(NodeNetwork.make().native as NonNullable<Network.NetworkService["native"]>),
+        addon: {
+          binding: undefined,
+          loadError: "the @netfx/native addon is not built; run `pnpm rebuild @netfx/native` (test)",
+          fix: "run `pnpm rebuild @netfx/native`",
+          runtime: "node",
+          readiness: "none",
+          errnoName: (n: number) => `E${n}`,
+          watch: undefined,
+        },
+      },
+    })
+    return Effect.gen(function* () {
+      const e1 = yield* Effect.flip(UnixDatagram.bind())
+      assert.strictEqual(e1._tag, "Unsupported")
+      assert.include(e1._tag === "Unsupported" ? e1.reason : "", "pnpm rebuild @netfx/native")
+      const e2 = yield* Effect.flip(FdPassing.socketpair())
+      assert.strictEqual(e2._tag, "Unsupported")
+      const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+      assert.isTrue(SocketAddress.isIp(listener.address))
+    }).pipe(Effect.scoped, Effect.provide(broken))
+  })
+})
