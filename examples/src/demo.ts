@@ -3,12 +3,13 @@
  * Each transport registers one entry in `demos` (see demos/Demo.ts).
  */
 import * as Effect from "effect/Effect"
+import { demo as asyncio } from "./demos/asyncio.ts"
 import type { Demo } from "./demos/Demo.ts"
 import { demo as tcp } from "./demos/tcp.ts"
 import { isMain, NetworkLive } from "./runtime.ts"
 
 /** Every demo, in the order `pnpm demo` runs them (also run under Bun by packages/bun/test/Examples.test.ts). */
-export const demos: ReadonlyArray<Demo> = [tcp]
+export const demos: ReadonlyArray<Demo> = [tcp, asyncio]
 
 const main = Effect.gen(function* () {
   let failed = 0
