@@ -16,6 +16,7 @@ import type { NativeDriver } from "./NativeDriver.ts"
 import { Unsupported } from "./NetError.ts"
 import type { ResolverService } from "./Resolver.ts"
 import type { TcpDriver } from "./Tcp.ts"
+import type { TlsDriver } from "./Tls.ts"
 import type { UnixDriver } from "./Unix.ts"
 
 /**
@@ -31,6 +32,8 @@ export interface NetworkService {
   readonly resolver: ResolverService
   /** TCP (and the byte-stream half of TLS). */
   readonly tcp?: TcpDriver | undefined
+  /** TLS over any netfx byte stream (`Tcp.connect({ tls })`, `Tcp.listen({ tls })`, `Tls.wrap`). */
+  readonly tls?: TlsDriver | undefined
   /** Unix domain stream sockets (paths and abstract names). */
   readonly unix?: UnixDriver | undefined
   /**

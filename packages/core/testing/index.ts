@@ -4,10 +4,12 @@
  * @since 0.1.0
  */
 
+export * as Certs from "./certs.ts"
 export * from "./PythonInterop.ts"
 export * from "./NativeContract.ts"
 export * as Peers from "./peers.ts"
 export * from "./ResolverContract.ts"
 export * from "./StreamContract.ts"
 export * from "./TcpContract.ts"
+export * from "./TlsContract.ts"
 export * from "./UnixContract.ts"

@@ -9,6 +9,7 @@ import * as Layer from "effect/Layer"
 import * as native from "./internal/native.ts"
 import * as resolver from "./internal/resolver.ts"
 import * as tcp from "./internal/tcp.ts"
+import * as tls from "./internal/tls.ts"
 import * as unix from "./internal/unix.ts"
 
 const nativeDriver = native.driver()
@@ -27,6 +28,7 @@ export const make = (options?: {
   runtime: "node",
   resolver: options?.resolver === undefined ? resolver.system : Resolver.make(options.resolver),
   tcp: tcp.driver,
+  tls: tls.driver,
   unix: unix.driver,
   native: nativeDriver,
 })
