@@ -44,6 +44,7 @@ import type { Network } from "./Network.ts"
 import type * as SocketAddress from "./SocketAddress.ts"
 import type { SocketStream } from "./SocketStream.ts"
 import * as Tcp from "./Tcp.ts"
+import * as Unix from "./Unix.ts"
 
 /**
  * The errors of reading: the connection broke (`BrokenResource`), it was
@@ -245,10 +246,13 @@ export interface StreamWriter {
   /**
    * Connection facts by asyncio's names: `"peername"` and `"sockname"`
    * (`SocketAddress`), `"socket"` (`{ fd, family, localAddress,
-   * remoteAddress }`), `"fd"`, `"family"`; with TLS (`extra.tls`):
-   * `"ssl_object"`/`"tls"` (the TLS facts), `"peercert"`, `"cipher"`,
-   * `"alpn_protocol"`, `"tls_version"`; any other name is looked up in the
-   * stream's `extra`. Returns `defaultValue` when absent.
+   * remoteAddress }`), `"fd"`, `"family"`; with TLS (`Tls.TlsInfo` in
+   * `extra.tls`): `"ssl_object"`/`"tls"` (the whole `TlsInfo`),
+   * `"peercert"` (the peer's certificate), `"cipher"`, `"alpn_protocol"`
+   * (also `"selected_alpn_protocol"`), `"tls_version"`, `"server_hostname"`,
+   * `"server_side"`, `"authorized"`; any other name is looked up in the
+   * stream's `extra`. Returns `defaultValue` when absent (optional TLS
+   * facts are unwrapped from their `Option`).
    */
   extraInfo(name: "peername" | "sockname"): SocketAddress.SocketAddress
   extraInfo(name: string, defaultValue?: unknown): unknown
@@ -482,3 +486,115 @@ export const serveListener: <E, R>(
   handler: ClientConnected<E, R>,
   options?: StreamOptions,
 ) => Effect.Effect<Server, never, Scope.Scope | R> = internal.makeServer
+
+/**
+ * Options of {@link openUnixConnection}: the reader/writer options plus
+ * every `Unix.connect` option.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OpenUnixConnectionOptions extends StreamOptions, Unix.ConnectOptions {}
+
+/**
+ * Options of {@link startUnixServer}: the reader/writer options plus every
+ * `Unix.listen` option.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StartUnixServerOptions extends StreamOptions, Unix.ListenOptions {}
+
+/**
+ * Connects to a Unix stream socket and returns a `[reader, writer]` pair
+ * (asyncio's `open_unix_connection`). `path` is a filesystem path or a
+ * `SocketAddress` (also Linux abstract names).
+ *
+ * **Resource**: the connection and the writer's flusher fiber belong to
+ * the current Scope.
+ *
+ * **Errors**: those of `Unix.connect` (`ConnectFailed` with `ENOENT`,
+ * `ECONNREFUSED`, ...; `InvalidArgument`; `Unsupported` where the runtime
+ * has no Unix sockets); `InvalidArgument` for a bad `limit`.
+ *
+ * **Interruption**: as `Unix.connect`: nothing leaks.
+ *
+ * @example
+ * ```ts
+ * import { Asyncio } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const ask = Effect.gen(function* () {
+ *   const [reader, writer] = yield* Asyncio.openUnixConnection("/tmp/echo.sock")
+ *   yield* writer.write("ping\n")
+ *   return yield* reader.readline()
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const openUnixConnection = (
+  path: Unix.UnixAddressInput,
+  options: OpenUnixConnectionOptions = {},
+): Effect.Effect<
+  readonly [StreamReader, StreamWriter],
+  Effect.Effect.Error<ReturnType<typeof Unix.connect>> | InvalidArgument,
+  Scope.Scope | Network
+> => {
+  const { limit, writeBufferLimits, ...connect } = options
+  return Effect.flatMap(internal.validateLimit(limit ?? internal.DEFAULT_LIMIT), () =>
+    Effect.flatMap(Unix.connect(path, connect), (stream) =>
+      internal.fromStream(stream, streamOptions(limit, writeBufferLimits)),
+    ),
+  )
+}
+
+/**
+ * Listens on a Unix stream socket and runs `handler(reader, writer)` for
+ * each connection (asyncio's `start_unix_server`). Serving starts at once.
+ *
+ * **Resource**: as {@link startServer}; the socket file is removed when the
+ * Scope closes (unless `removeOnClose: false`).
+ *
+ * **Errors**: those of `Unix.listen` (`ListenFailed` with `EADDRINUSE`,
+ * `EACCES`, ...; `InvalidArgument`; `Unsupported`); `InvalidArgument` for
+ * a bad `limit` or watermarks.
+ *
+ * **Interruption**: closing the Scope (or `server.close`) stops accepting
+ * and interrupts every handler.
+ *
+ * @example
+ * ```ts
+ * import { Asyncio } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const echo = Effect.gen(function* () {
+ *   const server = yield* Asyncio.startUnixServer(
+ *     (reader, writer) => Effect.flatMap(reader.readline(), (line) => writer.write(line)),
+ *     "/tmp/echo.sock",
+ *   )
+ *   yield* server.serveForever
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const startUnixServer = <E, R>(
+  handler: ClientConnected<E, R>,
+  path: Unix.UnixAddressInput,
+  options: StartUnixServerOptions = {},
+): Effect.Effect<
+  Server,
+  Effect.Effect.Error<ReturnType<typeof Unix.listen>> | InvalidArgument,
+  Scope.Scope | Network | R
+> => {
+  const { limit, writeBufferLimits, ...listen } = options
+  return Effect.gen(function* () {
+    yield* internal.validateLimit(limit ?? internal.DEFAULT_LIMIT)
+    yield* internal.resolveLimits(writeBufferLimits)
+    const listener = yield* Unix.listen(path, listen)
+    return yield* internal.makeServer(listener, handler, streamOptions(limit, writeBufferLimits))
+  })
+}

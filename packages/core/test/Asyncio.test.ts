@@ -5,13 +5,19 @@
  * exact chunk boundaries); the transport tests run the same API over real
  * TCP (NodeNetwork) and the in-memory network.
  */
+
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Asyncio, NetError, type Network, SocketAddress } from "@netfx/core"
-import { eventually } from "@netfx/core/testing"
+import { Asyncio, MemoryNetwork, NetError, type Network, SocketAddress } from "@netfx/core"
+import { Certs, eventually, Peers } from "@netfx/core/testing"
+import { NodeNetwork } from "@netfx/node"
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { bytes, concatBytes, feedStream, text, transports } from "./support/streams.ts"
@@ -333,16 +339,20 @@ describe("Asyncio StreamWriter (fed)", () => {
     Effect.gen(function* () {
       const f = feedStream()
       const tls = {
-        cipher: { name: "TLS_AES_128_GCM_SHA256" },
-        peerCertificate: { subject: "CN=x" },
-        alpnProtocol: "h2",
+        cipher: { name: "TLS_AES_128_GCM_SHA256", standardName: "TLS_AES_128_GCM_SHA256" },
+        peerCertificate: Option.some({ subject: "CN=x" }),
+        alpnProtocol: Option.some("h2"),
+        serverName: Option.none(),
+        version: "TLSv1.3",
       }
       const [, writer] = yield* Asyncio.fromStream({ ...f.stream, extra: { tls, custom: 42 } })
       assert.deepStrictEqual(writer.extraInfo("peername"), SocketAddress.ipv4("127.0.0.1", 2))
       assert.deepStrictEqual(writer.extraInfo("sockname"), SocketAddress.ipv4("127.0.0.1", 1))
       assert.strictEqual((writer.extraInfo("socket") as { family: string }).family, "ipv4")
       assert.deepStrictEqual(writer.extraInfo("cipher"), tls.cipher)
-      assert.deepStrictEqual(writer.extraInfo("peercert"), tls.peerCertificate)
+      assert.deepStrictEqual(writer.extraInfo("peercert"), { subject: "CN=x" })
+      assert.strictEqual(writer.extraInfo("tls_version"), "TLSv1.3")
+      assert.strictEqual(writer.extraInfo("server_hostname", "none"), "none")
       assert.strictEqual(writer.extraInfo("alpn_protocol"), "h2")
       assert.strictEqual(writer.extraInfo("ssl_object"), tls)
       assert.strictEqual(writer.extraInfo("custom"), 42)
@@ -487,3 +497,96 @@ for (const transport of transports) {
     )
   })
 }
+
+describe("Asyncio: broken connections, Unix sockets, TLS (Node)", () => {
+  it.live("a reset surfaces on read as BrokenResource after the bytes before it (memory network)", () =>
+    Effect.gen(function* () {
+      const [client, server] = yield* transports[1]!.pair
+      const [reader] = yield* Asyncio.fromStream(client)
+      yield* server.send(bytes("partial line"))
+      assert.strictEqual(text(yield* reader.readexactly(7)), "partial")
+      const control = yield* MemoryNetwork.Control
+      assert.isAbove(yield* control.reset(), 0)
+      // what arrived before the reset is still returned, then the typed error: never a silent empty read
+      const rest = yield* Effect.either(reader.read(100))
+      if (rest._tag === "Right") {
+        assert.strictEqual(text(rest.right), " line")
+        assert.strictEqual((yield* Effect.flip(reader.read(100)))._tag, "BrokenResource")
+      } else assert.strictEqual(rest.left._tag, "BrokenResource")
+    }).pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer())),
+  )
+
+  it.live("a reset surfaces on read as BrokenResource (real TCP, Python peer with SO_LINGER 0)", () =>
+    Effect.gen(function* () {
+      const peer = yield* Peers.python(`
+import socket, struct, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+print(s.getsockname()[1], flush=True)
+c, _ = s.accept()
+c.sendall(b"hello\\n")
+c.recv(1)
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+c.close()
+`)
+      const [reader, writer] = yield* Asyncio.openConnection("127.0.0.1", Number(peer.firstLine))
+      assert.strictEqual(text(yield* reader.readline()), "hello\n")
+      yield* writer.write("x")
+      const e = yield* Effect.flip(reader.read(100))
+      assert.strictEqual(e._tag, "BrokenResource")
+      if (e._tag === "BrokenResource") assert.strictEqual(e.code, "ECONNRESET")
+    }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer)),
+  )
+
+  it.live("openUnixConnection / startUnixServer", () =>
+    Effect.gen(function* () {
+      const dir = yield* Effect.acquireRelease(
+        Effect.sync(() => mkdtempSync(join(tmpdir(), "netfx-asyncio-"))),
+        (d) => Effect.sync(() => rmSync(d, { recursive: true, force: true })),
+      )
+      const path = join(dir, "echo.sock")
+      const server = yield* Asyncio.startUnixServer(
+        (reader, writer) =>
+          Effect.gen(function* () {
+            const line = yield* reader.readline()
+            yield* writer.write(line)
+            yield* writer.write(SocketAddress.format(writer.extraInfo("sockname")))
+          }),
+        path,
+      )
+      assert.deepStrictEqual(server.address, SocketAddress.unixPath(path))
+      const [reader, writer] = yield* Asyncio.openUnixConnection(path, { limit: 1024 })
+      yield* writer.write("ping\n")
+      assert.strictEqual(text(yield* reader.readline()), "ping\n")
+      assert.include(text(yield* reader.read()), "echo.sock")
+      assert.deepStrictEqual(writer.extraInfo("peername"), SocketAddress.unixPath(path))
+    }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer)),
+  )
+
+  it.live("TLS: openConnection({ tls }) / startServer({ tls }) and the TLS extra info", () =>
+    Effect.gen(function* () {
+      const certs = yield* Certs.make
+      const cipher = yield* Deferred.make<unknown>()
+      const server = yield* Asyncio.startServer(
+        (reader, writer) =>
+          Effect.gen(function* () {
+            yield* Deferred.succeed(cipher, writer.extraInfo("cipher"))
+            yield* writer.write(yield* reader.readline())
+          }),
+        "127.0.0.1",
+        0,
+        { tls: { cert: certs.server.cert, key: certs.server.key, alpnProtocols: ["echo/1"] } },
+      )
+      const port = (server.address as SocketAddress.Ipv4).port
+      const [reader, writer] = yield* Asyncio.openConnection("127.0.0.1", port, {
+        tls: { ca: certs.ca.cert, alpnProtocols: ["echo/1"] },
+      })
+      yield* writer.write("secret\n")
+      assert.strictEqual(text(yield* reader.readline()), "secret\n")
+      assert.strictEqual(writer.extraInfo("alpn_protocol"), "echo/1")
+      assert.match(String(writer.extraInfo("tls_version")), /^TLSv1\.[23]$/)
+      assert.isDefined(writer.extraInfo("peercert"))
+      assert.isFalse(writer.extraInfo("server_side"))
+      assert.deepStrictEqual(yield* Deferred.await(cipher), writer.extraInfo("cipher"))
+    }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer)),
+  )
+})

@@ -411,14 +411,18 @@ export class StreamWriterImpl implements StreamWriter {
   }
 }
 
-const TLS_KEYS: Record<string, ReadonlyArray<string>> = {
-  peercert: ["peerCertificate", "peercert"],
-  cipher: ["cipher"],
-  compression: ["compression"],
-  ssl_object: [],
-  tls: [],
-  alpn_protocol: ["alpnProtocol", "alpn"],
-  tls_version: ["version", "protocol", "tlsVersion"],
+/** asyncio's TLS extra-info names, and the `TlsInfo` field each reads. */
+const TLS_KEYS: Record<string, string | undefined> = {
+  ssl_object: undefined,
+  tls: undefined,
+  peercert: "peerCertificate",
+  cipher: "cipher",
+  alpn_protocol: "alpnProtocol",
+  selected_alpn_protocol: "alpnProtocol",
+  tls_version: "version",
+  server_hostname: "serverName",
+  server_side: "serverSide",
+  authorized: "authorized",
 }
 
 /** @internal */
@@ -440,14 +444,15 @@ export const extraInfo = (stream: SocketStream, name: string, defaultValue?: unk
         remoteAddress: stream.remoteAddress,
       }
   }
-  const tls = stream.extra.tls
-  const keys = TLS_KEYS[name]
-  if (keys !== undefined) {
+  if (name in TLS_KEYS) {
+    const tls = stream.extra.tls
     if (typeof tls !== "object" || tls === null) return defaultValue
-    if (keys.length === 0) return tls
-    const record = tls as Record<string, unknown>
-    for (const k of keys) if (record[k] !== undefined) return record[k]
-    return defaultValue
+    const field = TLS_KEYS[name]
+    if (field === undefined) return tls
+    const value = (tls as Record<string, unknown>)[field]
+    // TlsInfo keeps optional facts as Options; asyncio returns the value or the default.
+    const plain = Option.isOption(value) ? Option.getOrUndefined(value) : value
+    return plain === undefined ? defaultValue : plain
   }
   return name in stream.extra ? stream.extra[name] : defaultValue
 }
