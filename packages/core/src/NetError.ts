@@ -344,6 +344,29 @@ export class InvalidArgument extends Data.TaggedError("InvalidArgument")<{
 }
 
 /**
+ * One operation failed and the resource stays usable: a datagram too large
+ * for the socket (`EMSGSIZE`), no route (`ENETUNREACH`, `EHOSTUNREACH`),
+ * broadcast without permission (`EACCES`), an ICMP error reported on a
+ * connected datagram socket (`ECONNREFUSED`), or a socket option the kernel
+ * refused (`EADDRNOTAVAIL` joining a multicast group, ...). Unlike
+ * {@link BrokenResource}, the next operation may well succeed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class OperationFailed extends Data.TaggedError("OperationFailed")<{
+  readonly operation: string
+  readonly code: string
+  readonly syscall?: string | undefined
+  readonly address?: SocketAddress.SocketAddress | undefined
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `${this.operation} failed with ${this.code}${this.syscall ? ` in ${this.syscall}` : ""}${at(this.address)}`
+  }
+}
+
+/**
  * The errors of receiving from a byte stream.
  *
  * @since 0.1.0
@@ -378,6 +401,7 @@ export type NetError =
   | LimitExceeded
   | Unsupported
   | InvalidArgument
+  | OperationFailed
 
 /**
  * Reads the errno-style facts from a platform error (Node's `code`,

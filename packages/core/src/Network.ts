@@ -17,6 +17,7 @@ import { Unsupported } from "./NetError.ts"
 import type { ResolverService } from "./Resolver.ts"
 import type { TcpDriver } from "./Tcp.ts"
 import type { TlsDriver } from "./Tls.ts"
+import type { UdpDriver } from "./Udp.ts"
 import type { UnixDriver } from "./Unix.ts"
 
 /**
@@ -36,6 +37,8 @@ export interface NetworkService {
   readonly tls?: TlsDriver | undefined
   /** Unix domain stream sockets (paths and abstract names). */
   readonly unix?: UnixDriver | undefined
+  /** UDP sockets (`Udp.bind`, `Udp.connect`). */
+  readonly udp?: UdpDriver | undefined
   /**
    * The `@netfx/native` addon: Unix datagram sockets (`UnixDatagram`), fd
    * passing (`FdPassing`) and socket options. Present even when the addon

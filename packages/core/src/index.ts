@@ -37,6 +37,8 @@ export * as TextStream from "./TextStream.ts"
 /** @since 0.1.0 */
 export * as Tls from "./Tls.ts"
 /** @since 0.1.0 */
+export * as Udp from "./Udp.ts"
+/** @since 0.1.0 */
 export * as Unix from "./Unix.ts"
 /** @since 0.1.0 */
 export * as UnixDatagram from "./UnixDatagram.ts"

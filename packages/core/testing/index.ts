@@ -5,6 +5,7 @@
  */
 
 export * as Certs from "./certs.ts"
+export * from "./DatagramContract.ts"
 export * from "./PythonInterop.ts"
 export * from "./NativeContract.ts"
 export * as Peers from "./peers.ts"

@@ -10,6 +10,7 @@ import * as native from "./internal/native.ts"
 import * as resolver from "./internal/resolver.ts"
 import * as tcp from "./internal/tcp.ts"
 import * as tls from "./internal/tls.ts"
+import * as udp from "./internal/udp.ts"
 import * as unix from "./internal/unix.ts"
 
 const nativeDriver = native.driver()
@@ -28,6 +29,7 @@ export const make = (options?: {
   runtime: "node",
   resolver: options?.resolver === undefined ? resolver.system : Resolver.make(options.resolver),
   tcp: tcp.driver,
+  udp: udp.driver,
   tls: tls.driver,
   unix: unix.driver,
   native: nativeDriver,

@@ -1,0 +1,512 @@
+/**
+ * UDP: bound endpoints (`receive` / `sendTo` / a Stream of packets),
+ * connected endpoints (`send` / `receive`), multicast membership as a
+ * scoped resource, broadcast and TTL options.
+ *
+ * Datagrams that arrive while nobody receives wait in a bounded queue
+ * (`queueSize` datagrams, default 256). When it is full the `overflow`
+ * policy decides which datagram is lost — the one arriving
+ * (`"dropNewest"`, the default, what a full kernel buffer does) or the
+ * oldest queued one (`"dropOldest"`, keeps the freshest data) — and every
+ * loss is counted in `dropped`. Memory is therefore bounded by
+ * `queueSize` × the largest datagram; nothing grows without bound. The
+ * kernel's own receive buffer (`receiveBufferSize`) sits in front of the
+ * queue and drops silently when netfx cannot keep up (Linux counts those
+ * in the `drops` column of `/proc/net/udp`).
+ *
+ * Why no backpressure: UDP has none. A slow receiver cannot slow a sender;
+ * the only choice is which datagrams to lose, so netfx makes it explicit.
+ *
+ * @since 0.1.0
+ */
+import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import * as internal from "./internal/udp.ts"
+import type {
+  BusyResource,
+  ClosedResource,
+  ConnectFailed,
+  InvalidArgument,
+  ListenFailed,
+  OperationFailed,
+  ResolveFailed,
+  Unsupported,
+} from "./NetError.ts"
+import type * as Network from "./Network.ts"
+import type * as SocketAddress from "./SocketAddress.ts"
+
+// ---------------------------------------------------------------------------
+// models
+// ---------------------------------------------------------------------------
+
+/**
+ * One received datagram and who sent it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Datagram {
+  readonly data: Uint8Array
+  readonly address: SocketAddress.Ipv4 | SocketAddress.Ipv6
+}
+
+/**
+ * What happens to a datagram that arrives while the receive queue is full:
+ * `"dropNewest"` discards the arriving datagram, `"dropOldest"` discards the
+ * oldest queued one to make room. Either way `dropped` grows by one.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type OverflowPolicy = "dropNewest" | "dropOldest"
+
+/**
+ * The errors of `receive` on a UDP endpoint.
+ *
+ * - `ClosedResource`: the endpoint was closed (also wakes a waiting receive).
+ * - `BusyResource`: another fiber is already receiving. One consumer at a
+ *   time, as for byte streams: datagrams are not duplicated, so several
+ *   consumers would each see an arbitrary subset; share them with a Queue
+ *   or a PubSub if that is what you want.
+ * - `OperationFailed`: the platform reported an asynchronous error, once
+ *   (on a connected endpoint: `ECONNREFUSED` after an ICMP port
+ *   unreachable). The endpoint stays usable.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ReceiveError = ClosedResource | BusyResource | OperationFailed
+
+/**
+ * The errors of sending a datagram.
+ *
+ * - `ClosedResource`: the endpoint was closed.
+ * - `OperationFailed`: this datagram was not sent; the endpoint stays
+ *   usable (`EMSGSIZE` too large, `EACCES` broadcast without
+ *   `setBroadcast(true)`, `ENETUNREACH`, `ECONNREFUSED` reported for an
+ *   earlier datagram on a connected endpoint, ...).
+ * - `InvalidArgument`: a bad port, or an address of the other family.
+ * - `ResolveFailed`: `sendTo` could not resolve the host name.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SendError = ClosedResource | OperationFailed | InvalidArgument | ResolveFailed
+
+/**
+ * The errors of setting a socket option or joining a group.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type OptionError = ClosedResource | OperationFailed | InvalidArgument | Unsupported
+
+/**
+ * Options both kinds of endpoint have.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface UdpSocketBase {
+  /** The bound local address (the port is the real one when 0 was asked for). */
+  readonly localAddress: SocketAddress.Ipv4 | SocketAddress.Ipv6
+  /** `"ipv4"` or `"ipv6"`. */
+  readonly family: "ipv4" | "ipv6"
+  /** The OS descriptor where the runtime exposes one. */
+  readonly fd: number | undefined
+  /** Datagrams lost because the receive queue was full (see {@link OverflowPolicy}). */
+  readonly dropped: Effect.Effect<number>
+  /** Datagrams waiting in the receive queue now. */
+  readonly queued: Effect.Effect<number>
+  /**
+   * SO_BROADCAST: allow sending to broadcast addresses. Off by default;
+   * sending to a broadcast address without it fails with `EACCES`.
+   */
+  setBroadcast(enabled: boolean): Effect.Effect<void, OptionError>
+  /** IP_TTL / IPV6_UNICAST_HOPS for unicast datagrams (1..255). */
+  setTtl(ttl: number): Effect.Effect<void, OptionError>
+  /**
+   * Closes the socket now. Idempotent. Queued datagrams are discarded; a
+   * waiting `receive` or send fails with `ClosedResource`.
+   */
+  readonly close: Effect.Effect<void>
+}
+
+/**
+ * Membership in a multicast group (see {@link UdpEndpoint.joinMulticastGroup}).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MulticastGroup {
+  /** The group address: 224.0.0.0/4 for IPv4, ff00::/8 for IPv6. */
+  readonly group: string
+  /**
+   * The local interface: its IPv4 address, or for IPv6 a scope such as
+   * `"::%lo"` / `"::%1"`. Omitted: the system chooses by route.
+   */
+  readonly interface?: string
+  /** Source-specific membership (SSM): receive only what this source sends to the group. */
+  readonly source?: string
+}
+
+/**
+ * A bound UDP socket: receive datagrams from anyone, send to anyone.
+ *
+ * **Resource**: acquired by {@link bind} into the caller's Scope; closing
+ * the Scope closes the socket (and leaves every joined group).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface UdpEndpoint extends UdpSocketBase {
+  /**
+   * Receives the next datagram with its sender's address: a queued one, or
+   * the next to arrive.
+   *
+   * **Errors**: see {@link ReceiveError}.
+   *
+   * **Interruption**: loses nothing: a datagram not yet returned stays in
+   * the queue for the next call.
+   */
+  receive(): Effect.Effect<Datagram, ReceiveError>
+  /**
+   * Sends one datagram to `host`:`port`. A numeric host is used as is; a
+   * name is resolved with the network's `Resolver` for the endpoint's
+   * family. On a dual-stack IPv6 endpoint an IPv4 destination is sent as an
+   * IPv4-mapped address (`::ffff:a.b.c.d`). Completes when the runtime
+   * accepted the datagram (UDP gives no delivery guarantee beyond that).
+   *
+   * **Errors**: see {@link SendError}.
+   *
+   * **Interruption**: interrupting while resolving sends nothing;
+   * interrupting while the runtime holds the datagram may still send it
+   * (whole — a datagram is never cut), and the endpoint stays usable.
+   */
+  sendTo(data: Uint8Array, host: string, port: number): Effect.Effect<void, SendError>
+  /**
+   * The received datagrams as a Stream, for `for await`-style servers. It
+   * ends when the endpoint is closed and fails with the other
+   * {@link ReceiveError}s. Only one consumer at a time (`BusyResource`).
+   */
+  readonly packets: Stream.Stream<Datagram, BusyResource | OperationFailed>
+  /**
+   * Joins a multicast group for the lifetime of the current Scope and
+   * leaves it when the Scope closes (or when the endpoint closes first).
+   * With `source`, a source-specific join (IGMPv3 / MLDv2).
+   *
+   * **Errors**: `InvalidArgument` when `group` is not a multicast address
+   * of the endpoint's family; `OperationFailed` with the kernel's code
+   * (`EADDRNOTAVAIL`: no such interface or no multicast route; `EADDRINUSE`:
+   * already joined); `Unsupported` where the runtime lacks the feature;
+   * `ClosedResource` after close.
+   *
+   * **Interruption**: not interruptible (a single system call); once it
+   * succeeded the leave is registered in the Scope.
+   */
+  joinMulticastGroup(options: MulticastGroup): Effect.Effect<void, OptionError, Scope.Scope>
+  /** IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS (0..255, default 1: the local network). */
+  setMulticastTtl(ttl: number): Effect.Effect<void, OptionError>
+  /** IP_MULTICAST_LOOP: whether this host's own group members get what it sends (default on). */
+  setMulticastLoopback(enabled: boolean): Effect.Effect<void, OptionError>
+  /** IP_MULTICAST_IF: the outgoing interface for multicast (IPv4 address, or `"::%scope"`). */
+  setMulticastInterface(address: string): Effect.Effect<void, OptionError>
+}
+
+/**
+ * A connected UDP socket: sends to and receives from one peer only
+ * (datagrams from other addresses are filtered out by the kernel).
+ *
+ * **Resource**: acquired by {@link connect} into the caller's Scope.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface UdpConnection extends UdpSocketBase {
+  /** The peer every datagram goes to. */
+  readonly remoteAddress: SocketAddress.Ipv4 | SocketAddress.Ipv6
+  /**
+   * Receives the next datagram's bytes.
+   *
+   * **Errors**: see {@link ReceiveError}; in particular `OperationFailed`
+   * with `ECONNREFUSED` once, when an earlier datagram met a closed port
+   * (ICMP port unreachable) — both Node and Bun report it this way.
+   *
+   * **Interruption**: loses nothing (the datagram stays queued).
+   */
+  receive(): Effect.Effect<Uint8Array, ReceiveError>
+  /**
+   * Sends one datagram to the peer.
+   *
+   * **Errors**: see {@link SendError}; a pending `ECONNREFUSED` for an
+   * earlier datagram is reported here if no receive took it first (this
+   * datagram is then not sent, as with BSD `send`).
+   *
+   * **Interruption**: as for {@link UdpEndpoint.sendTo}.
+   */
+  send(data: Uint8Array): Effect.Effect<void, ClosedResource | OperationFailed>
+  /** The received datagrams' bytes as a Stream; ends when the connection is closed. */
+  readonly packets: Stream.Stream<Uint8Array, BusyResource | OperationFailed>
+}
+
+// ---------------------------------------------------------------------------
+// driver
+// ---------------------------------------------------------------------------
+
+/**
+ * Callbacks core gives a runtime's UDP driver with the bind request.
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface UdpHandlers {
+  /** A datagram arrived. The array is owned by core from now on (may be empty). */
+  onMessage(data: Uint8Array, address: SocketAddress.Ipv4 | SocketAddress.Ipv6): void
+  /** An asynchronous socket error (ICMP errors on a connected socket: `ECONNREFUSED`, ...). */
+  onError(error: { readonly code: string; readonly syscall?: string | undefined; readonly cause: unknown }): void
+}
+
+/**
+ * One UDP socket as core asks a runtime for it: a numeric local address,
+ * options that must be set before `bind`, and optionally a peer to
+ * `connect` to.
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface UdpBindRequest {
+  readonly address: SocketAddress.Ipv4 | SocketAddress.Ipv6
+  /** connect(2) to this peer after binding. */
+  readonly connect?: SocketAddress.Ipv4 | SocketAddress.Ipv6 | undefined
+  readonly reusePort: boolean
+  readonly reuseAddress: boolean
+  /** IPV6_V6ONLY, for IPv6 addresses. */
+  readonly ipv6Only: boolean
+  readonly receiveBufferSize?: number | undefined
+  readonly sendBufferSize?: number | undefined
+  /** Installed before the socket can receive anything. */
+  readonly handlers: UdpHandlers
+}
+
+/**
+ * A socket option core asks a runtime to set.
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export type UdpOption =
+  | { readonly _tag: "Broadcast"; readonly enabled: boolean }
+  | { readonly _tag: "Ttl"; readonly ttl: number }
+  | { readonly _tag: "MulticastTtl"; readonly ttl: number }
+  | { readonly _tag: "MulticastLoopback"; readonly enabled: boolean }
+  | { readonly _tag: "MulticastInterface"; readonly address: string }
+  | {
+      readonly _tag: "JoinGroup" | "LeaveGroup"
+      readonly group: string
+      readonly interface?: string | undefined
+      readonly source?: string | undefined
+    }
+
+/**
+ * A bound UDP socket as a runtime exposes it.
+ *
+ * Rules for implementers:
+ * - `send` calls `callback` exactly once, when the runtime accepted the
+ *   datagram or with the errno facts when it refused it; it must not throw.
+ *   A runtime whose socket says "not now" holds the datagram and retries on
+ *   drain. Core never has more sends in flight than fibers sending.
+ * - `setOption` is synchronous and returns the error (or `undefined`).
+ * - `close` is idempotent and must not throw; callbacks after it are ignored.
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface RawUdpSocket {
+  readonly localAddress: SocketAddress.Ipv4 | SocketAddress.Ipv6
+  readonly remoteAddress: SocketAddress.Ipv4 | SocketAddress.Ipv6 | undefined
+  readonly fd: number | undefined
+  /** `address` is `undefined` on a connected socket. */
+  send(
+    data: Uint8Array,
+    address: SocketAddress.Ipv4 | SocketAddress.Ipv6 | undefined,
+    callback: (
+      error: { readonly code: string; readonly syscall?: string | undefined; readonly cause: unknown } | undefined,
+    ) => void,
+  ): void
+  setOption(option: UdpOption): OperationFailed | Unsupported | undefined
+  close(): void
+}
+
+/**
+ * What a runtime implements for UDP (the `udp` field of `NetworkService`).
+ * `bind` registers the socket in the given Scope before it waits, so
+ * interruption never leaks it.
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface UdpDriver {
+  readonly bind: (
+    request: UdpBindRequest,
+  ) => Effect.Effect<RawUdpSocket, ListenFailed | ConnectFailed | Unsupported, Scope.Scope>
+}
+
+// ---------------------------------------------------------------------------
+// constructors
+// ---------------------------------------------------------------------------
+
+/**
+ * Options of {@link bind}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BindOptions {
+  /**
+   * The local host: a numeric address or a name (resolved with the
+   * network's `Resolver`; the first address of the wanted family is used,
+   * so `"localhost"` works without naming a family). Omitted: the wildcard
+   * of `family` (`0.0.0.0` by default, `::` for `"ipv6"`).
+   */
+  readonly host?: string
+  /** The local port; 0 (the default) lets the system choose. */
+  readonly port?: number
+  /** Restricts `host` resolution / chooses the wildcard. */
+  readonly family?: "ipv4" | "ipv6"
+  /** SO_REUSEPORT: several sockets share the port (Linux). Default false. */
+  readonly reusePort?: boolean
+  /** SO_REUSEADDR. Default false. */
+  readonly reuseAddress?: boolean
+  /** SO_RCVBUF in bytes (the kernel may double it). */
+  readonly receiveBufferSize?: number
+  /** SO_SNDBUF in bytes. */
+  readonly sendBufferSize?: number
+  /** IPV6_V6ONLY for IPv6 sockets. Default false (a `::` socket is dual-stack). */
+  readonly ipv6Only?: boolean
+  /** Receive-queue bound in datagrams. Default 256. */
+  readonly queueSize?: number
+  /** What to drop when the queue is full. Default `"dropNewest"`. */
+  readonly overflow?: OverflowPolicy
+}
+
+/**
+ * Opens a UDP socket bound to a local address.
+ *
+ * **Resource**: the socket belongs to the current Scope and is closed when
+ * it closes (or by `close`).
+ *
+ * **Errors**: `InvalidArgument` for a bad port, queue size, buffer size or
+ * overflow policy, or a host of the other `family`; `ResolveFailed` when
+ * the host does not resolve (`EAI_ADDRFAMILY` when it has no address of
+ * the wanted family); `ListenFailed` with `EADDRINUSE`, `EADDRNOTAVAIL`,
+ * `EACCES`, ...; `Unsupported` when the runtime has no UDP or lacks an
+ * asked-for option (e.g. `reusePort` on Node before 22.12).
+ *
+ * **Interruption**: closes the socket if it was already created.
+ *
+ * @example
+ * ```ts
+ * import { Udp } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import { Effect, Stream } from "effect"
+ *
+ * // AnyIO's UDP "hello" service
+ * const hello = Effect.gen(function* () {
+ *   const udp = yield* Udp.bind({ host: "localhost", port: 1234 })
+ *   yield* Stream.runForEach(udp.packets, ({ data, address }) =>
+ *     udp.sendTo(new Uint8Array([...new TextEncoder().encode("Hello, "), ...data]), address.host, address.port),
+ *   )
+ * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const bind: (
+  options?: BindOptions,
+) => Effect.Effect<
+  UdpEndpoint,
+  ListenFailed | ResolveFailed | InvalidArgument | Unsupported,
+  Scope.Scope | Network.Network
+> = internal.bind
+
+/**
+ * Options of {@link connect}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectOptions {
+  /** The peer: a numeric address or a name (the first address of `family` is used). */
+  readonly remoteHost: string
+  readonly remotePort: number
+  /** Bind the local end to this host (default: the wildcard of the peer's family). */
+  readonly localHost?: string
+  /** Bind the local end to this port (default 0). */
+  readonly localPort?: number
+  /** Restricts resolution of `remoteHost`. */
+  readonly family?: "ipv4" | "ipv6"
+  readonly reusePort?: boolean
+  readonly reuseAddress?: boolean
+  readonly receiveBufferSize?: number
+  readonly sendBufferSize?: number
+  /** Receive-queue bound in datagrams. Default 256. */
+  readonly queueSize?: number
+  /** What to drop when the queue is full. Default `"dropNewest"`. */
+  readonly overflow?: OverflowPolicy
+}
+
+/**
+ * Opens a UDP socket connected to one peer (AnyIO's
+ * `create_connected_udp_socket`): `send` needs no address and only the
+ * peer's datagrams are received. No packet is exchanged by connecting.
+ *
+ * **Resource**: the socket belongs to the current Scope.
+ *
+ * **Errors**: `InvalidArgument` for bad ports or options; `ResolveFailed`
+ * for an unresolvable host; `ListenFailed` when the local address cannot be
+ * bound; `ConnectFailed` when the kernel refuses the peer (`ENETUNREACH`,
+ * ...); `Unsupported` as for {@link bind}.
+ *
+ * **Interruption**: closes the socket if it was already created.
+ *
+ * @example
+ * ```ts
+ * import { Udp } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import { Effect } from "effect"
+ *
+ * const client = Effect.gen(function* () {
+ *   const udp = yield* Udp.connect({ remoteHost: "localhost", remotePort: 1234 })
+ *   yield* udp.send(new TextEncoder().encode("Hi there!\n"))
+ * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const connect: (
+  options: ConnectOptions,
+) => Effect.Effect<
+  UdpConnection,
+  ListenFailed | ConnectFailed | ResolveFailed | InvalidArgument | Unsupported,
+  Scope.Scope | Network.Network
+> = internal.connect
+
+/**
+ * Whether `host` is a multicast address (224.0.0.0/4 or ff00::/8).
+ *
+ * @example
+ * ```ts
+ * import { Udp } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * assert.ok(Udp.isMulticast("239.255.0.1"))
+ * assert.ok(!Udp.isMulticast("127.0.0.1"))
+ * ```
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const isMulticast: (host: string) => boolean = internal.isMulticast

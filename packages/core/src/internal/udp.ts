@@ -1,0 +1,530 @@
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import {
+  BusyResource,
+  ClosedResource,
+  type ConnectFailed,
+  InvalidArgument,
+  ListenFailed,
+  OperationFailed,
+  ResolveFailed,
+  type Unsupported,
+} from "../NetError.ts"
+import * as Network from "../Network.ts"
+import type { ResolverService } from "../Resolver.ts"
+import * as SocketAddress from "../SocketAddress.ts"
+import type {
+  BindOptions,
+  ConnectOptions,
+  Datagram,
+  MulticastGroup,
+  OptionError,
+  OverflowPolicy,
+  RawUdpSocket,
+  ReceiveError,
+  SendError,
+  UdpConnection,
+  UdpEndpoint,
+  UdpHandlers,
+  UdpOption,
+} from "../Udp.ts"
+import * as validate from "./validate.ts"
+
+/** @internal */
+export const DEFAULT_QUEUE_SIZE = 256
+
+type IpAddress = SocketAddress.Ipv4 | SocketAddress.Ipv6
+type Errno = { readonly code: string; readonly syscall?: string | undefined; readonly cause: unknown }
+
+const busyReceive = new BusyResource({ operation: "receive" })
+
+/**
+ * The one UDP endpoint state machine shared by every runtime: a bounded
+ * ring of datagrams with an explicit overflow policy, one pull receiver at
+ * a time (interruption-safe: the fiber takes the datagram itself after it
+ * is woken), sends that wait for the runtime's completion callback, and a
+ * one-shot asynchronous error (ICMP) reported on the next receive or send.
+ *
+ * @internal
+ */
+export class UdpSocketImpl implements UdpHandlers {
+  raw!: RawUdpSocket
+  private readonly ring: Array<Datagram | undefined>
+  private head = 0
+  private count = 0
+  private droppedCount = 0
+  private pending: Errno | undefined = undefined
+  private closed = false
+  private receiving = false
+  private readWaiter: (() => void) | undefined = undefined
+  private readonly sendWaiters = new Set<() => void>()
+  private readonly memberships = new Set<string>()
+
+  constructor(
+    readonly capacity: number,
+    readonly overflow: OverflowPolicy,
+    readonly resolver: ResolverService,
+  ) {
+    this.ring = new Array<Datagram | undefined>(capacity)
+  }
+
+  // ---- handlers (called by the runtime) ----
+
+  onMessage(data: Uint8Array, address: IpAddress): void {
+    if (this.closed) return
+    if (this.count === this.capacity) {
+      this.droppedCount++
+      if (this.overflow === "dropNewest") return
+      this.ring[this.head] = undefined
+      this.head = (this.head + 1) % this.capacity
+      this.count--
+    }
+    this.ring[(this.head + this.count) % this.capacity] = { data, address }
+    this.count++
+    this.wakeReader()
+  }
+
+  onError(error: Errno): void {
+    if (this.closed) return
+    this.pending = error
+    this.wakeReader()
+  }
+
+  private wakeReader(): void {
+    const w = this.readWaiter
+    if (w !== undefined) {
+      this.readWaiter = undefined
+      w()
+    }
+  }
+
+  // ---- facts ----
+
+  get localAddress(): IpAddress {
+    return this.raw.localAddress
+  }
+  get family(): "ipv4" | "ipv6" {
+    return this.raw.localAddress._tag === "Ipv6" ? "ipv6" : "ipv4"
+  }
+  get fd(): number | undefined {
+    return this.raw.fd
+  }
+  get dropped(): Effect.Effect<number> {
+    return Effect.sync(() => this.droppedCount)
+  }
+  get queued(): Effect.Effect<number> {
+    return Effect.sync(() => this.count)
+  }
+
+  private takePending(operation: string): OperationFailed | undefined {
+    const p = this.pending
+    if (p === undefined) return undefined
+    this.pending = undefined
+    return new OperationFailed({
+      operation,
+      code: p.code,
+      syscall: p.syscall,
+      address: this.raw.remoteAddress,
+      cause: p.cause,
+    })
+  }
+
+  // ---- receive ----
+
+  private poll(): Effect.Effect<Datagram, ReceiveError> | undefined {
+    if (this.closed) return Effect.fail(new ClosedResource({ operation: "receive" }))
+    if (this.count > 0) {
+      const d = this.ring[this.head] as Datagram
+      this.ring[this.head] = undefined
+      this.head = (this.head + 1) % this.capacity
+      this.count--
+      return Effect.succeed(d)
+    }
+    const failure = this.takePending("receive")
+    if (failure !== undefined) return Effect.fail(failure)
+    return undefined
+  }
+
+  receiveDatagram(): Effect.Effect<Datagram, ReceiveError> {
+    return Effect.suspend(() => {
+      if (this.receiving) return Effect.fail(busyReceive)
+      return this.poll() ?? this.park
+    })
+  }
+
+  private readonly retry: Effect.Effect<Datagram, ReceiveError> = Effect.suspend(() => {
+    const r = this.poll()
+    if (r !== undefined) {
+      this.receiving = false
+      return r
+    }
+    return this.park
+  })
+
+  private readonly park: Effect.Effect<Datagram, ReceiveError> = Effect.async<Datagram, ReceiveError>((resume) => {
+    // Only wake the fiber; the datagram is taken by the fiber itself
+    // (retry), so an interruption racing the wake-up leaves it queued.
+    const waiter = () => resume(this.retry)
+    this.receiving = true
+    this.readWaiter = waiter
+    return Effect.sync(() => {
+      if (this.readWaiter === waiter) this.readWaiter = undefined
+      this.receiving = false
+    })
+  })
+
+  // ---- send ----
+
+  sendRaw(data: Uint8Array, address: IpAddress | undefined, operation: string) {
+    return Effect.suspend((): Effect.Effect<void, ClosedResource | OperationFailed> => {
+      if (this.closed) return Effect.fail(new ClosedResource({ operation }))
+      const failure = this.takePending(operation)
+      if (failure !== undefined) return Effect.fail(failure)
+      return Effect.async<void, ClosedResource | OperationFailed>((resume) => {
+        let done = false
+        const onClose = () => {
+          if (done) return
+          done = true
+          resume(Effect.fail(new ClosedResource({ operation })))
+        }
+        this.sendWaiters.add(onClose)
+        this.raw.send(data, address, (error) => {
+          if (done) return
+          done = true
+          this.sendWaiters.delete(onClose)
+          if (error === undefined) return resume(Effect.void)
+          resume(
+            Effect.fail(
+              new OperationFailed({
+                operation,
+                code: error.code,
+                syscall: error.syscall,
+                address: address ?? this.raw.remoteAddress,
+                cause: error.cause,
+              }),
+            ),
+          )
+        })
+        return Effect.sync(() => {
+          done = true
+          this.sendWaiters.delete(onClose)
+        })
+      })
+    })
+  }
+
+  sendTo(data: Uint8Array, host: string, port: number): Effect.Effect<void, SendError> {
+    return Effect.suspend(() => {
+      if (this.closed) return Effect.fail(new ClosedResource({ operation: "sendTo" }))
+      if (!Number.isInteger(port) || port < 1 || port > 65535)
+        return Effect.fail(
+          new InvalidArgument({ argument: "port", reason: "must be an integer in 1..65535", value: port }),
+        )
+      const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host
+      const numeric = SocketAddress.numericFamily(bare)
+      if (numeric !== 0) {
+        const target = this.destination(SocketAddress.ip(bare, port))
+        return target._tag === "Left" ? Effect.fail(target.left) : this.sendRaw(data, target.right, "sendTo")
+      }
+      return Effect.flatMap(this.resolveFor(host, port), (address) => this.sendRaw(data, address, "sendTo"))
+    })
+  }
+
+  /** Maps a destination to this socket's family (IPv4 → v4-mapped on an IPv6 socket). */
+  private destination(
+    address: IpAddress,
+  ): { readonly _tag: "Right"; readonly right: IpAddress } | { readonly _tag: "Left"; readonly left: InvalidArgument } {
+    const mine = this.raw.localAddress._tag
+    if (address._tag === mine) return { _tag: "Right", right: address }
+    if (mine === "Ipv6" && address._tag === "Ipv4")
+      return { _tag: "Right", right: SocketAddress.ipv6(`::ffff:${address.host}`, address.port) }
+    return {
+      _tag: "Left",
+      left: new InvalidArgument({
+        argument: "host",
+        reason: `an IPv6 destination cannot be reached from an IPv4 socket (bound to ${SocketAddress.format(this.raw.localAddress)})`,
+        value: address.host,
+      }),
+    }
+  }
+
+  private resolveFor(host: string, port: number): Effect.Effect<IpAddress, ResolveFailed | InvalidArgument> {
+    const v4 = this.raw.localAddress._tag === "Ipv4"
+    return Effect.flatMap(
+      this.resolver.getaddrinfo(host, port, { family: v4 ? 4 : 0, type: "dgram" }),
+      (infos): Effect.Effect<IpAddress, ResolveFailed | InvalidArgument> => {
+        // An IPv6 socket prefers IPv6 results and falls back to v4-mapped.
+        const pick = v4 ? infos.find((i) => i.family === 4) : (infos.find((i) => i.family === 6) ?? infos[0])
+        if (pick === undefined) return Effect.fail(new ResolveFailed({ host, code: "EAI_ADDRFAMILY" }))
+        const target = this.destination(pick.address)
+        return target._tag === "Left" ? Effect.fail(target.left) : Effect.succeed(target.right)
+      },
+    )
+  }
+
+  // ---- options ----
+
+  setOption(option: UdpOption): Effect.Effect<void, OptionError> {
+    return Effect.suspend((): Effect.Effect<void, OptionError> => {
+      if (this.closed) return Effect.fail(new ClosedResource({ operation: `set ${option._tag}` }))
+      const error = this.raw.setOption(option)
+      return error === undefined ? Effect.void : Effect.fail(error)
+    })
+  }
+
+  setTtl(ttl: number, tag: "Ttl" | "MulticastTtl", min: number): Effect.Effect<void, OptionError> {
+    if (!Number.isInteger(ttl) || ttl < min || ttl > 255)
+      return Effect.fail(
+        new InvalidArgument({ argument: "ttl", reason: `must be an integer in ${min}..255`, value: ttl }),
+      )
+    return this.setOption({ _tag: tag, ttl })
+  }
+
+  joinMulticastGroup(options: MulticastGroup): Effect.Effect<void, OptionError, Scope.Scope> {
+    const { group, source } = options
+    const family = SocketAddress.numericFamily(group)
+    const mine = this.raw.localAddress._tag === "Ipv6" ? 6 : 4
+    if (!isMulticast(group) || (family === 6 && mine === 4))
+      return Effect.fail(
+        new InvalidArgument({
+          argument: "group",
+          reason: `must be a multicast address (224.0.0.0/4 or ff00::/8) usable on this ${mine === 4 ? "IPv4" : "IPv6"} socket`,
+          value: group,
+        }),
+      )
+    if (source !== undefined && SocketAddress.numericFamily(source) !== family)
+      return Effect.fail(
+        new InvalidArgument({
+          argument: "source",
+          reason: "must be a numeric address of the group's family",
+          value: source,
+        }),
+      )
+    const key = `${group}|${options.interface ?? ""}|${source ?? ""}`
+    const request = { group, interface: options.interface, source }
+    return Effect.acquireRelease(
+      Effect.tap(this.setOption({ _tag: "JoinGroup", ...request }), () => Effect.sync(() => this.memberships.add(key))),
+      () =>
+        Effect.sync(() => {
+          // Closing the socket leaves every group; only leave while it is open.
+          if (this.closed || !this.memberships.delete(key)) return
+          this.raw.setOption({ _tag: "LeaveGroup", ...request })
+        }),
+    )
+  }
+
+  // ---- close ----
+
+  get close(): Effect.Effect<void> {
+    return Effect.sync(() => this.closeNow())
+  }
+
+  closeNow(): void {
+    if (this.closed) return
+    this.closed = true
+    this.ring.fill(undefined)
+    this.count = 0
+    this.memberships.clear()
+    this.raw.close()
+    this.wakeReader()
+    const waiters = [...this.sendWaiters]
+    this.sendWaiters.clear()
+    for (const w of waiters) w()
+  }
+}
+
+const endOnClose = <A, E>(effect: Effect.Effect<A, E | ClosedResource>): Effect.Effect<A, Option.Option<E>> =>
+  Effect.mapError(effect, (e) =>
+    typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "ClosedResource"
+      ? Option.none()
+      : Option.some(e as E),
+  )
+
+const base = (impl: UdpSocketImpl) => ({
+  localAddress: impl.localAddress,
+  family: impl.family,
+  fd: impl.fd,
+  dropped: impl.dropped,
+  queued: impl.queued,
+  setBroadcast: (enabled: boolean) => impl.setOption({ _tag: "Broadcast", enabled }),
+  setTtl: (ttl: number) => impl.setTtl(ttl, "Ttl", 1),
+  close: impl.close,
+})
+
+const makeEndpoint = (impl: UdpSocketImpl): UdpEndpoint => ({
+  ...base(impl),
+  receive: () => impl.receiveDatagram(),
+  sendTo: (data, host, port) => impl.sendTo(data, host, port),
+  packets: Stream.repeatEffectOption(endOnClose<Datagram, BusyResource | OperationFailed>(impl.receiveDatagram())),
+  joinMulticastGroup: (options) => impl.joinMulticastGroup(options),
+  setMulticastTtl: (ttl) => impl.setTtl(ttl, "MulticastTtl", 0),
+  setMulticastLoopback: (enabled) => impl.setOption({ _tag: "MulticastLoopback", enabled }),
+  setMulticastInterface: (address) => impl.setOption({ _tag: "MulticastInterface", address }),
+})
+
+const makeConnection = (impl: UdpSocketImpl, remoteAddress: IpAddress): UdpConnection => {
+  const receive = Effect.map(impl.receiveDatagram(), (d) => d.data)
+  return {
+    ...base(impl),
+    remoteAddress,
+    receive: () => receive,
+    send: (data) => impl.sendRaw(data, undefined, "send"),
+    packets: Stream.repeatEffectOption(endOnClose<Uint8Array, BusyResource | OperationFailed>(receive)),
+  }
+}
+
+// ---------------------------------------------------------------------------
+// constructors
+// ---------------------------------------------------------------------------
+
+/** @internal */
+export const isMulticast = (host: string): boolean => {
+  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host
+  switch (SocketAddress.numericFamily(bare)) {
+    case 4: {
+      const first = Number(bare.split(".")[0])
+      return first >= 224 && first <= 239
+    }
+    case 6:
+      return /^ff[0-9a-f]{2}:/i.test(bare)
+    default:
+      return false
+  }
+}
+
+const queueOptions = (options: {
+  readonly queueSize?: number | undefined
+  readonly overflow?: OverflowPolicy | undefined
+  readonly receiveBufferSize?: number | undefined
+  readonly sendBufferSize?: number | undefined
+  readonly family?: "ipv4" | "ipv6" | undefined
+}) =>
+  Effect.gen(function* () {
+    const queueSize = yield* validate.positiveInt("queueSize", options.queueSize ?? DEFAULT_QUEUE_SIZE)
+    const overflow = options.overflow ?? "dropNewest"
+    if (overflow !== "dropNewest" && overflow !== "dropOldest")
+      return yield* Effect.fail(
+        new InvalidArgument({ argument: "overflow", reason: 'must be "dropNewest" or "dropOldest"', value: overflow }),
+      )
+    if (options.receiveBufferSize !== undefined)
+      yield* validate.positiveInt("receiveBufferSize", options.receiveBufferSize)
+    if (options.sendBufferSize !== undefined) yield* validate.positiveInt("sendBufferSize", options.sendBufferSize)
+    if (options.family !== undefined && options.family !== "ipv4" && options.family !== "ipv6")
+      return yield* Effect.fail(
+        new InvalidArgument({ argument: "family", reason: 'must be "ipv4" or "ipv6"', value: options.family }),
+      )
+    return { queueSize, overflow }
+  })
+
+/** Resolves a host to one address of the wanted family (the first one the resolver gives). */
+const resolveOne = (
+  resolver: ResolverService,
+  argument: string,
+  host: string,
+  port: number,
+  family: "ipv4" | "ipv6" | undefined,
+): Effect.Effect<IpAddress, ResolveFailed | InvalidArgument> => {
+  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host
+  const numeric = SocketAddress.numericFamily(bare)
+  const want = family === "ipv4" ? 4 : family === "ipv6" ? 6 : 0
+  if (numeric !== 0) {
+    if (want !== 0 && numeric !== want)
+      return Effect.fail(new InvalidArgument({ argument, reason: `is not an ${family} address`, value: host }))
+    return Effect.succeed(SocketAddress.ip(bare, port))
+  }
+  return Effect.flatMap(resolver.getaddrinfo(host, port, { family: want, type: "dgram" }), (infos) => {
+    const pick = want === 0 ? infos[0] : infos.find((i) => i.family === want)
+    return pick === undefined
+      ? Effect.fail(new ResolveFailed({ host, code: "EAI_ADDRFAMILY" }))
+      : Effect.succeed({ ...pick.address, port } as IpAddress)
+  })
+}
+
+const wildcard = (family: "ipv4" | "ipv6", port: number): IpAddress =>
+  family === "ipv6" ? SocketAddress.ipv6("::", port) : SocketAddress.ipv4("0.0.0.0", port)
+
+/** @internal */
+export const bind = (
+  options: BindOptions = {},
+): Effect.Effect<
+  UdpEndpoint,
+  ListenFailed | ResolveFailed | InvalidArgument | Unsupported,
+  Scope.Scope | Network.Network
+> =>
+  Effect.gen(function* () {
+    const port = yield* validate.port("port", options.port ?? 0)
+    const { queueSize, overflow } = yield* queueOptions(options)
+    const udp = yield* Network.driver("udp", "UDP")
+    const network = yield* Network.Network
+    const address =
+      options.host === undefined
+        ? wildcard(options.family ?? "ipv4", port)
+        : yield* resolveOne(network.resolver, "host", yield* validate.host("host", options.host), port, options.family)
+    const impl = new UdpSocketImpl(queueSize, overflow, network.resolver)
+    impl.raw = yield* udp
+      .bind({
+        address,
+        reusePort: options.reusePort ?? false,
+        reuseAddress: options.reuseAddress ?? false,
+        ipv6Only: options.ipv6Only ?? false,
+        receiveBufferSize: options.receiveBufferSize,
+        sendBufferSize: options.sendBufferSize,
+        handlers: impl,
+      })
+      .pipe(
+        // no connect was asked for, so a driver cannot really fail this way
+        Effect.catchTag("ConnectFailed", (e) =>
+          Effect.fail(new ListenFailed({ address, code: e.attempts[0]?.code ?? "EUNKNOWN", cause: e })),
+        ),
+      )
+    yield* Effect.addFinalizer(() => impl.close)
+    return makeEndpoint(impl)
+  })
+
+/** @internal */
+export const connect = (
+  options: ConnectOptions,
+): Effect.Effect<
+  UdpConnection,
+  ListenFailed | ConnectFailed | ResolveFailed | InvalidArgument | Unsupported,
+  Scope.Scope | Network.Network
+> =>
+  Effect.gen(function* () {
+    const remoteHost = yield* validate.host("remoteHost", options.remoteHost)
+    const remotePort = yield* validate.port("remotePort", options.remotePort)
+    if (remotePort === 0)
+      return yield* Effect.fail(
+        new InvalidArgument({ argument: "remotePort", reason: "must be in 1..65535", value: remotePort }),
+      )
+    const localPort = yield* validate.port("localPort", options.localPort ?? 0)
+    const { queueSize, overflow } = yield* queueOptions(options)
+    const udp = yield* Network.driver("udp", "UDP")
+    const network = yield* Network.Network
+    const remote = yield* resolveOne(network.resolver, "remoteHost", remoteHost, remotePort, options.family)
+    const family = remote._tag === "Ipv6" ? "ipv6" : "ipv4"
+    const local =
+      options.localHost === undefined
+        ? wildcard(family, localPort)
+        : yield* resolveOne(
+            network.resolver,
+            "localHost",
+            yield* validate.host("localHost", options.localHost),
+            localPort,
+            family,
+          )
+    const impl = new UdpSocketImpl(queueSize, overflow, network.resolver)
+    impl.raw = yield* udp.bind({
+      address: local,
+      connect: remote,
+      reusePort: options.reusePort ?? false,
+      reuseAddress: options.reuseAddress ?? false,
+      ipv6Only: false,
+      receiveBufferSize: options.receiveBufferSize,
+      sendBufferSize: options.sendBufferSize,
+      handlers: impl,
+    })
+    yield* Effect.addFinalizer(() => impl.close)
+    return makeConnection(impl, impl.raw.remoteAddress ?? remote)
+  })

@@ -1,0 +1,608 @@
+/**
+ * The UDP contract, written once and run against every `Network` Layer
+ * that provides a UDP driver (Node, Bun). Multicast and broadcast run only
+ * inside a network namespace the test creates itself (see
+ * {@link DatagramEnvironment.namespace}); never on the host network.
+ *
+ * @since 0.1.0
+ */
+import { spawn } from "node:child_process"
+import * as dgram from "node:dgram"
+import { readFileSync } from "node:fs"
+import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import type * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { Network } from "../src/Network.ts"
+import * as SocketAddress from "../src/SocketAddress.ts"
+import * as Udp from "../src/Udp.ts"
+import { namespaceScenarios } from "./DatagramScenarios.ts"
+import { python, pythonExit } from "./peers.ts"
+import { bytes, eventually, text } from "./StreamContract.ts"
+
+/**
+ * What the environment under test can offer.
+ *
+ * @since 0.1.0
+ */
+export interface DatagramEnvironment {
+  /** Shown in test names: "node", "bun". */
+  readonly name: string
+  readonly layer: Layer.Layer<Network>
+  readonly openFds?: () => number
+  readonly rss?: () => number
+  /** Whether `::1` can be bound (see {@link canBindUdp6}); IPv6 tests are skipped otherwise. */
+  readonly ipv6: boolean
+  /** Whether `reusePort` works; when false the test expects a precise `Unsupported`. */
+  readonly reusePort: boolean
+  /** Whether `receiveBufferSize`/`sendBufferSize` work; when false the test expects `Unsupported`. */
+  readonly bufferSizes: boolean
+  /**
+   * Runs one of {@link namespaceScenarios} in a fresh network namespace
+   * (a child process under `unshare -n`) and yields its output. Omitted:
+   * multicast and broadcast tests are skipped with `namespaceSkipReason`.
+   */
+  readonly namespace?: (scenario: string) => Effect.Effect<string, never, Scope.Scope>
+  readonly namespaceSkipReason?: string
+}
+
+const portOf = (address: SocketAddress.SocketAddress): number => (SocketAddress.isIp(address) ? address.port : -1)
+
+/**
+ * Whether this machine can bind a UDP socket on `::1` (checked with
+ * `node:dgram` directly, before the tests are registered).
+ *
+ * @since 0.1.0
+ */
+export const canBindUdp6 = (): Promise<boolean> =>
+  new Promise((resolve) => {
+    const s = dgram.createSocket("udp6")
+    s.once("error", () => {
+      s.close()
+      resolve(false)
+    })
+    s.bind(0, "::1", () => {
+      s.close()
+      resolve(true)
+    })
+  })
+
+/**
+ * The private namespace: `lo` up (broadcast to 127.255.255.255) and a veth
+ * pair whose `v0` end has 10.9.9.1 and 10.9.9.2 and carries 224.0.0.0/4, so
+ * multicast leaves through a real interface (on `lo` itself every
+ * multicast datagram comes back as input, and IP_MULTICAST_LOOP could not
+ * be observed).
+ */
+const NAMESPACE_SETUP = "ip link set lo up && ip link add v0 type veth peer name v1 && ip addr add 10.9.9.1/24 dev v0 && ip addr add 10.9.9.2/24 dev v0 && ip link set v0 up && ip link set v1 up && ip route add 224.0.0.0/4 dev v0"
+
+/**
+ * Whether `unshare -n` + `ip` can make a private network namespace here
+ * (root, util-linux and iproute2 present). Returns the reason when not.
+ *
+ * @since 0.1.0
+ */
+export const namespaceSupport = async (): Promise<string | undefined> => {
+  const { spawnSync } = await import("node:child_process")
+  const r = spawnSync("unshare", ["-n", "sh", "-c", NAMESPACE_SETUP], {
+    timeout: 10_000,
+  })
+  if (r.error !== undefined) return `unshare is unavailable: ${r.error.message}`
+  if (r.status !== 0) return `unshare -n failed (not root or no namespaces): ${String(r.stderr).trim()}`
+  return undefined
+}
+
+/** Kernel facts for one bound UDP port (Linux `/proc/net/udp{,6}`): queued bytes and drops. */
+const kernelUdp = (port: number, v6: boolean): { readonly rxQueue: number; readonly drops: number } | undefined => {
+  const file = readFileSync(v6 ? "/proc/net/udp6" : "/proc/net/udp", "utf8")
+  const hexPort = port.toString(16).toUpperCase().padStart(4, "0")
+  for (const line of file.split("\n").slice(1)) {
+    const cols = line.trim().split(/\s+/)
+    if (cols.length < 13) continue
+    if ((cols[1] ?? "").endsWith(`:${hexPort}`)) {
+      const [, rx = "0"] = (cols[4] ?? "0:0").split(":")
+      return { rxQueue: Number.parseInt(rx, 16), drops: Number(cols[cols.length - 1]) }
+    }
+  }
+  return undefined
+}
+
+/** Lets forked fibers run until they park. */
+const settle = Effect.repeatN(Effect.yieldNow(), 4)
+
+const hello = (data: Uint8Array): Uint8Array => {
+  const prefix = bytes("Hello, ")
+  const out = new Uint8Array(prefix.length + data.length)
+  out.set(prefix)
+  out.set(data, prefix.length)
+  return out
+}
+
+const PY_ECHO = `
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+while True:
+    data, addr = s.recvfrom(65535)
+    s.sendto(b"echo:" + data, addr)
+`
+
+const PY_CLIENT = `
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+s.settimeout(10)
+s.sendto(b"Python", ("127.0.0.1", int(sys.argv[1])))
+data, addr = s.recvfrom(65535)
+print(data.decode(), addr[1], flush=True)
+`
+
+const PY_FLOOD = `
+import socket, sys
+n, size, port = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+payload = bytearray(size)
+for i in range(n):
+    payload[0:4] = i.to_bytes(4, "big")
+    s.sendto(payload, ("127.0.0.1", port))
+print("sent", n, flush=True)
+`
+
+export { namespaceScenarios, runScenario } from "./DatagramScenarios.ts"
+
+/**
+ * A namespace runner for {@link DatagramEnvironment.namespace}: runs
+ * `command scenario` under `unshare -n` after setting up `lo` and a veth
+ * pair carrying 224.0.0.0/4 (10.9.9.1 and 10.9.9.2 on `v0`), and yields everything it printed. The child is killed
+ * when the Scope closes.
+ *
+ * @since 0.1.0
+ */
+export const unshareRunner =
+  (command: ReadonlyArray<string>) =>
+  (scenario: string): Effect.Effect<string, never, Scope.Scope> =>
+    Effect.acquireRelease(
+      Effect.sync(() =>
+        spawn(
+          "unshare",
+          [
+            "-n",
+            "sh",
+            "-c",
+            `${NAMESPACE_SETUP} && exec "$@"`,
+            "sh",
+            ...command,
+            scenario,
+          ],
+          { stdio: ["ignore", "pipe", "pipe"] },
+        ),
+      ),
+      (child) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL")),
+    ).pipe(
+      Effect.flatMap((child) =>
+        Effect.async<string>((resume) => {
+          let out = ""
+          child.stdout?.on("data", (d: Buffer) => {
+            out += d.toString()
+          })
+          child.stderr?.on("data", (d: Buffer) => {
+            out += d.toString()
+          })
+          child.on("close", (code) => resume(Effect.succeed(`${out}\n(exit ${code})`)))
+          child.on("error", (e) => resume(Effect.succeed(`${out}\n(spawn failed: ${e.message})`)))
+        }),
+      ),
+    )
+
+// ---------------------------------------------------------------------------
+// the contract
+// ---------------------------------------------------------------------------
+
+/**
+ * Registers the UDP contract tests for one environment.
+ *
+ * @since 0.1.0
+ */
+export const datagramContract = (env: DatagramEnvironment): void => {
+  const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | Network>) =>
+    effect.pipe(Effect.scoped, Effect.provide(env.layer))
+
+  const roundTrip = (host: string, options: { readonly bound: boolean; readonly connected: boolean }) =>
+    run(
+      Effect.gen(function* () {
+        const server = yield* Udp.bind({ host })
+        const serverPort = portOf(server.localAddress)
+        const family = server.family
+        if (options.connected) {
+          const client = yield* Udp.connect(
+            options.bound
+              ? { remoteHost: host, remotePort: serverPort, localHost: host }
+              : { remoteHost: host, remotePort: serverPort },
+          )
+          assert.strictEqual(client.family, family)
+          assert.strictEqual(portOf(client.remoteAddress), serverPort)
+          yield* client.send(bytes("ping"))
+          const d = yield* server.receive()
+          assert.strictEqual(text(d.data), "ping")
+          assert.strictEqual(portOf(d.address), portOf(client.localAddress))
+          yield* server.sendTo(bytes("pong"), d.address.host, d.address.port)
+          assert.strictEqual(text(yield* client.receive()), "pong")
+        } else {
+          const client = yield* options.bound ? Udp.bind({ host }) : Udp.bind({ family })
+          yield* client.sendTo(bytes("ping"), host, serverPort)
+          const d = yield* server.receive()
+          assert.strictEqual(text(d.data), "ping")
+          assert.strictEqual(d.address._tag, family === "ipv6" ? "Ipv6" : "Ipv4")
+          assert.strictEqual(portOf(d.address), portOf(client.localAddress))
+          yield* server.sendTo(bytes("pong"), d.address.host, d.address.port)
+          const r = yield* client.receive()
+          assert.strictEqual(text(r.data), "pong")
+          assert.strictEqual(portOf(r.address), serverPort)
+        }
+      }),
+    )
+
+  describe(`UDP contract on ${env.name}`, () => {
+    for (const connected of [false, true]) {
+      for (const bound of [true, false]) {
+        const what = `${bound ? "bound" : "unbound"} ${connected ? "connected" : "unconnected"}`
+        it.live(`round trip IPv4 (${what})`, () => roundTrip("127.0.0.1", { bound, connected }))
+        it.live.skipIf(!env.ipv6)(`round trip IPv6 (${what}; skipped when ::1 cannot be bound)`, () =>
+          roundTrip("::1", { bound, connected }),
+        )
+      }
+    }
+
+    it.live("a datagram sent to the endpoint's own address arrives with that address as sender", () =>
+      run(
+        Effect.gen(function* () {
+          const udp = yield* Udp.bind({ host: "127.0.0.1" })
+          yield* udp.sendTo(bytes("me"), "127.0.0.1", portOf(udp.localAddress))
+          const d = yield* udp.receive()
+          assert.strictEqual(text(d.data), "me")
+          assert.deepStrictEqual(d.address, udp.localAddress)
+        }),
+      ),
+    )
+
+    it.live("localhost works without naming a family (bind, connect and sendTo resolve it)", () =>
+      run(
+        Effect.gen(function* () {
+          const server = yield* Udp.bind({ host: "localhost" })
+          const port = portOf(server.localAddress)
+          const client = yield* Udp.connect({ remoteHost: "localhost", remotePort: port })
+          assert.strictEqual(client.family, server.family)
+          yield* client.send(bytes("a"))
+          const d = yield* server.receive()
+          yield* server.sendTo(bytes("b"), "localhost", d.address.port)
+          assert.strictEqual(text(yield* client.receive()), "b")
+        }),
+      ),
+    )
+
+    it.live("empty datagrams and datagrams of 65507 bytes keep their boundaries", () =>
+      run(
+        Effect.gen(function* () {
+          const a = yield* Udp.bind({ host: "127.0.0.1" })
+          const b = yield* Udp.bind({ host: "127.0.0.1" })
+          const big = new Uint8Array(65507).map((_, i) => i % 251)
+          yield* b.sendTo(bytes("x"), "127.0.0.1", portOf(a.localAddress))
+          yield* b.sendTo(big, "127.0.0.1", portOf(a.localAddress))
+          yield* b.sendTo(new Uint8Array(0), "127.0.0.1", portOf(a.localAddress))
+          yield* b.sendTo(bytes("y"), "127.0.0.1", portOf(a.localAddress))
+          assert.strictEqual(text((yield* a.receive()).data), "x")
+          assert.deepStrictEqual((yield* a.receive()).data, big)
+          assert.strictEqual((yield* a.receive()).data.length, 0)
+          assert.strictEqual(text((yield* a.receive()).data), "y")
+        }),
+      ),
+    )
+
+    it.live("an oversized datagram fails with OperationFailed EMSGSIZE and the endpoint stays usable", () =>
+      run(
+        Effect.gen(function* () {
+          const a = yield* Udp.bind({ host: "127.0.0.1" })
+          const b = yield* Udp.bind({ host: "127.0.0.1" })
+          const error = yield* Effect.flip(b.sendTo(new Uint8Array(70_000), "127.0.0.1", portOf(a.localAddress)))
+          assert.strictEqual(error._tag, "OperationFailed")
+          if (error._tag === "OperationFailed") assert.strictEqual(error.code, "EMSGSIZE")
+          yield* b.sendTo(bytes("still fine"), "127.0.0.1", portOf(a.localAddress))
+          assert.strictEqual(text((yield* a.receive()).data), "still fine")
+        }),
+      ),
+    )
+
+    it.live("connected: ICMP port unreachable surfaces once as OperationFailed ECONNREFUSED", () =>
+      run(
+        Effect.gen(function* () {
+          const port = yield* Effect.scoped(Effect.map(Udp.bind({ host: "127.0.0.1" }), (u) => portOf(u.localAddress)))
+          const client = yield* Udp.connect({ remoteHost: "127.0.0.1", remotePort: port })
+          yield* client.send(bytes("anyone?"))
+          const error = yield* Effect.flip(client.receive())
+          assert.strictEqual(error._tag, "OperationFailed")
+          if (error._tag === "OperationFailed") assert.strictEqual(error.code, "ECONNREFUSED")
+          // reported once; the socket stays usable: a server on that port now gets the next datagram
+          const server = yield* Udp.bind({ host: "127.0.0.1", port })
+          yield* client.send(bytes("now?"))
+          assert.strictEqual(text((yield* server.receive()).data), "now?")
+        }),
+      ),
+    )
+
+    it.live("connected: datagrams from other senders are not received", () =>
+      run(
+        Effect.gen(function* () {
+          const peer = yield* Udp.bind({ host: "127.0.0.1" })
+          const stranger = yield* Udp.bind({ host: "127.0.0.1" })
+          const client = yield* Udp.connect({ remoteHost: "127.0.0.1", remotePort: portOf(peer.localAddress) })
+          const clientPort = portOf(client.localAddress)
+          yield* stranger.sendTo(bytes("stranger"), "127.0.0.1", clientPort)
+          yield* peer.sendTo(bytes("peer"), "127.0.0.1", clientPort)
+          assert.strictEqual(text(yield* client.receive()), "peer")
+          assert.strictEqual(yield* client.queued, 0)
+        }),
+      ),
+    )
+
+    it.live("after close: receive, sendTo, send and options fail with ClosedResource; close is idempotent", () =>
+      run(
+        Effect.gen(function* () {
+          const a = yield* Udp.bind({ host: "127.0.0.1" })
+          const c = yield* Udp.connect({ remoteHost: "127.0.0.1", remotePort: portOf(a.localAddress) })
+          yield* a.close
+          yield* a.close
+          yield* c.close
+          for (const e of [
+            yield* Effect.flip(a.receive()),
+            yield* Effect.flip(a.sendTo(bytes("x"), "127.0.0.1", 9)),
+            yield* Effect.flip(c.send(bytes("x"))),
+            yield* Effect.flip(c.receive()),
+            yield* Effect.flip(a.setBroadcast(true)),
+          ])
+            assert.strictEqual(e._tag, "ClosedResource")
+        }),
+      ),
+    )
+
+    it.live("a close from another fiber wakes a pending receive with ClosedResource; packets just ends", () =>
+      run(
+        Effect.gen(function* () {
+          const a = yield* Udp.bind({ host: "127.0.0.1" })
+          const pending = yield* Effect.fork(Effect.flip(a.receive()))
+          yield* settle
+          yield* a.close
+          assert.strictEqual((yield* Fiber.join(pending))._tag, "ClosedResource")
+          const b = yield* Udp.bind({ host: "127.0.0.1" })
+          const got = yield* Deferred.make<string>()
+          const consumer = yield* Effect.fork(Stream.runForEach(b.packets, (d) => Deferred.succeed(got, text(d.data))))
+          yield* b.sendTo(bytes("1"), "127.0.0.1", portOf(b.localAddress))
+          assert.strictEqual(yield* Deferred.await(got), "1")
+          yield* b.close
+          // the Stream ends normally when the endpoint closes
+          yield* Fiber.join(consumer)
+        }),
+      ),
+    )
+
+    it.live("a second concurrent receive fails with BusyResource", () =>
+      run(
+        Effect.gen(function* () {
+          const a = yield* Udp.bind({ host: "127.0.0.1" })
+          const first = yield* Effect.fork(a.receive())
+          yield* settle
+          const second = yield* Effect.flip(a.receive())
+          assert.strictEqual(second._tag, "BusyResource")
+          yield* a.sendTo(bytes("to first"), "127.0.0.1", portOf(a.localAddress))
+          assert.strictEqual(text((yield* Fiber.join(first)).data), "to first")
+        }),
+      ),
+    )
+
+    it.live("interrupting receive loses no datagram", () =>
+      run(
+        Effect.gen(function* () {
+          const a = yield* Udp.bind({ host: "127.0.0.1" })
+          for (let i = 0; i < 50; i++) {
+            const f = yield* Effect.fork(a.receive())
+            yield* Effect.yieldNow()
+            yield* Fiber.interrupt(f)
+          }
+          yield* a.sendTo(bytes("kept"), "127.0.0.1", portOf(a.localAddress))
+          yield* eventually(() => Effect.runSync(a.queued) === 1, "datagram queued")
+          const f = yield* Effect.fork(a.receive())
+          const exit = yield* Fiber.interrupt(f)
+          const got = exit._tag === "Success" ? [exit.value] : []
+          while (Effect.runSync(a.queued) > 0) got.push(yield* a.receive())
+          assert.deepStrictEqual(
+            got.map((d) => text(d.data)),
+            ["kept"],
+          )
+        }),
+      ),
+    )
+
+    it.live("sendTo checks the family and the port", () =>
+      run(
+        Effect.gen(function* () {
+          const a = yield* Udp.bind({ host: "127.0.0.1" })
+          const e1 = yield* Effect.flip(a.sendTo(bytes("x"), "::1", 9))
+          assert.strictEqual(e1._tag, "InvalidArgument")
+          const e2 = yield* Effect.flip(a.sendTo(bytes("x"), "127.0.0.1", 0))
+          assert.strictEqual(e2._tag, "InvalidArgument")
+          const e3 = yield* Effect.flip(Udp.bind({ host: "::1", family: "ipv4" }))
+          assert.strictEqual(e3._tag, "InvalidArgument")
+          const e4 = yield* Effect.flip(Udp.bind({ queueSize: 0 }))
+          assert.strictEqual(e4._tag, "InvalidArgument")
+          const e5 = yield* Effect.flip(a.setTtl(0))
+          assert.strictEqual(e5._tag, "InvalidArgument")
+          yield* a.setTtl(64)
+        }),
+      ),
+    )
+
+    it.live("binding a port in use fails with ListenFailed EADDRINUSE", () =>
+      run(
+        Effect.gen(function* () {
+          const a = yield* Udp.bind({ host: "127.0.0.1" })
+          const error = yield* Effect.flip(Udp.bind({ host: "127.0.0.1", port: portOf(a.localAddress) }))
+          assert.strictEqual(error._tag, "ListenFailed")
+          if (error._tag === "ListenFailed") assert.strictEqual(error.code, "EADDRINUSE")
+        }),
+      ),
+    )
+
+    if (env.reusePort) {
+      it.live("reusePort: two sockets bind the same port", () =>
+        run(
+          Effect.gen(function* () {
+            const a = yield* Udp.bind({ host: "127.0.0.1", reusePort: true })
+            const b = yield* Udp.bind({ host: "127.0.0.1", port: portOf(a.localAddress), reusePort: true })
+            assert.strictEqual(portOf(b.localAddress), portOf(a.localAddress))
+            const sender = yield* Udp.bind({ host: "127.0.0.1" })
+            // the kernel spreads senders over the group by a hash; each datagram reaches exactly one
+            yield* sender.sendTo(bytes("x"), "127.0.0.1", portOf(a.localAddress))
+            yield* eventually(
+              () => Effect.runSync(a.queued) + Effect.runSync(b.queued) === 1,
+              "the datagram reached one of the two",
+            )
+          }),
+        ),
+      )
+    } else {
+      it.live("reusePort is reported as Unsupported on this runtime", () =>
+        run(
+          Effect.gen(function* () {
+            const error = yield* Effect.flip(Udp.bind({ host: "127.0.0.1", reusePort: true }))
+            assert.strictEqual(error._tag, "Unsupported")
+          }),
+        ),
+      )
+    }
+
+    it.live(`buffer sizes ${env.bufferSizes ? "are applied" : "are reported as Unsupported"}`, () =>
+      run(
+        Effect.gen(function* () {
+          const exit = yield* Effect.either(
+            Udp.bind({ host: "127.0.0.1", receiveBufferSize: 1 << 20, sendBufferSize: 1 << 18 }),
+          )
+          if (env.bufferSizes) assert.strictEqual(exit._tag, "Right")
+          else assert.isTrue(exit._tag === "Left" && exit.left._tag === "Unsupported")
+        }),
+      ),
+    )
+
+    for (const overflow of ["dropNewest", "dropOldest"] as const) {
+      it.live(
+        `100,000 datagrams to a slow receiver (${overflow}): memory bounded, every loss counted`,
+        () =>
+          run(
+            Effect.gen(function* () {
+              const total = 100_000
+              const size = 1000
+              const queueSize = 512
+              const rssBefore = env.rss?.()
+              const udp = yield* Udp.bind({ host: "127.0.0.1", queueSize, overflow })
+              const port = portOf(udp.localAddress)
+              const flood = yield* python(PY_FLOOD, [String(total), String(size), String(port)])
+              assert.strictEqual(flood.firstLine, `sent ${total}`)
+              // everything the kernel accepted has reached netfx once its queue is empty
+              yield* eventually(() => kernelUdp(port, false)?.rxQueue === 0, "kernel queue drained", 30_000)
+              const kernel = kernelUdp(port, false)
+              assert.isDefined(kernel)
+              const arrived = total - (kernel?.drops ?? 0)
+              const dropped = yield* udp.dropped
+              const queued = yield* udp.queued
+              assert.strictEqual(queued, queueSize)
+              assert.isAbove(dropped, 0, "the queue overflowed")
+              assert.strictEqual(queued + dropped, arrived, "every arrived datagram is queued or counted as dropped")
+              if (rssBefore !== undefined && env.rss !== undefined) {
+                const growth = env.rss() - rssBefore
+                assert.isBelow(growth, 64 * 1024 * 1024, `memory grew by ${growth} bytes for ${total * size} sent`)
+              }
+              const seqs: Array<number> = []
+              while ((yield* udp.queued) > 0) {
+                const d = yield* udp.receive()
+                assert.strictEqual(d.data.length, size)
+                seqs.push(new DataView(d.data.buffer, d.data.byteOffset).getUint32(0))
+              }
+              assert.strictEqual(seqs.length, queueSize)
+              for (let i = 1; i < seqs.length; i++) assert.isAbove(seqs[i] as number, seqs[i - 1] as number)
+              // dropNewest keeps the first arrivals (nothing is lost before the queue fills)
+              if (overflow === "dropNewest") assert.strictEqual(seqs[0], 0)
+              // dropOldest keeps the last ones: the newest kept is newer than any dropNewest could keep
+              else assert.isAbove(seqs[seqs.length - 1] as number, queueSize - 1)
+              assert.strictEqual(yield* udp.dropped, dropped)
+            }),
+          ),
+        120_000,
+      )
+    }
+
+    it.live("interop: Python's socket echoes what netfx sends, from its own address", () =>
+      run(
+        Effect.gen(function* () {
+          const echo = yield* python(PY_ECHO)
+          const pyPort = Number(echo.firstLine)
+          const udp = yield* Udp.bind({ host: "127.0.0.1" })
+          yield* udp.sendTo(bytes("netfx"), "127.0.0.1", pyPort)
+          const d = yield* udp.receive()
+          assert.strictEqual(text(d.data), "echo:netfx")
+          assert.deepStrictEqual(d.address, SocketAddress.ipv4("127.0.0.1", pyPort))
+          const c = yield* Udp.connect({ remoteHost: "127.0.0.1", remotePort: pyPort })
+          yield* c.send(bytes("connected"))
+          assert.strictEqual(text(yield* c.receive()), "echo:connected")
+        }),
+      ),
+    )
+
+    it.live("interop: a Python client gets the 'Hello, ' reply from a netfx packets service", () =>
+      run(
+        Effect.gen(function* () {
+          const udp = yield* Udp.bind({ host: "127.0.0.1" })
+          yield* Effect.forkScoped(
+            Stream.runForEach(udp.packets, ({ data, address }) => udp.sendTo(hello(data), address.host, address.port)),
+          )
+          const client = yield* python(PY_CLIENT, [String(portOf(udp.localAddress))])
+          const pyPort = Number(client.firstLine)
+          const { code, output } = yield* pythonExit(client)
+          assert.strictEqual(code, 0)
+          assert.include(output, `Hello, Python ${portOf(udp.localAddress)}`)
+          assert.isAbove(pyPort, 0)
+        }),
+      ),
+    )
+
+    it.live.skipIf(env.openFds === undefined)("binding and closing 200 endpoints leaks no descriptor", () =>
+      run(
+        Effect.gen(function* () {
+          const open = env.openFds as () => number
+          const before = open()
+          for (let i = 0; i < 200; i++) {
+            yield* Effect.scoped(Udp.bind({ host: "127.0.0.1" }))
+            yield* Effect.scoped(Udp.connect({ remoteHost: "127.0.0.1", remotePort: 9 }))
+          }
+          yield* eventually(() => open() <= before, `descriptors back to ${before}`)
+        }),
+      ),
+    )
+
+    for (const scenario of Object.keys(namespaceScenarios)) {
+      const namespace = env.namespace
+      if (namespace === undefined) {
+        it.skip(`${scenario} in a private network namespace (${env.namespaceSkipReason ?? "no namespace runner"})`, () => {})
+        continue
+      }
+      it.live(`${scenario} in a private network namespace (unshare -n)`, () =>
+        Effect.gen(function* () {
+          const output = yield* namespace(scenario)
+          assert.include(output, `PASS ${scenario}`, output)
+        }).pipe(Effect.scoped),
+      )
+    }
+  })
+}

@@ -1,0 +1,130 @@
+/**
+ * UDP multicast and broadcast scenarios that must run inside a private
+ * network namespace (see `DatagramContract.ts`), without vitest so a
+ * platform fixture can run them in a child process under `unshare -n`.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import type { Network } from "../src/Network.ts"
+import * as SocketAddress from "../src/SocketAddress.ts"
+import * as Udp from "../src/Udp.ts"
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+const bytes = (s: string): Uint8Array => encoder.encode(s)
+const text = (b: Uint8Array): string => decoder.decode(b)
+const portOf = (address: SocketAddress.SocketAddress): number => (SocketAddress.isIp(address) ? address.port : -1)
+
+const GROUP = "239.255.0.1"
+const SSM_GROUP = "232.1.1.1"
+
+/** Receives the next datagram and checks its text; a unicast marker proves what did not arrive. */
+const expectNext = (endpoint: Udp.UdpEndpoint, want: string, why: string) =>
+  Effect.gen(function* () {
+    const d = yield* endpoint.receive()
+    if (text(d.data) !== want) return yield* Effect.dieMessage(`${why}: got ${JSON.stringify(text(d.data))}`)
+    return d
+  })
+
+/**
+ * Multicast and broadcast checks, run by a platform's namespace fixture
+ * (`runScenario`) inside `unshare -n` with `lo` up and 224.0.0.0/4 routed
+ * to it.
+ *
+ * @since 0.1.0
+ */
+export const namespaceScenarios: Record<string, Effect.Effect<void, unknown, Scope.Scope | Network>> = {
+  multicast: Effect.gen(function* () {
+    const receiver = yield* Udp.bind({ host: "0.0.0.0" })
+    const port = portOf(receiver.localAddress)
+    const sender = yield* Udp.bind({ host: "10.9.9.1" })
+    yield* sender.setMulticastInterface("10.9.9.1")
+    yield* sender.setMulticastLoopback(true)
+    yield* sender.setMulticastTtl(1)
+    yield* Effect.scoped(
+      Effect.gen(function* () {
+        yield* receiver.joinMulticastGroup({ group: GROUP, interface: "10.9.9.1" })
+        yield* sender.sendTo(bytes("one"), GROUP, port)
+        const d = yield* expectNext(receiver, "one", "joined member")
+        if (portOf(d.address) !== portOf(sender.localAddress)) return yield* Effect.dieMessage("wrong sender address")
+        // joining twice is the kernel's EADDRINUSE, typed
+        const again = yield* Effect.flip(
+          Effect.scoped(receiver.joinMulticastGroup({ group: GROUP, interface: "10.9.9.1" })),
+        )
+        if (again._tag !== "OperationFailed") return yield* Effect.dieMessage(`double join: ${again._tag}`)
+      }),
+    )
+    // left the group with the scope: "two" must not arrive before the unicast marker
+    yield* sender.sendTo(bytes("two"), GROUP, port)
+    yield* sender.sendTo(bytes("marker"), "127.0.0.1", port)
+    yield* expectNext(receiver, "marker", "after leaving")
+    // loopback off: this host's members do not get what it sends
+    yield* Effect.scoped(
+      Effect.gen(function* () {
+        yield* receiver.joinMulticastGroup({ group: GROUP, interface: "10.9.9.1" })
+        yield* sender.setMulticastLoopback(false)
+        yield* sender.sendTo(bytes("looped"), GROUP, port)
+        yield* sender.sendTo(bytes("marker2"), "127.0.0.1", port)
+        yield* expectNext(receiver, "marker2", "multicast loopback off")
+      }),
+    )
+    const bad = yield* Effect.flip(Effect.scoped(receiver.joinMulticastGroup({ group: "10.0.0.1" })))
+    if (bad._tag !== "InvalidArgument") return yield* Effect.dieMessage(`non-multicast group: ${bad._tag}`)
+  }),
+  sourceSpecific: Effect.gen(function* () {
+    const receiver = yield* Udp.bind({ host: "0.0.0.0" })
+    const port = portOf(receiver.localAddress)
+    const good = yield* Udp.bind({ host: "10.9.9.1" })
+    const other = yield* Udp.bind({ host: "10.9.9.2" })
+    for (const s of [good, other]) yield* s.setMulticastInterface("10.9.9.1")
+    yield* receiver.joinMulticastGroup({ group: SSM_GROUP, interface: "10.9.9.1", source: "10.9.9.1" })
+    yield* other.sendTo(bytes("from-other"), SSM_GROUP, port)
+    yield* good.sendTo(bytes("from-source"), SSM_GROUP, port)
+    yield* expectNext(receiver, "from-source", "source-specific join")
+  }),
+  broadcast: Effect.gen(function* () {
+    const receiver = yield* Udp.bind({ host: "0.0.0.0" })
+    const port = portOf(receiver.localAddress)
+    const sender = yield* Udp.bind({ host: "127.0.0.1" })
+    const refused = yield* Effect.flip(sender.sendTo(bytes("nope"), "127.255.255.255", port))
+    if (refused._tag !== "OperationFailed" || refused.code !== "EACCES")
+      return yield* Effect.dieMessage(`broadcast without SO_BROADCAST: ${refused._tag} ${JSON.stringify(refused)}`)
+    yield* sender.setBroadcast(true)
+    yield* sender.sendTo(bytes("everyone"), "127.255.255.255", port)
+    yield* expectNext(receiver, "everyone", "broadcast")
+    yield* sender.setBroadcast(false)
+    const again = yield* Effect.flip(sender.sendTo(bytes("nope"), "127.255.255.255", port))
+    if (again._tag !== "OperationFailed") return yield* Effect.dieMessage("broadcast off again")
+    yield* sender.setTtl(1)
+  }),
+}
+
+/**
+ * Runs one namespace scenario with a Layer and prints `PASS <name>` or
+ * `FAIL <name>: <cause>`; for the platform fixtures.
+ *
+ * @since 0.1.0
+ */
+export const runScenario = (name: string, layer: Layer.Layer<Network>): Promise<boolean> => {
+  const scenario = namespaceScenarios[name]
+  if (scenario === undefined) {
+    console.log(`FAIL ${name}: no such scenario`)
+    return Promise.resolve(false)
+  }
+  return Effect.runPromise(
+    scenario.pipe(
+      Effect.scoped,
+      Effect.provide(layer),
+      Effect.timeout("10 seconds"),
+      Effect.exit,
+      Effect.map((exit) => {
+        if (exit._tag === "Success") console.log(`PASS ${name}`)
+        else console.log(`FAIL ${name}: ${String(exit.cause)}`)
+        return exit._tag === "Success"
+      }),
+    ),
+  )
+}

@@ -1,0 +1,221 @@
+import * as dgram from "node:dgram"
+import type { Udp } from "@netfx/core"
+import { NetError, SocketAddress } from "@netfx/core"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+
+const [nodeMajor = 0, nodeMinor = 0] = process.versions.node.split(".").map(Number)
+/** SO_REUSEPORT for dgram arrived in Node 22.12 / 23.1 (`reusePort` of `createSocket`). */
+const hasReusePort = nodeMajor > 23 || (nodeMajor === 23 && nodeMinor >= 1) || (nodeMajor === 22 && nodeMinor >= 12)
+
+type Ip = SocketAddress.Ipv4 | SocketAddress.Ipv6
+
+/** @internal */
+export const ipAddress = (host: string, port: number, family?: string | number): Ip => {
+  const v6 = family === "IPv6" || family === 6 || host.includes(":")
+  if (!v6) return SocketAddress.ipv4(host, port)
+  const [bare = host, zone] = host.split("%")
+  const scopeId = zone !== undefined && /^\d+$/.test(zone) ? Number(zone) : 0
+  return SocketAddress.ipv6(zone !== undefined && scopeId === 0 ? host : bare, port, { scopeId })
+}
+
+const hostOf = (address: Ip): string =>
+  address._tag === "Ipv6" && address.scopeId !== 0 && !address.host.includes("%")
+    ? `${address.host}%${address.scopeId}`
+    : address.host
+
+/** The descriptor, from dgram's internal state (`_handle` is deprecated); `undefined` if that moves. */
+const fdOf = (socket: dgram.Socket): number | undefined => {
+  const key = Object.getOwnPropertySymbols(socket).find((k) => k.description === "state symbol")
+  const state =
+    key === undefined ? undefined : (socket as unknown as Record<symbol, { handle?: { fd?: unknown } }>)[key]
+  const fd = state?.handle?.fd
+  return typeof fd === "number" && fd >= 0 ? fd : undefined
+}
+
+const errno = (error: unknown) => ({ ...NetError.errnoOf(error), cause: error })
+
+class NodeUdpSocket implements Udp.RawUdpSocket {
+  readonly localAddress: Ip
+  remoteAddress: Ip | undefined = undefined
+  readonly fd: number | undefined
+  private closed = false
+  constructor(readonly socket: dgram.Socket) {
+    const a = socket.address()
+    this.localAddress = ipAddress(a.address, a.port, a.family)
+    this.fd = fdOf(socket)
+  }
+  send(data: Uint8Array, address: Ip | undefined, callback: Parameters<Udp.RawUdpSocket["send"]>[2]): void {
+    const done = (error: Error | null) => callback(error ? errno(error) : undefined)
+    try {
+      if (address === undefined) this.socket.send(data, done)
+      else this.socket.send(data, address.port, hostOf(address), done)
+    } catch (error) {
+      queueMicrotask(() => callback(errno(error)))
+    }
+  }
+  setOption(option: Udp.UdpOption): NetError.OperationFailed | NetError.Unsupported | undefined {
+    const s = this.socket
+    try {
+      switch (option._tag) {
+        case "Broadcast":
+          s.setBroadcast(option.enabled)
+          break
+        case "Ttl":
+          s.setTTL(option.ttl)
+          break
+        case "MulticastTtl":
+          s.setMulticastTTL(option.ttl)
+          break
+        case "MulticastLoopback":
+          s.setMulticastLoopback(option.enabled)
+          break
+        case "MulticastInterface":
+          s.setMulticastInterface(option.address)
+          break
+        case "JoinGroup":
+          if (option.source !== undefined) s.addSourceSpecificMembership(option.source, option.group, option.interface)
+          else s.addMembership(option.group, option.interface)
+          break
+        case "LeaveGroup":
+          if (option.source !== undefined) s.dropSourceSpecificMembership(option.source, option.group, option.interface)
+          else s.dropMembership(option.group, option.interface)
+          break
+      }
+      return undefined
+    } catch (error) {
+      const { code, syscall } = NetError.errnoOf(error)
+      return new NetError.OperationFailed({
+        operation: `set ${option._tag}`,
+        code,
+        syscall,
+        address: this.localAddress,
+        cause: error,
+      })
+    }
+  }
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    try {
+      this.socket.close()
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** @internal */
+export const bind = (
+  request: Udp.UdpBindRequest,
+): Effect.Effect<
+  Udp.RawUdpSocket,
+  NetError.ListenFailed | NetError.ConnectFailed | NetError.Unsupported,
+  Scope.Scope
+> =>
+  Effect.gen(function* () {
+    if (request.reusePort && !hasReusePort) {
+      return yield* Effect.fail(
+        new NetError.Unsupported({
+          feature: "reusePort (SO_REUSEPORT) for UDP sockets",
+          runtime: `node ${process.versions.node}`,
+          reason: "node:dgram supports reusePort from Node 22.12 / 23.1; upgrade Node or use BunNetwork",
+        }),
+      )
+    }
+    const { address, handlers } = request
+    // One 'error' listener for the socket's whole life: it fails bind, then
+    // connect, and afterwards reports asynchronous errors (ICMP on a
+    // connected socket) to core. A dgram socket without one would throw.
+    let phase: ((error: Error) => void) | undefined
+    const socket = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const options: dgram.SocketOptions & { reusePort?: boolean } = {
+          type: address._tag === "Ipv6" ? "udp6" : "udp4",
+          reuseAddr: request.reuseAddress,
+          ipv6Only: address._tag === "Ipv6" && request.ipv6Only,
+        }
+        if (request.reusePort) options.reusePort = true
+        if (request.receiveBufferSize !== undefined) options.recvBufferSize = request.receiveBufferSize
+        if (request.sendBufferSize !== undefined) options.sendBufferSize = request.sendBufferSize
+        const s = dgram.createSocket(options)
+        s.on("message", (msg: Buffer, rinfo: dgram.RemoteInfo) =>
+          handlers.onMessage(msg, ipAddress(rinfo.address, rinfo.port, rinfo.family)),
+        )
+        s.on("error", (error: Error) => {
+          if (phase !== undefined) phase(error)
+          else handlers.onError(errno(error))
+        })
+        return s
+      }),
+      (s) =>
+        Effect.sync(() => {
+          try {
+            s.close()
+          } catch {
+            // already closed
+          }
+        }),
+    )
+    yield* Effect.async<void, NetError.ListenFailed>((resume) => {
+      const onListening = () => {
+        phase = undefined
+        resume(Effect.void)
+      }
+      phase = (error) => {
+        phase = undefined
+        socket.off("listening", onListening)
+        const { code, syscall } = NetError.errnoOf(error)
+        resume(Effect.fail(new NetError.ListenFailed({ address, code, syscall, cause: error })))
+      }
+      socket.once("listening", onListening)
+      try {
+        socket.bind({ address: hostOf(address), port: address.port, exclusive: true })
+      } catch (error) {
+        phase(error as Error)
+      }
+      return Effect.sync(() => {
+        phase = undefined
+        socket.off("listening", onListening)
+      })
+    })
+    const remote = request.connect
+    if (remote !== undefined) {
+      yield* Effect.async<void, NetError.ConnectFailed>((resume) => {
+        const fail = (error: Error) => {
+          phase = undefined
+          const { code, syscall } = NetError.errnoOf(error)
+          resume(
+            Effect.fail(
+              new NetError.ConnectFailed({
+                host: remote.host,
+                port: remote.port,
+                attempts: [{ address: remote, code, syscall, cause: error }],
+              }),
+            ),
+          )
+        }
+        phase = fail
+        try {
+          socket.connect(remote.port, hostOf(remote), () => {
+            phase = undefined
+            resume(Effect.void)
+          })
+        } catch (error) {
+          fail(error as Error)
+        }
+        return Effect.sync(() => {
+          phase = undefined
+        })
+      })
+    }
+    const raw = new NodeUdpSocket(socket)
+    if (remote !== undefined) {
+      const r = socket.remoteAddress()
+      raw.remoteAddress = ipAddress(r.address, r.port, r.family)
+    }
+    return raw
+  })
+
+/** @internal */
+export const driver: Udp.UdpDriver = { bind }
