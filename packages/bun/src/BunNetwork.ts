@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as resolver from "./internal/resolver.ts"
 import * as tcp from "./internal/tcp.ts"
+import * as udp from "./internal/udp.ts"
 
 /**
  * The Bun network service value: one field per transport driver.
@@ -41,6 +42,7 @@ export const make = (options?: {
   runtime: "bun",
   resolver: options?.resolver === undefined ? resolver.system : Resolver.make(options.resolver),
   tcp: tcp.driver,
+  udp: udp.driver,
 })
 
 /**

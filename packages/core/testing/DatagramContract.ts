@@ -77,7 +77,8 @@ export const canBindUdp6 = (): Promise<boolean> =>
  * multicast datagram comes back as input, and IP_MULTICAST_LOOP could not
  * be observed).
  */
-const NAMESPACE_SETUP = "ip link set lo up && ip link add v0 type veth peer name v1 && ip addr add 10.9.9.1/24 dev v0 && ip addr add 10.9.9.2/24 dev v0 && ip link set v0 up && ip link set v1 up && ip route add 224.0.0.0/4 dev v0"
+const NAMESPACE_SETUP =
+  "ip link set lo up && ip link add v0 type veth peer name v1 && ip addr add 10.9.9.1/24 dev v0 && ip addr add 10.9.9.2/24 dev v0 && ip link set v0 up && ip link set v1 up && ip route add 224.0.0.0/4 dev v0"
 
 /**
  * Whether `unshare -n` + `ip` can make a private network namespace here
@@ -168,19 +169,9 @@ export const unshareRunner =
   (scenario: string): Effect.Effect<string, never, Scope.Scope> =>
     Effect.acquireRelease(
       Effect.sync(() =>
-        spawn(
-          "unshare",
-          [
-            "-n",
-            "sh",
-            "-c",
-            `${NAMESPACE_SETUP} && exec "$@"`,
-            "sh",
-            ...command,
-            scenario,
-          ],
-          { stdio: ["ignore", "pipe", "pipe"] },
-        ),
+        spawn("unshare", ["-n", "sh", "-c", `${NAMESPACE_SETUP} && exec "$@"`, "sh", ...command, scenario], {
+          stdio: ["ignore", "pipe", "pipe"],
+        }),
       ),
       (child) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL")),
     ).pipe(

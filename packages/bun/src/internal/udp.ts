@@ -1,0 +1,255 @@
+import type { Udp } from "@netfx/core"
+import { NetError, SocketAddress } from "@netfx/core"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+
+type Ip = SocketAddress.Ipv4 | SocketAddress.Ipv6
+type Errno = { readonly code: string; readonly syscall?: string | undefined; readonly cause: unknown }
+type SendCallback = Parameters<Udp.RawUdpSocket["send"]>[2]
+
+/**
+ * `Bun.udpSocket`'s `flags` option (uSockets' listen flags). Not in Bun's
+ * typings, but it is how Bun's own `node:dgram` asks for these options
+ * (verified on Bun 1.4.5; the contract tests check they work).
+ */
+const LISTEN_REUSE_PORT = 4
+const SOCKET_IPV6_ONLY = 8
+const LISTEN_REUSE_ADDR = 16
+const LISTEN_DISALLOW_REUSE_PORT_FAILURE = 32
+
+/** The subset of `Bun.udp.Socket` / `ConnectedSocket` this driver uses. */
+interface BunUdp {
+  readonly address: { readonly address: string; readonly family: string; readonly port: number }
+  readonly remoteAddress?: { readonly address: string; readonly family: string; readonly port: number }
+  readonly fd?: number
+  readonly closed: boolean
+  send(data: Uint8Array, port?: number, address?: string): boolean
+  close(): void
+  setBroadcast(enabled: boolean): boolean
+  setTTL(ttl: number): number
+  setMulticastTTL(ttl: number): number
+  setMulticastLoopback(enabled: boolean): boolean
+  setMulticastInterface(address: string): boolean
+  addMembership(group: string, iface?: string): boolean
+  dropMembership(group: string, iface?: string): boolean
+  addSourceSpecificMembership(source: string, group: string, iface?: string): boolean
+  dropSourceSpecificMembership(source: string, group: string, iface?: string): boolean
+}
+
+declare const Bun: {
+  udpSocket(options: Record<string, unknown>): Promise<BunUdp>
+}
+
+/** @internal */
+export const ipAddress = (host: string, port: number, v6: boolean): Ip => {
+  if (!v6 && !host.includes(":")) return SocketAddress.ipv4(host, port)
+  const [bare = host, zone] = host.split("%")
+  const scopeId = zone !== undefined && /^\d+$/.test(zone) ? Number(zone) : 0
+  return SocketAddress.ipv6(zone !== undefined && scopeId === 0 ? host : bare, port, { scopeId })
+}
+
+const hostOf = (address: Ip): string =>
+  address._tag === "Ipv6" && address.scopeId !== 0 && !address.host.includes("%")
+    ? `${address.host}%${address.scopeId}`
+    : address.host
+
+const errno = (error: unknown): Errno => ({ ...NetError.errnoOf(error), cause: error })
+
+class BunUdpSocket implements Udp.RawUdpSocket {
+  readonly localAddress: Ip
+  readonly remoteAddress: Ip | undefined
+  readonly fd: number | undefined
+  /** Datagrams Bun's socket refused for now (`send` returned false), retried in order on drain. */
+  private readonly waiting: Array<{ data: Uint8Array; address: Ip | undefined; callback: SendCallback }> = []
+  private closed = false
+
+  constructor(readonly socket: BunUdp) {
+    const a = socket.address
+    this.localAddress = ipAddress(a.address, a.port, a.family === "IPv6")
+    const r = socket.remoteAddress
+    this.remoteAddress = r === undefined ? undefined : ipAddress(r.address, r.port, r.family === "IPv6")
+    this.fd = typeof socket.fd === "number" && socket.fd >= 0 ? socket.fd : undefined
+  }
+
+  /** One attempt: `true` when Bun took it or it failed (callback called), `false` to retry on drain. */
+  private attempt(data: Uint8Array, address: Ip | undefined, callback: SendCallback): boolean {
+    let accepted: boolean
+    try {
+      accepted = address === undefined ? this.socket.send(data) : this.socket.send(data, address.port, hostOf(address))
+    } catch (error) {
+      callback(errno(error))
+      return true
+    }
+    if (accepted) callback(undefined)
+    return accepted
+  }
+
+  send(data: Uint8Array, address: Ip | undefined, callback: SendCallback): void {
+    if (this.closed) {
+      callback({ code: "EBADF", syscall: "send", cause: undefined })
+      return
+    }
+    if (this.waiting.length > 0 || !this.attempt(data, address, callback))
+      this.waiting.push({ data, address, callback })
+  }
+
+  onDrain(): void {
+    while (this.waiting.length > 0 && !this.closed) {
+      const next = this.waiting[0] as (typeof this.waiting)[number]
+      if (!this.attempt(next.data, next.address, next.callback)) return
+      this.waiting.shift()
+    }
+  }
+
+  setOption(option: Udp.UdpOption): NetError.OperationFailed | NetError.Unsupported | undefined {
+    const s = this.socket
+    try {
+      let ok = true
+      switch (option._tag) {
+        case "Broadcast":
+          s.setBroadcast(option.enabled)
+          break
+        case "Ttl":
+          s.setTTL(option.ttl)
+          break
+        case "MulticastTtl":
+          s.setMulticastTTL(option.ttl)
+          break
+        case "MulticastLoopback":
+          s.setMulticastLoopback(option.enabled)
+          break
+        case "MulticastInterface":
+          ok = s.setMulticastInterface(option.address)
+          break
+        case "JoinGroup":
+          ok =
+            option.source !== undefined
+              ? s.addSourceSpecificMembership(option.source, option.group, option.interface)
+              : s.addMembership(option.group, option.interface)
+          break
+        case "LeaveGroup":
+          ok =
+            option.source !== undefined
+              ? s.dropSourceSpecificMembership(option.source, option.group, option.interface)
+              : s.dropMembership(option.group, option.interface)
+          break
+      }
+      if (ok !== false) return undefined
+      return new NetError.OperationFailed({
+        operation: `set ${option._tag}`,
+        code: "EUNKNOWN",
+        address: this.localAddress,
+        cause: "Bun.udpSocket returned false",
+      })
+    } catch (error) {
+      const { code, syscall } = NetError.errnoOf(error)
+      return new NetError.OperationFailed({
+        operation: `set ${option._tag}`,
+        code,
+        syscall,
+        address: this.localAddress,
+        cause: error,
+      })
+    }
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    const waiting = this.waiting.splice(0)
+    try {
+      this.socket.close()
+    } catch {
+      // already closed
+    }
+    for (const w of waiting) w.callback({ code: "ECANCELED", syscall: "send", cause: undefined })
+  }
+}
+
+/** @internal */
+export const bind = (
+  request: Udp.UdpBindRequest,
+): Effect.Effect<
+  Udp.RawUdpSocket,
+  NetError.ListenFailed | NetError.ConnectFailed | NetError.Unsupported,
+  Scope.Scope
+> =>
+  Effect.gen(function* () {
+    if (request.receiveBufferSize !== undefined || request.sendBufferSize !== undefined) {
+      return yield* Effect.fail(
+        new NetError.Unsupported({
+          feature: "receiveBufferSize / sendBufferSize (SO_RCVBUF / SO_SNDBUF) for UDP sockets",
+          runtime: `bun ${process.versions.bun ?? ""}`.trim(),
+          reason: "Bun.udpSocket has no way to set socket buffer sizes; use NodeNetwork for this socket",
+        }),
+      )
+    }
+    const { address, handlers } = request
+    const remote = request.connect
+    let raw: BunUdpSocket | undefined
+    const flags =
+      (request.reusePort ? LISTEN_REUSE_PORT | LISTEN_DISALLOW_REUSE_PORT_FAILURE : 0) |
+      (address._tag === "Ipv6" && request.ipv6Only ? SOCKET_IPV6_ONLY : 0) |
+      (request.reuseAddress ? LISTEN_REUSE_ADDR : 0)
+    const options: Record<string, unknown> = {
+      hostname: hostOf(address),
+      port: address.port,
+      flags,
+      socket: {
+        data: (_socket: BunUdp, data: Uint8Array, port: number, host: string, info?: { readonly ipv6?: boolean }) =>
+          handlers.onMessage(data, ipAddress(host, port, info?.ipv6 === true)),
+        drain: () => raw?.onDrain(),
+        // Bun 1.4 calls `error(err)` with the socket as `this` (its typings say `(socket, err)`).
+        error: (...args: ReadonlyArray<unknown>) => {
+          const error = args.find((a) => a instanceof Error) ?? args[args.length - 1]
+          // Errors from the error queue (IP_RECVERR) on an unconnected socket concern
+          // some earlier destination; BSD sockets and Node do not report them. Skip them.
+          if (remote === undefined && (error as { errqueue?: unknown } | undefined)?.errqueue === true) return
+          handlers.onError(errno(error))
+        },
+      },
+    }
+    if (remote !== undefined) options.connect = { hostname: hostOf(remote), port: remote.port }
+    const socket = yield* Effect.acquireRelease(
+      Effect.async<BunUdp, NetError.ListenFailed | NetError.ConnectFailed>((resume) => {
+        let cancelled = false
+        const fail = (error: unknown) => {
+          if (cancelled) return
+          const { code, syscall } = NetError.errnoOf(error)
+          if (remote !== undefined && syscall === "connect")
+            resume(
+              Effect.fail(
+                new NetError.ConnectFailed({
+                  host: remote.host,
+                  port: remote.port,
+                  attempts: [{ address: remote, code, syscall, cause: error }],
+                }),
+              ),
+            )
+          else resume(Effect.fail(new NetError.ListenFailed({ address, code, syscall, cause: error })))
+        }
+        // Bun 1.4 throws bind errors (EADDRINUSE) synchronously and may also reject.
+        try {
+          Bun.udpSocket(options).then((s) => {
+            if (cancelled) s.close()
+            else resume(Effect.succeed(s))
+          }, fail)
+        } catch (error) {
+          fail(error)
+        }
+        return Effect.sync(() => {
+          cancelled = true
+        })
+      }),
+      (s) =>
+        Effect.sync(() => {
+          if (raw !== undefined) raw.close()
+          else if (!s.closed) s.close()
+        }),
+    )
+    raw = new BunUdpSocket(socket)
+    return raw
+  })
+
+/** @internal */
+export const driver: Udp.UdpDriver = { bind }
