@@ -590,3 +590,76 @@ c.close()
     }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer)),
   )
 })
+
+describe("Asyncio against Python's asyncio (Node)", () => {
+  it.live("a Python asyncio client talks to a netfx startServer; a netfx client talks to a Python asyncio server", () =>
+    Effect.gen(function* () {
+      // netfx server: upper-cases lines until EOF, then answers with a length-prefixed summary
+      const server = yield* Asyncio.startServer(
+        (reader, writer) =>
+          Effect.gen(function* () {
+            let count = 0
+            while (true) {
+              const line = yield* reader.readline()
+              if (line.length === 0) break
+              count++
+              yield* writer.write(text(line).toUpperCase())
+              yield* writer.drain
+            }
+            const summary = bytes(`${count} lines`)
+            yield* writer.write(new Uint8Array([summary.length]))
+            yield* writer.write(summary)
+          }),
+        "127.0.0.1",
+      )
+      const port = (server.address as SocketAddress.Ipv4).port
+      const client = yield* Peers.python(
+        `
+import asyncio, sys
+async def main(port):
+    print("ready", flush=True)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    for word in ["alpha", "beta", "gamma"]:
+        writer.write(word.encode() + b"\\n")
+        await writer.drain()
+        print((await reader.readline()).decode().strip(), flush=True)
+    writer.write_eof()
+    n = (await reader.readexactly(1))[0]
+    print((await reader.readexactly(n)).decode(), flush=True)
+    print(repr(await reader.read()), flush=True)
+    writer.close()
+    await writer.wait_closed()
+asyncio.run(main(int(sys.argv[1])))
+`,
+        [String(port)],
+      )
+      const result = yield* Peers.pythonExit(client)
+      assert.strictEqual(result.code, 0)
+      assert.strictEqual(result.output, "ready\nALPHA\nBETA\nGAMMA\n3 lines\nb''\n")
+
+      // Python server: readuntil/readexactly semantics on its side, ours on this side
+      const pyServer = yield* Peers.python(`
+import asyncio
+async def handle(reader, writer):
+    head = await reader.readuntil(b"\\r\\n\\r\\n")
+    body = await reader.readexactly(5)
+    writer.write(b"got " + str(len(head)).encode() + b" " + body + b"\\nbye")
+    await writer.drain()
+    writer.close()
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    async with server:
+        await server.serve_forever()
+asyncio.run(main())
+`)
+      const [reader, writer] = yield* Asyncio.openConnection("127.0.0.1", Number(pyServer.firstLine))
+      yield* writer.writelines(["POST / HTTP/1.0\r\n", "Length: 5\r\n\r\n", "he", "llo"])
+      assert.strictEqual(text(yield* reader.readuntil("\n")), "got 30 hello\n")
+      const tail = yield* Effect.flip(reader.readexactly(10))
+      assert.strictEqual(tail._tag, "IncompleteRead")
+      if (tail._tag === "IncompleteRead") assert.strictEqual(text(tail.partial), "bye")
+      assert.isTrue(reader.atEof())
+    }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer)),
+  )
+})

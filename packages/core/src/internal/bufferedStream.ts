@@ -130,21 +130,22 @@ export class BufferedStreamImpl implements BufferedStream {
    * completion, so a received chunk is never dropped.
    */
   private fill(maxBytes = FILL): Effect.Effect<FillResult, Exclude<ReceiveError, EndOfStream>> {
-    if (this.eof) return Effect.succeed("eof")
     return Effect.uninterruptibleMask((restore) =>
-      Effect.matchEffect(restore(this.stream.receive(maxBytes)), {
-        onFailure: (e) => {
-          if (e._tag === "EndOfStream") {
-            this.eof = true
-            return Effect.succeed<FillResult>("eof")
-          }
-          return Effect.fail(e)
-        },
-        onSuccess: (chunk) => {
-          this.append(chunk)
-          return Effect.succeed<FillResult>("data")
-        },
-      }),
+      this.eof
+        ? Effect.succeed<FillResult>("eof")
+        : Effect.matchEffect(restore(this.stream.receive(maxBytes)), {
+            onFailure: (e) => {
+              if (e._tag === "EndOfStream") {
+                this.eof = true
+                return Effect.succeed<FillResult>("eof")
+              }
+              return Effect.fail(e)
+            },
+            onSuccess: (chunk) => {
+              this.append(chunk)
+              return Effect.succeed<FillResult>("data")
+            },
+          }),
     )
   }
 
@@ -193,7 +194,7 @@ export class BufferedStreamImpl implements BufferedStream {
     }
     const loop: Effect.Effect<Uint8Array, IncompleteRead | Exclude<ReceiveError, EndOfStream>> = Effect.suspend(() => {
       if (this.end - this.start >= n) return Effect.succeed(this.consume(n))
-      return Effect.flatMap(this.fill(Math.max(FILL, 1)), (r) =>
+      return Effect.flatMap(this.fill(), (r) =>
         r === "eof" ? Effect.fail(new IncompleteRead({ partial: this.snapshot(), expected: n })) : loop,
       )
     })
