@@ -17,7 +17,7 @@ export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url
 const WORKER = path.join(BENCH_DIR, "src", "worker.ts")
 export const BUN = path.resolve(BENCH_DIR, "..", "node_modules", ".bin", "bun")
 
-export const SCENARIOS = ["bulk", "pingpong", "many", "accept", "idle"] as const
+export const SCENARIOS = ["bulk", "pingpong", "many", "accept", "unix", "idle"] as const
 export type Scenario = (typeof SCENARIOS)[number]
 
 export interface Options {
@@ -100,7 +100,9 @@ class Worker {
     cpu: string | undefined,
     raiseFdLimit: boolean,
   ) {
-    const runtime = isBun(id) ? [BUN, WORKER] : [process.execPath, "--expose-gc", "--import", "tsx", WORKER]
+    // BENCH_NODE_FLAGS: extra node flags for the workers, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+    const extra = (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter((f) => f !== "")
+    const runtime = isBun(id) ? [BUN, WORKER] : [process.execPath, "--expose-gc", ...extra, "--import", "tsx", WORKER]
     const command = [...(cpu === undefined ? [] : ["taskset", "-c", cpu]), ...runtime, role, id]
     // the idle scenario holds 10,000 descriptors: raise the soft limit to the hard one first
     const [file, ...args] = raiseFdLimit
@@ -179,28 +181,46 @@ export const run = async (options: Options): Promise<Report> => {
       for (let r = 0; r < options.warmup + options.runs; r++) {
         const warm = r < options.warmup
         for (const w of live) {
+          if (scenario === "unix" && w.ports.unixSink === undefined) {
+            if (r === 0) log(`  unix ${w.id}: no Unix sockets in this implementation; skipped`)
+            continue
+          }
           const job: Job =
             scenario === "bulk"
-              ? { scenario, port: w.ports.sink, bytes: options.bulkBytes, chunk: options.chunk }
-              : scenario === "pingpong"
-                ? { scenario, port: w.ports.echo, millis: options.millis }
-                : scenario === "many"
-                  ? { scenario, port: w.ports.echo, connections: options.manyConnections, millis: options.millis }
-                  : { scenario: "accept", port: w.ports.accept, millis: options.millis }
-          let result: Timed | PingPongResult
+              ? { scenario, target: { port: w.ports.sink }, bytes: options.bulkBytes, chunk: options.chunk }
+              : scenario === "unix"
+                ? {
+                    scenario: "bulk",
+                    target: { path: w.ports.unixSink ?? "" },
+                    bytes: options.bulkBytes,
+                    chunk: options.chunk,
+                  }
+                : scenario === "pingpong"
+                  ? { scenario, port: w.ports.echo, millis: options.millis }
+                  : scenario === "many"
+                    ? { scenario, port: w.ports.echo, connections: options.manyConnections, millis: options.millis }
+                    : { scenario: "accept", port: w.ports.accept, millis: options.millis }
+          let result: (Timed | PingPongResult) & { readonly cpuMicros: number }
+          let serverCpu: number
           try {
-            result = await w.client.request<Timed | PingPongResult>(job)
+            const server0 = await w.server.request<number>({ scenario: "cpu" })
+            result = await w.client.request<(Timed | PingPongResult) & { readonly cpuMicros: number }>(job)
+            serverCpu = (await w.server.request<number>({ scenario: "cpu" })) - server0
           } catch (e) {
             log(`  ${scenario} ${w.id}: failed: ${e instanceof Error ? e.message : String(e)}`)
             continue
           }
           const rate = result.count / result.seconds
-          const shown = scenario === "bulk" ? `${(rate / 1e6).toFixed(0)} MB/s` : `${rate.toFixed(0)}/s`
+          const bulkLike = scenario === "bulk" || scenario === "unix"
+          const shown = bulkLike ? `${(rate / 1e6).toFixed(0)} MB/s` : `${rate.toFixed(0)}/s`
           log(`  ${scenario} ${warm ? "warm-up" : `run ${r - options.warmup + 1}`} ${w.id}: ${shown}`)
           if (warm) continue
-          if (scenario === "bulk") record(w.id, scenario, "throughput", rate / 1e6)
+          if (bulkLike) record(w.id, scenario, "throughput", rate / 1e6)
           else if (scenario === "accept") record(w.id, scenario, "accepts", rate)
           else record(w.id, scenario, "round trips", rate)
+          // CPU time per operation is far less disturbed by other load than rates are
+          const ops = bulkLike ? result.count / 1e6 : result.count
+          record(w.id, scenario, bulkLike ? "CPU per MB" : "CPU per op", (result.cpuMicros + serverCpu) / ops)
           if ("latencies" in result) {
             record(w.id, scenario, "p50 latency", quantile(result.latencies, 0.5))
             record(w.id, scenario, "p99 latency", quantile(result.latencies, 0.99))
@@ -332,6 +352,8 @@ const UNITS: Record<string, { unit: string; better: "higher" | "lower" }> = {
   "p50 latency": { unit: "µs", better: "lower" },
   "p99 latency": { unit: "µs", better: "lower" },
   accepts: { unit: "connections/s", better: "higher" },
+  "CPU per op": { unit: "µs CPU (client+server)", better: "lower" },
+  "CPU per MB": { unit: "µs CPU (client+server)", better: "lower" },
   "RSS per connection": { unit: "KiB", better: "lower" },
   "heap per connection": { unit: "KiB", better: "lower" },
 }

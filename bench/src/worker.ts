@@ -11,10 +11,10 @@
  * Runs under Node (through tsx, with --expose-gc) or under Bun.
  */
 import * as readline from "node:readline"
-import { type Impl, settledMemory, until } from "./impls/types.ts"
+import { type Impl, settledMemory, type Target, until } from "./impls/types.ts"
 
 export type Job =
-  | { readonly scenario: "bulk"; readonly port: number; readonly bytes: number; readonly chunk: number }
+  | { readonly scenario: "bulk"; readonly target: Target; readonly bytes: number; readonly chunk: number }
   | { readonly scenario: "pingpong"; readonly port: number; readonly millis: number }
   | { readonly scenario: "many"; readonly port: number; readonly connections: number; readonly millis: number }
   | { readonly scenario: "accept"; readonly port: number; readonly millis: number }
@@ -22,6 +22,7 @@ export type Job =
   | { readonly scenario: "closeAll" }
   | { readonly scenario: "wait"; readonly connections: number }
   | { readonly scenario: "mem" }
+  | { readonly scenario: "cpu" }
 
 export const IMPLS = ["raw-node", "netfx-node", "platform-node", "raw-bun", "netfx-bun"] as const
 export type ImplId = (typeof IMPLS)[number]
@@ -56,7 +57,7 @@ export const loadImpl = async (id: ImplId): Promise<Impl> => {
 export const runJob = (impl: Impl, job: Job): Promise<unknown> => {
   switch (job.scenario) {
     case "bulk":
-      return impl.bulk(job.port, job.bytes, job.chunk)
+      return impl.bulk(job.target, job.bytes, job.chunk)
     case "pingpong":
       return impl.pingPong(job.port, job.millis)
     case "many":
@@ -75,6 +76,12 @@ const gc = (): void => {
   else throw new Error("run node with --expose-gc")
 }
 
+/** User + system CPU time this process has used, µs. */
+const cpuMicros = (): number => {
+  const u = process.cpuUsage()
+  return u.user + u.system
+}
+
 const main = async () => {
   const [role, id] = process.argv.slice(2)
   if (!IMPLS.includes(id as ImplId)) throw new Error(`unknown implementation ${id}`)
@@ -83,10 +90,17 @@ const main = async () => {
   let handle: (job: Job) => Promise<unknown>
   if (role === "server") {
     print(await impl.serve())
-    handle = () => Promise.reject(new Error("the server takes no commands"))
+    handle = async (job) => {
+      if (job.scenario === "cpu") return cpuMicros()
+      throw new Error(`server: unknown command ${job.scenario}`)
+    }
   } else if (role === "client") {
     print({ ready: true })
-    handle = (job) => runJob(impl, job)
+    handle = async (job) => {
+      const before = cpuMicros()
+      const result = await runJob(impl, job)
+      return { ...(result as object), cpuMicros: cpuMicros() - before }
+    }
   } else if (role === "idle-server") {
     const server = await impl.idleServer()
     print({ port: server.port })

@@ -1,10 +1,10 @@
-import { type Network, SocketAddress, type SocketStream, Tcp } from "@netfx/core"
+import { type Network, SocketAddress, type SocketStream, Tcp, Unix } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Scope from "effect/Scope"
-import { type Impl, MAX_SAMPLES, now, type ServerPorts } from "./types.ts"
+import { type Impl, MAX_SAMPLES, now, type ServerPorts, unixPath } from "./types.ts"
 
 const HOST = "127.0.0.1"
 const ONE = new Uint8Array([1])
@@ -48,15 +48,18 @@ export const netfx = (name: string, layer: Layer.Layer<Network.Network>): Impl =
 
     async serve(): Promise<ServerPorts> {
       const scope = await runtime.runPromise(Scope.make())
-      const start = <E>(handler: (c: SocketStream.SocketStream) => Effect.Effect<unknown, E>) =>
+      const start = <E>(
+        handler: (c: SocketStream.SocketStream) => Effect.Effect<unknown, E>,
+        path?: string,
+      ): Promise<number> =>
         runtime.runPromise(
           Effect.gen(function* () {
-            const listener = yield* Tcp.listen({ host: HOST })
+            const listener = yield* path === undefined ? Tcp.listen({ host: HOST }) : Unix.listen(path)
             yield* Effect.forkIn(listener.serve(handler), scope)
             return portOf(listener)
           }).pipe(Scope.extend(scope)),
         )
-      const sink = await start((conn) =>
+      const onSink = (conn: SocketStream.SocketStream) =>
         Effect.gen(function* () {
           let received = 0
           yield* drain(conn, (c) => {
@@ -64,17 +67,25 @@ export const netfx = (name: string, layer: Layer.Layer<Network.Network>): Impl =
             return Effect.void
           })
           return received
-        }),
+        })
+      const sink = await start(onSink)
+      // Unix sockets only where the runtime's network has them
+      const path = unixPath()
+      const unixSink = await start(onSink, path).then(
+        () => path,
+        () => undefined,
       )
       const echo = await start((conn) => drain(conn, (c) => conn.send(c)))
       const accept = await start(() => Effect.void)
-      return { sink, echo, accept }
+      return { sink, echo, accept, unixSink }
     },
 
-    bulk: (port, bytes, chunkSize) =>
+    bulk: (target, bytes, chunkSize) =>
       run(
         Effect.gen(function* () {
-          const conn = yield* Tcp.connect({ host: HOST, port })
+          const conn = yield* "path" in target
+            ? Unix.connect(target.path)
+            : Tcp.connect({ host: HOST, port: target.port })
           const chunk = new Uint8Array(chunkSize).fill(7)
           const t0 = now()
           let left = bytes

@@ -8,7 +8,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
-import { type Impl, MAX_SAMPLES, now, type ServerPorts } from "./types.ts"
+import { type Impl, MAX_SAMPLES, now, type ServerPorts, type Target, unixPath } from "./types.ts"
 
 const HOST = "127.0.0.1"
 const ONE = new Uint8Array([1])
@@ -19,9 +19,13 @@ const tcpPort = (address: SocketServer.Address): number => (address._tag === "Tc
  * A connected `NodeSocket` with its reader running: incoming chunks go to an
  * unbounded queue (the handler returns no effect, so no fiber per chunk).
  */
-const connected = (port: number) =>
+const connected = (target: Target) =>
   Effect.gen(function* () {
-    const socket = yield* NodeSocket.makeNet({ host: HOST, port, noDelay: true, allowHalfOpen: true })
+    const socket = yield* NodeSocket.makeNet(
+      "path" in target
+        ? { path: target.path, allowHalfOpen: true }
+        : { host: HOST, port: target.port, noDelay: true, allowHalfOpen: true },
+    )
     const inbox = yield* Queue.unbounded<Uint8Array>()
     const opened = yield* Deferred.make<void>()
     const reader = yield* Effect.forkScoped(
@@ -61,26 +65,30 @@ export const platformNode: Impl = {
 
   async serve(): Promise<ServerPorts> {
     const scope = await Effect.runPromise(Scope.make())
-    const start = <E>(handler: (socket: Socket.Socket) => Effect.Effect<unknown, E>) =>
+    const start = <E>(handler: (socket: Socket.Socket) => Effect.Effect<unknown, E>, path?: string) =>
       Effect.runPromise(
         Effect.gen(function* () {
-          const server = yield* NodeSocketServer.make({ host: HOST, port: 0, allowHalfOpen: true, noDelay: true })
+          const server = yield* NodeSocketServer.make(
+            path === undefined
+              ? { host: HOST, port: 0, allowHalfOpen: true, noDelay: true }
+              : { path, allowHalfOpen: true },
+          )
           yield* Effect.forkIn(server.run(handler), scope)
           return tcpPort(server.address)
         }).pipe(Scope.extend(scope)),
       )
-    const sink = await start((socket) =>
-      Effect.scoped(
-        Effect.gen(function* () {
-          let received = 0
-          // ends with the client's EOF; the handler's end closes the connection
-          yield* socket.run((chunk) => {
-            received += chunk.length
-          })
-          return received
-        }),
-      ),
-    )
+    const onSink = (socket: Socket.Socket) =>
+      Effect.gen(function* () {
+        let received = 0
+        // ends with the client's EOF; the handler's end closes the connection
+        yield* socket.run((chunk) => {
+          received += chunk.length
+        })
+        return received
+      })
+    const sink = await start(onSink)
+    const unixSink = unixPath()
+    await start(onSink, unixSink)
     const echo = await start((socket) =>
       Effect.scoped(
         Effect.gen(function* () {
@@ -98,14 +106,14 @@ export const platformNode: Impl = {
         }),
       ),
     )
-    return { sink, echo, accept }
+    return { sink, echo, accept, unixSink }
   },
 
-  bulk: (port, bytes, chunkSize) =>
+  bulk: (target, bytes, chunkSize) =>
     Effect.runPromise(
       Effect.scoped(
         Effect.gen(function* () {
-          const conn = yield* connected(port)
+          const conn = yield* connected(target)
           const chunk = new Uint8Array(chunkSize).fill(7)
           const t0 = now()
           // a writer of its own: releasing it half-closes (socket.end())
@@ -131,7 +139,7 @@ export const platformNode: Impl = {
     Effect.runPromise(
       Effect.scoped(
         Effect.gen(function* () {
-          const conn = yield* connected(port)
+          const conn = yield* connected({ port })
           const latencies: Array<number> = []
           const t0 = now()
           const count = yield* pingLoop(conn, t0 + millis, latencies)
@@ -144,7 +152,7 @@ export const platformNode: Impl = {
     Effect.runPromise(
       Effect.scoped(
         Effect.gen(function* () {
-          const conns = yield* Effect.forEach(Array.from({ length: connections }), () => connected(port), {
+          const conns = yield* Effect.forEach(Array.from({ length: connections }), () => connected({ port }), {
             concurrency: "unbounded",
           })
           const t0 = now()
@@ -201,7 +209,7 @@ export const platformNode: Impl = {
   async idleOpen(port, connections) {
     const scope = await Effect.runPromise(Scope.make())
     await Effect.runPromise(
-      Effect.forEach(Array.from({ length: connections }), () => connected(port), {
+      Effect.forEach(Array.from({ length: connections }), () => connected({ port }), {
         concurrency: 100,
         discard: true,
       }).pipe(Scope.extend(scope)),

@@ -1,5 +1,5 @@
-import type { Socket, TCPSocketListener } from "bun"
-import { type Impl, MAX_SAMPLES, now, type ServerPorts, type Timed } from "./types.ts"
+import type { Socket } from "bun"
+import { type Impl, MAX_SAMPLES, now, type ServerPorts, type Target, type Timed, unixPath } from "./types.ts"
 
 const HOST = "127.0.0.1"
 const ONE = new Uint8Array([1])
@@ -11,59 +11,62 @@ interface ClientState {
   closed: boolean
 }
 
-const listen = (handlers: {
-  open?: (s: Socket<{ n: number }>) => void
-  data?: (s: Socket<{ n: number }>, d: Uint8Array) => void
-  end?: (s: Socket<{ n: number }>) => void
-}): TCPSocketListener<{ n: number }> =>
-  Bun.listen<{ n: number }>({
-    hostname: HOST,
-    port: 0,
-    allowHalfOpen: true,
-    socket: {
-      open(s) {
-        s.data = { n: 0 }
-        s.setNoDelay(true)
-        handlers.open?.(s)
-      },
-      data(s, d) {
-        handlers.data?.(s, d)
-      },
-      end(s) {
-        handlers.end?.(s)
-      },
-      error() {},
-    },
-  })
+type ServerSocket = Socket<{ n: number }>
 
-const connect = (port: number): Promise<Socket<ClientState>> => {
-  const state: ClientState = { onData: () => {}, onDrain: () => {}, onClose: () => {}, closed: false }
-  return Bun.connect<ClientState>({
-    hostname: HOST,
-    port,
-    allowHalfOpen: true,
-    data: state,
-    socket: {
-      open(s) {
-        s.setNoDelay(true)
-      },
-      data(s, d) {
-        s.data.onData(d)
-      },
-      drain(s) {
-        s.data.onDrain()
-      },
-      end(s) {
-        // clients never send after the server's EOF
-        s.end()
-      },
-      close(s) {
-        s.data.closed = true
-        s.data.onClose()
-      },
-      error() {},
+const listen = (
+  handlers: {
+    open?: (s: ServerSocket) => void
+    data?: (s: ServerSocket, d: Uint8Array) => void
+    end?: (s: ServerSocket) => void
+  },
+  path?: string,
+): { readonly port: number } => {
+  const socket = {
+    open(s: ServerSocket) {
+      s.data = { n: 0 }
+      if (path === undefined) s.setNoDelay(true)
+      handlers.open?.(s)
     },
-  })
+    data(s: ServerSocket, d: Uint8Array) {
+      handlers.data?.(s, d)
+    },
+    end(s: ServerSocket) {
+      handlers.end?.(s)
+    },
+    error() {},
+  }
+  if (path !== undefined) {
+    Bun.listen<{ n: number }>({ unix: path, allowHalfOpen: true, socket })
+    return { port: 0 }
+  }
+  return Bun.listen<{ n: number }>({ hostname: HOST, port: 0, allowHalfOpen: true, socket })
+}
+
+const connect = (target: Target): Promise<Socket<ClientState>> => {
+  const state: ClientState = { onData: () => {}, onDrain: () => {}, onClose: () => {}, closed: false }
+  const socket = {
+    open(s: Socket<ClientState>) {
+      if (!("path" in target)) s.setNoDelay(true)
+    },
+    data(s: Socket<ClientState>, d: Uint8Array) {
+      s.data.onData(d)
+    },
+    drain(s: Socket<ClientState>) {
+      s.data.onDrain()
+    },
+    end(s: Socket<ClientState>) {
+      // clients never send after the server's EOF
+      s.end()
+    },
+    close(s: Socket<ClientState>) {
+      s.data.closed = true
+      s.data.onClose()
+    },
+    error() {},
+  }
+  return "path" in target
+    ? Bun.connect<ClientState>({ unix: target.path, allowHalfOpen: true, data: state, socket })
+    : Bun.connect<ClientState>({ hostname: HOST, port: target.port, allowHalfOpen: true, data: state, socket })
 }
 
 const pingLoop = (s: Socket<ClientState>, deadline: number, latencies: Array<number> | undefined): Promise<number> =>
@@ -112,11 +115,23 @@ export const rawBun: Impl = {
         s.end()
       },
     })
-    return { sink: sink.port, echo: echo.port, accept: accept.port }
+    const unixSink = unixPath()
+    listen(
+      {
+        data(s, d) {
+          s.data.n += d.length
+        },
+        end(s) {
+          s.end()
+        },
+      },
+      unixSink,
+    )
+    return { sink: sink.port, echo: echo.port, accept: accept.port, unixSink }
   },
 
-  async bulk(port, bytes, chunkSize): Promise<Timed> {
-    const s = await connect(port)
+  async bulk(target, bytes, chunkSize): Promise<Timed> {
+    const s = await connect(target)
     const chunk = new Uint8Array(chunkSize).fill(7)
     const t0 = now()
     await new Promise<void>((resolve) => {
@@ -150,7 +165,7 @@ export const rawBun: Impl = {
   },
 
   async pingPong(port, millis) {
-    const s = await connect(port)
+    const s = await connect({ port })
     const latencies: Array<number> = []
     const t0 = now()
     const count = await pingLoop(s, t0 + millis, latencies)
@@ -160,7 +175,7 @@ export const rawBun: Impl = {
   },
 
   async many(port, connections, millis) {
-    const sockets = await Promise.all(Array.from({ length: connections }, () => connect(port)))
+    const sockets = await Promise.all(Array.from({ length: connections }, () => connect({ port })))
     const t0 = now()
     const counts = await Promise.all(sockets.map((s) => pingLoop(s, t0 + millis, undefined)))
     const seconds = (now() - t0) / 1000
@@ -173,7 +188,7 @@ export const rawBun: Impl = {
     const deadline = t0 + millis
     let count = 0
     while (now() < deadline) {
-      const s = await connect(port)
+      const s = await connect({ port })
       await new Promise<void>((resolve) => {
         if (s.data.closed) resolve()
         else s.data.onClose = resolve
@@ -199,7 +214,9 @@ export const rawBun: Impl = {
   async idleOpen(port, connections) {
     const clients: Array<Socket<ClientState>> = []
     for (let i = 0; i < connections; i += 100) {
-      clients.push(...(await Promise.all(Array.from({ length: Math.min(100, connections - i) }, () => connect(port)))))
+      clients.push(
+        ...(await Promise.all(Array.from({ length: Math.min(100, connections - i) }, () => connect({ port })))),
+      )
     }
     return async () => {
       for (const c of clients) c.end()

@@ -1,21 +1,26 @@
 import * as net from "node:net"
-import { type Impl, MAX_SAMPLES, now, type ServerPorts, type Timed } from "./types.ts"
+import { type Impl, MAX_SAMPLES, now, type ServerPorts, type Target, type Timed, unixPath } from "./types.ts"
 
 const HOST = "127.0.0.1"
 const ONE = Buffer.from([1])
 
-const listen = (onSocket: (s: net.Socket) => void): Promise<net.Server> =>
+const listen = (onSocket: (s: net.Socket) => void, path?: string): Promise<net.Server> =>
   new Promise((resolve, reject) => {
     const server = net.createServer({ allowHalfOpen: true, noDelay: true }, onSocket)
     server.once("error", reject)
-    server.listen({ host: HOST, port: 0, backlog: 511 }, () => resolve(server))
+    server.listen(path === undefined ? { host: HOST, port: 0, backlog: 511 } : { path, backlog: 511 }, () =>
+      resolve(server),
+    )
   })
 
 const portOf = (server: net.Server): number => (server.address() as net.AddressInfo).port
 
-const connect = (port: number): Promise<net.Socket> =>
+const connect = (target: Target): Promise<net.Socket> =>
   new Promise((resolve, reject) => {
-    const s = net.connect({ host: HOST, port, noDelay: true, allowHalfOpen: true })
+    const s =
+      "path" in target
+        ? net.connect({ path: target.path, allowHalfOpen: true })
+        : net.connect({ host: HOST, port: target.port, noDelay: true, allowHalfOpen: true })
     s.once("connect", () => {
       s.off("error", reject)
       resolve(s)
@@ -49,13 +54,16 @@ export const rawNode: Impl = {
   name: "raw node:net",
 
   async serve(): Promise<ServerPorts> {
-    const sink = await listen((s) => {
+    const onSink = (s: net.Socket) => {
       s.on("data", () => {})
       s.on("end", () => {
         s.end()
       })
       s.on("error", () => {})
-    })
+    }
+    const sink = await listen(onSink)
+    const unixSink = unixPath()
+    await listen(onSink, unixSink)
     const echo = await listen((s) => {
       s.on("data", (d: Buffer) => s.write(d))
       s.on("end", () => s.end())
@@ -65,11 +73,11 @@ export const rawNode: Impl = {
       s.on("error", () => {})
       s.destroy()
     })
-    return { sink: portOf(sink), echo: portOf(echo), accept: portOf(accept) }
+    return { sink: portOf(sink), echo: portOf(echo), accept: portOf(accept), unixSink }
   },
 
-  async bulk(port, bytes, chunkSize): Promise<Timed> {
-    const s = await connect(port)
+  async bulk(target, bytes, chunkSize): Promise<Timed> {
+    const s = await connect(target)
     const chunk = Buffer.alloc(chunkSize, 7)
     const t0 = now()
     await new Promise<void>((resolve, reject) => {
@@ -96,7 +104,7 @@ export const rawNode: Impl = {
   },
 
   async pingPong(port, millis) {
-    const s = await connect(port)
+    const s = await connect({ port })
     const latencies: Array<number> = []
     const t0 = now()
     const count = await pingLoop(s, t0 + millis, latencies)
@@ -106,7 +114,7 @@ export const rawNode: Impl = {
   },
 
   async many(port, connections, millis) {
-    const sockets = await Promise.all(Array.from({ length: connections }, () => connect(port)))
+    const sockets = await Promise.all(Array.from({ length: connections }, () => connect({ port })))
     const t0 = now()
     const counts = await Promise.all(sockets.map((s) => pingLoop(s, t0 + millis, undefined)))
     const seconds = (now() - t0) / 1000
@@ -144,7 +152,7 @@ export const rawNode: Impl = {
   async idleOpen(port, connections) {
     const clients: Array<net.Socket> = []
     for (let i = 0; i < connections; i += 100) {
-      const batch = await Promise.all(Array.from({ length: Math.min(100, connections - i) }, () => connect(port)))
+      const batch = await Promise.all(Array.from({ length: Math.min(100, connections - i) }, () => connect({ port })))
       for (const c of batch) {
         c.on("data", () => {})
         c.on("error", () => {})

@@ -1,3 +1,6 @@
+import * as fs from "node:fs"
+import * as os from "node:os"
+
 /**
  * The contract every benchmarked implementation fulfils. Each method is the
  * same loop written against one socket API; the harness (`../main.ts`) runs
@@ -12,6 +15,18 @@ export interface ServerPorts {
   readonly echo: number
   /** Accepts and closes at once. */
   readonly accept: number
+  /** A sink on a Unix socket path, where the implementation has Unix sockets. */
+  readonly unixSink: string | undefined
+}
+
+/** Where a bulk client connects: a loopback TCP port or a Unix socket path. */
+export type Target = { readonly port: number } | { readonly path: string }
+
+/** A fresh Unix socket path for this process. */
+export const unixPath = (): string => {
+  const path = `${os.tmpdir()}/netfx-bench-${process.pid}.sock`
+  fs.rmSync(path, { force: true })
+  return path
 }
 
 export interface Timed {
@@ -37,7 +52,7 @@ export interface Impl {
   /** Starts the sink, echo and accept servers on 127.0.0.1; they run until the process exits. */
   serve(): Promise<ServerPorts>
   /** Streams `bytes` to the sink in `chunk`-byte writes, half-closes, waits for the server's EOF. */
-  bulk(port: number, bytes: number, chunk: number): Promise<Timed>
+  bulk(target: Target, bytes: number, chunk: number): Promise<Timed>
   /** One connection, 1-byte request/response for `millis`. */
   pingPong(port: number, millis: number): Promise<PingPongResult>
   /** `connections` connections each doing 1-byte ping-pong for `millis`; total round trips. */
