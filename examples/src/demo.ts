@@ -6,10 +6,11 @@ import * as Effect from "effect/Effect"
 import { demo as asyncio } from "./demos/asyncio.ts"
 import type { Demo } from "./demos/Demo.ts"
 import { demo as tcp } from "./demos/tcp.ts"
+import { demo as udp } from "./demos/udp.ts"
 import { isMain, NetworkLive } from "./runtime.ts"
 
 /** Every demo, in the order `pnpm demo` runs them (also run under Bun by packages/bun/test/Examples.test.ts). */
-export const demos: ReadonlyArray<Demo> = [tcp, asyncio]
+export const demos: ReadonlyArray<Demo> = [tcp, asyncio, udp]
 
 const main = Effect.gen(function* () {
   let failed = 0

@@ -1,0 +1,61 @@
+import { spawn } from "node:child_process"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
+import { assert, describe, it } from "@effect/vitest"
+import { NodeNetwork } from "@netfx/node"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import { demo } from "../src/demos/udp.ts"
+import { client } from "../src/udp-client.ts"
+import { server } from "../src/udp-hello-server.ts"
+
+const tsx = fileURLToPath(new URL("../node_modules/.bin/tsx", import.meta.url))
+const src = (name: string) => fileURLToPath(new URL(`../src/${name}`, import.meta.url))
+
+/** Runs an example file as its own process; resolves with its first stdout line. */
+const start = (file: string, args: ReadonlyArray<string>) =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly line: string; readonly kill: () => void }>((resume) => {
+      const child = spawn(tsx, [src(file), ...args], { stdio: ["ignore", "pipe", "inherit"] })
+      const lines = createInterface({ input: child.stdout })
+      let first = true
+      lines.on("line", (l) => {
+        if (first) {
+          first = false
+          resume(Effect.succeed({ line: l, kill: () => child.kill("SIGINT") }))
+        }
+      })
+      child.on("exit", (code) => {
+        if (first) resume(Effect.dieMessage(`${file} exited with ${code} before printing`))
+      })
+    }),
+    (p) => Effect.sync(() => p.kill()),
+  )
+
+describe("UDP examples", () => {
+  it.live("hello service and connected client as functions", () =>
+    Effect.gen(function* () {
+      const bound = yield* Deferred.make<number>()
+      const srv = yield* Effect.fork(
+        server({ host: "127.0.0.1", port: 0, onBound: (a) => Deferred.succeed(bound, a.port) }),
+      )
+      const port = yield* Deferred.await(bound)
+      assert.strictEqual(yield* client({ host: "127.0.0.1", port }), "Hello, Hi there!\n")
+      assert.strictEqual(yield* client({ host: "localhost", port, message: "you" }), "Hello, you")
+      yield* Fiber.interrupt(srv)
+    }).pipe(Effect.provide(NodeNetwork.layer)),
+  )
+
+  it.live("udp-hello-server.ts and udp-client.ts run as programs (localhost, no family named)", () =>
+    Effect.gen(function* () {
+      const srv = yield* start("udp-hello-server.ts", ["--host", "localhost", "--port", "0"])
+      const port = srv.line.replace("listening on ", "")
+      assert.match(port, /^\d+$/)
+      const cli = yield* start("udp-client.ts", ["--host", "localhost", "--port", port])
+      assert.strictEqual(cli.line, "Hello, Hi there!")
+    }).pipe(Effect.scoped),
+  )
+
+  it.live("the pnpm demo entry runs", () => demo.run.pipe(Effect.provide(NodeNetwork.layer)))
+})
