@@ -1,9 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
-import { type Listener, MemoryNetwork, Tcp } from "@netfx/core"
-import { streamContract, tcpContract, unixTransport } from "@netfx/core/testing"
+import { type Driver, type Listener, MemoryNetwork, Network, SocketAddress, SocketStream, Tcp } from "@netfx/core"
+import { readN, streamContract, tcpContract, unixTransport } from "@netfx/core/testing"
 import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Equal from "effect/Equal"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import type * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 
 const memory = {
@@ -78,5 +82,315 @@ describe("MemoryNetwork under TestClock", () => {
       assert.strictEqual(first.stats.retransmissions, 7)
       assert.deepStrictEqual(second, first)
     }),
+  )
+})
+
+/** Runs `effect` on a fresh memory network, letting virtual time run until it is done. */
+const virtual = <A, E>(
+  effect: Effect.Effect<A, E, Scope.Scope | Network.Network | MemoryNetwork.Control>,
+  options?: MemoryNetwork.Options,
+) =>
+  Effect.gen(function* () {
+    const fiber = yield* Effect.fork(effect.pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer(options))))
+    yield* TestClock.adjust("1 hour")
+    return yield* Fiber.join(fiber)
+  })
+
+const now = Clock.currentTimeMillis
+
+const echoOn = (host: string, port: number) =>
+  Effect.gen(function* () {
+    const listener = yield* Tcp.listen({ host, port })
+    yield* Effect.forkScoped(listener.serve((c) => SocketStream.pipe(c, c)))
+    return listener
+  })
+
+describe("MemoryNetwork faults", () => {
+  it.effect("latency is exact: a connect is one round trip, an echo another", () =>
+    virtual(
+      Effect.gen(function* () {
+        const control = yield* MemoryNetwork.Control
+        yield* echoOn("10.0.0.80", 7)
+        yield* control.setFaults({ latency: "50 millis" })
+        const t0 = yield* now
+        const conn = yield* Tcp.connect({ host: "10.0.0.80", port: 7 })
+        assert.strictEqual((yield* now) - t0, 100)
+        yield* conn.send(encoder.encode("x"))
+        yield* conn.receive()
+        assert.strictEqual((yield* now) - t0, 200)
+      }),
+    ),
+  )
+
+  it.effect("jitter is drawn from the seeded PRNG: same seed, same timings; streams stay ordered", () =>
+    Effect.gen(function* () {
+      const once = virtual(
+        Effect.gen(function* () {
+          const t0 = yield* now
+          const control = yield* MemoryNetwork.Control
+          const listener = yield* Tcp.listen({ host: "10.0.0.80", port: 7 })
+          yield* control.setFaults({ latency: "10 millis", jitter: "30 millis" })
+          const conn = yield* Tcp.connect({ host: "10.0.0.80", port: 7 })
+          const server = yield* listener.accept
+          for (let i = 0; i < 50; i++) yield* conn.send(Uint8Array.of(i))
+          const got = yield* readN(server, 50)
+          assert.deepStrictEqual(
+            [...got],
+            Array.from({ length: 50 }, (_, i) => i),
+          )
+          return (yield* now) - t0
+        }),
+        { seed: 7 },
+      )
+      const a = yield* once
+      const b = yield* once
+      assert.strictEqual(a, b)
+      assert.isAbove(a, 20)
+    }),
+  )
+
+  it.effect("bandwidth: 50,000 bytes at 10,000 bytes/s take 5 s", () =>
+    virtual(
+      Effect.gen(function* () {
+        const control = yield* MemoryNetwork.Control
+        const listener = yield* Tcp.listen({ host: "10.0.0.80", port: 7 })
+        const conn = yield* Tcp.connect({ host: "10.0.0.80", port: 7 })
+        const server = yield* listener.accept
+        yield* control.setFaults({ bandwidth: 10_000 })
+        const t0 = yield* now
+        yield* conn.send(new Uint8Array(50_000))
+        yield* readN(server, 50_000)
+        assert.strictEqual((yield* now) - t0, 5000)
+      }),
+    ),
+  )
+
+  it.effect("refused by fault, and a black hole that hangs until a timeout", () =>
+    virtual(
+      Effect.gen(function* () {
+        const control = yield* MemoryNetwork.Control
+        yield* echoOn("10.0.0.80", 7)
+        yield* control.addLink({ to: "10.0.0.80", faults: { refuse: true } })
+        const refused = yield* Effect.flip(Tcp.connect({ host: "10.0.0.80", port: 7 }))
+        assert.strictEqual(refused._tag, "ConnectFailed")
+        if (refused._tag === "ConnectFailed") assert.strictEqual(refused.attempts[0]?.code, "ECONNREFUSED")
+        yield* control.addLink({ to: "10.0.0.80", faults: { refuse: false, blackhole: true } })
+        const t0 = yield* now
+        const timedOut = yield* Effect.flip(
+          Effect.scoped(Tcp.connect({ host: "10.0.0.80", port: 7 })).pipe(Effect.timeout("3 seconds")),
+        )
+        assert.strictEqual(timedOut._tag, "TimeoutException")
+        assert.strictEqual((yield* now) - t0, 3000)
+        yield* control.clearFaults
+        yield* Effect.scoped(Tcp.connect({ host: "10.0.0.80", port: 7 }))
+        assert.strictEqual((yield* control.stats).connectionsRefused, 1)
+      }),
+    ),
+  )
+
+  it.effect("a partition stalls traffic and connects; healing resumes both", () =>
+    Effect.gen(function* () {
+      const control = yield* MemoryNetwork.Control
+      yield* control.setFaults({ latency: "5 millis" })
+      const server = yield* Tcp.listen({ host: "10.0.0.1", port: 80 })
+      const client = Effect.provideService(Network.Network, control.host("10.0.0.2"))
+      const connFiber = yield* Effect.fork(client(Tcp.connect({ host: "10.0.0.1", port: 80 })))
+      yield* TestClock.adjust("10 millis")
+      const conn = yield* Fiber.join(connFiber)
+      const accepted = yield* server.accept
+      assert.strictEqual(SocketAddress.format(accepted.remoteAddress).startsWith("10.0.0.2:"), true)
+
+      yield* control.partition("10.0.0.2", "10.0.0.1")
+      yield* conn.send(encoder.encode("during"))
+      const reading = yield* Effect.fork(accepted.receive())
+      const connecting = yield* Effect.fork(Effect.scoped(client(Tcp.connect({ host: "10.0.0.1", port: 80 }))))
+      yield* TestClock.adjust("1 minute")
+      assert.isNull(reading.unsafePoll(), "bytes must not cross a partition")
+      assert.isNull(connecting.unsafePoll(), "a connect across a partition hangs")
+      // other hosts still reach the server
+      const other = yield* Effect.fork(Effect.scoped(Tcp.connect({ host: "10.0.0.1", port: 80 })))
+      yield* TestClock.adjust("10 millis")
+      yield* Fiber.join(other)
+
+      yield* control.heal
+      yield* TestClock.adjust("5 millis")
+      assert.strictEqual(decoder.decode(yield* Fiber.join(reading)), "during")
+      yield* Fiber.interrupt(connecting)
+    }).pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer())),
+  )
+
+  it.effect("resetAfterBytes resets the connection once it carried that many bytes", () =>
+    virtual(
+      Effect.gen(function* () {
+        const control = yield* MemoryNetwork.Control
+        const listener = yield* Tcp.listen({ host: "10.0.0.80", port: 7 })
+        yield* control.addLink({ to: "10.0.0.80", faults: { resetAfterBytes: 10 } })
+        const conn = yield* Tcp.connect({ host: "10.0.0.80", port: 7 })
+        const server = yield* listener.accept
+        yield* conn.send(encoder.encode("1234"))
+        assert.strictEqual(decoder.decode(yield* readN(server, 4)), "1234")
+        yield* conn.send(encoder.encode("5678901234567890"))
+        const serverError = yield* server.receive().pipe(Effect.forever, Effect.flip)
+        const clientError = yield* Effect.flip(conn.receive())
+        for (const e of [serverError, clientError]) {
+          assert.strictEqual(e._tag, "BrokenResource")
+          if (e._tag === "BrokenResource") assert.strictEqual(e.code, "ECONNRESET")
+        }
+        assert.strictEqual((yield* control.stats).connectionsReset, 1)
+      }),
+    ),
+  )
+
+  it.effect("Control.reset resets live connections at a chosen moment", () =>
+    virtual(
+      Effect.gen(function* () {
+        const control = yield* MemoryNetwork.Control
+        const listener = yield* Tcp.listen({ host: "10.0.0.80", port: 7 })
+        const conn = yield* Tcp.connect({ host: "10.0.0.80", port: 7 })
+        const server = yield* listener.accept
+        const pending = yield* Effect.fork(Effect.flip(server.receive()))
+        yield* Effect.sleep("1 second")
+        assert.strictEqual(yield* control.reset("10.0.0.99"), 0)
+        assert.strictEqual(yield* control.reset("10.0.0.80"), 1)
+        const e = yield* Fiber.join(pending)
+        assert.strictEqual(e._tag === "BrokenResource" ? e.code : e._tag, "ECONNRESET")
+        const c = yield* Effect.flip(conn.send(encoder.encode("x")))
+        assert.strictEqual(c._tag === "BrokenResource" ? c.code : c._tag, "ECONNRESET")
+      }),
+    ),
+  )
+})
+
+describe("MemoryNetwork observability, ports and names", () => {
+  it.effect("live sockets, listeners and byte counters", () =>
+    virtual(
+      Effect.gen(function* () {
+        const control = yield* MemoryNetwork.Control
+        const listener = yield* echoOn("10.0.0.80", 7)
+        assert.deepStrictEqual(yield* control.listeners, [
+          { transport: "tcp", address: SocketAddress.ipv4("10.0.0.80", 7) },
+        ])
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const conn = yield* Tcp.connect({ host: "10.0.0.80", port: 7 })
+            yield* conn.send(encoder.encode("hello"))
+            yield* readN(conn, 5)
+            const sockets = yield* control.sockets
+            assert.strictEqual(sockets.length, 2)
+            const client = sockets.find((s) => Equal.equals(s.remoteAddress, listener.address))
+            assert.deepStrictEqual(
+              client && { sent: client.bytesSent, received: client.bytesReceived, local: client.localAddress },
+              { sent: 5, received: 5, local: SocketAddress.ipv4("10.0.0.1", 49152) },
+            )
+          }),
+        )
+        yield* Effect.sleep("1 millis")
+        assert.deepStrictEqual(yield* control.sockets, [])
+        const stats = yield* control.stats
+        assert.strictEqual(stats.bytesSent, 10)
+        assert.strictEqual(stats.bytesDelivered, 10)
+        assert.strictEqual(stats.connectionsOpened, 1)
+      }),
+    ),
+  )
+
+  it.effect("port 0 allocates deterministically; a taken port gives EADDRINUSE, wildcards included", () =>
+    virtual(
+      Effect.gen(function* () {
+        const a = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+        assert.deepStrictEqual(a.address, SocketAddress.ipv4("127.0.0.1", 49152))
+        const dual = yield* Tcp.listen({ port: 0 })
+        assert.deepStrictEqual(dual.addresses, [SocketAddress.ipv4("0.0.0.0", 49153), SocketAddress.ipv6("::", 49153)])
+        const taken = yield* Effect.flip(Tcp.listen({ host: "10.0.0.7", port: 49153 }))
+        assert.strictEqual(taken._tag === "ListenFailed" ? taken.code : taken._tag, "EADDRINUSE")
+        // the wildcard listener answers on any address of its family
+        yield* Effect.forkScoped(dual.serve((c) => c.send(encoder.encode("any"))))
+        const conn = yield* Tcp.connect({ host: "10.9.9.9", port: 49153 })
+        assert.strictEqual(decoder.decode(yield* conn.receive()), "any")
+        const conn6 = yield* Tcp.connect({ host: "fd00::42", port: 49153 })
+        assert.strictEqual(conn6.family, "ipv6")
+      }),
+    ),
+  )
+
+  it.effect("the static resolver: several addresses per name, both families, ENOTFOUND otherwise", () =>
+    virtual(
+      Effect.gen(function* () {
+        const network = yield* Network.Network
+        const all = yield* network.resolver.getaddrinfo("multi.test", 443, { type: "stream" })
+        assert.deepStrictEqual(
+          all.map((i) => [i.family, i.address]),
+          [
+            [4, SocketAddress.ipv4("10.0.0.1", 443)],
+            [6, SocketAddress.ipv6("fd00::1", 443)],
+            [4, SocketAddress.ipv4("10.0.0.2", 443)],
+          ],
+        )
+        const v6 = yield* network.resolver.getaddrinfo("MULTI.test", 443, { family: 6, type: "stream" })
+        assert.strictEqual(v6.length, 1)
+        const missing = yield* Effect.flip(network.resolver.getaddrinfo("nonexistent.invalid", 80))
+        assert.strictEqual(missing.code, "ENOTFOUND")
+        const name = yield* network.resolver.getnameinfo(SocketAddress.ipv4("10.0.0.2", 443))
+        assert.deepStrictEqual(name, { host: "multi.test", service: "443" })
+        // names can change while running
+        const control = yield* MemoryNetwork.Control
+        yield* control.addHost("late.test", "10.0.0.3")
+        assert.strictEqual((yield* network.resolver.getaddrinfo("late.test", 1, { type: "stream" })).length, 1)
+      }),
+      { hosts: { "multi.test": ["10.0.0.1", "fd00::1", "10.0.0.2"] } },
+    ),
+  )
+
+  it.effect("raw window: write returns false at the window, onDrain fires when the reader takes the bytes", () =>
+    virtual(
+      Effect.gen(function* () {
+        const tcp = yield* Network.driver("tcp", "TCP")
+        const accepted = yield* Deferred.make<Driver.RawConnection>()
+        const rawListener = yield* tcp.listen({
+          address: SocketAddress.ipv4("10.0.0.80", 7),
+          backlog: 1,
+          reusePort: false,
+          ipv6Only: false,
+          noDelay: true,
+        })
+        rawListener.start({
+          onConnection: (c) => Deferred.unsafeDone(accepted, Exit.succeed(c)),
+          onError: () => {},
+        })
+        const client = yield* tcp.connect({
+          address: SocketAddress.ipv4("10.0.0.80", 7),
+          noDelay: true,
+          keepAlive: false,
+          keepAliveInitialDelayMillis: 0,
+        })
+        const drained = yield* Deferred.make<void>()
+        const ignore = () => {}
+        client.start({
+          onData: ignore,
+          onEnd: ignore,
+          onError: ignore,
+          onClose: ignore,
+          onDrain: () => Deferred.unsafeDone(drained, Exit.void),
+        })
+        assert.isTrue(client.write(new Uint8Array(600)))
+        assert.isFalse(client.write(new Uint8Array(600)))
+        const server = yield* Deferred.await(accepted)
+        let received = 0
+        server.start({
+          onData: (chunk) => {
+            received += chunk.length
+          },
+          onEnd: ignore,
+          onError: ignore,
+          onClose: ignore,
+          onDrain: ignore,
+        })
+        yield* Deferred.await(drained)
+        assert.strictEqual(received, 1200)
+        server.close()
+        client.close()
+      }),
+      { window: 1000 },
+    ),
   )
 })

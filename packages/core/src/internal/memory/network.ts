@@ -233,7 +233,8 @@ export class MemoryNet {
       depart = start + (size * 1000) / f.bandwidth
       this.linkBusy.set(key, depart)
     }
-    return depart + f.latency + (f.jitter > 0 ? this.prng.next() * f.jitter : 0)
+    // whole milliseconds, so virtual timings are exact integers
+    return Math.ceil(depart + f.latency + (f.jitter > 0 ? this.prng.next() * f.jitter : 0))
   }
 
   partition(a: ReadonlyArray<string>, b: ReadonlyArray<string>): void {
