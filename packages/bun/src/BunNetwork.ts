@@ -7,9 +7,13 @@
 import { Network, Resolver } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as native from "./internal/native.ts"
 import * as resolver from "./internal/resolver.ts"
 import * as tcp from "./internal/tcp.ts"
 import * as udp from "./internal/udp.ts"
+import * as unix from "./internal/unix.ts"
+
+const nativeDriver = native.driver()
 
 /**
  * The Bun network service value: one field per transport driver.
@@ -43,6 +47,8 @@ export const make = (options?: {
   resolver: options?.resolver === undefined ? resolver.system : Resolver.make(options.resolver),
   tcp: tcp.driver,
   udp: udp.driver,
+  unix: unix.driver,
+  native: nativeDriver,
 })
 
 /**

@@ -286,6 +286,8 @@ export const nativeContract = (env: ContractEnvironment): void => {
           const tcpServer = yield* tcpListener.accept
           assert.isNumber(tcpClient.fd)
           yield* a.sendFds(bytes("tcp"), [tcpClient.fd as number])
+          // as a sending process would: drop our own copy (the passed one keeps the connection)
+          yield* tcpClient.close
           const got = yield* b.receiveFds(16, 4)
           assert.strictEqual(text(got.message), "tcp")
           const adopted = yield* FdPassing.toByteStream(yield* (got.fds[0] as FdPassing.ReceivedFd).take)
@@ -299,12 +301,12 @@ export const nativeContract = (env: ContractEnvironment): void => {
           const uclient = yield* Unix.connect(upath)
           const userver = yield* ulistener.accept
           yield* a.sendFds(bytes("unix"), [uclient.fd as number])
+          yield* uclient.close
           const got2 = yield* b.receiveFds(16, 4)
           assert.strictEqual(text(got2.message), "unix")
           const adopted2 = yield* FdPassing.toByteStream(yield* (got2.fds[0] as FdPassing.ReceivedFd).take)
           yield* adopted2.send(bytes("via passed unix fd"))
           yield* adopted2.sendEof
-          yield* uclient.close
           assert.strictEqual(text(yield* readAll(userver)), "via passed unix fd")
         }),
       ),

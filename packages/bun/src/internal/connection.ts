@@ -228,6 +228,13 @@ export class BunConnection implements Driver.RawConnection {
       const n = this.socket.write(chunk)
       if (n < 0) {
         this.pending = []
+        // Bytes `send` already accepted cannot be written: the peer is gone.
+        // (Bun then reports a plain end/close on Unix sockets, so without
+        // this the lost data would read as a clean EndOfStream.)
+        if (!this.closed) {
+          const error = Object.assign(new Error("write after the peer closed"), { code: "EPIPE", syscall: "write" })
+          this.handlers?.onError(brokenFrom("send", error, this.remoteAddress))
+        }
         return false
       }
       if (n < chunk.length) {

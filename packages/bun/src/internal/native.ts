@@ -1,0 +1,99 @@
+import * as fs from "node:fs"
+import { createRequire } from "node:module"
+import type { Driver, NativeDriver, NetError } from "@netfx/core"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import { BunConnection, type BunSocket, brokenFrom, type SocketData } from "./connection.ts"
+
+const FIX =
+  "the @netfx/native addon is not installed or not built; install a C toolchain (cc, make, python3) and run `pnpm rebuild @netfx/native`"
+
+/**
+ * @internal Loads `@netfx/native`; never throws. Under Bun the addon's
+ * loader selects its epoll thread (uv_poll would abort Bun).
+ */
+export const loadAddon = (): NativeDriver.NativeAddon => {
+  try {
+    const require = createRequire(import.meta.url)
+    return require("@netfx/native") as NativeDriver.NativeAddon
+  } catch (error) {
+    return {
+      binding: undefined,
+      loadError: `${FIX} (${error instanceof Error ? error.message.split("\n")[0] : String(error)})`,
+      fix: FIX,
+      runtime: "bun",
+      readiness: "none",
+      errnoName: (n) => `E${Math.abs(n)}`,
+      watch: undefined,
+    }
+  }
+}
+
+const handlers = {
+  binaryType: "uint8array",
+  data: (socket: BunSocket, chunk: Uint8Array) => socket.data.conn?.handleData(chunk),
+  end: (socket: BunSocket) => socket.data.conn?.handleEnd(),
+  drain: (socket: BunSocket) => socket.data.conn?.handleDrain(),
+  error: (socket: BunSocket, error: Error) => socket.data.conn?.handleError(error),
+  close: (socket: BunSocket, error?: Error) => socket.data.conn?.handleClose(error),
+} as const
+
+/** @internal Bun: `Bun.connect({ fd })` (`new net.Socket({ fd })` does not work on Bun 1.4). */
+export const adoptStream = (fd: number): Effect.Effect<Driver.RawConnection, NetError.BrokenResource, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: async () => {
+        const socket = (await Bun.connect({
+          fd,
+          allowHalfOpen: true,
+          data: { conn: undefined },
+          socket: handlers as unknown as Bun.SocketHandler<SocketData>,
+        } as unknown as Bun.TCPSocketConnectOptions<SocketData>)) as unknown as BunSocket
+        return new BunConnection(socket, { noDelay: true })
+      },
+      catch: (error) => brokenFrom("adoptStream", error),
+    }),
+    (c) => Effect.sync(() => c.close()),
+  )
+
+/** @internal */
+export const file: NativeDriver.FileOps = {
+  read: (fd, maxBytes) =>
+    Effect.async<Uint8Array, NetError.BrokenResource>((resume) => {
+      const buffer = Buffer.allocUnsafe(maxBytes)
+      fs.read(fd, buffer, 0, maxBytes, null, (error, n) => {
+        if (error) resume(Effect.fail(brokenFrom("read", error)))
+        else resume(Effect.succeed(buffer.subarray(0, n)))
+      })
+    }),
+  write: (fd, data) =>
+    Effect.async<void, NetError.BrokenResource>((resume) => {
+      let offset = 0
+      const next = () =>
+        fs.write(fd, data, offset, data.length - offset, null, (error, n) => {
+          if (error) return resume(Effect.fail(brokenFrom("write", error)))
+          offset += n
+          if (offset < data.length) next()
+          else resume(Effect.void)
+        })
+      next()
+    }),
+  close: (fd) =>
+    Effect.async<void>((resume) => {
+      fs.close(fd, () => resume(Effect.void))
+    }),
+}
+
+/** @internal */
+export const driver = (): NativeDriver.NativeDriver => {
+  let addon: NativeDriver.NativeAddon | undefined
+  return {
+    // loaded on first use, so programs that never need it never load it
+    get addon() {
+      if (addon === undefined) addon = loadAddon()
+      return addon
+    },
+    adoptStream,
+    file,
+  }
+}

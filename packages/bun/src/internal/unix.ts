@@ -1,0 +1,222 @@
+import * as fs from "node:fs"
+import type { Driver, Unix } from "@netfx/core"
+import { NetError, SocketAddress, Unix as UnixCore } from "@netfx/core"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import { BunConnection, type BunSocket, fdOf, type SocketData } from "./connection.ts"
+
+type UnixAddress = SocketAddress.UnixPath | SocketAddress.UnixAbstract
+
+/** @internal The string Bun takes: the path, or "\0name" for the abstract namespace. */
+export const bunPath = (address: UnixAddress): string =>
+  address._tag === "UnixPath" ? address.path : `\0${address.name}`
+
+const unnamed = SocketAddress.unixPath("")
+
+const streamHandlers = {
+  binaryType: "uint8array",
+  data: (socket: BunSocket, chunk: Uint8Array) => socket.data.conn?.handleData(chunk),
+  end: (socket: BunSocket) => socket.data.conn?.handleEnd(),
+  drain: (socket: BunSocket) => socket.data.conn?.handleDrain(),
+  error: (socket: BunSocket, error: Error) => socket.data.conn?.handleError(error),
+  close: (socket: BunSocket, error?: Error) => socket.data.conn?.handleClose(error),
+} as const
+
+/** Bun reports no addresses for Unix sockets: netfx knows them. */
+const withAddresses = (conn: BunConnection, local: UnixAddress, remote: UnixAddress): BunConnection => {
+  const mutable = conn as unknown as { localAddress: UnixAddress; remoteAddress: UnixAddress }
+  mutable.localAddress = local
+  mutable.remoteAddress = remote
+  return conn
+}
+
+interface ConnectData extends SocketData {
+  settle: ((result: { readonly socket: BunSocket } | { readonly error: unknown }) => void) | undefined
+}
+
+/** @internal */
+export const connect = (
+  address: UnixAddress,
+): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed, Scope.Scope> =>
+  Effect.gen(function* () {
+    // The pending connect is registered in the Scope before waiting.
+    const state = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const s: {
+          conn: BunConnection | undefined
+          cancelled: boolean
+          result: { readonly socket: BunSocket } | { readonly error: unknown } | undefined
+          waiter: (() => void) | undefined
+        } = { conn: undefined, cancelled: false, result: undefined, waiter: undefined }
+        const data: ConnectData = {
+          conn: undefined,
+          settle: (result) => {
+            if (s.result !== undefined) return
+            if (s.cancelled && "socket" in result) {
+              result.socket.data = { conn: undefined }
+              result.socket.end()
+              return
+            }
+            s.result = result
+            s.waiter?.()
+          },
+        }
+        try {
+          Bun.connect({
+            unix: bunPath(address),
+            allowHalfOpen: true,
+            data,
+            socket: {
+              ...streamHandlers,
+              open: (socket) => (socket.data as ConnectData).settle?.({ socket: socket as unknown as BunSocket }),
+              connectError: (socket, error) => (socket.data as ConnectData).settle?.({ error }),
+              close: (socket, error) => {
+                const d = socket.data as ConnectData
+                if (d.conn !== undefined) d.conn.handleClose(error)
+                else
+                  d.settle?.({
+                    error: error ?? Object.assign(new Error("closed while connecting"), { code: "ECONNABORTED" }),
+                  })
+              },
+            } as Bun.SocketHandler<ConnectData>,
+          }).catch(() => {})
+        } catch (error) {
+          data.settle?.({ error })
+        }
+        return s
+      }),
+      (s) =>
+        Effect.sync(() => {
+          s.cancelled = true
+          s.conn?.close()
+          if (s.result !== undefined && "socket" in s.result && s.conn === undefined) s.result.socket.end()
+        }),
+    )
+    const result = yield* Effect.async<{ readonly socket: BunSocket } | { readonly error: unknown }>((resume) => {
+      if (state.result !== undefined) return resume(Effect.succeed(state.result))
+      state.waiter = () => resume(Effect.succeed(state.result as NonNullable<typeof state.result>))
+    })
+    if ("error" in result) {
+      const { code, syscall } = NetError.errnoOf(result.error)
+      return yield* Effect.fail(UnixCore.connectFailed(address, code, syscall, result.error))
+    }
+    const conn = withAddresses(new BunConnection(result.socket, { noDelay: false }), unnamed, address)
+    state.conn = conn
+    return conn as Driver.RawConnection
+  })
+
+class BunUnixListener implements Driver.RawListener {
+  private handlers: Driver.ListenerHandlers | undefined = undefined
+  private closed = false
+  readonly listener: Bun.UnixSocketListener<SocketData>
+  readonly fd: number | undefined
+
+  constructor(readonly address: UnixAddress) {
+    this.listener = Bun.listen({
+      unix: bunPath(address),
+      allowHalfOpen: true,
+      data: { conn: undefined },
+      socket: {
+        ...streamHandlers,
+        open: (socket) => this.accepted(socket as unknown as BunSocket),
+      } as Bun.SocketHandler<SocketData>,
+    } as Bun.UnixSocketOptions<SocketData>)
+    this.fd = fdOf(this.listener as { readonly fd?: unknown })
+  }
+
+  private accepted(socket: BunSocket): void {
+    socket.data = { conn: undefined }
+    if (this.handlers === undefined) {
+      socket.end()
+      return
+    }
+    this.handlers.onConnection(withAddresses(new BunConnection(socket, { noDelay: false }), this.address, unnamed))
+  }
+
+  start(handlers: Driver.ListenerHandlers): void {
+    this.handlers = handlers
+  }
+
+  close(): void {
+    this.handlers = undefined
+    if (this.closed) return
+    this.closed = true
+    // Bun unlinks the socket file when the listener stops; core owns that
+    // decision (`removeOnClose`), so keep the file through a hard link.
+    const path = this.address._tag === "UnixPath" ? this.address.path : undefined
+    const keep = path === undefined ? undefined : `${path}.netfx-${process.pid}-${Date.now()}`
+    let linked = false
+    if (path !== undefined && keep !== undefined) {
+      try {
+        fs.linkSync(path, keep)
+        linked = true
+      } catch {
+        // gone or not writable: nothing to keep
+      }
+    }
+    this.listener.stop(false)
+    if (linked && path !== undefined && keep !== undefined) {
+      try {
+        fs.linkSync(keep, path) // never replaces a newer socket at the path
+      } catch {
+        // somebody bound the path meanwhile: theirs wins
+      }
+      try {
+        fs.unlinkSync(keep)
+      } catch {
+        // nothing left to clean
+      }
+    }
+  }
+}
+
+/** @internal */
+export const listen = (request: {
+  readonly address: UnixAddress
+  readonly backlog: number
+}): Effect.Effect<Driver.RawListener, NetError.ListenFailed, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: () => new BunUnixListener(request.address),
+      catch: (error) => {
+        const { code, syscall } = NetError.errnoOf(error)
+        return new NetError.ListenFailed({ address: request.address, code, syscall, cause: error })
+      },
+    }),
+    (l) => Effect.sync(() => l.close()),
+  )
+
+/** @internal */
+export const pathKind = (path: string): Effect.Effect<Unix.PathKind> =>
+  Effect.sync(() => {
+    try {
+      const st = fs.lstatSync(path)
+      if (st.isSocket()) return { _tag: "Socket", ino: st.ino } as const
+      return { _tag: "Other", kind: st.isDirectory() ? "directory" : st.isFile() ? "file" : "other" } as const
+    } catch {
+      return { _tag: "Missing" } as const
+    }
+  })
+
+/** @internal */
+export const unlink = (path: string): Effect.Effect<void> =>
+  Effect.sync(() => {
+    try {
+      fs.unlinkSync(path)
+    } catch {
+      // already gone
+    }
+  })
+
+/** @internal */
+export const chmod = (path: string, mode: number): Effect.Effect<void, NetError.ListenFailed> =>
+  Effect.try({
+    try: () => fs.chmodSync(path, mode),
+    catch: (error) => {
+      const { code, syscall } = NetError.errnoOf(error)
+      return new NetError.ListenFailed({ address: SocketAddress.unixPath(path), code, syscall, cause: error })
+    },
+  })
+
+/** @internal */
+export const driver: Unix.UnixDriver = { connect, listen, pathKind, unlink, chmod }
