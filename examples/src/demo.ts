@@ -5,12 +5,13 @@
 import * as Effect from "effect/Effect"
 import { demo as asyncio } from "./demos/asyncio.ts"
 import type { Demo } from "./demos/Demo.ts"
+import { demo as resolve } from "./demos/resolve.ts"
 import { demo as tcp } from "./demos/tcp.ts"
 import { demo as udp } from "./demos/udp.ts"
 import { isMain, NetworkLive } from "./runtime.ts"
 
 /** Every demo, in the order `pnpm demo` runs them (also run under Bun by packages/bun/test/Examples.test.ts). */
-export const demos: ReadonlyArray<Demo> = [tcp, asyncio, udp]
+export const demos: ReadonlyArray<Demo> = [tcp, asyncio, udp, resolve]
 
 const main = Effect.gen(function* () {
   let failed = 0
