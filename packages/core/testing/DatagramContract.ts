@@ -16,7 +16,8 @@ import * as Fiber from "effect/Fiber"
 import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { Network } from "../src/Network.ts"
+import { type Network, Network as NetworkTag } from "../src/Network.ts"
+import * as Resolver from "../src/Resolver.ts"
 import * as SocketAddress from "../src/SocketAddress.ts"
 import * as Udp from "../src/Udp.ts"
 import { namespaceScenarios } from "./DatagramScenarios.ts"
@@ -276,6 +277,54 @@ export const datagramContract = (env: DatagramEnvironment): void => {
       ),
     )
 
+    it.live("names are resolved with the network's resolver (bind, sendTo, connect); unknown names fail typed", () =>
+      Effect.gen(function* () {
+        const server = yield* Udp.bind({ host: "udp-server.invalid" })
+        assert.strictEqual(server.localAddress.host, "127.0.0.1")
+        const port = portOf(server.localAddress)
+        const client = yield* Udp.bind({ family: "ipv4" })
+        yield* client.sendTo(bytes("by name"), "udp-server.invalid", port)
+        assert.strictEqual(text((yield* server.receive()).data), "by name")
+        const connected = yield* Udp.connect({ remoteHost: "udp-server.invalid", remotePort: port })
+        assert.deepStrictEqual(connected.remoteAddress, server.localAddress)
+        const e1 = yield* Effect.flip(client.sendTo(bytes("x"), "nothing-here.invalid", port))
+        assert.strictEqual(e1._tag, "ResolveFailed")
+        const e2 = yield* Effect.flip(Udp.connect({ remoteHost: "nothing-here.invalid", remotePort: port }))
+        assert.strictEqual(e2._tag, "ResolveFailed")
+      }).pipe(
+        Effect.provideServiceEffect(
+          NetworkTag,
+          Effect.map(NetworkTag, (network) => ({
+            ...network,
+            resolver: Resolver.makeStatic({ "udp-server.invalid": "127.0.0.1" }),
+          })),
+        ),
+        Effect.scoped,
+        Effect.provide(env.layer),
+      ),
+    )
+
+    it.live.skipIf(!env.ipv6)("an IPv6 wildcard endpoint is dual-stack by default; ipv6Only makes it IPv6-only", () =>
+      run(
+        Effect.gen(function* () {
+          const dual = yield* Udp.bind({ family: "ipv6" })
+          const port = portOf(dual.localAddress)
+          const v4 = yield* Udp.bind({ host: "127.0.0.1" })
+          yield* v4.sendTo(bytes("from v4"), "127.0.0.1", port)
+          const d = yield* dual.receive()
+          assert.strictEqual(text(d.data), "from v4")
+          assert.deepStrictEqual(d.address, SocketAddress.ipv6("::ffff:127.0.0.1", portOf(v4.localAddress)))
+          // an IPv4 destination is sent v4-mapped
+          yield* dual.sendTo(bytes("to v4"), "127.0.0.1", portOf(v4.localAddress))
+          assert.strictEqual(text((yield* v4.receive()).data), "to v4")
+          // the dual-stack socket holds the IPv4 port too; an IPv6-only one does not
+          assert.strictEqual((yield* Effect.flip(Udp.bind({ host: "0.0.0.0", port })))._tag, "ListenFailed")
+          const only = yield* Udp.bind({ family: "ipv6", ipv6Only: true })
+          yield* Udp.bind({ host: "0.0.0.0", port: portOf(only.localAddress) })
+        }),
+      ),
+    )
+
     it.live("empty datagrams and datagrams of 65507 bytes keep their boundaries", () =>
       run(
         Effect.gen(function* () {
@@ -495,7 +544,7 @@ export const datagramContract = (env: DatagramEnvironment): void => {
             Effect.gen(function* () {
               const total = 100_000
               const size = 1000
-              const queueSize = 512
+              const queueSize = 64
               const rssBefore = env.rss?.()
               const udp = yield* Udp.bind({ host: "127.0.0.1", queueSize, overflow })
               const port = portOf(udp.localAddress)
@@ -508,9 +557,10 @@ export const datagramContract = (env: DatagramEnvironment): void => {
               const arrived = total - (kernel?.drops ?? 0)
               const dropped = yield* udp.dropped
               const queued = yield* udp.queued
+              // the kernel's default buffer alone holds more than 64 such datagrams, so the queue overflowed
+              assert.isAbove(arrived, queueSize, "more datagrams arrived than the queue holds")
               assert.strictEqual(queued, queueSize)
-              assert.isAbove(dropped, 0, "the queue overflowed")
-              assert.strictEqual(queued + dropped, arrived, "every arrived datagram is queued or counted as dropped")
+              assert.strictEqual(dropped, arrived - queueSize, "every arrived datagram is queued or counted as dropped")
               if (rssBefore !== undefined && env.rss !== undefined) {
                 const growth = env.rss() - rssBefore
                 assert.isBelow(growth, 64 * 1024 * 1024, `memory grew by ${growth} bytes for ${total * size} sent`)

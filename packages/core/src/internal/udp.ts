@@ -13,7 +13,7 @@ import {
   type Unsupported,
 } from "../NetError.ts"
 import * as Network from "../Network.ts"
-import type { ResolverService } from "../Resolver.ts"
+import * as Resolver from "../Resolver.ts"
 import * as SocketAddress from "../SocketAddress.ts"
 import type {
   BindOptions,
@@ -65,7 +65,7 @@ export class UdpSocketImpl implements UdpHandlers {
   constructor(
     readonly capacity: number,
     readonly overflow: OverflowPolicy,
-    readonly resolver: ResolverService,
+    readonly resolver: Resolver.ResolverService,
   ) {
     this.ring = new Array<Datagram | undefined>(capacity)
   }
@@ -253,7 +253,7 @@ export class UdpSocketImpl implements UdpHandlers {
   private resolveFor(host: string, port: number): Effect.Effect<IpAddress, ResolveFailed | InvalidArgument> {
     const v4 = this.raw.localAddress._tag === "Ipv4"
     return Effect.flatMap(
-      this.resolver.getaddrinfo(host, port, { family: v4 ? 4 : 0, type: "dgram" }),
+      Resolver.lookup(this.resolver, host, port, { family: v4 ? 4 : 0, type: "dgram" }),
       (infos): Effect.Effect<IpAddress, ResolveFailed | InvalidArgument> => {
         // An IPv6 socket prefers IPv6 results and falls back to v4-mapped.
         const pick = v4 ? infos.find((i) => i.family === 4) : (infos.find((i) => i.family === 6) ?? infos[0])
@@ -420,7 +420,7 @@ const queueOptions = (options: {
 
 /** Resolves a host to one address of the wanted family (the first one the resolver gives). */
 const resolveOne = (
-  resolver: ResolverService,
+  resolver: Resolver.ResolverService,
   argument: string,
   host: string,
   port: number,
@@ -434,7 +434,7 @@ const resolveOne = (
       return Effect.fail(new InvalidArgument({ argument, reason: `is not an ${family} address`, value: host }))
     return Effect.succeed(SocketAddress.ip(bare, port))
   }
-  return Effect.flatMap(resolver.getaddrinfo(host, port, { family: want, type: "dgram" }), (infos) => {
+  return Effect.flatMap(Resolver.lookup(resolver, host, port, { family: want, type: "dgram" }), (infos) => {
     const pick = want === 0 ? infos[0] : infos.find((i) => i.family === want)
     return pick === undefined
       ? Effect.fail(new ResolveFailed({ host, code: "EAI_ADDRFAMILY" }))
