@@ -126,6 +126,16 @@ describe("BufferedStream (fed chunks)", () => {
     }),
   )
 
+  it.effect("lines: Stream.take(n) leaves later lines buffered (one line per pull)", () =>
+    Effect.gen(function* () {
+      const b = BufferedStream.make(scripted([bytes("Host: a\nAccept: b\n\nbody bytes")]))
+      const headers = yield* Stream.runCollect(b.lines().pipe(Stream.take(2)))
+      assert.deepStrictEqual(Chunk.toArray(headers).map(text), ["Host: a", "Accept: b"])
+      assert.strictEqual(text(yield* b.receiveLine()), "")
+      assert.strictEqual(text(yield* b.receiveExactly(10)), "body bytes")
+    }),
+  )
+
   it.effect("unread pushes bytes back in front; feed appends", () =>
     Effect.gen(function* () {
       const f = feedStream()

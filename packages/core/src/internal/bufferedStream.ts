@@ -198,7 +198,12 @@ export class BufferedStreamImpl implements BufferedStream {
         r === "eof" ? Effect.fail(new IncompleteRead({ partial: this.snapshot(), expected: n })) : loop,
       )
     })
-    return this.exclusive("receiveExactly", loop)
+    return Effect.suspend(() =>
+      // Fast path: enough bytes are buffered; consume them synchronously.
+      !this.busy && this.end - this.start >= n
+        ? Effect.succeed(this.consume(n))
+        : this.exclusive("receiveExactly", loop),
+    )
   }
 
   receiveUntil(
@@ -253,7 +258,17 @@ export class BufferedStreamImpl implements BufferedStream {
       })
       return loop
     })
-    return this.exclusive(operation, search)
+    return Effect.suspend(() => {
+      // Fast path: the delimiter is already buffered; consume it synchronously.
+      if (!this.busy) {
+        const at = indexOf(this.data, delimiter, this.start, this.start + Math.min(this.end - this.start, window))
+        if (at >= 0) {
+          const length = at - this.start
+          return Effect.succeed(keepDelimiter ? this.consume(length + dlen) : this.consume(length, dlen))
+        }
+      }
+      return this.exclusive(operation, search)
+    })
   }
 
   receiveLine(options?: ReceiveLineOptions): Effect.Effect<Uint8Array, UntilError | InvalidArgument | BusyResource> {
@@ -274,7 +289,20 @@ export class BufferedStreamImpl implements BufferedStream {
       ),
       Effect.mapError((e) => (Option.isOption(e) ? e : Option.some(e))),
     )
-    return Stream.repeatEffectOption(line)
+    const delimiter = toBytes(options?.delimiter ?? "\n")
+    const maxLength = options?.maxLength ?? DEFAULT_MAX_LINE
+    const valid = delimiter.length > 0 && Number.isInteger(maxLength) && maxLength >= 0
+    const window = maxLength + delimiter.length
+    // One line per pull (so `Stream.take(n)` leaves later lines buffered); a
+    // line already buffered is taken synchronously without the search machinery.
+    const pull = Effect.suspend(() => {
+      if (valid && !this.busy) {
+        const at = indexOf(this.data, delimiter, this.start, this.start + Math.min(this.end - this.start, window))
+        if (at >= 0) return Effect.succeed(this.consume(at - this.start, delimiter.length))
+      }
+      return line
+    })
+    return Stream.repeatEffectOption(pull)
   }
 
   unread(bytes: Uint8Array | string): Effect.Effect<void> {
