@@ -159,7 +159,9 @@ export const connect = (
     const tls = options.tls === undefined || options.tls === false ? undefined : options.tls
     const tlsDriver = tls === undefined ? undefined : yield* Network.driver("tls", "TLS")
     const network = yield* Network.Network
-    const addresses = yield* resolveStream(network.resolver, host, port)
+    // a numeric local address binds one family: only addresses of that family can connect from it
+    const localFamily = options.localHost === undefined ? 0 : SocketAddress.numericFamily(options.localHost)
+    const addresses = yield* resolveStream(network.resolver, host, port, localFamily)
     const keepAlive = options.keepAlive ?? false
     const raw = yield* connectAddresses(
       addresses,
@@ -184,8 +186,9 @@ const resolveStream = (
   resolver: Network.NetworkService["resolver"],
   host: string,
   port: number,
+  family: 0 | 4 | 6,
 ): Effect.Effect<ReadonlyArray<SocketAddress.Ipv4 | SocketAddress.Ipv6>, ResolveFailed> =>
-  Effect.map(Resolver.lookup(resolver, host, port, { type: "stream" }), (infos) => infos.map((i) => i.address))
+  Effect.map(Resolver.lookup(resolver, host, port, { type: "stream", family }), (infos) => infos.map((i) => i.address))
 
 /**
  * Options of {@link listen}.

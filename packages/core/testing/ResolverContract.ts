@@ -245,6 +245,23 @@ export const resolverContract = (env: ResolverEnvironment): void => {
       ),
     )
 
+    it.live("a numeric localHost restricts the attempts to its family", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* Tcp.listen({ port: 0 })
+          const port = portOf(listener.address)
+          yield* runWith(Resolver.makeStatic({ "svc.test": ["::1", "127.0.0.1"] }))(
+            Effect.gen(function* () {
+              const v4 = yield* Tcp.connect({ host: "svc.test", port, localHost: "127.0.0.1" })
+              assert.strictEqual(v4.remoteAddress._tag, "Ipv4")
+              const v6 = yield* Tcp.connect({ host: "svc.test", port, localHost: "::1" })
+              assert.strictEqual(v6.remoteAddress._tag, "Ipv6")
+            }),
+          )
+        }),
+      ),
+    )
+
     it.live("ConnectFailed lists every attempted address on loopback", () =>
       Effect.gen(function* () {
         // a port nothing listens on, in both families
