@@ -16,9 +16,10 @@ import { NodeNetwork } from "@netfx/node"
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { bytes, concatBytes, feedStream, text, transports } from "./support/streams.ts"
 
@@ -660,6 +661,28 @@ asyncio.run(main())
       assert.strictEqual(tail._tag, "IncompleteRead")
       if (tail._tag === "IncompleteRead") assert.strictEqual(text(tail.partial), "bye")
       assert.isTrue(reader.atEof())
+    }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer)),
+  )
+})
+
+describe("Asyncio server shutdown", () => {
+  it.live("closing the server's Scope does not wait for a client that never reads", () =>
+    Effect.gen(function* () {
+      const written = yield* Deferred.make<void>()
+      const big = new Uint8Array(8 * 1024 * 1024)
+      const serverScope = yield* Scope.make()
+      const server = yield* Asyncio.startServer(
+        // two writes: the stream takes the first at once, the second waits for a drain that never comes
+        (_reader, writer) => Effect.zipRight(writer.writelines([big, big]), Deferred.succeed(written, undefined)),
+        "127.0.0.1",
+      ).pipe(Scope.extend(serverScope))
+      const port = (server.address as SocketAddress.Ipv4).port
+      const [, writer] = yield* Asyncio.openConnection("127.0.0.1", port)
+      yield* Deferred.await(written)
+      // the handler returned and its writer is flushing 16 MiB to a client that does not read
+      yield* Scope.close(serverScope, Exit.void)
+      assert.isFalse(server.isServing())
+      assert.isFalse(writer.isClosing())
     }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer)),
   )
 })

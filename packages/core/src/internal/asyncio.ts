@@ -490,10 +490,14 @@ export const makeServer = <E, R>(
       Effect.scoped(
         Effect.gen(function* () {
           const [reader, writer] = yield* fromStream(conn, options)
-          // Flush what the handler wrote, then close, whether it succeeded or not.
-          yield* handler(reader, writer).pipe(
-            Effect.ensuring(Effect.zipRight(writer.close, Effect.ignore(writer.waitClosed))),
-          )
+          // When the handler ends (or fails), flush what it wrote, then close. This
+          // waits in the normal, interruptible flow (not in a finalizer): closing the
+          // server interrupts it, and the Scope's finalizer then aborts the connection,
+          // so a client that never reads cannot hold the server open.
+          const exit = yield* Effect.exit(handler(reader, writer))
+          yield* writer.close
+          yield* Effect.ignore(writer.waitClosed)
+          return yield* exit
         }),
       )
     const run = listener.serve(perConnection).pipe(
