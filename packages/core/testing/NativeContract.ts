@@ -385,6 +385,41 @@ export const nativeContract = (env: ContractEnvironment): void => {
       ),
     )
 
+    it.live("interrupting receiveFds or accept loses nothing; a plain receive keeps descriptors for receiveFds", () =>
+      run(
+        Effect.gen(function* () {
+          const [a, b] = yield* FdPassing.socketpair()
+          const file = examplePath()
+          const fd = fs.openSync(file, "r")
+          const pending = yield* Effect.fork(Effect.scoped(b.receiveFds(10, 1)))
+          yield* Effect.yieldNow()
+          yield* Fiber.interrupt(pending)
+          yield* a.sendFds(bytes("m"), [fd])
+          const r = yield* b.receiveFds(10, 1)
+          assert.strictEqual(text(r.message), "m")
+          assert.strictEqual(r.fds.length, 1)
+          // bytes that carry descriptors, read by a plain receive: the descriptors wait for receiveFds
+          yield* a.sendFds(bytes("n"), [fd])
+          assert.strictEqual(text(yield* b.receive()), "n")
+          const later = yield* b.receiveFds(10, 1)
+          assert.strictEqual(later.message.length, 0)
+          assert.strictEqual(later.fds.length, 1)
+          fs.closeSync(fd)
+          // accept
+          const path = tempSocketPath("fd")
+          const listener = yield* FdPassing.listen(path)
+          const acceptor = yield* Effect.fork(Effect.scoped(listener.accept))
+          yield* Effect.yieldNow()
+          yield* Fiber.interrupt(acceptor)
+          const client = yield* FdPassing.connect(path)
+          const server = yield* listener.accept
+          yield* client.send(bytes("after interrupt"))
+          yield* client.sendEof
+          assert.strictEqual(text(yield* server.receive()), "after interrupt")
+        }),
+      ),
+    )
+
     it.live("interop with Python socket.send_fds / recv_fds, both ways", () =>
       run(
         Effect.gen(function* () {

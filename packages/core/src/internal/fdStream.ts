@@ -94,7 +94,7 @@ class FdStreamImpl implements FdStream {
       )
     // Uninterruptible between the recvmsg and keeping its descriptors.
     return this.beginReceive(
-      Effect.map(this.recv(maxBytes, MAX_FDS), (r) => {
+      Effect.map(Effect.uninterruptible(this.recv(maxBytes, MAX_FDS)), (r) => {
         for (const fd of r.fds) this.stray.push(fd)
         if (r.truncated) this.strayTruncated = true
         return r.data
@@ -126,8 +126,12 @@ class FdStreamImpl implements FdStream {
         this.strayTruncated = false
         return yield* this.own(new Uint8Array(0), fds, truncated)
       }
-      const r = yield* this.beginReceive(this.recv(maxMessageBytes, max))
-      return yield* this.own(r.data, r.fds, r.truncated)
+      // uninterruptible but for the readiness wait: received descriptors are owned before anything else
+      return yield* this.beginReceive(
+        Effect.uninterruptible(
+          Effect.flatMap(this.recv(maxMessageBytes, max), (r) => this.own(r.data, r.fds, r.truncated)),
+        ),
+      )
     })
   }
 
@@ -336,12 +340,14 @@ class FdListenerImpl implements FdListener {
       if (this.accepting) return Effect.fail(new BusyResource({ operation: "accept" }))
       this.accepting = true
       const binding = this.socket.binding
-      // accept4 itself is atomic: an interrupted wait leaves the connection queued.
-      return Effect.uninterruptibleMask((restore) =>
-        restore(this.socket.io("accept", EV_READ, () => binding.accept(this.fd), this.address)).pipe(
-          Effect.flatMap((fd) => streamSocket(this.socket, fd)),
-          Effect.map((s) => makeStream(s, this.address, SocketAddress.unixPath(""))),
-        ),
+      // uninterruptible but for the readiness wait: an accepted descriptor always reaches the Scope
+      return Effect.uninterruptible(
+        this.socket
+          .io("accept", EV_READ, () => binding.accept(this.fd), this.address)
+          .pipe(
+            Effect.flatMap((fd) => streamSocket(this.socket, fd)),
+            Effect.map((s) => makeStream(s, this.address, SocketAddress.unixPath(""))),
+          ),
       ).pipe(
         Effect.ensuring(
           Effect.sync(() => {

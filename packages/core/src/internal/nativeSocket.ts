@@ -109,8 +109,10 @@ export class NativeSocket {
       const r = call()
       if (typeof r !== "number" || r >= 0) return Effect.succeed(r as A)
       const code = this.errno(r)
+      // Only the wait is interruptible: callers may run `io` uninterruptibly
+      // so that what a completed call returned (descriptors!) is never dropped.
       if (code === "EAGAIN" || code === "EWOULDBLOCK" || code === "EINTR")
-        return Effect.zipRight(this.wait(events), loop)
+        return Effect.zipRight(Effect.interruptible(this.wait(events)), loop)
       return Effect.fail(new BrokenResource({ operation, code, syscall: operation, address }))
     })
     return loop
