@@ -22,7 +22,9 @@
  * instead aborts: the flusher is interrupted and the connection closed at
  * once, dropping queued bytes — so call `close` + `waitClosed` (or `drain`)
  * before leaving the Scope, as in asyncio. A `startServer` handler's writer
- * is closed (flushed) for it when the handler returns.
+ * is closed (flushed) for it when the handler returns; closing the server
+ * interrupts that flush too, so a client that never reads cannot keep a
+ * server from shutting down.
  *
  * @since 0.1.0
  */

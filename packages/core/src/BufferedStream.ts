@@ -64,9 +64,10 @@ export interface ReceiveLineOptions {
  * to `stream` directly.
  *
  * **Resource**: holds no resource of its own; the underlying `stream`
- * belongs to whoever opened it. Buffered bytes are at most `maxBytes` plus
- * one received chunk (64 KiB) for a delimiter search, `n` for
- * `receiveExactly`.
+ * belongs to whoever opened it. The buffer holds at most what the current
+ * operation needs plus one received chunk (64 KiB): `maxBytes` plus the
+ * delimiter for a delimiter search, `n` for `receiveExactly`. An emptied
+ * buffer above 256 KiB is released.
  *
  * **Interruption**: every operation loses no byte when interrupted; see
  * the module docs.
