@@ -18,6 +18,7 @@ import * as Layer from "effect/Layer"
 import { MemoryNet } from "./internal/memory/network.ts"
 import { Scheduler } from "./internal/memory/scheduler.ts"
 import { tcpDriver, type View } from "./internal/memory/tcp.ts"
+import { udpDriver } from "./internal/memory/udp.ts"
 import { UnixNamespace, unixDriver } from "./internal/memory/unix.ts"
 import { Network, type NetworkService } from "./Network.ts"
 import type * as SocketAddress from "./SocketAddress.ts"
@@ -242,6 +243,7 @@ export const make = (
       resolver: net.resolver,
       tcp: tcpDriver(net, v),
       unix: unixDriver(net, fs),
+      udp: udpDriver(net, v),
     })
     const control: ControlService = {
       setFaults: (faults) => Effect.sync(() => net.setGlobal(faults)),

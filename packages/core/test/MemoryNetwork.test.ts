@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { type Driver, type Listener, MemoryNetwork, Network, SocketAddress, SocketStream, Tcp } from "@netfx/core"
-import { readN, streamContract, tcpContract, unixTransport } from "@netfx/core/testing"
+import { datagramContract, readN, streamContract, tcpContract, unixTransport } from "@netfx/core/testing"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -23,6 +23,8 @@ tcpContract({
 // the Unix paths live in the memory network's own namespace (no file is created)
 streamContract(memory, unixTransport("path"))
 streamContract(memory, unixTransport("abstract"))
+// no Python interop or kernel-queue flood here: the memory network's sockets are not the kernel's
+datagramContract({ ...memory, ipv6: true, reusePort: true, bufferSizes: true, kernel: false })
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
