@@ -607,21 +607,25 @@ export const datagramContract = (env: DatagramEnvironment): void => {
       ),
     )
 
-    it.live.skipIf(env.kernel === false)("interop: a Python client gets the 'Hello, ' reply from a netfx packets service", () =>
-      run(
-        Effect.gen(function* () {
-          const udp = yield* Udp.bind({ host: "127.0.0.1" })
-          yield* Effect.forkScoped(
-            Stream.runForEach(udp.packets, ({ data, address }) => udp.sendTo(hello(data), address.host, address.port)),
-          )
-          const client = yield* python(PY_CLIENT, [String(portOf(udp.localAddress))])
-          const pyPort = Number(client.firstLine)
-          const { code, output } = yield* pythonExit(client)
-          assert.strictEqual(code, 0)
-          assert.include(output, `Hello, Python ${portOf(udp.localAddress)}`)
-          assert.isAbove(pyPort, 0)
-        }),
-      ),
+    it.live.skipIf(env.kernel === false)(
+      "interop: a Python client gets the 'Hello, ' reply from a netfx packets service",
+      () =>
+        run(
+          Effect.gen(function* () {
+            const udp = yield* Udp.bind({ host: "127.0.0.1" })
+            yield* Effect.forkScoped(
+              Stream.runForEach(udp.packets, ({ data, address }) =>
+                udp.sendTo(hello(data), address.host, address.port),
+              ),
+            )
+            const client = yield* python(PY_CLIENT, [String(portOf(udp.localAddress))])
+            const pyPort = Number(client.firstLine)
+            const { code, output } = yield* pythonExit(client)
+            assert.strictEqual(code, 0)
+            assert.include(output, `Hello, Python ${portOf(udp.localAddress)}`)
+            assert.isAbove(pyPort, 0)
+          }),
+        ),
     )
 
     it.live.skipIf(env.openFds === undefined)("binding and closing 200 endpoints leaks no descriptor", () =>
