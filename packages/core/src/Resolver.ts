@@ -603,6 +603,124 @@ export const getnameinfo = (
 export const layer = (impl: ResolverService): Layer.Layer<Resolver> => Layer.succeed(Resolver, make(impl))
 
 // ---------------------------------------------------------------------------
+// the system resolver over a node:dns-compatible module
+// ---------------------------------------------------------------------------
+
+/**
+ * The part of a `node:dns`-compatible module the system resolver uses
+ * (Node's `node:dns`, Bun's native `node:dns`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DnsModule {
+  readonly ADDRCONFIG: number
+  readonly V4MAPPED: number
+  readonly ALL: number
+  readonly lookup: (
+    hostname: string,
+    options: { all: true; family: number; hints: number; verbatim: boolean },
+    callback: (error: Error | null, addresses: Array<{ address: string; family: number }>) => void,
+  ) => void
+  readonly lookupService: (
+    address: string,
+    port: number,
+    callback: (error: Error | null, hostname: string, service: string) => void,
+  ) => void
+}
+
+const platformFailed = (host: string, error: unknown, syscall: string) => {
+  const e = typeof error === "object" && error !== null ? (error as { code?: unknown; syscall?: unknown }) : {}
+  return new ResolveFailed({
+    host,
+    code: typeof e.code === "string" ? e.code : "EAI_FAIL",
+    syscall: typeof e.syscall === "string" ? e.syscall : syscall,
+    cause: error,
+  })
+}
+
+/**
+ * The system resolver — getaddrinfo(3) / getnameinfo(3), honouring
+ * /etc/hosts and nsswitch — over a `node:dns`-compatible module
+ * (`dns.lookup` with `all`, `verbatim`; `dns.lookupService`). This is what
+ * `NodeNetwork.layerResolver` and `BunNetwork.layerResolver` are; it lives
+ * here so both runtimes share it. Wrapped with {@link make}: `AI_ADDRCONFIG`,
+ * `AI_V4MAPPED` and `AI_ALL` reach the platform, the other flags are
+ * applied by the front. `node:dns` does not expose `ai_canonname`, so
+ * `AI_CANONNAME` reports the name asked for (after IDNA), not a CNAME
+ * target; `NI_DGRAM` is not passed (services are looked up as TCP).
+ *
+ * **Errors** (of the service): `ResolveFailed` with the platform's code
+ * (`ENOTFOUND` for EAI_NONAME, `EAI_AGAIN`, `EAI_FAIL`, ...).
+ *
+ * **Interruption**: the platform lookup cannot be cancelled; it finishes in
+ * libuv's thread pool and its result is dropped.
+ *
+ * @example
+ * ```ts
+ * import * as dns from "node:dns"
+ * import { Resolver } from "@netfx/core"
+ *
+ * const system = Resolver.makeSystem(dns)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeSystem = (dns: DnsModule): ResolverService => {
+  const hints = dns.ADDRCONFIG | dns.V4MAPPED | dns.ALL
+  return make({
+    getaddrinfo: (host, port, options) =>
+      Effect.async<ReadonlyArray<AddressInfo>, ResolveFailed>((resume) => {
+        let active = true
+        const type = options?.type ?? "stream"
+        try {
+          dns.lookup(
+            host,
+            { all: true, family: options?.family ?? 0, hints: (options?.flags ?? 0) & hints, verbatim: true },
+            (error, addresses) => {
+              if (!active) return
+              if (error) return resume(Effect.fail(platformFailed(host, error, "getaddrinfo")))
+              resume(
+                Effect.succeed(
+                  addresses.map((a) => ({
+                    family: a.family === 6 ? (6 as const) : (4 as const),
+                    type,
+                    protocol: protocolOf(type),
+                    address: a.family === 6 ? numericAddress(a.address, port) : SocketAddress.ipv4(a.address, port),
+                  })),
+                ),
+              )
+            },
+          )
+        } catch (error) {
+          // argument validation: a name the platform rejects before looking it up
+          resume(Effect.fail(platformFailed(host, error, "getaddrinfo")))
+        }
+        return Effect.sync(() => {
+          active = false
+        })
+      }),
+    getnameinfo: (address) =>
+      Effect.async<NameInfo, ResolveFailed>((resume) => {
+        let active = true
+        try {
+          dns.lookupService(address.host, address.port, (error, hostname, service) => {
+            if (!active) return
+            if (error) return resume(Effect.fail(platformFailed(address.host, error, "getnameinfo")))
+            resume(Effect.succeed({ host: hostname, service }))
+          })
+        } catch (error) {
+          resume(Effect.fail(platformFailed(address.host, error, "getnameinfo")))
+        }
+        return Effect.sync(() => {
+          active = false
+        })
+      }),
+  })
+}
+
+// ---------------------------------------------------------------------------
 // the static resolver
 // ---------------------------------------------------------------------------
 
