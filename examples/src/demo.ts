@@ -7,12 +7,13 @@ import { demo as asyncio } from "./demos/asyncio.ts"
 import type { Demo } from "./demos/Demo.ts"
 import { demo as resolve } from "./demos/resolve.ts"
 import { demo as tcp } from "./demos/tcp.ts"
+import { demo as tls } from "./demos/tls.ts"
 import { demo as udp } from "./demos/udp.ts"
 import { demo as unix } from "./demos/unix.ts"
 import { isMain, NetworkLive } from "./runtime.ts"
 
 /** Every demo, in the order `pnpm demo` runs them (also run under Bun by packages/bun/test/Examples.test.ts). */
-export const demos: ReadonlyArray<Demo> = [tcp, asyncio, udp, resolve, unix]
+export const demos: ReadonlyArray<Demo> = [tcp, tls, asyncio, udp, resolve, unix]
 
 const main = Effect.gen(function* () {
   let failed = 0

@@ -10,6 +10,7 @@ import * as Layer from "effect/Layer"
 import * as native from "./internal/native.ts"
 import * as resolver from "./internal/resolver.ts"
 import * as tcp from "./internal/tcp.ts"
+import * as tls from "./internal/tls.ts"
 import * as udp from "./internal/udp.ts"
 import * as unix from "./internal/unix.ts"
 
@@ -46,6 +47,7 @@ export const make = (options?: {
   runtime: "bun",
   resolver: options?.resolver === undefined ? resolver.system : Resolver.make(options.resolver),
   tcp: tcp.driver,
+  tls: tls.driver,
   udp: udp.driver,
   unix: unix.driver,
   native: nativeDriver,

@@ -157,7 +157,7 @@ export const connect = (
     }
     const tcp = yield* Network.driver("tcp", "TCP")
     const tls = options.tls === undefined || options.tls === false ? undefined : options.tls
-    const tlsDriver = tls === undefined ? undefined : yield* Network.driver("tls", "TLS")
+    const tlsDriver = tls === undefined ? undefined : yield* Tls.driver
     const network = yield* Network.Network
     // a numeric local address binds one family: only addresses of that family can connect from it
     const localFamily = options.localHost === undefined ? 0 : SocketAddress.numericFamily(options.localHost)
@@ -290,7 +290,7 @@ export const listen = (
     const secured =
       options.tls === undefined
         ? raws
-        : yield* secureListeners(raws, yield* Network.driver("tls", "TLS"), yield* Tls.validateServer(options.tls))
+        : yield* secureListeners(raws, yield* Tls.driver, yield* Tls.validateServer(options.tls))
     return yield* internalListener.make(secured, {
       backlog,
       ...(options.highWaterMark === undefined ? {} : { streamOptions: { highWaterMark: options.highWaterMark } }),

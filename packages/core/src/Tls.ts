@@ -208,6 +208,12 @@ export interface ClientRequest extends TlsClientOptions {
  * @category driver
  */
 export interface TlsDriver {
+  /**
+   * Set when this runtime cannot provide TLS that meets the contract:
+   * `Tcp.connect({ tls })`, `Tcp.listen({ tls })` and `wrap` then fail
+   * with it (saying why) instead of calling `connect`/`accept`.
+   */
+  readonly unsupported?: Unsupported | undefined
   readonly connect: (raw: RawConnection, request: ClientRequest) => Effect.Effect<RawConnection, TlsFailed, Scope.Scope>
   readonly accept: (
     raw: RawConnection,
@@ -296,7 +302,7 @@ export const wrap = (
   options: WrapOptions,
 ): Effect.Effect<SocketStream.SocketStream, TlsFailed | InvalidArgument | Unsupported, Scope.Scope | Network.Network> =>
   Effect.gen(function* () {
-    const tls = yield* Network.driver("tls", "TLS")
+    const tls = yield* driver
     if (!(stream instanceof SocketStreamImpl)) {
       return yield* Effect.fail(
         new InvalidArgument({ argument: "stream", reason: "is not a netfx socket stream", value: undefined }),
@@ -316,6 +322,17 @@ export const wrap = (
 
 const hostOf = (address: SocketAddress.SocketAddress): string =>
   SocketAddress.isIp(address) ? address.host : "localhost"
+
+/**
+ * The current network's TLS driver, failing with `Unsupported` when the
+ * runtime has none or declares it unusable.
+ *
+ * @internal
+ */
+export const driver: Effect.Effect<TlsDriver, Unsupported, Network.Network> = Effect.flatMap(
+  Network.driver("tls", "TLS"),
+  (d) => (d.unsupported === undefined ? Effect.succeed(d) : Effect.fail(d.unsupported)),
+)
 
 /**
  * The client request `Tcp.connect` builds from its `tls` option.

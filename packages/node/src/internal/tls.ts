@@ -112,7 +112,7 @@ class TlsConnection extends NodeConnection {
   /**
    * Closes with close_notify (so a standard-compatible peer reads a clean
    * end), then releases the socket once the alert and pending writes are
-   * out, or after LINGER_MILLIS.
+   * out and the peer closed too, or after LINGER_MILLIS.
    */
   override close(unread?: boolean): void {
     if (this.closing) return
@@ -120,10 +120,6 @@ class TlsConnection extends NodeConnection {
     const s = this.socket
     if (s.destroyed) {
       this.duplex.destroy()
-      return
-    }
-    if (s.writableEnded && s.writableLength === 0) {
-      s.destroy()
       return
     }
     if (
@@ -137,11 +133,25 @@ class TlsConnection extends NodeConnection {
       s.destroy()
       return
     }
-    s.once("close", () => clearTimeout(timer))
     const timer = setTimeout(() => s.destroy(), LINGER_MILLIS)
     timer.unref()
-    s.once("finish", () => s.destroy())
-    s.end()
+    s.once("close", () => clearTimeout(timer))
+    // After our close_notify is out, read (and drop) until the peer closes
+    // too: releasing the descriptor with unread input (TLS 1.3 session
+    // tickets, the peer's own close_notify) would make the kernel reset the
+    // connection, which the peer would see as ECONNRESET instead of an end.
+    const afterFinish = () => {
+      if (s.readableEnded) s.destroy()
+      else {
+        s.once("end", () => s.destroy())
+        s.resume()
+      }
+    }
+    if (s.writableFinished) afterFinish()
+    else {
+      s.once("finish", afterFinish)
+      s.end()
+    }
   }
 
   override start(handlers: Driver.ConnectionHandlers): void {
