@@ -116,6 +116,21 @@ export interface SocketInfo {
 }
 
 /**
+ * One connect attempt, as {@link ControlService.connects} lists it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectInfo {
+  /** When the attempt started, in `Clock` milliseconds. */
+  readonly at: number
+  readonly transport: Transport
+  /** The host the attempt came from. */
+  readonly from: string
+  readonly address: SocketAddress.SocketAddress
+}
+
+/**
  * A bound listener or datagram endpoint.
  *
  * @since 0.1.0
@@ -175,6 +190,8 @@ export interface ControlService {
   readonly sockets: Effect.Effect<ReadonlyArray<SocketInfo>>
   /** The bound listeners and datagram endpoints. */
   readonly listeners: Effect.Effect<ReadonlyArray<ListenerInfo>>
+  /** Every connect attempt so far, in order, with its start time (e.g. to check happy-eyeballs timing). */
+  readonly connects: Effect.Effect<ReadonlyArray<ConnectInfo>>
   /** The counters. */
   readonly stats: Effect.Effect<Stats>
   /**
@@ -284,6 +301,7 @@ export const make = (
       ),
       listeners: Effect.sync(() => [...net.listening].map((b) => ({ transport: b.transport, address: b.address }))),
       stats: Effect.sync(() => ({ ...net.stats })),
+      connects: Effect.sync(() => [...net.connects]),
       host: (address) =>
         view(typeof address === "string" ? (address.includes(":") ? { ipv6: address } : { ipv4: address }) : address),
     }

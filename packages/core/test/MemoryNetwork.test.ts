@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { type Driver, type Listener, MemoryNetwork, Network, SocketAddress, SocketStream, Tcp } from "@netfx/core"
+import { type Driver, type Listener, MemoryNetwork, Network, SocketAddress, SocketStream, Tcp, Udp } from "@netfx/core"
 import { datagramContract, readN, streamContract, tcpContract, unixTransport } from "@netfx/core/testing"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
@@ -8,6 +8,7 @@ import * as Equal from "effect/Equal"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 
 const memory = {
@@ -394,5 +395,162 @@ describe("MemoryNetwork observability, ports and names", () => {
       }),
       { window: 1000 },
     ),
+  )
+})
+
+describe("MemoryNetwork: happy eyeballs under TestClock", () => {
+  it.effect("attempts start at exactly 0, 250 and 500 ms while earlier ones hang", () =>
+    virtual(
+      Effect.gen(function* () {
+        const control = yield* MemoryNetwork.Control
+        yield* Tcp.listen({ host: "fd00::11", port: 80 })
+        const t0 = yield* now
+        const conn = yield* Tcp.connect({ host: "he.test", port: 80 })
+        assert.deepStrictEqual(conn.remoteAddress, SocketAddress.ipv6("fd00::11", 80))
+        const attempts = (yield* control.connects).map((c) => [c.at - t0, SocketAddress.format(c.address)])
+        // IPv6 first, families interleaved
+        assert.deepStrictEqual(attempts, [
+          [0, "[fd00::10]:80"],
+          [250, "10.0.0.10:80"],
+          [500, "[fd00::11]:80"],
+        ])
+        assert.strictEqual((yield* now) - t0, 500)
+        // the hanging losers left nothing behind: one client and one server end
+        assert.strictEqual((yield* control.sockets).length, 2)
+      }),
+      {
+        hosts: { "he.test": ["fd00::10", "fd00::11", "10.0.0.10"] },
+        links: [{ to: ["fd00::10", "10.0.0.10"], faults: { blackhole: true } }],
+      },
+    ),
+  )
+
+  it.effect("a refused attempt moves on at once (after its round trip), not after 250 ms", () =>
+    virtual(
+      Effect.gen(function* () {
+        const control = yield* MemoryNetwork.Control
+        yield* Tcp.listen({ host: "10.0.0.10", port: 80 })
+        yield* control.setFaults({ latency: "20 millis" })
+        const t0 = yield* now
+        const conn = yield* Tcp.connect({ host: "he.test", port: 80 })
+        assert.deepStrictEqual(conn.remoteAddress, SocketAddress.ipv4("10.0.0.10", 80))
+        assert.deepStrictEqual(
+          (yield* control.connects).map((c) => c.at - t0),
+          [0, 40],
+        )
+        assert.strictEqual((yield* now) - t0, 80)
+      }),
+      { hosts: { "he.test": ["fd00::10", "10.0.0.10"] } },
+    ),
+  )
+})
+
+describe("MemoryNetwork datagrams", () => {
+  const flood = (faults: MemoryNetwork.Faults, count = 200) =>
+    virtual(
+      Effect.gen(function* () {
+        const control = yield* MemoryNetwork.Control
+        const server = yield* Udp.bind({ host: "10.0.0.80", port: 53 })
+        const client = yield* Udp.bind({ host: "10.0.0.1" })
+        yield* control.setFaults(faults)
+        for (let i = 0; i < count; i++) yield* client.sendTo(Uint8Array.of(i & 0xff, i >> 8), "10.0.0.80", 53)
+        yield* Effect.sleep("1 second")
+        const got: Array<number> = []
+        while ((yield* server.queued) > 0) {
+          const d = yield* server.receive()
+          got.push((d.data[0] as number) | ((d.data[1] as number) << 8))
+        }
+        return { got, stats: yield* control.stats }
+      }),
+      { seed: 3 },
+    )
+
+  it.effect("loss, duplication and reordering are seeded: the same run gives the same datagrams", () =>
+    Effect.gen(function* () {
+      const faults = { latency: "5 millis", loss: 0.1, duplicate: 0.05, reorder: 0.1 } as const
+      const a = yield* flood(faults)
+      const b = yield* flood(faults)
+      assert.deepStrictEqual(a, b)
+      const { got, stats } = a
+      assert.strictEqual(stats.datagramsSent, 200)
+      assert.isAbove(stats.datagramsDropped, 0)
+      assert.isAbove(stats.datagramsDuplicated, 0)
+      assert.strictEqual(got.length, 200 - stats.datagramsDropped + stats.datagramsDuplicated)
+      assert.strictEqual(stats.datagramsDelivered, got.length)
+      // reordered: not sorted, yet every delivered number was sent
+      assert.notDeepEqual(
+        got,
+        [...got].sort((x, y) => x - y),
+      )
+      for (const n of got) assert.isTrue(n >= 0 && n < 200)
+    }),
+  )
+
+  it.effect("maxDatagramSize drops larger datagrams; a partition drops everything until healed", () =>
+    virtual(
+      Effect.gen(function* () {
+        const control = yield* MemoryNetwork.Control
+        const server = yield* Udp.bind({ host: "10.0.0.80", port: 53 })
+        const client = yield* Udp.bind({ host: "10.0.0.1" })
+        yield* control.addLink({ to: "10.0.0.80", faults: { maxDatagramSize: 512 } })
+        yield* client.sendTo(new Uint8Array(513), "10.0.0.80", 53)
+        yield* client.sendTo(new Uint8Array(512), "10.0.0.80", 53)
+        yield* control.partition("10.0.0.1", "10.0.0.80")
+        yield* client.sendTo(new Uint8Array(1), "10.0.0.80", 53)
+        yield* Effect.sleep("1 second")
+        yield* control.heal
+        yield* client.sendTo(new Uint8Array(2), "10.0.0.80", 53)
+        yield* Effect.sleep("1 second")
+        const sizes: Array<number> = []
+        while ((yield* server.queued) > 0) sizes.push((yield* server.receive()).data.length)
+        assert.deepStrictEqual(sizes, [512, 2])
+        assert.strictEqual((yield* control.stats).datagramsDropped, 2)
+      }),
+    ),
+  )
+
+  it.effect("a UDP request/response client with retries under 10% loss and 50 ms latency is exactly repeatable", () =>
+    Effect.gen(function* () {
+      const run = virtual(
+        Effect.gen(function* () {
+          const control = yield* MemoryNetwork.Control
+          yield* control.setFaults({ latency: "50 millis", loss: 0.1 })
+          const server = yield* Udp.bind({ host: "10.0.0.80", port: 53 })
+          yield* Effect.forkScoped(
+            Stream.runForEach(server.packets, (d) =>
+              server.sendTo(
+                encoder.encode(decoder.decode(d.data).replace("PING", "PONG")),
+                d.address.host,
+                d.address.port,
+              ),
+            ),
+          )
+          const client = yield* Udp.connect({ remoteHost: "10.0.0.80", remotePort: 53 })
+          const t0 = yield* now
+          const tries: Array<number> = []
+          for (let i = 0; i < 20; i++) {
+            let attempt = 0
+            while (true) {
+              attempt++
+              yield* client.send(encoder.encode(`PING ${i}`))
+              // a late reply to an earlier try is fine: it answers the same request
+              const reply = yield* Effect.timeout(client.receive(), "300 millis").pipe(Effect.option)
+              if (reply._tag === "Some" && decoder.decode(reply.value) === `PONG ${i}`) break
+            }
+            tries.push(attempt)
+          }
+          return { tries, elapsed: (yield* now) - t0, stats: yield* control.stats }
+        }),
+        { seed: 42 },
+      )
+      const first = yield* run
+      const second = yield* run
+      assert.deepStrictEqual(second, first)
+      // every failed try costs exactly one 300 ms timeout, every success one 100 ms round trip
+      assert.deepStrictEqual(first.tries, [1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 4, 2, 1, 1, 3, 1, 1, 1, 1, 1])
+      assert.strictEqual(first.elapsed, 20 * 100 + 7 * 300)
+      assert.strictEqual(first.stats.datagramsDropped, 7)
+      assert.strictEqual(first.stats.datagramsSent, 50)
+    }),
   )
 })

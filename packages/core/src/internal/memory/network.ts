@@ -79,6 +79,8 @@ export class MemoryNet {
   private readonly linkBusy = new Map<string, number>()
   readonly bound = new Map<string, Array<Bound & { readonly target: unknown }>>()
   readonly sockets = new Set<Tracked>()
+  /** Every connect attempt, in order (for `Control.connects`). */
+  readonly connects: Array<MemoryNetwork.ConnectInfo> = []
   /** Listeners and datagram endpoints, for `Control.listeners`. */
   readonly listening = new Set<{
     readonly transport: MemoryNetwork.Transport

@@ -34,6 +34,7 @@ export const tcpDriver = (net: MemoryNet, view: View): TcpDriver => ({
           : (net.expand(request.localHost).find((h) => h.includes(":") === remoteHost.includes(":")) ??
             request.localHost)
       ).toLowerCase()
+      net.connects.push({ at: net.now(), transport: "tcp", from: localHost, address: remote })
       const forward = net.faults(localHost, remoteHost)
       if (forward.blackhole || net.partitioned(localHost, remoteHost)) {
         // SYNs vanish: the connect hangs until interrupted (or a timeout the caller sets)

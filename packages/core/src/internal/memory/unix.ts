@@ -70,6 +70,7 @@ const unnamed = SocketAddress.unixPath("")
 export const unixDriver = (net: MemoryNet, fs: UnixNamespace): UnixDriver => ({
   connect: (address) =>
     Effect.gen(function* () {
+      net.connects.push({ at: net.now(), transport: "unix", from: "unix", address })
       const f = net.faults("unix", "unix")
       if (f.blackhole) return yield* Effect.never
       yield* delay(net.departure("unix", "unix", f, 0) - net.now())
