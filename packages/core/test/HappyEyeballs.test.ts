@@ -277,6 +277,34 @@ describe("happy eyeballs (RFC 8305) in Tcp.connect", () => {
     }),
   )
 
+  it.effect("one address: no race; refusal names the host, interruption closes the socket", () =>
+    Effect.gen(function* () {
+      const fake = fakeNetwork({ "one.test": "fd00::9", "hang.test": "10.0.0.9" }, { "fd00::9": refuseAfter(5) })
+      const refused = yield* Effect.fork(
+        Effect.flip(Effect.scoped(TcpModule.connect({ host: "one.test", port: 80 }))).pipe(Effect.provide(fake.layer)),
+      )
+      yield* TestClock.adjust("1 second")
+      const error = yield* Fiber.join(refused)
+      assert.strictEqual(error._tag, "ConnectFailed")
+      if (error._tag === "ConnectFailed") {
+        assert.strictEqual(error.host, "one.test")
+        assert.deepStrictEqual(
+          error.attempts.map((a) => a.code),
+          ["ECONNREFUSED"],
+        )
+      }
+      const scope = yield* Scope.make()
+      const hanging = yield* Effect.fork(
+        Scope.extend(TcpModule.connect({ host: "hang.test", port: 80 }), scope).pipe(Effect.provide(fake.layer)),
+      )
+      yield* TestClock.adjust("1 second")
+      assert.deepStrictEqual([...fake.open], ["10.0.0.9"])
+      assert.isTrue(Exit.isInterrupted(yield* Fiber.interrupt(hanging)))
+      assert.strictEqual(fake.open.size, 0)
+      yield* Scope.close(scope, Exit.void)
+    }),
+  )
+
   it.effect("interrupting during resolution opens nothing", () =>
     Effect.gen(function* () {
       let connects = 0

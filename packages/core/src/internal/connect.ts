@@ -83,6 +83,22 @@ export const connectAddresses = <A>(
     const delay = Duration.decode(plan.delay ?? DEFAULT_HAPPY_EYEBALLS_DELAY)
     const racing = Duration.greaterThan(delay, Duration.zero)
     const ordered = interleave(addresses)
+    if (ordered.length === 1) {
+      // nothing to race (numeric hosts): no fibers, one child scope
+      const only = ordered[0] as SocketAddress.Ipv4 | SocketAddress.Ipv6
+      return yield* Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function* () {
+          const child = yield* Scope.fork(outer, ExecutionStrategy.sequential)
+          const exit = yield* Effect.exit(restore(Scope.extend(attempt(only), child)))
+          if (Exit.isSuccess(exit)) return exit.value
+          yield* Scope.close(child, exit)
+          const failure = Cause.failureOption(exit.cause)
+          return yield* failure._tag === "Some"
+            ? Effect.fail(new ConnectFailed({ host: plan.host, port: plan.port, attempts: failure.value.attempts }))
+            : Effect.failCause(exit.cause)
+        }),
+      )
+    }
     const failures: Array<ReadonlyArray<ConnectAttempt> | undefined> = ordered.map(() => undefined)
     const winner = yield* Deferred.make<Won<A>>()
     const fibers: Array<Fiber.RuntimeFiber<void>> = []
