@@ -351,6 +351,15 @@ export class InvalidArgument extends Data.TaggedError("InvalidArgument")<{
  * refused (`EADDRNOTAVAIL` joining a multicast group, ...). Unlike
  * {@link BrokenResource}, the next operation may well succeed.
  *
+ * @example
+ * ```ts
+ * import { NetError } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const e = new NetError.OperationFailed({ operation: "sendTo", code: "EMSGSIZE" })
+ * assert.strictEqual(e.message, "sendTo failed with EMSGSIZE")
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */

@@ -55,6 +55,11 @@ describe("NetError", () => {
         "fd passing is not supported on memory: no descriptors",
       ],
       [
+        new NetError.OperationFailed({ operation: "sendTo", code: "EMSGSIZE", syscall: "send", address }),
+        "OperationFailed",
+        "sendTo failed with EMSGSIZE in send (127.0.0.1:9)",
+      ],
+      [
         new NetError.InvalidArgument({ argument: "port", reason: "must be an integer in 0..65535", value: -1 }),
         "InvalidArgument",
         "invalid port: must be an integer in 0..65535",
