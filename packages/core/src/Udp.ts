@@ -17,6 +17,29 @@
  * Why no backpressure: UDP has none. A slow receiver cannot slow a sender;
  * the only choice is which datagrams to lose, so netfx makes it explicit.
  *
+ * Why one receiver at a time (`BusyResource` otherwise): datagrams are not
+ * duplicated, so two consumers would each see an arbitrary subset. Fan out
+ * explicitly (a Queue or PubSub fed by `packets`) when that is wanted.
+ *
+ * What each runtime really does (measured on Linux, Node 20.20, Bun 1.4.5):
+ * - ICMP port unreachable after a datagram on a *connected* socket: Node
+ *   emits an `error` event (`ECONNREFUSED`, syscall `recvmsg`); Bun calls
+ *   its error handler (`ECONNREFUSED`, syscall `recv`) and its next `send`
+ *   may also throw `ECONNREFUSED`. netfx reports either as one
+ *   `OperationFailed` with `ECONNREFUSED` on the next `receive` (or `send`).
+ *   On unconnected sockets Node reports nothing; Bun reports such errors
+ *   from the socket's error queue, and netfx drops them as Node and BSD
+ *   sockets do (they concern some earlier destination, not this socket).
+ * - `EMSGSIZE` (over 65507 bytes for IPv4): Node fails the send callback,
+ *   Bun throws from `send`; both become `OperationFailed` and the socket
+ *   stays usable.
+ * - `reusePort`: Node's `node:dgram` has it from 22.12 / 23.1; on older Node
+ *   `bind` fails with `Unsupported`. Bun supports it.
+ * - `receiveBufferSize` / `sendBufferSize`: Node applies them; Bun's
+ *   `Bun.udpSocket` cannot set them, so `bind` fails with `Unsupported`.
+ * - Multicast (any-source and source-specific), broadcast and TTLs work on
+ *   both; the contract tests check them inside a private network namespace.
+ *
  * @since 0.1.0
  */
 import type * as Effect from "effect/Effect"
@@ -136,6 +159,19 @@ export interface UdpSocketBase {
 /**
  * Membership in a multicast group (see {@link UdpEndpoint.joinMulticastGroup}).
  *
+ * @example
+ * ```ts
+ * import { Udp } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * // the seed's SSDP-style listener: port 1900, group 239.255.255.250
+ * const listen = Effect.gen(function* () {
+ *   const udp = yield* Udp.bind({ port: 1900, reuseAddress: true })
+ *   yield* udp.joinMulticastGroup({ group: "239.255.255.250" }) // left when the Scope closes
+ *   return yield* udp.receive()
+ * }).pipe(Effect.scoped)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -156,6 +192,22 @@ export interface MulticastGroup {
  *
  * **Resource**: acquired by {@link bind} into the caller's Scope; closing
  * the Scope closes the socket (and leaves every joined group).
+ *
+ * **Errors** and **Interruption**: see each member.
+ *
+ * @example
+ * ```ts
+ * import { Udp } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import { Effect } from "effect"
+ *
+ * const echoOnce = Effect.gen(function* () {
+ *   const udp = yield* Udp.bind({ host: "127.0.0.1", queueSize: 1024, overflow: "dropOldest" })
+ *   const { data, address } = yield* udp.receive()
+ *   yield* udp.sendTo(data, address.host, address.port)
+ *   console.log(`lost so far: ${yield* udp.dropped}`)
+ * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -219,6 +271,21 @@ export interface UdpEndpoint extends UdpSocketBase {
  * (datagrams from other addresses are filtered out by the kernel).
  *
  * **Resource**: acquired by {@link connect} into the caller's Scope.
+ *
+ * **Errors** and **Interruption**: see each member.
+ *
+ * @example
+ * ```ts
+ * import { Udp } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import { Effect } from "effect"
+ *
+ * const ask = Effect.gen(function* () {
+ *   const udp = yield* Udp.connect({ remoteHost: "127.0.0.1", remotePort: 1234 })
+ *   yield* udp.send(new TextEncoder().encode("ping"))
+ *   return yield* udp.receive() // OperationFailed ECONNREFUSED if nobody listens
+ * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
+ * ```
  *
  * @since 0.1.0
  * @category models

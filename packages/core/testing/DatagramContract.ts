@@ -380,6 +380,22 @@ export const datagramContract = (env: DatagramEnvironment): void => {
       ),
     )
 
+    it.live("unconnected: a datagram to a closed port does not fail later receives", () =>
+      run(
+        Effect.gen(function* () {
+          const dead = yield* Effect.scoped(Effect.map(Udp.bind({ host: "127.0.0.1" }), (u) => portOf(u.localAddress)))
+          const udp = yield* Udp.bind({ host: "127.0.0.1" })
+          const friend = yield* Udp.bind({ host: "127.0.0.1" })
+          yield* udp.sendTo(bytes("void"), "127.0.0.1", dead)
+          yield* udp.sendTo(bytes("void"), "127.0.0.1", dead)
+          yield* friend.sendTo(bytes("real"), "127.0.0.1", portOf(udp.localAddress))
+          assert.strictEqual(text((yield* udp.receive()).data), "real")
+          yield* udp.sendTo(bytes("still"), "127.0.0.1", portOf(friend.localAddress))
+          assert.strictEqual(text((yield* friend.receive()).data), "still")
+        }),
+      ),
+    )
+
     it.live("connected: datagrams from other senders are not received", () =>
       run(
         Effect.gen(function* () {

@@ -53,6 +53,10 @@ const hostOf = (address: Ip): string =>
     ? `${address.host}%${address.scopeId}`
     : address.host
 
+/** Errors an ICMP message for an earlier datagram leaves pending on the socket. */
+const STALE_ICMP = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN", "EPROTO"])
+const MAX_STALE = 16
+
 const errno = (error: unknown): Errno => ({ ...NetError.errnoOf(error), cause: error })
 
 class BunUdpSocket implements Udp.RawUdpSocket {
@@ -73,15 +77,24 @@ class BunUdpSocket implements Udp.RawUdpSocket {
 
   /** One attempt: `true` when Bun took it or it failed (callback called), `false` to retry on drain. */
   private attempt(data: Uint8Array, address: Ip | undefined, callback: SendCallback): boolean {
-    let accepted: boolean
-    try {
-      accepted = address === undefined ? this.socket.send(data) : this.socket.send(data, address.port, hostOf(address))
-    } catch (error) {
-      callback(errno(error))
-      return true
+    for (let stale = 0; ; stale++) {
+      let accepted: boolean
+      try {
+        accepted =
+          address === undefined ? this.socket.send(data) : this.socket.send(data, address.port, hostOf(address))
+      } catch (error) {
+        // Bun sockets have IP_RECVERR on, so on an *unconnected* socket an ICMP
+        // error for an earlier datagram (to another destination) is pending in
+        // SO_ERROR and the kernel hands it to this send instead of sending.
+        // It says nothing about this datagram: consume it and send again.
+        const e = errno(error)
+        if (address !== undefined && STALE_ICMP.has(e.code) && stale < MAX_STALE) continue
+        callback(e)
+        return true
+      }
+      if (accepted) callback(undefined)
+      return accepted
     }
-    if (accepted) callback(undefined)
-    return accepted
   }
 
   send(data: Uint8Array, address: Ip | undefined, callback: SendCallback): void {
