@@ -21,6 +21,8 @@ export class Scheduler {
   private seq = 0
   private wake: (() => void) | undefined = undefined
   private signalled = false
+  /** The moment the loop sleeps until (+∞ while it waits for work, −∞ while it runs). */
+  private sleepingUntil = Number.NEGATIVE_INFINITY
 
   constructor(private readonly clock: Clock.Clock) {}
 
@@ -40,7 +42,9 @@ export class Scheduler {
       else hi = mid
     }
     this.queue.splice(lo, 0, item)
-    this.signal()
+    // a loop already sleeping until an earlier moment need not wake (and
+    // leave an abandoned sleep behind in a TestClock)
+    if (at < this.sleepingUntil) this.signal()
   }
 
   /** Runs `run` on the next turn of the scheduler. */
@@ -82,11 +86,17 @@ export class Scheduler {
   get run(): Effect.Effect<never> {
     const step: Effect.Effect<void> = Effect.suspend(() => {
       this.signalled = false
+      this.sleepingUntil = Number.NEGATIVE_INFINITY
       const now = this.now()
       this.runDue(now)
       const next = this.queue[0]
-      if (next === undefined || this.signalled) return next === undefined ? this.waitWake : Effect.void
+      if (this.signalled) return Effect.void
+      if (next === undefined) {
+        this.sleepingUntil = Number.POSITIVE_INFINITY
+        return this.waitWake
+      }
       if (next.at <= this.now()) return Effect.void
+      this.sleepingUntil = next.at
       return Effect.raceFirst(Effect.sleep(Duration.millis(next.at - now)), this.waitWake)
     })
     return Effect.forever(step)

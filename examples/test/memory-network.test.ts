@@ -1,0 +1,39 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as TestContext from "effect/TestContext"
+import { demo } from "../src/demos/memory.ts"
+import { latencyScenario, lossScenario, partitionScenario } from "../src/memory-network-testing.ts"
+
+describe("MemoryNetwork example: testing a key-value service", () => {
+  it.effect("latency: each request is exactly one connect plus one round trip", () =>
+    Effect.gen(function* () {
+      const { set, get } = yield* latencyScenario
+      assert.deepStrictEqual(set, { value: "OK", millis: 200 })
+      assert.deepStrictEqual(get, { value: "hello", millis: 200 })
+    }),
+  )
+
+  it.effect("loss: right answers, exact and repeatable delays", () =>
+    Effect.gen(function* () {
+      const first = yield* lossScenario
+      assert.deepStrictEqual(
+        first.answers,
+        Array.from({ length: 10 }, (_, i) => `v${i}`),
+      )
+      assert.deepStrictEqual(first.millis, [200, 200, 200, 400, 400, 200, 200, 200, 200, 200])
+      assert.strictEqual(first.retransmissions, 5)
+      assert.deepStrictEqual(yield* lossScenario, first)
+    }),
+  )
+
+  it.effect("partition: the request times out after exactly 1 s, and works after heal", () =>
+    Effect.gen(function* () {
+      const result = yield* partitionScenario
+      assert.deepStrictEqual(result, { during: { outcome: "TimeoutException", millis: 1000 }, after: "calm" })
+    }),
+  )
+
+  it.live("the demo entry runs (under its own TestContext)", () =>
+    demo.run.pipe(Effect.provide(TestContext.TestContext)),
+  )
+})
