@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
+import { MemoryNetwork } from "@netfx/core"
 import * as Effect from "effect/Effect"
-import * as TestContext from "effect/TestContext"
 import { demo } from "../src/demos/memory.ts"
 import { latencyScenario, lossScenario, partitionScenario } from "../src/memory-network-testing.ts"
 
