@@ -2,6 +2,7 @@ import { spawn } from "node:child_process"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
+import { namespaceSupport } from "@netfx/core/testing"
 import { NodeNetwork } from "@netfx/node"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -10,6 +11,7 @@ import { demo } from "../src/demos/udp.ts"
 import { client } from "../src/udp-client.ts"
 import { server } from "../src/udp-hello-server.ts"
 
+const namespaceProblem = await namespaceSupport()
 const tsx = fileURLToPath(new URL("../node_modules/.bin/tsx", import.meta.url))
 const src = (name: string) => fileURLToPath(new URL(`../src/${name}`, import.meta.url))
 
@@ -58,4 +60,36 @@ describe("UDP examples", () => {
   )
 
   it.live("the pnpm demo entry runs", () => demo.run.pipe(Effect.provide(NodeNetwork.layer)))
+
+  // Joining a multicast group must not touch the host network: run it in a private namespace.
+  it.live.skipIf(namespaceProblem !== undefined)(
+    `udp-multicast.ts joins, hears and leaves the group inside unshare -n${namespaceProblem ? ` (skipped: ${namespaceProblem})` : ""}`,
+    () =>
+      Effect.async<string>((resume) => {
+        const child = spawn(
+          "unshare",
+          [
+            "-n",
+            "sh",
+            "-c",
+            'ip link set lo up && ip route add 224.0.0.0/4 dev lo && exec "$@"',
+            "sh",
+            tsx,
+            src("udp-multicast.ts"),
+            "--mode",
+            "selftest",
+          ],
+          { stdio: ["ignore", "pipe", "pipe"] },
+        )
+        let out = ""
+        child.stdout.on("data", (d: Buffer) => {
+          out += d.toString()
+        })
+        child.stderr.on("data", (d: Buffer) => {
+          out += d.toString()
+        })
+        child.on("close", () => resume(Effect.succeed(out)))
+        return Effect.sync(() => child.kill("SIGKILL"))
+      }).pipe(Effect.map((out) => assert.include(out, "group received: NOTIFY * HTTP/1.1", out))),
+  )
 })
