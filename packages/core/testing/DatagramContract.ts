@@ -103,14 +103,14 @@ export const namespaceSupport = async (): Promise<string | undefined> => {
   return undefined
 }
 
-/** Kernel facts for one bound UDP port (Linux `/proc/net/udp{,6}`): queued bytes and drops. */
+/** Kernel facts for the UDP socket bound to loopback:`port` (Linux `/proc/net/udp{,6}`): queued bytes and drops. */
 const kernelUdp = (port: number, v6: boolean): { readonly rxQueue: number; readonly drops: number } | undefined => {
   const file = readFileSync(v6 ? "/proc/net/udp6" : "/proc/net/udp", "utf8")
   const hexPort = port.toString(16).toUpperCase().padStart(4, "0")
   for (const line of file.split("\n").slice(1)) {
     const cols = line.trim().split(/\s+/)
     if (cols.length < 13) continue
-    if ((cols[1] ?? "").endsWith(`:${hexPort}`)) {
+    if (cols[1] === (v6 ? `00000000000000000000000001000000:${hexPort}` : `0100007F:${hexPort}`)) {
       const [, rx = "0"] = (cols[4] ?? "0:0").split(":")
       return { rxQueue: Number.parseInt(rx, 16), drops: Number(cols[cols.length - 1]) }
     }
