@@ -83,7 +83,7 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     if (this.closed || chunk.length === 0) return
     this.chunks.push(chunk)
     this.buffered += chunk.length
-    if (this.buffered >= this.highWaterMark && !this.paused) {
+    if (this.buffered > this.highWaterMark && !this.paused) {
       this.paused = true
       this.raw.pause()
     }
