@@ -1,6 +1,7 @@
 /**
  * The Bun runtime for netfx: Bun's own sockets (`Bun.connect`,
- * `Bun.listen`) for TCP, the system resolver for names.
+ * `Bun.listen`) for TCP, `Bun.udpSocket` for UDP (socket buffer sizes are
+ * `Unsupported` there), the system resolver for names.
  *
  * @since 0.1.0
  */

@@ -1,5 +1,6 @@
 /**
- * The Node.js runtime for netfx: `node:net` for TCP, `node:dns` for names.
+ * The Node.js runtime for netfx: `node:net` for TCP, `node:dgram` for UDP
+ * (no `reusePort` before Node 22.12: `Unsupported`), `node:dns` for names.
  *
  * @since 0.1.0
  */
