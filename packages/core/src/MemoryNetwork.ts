@@ -176,9 +176,13 @@ export interface ControlService {
   readonly addLink: (rule: LinkRule) => Effect.Effect<void>
   /** Removes every fault and link rule (partitions stay; see {@link ControlService.heal}). */
   readonly clearFaults: Effect.Effect<void>
-  /** Cuts every link between a host of `a` and a host of `b`: connects hang, stream bytes wait, datagrams vanish. */
+  /**
+   * Cuts every link between a host of `a` and a host of `b`: connects and
+   * stream bytes wait for {@link ControlService.heal} (as TCP retransmits),
+   * datagrams vanish.
+   */
   readonly partition: (a: string | ReadonlyArray<string>, b: string | ReadonlyArray<string>) => Effect.Effect<void>
-  /** Removes every partition; waiting stream bytes resume. */
+  /** Removes every partition; waiting connects and stream bytes go on. */
   readonly heal: Effect.Effect<void>
   /** Resets the live connections that have `host` (address or name) at either end, or all; returns how many. */
   readonly reset: (host?: string) => Effect.Effect<number>

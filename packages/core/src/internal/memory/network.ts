@@ -259,7 +259,21 @@ export class MemoryNet {
     const held = this.held
     this.held = []
     for (const h of held) h.redeliver()
+    const waiters = [...this.healWaiters]
+    this.healWaiters.clear()
+    for (const w of waiters) w()
   }
+
+  private readonly healWaiters = new Set<() => void>()
+
+  /** Completes at the next `heal` (interruptible). */
+  readonly healed: Effect.Effect<void> = Effect.async<void>((resume) => {
+    const w = () => resume(Effect.void)
+    this.healWaiters.add(w)
+    return Effect.sync(() => {
+      this.healWaiters.delete(w)
+    })
+  })
 
   // ---- ports ----
 

@@ -35,8 +35,10 @@ export const tcpDriver = (net: MemoryNet, view: View): TcpDriver => ({
             request.localHost)
       ).toLowerCase()
       net.connects.push({ at: net.now(), transport: "tcp", from: localHost, address: remote })
+      // across a partition the SYNs are retransmitted until it heals
+      while (net.partitioned(localHost, remoteHost)) yield* net.healed
       const forward = net.faults(localHost, remoteHost)
-      if (forward.blackhole || net.partitioned(localHost, remoteHost)) {
+      if (forward.blackhole) {
         // SYNs vanish: the connect hangs until interrupted (or a timeout the caller sets)
         return yield* Effect.never
       }
