@@ -17,7 +17,7 @@ export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url
 const WORKER = path.join(BENCH_DIR, "src", "worker.ts")
 export const BUN = path.resolve(BENCH_DIR, "..", "node_modules", ".bin", "bun")
 
-export const SCENARIOS = ["bulk", "pingpong", "many", "accept", "unix", "idle"] as const
+export const SCENARIOS = ["bulk", "pingpong", "many", "accept", "unix", "udp", "idle"] as const
 export type Scenario = (typeof SCENARIOS)[number]
 
 export interface Options {
@@ -185,6 +185,10 @@ export const run = async (options: Options): Promise<Report> => {
             if (r === 0) log(`  unix ${w.id}: no Unix sockets in this implementation; skipped`)
             continue
           }
+          if (scenario === "udp" && w.ports.udp === undefined) {
+            if (r === 0) log(`  udp ${w.id}: no UDP in this implementation; skipped`)
+            continue
+          }
           const job: Job =
             scenario === "bulk"
               ? { scenario, target: { port: w.ports.sink }, bytes: options.bulkBytes, chunk: options.chunk }
@@ -195,19 +199,41 @@ export const run = async (options: Options): Promise<Report> => {
                     bytes: options.bulkBytes,
                     chunk: options.chunk,
                   }
-                : scenario === "pingpong"
-                  ? { scenario, port: w.ports.echo, millis: options.millis }
-                  : scenario === "many"
-                    ? { scenario, port: w.ports.echo, connections: options.manyConnections, millis: options.millis }
-                    : { scenario: "accept", port: w.ports.accept, millis: options.millis }
+                : scenario === "udp"
+                  ? { scenario, port: w.ports.udp ?? 0, millis: options.millis, size: 64 }
+                  : scenario === "pingpong"
+                    ? { scenario, port: w.ports.echo, millis: options.millis }
+                    : scenario === "many"
+                      ? { scenario, port: w.ports.echo, connections: options.manyConnections, millis: options.millis }
+                      : { scenario: "accept", port: w.ports.accept, millis: options.millis }
           let result: (Timed | PingPongResult) & { readonly cpuMicros: number }
           let serverCpu: number
+          let delivered = 0
           try {
+            const received0 = scenario === "udp" ? await w.server.request<number>({ scenario: "udpCount" }) : 0
             const server0 = await w.server.request<number>({ scenario: "cpu" })
             result = await w.client.request<(Timed | PingPongResult) & { readonly cpuMicros: number }>(job)
+            if (scenario === "udp") {
+              // datagrams still in flight get a moment to arrive
+              await new Promise((r) => setTimeout(r, 200))
+              delivered = (await w.server.request<number>({ scenario: "udpCount" })) - received0
+            }
             serverCpu = (await w.server.request<number>({ scenario: "cpu" })) - server0
           } catch (e) {
             log(`  ${scenario} ${w.id}: failed: ${e instanceof Error ? e.message : String(e)}`)
+            continue
+          }
+          if (scenario === "udp") {
+            const pps = delivered / result.seconds
+            const loss = result.count === 0 ? 0 : 100 * (1 - delivered / result.count)
+            log(
+              `  udp ${warm ? "warm-up" : `run ${r - options.warmup + 1}`} ${w.id}: ${pps.toFixed(0)} delivered/s, sent ${(result.count / result.seconds).toFixed(0)}/s, loss ${loss.toFixed(1)}%`,
+            )
+            if (warm) continue
+            record(w.id, scenario, "delivered packets", pps)
+            record(w.id, scenario, "sent packets", result.count / result.seconds)
+            record(w.id, scenario, "loss", loss)
+            record(w.id, scenario, "CPU per op", (result.cpuMicros + serverCpu) / Math.max(1, delivered))
             continue
           }
           const rate = result.count / result.seconds
@@ -242,7 +268,7 @@ export const run = async (options: Options): Promise<Report> => {
         try {
           const m = await idleOnce(id, options.idleConnections, pins)
           log(
-            `  idle run ${r + 1} ${id}: ${(m.rss / 1024).toFixed(1)} KiB RSS, ${(m.heap / 1024).toFixed(1)} KiB heap per connection`,
+            `  idle run ${r + 1} ${id}: ${(m.rss / 1024).toFixed(1)} KiB RSS, ${(m.heap / 1024).toFixed(1)} KiB heap per connection (server end ${(m.serverRss / 1024).toFixed(1)} KiB RSS, ${(m.serverHeap / 1024).toFixed(1)} KiB heap)`,
           )
           record(id, "idle", "RSS per connection", m.rss / 1024)
           record(id, "idle", "heap per connection", m.heap / 1024)
@@ -318,7 +344,7 @@ const idleOnce = async (
   id: ImplId,
   connections: number,
   pins: { server?: string; client?: string },
-): Promise<{ rss: number; heap: number }> => {
+): Promise<{ rss: number; heap: number; serverRss: number; serverHeap: number }> => {
   const server = new Worker(id, "idle-server", pins.server, true)
   const client = new Worker(id, "idle-client", pins.client, true)
   try {
@@ -339,6 +365,8 @@ const idleOnce = async (
     return {
       rss: (s1.rss - s0.rss + c1.rss - c0.rss) / connections,
       heap: (s1.heap - s0.heap + c1.heap - c0.heap) / connections,
+      serverRss: (s1.rss - s0.rss) / connections,
+      serverHeap: (s1.heap - s0.heap) / connections,
     }
   } finally {
     await client.stop()
@@ -352,6 +380,9 @@ const UNITS: Record<string, { unit: string; better: "higher" | "lower" }> = {
   "p50 latency": { unit: "µs", better: "lower" },
   "p99 latency": { unit: "µs", better: "lower" },
   accepts: { unit: "connections/s", better: "higher" },
+  "delivered packets": { unit: "datagrams/s", better: "higher" },
+  "sent packets": { unit: "datagrams/s", better: "higher" },
+  loss: { unit: "% of sent", better: "lower" },
   "CPU per op": { unit: "µs CPU (client+server)", better: "lower" },
   "CPU per MB": { unit: "µs CPU (client+server)", better: "lower" },
   "RSS per connection": { unit: "KiB", better: "lower" },
@@ -404,6 +435,7 @@ export const TARGETS: ReadonlyArray<{ scenario: Scenario; metric: string; bound:
   { scenario: "pingpong", metric: "round trips", bound: 0.75, text: "ping-pong ≥ 0.75× raw" },
   { scenario: "accept", metric: "accepts", bound: 0.8, text: "accepts/s ≥ 0.8× raw" },
   { scenario: "idle", metric: "RSS per connection", bound: 1.3, text: "idle RSS ≤ 1.3× raw" },
+  { scenario: "udp", metric: "delivered packets", bound: 0.8, text: "UDP packets/s ≥ 0.8× raw dgram" },
 ]
 
 /** A Markdown table of the report (also what `pnpm bench` prints). */

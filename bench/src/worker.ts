@@ -23,6 +23,8 @@ export type Job =
   | { readonly scenario: "wait"; readonly connections: number }
   | { readonly scenario: "mem" }
   | { readonly scenario: "cpu" }
+  | { readonly scenario: "udp"; readonly port: number; readonly millis: number; readonly size: number }
+  | { readonly scenario: "udpCount" }
 
 export const IMPLS = ["raw-node", "netfx-node", "platform-node", "raw-bun", "netfx-bun"] as const
 export type ImplId = (typeof IMPLS)[number]
@@ -64,6 +66,9 @@ export const runJob = (impl: Impl, job: Job): Promise<unknown> => {
       return impl.many(job.port, job.connections, job.millis)
     case "accept":
       return impl.accept(job.port, job.millis)
+    case "udp":
+      if (impl.udpSend === undefined) return Promise.reject(new Error(`${impl.name} has no UDP`))
+      return impl.udpSend(job.port, job.millis, job.size)
     default:
       return Promise.reject(new Error(`not a scenario job: ${job.scenario}`))
   }
@@ -89,9 +94,12 @@ const main = async () => {
   const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`)
   let handle: (job: Job) => Promise<unknown>
   if (role === "server") {
-    print(await impl.serve())
+    const ports = await impl.serve()
+    const udp = impl.udpSink === undefined ? undefined : await impl.udpSink().catch(() => undefined)
+    print({ ...ports, udp: udp?.port })
     handle = async (job) => {
       if (job.scenario === "cpu") return cpuMicros()
+      if (job.scenario === "udpCount") return udp?.received() ?? 0
       throw new Error(`server: unknown command ${job.scenario}`)
     }
   } else if (role === "client") {

@@ -37,6 +37,12 @@ describe("bench smoke", () => {
       expect(many.count).toBeGreaterThanOrEqual(5)
       const accept = await impl.accept(ports.accept, 100)
       expect(accept.count).toBeGreaterThan(0)
+      if (impl.udpSink !== undefined && impl.udpSend !== undefined) {
+        const sink = await impl.udpSink()
+        const sent = await impl.udpSend(sink.port, 100, 64)
+        expect(sent.count).toBeGreaterThan(0)
+        await until(() => sink.received() > 0, 10_000)
+      }
       const idle = await impl.idleServer()
       const close = await impl.idleOpen(idle.port, 20)
       await until(() => idle.accepted() >= 20, 10_000)

@@ -1,4 +1,4 @@
-import { type Network, SocketAddress, type SocketStream, Tcp, Unix } from "@netfx/core"
+import { type Network, SocketAddress, type SocketStream, Tcp, Udp, Unix } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
@@ -143,6 +143,42 @@ export const netfx = (name: string, layer: Layer.Layer<Network.Network>): Impl =
               }),
             )
             count++
+          }
+          return { count, seconds: (now() - t0) / 1000 }
+        }),
+      ),
+
+    async udpSink() {
+      let received = 0
+      const scope = await runtime.runPromise(Scope.make())
+      const port = await runtime.runPromise(
+        Effect.gen(function* () {
+          const endpoint = yield* Udp.bind({ host: HOST, port: 0 })
+          yield* Effect.forkIn(
+            Effect.forever(
+              Effect.map(endpoint.receive(), () => {
+                received++
+              }),
+            ),
+            scope,
+          )
+          return endpoint.localAddress.port
+        }).pipe(Scope.extend(scope)),
+      )
+      return { port, received: () => received }
+    },
+
+    udpSend: (port, millis, size) =>
+      run(
+        Effect.gen(function* () {
+          const conn = yield* Udp.connect({ remoteHost: HOST, remotePort: port })
+          const data = new Uint8Array(size).fill(7)
+          const t0 = now()
+          const deadline = t0 + millis
+          let count = 0
+          while (true) {
+            yield* conn.send(data)
+            if ((++count & 63) === 0 && now() >= deadline) break
           }
           return { count, seconds: (now() - t0) / 1000 }
         }),

@@ -198,6 +198,49 @@ export const rawBun: Impl = {
     return { count, seconds: (now() - t0) / 1000 }
   },
 
+  async udpSink() {
+    let received = 0
+    const socket = await Bun.udpSocket({
+      hostname: HOST,
+      port: 0,
+      socket: {
+        data() {
+          received++
+        },
+      },
+    })
+    return { port: socket.port, received: () => received }
+  },
+
+  async udpSend(port, millis, size) {
+    let drained: (() => void) | undefined
+    const socket = await Bun.udpSocket({
+      connect: { hostname: HOST, port },
+      socket: {
+        drain() {
+          drained?.()
+        },
+      },
+    })
+    const data = new Uint8Array(size).fill(7)
+    const t0 = now()
+    const deadline = t0 + millis
+    let count = 0
+    // Bun's send is synchronous: false means the kernel buffer is full, wait for drain
+    while (true) {
+      if (socket.send(data)) count++
+      else await new Promise<void>((resolve) => (drained = resolve))
+      if ((count & 63) === 0) {
+        if (now() >= deadline) break
+        // let the event loop breathe, as an awaited send would
+        await new Promise((r) => setImmediate(r))
+      }
+    }
+    const seconds = (now() - t0) / 1000
+    socket.close()
+    return { count, seconds }
+  },
+
   async idleServer() {
     let accepted = 0
     const server = listen({

@@ -1,3 +1,4 @@
+import * as dgram from "node:dgram"
 import * as net from "node:net"
 import { type Impl, MAX_SAMPLES, now, type ServerPorts, type Target, type Timed, unixPath } from "./types.ts"
 
@@ -136,6 +137,36 @@ export const rawNode: Impl = {
       count++
     }
     return { count, seconds: (now() - t0) / 1000 }
+  },
+
+  async udpSink() {
+    let received = 0
+    const socket = dgram.createSocket("udp4")
+    socket.on("message", () => {
+      received++
+    })
+    await new Promise<void>((resolve) => socket.bind(0, HOST, () => resolve()))
+    return { port: socket.address().port, received: () => received }
+  },
+
+  async udpSend(port, millis, size) {
+    const socket = dgram.createSocket("udp4")
+    await new Promise<void>((resolve) => socket.connect(port, HOST, () => resolve()))
+    const data = Buffer.alloc(size, 7)
+    const t0 = now()
+    const deadline = t0 + millis
+    let count = 0
+    await new Promise<void>((resolve, reject) => {
+      const next = (error?: Error | null) => {
+        if (error) return reject(error)
+        if ((++count & 63) === 0 && now() >= deadline) return resolve()
+        socket.send(data, next)
+      }
+      socket.send(data, next)
+    })
+    const seconds = (now() - t0) / 1000
+    socket.close()
+    return { count, seconds }
   },
 
   async idleServer() {

@@ -17,6 +17,8 @@ export interface ServerPorts {
   readonly accept: number
   /** A sink on a Unix socket path, where the implementation has Unix sockets. */
   readonly unixSink: string | undefined
+  /** The UDP receiver's port (added by the server worker where the implementation has UDP). */
+  readonly udp?: number | undefined
 }
 
 /** Where a bulk client connects: a loopback TCP port or a Unix socket path. */
@@ -59,6 +61,10 @@ export interface Impl {
   many(port: number, connections: number, millis: number): Promise<Timed>
   /** Sequential connect, wait for the server's close, close; for `millis`. */
   accept(port: number, millis: number): Promise<Timed>
+  /** Starts a UDP receiver on 127.0.0.1 counting datagrams (absent: no UDP in this implementation). */
+  udpSink?(): Promise<{ readonly port: number; readonly received: () => number }>
+  /** Sends `size`-byte datagrams to `port` for `millis`, each send waiting for the previous one; count = sent. */
+  udpSend?(port: number, millis: number, size: number): Promise<Timed>
   /** Starts the idle-memory server. */
   idleServer(): Promise<IdleServer>
   /** Opens `connections` idle connections (reading, as a client would); resolves a function that closes them. */
