@@ -1,5 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
-import { type Driver, type Listener, MemoryNetwork, Network, SocketAddress, SocketStream, Tcp, Udp } from "@netfx/core"
+import {
+  type Driver,
+  type Listener,
+  MemoryNetwork,
+  Network,
+  SocketAddress,
+  SocketStream,
+  Tcp,
+  Udp,
+  Unix,
+} from "@netfx/core"
 import { datagramContract, readN, streamContract, tcpContract, unixTransport } from "@netfx/core/testing"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
@@ -554,5 +564,38 @@ describe("MemoryNetwork datagrams", () => {
       assert.strictEqual(first.stats.datagramsDropped, 7)
       assert.strictEqual(first.stats.datagramsSent, 50)
     }),
+  )
+})
+
+describe("MemoryNetwork Unix sockets", () => {
+  it.effect("virtual socket paths: in use, removed on close, stale files replaced", () =>
+    virtual(
+      Effect.gen(function* () {
+        const control = yield* MemoryNetwork.Control
+        const first = yield* Unix.listen("/run/app.sock")
+        const busy = yield* Effect.flip(Effect.scoped(Unix.listen("/run/app.sock")))
+        assert.strictEqual(busy._tag === "ListenFailed" ? busy.code : busy._tag, "EADDRINUSE")
+        yield* first.close
+        // still a socket file, nobody listening: refused, and a new listener replaces it
+        const stale = yield* Effect.flip(Effect.scoped(Unix.connect("/run/app.sock")))
+        assert.strictEqual(stale._tag === "ConnectFailed" ? stale.attempts[0]?.code : stale._tag, "ECONNREFUSED")
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const again = yield* Unix.listen("/run/app.sock")
+            yield* Effect.forkScoped(again.serve((c) => c.send(encoder.encode("again"))))
+            const conn = yield* Unix.connect("/run/app.sock")
+            assert.strictEqual(decoder.decode(yield* conn.receive()), "again")
+            assert.deepStrictEqual(conn.remoteAddress, SocketAddress.unixPath("/run/app.sock"))
+            assert.deepStrictEqual(
+              (yield* control.listeners).map((l) => l.transport),
+              ["unix"],
+            )
+          }),
+        )
+        // the listener's scope removed its file
+        const gone = yield* Effect.flip(Effect.scoped(Unix.connect("/run/app.sock")))
+        assert.strictEqual(gone._tag === "ConnectFailed" ? gone.attempts[0]?.code : gone._tag, "ENOENT")
+      }),
+    ),
   )
 })
