@@ -79,13 +79,14 @@ export const canBindUdp6 = (): Promise<boolean> =>
 
 /**
  * The private namespace: `lo` up (broadcast to 127.255.255.255) and a veth
- * pair whose `v0` end has 10.9.9.1 and 10.9.9.2 and carries 224.0.0.0/4, so
+ * pair whose `v0` end has 10.9.9.1, 10.9.9.2 (and fd00::1 where IPv6
+ * exists) and carries 224.0.0.0/4, so
  * multicast leaves through a real interface (on `lo` itself every
  * multicast datagram comes back as input, and IP_MULTICAST_LOOP could not
  * be observed).
  */
 const NAMESPACE_SETUP =
-  "ip link set lo up && ip link add v0 type veth peer name v1 && ip addr add 10.9.9.1/24 dev v0 && ip addr add 10.9.9.2/24 dev v0 && ip link set v0 up && ip link set v1 up && ip route add 224.0.0.0/4 dev v0"
+  "ip link set lo up && ip link add v0 type veth peer name v1 && ip addr add 10.9.9.1/24 dev v0 && ip addr add 10.9.9.2/24 dev v0 && (ip -6 addr add fd00::1/64 dev v0 nodad || true) && ip link set v0 up && ip link set v1 up && ip route add 224.0.0.0/4 dev v0"
 
 /**
  * Whether `unshare -n` + `ip` can make a private network namespace here

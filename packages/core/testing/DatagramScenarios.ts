@@ -20,6 +20,7 @@ const portOf = (address: SocketAddress.SocketAddress): number => (SocketAddress.
 
 const GROUP = "239.255.0.1"
 const SSM_GROUP = "232.1.1.1"
+const GROUP6 = "ff15::1234"
 
 /** Receives the next datagram and checks its text; a unicast marker proves what did not arrive. */
 const expectNext = (endpoint: Udp.UdpEndpoint, want: string, why: string) =>
@@ -84,6 +85,27 @@ export const namespaceScenarios: Record<string, Effect.Effect<void, unknown, Sco
     yield* other.sendTo(bytes("from-other"), SSM_GROUP, port)
     yield* good.sendTo(bytes("from-source"), SSM_GROUP, port)
     yield* expectNext(receiver, "from-source", "source-specific join")
+  }),
+  multicast6: Effect.gen(function* () {
+    // IPv6: the interface is named by scope (`::%v0`), the group is site-local ff15::/16
+    const receiver = yield* Udp.bind({ family: "ipv6" })
+    const port = portOf(receiver.localAddress)
+    const sender = yield* Udp.bind({ host: "fd00::1" })
+    yield* sender.setMulticastInterface("::%v0")
+    yield* sender.setMulticastTtl(1)
+    yield* Effect.scoped(
+      Effect.gen(function* () {
+        yield* receiver.joinMulticastGroup({ group: GROUP6, interface: "::%v0" })
+        yield* sender.sendTo(bytes("six"), GROUP6, port)
+        const d = yield* expectNext(receiver, "six", "joined IPv6 member")
+        if (d.address.host !== "fd00::1") return yield* Effect.dieMessage(`wrong sender ${d.address.host}`)
+      }),
+    )
+    yield* sender.sendTo(bytes("gone"), GROUP6, port)
+    yield* sender.sendTo(bytes("marker6"), "::1", port)
+    yield* expectNext(receiver, "marker6", "after leaving the IPv6 group")
+    const bad = yield* Effect.flip(Effect.scoped(receiver.joinMulticastGroup({ group: "fd00::2" })))
+    if (bad._tag !== "InvalidArgument") return yield* Effect.dieMessage(`non-multicast IPv6 group: ${bad._tag}`)
   }),
   broadcast: Effect.gen(function* () {
     const receiver = yield* Udp.bind({ host: "0.0.0.0" })
