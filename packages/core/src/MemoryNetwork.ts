@@ -6,8 +6,52 @@
  *
  * Time passes only through Effect's `Clock`: under `TestClock` a 50 ms
  * latency takes exactly 50 ms of virtual time and no real time at all.
- * Randomness (jitter, loss) comes from a seeded PRNG, so a run repeats
- * exactly.
+ * Randomness (jitter, loss, duplication, reordering) comes from a seeded
+ * PRNG, so a run repeats exactly.
+ *
+ * What it provides: TCP (`Tcp.connect`/`Tcp.listen`, happy eyeballs
+ * included), Unix stream sockets (paths live in the network's own
+ * namespace; no file is created), UDP (`Udp.bind`/`Udp.connect`, no
+ * multicast) and the resolver (names from {@link Options.hosts}, which
+ * `Control.addHost` can change). It has no TLS driver and no native addon
+ * (Unix datagram sockets, descriptor passing): those fail with
+ * `Unsupported`.
+ *
+ * The model, in short:
+ * - every packet takes `latency` (+ jitter, + bandwidth queueing) one way;
+ *   a connect takes one round trip; nothing is delivered from the caller's
+ *   stack, all delivery runs on one timer fiber;
+ * - a stream direction has a window ({@link Options.window}): `send` waits
+ *   once the bytes in flight plus the receiver's unread bytes reach it;
+ * - closing a socket with unread bytes resets the connection
+ *   (`BrokenResource` `ECONNRESET` at the peer), as a kernel does;
+ * - a lost stream segment arrives after a retransmission timeout (200 ms,
+ *   doubling); a lost datagram is gone;
+ * - connects from the default network come from `10.0.0.1` / `fd00::1`
+ *   (loopback for loopback targets); `control.host(address)` gives a view
+ *   of the network from another host, for link rules and partitions.
+ *
+ * @example
+ * ```ts
+ * import { MemoryNetwork, Tcp } from "@netfx/core"
+ * import { Clock, Effect, Fiber, TestClock } from "effect"
+ *
+ * // in an `it.effect` test (TestClock in place)
+ * const test = Effect.gen(function* () {
+ *   const fiber = yield* Effect.fork(
+ *     Effect.gen(function* () {
+ *       const control = yield* MemoryNetwork.Control
+ *       yield* control.setFaults({ latency: "50 millis" })
+ *       const listener = yield* Tcp.listen({ host: "server.test", port: 80 })
+ *       const start = yield* Clock.currentTimeMillis
+ *       yield* Tcp.connect({ host: "server.test", port: 80 })
+ *       return (yield* Clock.currentTimeMillis) - start // exactly 100
+ *     }).pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer({ hosts: { "server.test": "10.0.0.80" } }))),
+ *   )
+ *   yield* TestClock.adjust("1 minute")
+ *   return yield* Fiber.join(fiber)
+ * })
+ * ```
  *
  * @since 0.1.0
  */
