@@ -13,9 +13,9 @@
  * included), Unix stream sockets (paths live in the network's own
  * namespace; no file is created), UDP (`Udp.bind`/`Udp.connect`, no
  * multicast) and the resolver (names from {@link Options.hosts}, which
- * `Control.addHost` can change). It has no TLS driver and no native addon
- * (Unix datagram sockets, descriptor passing): those fail with
- * `Unsupported`.
+ * `Control.addHost` can change). TLS runs when a runtime's TLS driver is
+ * passed in ({@link Options.tls}). It has no native addon (Unix datagram
+ * sockets, descriptor passing): those fail with `Unsupported`.
  *
  * The model, in short:
  * - every packet takes `latency` (+ jitter, + bandwidth queueing) one way;
@@ -66,6 +66,7 @@ import { udpDriver } from "./internal/memory/udp.ts"
 import { UnixNamespace, unixDriver } from "./internal/memory/unix.ts"
 import { Network, type NetworkService } from "./Network.ts"
 import type * as SocketAddress from "./SocketAddress.ts"
+import type { TlsDriver } from "./Tls.ts"
 
 /**
  * The transports the memory network carries.
@@ -143,6 +144,12 @@ export interface Options {
   readonly faults?: Faults
   /** Link rules, from the start. */
   readonly links?: ReadonlyArray<LinkRule>
+  /**
+   * A TLS driver to run over the memory connections (TLS drivers work on
+   * any `RawConnection`), e.g. the `tls` of `NodeNetwork`'s service.
+   * Omitted: TLS fails with `Unsupported`.
+   */
+  readonly tls?: TlsDriver | undefined
 }
 
 /**
@@ -309,6 +316,7 @@ export const make = (
       tcp: tcpDriver(net, v),
       unix: unixDriver(net, fs),
       udp: udpDriver(net, v),
+      tls: options.tls,
     })
     const control: ControlService = {
       setFaults: (faults) => Effect.sync(() => net.setGlobal(faults)),
