@@ -48,6 +48,14 @@ import * as SocketStream from "./SocketStream.ts"
  * PEM text (or DER bytes) of certificates, keys or CA bundles. Several PEM
  * blocks may be concatenated in one string.
  *
+ * @example
+ * ```ts
+ * import type { Tls } from "@netfx/core"
+ * import { readFileSync } from "node:fs"
+ *
+ * const ca: Tls.Pem = readFileSync("ca.pem", "utf8")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -55,6 +63,13 @@ export type Pem = string | Uint8Array
 
 /**
  * A certificate chain and its private key.
+ *
+ * @example
+ * ```ts
+ * import type { Tls } from "@netfx/core"
+ *
+ * const credentials: Tls.TlsCredentials = { cert: "-----BEGIN CERTIFICATE-----...", key: "-----BEGIN PRIVATE KEY-----..." }
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -71,6 +86,13 @@ export interface TlsCredentials {
 /**
  * A TLS protocol version.
  *
+ * @example
+ * ```ts
+ * import type { Tls } from "@netfx/core"
+ *
+ * const modern: Tls.TlsClientOptions = { minVersion: "TLSv1.3" satisfies Tls.TlsVersion }
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -78,6 +100,21 @@ export type TlsVersion = "TLSv1.2" | "TLSv1.3"
 
 /**
  * Client options: `Tcp.connect({ tls })` and `Tls.wrap(stream, { side: "client" })`.
+ *
+ * **Errors** (of the connect or wrap that uses them): `TlsFailed` with the
+ * platform's code when the handshake or verification fails.
+ *
+ * @example
+ * ```ts
+ * import { Tcp } from "@netfx/core"
+ *
+ * // mutual TLS against a private CA, offering HTTP/2 then HTTP/1.1
+ * const conn = Tcp.connect({
+ *   host: "api.internal.example",
+ *   port: 8443,
+ *   tls: { ca: "<ca pem>", cert: "<client cert pem>", key: "<client key pem>", alpnProtocols: ["h2", "http/1.1"] },
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -111,6 +148,21 @@ export interface TlsClientOptions {
 /**
  * Server options: `Tcp.listen({ tls })` and `Tls.wrap(stream, { side: "server" })`.
  *
+ * **Resource** / **Errors**: a listener with these options hands out only
+ * connections whose handshake succeeded; a failed or timed-out handshake
+ * (`TlsFailed`, `ETIMEDOUT`) is logged with the peer and the connection
+ * closed, never reported to `accept`/`serve`.
+ *
+ * @example
+ * ```ts
+ * import { Tcp } from "@netfx/core"
+ *
+ * const listener = Tcp.listen({
+ *   port: 8443,
+ *   tls: { cert: "<cert pem>", key: "<key pem>", requestCert: true, ca: "<client CA pem>", alpnProtocols: ["h2"] },
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -142,6 +194,15 @@ export interface TlsServerOptions extends TlsCredentials {
 /**
  * A parsed peer certificate.
  *
+ * @example
+ * ```ts
+ * import { Tls, type SocketStream } from "@netfx/core"
+ * import { Option } from "effect"
+ *
+ * const peerName = (conn: SocketStream.SocketStream) =>
+ *   Tls.info(conn).pipe(Option.flatMap((i) => i.peerCertificate), Option.map((c) => c.subject.CN))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -163,6 +224,14 @@ export interface PeerCertificate {
 
 /**
  * Facts of an established TLS session, in `stream.extra.tls`.
+ *
+ * @example
+ * ```ts
+ * import { Tls, type SocketStream } from "@netfx/core"
+ * import { Option } from "effect"
+ *
+ * const version = (conn: SocketStream.SocketStream) => Option.map(Tls.info(conn), (i) => i.version)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -187,6 +256,13 @@ export interface TlsInfo {
 /**
  * What a runtime's TLS driver receives for a client handshake.
  *
+ * @example
+ * ```ts
+ * import type { Tls } from "@netfx/core"
+ *
+ * const request: Tls.ClientRequest = { host: "localhost", serverName: "localhost" }
+ * ```
+ *
  * @since 0.1.0
  * @category driver
  */
@@ -203,6 +279,19 @@ export interface ClientRequest extends TlsClientOptions {
  * interrupted handshake closes everything. Failures are `TlsFailed` with
  * the platform's code and the peer address; on failure the raw connection
  * is closed.
+ *
+ * @example
+ * ```ts
+ * import { type Tls, NetError } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * // a runtime without TLS says so, precisely
+ * const none: Tls.TlsDriver = {
+ *   unsupported: new NetError.Unsupported({ feature: "TLS", runtime: "memory", reason: "no TLS in memory" }),
+ *   connect: () => Effect.dieMessage("unreachable"),
+ *   accept: () => Effect.dieMessage("unreachable"),
+ * }
+ * ```
  *
  * @since 0.1.0
  * @category driver
@@ -223,6 +312,9 @@ export interface TlsDriver {
 
 /**
  * Reads the TLS facts of a stream: `None` for a stream without TLS.
+ *
+ * **Resource**: none (reads `stream.extra.tls`). **Errors**: none.
+ * **Interruption**: not applicable (synchronous).
  *
  * @example
  * ```ts
@@ -245,6 +337,13 @@ export const info = (stream: { readonly extra: Readonly<Record<string, unknown>>
 
 /**
  * Options of {@link wrap}: which side of the handshake this end plays.
+ *
+ * @example
+ * ```ts
+ * import type { Tls } from "@netfx/core"
+ *
+ * const asServer: Tls.WrapOptions = { side: "server", cert: "<cert pem>", key: "<key pem>" }
+ * ```
  *
  * @since 0.1.0
  * @category models
