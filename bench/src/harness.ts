@@ -17,7 +17,7 @@ export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url
 const WORKER = path.join(BENCH_DIR, "src", "worker.ts")
 export const BUN = path.resolve(BENCH_DIR, "..", "node_modules", ".bin", "bun")
 
-export const SCENARIOS = ["bulk", "pingpong", "many", "accept", "unix", "udp", "idle"] as const
+export const SCENARIOS = ["bulk", "pingpong", "many", "accept", "unix", "udp", "tls", "handshake", "idle"] as const
 export type Scenario = (typeof SCENARIOS)[number]
 
 export interface Options {
@@ -185,6 +185,10 @@ export const run = async (options: Options): Promise<Report> => {
             if (r === 0) log(`  unix ${w.id}: no Unix sockets in this implementation; skipped`)
             continue
           }
+          if ((scenario === "tls" || scenario === "handshake") && w.ports.tls === undefined) {
+            if (r === 0) log(`  ${scenario} ${w.id}: no TLS in this implementation; skipped`)
+            continue
+          }
           if (scenario === "udp" && w.ports.udp === undefined) {
             if (r === 0) log(`  udp ${w.id}: no UDP in this implementation; skipped`)
             continue
@@ -199,13 +203,28 @@ export const run = async (options: Options): Promise<Report> => {
                     bytes: options.bulkBytes,
                     chunk: options.chunk,
                   }
-                : scenario === "udp"
-                  ? { scenario, port: w.ports.udp ?? 0, millis: options.millis, size: 64 }
-                  : scenario === "pingpong"
-                    ? { scenario, port: w.ports.echo, millis: options.millis }
-                    : scenario === "many"
-                      ? { scenario, port: w.ports.echo, connections: options.manyConnections, millis: options.millis }
-                      : { scenario: "accept", port: w.ports.accept, millis: options.millis }
+                : scenario === "tls"
+                  ? {
+                      scenario,
+                      port: w.ports.tls?.sink ?? 0,
+                      ca: w.ports.tls?.cert ?? "",
+                      bytes: options.bulkBytes,
+                      chunk: options.chunk,
+                    }
+                  : scenario === "handshake"
+                    ? { scenario, port: w.ports.tls?.accept ?? 0, ca: w.ports.tls?.cert ?? "", millis: options.millis }
+                    : scenario === "udp"
+                      ? { scenario, port: w.ports.udp ?? 0, millis: options.millis, size: 64 }
+                      : scenario === "pingpong"
+                        ? { scenario, port: w.ports.echo, millis: options.millis }
+                        : scenario === "many"
+                          ? {
+                              scenario,
+                              port: w.ports.echo,
+                              connections: options.manyConnections,
+                              millis: options.millis,
+                            }
+                          : { scenario: "accept", port: w.ports.accept, millis: options.millis }
           let result: (Timed | PingPongResult) & { readonly cpuMicros: number }
           let serverCpu: number
           let delivered = 0
@@ -237,12 +256,13 @@ export const run = async (options: Options): Promise<Report> => {
             continue
           }
           const rate = result.count / result.seconds
-          const bulkLike = scenario === "bulk" || scenario === "unix"
+          const bulkLike = scenario === "bulk" || scenario === "unix" || scenario === "tls"
           const shown = bulkLike ? `${(rate / 1e6).toFixed(0)} MB/s` : `${rate.toFixed(0)}/s`
           log(`  ${scenario} ${warm ? "warm-up" : `run ${r - options.warmup + 1}`} ${w.id}: ${shown}`)
           if (warm) continue
           if (bulkLike) record(w.id, scenario, "throughput", rate / 1e6)
           else if (scenario === "accept") record(w.id, scenario, "accepts", rate)
+          else if (scenario === "handshake") record(w.id, scenario, "handshakes", rate)
           else record(w.id, scenario, "round trips", rate)
           // CPU time per operation is far less disturbed by other load than rates are
           const ops = bulkLike ? result.count / 1e6 : result.count
@@ -380,6 +400,7 @@ const UNITS: Record<string, { unit: string; better: "higher" | "lower" }> = {
   "p50 latency": { unit: "µs", better: "lower" },
   "p99 latency": { unit: "µs", better: "lower" },
   accepts: { unit: "connections/s", better: "higher" },
+  handshakes: { unit: "handshakes/s", better: "higher" },
   "delivered packets": { unit: "datagrams/s", better: "higher" },
   "sent packets": { unit: "datagrams/s", better: "higher" },
   loss: { unit: "% of sent", better: "lower" },

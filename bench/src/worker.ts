@@ -11,7 +11,7 @@
  * Runs under Node (through tsx, with --expose-gc) or under Bun.
  */
 import * as readline from "node:readline"
-import { type Impl, settledMemory, type Target, until } from "./impls/types.ts"
+import { type Impl, selfSigned, settledMemory, type Target, until } from "./impls/types.ts"
 
 export type Job =
   | { readonly scenario: "bulk"; readonly target: Target; readonly bytes: number; readonly chunk: number }
@@ -25,6 +25,14 @@ export type Job =
   | { readonly scenario: "cpu" }
   | { readonly scenario: "udp"; readonly port: number; readonly millis: number; readonly size: number }
   | { readonly scenario: "udpCount" }
+  | {
+      readonly scenario: "tls"
+      readonly port: number
+      readonly ca: string
+      readonly bytes: number
+      readonly chunk: number
+    }
+  | { readonly scenario: "handshake"; readonly port: number; readonly ca: string; readonly millis: number }
 
 export const IMPLS = ["raw-node", "netfx-node", "platform-node", "raw-bun", "netfx-bun"] as const
 export type ImplId = (typeof IMPLS)[number]
@@ -66,6 +74,12 @@ export const runJob = (impl: Impl, job: Job): Promise<unknown> => {
       return impl.many(job.port, job.connections, job.millis)
     case "accept":
       return impl.accept(job.port, job.millis)
+    case "tls":
+      if (impl.tlsBulk === undefined) return Promise.reject(new Error(`${impl.name} has no TLS`))
+      return impl.tlsBulk(job.port, job.ca, job.bytes, job.chunk)
+    case "handshake":
+      if (impl.tlsHandshakes === undefined) return Promise.reject(new Error(`${impl.name} has no TLS`))
+      return impl.tlsHandshakes(job.port, job.ca, job.millis)
     case "udp":
       if (impl.udpSend === undefined) return Promise.reject(new Error(`${impl.name} has no UDP`))
       return impl.udpSend(job.port, job.millis, job.size)
@@ -96,7 +110,14 @@ const main = async () => {
   if (role === "server") {
     const ports = await impl.serve()
     const udp = impl.udpSink === undefined ? undefined : await impl.udpSink().catch(() => undefined)
-    print({ ...ports, udp: udp?.port })
+    const tls =
+      impl.tlsServe === undefined
+        ? undefined
+        : await (async () => {
+            const { cert, key } = selfSigned()
+            return { ...(await impl.tlsServe!(cert, key)), cert }
+          })().catch(() => undefined)
+    print({ ...ports, udp: udp?.port, tls })
     handle = async (job) => {
       if (job.scenario === "cpu") return cpuMicros()
       if (job.scenario === "udpCount") return udp?.received() ?? 0

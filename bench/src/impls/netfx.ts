@@ -184,6 +184,55 @@ export const netfx = (name: string, layer: Layer.Layer<Network.Network>): Impl =
         }),
       ),
 
+    async tlsServe(cert, key) {
+      const scope = await runtime.runPromise(Scope.make())
+      const start = <E>(handler: (c: SocketStream.SocketStream) => Effect.Effect<unknown, E>): Promise<number> =>
+        runtime.runPromise(
+          Effect.gen(function* () {
+            const listener = yield* Tcp.listen({ host: HOST, tls: { cert, key } })
+            yield* Effect.forkIn(listener.serve(handler), scope)
+            return portOf(listener)
+          }).pipe(Scope.extend(scope)),
+        )
+      const sink = await start((conn) => drain(conn, () => Effect.void))
+      const accept = await start(() => Effect.void)
+      return { sink, accept }
+    },
+
+    tlsBulk: (port, ca, bytes, chunkSize) =>
+      run(
+        Effect.gen(function* () {
+          const conn = yield* Tcp.connect({ host: HOST, port, tls: { ca } })
+          const chunk = new Uint8Array(chunkSize).fill(7)
+          const t0 = now()
+          let left = bytes
+          while (left > 0) {
+            const n = Math.min(left, chunkSize)
+            left -= n
+            yield* conn.send(n === chunkSize ? chunk : chunk.subarray(0, n))
+          }
+          yield* conn.sendEof
+          yield* Effect.either(conn.receive())
+          return { count: bytes, seconds: (now() - t0) / 1000 }
+        }),
+      ),
+
+    tlsHandshakes: (port, ca, millis) =>
+      run(
+        Effect.gen(function* () {
+          const t0 = now()
+          const deadline = t0 + millis
+          let count = 0
+          while (now() < deadline) {
+            yield* Effect.scoped(
+              Effect.flatMap(Tcp.connect({ host: HOST, port, tls: { ca } }), (conn) => Effect.either(conn.receive())),
+            )
+            count++
+          }
+          return { count, seconds: (now() - t0) / 1000 }
+        }),
+      ),
+
     async idleServer() {
       const scope = await runtime.runPromise(Scope.make())
       let accepted = 0

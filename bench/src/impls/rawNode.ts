@@ -1,5 +1,6 @@
 import * as dgram from "node:dgram"
 import * as net from "node:net"
+import * as tls from "node:tls"
 import { type Impl, MAX_SAMPLES, now, type ServerPorts, type Target, type Timed, unixPath } from "./types.ts"
 
 const HOST = "127.0.0.1"
@@ -167,6 +168,71 @@ export const rawNode: Impl = {
     const seconds = (now() - t0) / 1000
     socket.close()
     return { count, seconds }
+  },
+
+  async tlsServe(cert, key) {
+    const listenTls = (onSocket: (s: tls.TLSSocket) => void): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const server = tls.createServer({ cert, key, allowHalfOpen: true }, onSocket)
+        server.once("error", reject)
+        server.listen({ host: HOST, port: 0 }, () => resolve((server.address() as net.AddressInfo).port))
+      })
+    const sink = await listenTls((s) => {
+      s.on("data", () => {})
+      s.on("end", () => s.end())
+      s.on("error", () => {})
+    })
+    const accept = await listenTls((s) => {
+      s.on("error", () => {})
+      s.end()
+    })
+    return { sink, accept }
+  },
+
+  async tlsBulk(port, ca, bytes, chunkSize) {
+    const s = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const socket = tls.connect({ host: HOST, port, ca, allowHalfOpen: true }, () => resolve(socket))
+      socket.once("error", reject)
+    })
+    const chunk = Buffer.alloc(chunkSize, 7)
+    const t0 = now()
+    await new Promise<void>((resolve, reject) => {
+      s.on("error", reject)
+      s.once("end", () => resolve())
+      s.resume()
+      let left = bytes
+      const pump = () => {
+        while (left > 0) {
+          const n = Math.min(left, chunkSize)
+          left -= n
+          if (!s.write(n === chunkSize ? chunk : chunk.subarray(0, n))) {
+            s.once("drain", pump)
+            return
+          }
+        }
+        s.end()
+      }
+      pump()
+    })
+    const seconds = (now() - t0) / 1000
+    s.destroy()
+    return { count: bytes, seconds }
+  },
+
+  async tlsHandshakes(port, ca, millis) {
+    const t0 = now()
+    const deadline = t0 + millis
+    let count = 0
+    while (now() < deadline) {
+      await new Promise<void>((resolve, reject) => {
+        const s = tls.connect({ host: HOST, port, ca })
+        s.once("error", reject)
+        s.once("close", () => resolve())
+        s.resume()
+      })
+      count++
+    }
+    return { count, seconds: (now() - t0) / 1000 }
   },
 
   async idleServer() {

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 
@@ -19,6 +20,41 @@ export interface ServerPorts {
   readonly unixSink: string | undefined
   /** The UDP receiver's port (added by the server worker where the implementation has UDP). */
   readonly udp?: number | undefined
+  /** TLS sink and accept-and-close servers and the self-signed certificate (added by the server worker). */
+  readonly tls?: { readonly sink: number; readonly accept: number; readonly cert: string } | undefined
+}
+
+/** A self-signed P-256 certificate for 127.0.0.1, made with the openssl CLI. */
+export const selfSigned = (): { readonly cert: string; readonly key: string } => {
+  const dir = fs.mkdtempSync(`${os.tmpdir()}/netfx-bench-tls-`)
+  try {
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        `${dir}/key.pem`,
+        "-out",
+        `${dir}/cert.pem`,
+        "-days",
+        "2",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"], timeout: 30_000 },
+    )
+    return { cert: fs.readFileSync(`${dir}/cert.pem`, "utf8"), key: fs.readFileSync(`${dir}/key.pem`, "utf8") }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 /** Where a bulk client connects: a loopback TCP port or a Unix socket path. */
@@ -65,6 +101,12 @@ export interface Impl {
   udpSink?(): Promise<{ readonly port: number; readonly received: () => number }>
   /** Sends `size`-byte datagrams to `port` for `millis`, each send waiting for the previous one; count = sent. */
   udpSend?(port: number, millis: number, size: number): Promise<Timed>
+  /** TLS sink and accept-and-close servers (absent: no TLS in this implementation). */
+  tlsServe?(cert: string, key: string): Promise<{ readonly sink: number; readonly accept: number }>
+  /** The bulk loop over TLS (`ca` verifies the server). */
+  tlsBulk?(port: number, ca: string, bytes: number, chunk: number): Promise<Timed>
+  /** Sequential TLS connect + handshake, wait for the server's close, close; count = handshakes. */
+  tlsHandshakes?(port: number, ca: string, millis: number): Promise<Timed>
   /** Starts the idle-memory server. */
   idleServer(): Promise<IdleServer>
   /** Opens `connections` idle connections (reading, as a client would); resolves a function that closes them. */
