@@ -168,7 +168,13 @@ export const connect = (
  * @category models
  */
 export interface ListenOptions {
-  /** Permission bits for the socket file (e.g. `0o600`); paths only. Default: as the umask gives. */
+  /**
+   * Permission bits for the socket file (e.g. `0o600`); paths only.
+   * Default: as the umask gives. Applied with chmod right after bind, so
+   * for a moment the file has the umask's permissions: to be strict from
+   * the first instant, put the socket in a directory only the intended
+   * users can enter.
+   */
   readonly mode?: number
   /** Kernel backlog and netfx accept-queue bound (default 511). */
   readonly backlog?: number

@@ -361,8 +361,21 @@ class FdListenerImpl implements FdListener {
   serve<E, R>(
     handler: (connection: FdStream) => Effect.Effect<unknown, E, R>,
   ): Effect.Effect<never, ClosedResource | BusyResource | BrokenResource, R> {
-    const self = this
     const peer = SocketAddress.format(this.address)
+    // Out of descriptors (EMFILE/ENFILE) or a connection aborted before
+    // accept: log, back off briefly, keep serving.
+    const acceptRetrying: Effect.Effect<FdStream, ClosedResource | BusyResource | BrokenResource, Scope.Scope> =
+      Effect.catchIf(
+        this.accept,
+        (e): e is BrokenResource =>
+          e._tag === "BrokenResource" && ["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM", "ECONNABORTED"].includes(e.code),
+        (e) =>
+          Effect.logWarning(`netfx: accept failed with ${e.code}; still listening`).pipe(
+            Effect.annotateLogs({ listener: peer }),
+            Effect.zipRight(Effect.sleep("100 millis")),
+            Effect.zipRight(Effect.suspend(() => acceptRetrying)),
+          ),
+      )
     return Effect.scoped(
       Effect.gen(function* () {
         const fibers = yield* FiberSet.make<unknown, never>()
@@ -372,7 +385,7 @@ class FdListenerImpl implements FdListener {
           yield* Effect.uninterruptibleMask((restore) =>
             Effect.gen(function* () {
               const scope = yield* Scope.make()
-              const conn = yield* restore(Scope.extend(self.accept, scope)).pipe(
+              const conn = yield* restore(Scope.extend(acceptRetrying, scope)).pipe(
                 Effect.onError(() => Scope.close(scope, Exit.void)),
               )
               yield* FiberSet.run(
