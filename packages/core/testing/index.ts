@@ -6,8 +6,8 @@
 
 export * as Certs from "./certs.ts"
 export * from "./DatagramContract.ts"
-export * from "./PythonInterop.ts"
 export * from "./NativeContract.ts"
+export * from "./PythonInterop.ts"
 export * as Peers from "./peers.ts"
 export * from "./ResolverContract.ts"
 export * from "./StreamContract.ts"
