@@ -237,6 +237,8 @@ export class MemoryConnection implements RawConnection, Tracked {
 
   /** Resets both ends at once (a middlebox reset or `Control.reset`). */
   resetBoth(): void {
+    const live = (c: MemoryConnection) => !c.closed && c.failure === undefined
+    if (!live(this) && !live(this.peer)) return
     this.net.stats.connectionsReset++
     this.abort("ECONNRESET")
     this.peer.abort("ECONNRESET")
