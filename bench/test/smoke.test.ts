@@ -9,7 +9,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { BUN, run, SCENARIOS, table } from "../src/harness.ts"
-import { until } from "../src/impls/types.ts"
+import { selfSigned, until } from "../src/impls/types.ts"
 import { parseOptions } from "../src/main.ts"
 import { type ImplId, loadImpl } from "../src/worker.ts"
 
@@ -43,6 +43,12 @@ describe("bench smoke", () => {
         expect(sent.count).toBeGreaterThan(0)
         await until(() => sink.received() > 0, 10_000)
       }
+      if (impl.tlsServe !== undefined && impl.tlsBulk !== undefined && impl.tlsHandshakes !== undefined) {
+        const { cert, key } = selfSigned()
+        const tls = await impl.tlsServe(cert, key)
+        expect((await impl.tlsBulk(tls.sink, cert, 1 << 20, 65536)).count).toBe(1 << 20)
+        expect((await impl.tlsHandshakes(tls.accept, cert, 100)).count).toBeGreaterThan(0)
+      }
       const idle = await impl.idleServer()
       const close = await impl.idleOpen(idle.port, 20)
       await until(() => idle.accepted() >= 20, 10_000)
@@ -66,6 +72,8 @@ describe("bench smoke", () => {
       expect(report.skipped).toEqual([])
       for (const scenario of SCENARIOS) {
         for (const impl of impls) {
+          // raw Bun has no TLS loop in the harness
+          if (impl === "raw-bun" && (scenario === "tls" || scenario === "handshake")) continue
           expect(
             report.rows.some((r) => r.scenario === scenario && r.impl === impl),
             `${scenario} ${impl}: ${lines.join("\n")}`,
