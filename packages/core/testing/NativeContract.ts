@@ -420,6 +420,31 @@ export const nativeContract = (env: ContractEnvironment): void => {
       ),
     )
 
+    it.live("connect to a listener whose backlog is full waits (EAGAIN is retried) and then connects", () =>
+      run(
+        Effect.gen(function* () {
+          const path = tempSocketPath("fd")
+          const listener = yield* FdPassing.listen(path, { backlog: 1 })
+          const early: Array<FdPassing.FdStream> = []
+          // fill the backlog: connects complete until the kernel queue is full
+          const waiting = yield* Effect.fork(
+            Effect.gen(function* () {
+              for (let i = 0; i < 5; i++) early.push(yield* FdPassing.connect(path))
+            }),
+          )
+          // draining the queue lets every connect through
+          for (let i = 0; i < 5; i++) {
+            const server = yield* listener.accept
+            yield* server.send(bytes(`#${i}`))
+          }
+          yield* Fiber.join(waiting)
+          assert.strictEqual(early.length, 5)
+          for (let i = 0; i < 5; i++)
+            assert.strictEqual(text(yield* (early[i] as FdPassing.FdStream).receive()), `#${i}`)
+        }),
+      ),
+    )
+
     it.live("interop with Python socket.send_fds / recv_fds, both ways", () =>
       run(
         Effect.gen(function* () {

@@ -286,20 +286,28 @@ export const connect = (
     if (fd < 0) return yield* Effect.fail(Unix.connectFailed(address, native.addon.errnoName(fd), "socket", undefined))
     const socket = yield* streamSocket(native, fd)
     const [name, abstract] = nameOf(address)
-    const r = binding.connect(fd, name, abstract)
-    if (r < 0) {
+    // A Unix connect completes at once or fails, except EAGAIN: the
+    // listener's backlog is full. Linux offers no readiness for "the backlog
+    // has room", so retry with a short, growing delay (until interrupted).
+    let delay = 5
+    while (true) {
+      const r = binding.connect(fd, name, abstract)
+      if (r >= 0) break
       const code = native.addon.errnoName(r)
-      if (code !== "EINPROGRESS" && code !== "EAGAIN")
-        return yield* Effect.fail(Unix.connectFailed(address, code, "connect", undefined))
-      // Wait for the connection to complete, then read SO_ERROR.
-      yield* socket.wait(EV_WRITE)
-      const [e, v] = binding.getsockopt(
-        fd,
-        binding.constants.SOL_SOCKET as number,
-        binding.constants.SO_ERROR as number,
-      )
-      if (e !== 0 || v !== 0)
-        return yield* Effect.fail(Unix.connectFailed(address, native.addon.errnoName(e || v), "connect", undefined))
+      if (code === "EINPROGRESS") {
+        yield* socket.wait(EV_WRITE)
+        const [e, v] = binding.getsockopt(
+          fd,
+          binding.constants.SOL_SOCKET as number,
+          binding.constants.SO_ERROR as number,
+        )
+        if (e !== 0 || v !== 0)
+          return yield* Effect.fail(Unix.connectFailed(address, native.addon.errnoName(e || v), "connect", undefined))
+        break
+      }
+      if (code !== "EAGAIN") return yield* Effect.fail(Unix.connectFailed(address, code, "connect", undefined))
+      yield* Effect.sleep(delay)
+      delay = Math.min(delay * 2, 100)
     }
     return makeStream(socket, undefined, address)
   })
