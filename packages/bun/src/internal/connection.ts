@@ -41,6 +41,15 @@ export const brokenFrom = (operation: string, error: unknown, address?: SocketAd
 export const fdOf = (handle: { readonly fd?: unknown }): number | undefined =>
   typeof handle.fd === "number" && handle.fd >= 0 ? handle.fd : undefined
 
+/**
+ * Every BunConnection by its `extra` object, which wrappers (a STARTTLS
+ * detach) pass on unchanged: how the TLS driver finds the Bun socket under a
+ * RawConnection.
+ *
+ * @internal
+ */
+export const byExtra = new WeakMap<object, BunConnection>()
+
 type Early =
   | { readonly _tag: "data"; readonly chunk: Uint8Array }
   | { readonly _tag: "end" }
@@ -95,6 +104,24 @@ export class BunConnection implements Driver.RawConnection {
     this.remoteAddress = addressOf(socket.remoteAddress, socket.remotePort)
     this.fd = fdOf(socket)
     this.extra = extra
+    byExtra.set(extra, this)
+  }
+
+  /**
+   * Gives the socket to a new owner (the TLS driver's `upgradeTLS`): this
+   * adapter stops seeing its events and its `close` no longer touches it.
+   * Undefined when the socket is closed, gone, or still has accepted bytes
+   * to flush.
+   *
+   * @internal
+   */
+  handOver(): BunSocket | undefined {
+    if (this.closed || this.gone || this.pending.length > 0) return undefined
+    this.closed = true
+    this.gone = true
+    this.early = []
+    this.socket.data = { conn: undefined }
+    return this.socket
   }
 
   // ---- events from Bun's handlers ----
