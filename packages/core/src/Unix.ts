@@ -176,7 +176,10 @@ export interface ListenOptions {
    * users can enter.
    */
   readonly mode?: number
-  /** Kernel backlog and netfx accept-queue bound (default 511). */
+  /**
+   * Kernel backlog and netfx accept-queue bound (default 511). Bun's
+   * `Bun.listen` takes no backlog: there it bounds netfx's queue only.
+   */
   readonly backlog?: number
   /** Remove the socket file when the listener's Scope closes (default `true`). */
   readonly removeOnClose?: boolean
