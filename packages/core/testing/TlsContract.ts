@@ -13,6 +13,8 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
+import * as HashMap from "effect/HashMap"
+import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
@@ -381,6 +383,30 @@ export const tlsContract = (env: TlsEnvironment): void => {
       ),
     )
 
+    if (limits.sni !== false) {
+      it.live("SNI: a non-ASCII server name goes out in its IDNA (punycode) form", () =>
+        run(
+          Effect.gen(function* () {
+            const seen = yield* Deferred.make<string>()
+            const listener = yield* server({
+              sniCallback: (name) => {
+                Deferred.unsafeDone(seen, Effect.succeed(name))
+                return undefined
+              },
+            })
+            yield* Effect.forkScoped(listener.serve(echo))
+            // the certificate does not carry this name: only the SNI is under test
+            const conn = yield* client(listener, { serverName: "bücher.invalid", rejectUnauthorized: false })
+            assert.strictEqual(yield* Deferred.await(seen), "xn--bcher-kva.invalid")
+            assert.deepStrictEqual(
+              Option.flatMap(Tls.info(conn), (i) => i.serverName),
+              Option.some("xn--bcher-kva.invalid"),
+            )
+          }),
+        ),
+      )
+    }
+
     const startTls = (options: { readonly waitForGo: boolean }) =>
       run(
         Effect.gen(function* () {
@@ -596,7 +622,18 @@ export const tlsContract = (env: TlsEnvironment): void => {
     it.live("a listener drops a connection whose handshake times out, without calling the handler", () =>
       run(
         Effect.gen(function* () {
-          const listener = yield* server({ handshakeTimeoutMillis: 200 })
+          const logged: Array<string> = []
+          const capture = Logger.make(({ annotations, message }) => {
+            const text = Array.isArray(message) ? message.join(" ") : String(message)
+            if (text.includes("TLS handshake")) {
+              logged.push(
+                `${text} peer=${String(HashMap.get(annotations, "peer").pipe(Option.getOrElse(() => "?")))} code=${String(HashMap.get(annotations, "code").pipe(Option.getOrElse(() => "?")))}`,
+              )
+            }
+          })
+          const listener = yield* server({ handshakeTimeoutMillis: 200 }).pipe(
+            Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
+          )
           const handled = yield* Ref.make(0)
           yield* Effect.forkScoped(
             listener.serve((c) =>
@@ -610,6 +647,11 @@ export const tlsContract = (env: TlsEnvironment): void => {
           const silent = yield* Tcp.connect({ host: "127.0.0.1", port: portOf(listener.address) })
           const end = yield* Effect.flip(silent.receive())
           assert.include(["EndOfStream", "BrokenResource"], end._tag)
+          // logged once, with the peer and the reason code
+          yield* eventually(() => logged.length > 0, "the handshake failure is logged")
+          assert.deepStrictEqual(logged, [
+            `netfx: TLS handshake failed, connection dropped peer=${SocketAddress.format(silent.localAddress)} code=ETIMEDOUT`,
+          ])
           // the listener still serves TLS clients afterwards
           const conn = yield* client(listener)
           yield* conn.send(bytes("ok"))
