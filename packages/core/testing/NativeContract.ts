@@ -445,6 +445,94 @@ export const nativeContract = (env: ContractEnvironment): void => {
       ),
     )
 
+    it.live(
+      "fd-passing streams keep the byte-stream rules: EOF every time, ClosedResource, BusyResource, no loss on interrupt",
+      () =>
+        run(
+          Effect.gen(function* () {
+            const [a, b] = yield* FdPassing.socketpair()
+            // a pending receive, interrupted, loses nothing
+            const pending = yield* Effect.fork(b.receive())
+            yield* Effect.yieldNow()
+            const busy = yield* Effect.flip(b.receive())
+            assert.strictEqual(busy._tag, "BusyResource")
+            yield* Fiber.interrupt(pending)
+            yield* a.send(bytes("kept"))
+            assert.strictEqual(text(yield* b.receive()), "kept")
+            // maxBytes is respected, chunks are never empty
+            yield* a.send(new Uint8Array(1000).fill(1))
+            let total = 0
+            while (total < 1000) {
+              const chunk = yield* b.receive(100)
+              assert.isTrue(chunk.length >= 1 && chunk.length <= 100)
+              total += chunk.length
+            }
+            assert.strictEqual((yield* Effect.flip(b.receive(0)))._tag, "InvalidArgument")
+            // sendEof: the peer reads EndOfStream, every time, and can still reply
+            yield* a.sendEof
+            assert.strictEqual((yield* Effect.flip(b.receive()))._tag, "EndOfStream")
+            assert.strictEqual((yield* Effect.flip(b.receive()))._tag, "EndOfStream")
+            yield* b.send(bytes("reply"))
+            assert.strictEqual(text(yield* a.receive()), "reply")
+            // a close from another fiber wakes a pending receive with ClosedResource
+            const waiting = yield* Effect.fork(a.receive())
+            yield* Effect.yieldNow()
+            yield* a.close
+            assert.strictEqual((yield* Effect.flip(Fiber.join(waiting)))._tag, "ClosedResource")
+            assert.strictEqual((yield* Effect.flip(a.send(bytes("x"))))._tag, "ClosedResource")
+            // the peer of a closed stream reads EndOfStream
+            assert.strictEqual((yield* Effect.flip(b.receive()))._tag, "EndOfStream")
+          }),
+        ),
+    )
+
+    it.live(
+      "fd-passing streams: a writer waits for a slow reader (8 MiB, nothing lost) and a reset is BrokenResource",
+      () =>
+        run(
+          Effect.gen(function* () {
+            const [a, b] = yield* FdPassing.socketpair()
+            const size = 8 * 1024 * 1024
+            const data = new Uint8Array(size)
+            for (let i = 0; i < size; i++) data[i] = i & 0xff
+            const writer = yield* Effect.fork(Effect.zipRight(a.send(data), a.sendEof))
+            let offset = 0
+            while (true) {
+              const chunk = yield* Effect.catchTag(b.receive(), "EndOfStream", () => Effect.succeed(undefined))
+              if (chunk === undefined) break
+              for (let i = 0; i < chunk.length; i += 4099) assert.strictEqual(chunk[i], (offset + i) & 0xff)
+              offset += chunk.length
+            }
+            yield* Fiber.join(writer)
+            assert.strictEqual(offset, size)
+            // reset: the peer closes with unread data; our reads see the errno
+            const [c, d] = yield* FdPassing.socketpair()
+            yield* c.send(bytes("unread"))
+            yield* d.send(bytes("x"))
+            yield* d.close
+            const error = yield* Effect.flip(Effect.forever(c.receive()))
+            assert.strictEqual(error._tag, "BrokenResource")
+            assert.strictEqual(error._tag === "BrokenResource" ? error.code : "", "ECONNRESET")
+          }),
+        ),
+    )
+
+    it.live("no descriptor leaks over 1,000 fd-passing connect/close cycles", () =>
+      run(
+        Effect.gen(function* () {
+          if (env.openFds === undefined) return
+          const path = tempSocketPath("fd")
+          const listener = yield* FdPassing.listen(path)
+          yield* Effect.forkScoped(listener.serve((c) => c.send(bytes("hi"))))
+          const before = env.openFds()
+          for (let i = 0; i < 1000; i++) {
+            yield* Effect.scoped(Effect.flatMap(FdPassing.connect(path), (c) => c.receive()))
+          }
+          yield* eventually(() => (env.openFds?.() ?? 0) <= before + 2, "descriptors released")
+        }),
+      ),
+    )
+
     it.live("interop with Python socket.send_fds / recv_fds, both ways", () =>
       run(
         Effect.gen(function* () {
