@@ -196,8 +196,7 @@ export const nativeContract = (env: ContractEnvironment): void => {
         Effect.gen(function* () {
           const socket = yield* UnixDatagram.bind({ path: tempSocketPath("dg") })
           const pending = yield* Effect.fork(socket.receive())
-          yield* Effect.yieldNow()
-          yield* eventually(() => true, "fork started")
+          yield* Effect.yieldNow() // the forked receive is parked now
           const busy = yield* Effect.flip(socket.receive())
           assert.strictEqual(busy._tag, "BusyResource")
           yield* socket.close
