@@ -220,7 +220,9 @@ export interface ListenOptions {
    * Serve TLS: every accepted connection completes a handshake (limited by
    * `handshakeTimeoutMillis`, default 30 s) before `accept`/`serve` see it.
    * A failed or timed-out handshake is logged once with the peer address
-   * and the connection dropped; the handler is never called for it.
+   * and the connection dropped; the handler is never called for it. At
+   * most `backlog` handshakes run at once; connections beyond that are
+   * closed and logged.
    */
   readonly tls?: Tls.TlsServerOptions
 }
@@ -290,7 +292,7 @@ export const listen = (
     const secured =
       options.tls === undefined
         ? raws
-        : yield* secureListeners(raws, yield* Tls.driver, yield* Tls.validateServer(options.tls))
+        : yield* secureListeners(raws, yield* Tls.driver, yield* Tls.validateServer(options.tls), backlog)
     return yield* internalListener.make(secured, {
       backlog,
       ...(options.highWaterMark === undefined ? {} : { streamOptions: { highWaterMark: options.highWaterMark } }),

@@ -17,6 +17,7 @@ import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type { Listener } from "../src/Listener.ts"
 import type { Network } from "../src/Network.ts"
@@ -269,6 +270,76 @@ export const tlsContract = (env: TlsEnvironment): void => {
           const listener = yield* server({ cert: certs.expired.cert, key: certs.expired.key })
           yield* Effect.forkScoped(listener.serve(echo))
           assert.strictEqual(yield* failureCode(client(listener)), "CERT_HAS_EXPIRED")
+        }),
+      ),
+    )
+
+    it.live(
+      "an encrypted server key is used with its passphrase; a wrong passphrase fails to listen or handshake",
+      () =>
+        run(
+          Effect.gen(function* () {
+            const listener = yield* server({ key: certs.serverEncryptedKey, passphrase: Certs.PASSPHRASE })
+            yield* Effect.forkScoped(listener.serve(echo))
+            const conn = yield* client(listener)
+            yield* conn.send(bytes("pw"))
+            assert.strictEqual(text(yield* readN(conn, 2)), "pw")
+            const wrong = yield* Effect.either(
+              Effect.scoped(
+                Effect.gen(function* () {
+                  const l = yield* server({ key: certs.serverEncryptedKey, passphrase: "wrong" })
+                  yield* Effect.forkScoped(l.serve(echo))
+                  return yield* Effect.scoped(client(l))
+                }),
+              ),
+            )
+            assert.isTrue(Either.isLeft(wrong), "a wrong passphrase cannot serve TLS")
+          }),
+        ),
+    )
+
+    it.live("minVersion: a TLS 1.3-only client refuses a TLS 1.2-only server with TlsFailed", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* server({ maxVersion: "TLSv1.2" })
+          yield* Effect.forkScoped(listener.serve(echo))
+          const refused = yield* Effect.flip(
+            Effect.scoped(client(listener, { ca: certs.ca.cert, minVersion: "TLSv1.3" })),
+          )
+          assert.strictEqual(refused._tag, "TlsFailed")
+        }),
+      ),
+    )
+
+    it.live("handshakes in progress are bounded by the backlog; a refused one is closed, the listener serves on", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* Tcp.listen({
+            host: "127.0.0.1",
+            port: 0,
+            backlog: 2,
+            tls: { cert: certs.server.cert, key: certs.server.key },
+          })
+          yield* Effect.forkScoped(listener.serve(echo))
+          const port = portOf(listener.address)
+          // two silent clients hold both handshake slots (the default timeout is 30 s)
+          const silent = yield* Effect.scoped(
+            Effect.gen(function* () {
+              const a = yield* Tcp.connect({ host: "127.0.0.1", port })
+              const b = yield* Tcp.connect({ host: "127.0.0.1", port })
+              const third = yield* Tcp.connect({ host: "127.0.0.1", port })
+              const end = yield* Effect.flip(third.receive())
+              return [end._tag, a, b] as const
+            }),
+          )
+          assert.include(["EndOfStream", "BrokenResource"], silent[0])
+          // the silent clients are gone (their scope closed): the slots free up once
+          // the server has seen them go, a state with no event to wait on, so poll
+          const conn = yield* client(listener).pipe(
+            Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo("10 seconds"))),
+          )
+          yield* conn.send(bytes("ok"))
+          assert.strictEqual(text(yield* readN(conn, 2)), "ok")
         }),
       ),
     )

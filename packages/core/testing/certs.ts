@@ -43,7 +43,16 @@ export interface TestCerts {
   readonly expired: CertPair
   readonly selfSigned: CertPair
   readonly other: CertPair
+  /** `server`'s key encrypted (AES-256) with {@link PASSPHRASE}. */
+  readonly serverEncryptedKey: string
 }
+
+/**
+ * The passphrase of `serverEncryptedKey`.
+ *
+ * @since 0.1.0
+ */
+export const PASSPHRASE = "netfx test passphrase"
 
 const SERVER_SAN = "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1"
 
@@ -177,8 +186,10 @@ export const generate = (): TestCerts => {
     "-out",
     "self.crt",
   ])
+  run(dir, ["pkey", "-in", "server.key", "-aes256", "-passout", `pass:${PASSPHRASE}`, "-out", "server-enc.key"])
   return {
     dir,
+    serverEncryptedKey: readFileSync(join(dir, "server-enc.key"), "utf8"),
     ca: pair(dir, "ca"),
     server: pair(dir, "server"),
     client: pair(dir, "client"),

@@ -28,6 +28,7 @@ class SecureListener implements RawListener {
     readonly driver: TlsDriver,
     readonly options: TlsServerOptions,
     readonly runtime: Runtime.Runtime<never>,
+    readonly maxHandshakes: number,
   ) {
     this.address = inner.address
     this.fd = inner.fd
@@ -37,6 +38,17 @@ class SecureListener implements RawListener {
     this.inner.start({
       onConnection: (raw) => {
         if (this.closed) return raw.close()
+        if (this.handshakes.size >= this.maxHandshakes) {
+          // Bounded like the accept queue: a flood of clients that never
+          // finish their handshake cannot grow memory without limit.
+          raw.close()
+          Runtime.runFork(this.runtime)(
+            Effect.logWarning("netfx: too many TLS handshakes in progress, connection closed").pipe(
+              Effect.annotateLogs({ peer: SocketAddress.format(raw.remoteAddress), limit: this.maxHandshakes }),
+            ),
+          )
+          return
+        }
         const fiber = Runtime.runFork(this.runtime)(this.handshake(raw, handlers))
         this.handshakes.add(fiber)
         fiber.addObserver(() => this.handshakes.delete(fiber))
@@ -96,7 +108,8 @@ class SecureListener implements RawListener {
 
 /**
  * Wraps each raw listener so accepted connections complete a TLS handshake
- * before core sees them.
+ * before core sees them; at most `maxHandshakes` run at once per listener
+ * (further connections are closed and logged).
  *
  * @internal
  */
@@ -104,5 +117,8 @@ export const secureListeners = (
   raws: ReadonlyArray<RawListener>,
   driver: TlsDriver,
   options: TlsServerOptions,
+  maxHandshakes: number,
 ): Effect.Effect<ReadonlyArray<RawListener>> =>
-  Effect.map(Effect.runtime<never>(), (runtime) => raws.map((raw) => new SecureListener(raw, driver, options, runtime)))
+  Effect.map(Effect.runtime<never>(), (runtime) =>
+    raws.map((raw) => new SecureListener(raw, driver, options, runtime, maxHandshakes)),
+  )

@@ -287,6 +287,7 @@ const handshake = (
         socket.off(secureEvent, onSecure)
         socket.off("error", onError)
         socket.off("close", onClose)
+        socket.off("end", onClose)
         resume(effect)
       }
       const onSecure = () => {
@@ -308,11 +309,14 @@ const handshake = (
       socket.once(secureEvent, onSecure)
       socket.on("error", onError)
       socket.once("close", onClose)
+      // the peer went away mid-handshake (a half-open socket gets no 'close')
+      socket.once("end", onClose)
       return Effect.sync(() => {
         done = true
         socket.off(secureEvent, onSecure)
         socket.off("error", onError)
         socket.off("close", onClose)
+        socket.off("end", onClose)
       })
     })
     const conn = finish(socket, duplex)
