@@ -18,18 +18,18 @@ import { BunConnection, type BunSocket, byExtra, LINGER_MILLIS } from "./connect
  * half-close) and report no write backpressure; the native TLS socket does
  * both correctly.
  *
- * Limits (Bun 1.4.5):
- * - Bun reports the peer's close_notify and a bare TCP FIN with the same
- *   `end` event, so a missing close_notify cannot be told apart:
- *   `standardCompatible: true` does not turn a ragged EOF into
- *   `BrokenResource` here; it reads as `EndOfStream`.
- * - Bytes already read ahead from a plain stream cannot be handed to Bun's
- *   TLS (it reads the descriptor itself): `Tls.wrap` on such a stream fails
- *   with `TlsFailed` (`ERR_TLS_READ_AHEAD`).
- * - Only sockets of BunNetwork's own TCP/Unix drivers can be upgraded.
- * - `sniContexts` / `sniCallback` need a per-ClientHello certificate choice
- *   that `upgradeTLS` does not offer: such a server handshake fails with
- *   `TlsFailed` (`ERR_TLS_SNI_UNSUPPORTED`).
+ * When the socket cannot be upgraded in place — a STARTTLS stream that
+ * already read ciphertext ahead (Bun's TLS reads the descriptor itself and
+ * cannot be handed those bytes), a server with `sniContexts`/`sniCallback`
+ * (`upgradeTLS` takes one certificate and refuses an array of per-name
+ * contexts, so the ClientHello is read first to choose it), or a
+ * connection from another driver — Bun's TLS runs on one end of a loopback
+ * TCP pair whose other end is relayed to the connection (see `Relay`).
+ *
+ * Limit (Bun 1.4.5): Bun reports the peer's close_notify and a bare TCP FIN
+ * with the same `end` event, so a missing close_notify cannot be told
+ * apart: `standardCompatible: true` does not turn a ragged EOF into
+ * `BrokenResource` here; it reads as `EndOfStream`.
  *
  * @internal
  */
@@ -307,9 +307,16 @@ class Session {
     readonly address: SocketAddress.SocketAddress,
     readonly serverSide: boolean,
     readonly requestCert: boolean,
+    readonly rejectUnauthorized: boolean,
   ) {}
 
   handshake(success: boolean, error: Error | null): void {
+    // With rejectUnauthorized off Bun may still report success = false for an
+    // unverified peer (e.g. with a serverName); the session goes on, unauthorized.
+    if (!success && !this.rejectUnauthorized) {
+      this.settle({ _tag: "secure", authorized: false })
+      return
+    }
     if (!success) {
       this.settle({ _tag: "failed", error: tlsFailed(error, this.address, "the TLS handshake was refused") })
       return
@@ -402,76 +409,412 @@ const bunConnectionOf = (raw: Driver.RawConnection): BunConnection | undefined =
 const cannot = (raw: Driver.RawConnection, code: string, reason: string) =>
   Effect.fail(new NetError.TlsFailed({ code, reason: `${reason} (${RUNTIME})`, address: raw.remoteAddress }))
 
+// ---- the relay: TLS over any RawConnection ----
+
 /**
- * Upgrades the Bun socket under `raw` and waits for the handshake. The TLS
- * socket is registered in the Scope first, so an interrupted or failed
- * handshake releases the descriptor.
+ * A started RawConnection whose events are held until a target is attached
+ * (bytes read ahead by a plain stream, a ClientHello read for SNI).
+ */
+class Feed {
+  chunks: Array<Uint8Array> = []
+  size = 0
+  ended = false
+  failed = false
+  closed = false
+  private target: Driver.ConnectionHandlers | undefined = undefined
+  onChange: (() => void) | undefined = undefined
+
+  constructor(readonly raw: Driver.RawConnection) {
+    raw.start({
+      onData: (chunk) => {
+        if (this.target !== undefined) return this.target.onData(chunk)
+        this.chunks.push(chunk)
+        this.size += chunk.length
+        this.onChange?.()
+      },
+      onEnd: () => {
+        if (this.target !== undefined) return this.target.onEnd()
+        this.ended = true
+        this.onChange?.()
+      },
+      onError: (error) => {
+        if (this.target !== undefined) return this.target.onError(error)
+        this.failed = true
+        this.onChange?.()
+      },
+      onDrain: () => this.target?.onDrain(),
+      onClose: () => {
+        if (this.target !== undefined) return this.target.onClose()
+        this.closed = true
+        this.onChange?.()
+      },
+    })
+  }
+
+  get bytes(): Uint8Array {
+    if (this.chunks.length === 1) return this.chunks[0] as Uint8Array
+    const out = new Uint8Array(this.size)
+    let at = 0
+    for (const c of this.chunks) {
+      out.set(c, at)
+      at += c.length
+    }
+    return out
+  }
+
+  attach(target: Driver.ConnectionHandlers): void {
+    this.target = target
+    this.onChange = undefined
+    const chunks = this.chunks
+    this.chunks = []
+    for (const c of chunks) target.onData(c)
+    if (this.failed) target.onError(new NetError.BrokenResource({ operation: "receive", code: "ECONNRESET" }))
+    else if (this.ended) target.onEnd()
+    if (this.closed) target.onClose()
+  }
+}
+
+interface PumpData {
+  relay: Relay | undefined
+}
+
+/**
+ * Copies ciphertext between a RawConnection and one end of a loopback TCP
+ * pair whose other end Bun's TLS was upgraded on, with backpressure both
+ * ways and half-close / close carried over.
+ */
+class Relay {
+  private pending: Array<Uint8Array> = []
+  private rawEnded = false
+  private rawClosed = false
+  /** the TLS side's FIN was handed to the raw connection (its close_notify is out) */
+  pumpEnded = false
+  pumpClosed = false
+  private waiters: Array<() => void> = []
+
+  constructor(
+    readonly feed: Feed,
+    readonly pump: BunSocket,
+  ) {
+    ;(pump as { data: unknown }).data = { relay: this } satisfies PumpData
+    pump.resume()
+    feed.attach({
+      onData: (chunk) => this.toPump(chunk),
+      onEnd: () => {
+        this.rawEnded = true
+        if (this.pending.length === 0) pump.shutdown()
+      },
+      onError: () => {
+        this.pending = []
+        pump.terminate()
+      },
+      onDrain: () => pump.resume(),
+      onClose: () => {
+        this.rawClosed = true
+        if (this.pending.length === 0) pump.end()
+      },
+    })
+  }
+
+  private toPump(chunk: Uint8Array): void {
+    if (this.pumpClosed) return
+    if (this.pending.length > 0) {
+      this.pending.push(chunk)
+      return
+    }
+    const n = this.pump.write(chunk)
+    if (n < chunk.length) {
+      this.pending.push(n <= 0 ? chunk : chunk.subarray(n))
+      this.feed.raw.pause()
+    }
+  }
+
+  /** @internal */
+  pumpDrain(): void {
+    while (this.pending.length > 0) {
+      const chunk = this.pending[0] as Uint8Array
+      const n = this.pump.write(chunk)
+      if (n < chunk.length) {
+        if (n > 0) this.pending[0] = chunk.subarray(n)
+        return
+      }
+      this.pending.shift()
+    }
+    if (this.rawClosed) this.pump.end()
+    else if (this.rawEnded) this.pump.shutdown()
+    else this.feed.raw.resume()
+  }
+
+  /** @internal */
+  pumpData(chunk: Uint8Array): void {
+    if (!this.feed.raw.write(chunk)) this.pump.pause()
+  }
+
+  /** @internal */
+  pumpEnd(): void {
+    this.feed.raw.shutdown()
+    this.markEnded()
+  }
+
+  /** @internal */
+  pumpClose(error: unknown): void {
+    if (this.pumpClosed) return
+    this.pumpClosed = true
+    this.feed.raw.close(error !== undefined && error !== null)
+    this.markEnded()
+  }
+
+  private markEnded(): void {
+    this.pumpEnded = true
+    for (const w of this.waiters.splice(0)) w()
+  }
+
+  /** Waits (bounded) until the TLS side's close_notify went out to the raw connection. */
+  flushed(): Effect.Effect<void> {
+    return Effect.async<void>((resume) => {
+      if (this.pumpEnded) return resume(Effect.void)
+      const timer = setTimeout(() => resume(Effect.void), CLOSE_WAIT_MILLIS)
+      this.waiters.push(() => {
+        clearTimeout(timer)
+        resume(Effect.void)
+      })
+      return Effect.sync(() => clearTimeout(timer))
+    })
+  }
+}
+
+const CLOSE_WAIT_MILLIS = 2_000
+
+const pumpOf = (socket: { data: unknown }): Relay | undefined => (socket.data as PumpData | undefined)?.relay
+
+const pumpHandlers = {
+  binaryType: "uint8array",
+  data: (socket: BunSocket, chunk: Uint8Array) => pumpOf(socket)?.pumpData(chunk),
+  drain: (socket: BunSocket) => pumpOf(socket)?.pumpDrain(),
+  end: (socket: BunSocket) => pumpOf(socket)?.pumpEnd(),
+  error: () => {},
+  close: (socket: BunSocket, error?: Error) => pumpOf(socket)?.pumpClose(error),
+} as const
+
+/** A connected loopback TCP pair: `accepted` (server role for TLS) and `connected` (client role). */
+const loopbackPair = (
+  address: SocketAddress.SocketAddress,
+): Effect.Effect<{ readonly accepted: BunSocket; readonly connected: BunSocket }, NetError.TlsFailed> =>
+  Effect.async((resume) => {
+    let accepted: BunSocket | undefined
+    let connected: BunSocket | undefined
+    let done = false
+    const finish = () => {
+      if (done || accepted === undefined || connected === undefined) return
+      done = true
+      resume(Effect.succeed({ accepted, connected }))
+    }
+    const fail = (error: unknown) => {
+      if (done) return
+      done = true
+      accepted?.terminate()
+      connected?.terminate()
+      resume(Effect.fail(tlsFailed(error, address, "the TLS relay could not be set up")))
+    }
+    try {
+      const listener = Bun.listen<PumpData>({
+        hostname: "127.0.0.1",
+        port: 0,
+        allowHalfOpen: true,
+        data: { relay: undefined },
+        socket: {
+          ...pumpHandlers,
+          open: (socket: BunSocket) => {
+            ;(socket as { data: unknown }).data = { relay: undefined }
+            accepted = socket as unknown as BunSocket
+            listener.stop(false)
+            finish()
+          },
+        } as unknown as Bun.SocketHandler<PumpData>,
+      })
+      Bun.connect<PumpData>({
+        hostname: "127.0.0.1",
+        port: listener.port,
+        allowHalfOpen: true,
+        data: { relay: undefined },
+        socket: {
+          ...pumpHandlers,
+          open: (socket: BunSocket) => {
+            connected = socket as unknown as BunSocket
+            finish()
+          },
+          connectError: (_socket: unknown, error: Error) => {
+            listener.stop(false)
+            fail(error)
+          },
+        } as unknown as Bun.SocketHandler<PumpData>,
+      }).catch(() => {})
+    } catch (error) {
+      fail(error)
+    }
+    return Effect.sync(() => {
+      if (done) return
+      done = true
+      accepted?.terminate()
+      connected?.terminate()
+    })
+  })
+
+// ---- SNI: the server name from the first ClientHello record ----
+
+const CLIENT_HELLO_LIMIT = 16_384 + 5
+
+/** The SNI host name in a ClientHello record; undefined without one, "incomplete" when more bytes are needed. */
+export const sniOf = (b: Uint8Array): string | undefined | "incomplete" => {
+  if (b.length < 5) return "incomplete"
+  if (b[0] !== 22) return undefined
+  const recordEnd = 5 + (((b[3] as number) << 8) | (b[4] as number))
+  if (b.length < recordEnd) return b.length >= CLIENT_HELLO_LIMIT ? undefined : "incomplete"
+  const u8 = (i: number) => (i < recordEnd ? (b[i] as number) : 0)
+  const u16 = (i: number) => (u8(i) << 8) | u8(i + 1)
+  let i = 5
+  if (u8(i) !== 1) return undefined // not a ClientHello
+  i += 4 // type, length
+  i += 2 + 32 // version, random
+  i += 1 + u8(i) // session id
+  i += 2 + u16(i) // cipher suites
+  i += 1 + u8(i) // compression methods
+  const extensionsEnd = Math.min(recordEnd, i + 2 + u16(i))
+  i += 2
+  while (i + 4 <= extensionsEnd) {
+    const type = u16(i)
+    const length = u16(i + 2)
+    i += 4
+    if (type === 0) {
+      // server_name: list length, then (name type, name length, name)
+      let j = i + 2
+      while (j + 3 <= i + length) {
+        const nameType = u8(j)
+        const nameLength = u16(j + 1)
+        j += 3
+        if (nameType === 0 && j + nameLength <= recordEnd)
+          return new TextDecoder().decode(b.subarray(j, j + nameLength))
+        j += nameLength
+      }
+      return undefined
+    }
+    i += length
+  }
+  return undefined
+}
+
+const wildcardMatch = (pattern: string, name: string): boolean => {
+  if (pattern.toLowerCase() === name.toLowerCase()) return true
+  if (!pattern.startsWith("*.")) return false
+  const dot = name.indexOf(".")
+  return dot > 0 && name.slice(dot + 1).toLowerCase() === pattern.slice(2).toLowerCase()
+}
+
+/** Reads (into the feed) until the first ClientHello record is complete, and returns its SNI name. */
+const readServerName = (feed: Feed): Effect.Effect<string | undefined> =>
+  Effect.async<string | undefined>((resume) => {
+    const check = () => {
+      const name = feed.size === 0 ? "incomplete" : sniOf(feed.bytes)
+      if (name !== "incomplete") {
+        feed.onChange = undefined
+        resume(Effect.succeed(name))
+      } else if (feed.ended || feed.failed || feed.closed) {
+        feed.onChange = undefined
+        resume(Effect.succeed(undefined))
+      }
+    }
+    feed.onChange = check
+    check()
+    return Effect.sync(() => {
+      feed.onChange = undefined
+    })
+  })
+
+// ---- the upgrade ----
+
+interface Side {
+  readonly serverSide: boolean
+  readonly requestCert: boolean
+  readonly serverName: string | undefined
+  /** server side with SNI: the options for the name in the ClientHello */
+  readonly sni?: ((name: string | undefined) => BunTlsOptions) | undefined
+}
+
+/**
+ * Upgrades the connection and waits for the handshake. A BunNetwork socket
+ * is upgraded in place (`socket.upgradeTLS`); when that cannot be done (a
+ * STARTTLS stream that already read ciphertext ahead, a server that must
+ * read the ClientHello to choose its certificate, a connection from another
+ * driver) Bun's TLS runs on one end of a loopback TCP pair whose other end
+ * is relayed to the connection. Everything is registered in the Scope
+ * first, so an interrupted or failed handshake releases the descriptors.
  */
 const upgrade = (
   raw: Driver.RawConnection,
   options: BunTlsOptions,
-  side: { readonly serverSide: boolean; readonly requestCert: boolean; readonly serverName: string | undefined },
+  side: Side,
 ): Effect.Effect<Driver.RawConnection, NetError.TlsFailed, Scope.Scope> =>
   Effect.gen(function* () {
     const bun = bunConnectionOf(raw)
-    if (bun === undefined) {
-      return yield* cannot(
-        raw,
-        "ERR_TLS_UNSUPPORTED_TRANSPORT",
-        "Bun's native TLS can only upgrade sockets of BunNetwork's own TCP and Unix drivers",
-      )
+    let feed: Feed | undefined
+    if (bun !== undefined && !(raw instanceof BunConnection)) {
+      // A STARTTLS detach: bytes it read ahead (delivered by start) must reach TLS.
+      feed = new Feed(raw)
+      if (feed.size === 0 && !feed.ended && !feed.failed && !feed.closed && side.sni === undefined) feed = undefined
     }
-    if (!(raw instanceof BunConnection)) {
-      // A STARTTLS detach: bytes it read ahead are ciphertext Bun's TLS cannot be given.
-      let readAhead = false
-      raw.start({
-        onData: () => {
-          readAhead = true
-        },
-        onEnd: () => {},
-        onError: () => {},
-        onDrain: () => {},
-        onClose: () => {},
-      })
-      if (readAhead) {
-        return yield* cannot(
-          raw,
-          "ERR_TLS_READ_AHEAD",
-          "the plain stream had already read bytes past the STARTTLS point, which Bun's native TLS cannot be given",
-        )
-      }
-    }
-    const session = new Session(raw.remoteAddress, side.serverSide, side.requestCert)
-    let established: TlsConnection | undefined
-    yield* Effect.acquireRelease(
-      Effect.suspend(() => {
-        const socket = bun.handOver()
-        if (socket === undefined) {
-          return cannot(raw, "ECONNRESET", "the connection is closed or still flushing plaintext")
-        }
-        const data: TlsData = { conn: undefined, session }
-        try {
-          const [plain, tls] = socket.upgradeTLS({
-            data,
-            tls: options as Bun.TLSOptions,
-            socket: tlsHandlers as unknown as Bun.SocketHandler<TlsData>,
-          })
-          // the ciphertext side keeps the TCP driver's handlers: let them see nothing
-          ;(plain as { data: unknown }).data = { conn: undefined }
-          session.tls = tls as unknown as BunSocket
-          socket.resume()
-          tls.resume()
-        } catch (error) {
-          socket.terminate()
-          return Effect.fail(tlsFailed(error, raw.remoteAddress, "the TLS options were refused"))
-        }
-        return Effect.void
-      }),
-      () =>
-        Effect.sync(() => {
-          if (established === undefined) session.tls?.terminate()
-        }),
+    const direct = bun !== undefined && feed === undefined && side.sni === undefined
+    const session = new Session(
+      raw.remoteAddress,
+      side.serverSide,
+      side.requestCert,
+      options.rejectUnauthorized !== false,
     )
+    let established: TlsConnection | undefined
+    let relay: Relay | undefined
+    let pair: { readonly accepted: BunSocket; readonly connected: BunSocket } | undefined
+    yield* Effect.addFinalizer(() =>
+      established === undefined
+        ? Effect.sync(() => {
+            session.tls?.terminate()
+            pair?.accepted.terminate()
+            pair?.connected.terminate()
+          })
+        : relay === undefined
+          ? Effect.void
+          : relay.flushed(),
+    )
+    let tlsOptions = options
+    let target: BunSocket
+    if (direct) {
+      const socket = bun.handOver()
+      if (socket === undefined) return yield* cannot(raw, "ECONNRESET", "the connection is closed or still flushing")
+      target = socket
+    } else {
+      const f = feed ?? new Feed(raw)
+      feed = f
+      if (side.sni !== undefined) tlsOptions = side.sni(yield* readServerName(f))
+      pair = yield* loopbackPair(raw.remoteAddress)
+      target = side.serverSide ? pair.accepted : pair.connected
+    }
+    const data: TlsData = { conn: undefined, session }
+    try {
+      const [plain, tls] = target.upgradeTLS({
+        data,
+        tls: tlsOptions as Bun.TLSOptions,
+        socket: tlsHandlers as unknown as Bun.SocketHandler<TlsData>,
+      })
+      // the ciphertext side keeps its old handlers: let them see nothing
+      ;(plain as { data: unknown }).data = { conn: undefined, relay: undefined }
+      session.tls = tls as unknown as BunSocket
+      target.resume()
+      tls.resume()
+    } catch (error) {
+      target.terminate()
+      return yield* Effect.fail(tlsFailed(error, raw.remoteAddress, "the TLS options were refused"))
+    }
+    if (pair !== undefined && feed !== undefined) {
+      relay = new Relay(feed, side.serverSide ? pair.connected : pair.accepted)
+    }
     const outcome = yield* session.await()
     if (outcome._tag === "failed") return yield* Effect.fail(outcome.error)
     const tls = session.tls as BunSocket
@@ -505,20 +848,29 @@ export const accept = (
   raw: Driver.RawConnection,
   options: Tls.TlsServerOptions,
 ): Effect.Effect<Driver.RawConnection, NetError.TlsFailed, Scope.Scope> => {
-  if (options.sniContexts !== undefined || options.sniCallback !== undefined) {
-    return cannot(
-      raw,
-      "ERR_TLS_SNI_UNSUPPORTED",
-      "sniContexts/sniCallback: Bun's socket.upgradeTLS takes one certificate, with no per-ClientHello choice",
-    )
-  }
   const requestCert = options.requestCert ?? false
   const o: BunTlsOptions = {
     ...baseOptions(options),
     requestCert,
     rejectUnauthorized: options.rejectUnauthorized ?? true,
   }
-  return upgrade(raw, o, { serverSide: true, requestCert, serverName: undefined })
+  const sni =
+    options.sniContexts === undefined && options.sniCallback === undefined
+      ? undefined
+      : (name: string | undefined): BunTlsOptions => {
+          if (name === undefined) return o
+          let chosen = options.sniCallback?.(name)
+          if (chosen === undefined && options.sniContexts !== undefined) {
+            for (const [pattern, creds] of Object.entries(options.sniContexts)) {
+              if (wildcardMatch(pattern, name)) {
+                chosen = creds
+                break
+              }
+            }
+          }
+          return chosen === undefined ? o : { ...o, ...baseOptions(chosen) }
+        }
+  return upgrade(raw, o, { serverSide: true, requestCert, serverName: undefined, sni })
 }
 
 /** @internal */
