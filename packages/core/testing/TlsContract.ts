@@ -532,6 +532,35 @@ export const tlsContract = (env: TlsEnvironment): void => {
       )
     }
 
+    it.live("interrupting a STARTTLS handshake closes the connection", () =>
+      run(
+        Effect.gen(function* () {
+          // a plaintext server that never answers the ClientHello
+          const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+          const serverEnd = yield* Deferred.make<string>()
+          const helloSeen = yield* Deferred.make<void>()
+          yield* Effect.forkScoped(
+            listener.serve((c) =>
+              Effect.gen(function* () {
+                // drain the ClientHello until the client goes away
+                while (true) {
+                  const r = yield* Effect.either(c.receive())
+                  if (Either.isLeft(r)) return yield* Deferred.succeed(serverEnd, r.left._tag)
+                  yield* Deferred.succeed(helloSeen, undefined)
+                }
+              }),
+            ),
+          )
+          const plain = yield* Tcp.connect({ host: "127.0.0.1", port: portOf(listener.address) })
+          const fiber = yield* Effect.fork(Effect.scoped(Tls.wrap(plain, { side: "client", host: "localhost" })))
+          // the handshake is under way once the server has the ClientHello
+          yield* Deferred.await(helloSeen)
+          yield* Fiber.interrupt(fiber)
+          assert.include(["EndOfStream", "BrokenResource"], yield* Deferred.await(serverEnd))
+        }),
+      ),
+    )
+
     it.live("sendEof sends close_notify and the peer can still answer (half close)", () =>
       run(
         Effect.gen(function* () {
