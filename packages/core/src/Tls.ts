@@ -443,11 +443,9 @@ export const clientRequest = (host: string, tls: true | TlsClientOptions): Clien
   const options: TlsClientOptions = tls === true ? {} : tls
   const name = options.serverName ?? bare
   // SNI carries the ASCII (IDNA 2008) form of internationalised names.
-  const serverName = isAscii(name) ? name : Either.getOrElse(Resolver.toAscii(name), () => name)
+  const serverName = Either.getOrElse(Resolver.toAscii(name), () => name)
   return { ...options, host: bare, serverName }
 }
-
-const isAscii = (s: string): boolean => /^[\x00-\x7f]*$/.test(s)
 
 /**
  * Validates server options once, at listen time.
