@@ -24,6 +24,8 @@ import { IMPLS, type ImplId, isBun } from "./worker.ts"
 export const parseOptions = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Options => {
   const flags = new Map<string, string>()
   for (const a of argv) {
+    // `pnpm bench -- --flag` passes the `--` through
+    if (a === "--") continue
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a)
     if (m === null) throw new Error(`unknown argument ${a}`)
     flags.set(m[1] as string, m[2] ?? "true")
