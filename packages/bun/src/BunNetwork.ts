@@ -1,7 +1,9 @@
 /**
  * The Bun runtime for netfx: Bun's own sockets (`Bun.connect`,
- * `Bun.listen`) for TCP, `Bun.udpSocket` for UDP (socket buffer sizes are
- * `Unsupported` there), the system resolver for names.
+ * `Bun.listen`) for TCP, Bun's native TLS (`socket.upgradeTLS`; a peer's
+ * missing close_notify reads as EndOfStream there, Bun does not report it),
+ * `Bun.udpSocket` for UDP (socket buffer sizes are `Unsupported` there),
+ * the system resolver for names.
  *
  * @since 0.1.0
  */
