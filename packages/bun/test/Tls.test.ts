@@ -1,7 +1,18 @@
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { BunNetwork } from "@netfx/bun"
 import { type Network, SocketAddress, Tcp, Tls } from "@netfx/core"
-import { bytes, Certs, echo, eventually, Peers, readAll, readN, text, tlsContract } from "@netfx/core/testing"
+import {
+  bytes,
+  Certs,
+  echo,
+  eventually,
+  Peers,
+  readAll,
+  readN,
+  streamContract,
+  text,
+  tlsContract,
+} from "@netfx/core/testing"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -21,9 +32,35 @@ tlsContract({
 
 // Bun-specific: the relay (Bun's TLS on one end of a Unix socket pair, copied to the real
 // connection) that SNI listeners, read-ahead STARTTLS and non-Bun connections go through.
+const certs = Certs.generate()
+afterAll(() => Certs.remove(certs))
+
+// The whole byte-stream contract with every server connection going through the relay
+// (a listener with sniContexts reads the ClientHello first, so it always relays).
+streamContract(
+  { name: "bun (TLS relay)", layer: BunNetwork.layer, openFds: Peers.openFds, rss: Peers.rss },
+  {
+    name: "TLS through the relay, 127.0.0.1",
+    listen: Tcp.listen({
+      host: "127.0.0.1",
+      port: 0,
+      tls: {
+        cert: certs.server.cert,
+        key: certs.server.key,
+        sniContexts: { "*.invalid": { cert: certs.other.cert, key: certs.other.key } },
+      },
+    }),
+    connect: (listener) =>
+      Tcp.connect({
+        host: "127.0.0.1",
+        port: SocketAddress.isIp(listener.address) ? listener.address.port : 0,
+        tls: { ca: certs.ca.cert, serverName: "localhost" },
+      }),
+    resetCodes: ["ECONNRESET", "EPIPE", "ERR_SSL_UNEXPECTED_EOF_WHILE_READING"],
+  },
+)
+
 describe("TLS relay on bun", () => {
-  const certs = Certs.generate()
-  afterAll(() => Certs.remove(certs))
   const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | Network.Network>) =>
     effect.pipe(Effect.scoped, Effect.provide(BunNetwork.layer))
   const portOf = (address: SocketAddress.SocketAddress) => (SocketAddress.isIp(address) ? address.port : 0)

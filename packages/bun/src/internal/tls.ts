@@ -198,6 +198,7 @@ class TlsConnection implements Driver.RawConnection {
     readonly socket: BunSocket,
     raw: Driver.RawConnection,
     info: Tls.TlsInfo,
+    readonly relay: Relay | undefined,
   ) {
     this.localAddress = raw.localAddress
     this.remoteAddress = raw.remoteAddress
@@ -214,11 +215,11 @@ class TlsConnection implements Driver.RawConnection {
       onEnd: () => {
         this.peerEnded = true
         if (this.closing) this.release()
-        else this.handlers?.onEnd()
+        else this.report(() => this.handlers?.onEnd())
       },
       onError: (error) => {
         if (this.closing) this.release()
-        else this.handlers?.onError(error)
+        else this.report(() => this.handlers?.onError(error))
       },
       onDrain: () => {
         if (!this.closing) this.handlers?.onDrain()
@@ -226,9 +227,25 @@ class TlsConnection implements Driver.RawConnection {
       onClose: () => {
         if (this.linger !== undefined) clearTimeout(this.linger)
         this.released = true
-        if (!this.closing) this.handlers?.onClose()
+        if (!this.closing) this.report(() => this.handlers?.onClose(), true)
       },
     })
+  }
+
+  private failureReported = false
+
+  /** Through the relay, a failure of the raw connection (a reset) is what the TLS side's end means. */
+  private report(otherwise: () => void, isClose = false): void {
+    const failure = this.relay?.failure
+    if (failure === undefined) {
+      otherwise()
+      return
+    }
+    if (!this.failureReported) {
+      this.failureReported = true
+      this.handlers?.onError(failure)
+    }
+    if (isClose) otherwise()
   }
 
   pause(): void {
@@ -255,6 +272,7 @@ class TlsConnection implements Driver.RawConnection {
       // Closing with received data unread aborts, as TCP does: no
       // close_notify, so the peer cannot mistake it for a clean end.
       this.released = true
+      this.relay?.abort()
       this.socket.terminate()
       return
     }
@@ -419,7 +437,7 @@ class Feed {
   chunks: Array<Uint8Array> = []
   size = 0
   ended = false
-  failed = false
+  failed: NetError.BrokenResource | undefined = undefined
   closed = false
   private target: Driver.ConnectionHandlers | undefined = undefined
   onChange: (() => void) | undefined = undefined
@@ -439,7 +457,7 @@ class Feed {
       },
       onError: (error) => {
         if (this.target !== undefined) return this.target.onError(error)
-        this.failed = true
+        this.failed = error
         this.onChange?.()
       },
       onDrain: () => this.target?.onDrain(),
@@ -468,7 +486,7 @@ class Feed {
     const chunks = this.chunks
     this.chunks = []
     for (const c of chunks) target.onData(c)
-    if (this.failed) target.onError(new NetError.BrokenResource({ operation: "receive", code: "ECONNRESET" }))
+    if (this.failed !== undefined) target.onError(this.failed)
     else if (this.ended) target.onEnd()
     if (this.closed) target.onClose()
   }
@@ -490,6 +508,8 @@ class Relay {
   /** the TLS side's FIN was handed to the raw connection (its close_notify is out) */
   pumpEnded = false
   pumpClosed = false
+  /** the raw connection failed (e.g. a reset): reported in place of the TLS side's end */
+  failure: NetError.BrokenResource | undefined = undefined
   private waiters: Array<() => void> = []
 
   constructor(
@@ -504,7 +524,8 @@ class Relay {
         this.rawEnded = true
         if (this.pending.length === 0) pump.shutdown()
       },
-      onError: () => {
+      onError: (error) => {
+        this.failure = error
         this.pending = []
         pump.terminate()
       },
@@ -561,6 +582,15 @@ class Relay {
     if (this.pumpClosed) return
     this.pumpClosed = true
     this.feed.raw.close(error !== undefined && error !== null)
+    this.markEnded()
+  }
+
+  /** Resets the raw connection (a close with input unread) and drops the pair. */
+  abort(): void {
+    this.pending = []
+    this.pumpClosed = true
+    this.feed.raw.close(true)
+    this.pump.terminate()
     this.markEnded()
   }
 
@@ -718,7 +748,7 @@ const readServerName = (feed: Feed): Effect.Effect<string | undefined> =>
       if (name !== "incomplete") {
         feed.onChange = undefined
         resume(Effect.succeed(name))
-      } else if (feed.ended || feed.failed || feed.closed) {
+      } else if (feed.ended || feed.failed !== undefined || feed.closed) {
         feed.onChange = undefined
         resume(Effect.succeed(undefined))
       }
@@ -760,7 +790,9 @@ const upgrade = (
     if (bun !== undefined && !(raw instanceof BunConnection)) {
       // A STARTTLS detach: bytes it read ahead (delivered by start) must reach TLS.
       feed = new Feed(raw)
-      if (feed.size === 0 && !feed.ended && !feed.failed && !feed.closed && side.sni === undefined) feed = undefined
+      if (feed.size === 0 && !feed.ended && feed.failed === undefined && !feed.closed && side.sni === undefined) {
+        feed = undefined
+      }
     }
     const direct = bun !== undefined && feed === undefined && side.sni === undefined
     const session = new Session(
@@ -824,7 +856,7 @@ const upgrade = (
     if (session.earlyEnd) inner.handleEnd()
     if (session.earlyClose !== undefined) inner.handleClose(session.earlyClose.error)
     session.early = []
-    established = new TlsConnection(inner, tls, raw, info)
+    established = new TlsConnection(inner, tls, raw, info, relay)
     return established as Driver.RawConnection
   })
 
