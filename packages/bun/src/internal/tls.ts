@@ -23,8 +23,10 @@ import { BunConnection, type BunSocket, byExtra, LINGER_MILLIS } from "./connect
  * cannot be handed those bytes), a server with `sniContexts`/`sniCallback`
  * (`upgradeTLS` takes one certificate and refuses an array of per-name
  * contexts, so the ClientHello is read first to choose it), or a
- * connection from another driver — Bun's TLS runs on one end of a loopback
- * TCP pair whose other end is relayed to the connection (see `Relay`).
+ * connection from another driver — Bun's TLS runs on one end of a Unix
+ * socket pair (abstract names) whose other end is relayed to the connection
+ * (see `Relay`). That costs two more descriptors and one more copy per
+ * connection, so an SNI listener pays it on every connection.
  *
  * Limit (Bun 1.4.5): Bun reports the peer's close_notify and a bare TCP FIN
  * with the same `end` event, so a missing close_notify cannot be told
@@ -497,7 +499,7 @@ interface PumpData {
 }
 
 /**
- * Copies ciphertext between a RawConnection and one end of a loopback TCP
+ * Copies ciphertext between a RawConnection and one end of a Unix socket
  * pair whose other end Bun's TLS was upgraded on, with backpressure both
  * ways and half-close / close carried over.
  */
@@ -626,8 +628,14 @@ const pumpHandlers = {
   close: (socket: BunSocket, error?: Error) => pumpOf(socket)?.pumpClose(error),
 } as const
 
-/** A connected loopback TCP pair: `accepted` (server role for TLS) and `connected` (client role). */
-const loopbackPair = (
+let relayCount = 0
+
+/**
+ * A connected pair of Unix sockets under a one-off abstract name (no file,
+ * no loopback interface needed): `accepted` (server role for TLS) and
+ * `connected` (client role).
+ */
+const socketPair = (
   address: SocketAddress.SocketAddress,
 ): Effect.Effect<{ readonly accepted: BunSocket; readonly connected: BunSocket }, NetError.TlsFailed> =>
   Effect.async((resume) => {
@@ -647,9 +655,9 @@ const loopbackPair = (
       resume(Effect.fail(tlsFailed(error, address, "the TLS relay could not be set up")))
     }
     try {
+      const name = `\0netfx-tls-relay-${process.pid}-${++relayCount}-${Math.random().toString(36).slice(2)}`
       const listener = Bun.listen<PumpData>({
-        hostname: "127.0.0.1",
-        port: 0,
+        unix: name,
         allowHalfOpen: true,
         data: { relay: undefined },
         socket: {
@@ -663,8 +671,7 @@ const loopbackPair = (
         } as unknown as Bun.SocketHandler<PumpData>,
       })
       Bun.connect<PumpData>({
-        hostname: "127.0.0.1",
-        port: listener.port,
+        unix: name,
         allowHalfOpen: true,
         data: { relay: undefined },
         socket: {
@@ -775,7 +782,7 @@ interface Side {
  * is upgraded in place (`socket.upgradeTLS`); when that cannot be done (a
  * STARTTLS stream that already read ciphertext ahead, a server that must
  * read the ClientHello to choose its certificate, a connection from another
- * driver) Bun's TLS runs on one end of a loopback TCP pair whose other end
+ * driver) Bun's TLS runs on one end of a Unix socket pair whose other end
  * is relayed to the connection. Everything is registered in the Scope
  * first, so an interrupted or failed handshake releases the descriptors.
  */
@@ -825,7 +832,7 @@ const upgrade = (
       const f = feed ?? new Feed(raw)
       feed = f
       if (side.sni !== undefined) tlsOptions = side.sni(yield* readServerName(f))
-      pair = yield* loopbackPair(raw.remoteAddress)
+      pair = yield* socketPair(raw.remoteAddress)
       target = side.serverSide ? pair.accepted : pair.connected
     }
     const data: TlsData = { conn: undefined, session }
