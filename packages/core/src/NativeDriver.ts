@@ -13,10 +13,10 @@
  *
  * @since 0.1.0
  */
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { RawConnection } from "./Driver.ts"
-import type { BrokenResource } from "./NetError.ts"
+import { BrokenResource, errnoOf } from "./NetError.ts"
 
 /**
  * A Unix socket address as the addon reports it (`path` "" = unnamed).
@@ -105,6 +105,82 @@ export interface FileOps {
   readonly read: (fd: number, maxBytes: number) => Effect.Effect<Uint8Array, BrokenResource>
   readonly write: (fd: number, data: Uint8Array) => Effect.Effect<void, BrokenResource>
   readonly close: (fd: number) => Effect.Effect<void>
+}
+
+/**
+ * The callback half of `node:fs` that {@link makeFileOps} needs; Node and Bun
+ * both provide it (pass `import * as fs from "node:fs"`).
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface FsCallbacks {
+  read(
+    fd: number,
+    buffer: Uint8Array,
+    offset: number,
+    length: number,
+    position: null,
+    callback: (error: Error | null, bytesRead: number) => void,
+  ): void
+  write(
+    fd: number,
+    buffer: Uint8Array,
+    offset: number,
+    length: number,
+    position: null,
+    callback: (error: Error | null, written: number) => void,
+  ): void
+  close(fd: number, callback: (error: Error | null) => void): void
+}
+
+/**
+ * File operations on received descriptors, built once for every runtime
+ * from its `node:fs` callbacks. Errors are `BrokenResource` with the errno.
+ *
+ * **Interruption**: an interrupted read or write stops waiting; the
+ * operation already handed to the system completes in the background.
+ *
+ * @example
+ * ```ts
+ * import { NativeDriver } from "@netfx/core"
+ * import * as fs from "node:fs"
+ *
+ * const file = NativeDriver.makeFileOps(fs)
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export const makeFileOps = (fs: FsCallbacks): FileOps => {
+  const broken = (operation: string, error: unknown) =>
+    new BrokenResource({ operation, ...errnoOf(error), cause: error })
+  return {
+    read: (fd, maxBytes) =>
+      Effect.async<Uint8Array, BrokenResource>((resume) => {
+        const buffer = new Uint8Array(maxBytes)
+        fs.read(fd, buffer, 0, maxBytes, null, (error, n) => {
+          if (error) resume(Effect.fail(broken("read", error)))
+          else resume(Effect.succeed(buffer.subarray(0, n)))
+        })
+      }),
+    write: (fd, data) =>
+      Effect.async<void, BrokenResource>((resume) => {
+        let offset = 0
+        const next = () =>
+          fs.write(fd, data, offset, data.length - offset, null, (error, n) => {
+            if (error) return resume(Effect.fail(broken("write", error)))
+            offset += n
+            if (offset < data.length) next()
+            else resume(Effect.void)
+          })
+        next()
+      }),
+    close: (fd) =>
+      Effect.async<void>((resume) => {
+        fs.close(fd, () => resume(Effect.void))
+      }),
+  }
 }
 
 /**

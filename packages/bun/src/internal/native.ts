@@ -1,6 +1,7 @@
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
-import type { Driver, NativeDriver, NetError } from "@netfx/core"
+import type { Driver, NetError } from "@netfx/core"
+import { NativeDriver } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { BunConnection, type BunSocket, brokenFrom, type SocketData } from "./connection.ts"
@@ -57,32 +58,7 @@ export const adoptStream = (fd: number): Effect.Effect<Driver.RawConnection, Net
   )
 
 /** @internal */
-export const file: NativeDriver.FileOps = {
-  read: (fd, maxBytes) =>
-    Effect.async<Uint8Array, NetError.BrokenResource>((resume) => {
-      const buffer = Buffer.allocUnsafe(maxBytes)
-      fs.read(fd, buffer, 0, maxBytes, null, (error, n) => {
-        if (error) resume(Effect.fail(brokenFrom("read", error)))
-        else resume(Effect.succeed(buffer.subarray(0, n)))
-      })
-    }),
-  write: (fd, data) =>
-    Effect.async<void, NetError.BrokenResource>((resume) => {
-      let offset = 0
-      const next = () =>
-        fs.write(fd, data, offset, data.length - offset, null, (error, n) => {
-          if (error) return resume(Effect.fail(brokenFrom("write", error)))
-          offset += n
-          if (offset < data.length) next()
-          else resume(Effect.void)
-        })
-      next()
-    }),
-  close: (fd) =>
-    Effect.async<void>((resume) => {
-      fs.close(fd, () => resume(Effect.void))
-    }),
-}
+export const file: NativeDriver.FileOps = NativeDriver.makeFileOps(fs)
 
 /** @internal */
 export const driver = (): NativeDriver.NativeDriver => {
