@@ -22,7 +22,7 @@ import type { RawConnection, RawListener } from "./Driver.ts"
 import * as internalListener from "./internal/listener.ts"
 import * as validate from "./internal/validate.ts"
 import type { Listener } from "./Listener.ts"
-import { ConnectFailed, InvalidArgument, ListenFailed, type Unsupported } from "./NetError.ts"
+import { ConnectFailed, errnoOf, InvalidArgument, ListenFailed, type Unsupported } from "./NetError.ts"
 import * as Network from "./Network.ts"
 import * as SocketAddress from "./SocketAddress.ts"
 import * as SocketStream from "./SocketStream.ts"
@@ -71,6 +71,65 @@ export interface UnixDriver {
   /** Applies permission bits to a path. */
   readonly chmod: (path: string, mode: number) => Effect.Effect<void, ListenFailed>
 }
+
+/**
+ * The synchronous half of `node:fs` that {@link makePathOps} needs; Node and
+ * Bun both provide it (pass `import * as fs from "node:fs"`).
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface FsSync {
+  lstatSync(path: string): {
+    readonly ino: number
+    isSocket(): boolean
+    isDirectory(): boolean
+    isFile(): boolean
+  }
+  unlinkSync(path: string): void
+  chmodSync(path: string, mode: number): void
+}
+
+/**
+ * The path operations of a {@link UnixDriver} (`pathKind`, `unlink`,
+ * `chmod`), written once for every runtime over its `node:fs`.
+ *
+ * @example
+ * ```ts
+ * import { Unix } from "@netfx/core"
+ * import * as fs from "node:fs"
+ *
+ * const { pathKind, unlink, chmod } = Unix.makePathOps(fs)
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export const makePathOps = (fs: FsSync): Pick<UnixDriver, "pathKind" | "unlink" | "chmod"> => ({
+  pathKind: (path) =>
+    Effect.sync((): PathKind => {
+      try {
+        const st = fs.lstatSync(path)
+        if (st.isSocket()) return { _tag: "Socket", ino: st.ino }
+        return { _tag: "Other", kind: st.isDirectory() ? "directory" : st.isFile() ? "file" : "other" }
+      } catch {
+        return { _tag: "Missing" }
+      }
+    }),
+  unlink: (path) =>
+    Effect.sync(() => {
+      try {
+        fs.unlinkSync(path)
+      } catch {
+        // already gone
+      }
+    }),
+  chmod: (path, mode) =>
+    Effect.try({
+      try: () => fs.chmodSync(path, mode),
+      catch: (error) => new ListenFailed({ address: SocketAddress.unixPath(path), ...errnoOf(error), cause: error }),
+    }),
+})
 
 /** The kernel limit of `sun_path` (108 bytes including the NUL for paths). */
 const SUN_PATH_MAX = 108

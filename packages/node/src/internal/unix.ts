@@ -135,37 +135,8 @@ export const listen = (request: {
     return new NodeUnixListener(server, request.address)
   })
 
-/** @internal lstat of a path, shared with the Bun runtime's shape. */
-export const pathKind = (path: string): Effect.Effect<Unix.PathKind> =>
-  Effect.sync(() => {
-    try {
-      const st = fs.lstatSync(path)
-      if (st.isSocket()) return { _tag: "Socket", ino: st.ino } as const
-      return { _tag: "Other", kind: st.isDirectory() ? "directory" : st.isFile() ? "file" : "other" } as const
-    } catch {
-      return { _tag: "Missing" } as const
-    }
-  })
-
 /** @internal */
-export const unlink = (path: string): Effect.Effect<void> =>
-  Effect.sync(() => {
-    try {
-      fs.unlinkSync(path)
-    } catch {
-      // already gone
-    }
-  })
-
-/** @internal */
-export const chmod = (path: string, mode: number): Effect.Effect<void, NetError.ListenFailed> =>
-  Effect.try({
-    try: () => fs.chmodSync(path, mode),
-    catch: (error) => {
-      const { code, syscall } = NetError.errnoOf(error)
-      return new NetError.ListenFailed({ address: SocketAddress.unixPath(path), code, syscall, cause: error })
-    },
-  })
+export const { pathKind, unlink, chmod } = UnixCore.makePathOps(fs)
 
 /** @internal */
 export const driver: Unix.UnixDriver = { connect, listen, pathKind, unlink, chmod }
