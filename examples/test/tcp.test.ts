@@ -1,6 +1,3 @@
-import { spawn } from "node:child_process"
-import { createInterface } from "node:readline"
-import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { SocketAddress } from "@netfx/core"
 import { NodeNetwork } from "@netfx/node"
@@ -9,29 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { client } from "../src/tcp-client.ts"
 import { server } from "../src/tcp-server.ts"
-
-const tsx = fileURLToPath(new URL("../node_modules/.bin/tsx", import.meta.url))
-const src = (name: string) => fileURLToPath(new URL(`../src/${name}`, import.meta.url))
-
-/** Runs an example file as its own process; resolves with its first stdout line. */
-const start = (file: string, args: ReadonlyArray<string>) =>
-  Effect.acquireRelease(
-    Effect.async<{ readonly line: string; readonly rest: Promise<string>; readonly kill: () => void }>((resume) => {
-      const child = spawn(tsx, [src(file), ...args], { stdio: ["ignore", "pipe", "inherit"] })
-      let out = ""
-      const rest = new Promise<string>((done) => child.on("exit", () => done(out)))
-      const lines = createInterface({ input: child.stdout })
-      let first = true
-      lines.on("line", (l) => {
-        out += `${l}\n`
-        if (first) {
-          first = false
-          resume(Effect.succeed({ line: l, rest, kill: () => child.kill("SIGINT") }))
-        }
-      })
-    }),
-    (p) => Effect.sync(() => p.kill()),
-  )
+import { start } from "./support.ts"
 
 describe("TCP examples", () => {
   it.live("server and client as functions", () =>

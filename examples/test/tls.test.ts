@@ -1,6 +1,3 @@
-import { spawn } from "node:child_process"
-import { createInterface } from "node:readline"
-import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { SocketAddress } from "@netfx/core"
 import * as Certs from "@netfx/core/testing/certs"
@@ -10,28 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { client } from "../src/tls-echo-client.ts"
 import { server } from "../src/tls-echo-server.ts"
-
-const tsx = fileURLToPath(new URL("../node_modules/.bin/tsx", import.meta.url))
-const src = (name: string) => fileURLToPath(new URL(`../src/${name}`, import.meta.url))
-
-/** Runs an example file as its own process; resolves with its first stdout line. */
-const start = (file: string, args: ReadonlyArray<string>) =>
-  Effect.acquireRelease(
-    Effect.async<{ readonly line: string; readonly kill: () => void }>((resume) => {
-      const child = spawn(tsx, [src(file), ...args], { stdio: ["ignore", "pipe", "inherit"] })
-      let first = true
-      createInterface({ input: child.stdout }).on("line", (l) => {
-        if (first) {
-          first = false
-          resume(Effect.succeed({ line: l, kill: () => child.kill("SIGINT") }))
-        }
-      })
-      child.on("exit", (code) => {
-        if (first) resume(Effect.dieMessage(`${file} exited with ${code} before printing`))
-      })
-    }),
-    (p) => Effect.sync(() => p.kill()),
-  )
+import { start } from "./support.ts"
 
 describe("TLS examples", () => {
   it.live("server and client as functions: verified round trip, refused without the CA", () =>

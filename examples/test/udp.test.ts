@@ -1,6 +1,4 @@
 import { spawn } from "node:child_process"
-import { createInterface } from "node:readline"
-import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { namespaceSupport } from "@netfx/core/testing"
 import { NodeNetwork } from "@netfx/node"
@@ -10,30 +8,9 @@ import * as Fiber from "effect/Fiber"
 import { demo } from "../src/demos/udp.ts"
 import { client } from "../src/udp-client.ts"
 import { server } from "../src/udp-hello-server.ts"
+import { src, start, tsx } from "./support.ts"
 
 const namespaceProblem = await namespaceSupport()
-const tsx = fileURLToPath(new URL("../node_modules/.bin/tsx", import.meta.url))
-const src = (name: string) => fileURLToPath(new URL(`../src/${name}`, import.meta.url))
-
-/** Runs an example file as its own process; resolves with its first stdout line. */
-const start = (file: string, args: ReadonlyArray<string>) =>
-  Effect.acquireRelease(
-    Effect.async<{ readonly line: string; readonly kill: () => void }>((resume) => {
-      const child = spawn(tsx, [src(file), ...args], { stdio: ["ignore", "pipe", "inherit"] })
-      const lines = createInterface({ input: child.stdout })
-      let first = true
-      lines.on("line", (l) => {
-        if (first) {
-          first = false
-          resume(Effect.succeed({ line: l, kill: () => child.kill("SIGINT") }))
-        }
-      })
-      child.on("exit", (code) => {
-        if (first) resume(Effect.dieMessage(`${file} exited with ${code} before printing`))
-      })
-    }),
-    (p) => Effect.sync(() => p.kill()),
-  )
 
 describe("UDP examples", () => {
   it.live("hello service and connected client as functions", () =>

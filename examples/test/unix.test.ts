@@ -1,9 +1,6 @@
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { createInterface } from "node:readline"
-import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { NodeNetwork } from "@netfx/node"
 import * as Deferred from "effect/Deferred"
@@ -16,30 +13,9 @@ import { server as datagramHello } from "../src/unix-datagram-hello.ts"
 import { client as fdClient } from "../src/unix-fd-client.ts"
 import { server as fdServer } from "../src/unix-fd-server.ts"
 import { server } from "../src/unix-server.ts"
+import { start } from "./support.ts"
 
-const tsx = fileURLToPath(new URL("../node_modules/.bin/tsx", import.meta.url))
-const src = (name: string) => fileURLToPath(new URL(`../src/${name}`, import.meta.url))
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "netfx-ex-unix-"))
-
-/** Runs an example file as its own process; resolves with its first stdout line. */
-const start = (file: string, args: ReadonlyArray<string>) =>
-  Effect.acquireRelease(
-    Effect.async<{ readonly line: string; readonly kill: () => void }>((resume) => {
-      const child = spawn(tsx, [src(file), ...args], { stdio: ["ignore", "pipe", "inherit"] })
-      const lines = createInterface({ input: child.stdout })
-      let first = true
-      lines.on("line", (l) => {
-        if (first) {
-          first = false
-          resume(Effect.succeed({ line: l, kill: () => child.kill("SIGINT") }))
-        }
-      })
-      child.on("exit", (code) => {
-        if (first) resume(Effect.dieMessage(`${file} exited with ${code} before printing`))
-      })
-    }),
-    (p) => Effect.sync(() => p.kill()),
-  )
 
 /** Forks a server, waits until it is ready, returns its fiber. */
 const serve = <E, R>(run: (ready: Effect.Effect<void>) => Effect.Effect<unknown, E, R>) =>
