@@ -65,6 +65,7 @@ import { tcpDriver, type View } from "./internal/memory/tcp.ts"
 import { udpDriver } from "./internal/memory/udp.ts"
 import { UnixNamespace, unixDriver } from "./internal/memory/unix.ts"
 import { Network, type NetworkService } from "./Network.ts"
+import * as Resolver from "./Resolver.ts"
 import type * as SocketAddress from "./SocketAddress.ts"
 import type { TlsDriver } from "./Tls.ts"
 
@@ -365,8 +366,9 @@ export const make = (
   })
 
 /**
- * The memory network as a Layer providing `Network` and {@link Control}.
- * Each build is a fresh, empty network.
+ * The memory network as a Layer providing `Network`, {@link Control} and
+ * its static name table as `Resolver` (so `Resolver.getaddrinfo` works in
+ * tests too). Each build is a fresh, empty network.
  *
  * **Resource**: the network lives as long as the Layer's Scope; one
  * delivery fiber runs in it.
@@ -396,9 +398,13 @@ export const make = (
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options = {}): Layer.Layer<Network | Control> =>
+export const layer = (options: Options = {}): Layer.Layer<Network | Control | Resolver.Resolver> =>
   Layer.scopedContext(
     Effect.map(make(options), ({ network, control }) =>
-      Context.make(Network, network).pipe(Context.add(Control, control)),
+      Context.make(Network, network).pipe(
+        Context.add(Control, control),
+        // the same name table as `Resolver` too, for `Resolver.getaddrinfo`
+        Context.add(Resolver.Resolver, Resolver.make(network.resolver)),
+      ),
     ),
   )

@@ -4,6 +4,7 @@ import {
   type Listener,
   MemoryNetwork,
   Network,
+  Resolver,
   SocketAddress,
   SocketStream,
   Tcp,
@@ -597,5 +598,19 @@ describe("MemoryNetwork Unix sockets", () => {
         assert.strictEqual(gone._tag === "ConnectFailed" ? gone.attempts[0]?.code : gone._tag, "ENOENT")
       }),
     ),
+  )
+})
+
+describe("MemoryNetwork provides its resolver as the Resolver service", () => {
+  it.effect("Resolver.getaddrinfo answers from the static table", () =>
+    Effect.gen(function* () {
+      const infos = yield* Resolver.getaddrinfo("db.test", 5432, { type: "stream" })
+      assert.deepStrictEqual(
+        infos.map((i) => SocketAddress.format(i.address)),
+        ["[fd00::5]:5432", "10.0.0.5:5432"],
+      )
+      const missing = yield* Effect.flip(Resolver.getaddrinfo("nonexistent.invalid", 1))
+      assert.strictEqual(missing._tag, "ResolveFailed")
+    }).pipe(Effect.provide(MemoryNetwork.layer({ hosts: { "db.test": ["fd00::5", "10.0.0.5"] } }))),
   )
 })
