@@ -393,16 +393,49 @@ const wildcardMatch = (pattern: string, name: string): boolean => {
   return dot > 0 && name.slice(dot + 1).toLowerCase() === pattern.slice(2).toLowerCase()
 }
 
+/**
+ * Secure contexts are built once per server options object (a listener
+ * passes the same one for every connection) and once per SNI credentials
+ * object, not per handshake: building one parses keys and certificates.
+ */
+const serverContexts = new WeakMap<Tls.TlsServerOptions, tls.SecureContext>()
+const sniContexts = new WeakMap<Tls.TlsServerOptions, WeakMap<object, tls.SecureContext>>()
+
+const serverContext = (options: Tls.TlsServerOptions): tls.SecureContext => {
+  let context = serverContexts.get(options)
+  if (context === undefined) {
+    context = tls.createSecureContext(credentials(options))
+    serverContexts.set(options, context)
+  }
+  return context
+}
+
+const sniContext = (
+  options: Tls.TlsServerOptions,
+  chosen: object & Parameters<typeof credentials>[0],
+): tls.SecureContext => {
+  let perOptions = sniContexts.get(options)
+  if (perOptions === undefined) {
+    perOptions = new WeakMap()
+    sniContexts.set(options, perOptions)
+  }
+  let context = perOptions.get(chosen)
+  if (context === undefined) {
+    context = tls.createSecureContext({ ...credentials(options), ...credentials(chosen) })
+    perOptions.set(chosen, context)
+  }
+  return context
+}
+
 /** @internal */
 export const accept = (
   raw: Driver.RawConnection,
   options: Tls.TlsServerOptions,
 ): Effect.Effect<Driver.RawConnection, NetError.TlsFailed, Scope.Scope> =>
   Effect.suspend(() => {
-    const base = credentials(options)
     let secureContext: tls.SecureContext
     try {
-      secureContext = tls.createSecureContext(base)
+      secureContext = serverContext(options)
     } catch (error) {
       return Effect.fail(tlsFailed(error, raw.remoteAddress))
     }
@@ -422,10 +455,7 @@ export const accept = (
                   }
                 }
               }
-              cb(
-                null,
-                chosen === undefined ? secureContext : tls.createSecureContext({ ...base, ...credentials(chosen) }),
-              )
+              cb(null, chosen === undefined ? secureContext : sniContext(options, chosen))
             } catch (error) {
               cb(error instanceof Error ? error : new Error(String(error)))
             }
