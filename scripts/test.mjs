@@ -19,13 +19,28 @@ const runs = [
   {
     name: "node",
     cmd: process.execPath,
-    args: [vitest, "run", "--reporter=default", "--reporter=json", `--outputFile.json=${join(out, "node.json")}`, ...extra],
+    args: [
+      vitest,
+      "run",
+      "--reporter=default",
+      "--reporter=json",
+      `--outputFile.json=${join(out, "node.json")}`,
+      ...extra,
+    ],
     cwd: root,
   },
   {
     name: "bun",
     cmd: bin("bun"),
-    args: ["--bun", vitest, "run", "--reporter=default", "--reporter=json", `--outputFile.json=${join(out, "bun.json")}`, ...extra],
+    args: [
+      "--bun",
+      vitest,
+      "run",
+      "--reporter=default",
+      "--reporter=json",
+      `--outputFile.json=${join(out, "bun.json")}`,
+      ...extra,
+    ],
     cwd: join(root, "packages", "bun"),
   },
 ]

@@ -79,7 +79,10 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
   // ---- handlers (called by the runtime) ----
 
   onData(chunk: Uint8Array): void {
-    if (this.forward !== undefined) return this.forward.onData(chunk)
+    if (this.forward !== undefined) {
+      this.forward.onData(chunk)
+      return
+    }
     if (this.closed || chunk.length === 0) return
     this.chunks.push(chunk)
     this.buffered += chunk.length
@@ -91,26 +94,38 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
   }
 
   onEnd(): void {
-    if (this.forward !== undefined) return this.forward.onEnd()
+    if (this.forward !== undefined) {
+      this.forward.onEnd()
+      return
+    }
     this.eof = true
     this.wakeReader()
   }
 
   onError(error: BrokenResource): void {
-    if (this.forward !== undefined) return this.forward.onError(error)
+    if (this.forward !== undefined) {
+      this.forward.onError(error)
+      return
+    }
     if (this.failure === undefined) this.failure = error
     this.wakeReader()
     this.wakeWriter()
   }
 
   onDrain(): void {
-    if (this.forward !== undefined) return this.forward.onDrain()
+    if (this.forward !== undefined) {
+      this.forward.onDrain()
+      return
+    }
     this.needDrain = false
     this.wakeWriter()
   }
 
   onClose(): void {
-    if (this.forward !== undefined) return this.forward.onClose()
+    if (this.forward !== undefined) {
+      this.forward.onClose()
+      return
+    }
     // The descriptor is gone: whatever was not reported as an error reads as EOF.
     this.eof = true
     this.wakeReader()
