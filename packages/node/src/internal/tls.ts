@@ -254,6 +254,8 @@ const tlsFailed = (error: unknown, address: SocketAddress.SocketAddress): NetErr
  * through it the raw connection) is registered in the Scope first, so an
  * interrupted or failed handshake releases the descriptor.
  */
+const ignoreError = (_error: Error): void => {}
+
 const handshake = (
   raw: Driver.RawConnection,
   make: (duplex: RawDuplex) => tls.TLSSocket,
@@ -268,6 +270,14 @@ const handshake = (
         const duplex = new RawDuplex(raw)
         const socket = make(duplex)
         duplex.cleartext = socket
+        // Node emits some handshake failures after a tick (e.g. "socket
+        // disconnected before secure TLS connection was established" from
+        // its own 'end' handler), possibly after the handshake listeners
+        // below are gone: a permanent sink keeps such an 'error' from being
+        // an uncaught exception. Every failure is still reported through the
+        // handshake listeners or the established connection's handlers.
+        socket.on("error", ignoreError)
+        duplex.on("error", ignoreError)
         socket.pause()
         return { socket, duplex }
       }),
