@@ -107,7 +107,12 @@ export const listen = (
       )
     }
     const server = yield* Effect.acquireRelease(
-      Effect.sync(() => net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: request.noDelay })),
+      Effect.sync(() => {
+        const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: request.noDelay })
+        // between 'listening' and the listener's own handler, an accept error must not be uncaught
+        server.on("error", () => {})
+        return server
+      }),
       (s) => Effect.sync(() => s.listening && s.close()),
     )
     yield* Effect.async<void, NetError.ListenFailed>((resume) => {

@@ -110,7 +110,12 @@ export const listen = (request: {
 }): Effect.Effect<Driver.RawListener, NetError.ListenFailed, Scope.Scope> =>
   Effect.gen(function* () {
     const server = yield* Effect.acquireRelease(
-      Effect.sync(() => net.createServer({ allowHalfOpen: true, pauseOnConnect: true })),
+      Effect.sync(() => {
+        const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true })
+        // between 'listening' and the listener's own handler, an accept error must not be uncaught
+        server.on("error", () => {})
+        return server
+      }),
       (s) => Effect.sync(() => s.listening && s.close()),
     )
     yield* Effect.async<void, NetError.ListenFailed>((resume) => {
