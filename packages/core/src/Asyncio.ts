@@ -55,6 +55,15 @@ import * as Unix from "./Unix.ts"
  * never one of them: reads report it as asyncio does (an empty result, or
  * `IncompleteRead`).
  *
+ * @example
+ * ```ts
+ * import { Asyncio, NetError } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const e: Asyncio.ReadError = new NetError.ClosedResource({ operation: "read" })
+ * assert.strictEqual(e._tag, "ClosedResource")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -64,6 +73,15 @@ export type ReadError = ClosedResource | BrokenResource | BusyResource | Invalid
  * The errors of writing: the connection broke (`BrokenResource`), the
  * writer was closed or half-closed (`ClosedResource`), or someone else
  * sends on the same stream (`BusyResource`).
+ *
+ * @example
+ * ```ts
+ * import { Asyncio, NetError } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const e: Asyncio.WriterError = new NetError.BrokenResource({ operation: "send", code: "EPIPE" })
+ * assert.strictEqual(e._tag, "BrokenResource")
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -76,6 +94,14 @@ export type WriterError = SendError
  * Defaults 65536 / 16384; with only one given, `high = 4 * low` or
  * `low = high / 4`.
  *
+ * @example
+ * ```ts
+ * import { Asyncio } from "@netfx/core"
+ *
+ * const limits: Asyncio.WriteBufferLimits = { high: 1 << 20, low: 1 << 18 }
+ * const bigBuffers = (writer: Asyncio.StreamWriter) => writer.setWriteBufferLimits(limits)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -86,6 +112,14 @@ export interface WriteBufferLimits {
 
 /**
  * Options shared by every constructor of a reader/writer pair.
+ *
+ * @example
+ * ```ts
+ * import { Asyncio, SocketStream } from "@netfx/core"
+ *
+ * const options: Asyncio.StreamOptions = { limit: 8192, writeBufferLimits: { high: 65536 } }
+ * const pair = (conn: SocketStream.SocketStream) => Asyncio.fromStream(conn, options)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -263,6 +297,19 @@ export interface StreamWriter {
 /**
  * A server from {@link startServer} (asyncio's `Server`).
  *
+ * @example
+ * ```ts
+ * import { Asyncio, MemoryNetwork, SocketAddress } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function* () {
+ *   const server: Asyncio.Server = yield* Asyncio.startServer((_reader, writer) => writer.write("hi\n"), "127.0.0.1")
+ *   yield* Effect.log(`serving on ${server.sockets.map(SocketAddress.format).join(", ")}`)
+ *   yield* server.close
+ *   yield* server.waitClosed
+ * }).pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer()))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -294,6 +341,14 @@ export interface Server {
  * Options of {@link openConnection}: the reader/writer options plus every
  * `Tcp.connect` option.
  *
+ * @example
+ * ```ts
+ * import { Asyncio } from "@netfx/core"
+ *
+ * const options: Asyncio.OpenConnectionOptions = { limit: 8192, noDelay: true, tls: true }
+ * const https = Asyncio.openConnection("example.com", 443, options)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -302,6 +357,16 @@ export interface OpenConnectionOptions extends StreamOptions, Omit<Tcp.ConnectOp
 /**
  * Options of {@link startServer}: the reader/writer options (for every
  * connection) plus every `Tcp.listen` option.
+ *
+ * @example
+ * ```ts
+ * import { Asyncio } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const options: Asyncio.StartServerOptions = { limit: 8192, backlog: 128, noDelay: true }
+ * const server = Asyncio.startServer((_reader, writer) => writer.write("hello\n"), "0.0.0.0", 8888, options)
+ * const main = Effect.flatMap(server, (s) => s.serveForever).pipe(Effect.scoped)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -313,6 +378,15 @@ export interface StartServerOptions extends StreamOptions, Omit<Tcp.ListenOption
  * (`ConnectFailed`, `ResolveFailed`, `InvalidArgument`, `Unsupported`,
  * `TlsFailed` with `tls`).
  *
+ * @example
+ * ```ts
+ * import { Asyncio } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const logFailure = (e: Asyncio.ConnectError) => Effect.logWarning(`cannot connect: ${e.message}`)
+ * const attempt = Asyncio.openConnection("127.0.0.1", 8888).pipe(Effect.tapError(logFailure), Effect.scoped)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -322,6 +396,17 @@ export type ConnectError = Effect.Effect.Error<ReturnType<typeof Tcp.connect>> |
  * The errors of {@link startServer}: those of `Tcp.listen` (`ListenFailed`,
  * `ResolveFailed`, `InvalidArgument`, `Unsupported`).
  *
+ * @example
+ * ```ts
+ * import { Asyncio } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const logFailure = (e: Asyncio.ListenError) => Effect.logError(`cannot listen: ${e.message}`)
+ * const server = Asyncio.startServer((_reader, writer) => writer.close, "127.0.0.1", 8888).pipe(
+ *   Effect.tapError(logFailure),
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -329,6 +414,16 @@ export type ListenError = Effect.Effect.Error<ReturnType<typeof Tcp.listen>> | I
 
 /**
  * The handler {@link startServer} runs for each connection.
+ *
+ * @example
+ * ```ts
+ * import { Asyncio } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const shout: Asyncio.ClientConnected<unknown, never> = (reader, writer) =>
+ *   Effect.flatMap(reader.readline(), (line) => writer.write(new TextDecoder().decode(line).toUpperCase()))
+ * const server = Asyncio.startServer(shout, "127.0.0.1", 8888)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -471,6 +566,12 @@ export const startServer = <E, R>(
  *
  * **Resource**: as {@link startServer}; the listener stays the caller's.
  *
+ * **Errors**: none; a failing handler is logged and closes only its own
+ * connection.
+ *
+ * **Interruption**: closing the Scope (or `server.close`, which closes the
+ * listener) stops accepting and interrupts every handler.
+ *
  * @example
  * ```ts
  * import { Asyncio, Listener } from "@netfx/core"
@@ -493,6 +594,14 @@ export const serveListener: <E, R>(
  * Options of {@link openUnixConnection}: the reader/writer options plus
  * every `Unix.connect` option.
  *
+ * @example
+ * ```ts
+ * import { Asyncio } from "@netfx/core"
+ *
+ * const options: Asyncio.OpenUnixConnectionOptions = { limit: 4096, highWaterMark: 16384 }
+ * const conn = Asyncio.openUnixConnection("/tmp/echo.sock", options)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -501,6 +610,14 @@ export interface OpenUnixConnectionOptions extends StreamOptions, Unix.ConnectOp
 /**
  * Options of {@link startUnixServer}: the reader/writer options plus every
  * `Unix.listen` option.
+ *
+ * @example
+ * ```ts
+ * import { Asyncio } from "@netfx/core"
+ *
+ * const options: Asyncio.StartUnixServerOptions = { mode: 0o600, backlog: 64, removeOnClose: true }
+ * const server = Asyncio.startUnixServer((_reader, writer) => writer.write("hi\n"), "/tmp/app.sock", options)
+ * ```
  *
  * @since 0.1.0
  * @category models

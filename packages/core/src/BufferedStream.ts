@@ -38,6 +38,17 @@ export {
 /**
  * The errors of a delimiter search (`receiveUntil`, `receiveLine`).
  *
+ * @example
+ * ```ts
+ * import { BufferedStream } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * // at end of stream, keep the unterminated rest instead of failing
+ * const record = (buffered: BufferedStream.BufferedStream) =>
+ *   buffered.receiveUntil("\0", 4096).pipe(Effect.catchTag("IncompleteRead", (e) => Effect.succeed(e.partial)))
+ * const isTooLong = (e: BufferedStream.UntilError) => e._tag === "LimitExceeded"
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -45,6 +56,14 @@ export type UntilError = IncompleteRead | LimitExceeded | Exclude<ReceiveError, 
 
 /**
  * Options of {@link BufferedStream.receiveLine} and {@link BufferedStream.lines}.
+ *
+ * @example
+ * ```ts
+ * import { BufferedStream, SocketStream } from "@netfx/core"
+ *
+ * const crlf: BufferedStream.ReceiveLineOptions = { delimiter: "\r\n", maxLength: 8192 }
+ * const headerLines = (conn: SocketStream.SocketStream) => BufferedStream.make(conn).lines(crlf)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -168,6 +187,18 @@ export interface BufferedStream {
 }
 
 /**
+ * Whether a value is a {@link BufferedStream}.
+ *
+ * @example
+ * ```ts
+ * import { BufferedStream, SocketStream } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * assert.strictEqual(BufferedStream.isBufferedStream({}), false)
+ * const buffer = (u: BufferedStream.BufferedStream | SocketStream.SocketStream) =>
+ *   BufferedStream.isBufferedStream(u) ? u : BufferedStream.make(u)
+ * ```
+ *
  * @since 0.1.0
  * @category guards
  */

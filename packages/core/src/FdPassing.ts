@@ -42,6 +42,20 @@ import type { UnixAddressInput } from "./Unix.ts"
  * Scope of the `receiveFds` call and is closed when that Scope closes,
  * unless `take` moved it to the caller.
  *
+ * @example
+ * ```ts
+ * import { FdPassing } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * // keep the first descriptor; any others close with the Scope
+ * const takeFirst = (conn: FdPassing.FdStream) =>
+ *   Effect.gen(function* () {
+ *     const { fds } = yield* conn.receiveFds(1024, 4)
+ *     const first: FdPassing.ReceivedFd | undefined = fds[0]
+ *     return first === undefined ? undefined : yield* first.take
+ *   }).pipe(Effect.scoped)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -55,6 +69,19 @@ export interface ReceivedFd {
 
 /**
  * The result of {@link FdStream.receiveFds}.
+ *
+ * @example
+ * ```ts
+ * import { FdPassing } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const receive = (conn: FdPassing.FdStream) =>
+ *   Effect.gen(function* () {
+ *     const received: FdPassing.ReceivedMessage = yield* conn.receiveFds(1024, 2)
+ *     if (received.truncated) yield* Effect.logWarning("the peer sent more than 2 descriptors")
+ *     return { text: new TextDecoder().decode(received.message), fds: received.fds.length }
+ *   })
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -75,6 +102,22 @@ export interface ReceivedMessage {
  * `send` work as on any byte stream, without read-ahead.
  *
  * **Resource**: open until its Scope closes or `close` runs.
+ *
+ * @example
+ * ```ts
+ * import { FdPassing } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import { Effect } from "effect"
+ * import * as assert from "node:assert"
+ *
+ * const program = Effect.gen(function* () {
+ *   const [a, b] = yield* FdPassing.socketpair()
+ *   yield* a.sendFds(new TextEncoder().encode("x"), [a.fd]) // the peer gets a duplicate
+ *   const { message, fds } = yield* b.receiveFds(16, 1)
+ *   assert.strictEqual(message.length, 1)
+ *   assert.strictEqual(fds.length, 1)
+ * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -178,6 +221,22 @@ export const connect = (
 /**
  * An fd-passing listener: accepted connections are {@link FdStream}s.
  *
+ * **Resource**: open from {@link listen} until its Scope closes or `close`
+ * runs; when the Scope closes the socket file is removed too, unless
+ * `removeOnClose: false`.
+ *
+ * @example
+ * ```ts
+ * import { FdPassing } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const greetOne = Effect.gen(function* () {
+ *   const listener: FdPassing.FdListener = yield* FdPassing.listen("/tmp/fd.sock")
+ *   const conn = yield* listener.accept
+ *   yield* conn.send(new TextEncoder().encode("hello"))
+ * }).pipe(Effect.scoped)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -205,6 +264,14 @@ export interface FdListener {
 
 /**
  * Options of {@link listen}.
+ *
+ * @example
+ * ```ts
+ * import { FdPassing } from "@netfx/core"
+ *
+ * const options: FdPassing.ListenOptions = { mode: 0o600, backlog: 16, removeOnClose: true }
+ * const listener = FdPassing.listen("/tmp/fd.sock", options)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -265,6 +332,8 @@ export const listen = (
  *
  * **Errors**: `BrokenResource` (EMFILE, ...); `Unsupported` without the addon.
  *
+ * **Interruption**: not applicable (it does not wait).
+ *
  * @example
  * ```ts
  * import { FdPassing } from "@netfx/core"
@@ -315,6 +384,15 @@ export const toByteStream = (
 
 /**
  * A plain descriptor (a file, a pipe) as a small file handle.
+ *
+ * @example
+ * ```ts
+ * import { FdPassing } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const copy = (from: FdPassing.FileHandle, to: FdPassing.FileHandle) =>
+ *   Effect.flatMap(from.readAll, (bytes) => to.write(bytes))
+ * ```
  *
  * @since 0.1.0
  * @category models

@@ -24,6 +24,14 @@ export {
 /**
  * Options of {@link Listener.serve}.
  *
+ * @example
+ * ```ts
+ * import { Listener, SocketStream } from "@netfx/core"
+ *
+ * const options: Listener.ServeOptions = { maxConnections: 100 }
+ * const echo = (listener: Listener.Listener) => listener.serve((conn) => SocketStream.pipe(conn, conn), options)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -39,6 +47,13 @@ export interface ServeOptions {
 
 /**
  * Options shared by every listener constructor.
+ *
+ * @example
+ * ```ts
+ * import { Listener } from "@netfx/core"
+ *
+ * const options: Listener.ListenerOptions = { backlog: 128, streamOptions: { highWaterMark: 16384 } }
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -125,6 +140,10 @@ export interface Listener {
  * address family for dual stack). For transports and runtime adapters.
  *
  * **Resource**: closed when the Scope closes.
+ *
+ * **Errors**: none.
+ *
+ * **Interruption**: not applicable (it only allocates the listener).
  *
  * @example
  * ```ts

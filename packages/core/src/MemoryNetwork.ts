@@ -72,6 +72,18 @@ import type { TlsDriver } from "./Tls.ts"
 /**
  * The transports the memory network carries.
  *
+ * @example
+ * ```ts
+ * import { MemoryNetwork } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const udp: MemoryNetwork.Transport = "udp"
+ * const udpSockets = Effect.map(
+ *   Effect.flatMap(MemoryNetwork.Control, (c) => c.sockets),
+ *   (sockets) => sockets.filter((s) => s.transport === udp),
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -80,6 +92,14 @@ export type Transport = "tcp" | "udp" | "unix" | "unixDatagram"
 /**
  * Faults on a link (or everywhere). Every field is optional; a later rule
  * overrides the fields it sets.
+ *
+ * @example
+ * ```ts
+ * import { MemoryNetwork } from "@netfx/core"
+ *
+ * const flaky: MemoryNetwork.Faults = { latency: "20 millis", jitter: "5 millis", loss: 0.01 }
+ * const network = MemoryNetwork.layer({ faults: flaky })
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -116,6 +136,15 @@ export interface Faults {
  * names of the static host table (omitted: any host). A rule applies in
  * both directions unless `oneWay` is set.
  *
+ * @example
+ * ```ts
+ * import { MemoryNetwork } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const slowUplink: MemoryNetwork.LinkRule = { from: "10.0.0.1", to: "db.test", oneWay: true, faults: { bandwidth: 1_000_000 } }
+ * const throttle = Effect.flatMap(MemoryNetwork.Control, (c) => c.addLink(slowUplink))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -128,6 +157,18 @@ export interface LinkRule {
 
 /**
  * Options of {@link layer}.
+ *
+ * @example
+ * ```ts
+ * import { MemoryNetwork } from "@netfx/core"
+ *
+ * const options: MemoryNetwork.Options = {
+ *   hosts: { "db.test": "10.0.0.5", "dual.test": ["10.0.0.6", "fd00::6"] },
+ *   window: 65536,
+ *   seed: 42,
+ * }
+ * const network = MemoryNetwork.layer(options)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -156,6 +197,16 @@ export interface Options {
 /**
  * A live socket, as {@link ControlService.sockets} lists it.
  *
+ * @example
+ * ```ts
+ * import { MemoryNetwork, SocketAddress } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const describe = (s: MemoryNetwork.SocketInfo) =>
+ *   `${s.transport} ${SocketAddress.format(s.localAddress)}: ${s.bytesSent} out, ${s.bytesReceived} in`
+ * const report = Effect.map(Effect.flatMap(MemoryNetwork.Control, (c) => c.sockets), (all) => all.map(describe))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -169,6 +220,15 @@ export interface SocketInfo {
 
 /**
  * One connect attempt, as {@link ControlService.connects} lists it.
+ *
+ * @example
+ * ```ts
+ * import { MemoryNetwork, SocketAddress } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const describe = (c: MemoryNetwork.ConnectInfo) => `${c.at} ms: ${c.from} -> ${SocketAddress.format(c.address)}`
+ * const attempts = Effect.map(Effect.flatMap(MemoryNetwork.Control, (c) => c.connects), (all) => all.map(describe))
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -185,6 +245,19 @@ export interface ConnectInfo {
 /**
  * A bound listener or datagram endpoint.
  *
+ * @example
+ * ```ts
+ * import { MemoryNetwork, Tcp } from "@netfx/core"
+ * import { Effect } from "effect"
+ * import * as assert from "node:assert"
+ *
+ * const program = Effect.gen(function* () {
+ *   yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+ *   const listeners: ReadonlyArray<MemoryNetwork.ListenerInfo> = yield* (yield* MemoryNetwork.Control).listeners
+ *   assert.strictEqual(listeners[0]?.transport, "tcp")
+ * }).pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer()))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -195,6 +268,16 @@ export interface ListenerInfo {
 
 /**
  * Counters since the network was created.
+ *
+ * @example
+ * ```ts
+ * import { MemoryNetwork } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const refused = Effect.flatMap(MemoryNetwork.Control, (c) => c.stats).pipe(
+ *   Effect.map((stats: MemoryNetwork.Stats) => stats.connectionsRefused),
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -217,6 +300,19 @@ export interface Stats {
 
 /**
  * Fault injection and observation of a running memory network.
+ *
+ * @example
+ * ```ts
+ * import { MemoryNetwork } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const splitBrain = (control: MemoryNetwork.ControlService) =>
+ *   Effect.gen(function* () {
+ *     yield* control.partition("10.0.0.1", "10.0.0.2")
+ *     yield* Effect.sleep("5 seconds")
+ *     yield* control.heal
+ *   })
+ * ```
  *
  * @since 0.1.0
  * @category models

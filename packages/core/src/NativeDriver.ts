@@ -21,6 +21,14 @@ import { BrokenResource, errnoOf } from "./NetError.ts"
 /**
  * A Unix socket address as the addon reports it (`path` "" = unnamed).
  *
+ * @example
+ * ```ts
+ * import { NativeDriver, SocketAddress } from "@netfx/core"
+ *
+ * const toSocketAddress = (a: NativeDriver.NativeAddress) =>
+ *   a.abstract ? SocketAddress.unixAbstract(a.path) : SocketAddress.unixPath(a.path)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -32,6 +40,16 @@ export interface NativeAddress {
 /**
  * The raw addon functions (see `packages/native/src/netfx_native.c`). Every
  * socket call returns a number >= 0 on success or -errno on failure.
+ *
+ * @example
+ * ```ts
+ * import { NativeDriver } from "@netfx/core"
+ *
+ * const closeFd = (binding: NativeDriver.NativeBinding, fd: number): void => {
+ *   const result = binding.close(fd)
+ *   if (result < 0) throw new Error(`close failed with errno ${-result}`)
+ * }
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -78,6 +96,16 @@ export interface NativeBinding {
  * The `@netfx/native` module as its loader exports it: the binding, or why
  * it is missing.
  *
+ * @example
+ * ```ts
+ * import { NativeDriver } from "@netfx/core"
+ *
+ * const bindingOf = (addon: NativeDriver.NativeAddon): NativeDriver.NativeBinding => {
+ *   if (addon.binding === undefined) throw new Error(`${addon.loadError}; ${addon.fix}`)
+ *   return addon.binding
+ * }
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -97,6 +125,16 @@ export interface NativeAddon {
  * A plain (non-socket) descriptor as a runtime reads and writes it; used by
  * `FdPassing.toFileHandle`.
  *
+ * @example
+ * ```ts
+ * import { NativeDriver } from "@netfx/core"
+ * import { Effect } from "effect"
+ * import * as fs from "node:fs"
+ *
+ * const ops: NativeDriver.FileOps = NativeDriver.makeFileOps(fs)
+ * const readOnce = (fd: number) => ops.read(fd, 4096).pipe(Effect.ensuring(ops.close(fd)))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -110,6 +148,15 @@ export interface FileOps {
 /**
  * The callback half of `node:fs` that {@link makeFileOps} needs; Node and Bun
  * both provide it (pass `import * as fs from "node:fs"`).
+ *
+ * @example
+ * ```ts
+ * import { NativeDriver } from "@netfx/core"
+ * import * as fs from "node:fs"
+ *
+ * const callbacks: NativeDriver.FsCallbacks = fs
+ * const ops = NativeDriver.makeFileOps(callbacks)
+ * ```
  *
  * @since 0.1.0
  * @category driver
@@ -185,6 +232,17 @@ export const makeFileOps = (fs: FsCallbacks): FileOps => {
 
 /**
  * What a runtime passes to core for the native transports.
+ *
+ * @example
+ * ```ts
+ * import { type NativeDriver, Network } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const addonStatus = Effect.map(
+ *   Network.driver("native", "the native addon"),
+ *   (native: NativeDriver.NativeDriver) => native.addon.loadError ?? "loaded",
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category driver

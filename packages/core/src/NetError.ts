@@ -118,6 +118,16 @@ export class BusyResource extends Data.TaggedError("BusyResource")<{
 /**
  * One failed connection attempt inside a {@link ConnectFailed}.
  *
+ * @example
+ * ```ts
+ * import { NetError, SocketAddress } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const attempt: NetError.ConnectAttempt = { address: SocketAddress.ipv4("10.0.0.5", 80), code: "ECONNREFUSED" }
+ * const e = new NetError.ConnectFailed({ host: "db.test", port: 80, attempts: [attempt] })
+ * assert.strictEqual(e.message, "cannot connect to db.test:80 (10.0.0.5:80: ECONNREFUSED)")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -378,6 +388,15 @@ export class OperationFailed extends Data.TaggedError("OperationFailed")<{
 /**
  * The errors of receiving from a byte stream.
  *
+ * @example
+ * ```ts
+ * import { NetError } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const e: NetError.ReceiveError = new NetError.EndOfStream()
+ * assert.strictEqual(e._tag, "EndOfStream")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -386,6 +405,15 @@ export type ReceiveError = EndOfStream | ClosedResource | BrokenResource | BusyR
 /**
  * The errors of sending on a byte stream.
  *
+ * @example
+ * ```ts
+ * import { NetError } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const e: NetError.SendError = new NetError.ClosedResource({ operation: "send" })
+ * assert.strictEqual(e.message, "send on a closed resource")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -393,6 +421,15 @@ export type SendError = ClosedResource | BrokenResource | BusyResource
 
 /**
  * Every error netfx can produce.
+ *
+ * @example
+ * ```ts
+ * import { NetError } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const retryable = (e: NetError.NetError) => e._tag === "ConnectFailed" || e._tag === "BrokenResource"
+ * assert.strictEqual(retryable(new NetError.EndOfStream()), false)
+ * ```
  *
  * @since 0.1.0
  * @category models

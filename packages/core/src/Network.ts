@@ -23,6 +23,16 @@ import type { UnixDriver } from "./Unix.ts"
 /**
  * What a runtime implements.
  *
+ * @example
+ * ```ts
+ * import { MemoryNetwork, Network } from "@netfx/core"
+ * import { Effect } from "effect"
+ * import * as assert from "node:assert"
+ *
+ * const runtime = Effect.map(Network.Network, (service: Network.NetworkService) => service.runtime)
+ * assert.strictEqual(Effect.runSync(Effect.provide(runtime, MemoryNetwork.layer())), "memory")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
