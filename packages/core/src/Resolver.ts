@@ -54,6 +54,15 @@ import * as SocketAddress from "./SocketAddress.ts"
  * `getaddrinfo` flag: addresses for binding (a missing host means the
  * wildcard address). Values match glibc's.
  *
+ * @example
+ * ```ts
+ * import { Resolver } from "@netfx/core"
+ *
+ * // what `Tcp.listen({ host })` asks for: addresses to bind on
+ * const options: Resolver.LookupOptions = { type: "stream", flags: Resolver.AI_PASSIVE }
+ * const bindable = Resolver.getaddrinfo("localhost", 8080, options)
+ * ```
+ *
  * @since 0.1.0
  * @category constants
  */
@@ -61,6 +70,17 @@ export const AI_PASSIVE = 0x0001
 /**
  * `getaddrinfo` flag: report the canonical name (in the first result's
  * `canonicalName`).
+ *
+ * @example
+ * ```ts
+ * import { Resolver } from "@netfx/core"
+ * import { Effect } from "effect"
+ * import * as assert from "node:assert"
+ *
+ * const r = Resolver.makeStatic({ "www.test": "web.test", "web.test": "10.0.0.1" })
+ * const [first] = Effect.runSync(r.getaddrinfo("www.test", 80, { type: "stream", flags: Resolver.AI_CANONNAME }))
+ * assert.strictEqual(first?.canonicalName, "web.test")
+ * ```
  *
  * @since 0.1.0
  * @category constants
@@ -70,6 +90,17 @@ export const AI_CANONNAME = 0x0002
  * `getaddrinfo` flag: the host must be numeric; names fail with
  * `EAI_NONAME` without any lookup.
  *
+ * @example
+ * ```ts
+ * import { Resolver } from "@netfx/core"
+ * import { Effect } from "effect"
+ * import * as assert from "node:assert"
+ *
+ * const r = Resolver.makeStatic({ "a.test": "10.0.0.1" })
+ * const error = Effect.runSync(Effect.flip(r.getaddrinfo("a.test", 80, { flags: Resolver.AI_NUMERICHOST })))
+ * assert.strictEqual(error.code, "EAI_NONAME")
+ * ```
+ *
  * @since 0.1.0
  * @category constants
  */
@@ -77,6 +108,17 @@ export const AI_NUMERICHOST = 0x0004
 /**
  * `getaddrinfo` flag: with `family: 6`, report IPv4 results as IPv4-mapped
  * IPv6 addresses (`::ffff:a.b.c.d`) when there are no IPv6 results.
+ *
+ * @example
+ * ```ts
+ * import { Resolver } from "@netfx/core"
+ * import { Effect } from "effect"
+ * import * as assert from "node:assert"
+ *
+ * const r = Resolver.makeStatic({ "v4.test": "10.0.0.1" })
+ * const infos = Effect.runSync(r.getaddrinfo("v4.test", 80, { family: 6, type: "stream", flags: Resolver.AI_V4MAPPED }))
+ * assert.strictEqual(infos[0]?.address.host, "::ffff:10.0.0.1")
+ * ```
  *
  * @since 0.1.0
  * @category constants
@@ -86,12 +128,39 @@ export const AI_V4MAPPED = 0x0008
  * `getaddrinfo` flag: with `AI_V4MAPPED`, report IPv6 results *and* mapped
  * IPv4 results.
  *
+ * @example
+ * ```ts
+ * import { Resolver } from "@netfx/core"
+ * import { Effect } from "effect"
+ * import * as assert from "node:assert"
+ *
+ * const r = Resolver.makeStatic({ "dual.test": ["::1", "10.0.0.1"] })
+ * const flags = Resolver.AI_V4MAPPED | Resolver.AI_ALL
+ * const infos = Effect.runSync(r.getaddrinfo("dual.test", 80, { family: 6, type: "stream", flags }))
+ * assert.deepStrictEqual(
+ *   infos.map((i) => i.address.host),
+ *   ["::1", "::ffff:10.0.0.1"],
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category constants
  */
 export const AI_ALL = 0x0010
 /**
  * `getaddrinfo` flag: only families the host has a configured address of.
+ *
+ * @example
+ * ```ts
+ * import { Resolver } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import { Effect } from "effect"
+ *
+ * // no IPv6 answers on a host without an IPv6 address (the platform decides)
+ * const usable = Resolver.getaddrinfo("localhost", 80, { type: "stream", flags: Resolver.AI_ADDRCONFIG }).pipe(
+ *   Effect.provide(NodeNetwork.layerResolver),
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category constants
@@ -100,6 +169,18 @@ export const AI_ADDRCONFIG = 0x0020
 /**
  * `getnameinfo` flag: the host as a numeric address, no reverse lookup.
  *
+ * @example
+ * ```ts
+ * import { Resolver, SocketAddress } from "@netfx/core"
+ * import { Effect } from "effect"
+ * import * as assert from "node:assert"
+ *
+ * const r = Resolver.makeStatic({ "db.test": "10.0.0.5" })
+ * const address = SocketAddress.ipv4("10.0.0.5", 5432)
+ * assert.strictEqual(Effect.runSync(r.getnameinfo(address)).host, "db.test")
+ * assert.strictEqual(Effect.runSync(r.getnameinfo(address, Resolver.NI_NUMERICHOST)).host, "10.0.0.5")
+ * ```
+ *
  * @since 0.1.0
  * @category constants
  */
@@ -107,12 +188,34 @@ export const NI_NUMERICHOST = 0x01
 /**
  * `getnameinfo` flag: the service as a port number, no services lookup.
  *
+ * @example
+ * ```ts
+ * import { Resolver, SocketAddress } from "@netfx/core"
+ * import { Effect } from "effect"
+ * import * as assert from "node:assert"
+ *
+ * const r = Resolver.makeStatic({ "db.test": "10.0.0.5" })
+ * const info = Effect.runSync(r.getnameinfo(SocketAddress.ipv4("10.0.0.5", 5432), Resolver.NI_NUMERICSERV))
+ * assert.deepStrictEqual(info, { host: "db.test", service: "5432" })
+ * ```
+ *
  * @since 0.1.0
  * @category constants
  */
 export const NI_NUMERICSERV = 0x02
 /**
  * `getnameinfo` flag: only the host part of local names.
+ *
+ * @example
+ * ```ts
+ * import { Resolver, SocketAddress } from "@netfx/core"
+ * import { Effect } from "effect"
+ * import * as assert from "node:assert"
+ *
+ * const r = Resolver.makeStatic({ "db.corp.test": "10.0.0.5" })
+ * const info = Effect.runSync(r.getnameinfo(SocketAddress.ipv4("10.0.0.5", 5432), Resolver.NI_NOFQDN))
+ * assert.strictEqual(info.host, "db")
+ * ```
  *
  * @since 0.1.0
  * @category constants
@@ -122,12 +225,33 @@ export const NI_NOFQDN = 0x04
  * `getnameinfo` flag: fail (`ENOTFOUND`) instead of answering with the
  * numeric host when the address has no name.
  *
+ * @example
+ * ```ts
+ * import { Resolver, SocketAddress } from "@netfx/core"
+ * import { Effect } from "effect"
+ * import * as assert from "node:assert"
+ *
+ * const r = Resolver.makeStatic({})
+ * const address = SocketAddress.ipv4("10.9.9.9", 80)
+ * assert.strictEqual(Effect.runSync(r.getnameinfo(address)).host, "10.9.9.9")
+ * const error = Effect.runSync(Effect.flip(r.getnameinfo(address, Resolver.NI_NAMEREQD)))
+ * assert.strictEqual(error.code, "ENOTFOUND")
+ * ```
+ *
  * @since 0.1.0
  * @category constants
  */
 export const NI_NAMEREQD = 0x08
 /**
  * `getnameinfo` flag: the service is a datagram service (`udp`).
+ *
+ * @example
+ * ```ts
+ * import { Resolver, SocketAddress } from "@netfx/core"
+ *
+ * // the name of UDP port 53; the system resolver ignores NI_DGRAM (services are looked up as TCP)
+ * const service = Resolver.getnameinfo(SocketAddress.ipv4("127.0.0.1", 53), Resolver.NI_NUMERICHOST | Resolver.NI_DGRAM)
+ * ```
  *
  * @since 0.1.0
  * @category constants
@@ -141,6 +265,18 @@ export const NI_DGRAM = 0x10
 /**
  * The socket type an address is for.
  *
+ * @example
+ * ```ts
+ * import { Resolver } from "@netfx/core"
+ * import { Effect } from "effect"
+ * import * as assert from "node:assert"
+ *
+ * // no `type` asked for: every address once per socket type
+ * const infos = Effect.runSync(Resolver.makeStatic({ "a.test": "10.0.0.1" }).getaddrinfo("a.test", 53))
+ * const types: ReadonlyArray<Resolver.SocketType | undefined> = infos.map((i) => i.type)
+ * assert.deepStrictEqual(types, ["stream", "dgram"])
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -148,6 +284,20 @@ export type SocketType = "stream" | "dgram"
 
 /**
  * One result of `getaddrinfo`.
+ *
+ * @example
+ * ```ts
+ * import { Resolver, SocketAddress } from "@netfx/core"
+ * import { Effect } from "effect"
+ * import * as assert from "node:assert"
+ *
+ * const r = Resolver.makeStatic({ "a.test": "::1" })
+ * const [info]: ReadonlyArray<Resolver.AddressInfo> = Effect.runSync(r.getaddrinfo("a.test", 443, { type: "stream" }))
+ * assert.ok(info)
+ * assert.strictEqual(info.family, 6)
+ * assert.strictEqual(info.protocol, 6)
+ * assert.strictEqual(SocketAddress.format(info.address), "[::1]:443")
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -165,6 +315,14 @@ export interface AddressInfo {
 
 /**
  * Options of `getaddrinfo`.
+ *
+ * @example
+ * ```ts
+ * import { Resolver } from "@netfx/core"
+ *
+ * const options: Resolver.LookupOptions = { family: 4, type: "dgram", flags: Resolver.AI_ADDRCONFIG }
+ * const infos = Resolver.getaddrinfo("localhost", 53, options)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -186,6 +344,17 @@ export interface LookupOptions {
 /**
  * The result of `getnameinfo`.
  *
+ * @example
+ * ```ts
+ * import { Resolver, SocketAddress } from "@netfx/core"
+ * import { Effect } from "effect"
+ * import * as assert from "node:assert"
+ *
+ * const r = Resolver.makeStatic({ "db.test": "10.0.0.5" })
+ * const info: Resolver.NameInfo = Effect.runSync(r.getnameinfo(SocketAddress.ipv4("10.0.0.5", 5432)))
+ * assert.deepStrictEqual(info, { host: "db.test", service: "5432" })
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -202,6 +371,19 @@ export interface NameInfo {
  * front, {@link make}, handles the rest) and may ignore `type`/`protocol`
  * (the front sets them). Values from {@link make} — every layer of this
  * module and of the runtimes — accept any host.
+ *
+ * @example
+ * ```ts
+ * import { NetError, Resolver, SocketAddress } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * // every name is 10.0.0.1; no reverse names
+ * const fixed: Resolver.ResolverService = {
+ *   getaddrinfo: (_host, port) => Effect.succeed([{ family: 4, address: SocketAddress.ipv4("10.0.0.1", port) }]),
+ *   getnameinfo: (address) => Effect.fail(new NetError.ResolveFailed({ host: address.host, code: "ENOTFOUND" })),
+ * }
+ * const FixedResolver = Resolver.layer(fixed)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -610,6 +792,15 @@ export const layer = (impl: ResolverService): Layer.Layer<Resolver> => Layer.suc
  * The part of a `node:dns`-compatible module the system resolver uses
  * (Node's `node:dns`, Bun's native `node:dns`).
  *
+ * @example
+ * ```ts
+ * import { Resolver } from "@netfx/core"
+ * import * as dns from "node:dns"
+ *
+ * const dnsModule: Resolver.DnsModule = dns
+ * const system = Resolver.makeSystem(dnsModule)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -729,6 +920,20 @@ export const makeSystem = (dns: DnsModule): ResolverService => {
  * families, in the order given) or to other names of the map (aliases,
  * followed like CNAMEs; the last name is the canonical name).
  *
+ * @example
+ * ```ts
+ * import { Resolver } from "@netfx/core"
+ * import { Effect } from "effect"
+ * import * as assert from "node:assert"
+ *
+ * const entries: Resolver.StaticEntries = { "db.test": ["::1", "127.0.0.1"], "primary.test": "db.test" }
+ * const infos = Effect.runSync(Resolver.makeStatic(entries).getaddrinfo("primary.test", 5432, { type: "stream" }))
+ * assert.deepStrictEqual(
+ *   infos.map((i) => i.address.host),
+ *   ["::1", "127.0.0.1"],
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -736,6 +941,16 @@ export type StaticEntries = Readonly<Record<string, string | ReadonlyArray<strin
 
 /**
  * Options of {@link makeStatic}.
+ *
+ * @example
+ * ```ts
+ * import { Resolver } from "@netfx/core"
+ * import * as dns from "node:dns"
+ *
+ * // pin one name, ask the system for every other
+ * const options: Resolver.StaticOptions = { fallback: Resolver.makeSystem(dns) }
+ * const service = Resolver.makeStatic({ "db.test": "127.0.0.1" }, options)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -869,6 +1084,14 @@ export const layerStatic = (entries: StaticEntries, options?: StaticOptions): La
 
 /**
  * Options of {@link cached}.
+ *
+ * @example
+ * ```ts
+ * import { Resolver } from "@netfx/core"
+ *
+ * const options: Resolver.CacheOptions = { ttl: "30 seconds", maxEntries: 256 }
+ * const service = Resolver.cached(Resolver.makeStatic({ "a.test": "127.0.0.1" }), options)
+ * ```
  *
  * @since 0.1.0
  * @category models

@@ -11,6 +11,16 @@ import * as Data from "effect/Data"
 /**
  * An IPv4 address and port.
  *
+ * @example
+ * ```ts
+ * import { SocketAddress } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const a: SocketAddress.Ipv4 = SocketAddress.ipv4("127.0.0.1", 80)
+ * assert.strictEqual(a.host, "127.0.0.1")
+ * assert.strictEqual(a.port, 80)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -22,6 +32,16 @@ export interface Ipv4 {
 
 /**
  * An IPv6 address and port, with its flow label and scope (zone) id.
+ *
+ * @example
+ * ```ts
+ * import { SocketAddress } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const a: SocketAddress.Ipv6 = SocketAddress.ipv6("::1", 443)
+ * assert.strictEqual(a.flowInfo, 0)
+ * assert.strictEqual(a.scopeId, 0)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -38,6 +58,15 @@ export interface Ipv6 {
  * A Unix domain socket bound to a file system path. The empty path is an
  * unnamed (unbound) socket.
  *
+ * @example
+ * ```ts
+ * import { SocketAddress } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const unnamed: SocketAddress.UnixPath = SocketAddress.unixPath("")
+ * assert.strictEqual(SocketAddress.format(unnamed), "(unnamed)")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -49,6 +78,15 @@ export interface UnixPath {
 /**
  * A Unix domain socket in Linux's abstract namespace: the name has no file
  * and no leading NUL byte here (netfx adds it when talking to the kernel).
+ *
+ * @example
+ * ```ts
+ * import { SocketAddress } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const a: SocketAddress.UnixAbstract = SocketAddress.unixAbstract("netfx")
+ * assert.strictEqual(a.name, "netfx") // no leading NUL
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -77,6 +115,15 @@ export type SocketAddress = Ipv4 | Ipv6 | UnixPath | UnixAbstract
 
 /**
  * The address family of an address.
+ *
+ * @example
+ * ```ts
+ * import { SocketAddress } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const f: SocketAddress.Family = SocketAddress.family(SocketAddress.unixAbstract("netfx"))
+ * assert.strictEqual(f, "unix")
+ * ```
  *
  * @since 0.1.0
  * @category models

@@ -122,6 +122,14 @@ export interface SocketStream {
 /**
  * Options for {@link make}.
  *
+ * @example
+ * ```ts
+ * import { type Driver, SocketStream } from "@netfx/core"
+ *
+ * const options: SocketStream.SocketStreamOptions = { highWaterMark: 16 * 1024 }
+ * const adopt = (raw: Driver.RawConnection) => SocketStream.makeScoped(raw, options)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -131,6 +139,18 @@ export interface SocketStreamOptions {
 }
 
 /**
+ * True for the byte streams {@link make} builds (every connection netfx
+ * hands out); false for anything else, look-alike objects included.
+ *
+ * @example
+ * ```ts
+ * import { SocketStream } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * assert.strictEqual(SocketStream.isSocketStream({ receive: () => undefined }), false)
+ * assert.strictEqual(SocketStream.isSocketStream(null), false)
+ * ```
+ *
  * @since 0.1.0
  * @category guards
  */
@@ -157,6 +177,21 @@ export const make = (raw: RawConnection, options?: SocketStreamOptions): SocketS
  * Wraps a {@link RawConnection} and closes it when the Scope closes.
  *
  * **Resource**: the stream is closed when the current Scope closes.
+ *
+ * **Errors**: none.
+ *
+ * **Interruption**: acquiring is uninterruptible: either the stream is
+ * made and its `close` registered in the Scope, or nothing happened.
+ *
+ * @example
+ * ```ts
+ * import { type Driver, SocketStream } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * // in a runtime adapter: the connection closes with the caller's Scope
+ * const adopt = (raw: Driver.RawConnection) =>
+ *   Effect.map(SocketStream.makeScoped(raw, { highWaterMark: 16384 }), (stream) => stream.remoteAddress)
+ * ```
  *
  * @since 0.1.0
  * @category constructors

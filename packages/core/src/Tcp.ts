@@ -23,6 +23,18 @@ import * as Tls from "./Tls.ts"
 /**
  * One connection attempt, as core asks a runtime's TCP driver for it.
  *
+ * @example
+ * ```ts
+ * import { SocketAddress, type Tcp } from "@netfx/core"
+ *
+ * const request: Tcp.ConnectRequest = {
+ *   address: SocketAddress.ipv4("127.0.0.1", 8080),
+ *   noDelay: true,
+ *   keepAlive: false,
+ *   keepAliveInitialDelayMillis: 0,
+ * }
+ * ```
+ *
  * @since 0.1.0
  * @category driver
  */
@@ -37,6 +49,19 @@ export interface ConnectRequest {
 
 /**
  * One bind + listen, as core asks a runtime's TCP driver for it.
+ *
+ * @example
+ * ```ts
+ * import { SocketAddress, type Tcp } from "@netfx/core"
+ *
+ * const request: Tcp.ListenRequest = {
+ *   address: SocketAddress.ipv6("::", 0),
+ *   backlog: 511,
+ *   reusePort: false,
+ *   ipv6Only: true,
+ *   noDelay: true,
+ * }
+ * ```
  *
  * @since 0.1.0
  * @category driver
@@ -55,6 +80,19 @@ export interface ListenRequest {
  * What a runtime implements for TCP. Both effects register the socket in
  * the given Scope *before* they wait, so interruption never leaks it.
  *
+ * @example
+ * ```ts
+ * import { SocketAddress, type Tcp } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * // wraps a runtime's driver to log every attempt
+ * const logged = (inner: Tcp.TcpDriver): Tcp.TcpDriver => ({
+ *   connect: (request) =>
+ *     Effect.zipRight(Effect.log(`connect ${SocketAddress.format(request.address)}`), inner.connect(request)),
+ *   listen: inner.listen,
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category driver
  */
@@ -67,6 +105,14 @@ export interface TcpDriver {
 
 /**
  * Options of {@link connect}.
+ *
+ * @example
+ * ```ts
+ * import { Tcp } from "@netfx/core"
+ *
+ * const options: Tcp.ConnectOptions = { host: "example.com", port: 443, tls: true, happyEyeballsDelay: "100 millis" }
+ * const conn = Tcp.connect(options)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -192,6 +238,14 @@ const resolveStream = (
 
 /**
  * Options of {@link listen}.
+ *
+ * @example
+ * ```ts
+ * import { Tcp } from "@netfx/core"
+ *
+ * const options: Tcp.ListenOptions = { host: "localhost", port: 0, backlog: 128 }
+ * const listener = Tcp.listen(options)
+ * ```
  *
  * @since 0.1.0
  * @category models

@@ -35,6 +35,17 @@ export {
 /**
  * Options of {@link make} and {@link decode}.
  *
+ * @example
+ * ```ts
+ * import { TextStream } from "@netfx/core"
+ * import { Effect, Stream } from "effect"
+ * import * as assert from "node:assert"
+ *
+ * const options: TextStream.TextStreamOptions = { encoding: "utf-16le", fatal: true }
+ * const text = TextStream.decode(Stream.make(new Uint8Array([0x68, 0x00, 0x69, 0x00])), options)
+ * assert.strictEqual(Effect.runSync(Stream.mkString(text)), "hi")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */

@@ -66,6 +66,15 @@ import type * as SocketAddress from "./SocketAddress.ts"
 /**
  * One received datagram and who sent it.
  *
+ * @example
+ * ```ts
+ * import type { Udp } from "@netfx/core"
+ *
+ * // echo a datagram back to its sender
+ * const echo = (udp: Udp.UdpEndpoint, datagram: Udp.Datagram) =>
+ *   udp.sendTo(datagram.data, datagram.address.host, datagram.address.port)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -78,6 +87,15 @@ export interface Datagram {
  * What happens to a datagram that arrives while the receive queue is full:
  * `"dropNewest"` discards the arriving datagram, `"dropOldest"` discards the
  * oldest queued one to make room. Either way `dropped` grows by one.
+ *
+ * @example
+ * ```ts
+ * import { Udp } from "@netfx/core"
+ *
+ * // keep the freshest 64 datagrams when the consumer falls behind
+ * const overflow: Udp.OverflowPolicy = "dropOldest"
+ * const socket = Udp.bind({ port: 0, queueSize: 64, overflow })
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -96,6 +114,19 @@ export type OverflowPolicy = "dropNewest" | "dropOldest"
  *   (on a connected endpoint: `ECONNREFUSED` after an ICMP port
  *   unreachable). The endpoint stays usable.
  *
+ * @example
+ * ```ts
+ * import type { Udp } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * // `None` once the endpoint is closed
+ * const next = (udp: Udp.UdpEndpoint) =>
+ *   udp.receive().pipe(
+ *     Effect.asSome,
+ *     Effect.catchAll((e: Udp.ReceiveError) => (e._tag === "ClosedResource" ? Effect.succeedNone : Effect.fail(e))),
+ *   )
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -112,6 +143,17 @@ export type ReceiveError = ClosedResource | BusyResource | OperationFailed
  * - `InvalidArgument`: a bad port, or an address of the other family.
  * - `ResolveFailed`: `sendTo` could not resolve the host name.
  *
+ * @example
+ * ```ts
+ * import type { Udp } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const sendOrLog = (udp: Udp.UdpEndpoint, data: Uint8Array) =>
+ *   udp
+ *     .sendTo(data, "239.255.255.250", 1900)
+ *     .pipe(Effect.catchAll((e: Udp.SendError) => Effect.logWarning(`datagram not sent: ${e._tag}`)))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -120,6 +162,15 @@ export type SendError = ClosedResource | OperationFailed | InvalidArgument | Res
 /**
  * The errors of setting a socket option or joining a group.
  *
+ * @example
+ * ```ts
+ * import type { Udp } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const tryBroadcast = (udp: Udp.UdpEndpoint) =>
+ *   udp.setBroadcast(true).pipe(Effect.catchAll((e: Udp.OptionError) => Effect.logWarning(`no broadcast: ${e._tag}`)))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -127,6 +178,19 @@ export type OptionError = ClosedResource | OperationFailed | InvalidArgument | U
 
 /**
  * Options both kinds of endpoint have.
+ *
+ * @example
+ * ```ts
+ * import { SocketAddress, type Udp } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * // works for bound and connected endpoints alike
+ * const report = (udp: Udp.UdpSocketBase) =>
+ *   Effect.gen(function* () {
+ *     yield* udp.setTtl(64)
+ *     return `${SocketAddress.format(udp.localAddress)}: ${yield* udp.queued} queued, ${yield* udp.dropped} dropped`
+ *   })
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -324,6 +388,19 @@ export interface UdpConnection extends UdpSocketBase {
 /**
  * Callbacks core gives a runtime's UDP driver with the bind request.
  *
+ * @example
+ * ```ts
+ * import type { Udp } from "@netfx/core"
+ *
+ * const received: Array<Udp.Datagram> = []
+ * const handlers: Udp.UdpHandlers = {
+ *   onMessage: (data, address) => {
+ *     received.push({ data, address })
+ *   },
+ *   onError: (error) => console.warn(error.code),
+ * }
+ * ```
+ *
  * @since 0.1.0
  * @category driver
  */
@@ -338,6 +415,19 @@ export interface UdpHandlers {
  * One UDP socket as core asks a runtime for it: a numeric local address,
  * options that must be set before `bind`, and optionally a peer to
  * `connect` to.
+ *
+ * @example
+ * ```ts
+ * import { SocketAddress, type Udp } from "@netfx/core"
+ *
+ * const request: Udp.UdpBindRequest = {
+ *   address: SocketAddress.ipv4("0.0.0.0", 0),
+ *   reusePort: false,
+ *   reuseAddress: false,
+ *   ipv6Only: false,
+ *   handlers: { onMessage: () => {}, onError: () => {} },
+ * }
+ * ```
  *
  * @since 0.1.0
  * @category driver
@@ -358,6 +448,14 @@ export interface UdpBindRequest {
 
 /**
  * A socket option core asks a runtime to set.
+ *
+ * @example
+ * ```ts
+ * import type { Udp } from "@netfx/core"
+ *
+ * const join: Udp.UdpOption = { _tag: "JoinGroup", group: "239.255.255.250", interface: "192.168.1.10" }
+ * const hops: Udp.UdpOption = { _tag: "MulticastTtl", ttl: 4 }
+ * ```
  *
  * @since 0.1.0
  * @category driver
@@ -386,6 +484,19 @@ export type UdpOption =
  * - `setOption` is synchronous and returns the error (or `undefined`).
  * - `close` is idempotent and must not throw; callbacks after it are ignored.
  *
+ * @example
+ * ```ts
+ * import { SocketAddress, type Udp } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const sendRaw = (socket: Udp.RawUdpSocket, data: Uint8Array) =>
+ *   Effect.async<void, string>((resume) => {
+ *     socket.send(data, SocketAddress.ipv4("127.0.0.1", 9), (error) =>
+ *       resume(error === undefined ? Effect.void : Effect.fail(error.code)),
+ *     )
+ *   })
+ * ```
+ *
  * @since 0.1.0
  * @category driver
  */
@@ -410,6 +521,17 @@ export interface RawUdpSocket {
  * `bind` registers the socket in the given Scope before it waits, so
  * interruption never leaks it.
  *
+ * @example
+ * ```ts
+ * import { NetError, type Udp } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * // a driver for a sandbox without UDP
+ * const noUdp: Udp.UdpDriver = {
+ *   bind: () => Effect.fail(new NetError.Unsupported({ feature: "UDP", runtime: "sandbox", reason: "no sockets" })),
+ * }
+ * ```
+ *
  * @since 0.1.0
  * @category driver
  */
@@ -425,6 +547,14 @@ export interface UdpDriver {
 
 /**
  * Options of {@link bind}.
+ *
+ * @example
+ * ```ts
+ * import { Udp } from "@netfx/core"
+ *
+ * const options: Udp.BindOptions = { family: "ipv6", port: 5353, reuseAddress: true, queueSize: 1024 }
+ * const socket = Udp.bind(options)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -500,6 +630,14 @@ export const bind: (
 
 /**
  * Options of {@link connect}.
+ *
+ * @example
+ * ```ts
+ * import { Udp } from "@netfx/core"
+ *
+ * const options: Udp.ConnectOptions = { remoteHost: "localhost", remotePort: 53, family: "ipv4" }
+ * const connection = Udp.connect(options)
+ * ```
  *
  * @since 0.1.0
  * @category models

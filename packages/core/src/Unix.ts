@@ -31,6 +31,14 @@ import * as SocketStream from "./SocketStream.ts"
  * A Unix socket address: a path string, or a `SocketAddress` (`UnixPath` or
  * `UnixAbstract`).
  *
+ * @example
+ * ```ts
+ * import { SocketAddress, Unix } from "@netfx/core"
+ *
+ * const inputs: ReadonlyArray<Unix.UnixAddressInput> = ["/run/app.sock", SocketAddress.unixAbstract("app")]
+ * const connections = inputs.map((path) => Unix.connect(path))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -38,6 +46,17 @@ export type UnixAddressInput = string | SocketAddress.UnixPath | SocketAddress.U
 
 /**
  * What a path in the file system currently is, as a driver reports it.
+ *
+ * @example
+ * ```ts
+ * import { Unix } from "@netfx/core"
+ * import { Effect } from "effect"
+ * import * as fs from "node:fs"
+ * import * as assert from "node:assert"
+ *
+ * const kind: Unix.PathKind = Effect.runSync(Unix.makePathOps(fs).pathKind("/nonexistent/app.sock"))
+ * assert.strictEqual(kind._tag, "Missing")
+ * ```
  *
  * @since 0.1.0
  * @category driver
@@ -50,6 +69,15 @@ export type PathKind =
 /**
  * What a runtime implements for Unix stream sockets. Both effects register
  * the socket in the given Scope before they wait.
+ *
+ * @example
+ * ```ts
+ * import { Network, type Unix } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const unix = Network.driver("unix", "Unix sockets")
+ * const kind = Effect.flatMap(unix, (driver: Unix.UnixDriver) => driver.pathKind("/run/app.sock"))
+ * ```
  *
  * @since 0.1.0
  * @category driver
@@ -75,6 +103,15 @@ export interface UnixDriver {
 /**
  * The synchronous half of `node:fs` that {@link makePathOps} needs; Node and
  * Bun both provide it (pass `import * as fs from "node:fs"`).
+ *
+ * @example
+ * ```ts
+ * import { Unix } from "@netfx/core"
+ * import * as fs from "node:fs"
+ *
+ * const sync: Unix.FsSync = fs
+ * const ops = Unix.makePathOps(sync)
+ * ```
  *
  * @since 0.1.0
  * @category driver
@@ -165,6 +202,14 @@ export const toAddress = (
 /**
  * Options of {@link connect}.
  *
+ * @example
+ * ```ts
+ * import { Unix } from "@netfx/core"
+ *
+ * const options: Unix.ConnectOptions = { highWaterMark: 16 * 1024 }
+ * const conn = Unix.connect("/run/app.sock", options)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -222,6 +267,14 @@ export const connect = (
 
 /**
  * Options of {@link listen}.
+ *
+ * @example
+ * ```ts
+ * import { Unix } from "@netfx/core"
+ *
+ * const options: Unix.ListenOptions = { mode: 0o660, backlog: 128, removeOnClose: false }
+ * const listener = Unix.listen("/run/app.sock", options)
+ * ```
  *
  * @since 0.1.0
  * @category models

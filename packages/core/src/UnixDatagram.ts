@@ -37,6 +37,14 @@ import type { UnixAddressInput } from "./Unix.ts"
  * unnamed). `truncated` is true when it was longer than `maxBytes` and the
  * rest was discarded by the kernel.
  *
+ * @example
+ * ```ts
+ * import { SocketAddress, type UnixDatagram } from "@netfx/core"
+ *
+ * const describe = (p: UnixDatagram.Packet): string =>
+ *   `${p.data.length} bytes from ${SocketAddress.format(p.address)}${p.truncated ? " (truncated)" : ""}`
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -51,6 +59,21 @@ export interface Packet {
  *
  * **Resource**: open from `bind`/`connect` until its Scope closes or
  * `close` runs; a bound path is removed on close unless `removeOnClose: false`.
+ *
+ * **Errors** and **Interruption**: see each member.
+ *
+ * @example
+ * ```ts
+ * import type { UnixDatagram } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * // answer one datagram with its own bytes
+ * const echoOnce = (socket: UnixDatagram.UnixDatagramSocket) =>
+ *   Effect.gen(function* () {
+ *     const { data, address } = yield* socket.receive(2048)
+ *     yield* socket.sendTo(data, address)
+ *   })
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -95,6 +118,14 @@ export interface UnixDatagramSocket {
 
 /**
  * Options of {@link bind}.
+ *
+ * @example
+ * ```ts
+ * import { UnixDatagram } from "@netfx/core"
+ *
+ * const options: UnixDatagram.BindOptions = { path: "/tmp/app.dgram", mode: 0o600 }
+ * const socket = UnixDatagram.bind(options)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -148,6 +179,18 @@ export const bind = (
 
 /**
  * Options of {@link connect}.
+ *
+ * @example
+ * ```ts
+ * import { SocketAddress, UnixDatagram } from "@netfx/core"
+ *
+ * // bound locally under an abstract name so the peer can reply
+ * const options: UnixDatagram.ConnectOptions = {
+ *   remotePath: "/tmp/app.dgram",
+ *   localPath: SocketAddress.unixAbstract("client"),
+ * }
+ * const socket = UnixDatagram.connect(options)
+ * ```
  *
  * @since 0.1.0
  * @category models

@@ -21,6 +21,23 @@ const nativeDriver = native.driver()
  * resolver for every transport (it is wrapped with `Resolver.make`, so it
  * receives ASCII, non-numeric names only).
  *
+ * **Resource**: none; the value holds only the drivers, and every socket
+ * belongs to the Scope of the effect that opened it.
+ *
+ * **Errors**: none here; each transport reports its own when used.
+ *
+ * @example
+ * ```ts
+ * import { Network, Resolver } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import { Layer } from "effect"
+ * import * as assert from "node:assert"
+ *
+ * const network = NodeNetwork.make({ resolver: Resolver.makeStatic({ "db.test": "127.0.0.1" }) })
+ * assert.strictEqual(network.runtime, "node")
+ * const PinnedNetwork = Layer.succeed(Network.Network, network)
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
