@@ -1,6 +1,8 @@
-import type * as net from "node:net"
+import * as net from "node:net"
 import type { Driver } from "@netfx/core"
 import { NetError, SocketAddress } from "@netfx/core"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 
 /** @internal How long a closed socket may keep flushing accepted writes before it is destroyed. */
 export const LINGER_MILLIS = 30_000
@@ -119,3 +121,91 @@ export class NodeConnection implements Driver.RawConnection {
     timer.unref()
   }
 }
+
+/**
+ * Opens a client socket with `open`, registers it in the Scope before
+ * waiting (so interruption closes it), and waits for 'connect'. `failed`
+ * maps the connect error; `connected` runs once connected (re-read
+ * addresses, fd).
+ *
+ * @internal
+ */
+export const connectSocket = (
+  open: () => net.Socket,
+  addresses: { readonly local: SocketAddress.SocketAddress; readonly remote: SocketAddress.SocketAddress },
+  failed: (error: Error) => NetError.ConnectFailed,
+  connected: (conn: NodeConnection) => void,
+): Effect.Effect<NodeConnection, NetError.ConnectFailed, Scope.Scope> =>
+  Effect.gen(function* () {
+    const conn = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const socket = open()
+        socket.pause()
+        return new NodeConnection(socket, {}, addresses)
+      }),
+      (c) => Effect.sync(() => c.close()),
+    )
+    yield* Effect.async<void, NetError.ConnectFailed>((resume) => {
+      const socket = conn.socket
+      const onConnect = () => {
+        socket.off("error", onError)
+        connected(conn)
+        resume(Effect.void)
+      }
+      const onError = (error: Error) => {
+        socket.off("connect", onConnect)
+        resume(Effect.fail(failed(error)))
+      }
+      socket.once("connect", onConnect)
+      socket.once("error", onError)
+      return Effect.sync(() => {
+        socket.off("connect", onConnect)
+        socket.off("error", onError)
+        socket.destroy()
+      })
+    })
+    return conn
+  })
+
+/**
+ * Creates a paused-on-connect, half-open server in the Scope and waits
+ * until it listens; a bind error is a `ListenFailed` for `address`.
+ *
+ * @internal
+ */
+export const listenServer = (
+  serverOptions: net.ServerOpts,
+  listenOptions: net.ListenOptions,
+  address: SocketAddress.SocketAddress,
+): Effect.Effect<net.Server, NetError.ListenFailed, Scope.Scope> =>
+  Effect.gen(function* () {
+    const server = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const server = net.createServer({ ...serverOptions, allowHalfOpen: true, pauseOnConnect: true })
+        // between 'listening' and the listener's own handler, an accept error must not be uncaught
+        server.on("error", () => {})
+        return server
+      }),
+      (s) => Effect.sync(() => s.listening && s.close()),
+    )
+    yield* Effect.async<void, NetError.ListenFailed>((resume) => {
+      const onListening = () => {
+        server.off("error", onError)
+        resume(Effect.void)
+      }
+      const onError = (error: Error) => {
+        server.off("listening", onListening)
+        const { code, syscall } = NetError.errnoOf(error)
+        resume(Effect.fail(new NetError.ListenFailed({ address, code, syscall, cause: error })))
+      }
+      server.once("listening", onListening)
+      server.once("error", onError)
+      server.listen(listenOptions)
+      return Effect.sync(() => {
+        server.off("listening", onListening)
+        server.off("error", onError)
+        if (server.listening) server.close()
+      })
+    })
+    return server
+  })

@@ -2,7 +2,7 @@ import * as net from "node:net"
 import type { Driver, Tcp } from "@netfx/core"
 import { NetError, SocketAddress } from "@netfx/core"
 import * as Effect from "effect/Effect"
-import { addressOf, fdOf, NodeConnection } from "./connection.ts"
+import { addressOf, connectSocket, fdOf, listenServer, NodeConnection } from "./connection.ts"
 
 const [nodeMajor = 0, nodeMinor = 0] = process.versions.node.split(".").map(Number)
 /** SO_REUSEPORT for TCP arrived in Node 22.12 / 23.1. */
@@ -12,56 +12,32 @@ const hasReusePort = nodeMajor > 23 || (nodeMajor === 23 && nodeMinor >= 1) || (
 export const connect = (
   request: Tcp.ConnectRequest,
 ): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed, import("effect/Scope").Scope> =>
-  Effect.gen(function* () {
+  Effect.suspend(() => {
     const { address } = request
-    const conn = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const options: net.TcpNetConnectOpts = {
+    const options: net.TcpNetConnectOpts = {
+      host: address.host,
+      port: address.port,
+      family: address._tag === "Ipv6" ? 6 : 4,
+      allowHalfOpen: true,
+      noDelay: request.noDelay,
+      keepAlive: request.keepAlive,
+      keepAliveInitialDelay: request.keepAliveInitialDelayMillis,
+    }
+    if (request.localHost !== undefined) options.localAddress = request.localHost
+    if (request.localPort !== undefined) options.localPort = request.localPort
+    return connectSocket(
+      () => net.connect(options),
+      { local: SocketAddress.unixPath(""), remote: address },
+      (error) => {
+        const { code, syscall } = NetError.errnoOf(error)
+        return new NetError.ConnectFailed({
           host: address.host,
           port: address.port,
-          family: address._tag === "Ipv6" ? 6 : 4,
-          allowHalfOpen: true,
-          noDelay: request.noDelay,
-          keepAlive: request.keepAlive,
-          keepAliveInitialDelay: request.keepAliveInitialDelayMillis,
-        }
-        if (request.localHost !== undefined) options.localAddress = request.localHost
-        if (request.localPort !== undefined) options.localPort = request.localPort
-        const socket = net.connect(options)
-        socket.pause()
-        return new NodeConnection(socket, {}, { local: SocketAddress.unixPath(""), remote: address })
-      }),
-      (c) => Effect.sync(() => c.close()),
+          attempts: [{ address, code, syscall, cause: error }],
+        })
+      },
+      (conn) => conn.refresh(),
     )
-    yield* Effect.async<void, NetError.ConnectFailed>((resume) => {
-      const socket = conn.socket
-      const onConnect = () => {
-        socket.off("error", onError)
-        conn.refresh()
-        resume(Effect.void)
-      }
-      const onError = (error: Error) => {
-        socket.off("connect", onConnect)
-        const { code, syscall } = NetError.errnoOf(error)
-        resume(
-          Effect.fail(
-            new NetError.ConnectFailed({
-              host: address.host,
-              port: address.port,
-              attempts: [{ address, code, syscall, cause: error }],
-            }),
-          ),
-        )
-      }
-      socket.once("connect", onConnect)
-      socket.once("error", onError)
-      return Effect.sync(() => {
-        socket.off("connect", onConnect)
-        socket.off("error", onError)
-        socket.destroy()
-      })
-    })
-    return conn
   })
 
 class NodeListener implements Driver.RawListener {
@@ -106,41 +82,14 @@ export const listen = (
         }),
       )
     }
-    const server = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: request.noDelay })
-        // between 'listening' and the listener's own handler, an accept error must not be uncaught
-        server.on("error", () => {})
-        return server
-      }),
-      (s) => Effect.sync(() => s.listening && s.close()),
-    )
-    yield* Effect.async<void, NetError.ListenFailed>((resume) => {
-      const onListening = () => {
-        server.off("error", onError)
-        resume(Effect.void)
-      }
-      const onError = (error: Error) => {
-        server.off("listening", onListening)
-        const { code, syscall } = NetError.errnoOf(error)
-        resume(Effect.fail(new NetError.ListenFailed({ address: request.address, code, syscall, cause: error })))
-      }
-      server.once("listening", onListening)
-      server.once("error", onError)
-      const options: net.ListenOptions & { reusePort?: boolean } = {
-        host: request.address.host,
-        port: request.address.port,
-        backlog: request.backlog,
-        ipv6Only: request.address._tag === "Ipv6" && request.ipv6Only,
-      }
-      if (request.reusePort) options.reusePort = true
-      server.listen(options)
-      return Effect.sync(() => {
-        server.off("listening", onListening)
-        server.off("error", onError)
-        if (server.listening) server.close()
-      })
-    })
+    const options: net.ListenOptions & { reusePort?: boolean } = {
+      host: request.address.host,
+      port: request.address.port,
+      backlog: request.backlog,
+      ipv6Only: request.address._tag === "Ipv6" && request.ipv6Only,
+    }
+    if (request.reusePort) options.reusePort = true
+    const server = yield* listenServer({ noDelay: request.noDelay }, options, request.address)
     return new NodeListener(server)
   })
 

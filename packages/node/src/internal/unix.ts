@@ -4,7 +4,7 @@ import type { Driver, Unix } from "@netfx/core"
 import { NetError, SocketAddress, Unix as UnixCore } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { fdOf, NodeConnection } from "./connection.ts"
+import { connectSocket, fdOf, listenServer, NodeConnection } from "./connection.ts"
 
 type UnixAddress = SocketAddress.UnixPath | SocketAddress.UnixAbstract
 
@@ -18,37 +18,17 @@ const unnamed = SocketAddress.unixPath("")
 export const connect = (
   address: UnixAddress,
 ): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed, Scope.Scope> =>
-  Effect.gen(function* () {
-    const conn = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const socket = net.connect({ path: nodePath(address), allowHalfOpen: true })
-        socket.pause()
-        return new NodeConnection(socket, {}, { local: unnamed, remote: address })
-      }),
-      (c) => Effect.sync(() => c.close()),
-    )
-    yield* Effect.async<void, NetError.ConnectFailed>((resume) => {
-      const socket = conn.socket
-      const onConnect = () => {
-        socket.off("error", onError)
-        conn.fd = fdOf(socket)
-        resume(Effect.void)
-      }
-      const onError = (error: Error) => {
-        socket.off("connect", onConnect)
-        const { code, syscall } = NetError.errnoOf(error)
-        resume(Effect.fail(UnixCore.connectFailed(address, code, syscall, error)))
-      }
-      socket.once("connect", onConnect)
-      socket.once("error", onError)
-      return Effect.sync(() => {
-        socket.off("connect", onConnect)
-        socket.off("error", onError)
-        socket.destroy()
-      })
-    })
-    return conn
-  })
+  connectSocket(
+    () => net.connect({ path: nodePath(address), allowHalfOpen: true }),
+    { local: unnamed, remote: address },
+    (error) => {
+      const { code, syscall } = NetError.errnoOf(error)
+      return UnixCore.connectFailed(address, code, syscall, error)
+    },
+    (conn) => {
+      conn.fd = fdOf(conn.socket)
+    },
+  )
 
 class NodeUnixListener implements Driver.RawListener {
   private handlers: Driver.ListenerHandlers | undefined = undefined
@@ -109,34 +89,11 @@ export const listen = (request: {
   readonly backlog: number
 }): Effect.Effect<Driver.RawListener, NetError.ListenFailed, Scope.Scope> =>
   Effect.gen(function* () {
-    const server = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true })
-        // between 'listening' and the listener's own handler, an accept error must not be uncaught
-        server.on("error", () => {})
-        return server
-      }),
-      (s) => Effect.sync(() => s.listening && s.close()),
+    const server = yield* listenServer(
+      {},
+      { path: nodePath(request.address), backlog: request.backlog },
+      request.address,
     )
-    yield* Effect.async<void, NetError.ListenFailed>((resume) => {
-      const onListening = () => {
-        server.off("error", onError)
-        resume(Effect.void)
-      }
-      const onError = (error: Error) => {
-        server.off("listening", onListening)
-        const { code, syscall } = NetError.errnoOf(error)
-        resume(Effect.fail(new NetError.ListenFailed({ address: request.address, code, syscall, cause: error })))
-      }
-      server.once("listening", onListening)
-      server.once("error", onError)
-      server.listen({ path: nodePath(request.address), backlog: request.backlog })
-      return Effect.sync(() => {
-        server.off("listening", onListening)
-        server.off("error", onError)
-        if (server.listening) server.close()
-      })
-    })
     return new NodeUnixListener(server, request.address)
   })
 
