@@ -125,6 +125,7 @@ export interface FsSync {
   }
   unlinkSync(path: string): void
   chmodSync(path: string, mode: number): void
+  linkSync(existingPath: string, newPath: string): void
 }
 
 /**
@@ -167,6 +168,58 @@ export const makePathOps = (fs: FsSync): Pick<UnixDriver, "pathKind" | "unlink" 
       catch: (error) => new ListenFailed({ address: SocketAddress.unixPath(path), ...errnoOf(error), cause: error }),
     }),
 })
+
+/**
+ * Runs a runtime's listener `close` while keeping its socket file: libuv
+ * (Node) and Bun unlink a listener's path when it closes, but whether the
+ * file goes is core's decision (`removeOnClose`). The file is kept through
+ * a temporary hard link and put back, never replacing a newer socket that
+ * somebody bound at the path meanwhile. Abstract names have no file.
+ *
+ * @example
+ * ```ts
+ * import { SocketAddress, Unix } from "@netfx/core"
+ * import * as fs from "node:fs"
+ *
+ * Unix.closeKeepingFile(fs, SocketAddress.unixPath("/tmp/app.sock"), () => {
+ *   // server.close()
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export const closeKeepingFile = (
+  fs: FsSync,
+  address: SocketAddress.UnixPath | SocketAddress.UnixAbstract,
+  close: () => void,
+): void => {
+  if (address._tag !== "UnixPath") {
+    close()
+    return
+  }
+  const path = address.path
+  const keep = `${path}.netfx-${process.pid}-${Date.now()}`
+  let linked = false
+  try {
+    fs.linkSync(path, keep)
+    linked = true
+  } catch {
+    // the file is gone or the directory is not writable: nothing to keep
+  }
+  close()
+  if (!linked) return
+  try {
+    fs.linkSync(keep, path) // never replaces a newer socket at the path
+  } catch {
+    // somebody bound the path meanwhile: theirs wins
+  }
+  try {
+    fs.unlinkSync(keep)
+  } catch {
+    // nothing left to clean
+  }
+}
 
 /** The kernel limit of `sun_path` (108 bytes including the NUL for paths). */
 const SUN_PATH_MAX = 108

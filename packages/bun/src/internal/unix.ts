@@ -141,32 +141,8 @@ class BunUnixListener implements Driver.RawListener {
     this.handlers = undefined
     if (this.closed) return
     this.closed = true
-    // Bun unlinks the socket file when the listener stops; core owns that
-    // decision (`removeOnClose`), so keep the file through a hard link.
-    const path = this.address._tag === "UnixPath" ? this.address.path : undefined
-    const keep = path === undefined ? undefined : `${path}.netfx-${process.pid}-${Date.now()}`
-    let linked = false
-    if (path !== undefined && keep !== undefined) {
-      try {
-        fs.linkSync(path, keep)
-        linked = true
-      } catch {
-        // gone or not writable: nothing to keep
-      }
-    }
-    this.listener.stop(false)
-    if (linked && path !== undefined && keep !== undefined) {
-      try {
-        fs.linkSync(keep, path) // never replaces a newer socket at the path
-      } catch {
-        // somebody bound the path meanwhile: theirs wins
-      }
-      try {
-        fs.unlinkSync(keep)
-      } catch {
-        // nothing left to clean
-      }
-    }
+    // the runtime unlinks the socket file on close; core decides (`removeOnClose`)
+    UnixCore.closeKeepingFile(fs, this.address, () => this.listener.stop(false))
   }
 }
 

@@ -54,32 +54,8 @@ class NodeUnixListener implements Driver.RawListener {
   close(): void {
     this.handlers = undefined
     if (!this.server.listening) return
-    // libuv unlinks a pipe's path when its handle closes; core owns that
-    // decision (`removeOnClose`), so keep the file through a hard link.
-    const path = this.address._tag === "UnixPath" ? this.address.path : undefined
-    const keep = path === undefined ? undefined : `${path}.netfx-${process.pid}-${Date.now()}`
-    let linked = false
-    if (path !== undefined && keep !== undefined) {
-      try {
-        fs.linkSync(path, keep)
-        linked = true
-      } catch {
-        // the file is gone or the directory is not writable: nothing to keep
-      }
-    }
-    this.server.close()
-    if (linked && path !== undefined && keep !== undefined) {
-      try {
-        fs.linkSync(keep, path) // never replaces a newer socket at the path
-      } catch {
-        // somebody bound the path meanwhile: theirs wins
-      }
-      try {
-        fs.unlinkSync(keep)
-      } catch {
-        // nothing left to clean
-      }
-    }
+    // the runtime unlinks the socket file on close; core decides (`removeOnClose`)
+    UnixCore.closeKeepingFile(fs, this.address, () => this.server.close())
   }
 }
 
