@@ -12,6 +12,7 @@ import {
   Unix,
 } from "@netfx/core"
 import { datagramContract, readN, streamContract, tcpContract, unixTransport } from "@netfx/core/testing"
+import { scenarioOutcome } from "@netfx/core/testing/DatagramScenarios"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -36,7 +37,15 @@ tcpContract({
 streamContract(memory, unixTransport("path"))
 streamContract(memory, unixTransport("abstract"))
 // no Python interop or kernel-queue flood here: the memory network's sockets are not the kernel's
-datagramContract({ ...memory, ipv6: true, reusePort: true, bufferSizes: true, kernel: false })
+// the multicast and broadcast scenarios need no namespace here: each runs in-process on a fresh memory network
+datagramContract({
+  ...memory,
+  ipv6: true,
+  reusePort: true,
+  bufferSizes: true,
+  kernel: false,
+  namespace: (scenario) => scenarioOutcome(scenario, MemoryNetwork.layer()),
+})
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()

@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
@@ -125,28 +126,35 @@ export const namespaceScenarios: Record<string, Effect.Effect<void, unknown, Sco
 }
 
 /**
+ * Runs one namespace scenario with a Layer (built fresh for it, within a
+ * 10 second limit) and yields its outcome line: `PASS <name>` or
+ * `FAIL <name>: <cause>`. Never fails. For runners that need no
+ * namespace, such as the in-memory network's.
+ *
+ * @since 0.1.0
+ */
+export const scenarioOutcome = (name: string, layer: Layer.Layer<Network>): Effect.Effect<string> => {
+  const scenario = namespaceScenarios[name]
+  if (scenario === undefined) return Effect.succeed(`FAIL ${name}: no such scenario`)
+  return scenario.pipe(
+    Effect.scoped,
+    Effect.provide(layer),
+    Effect.timeout("10 seconds"),
+    Effect.exit,
+    Effect.map((exit) => (exit._tag === "Success" ? `PASS ${name}` : `FAIL ${name}: ${Cause.pretty(exit.cause)}`)),
+  )
+}
+
+/**
  * Runs one namespace scenario with a Layer and prints `PASS <name>` or
  * `FAIL <name>: <cause>`; for the platform fixtures.
  *
  * @since 0.1.0
  */
-export const runScenario = (name: string, layer: Layer.Layer<Network>): Promise<boolean> => {
-  const scenario = namespaceScenarios[name]
-  if (scenario === undefined) {
-    console.log(`FAIL ${name}: no such scenario`)
-    return Promise.resolve(false)
-  }
-  return Effect.runPromise(
-    scenario.pipe(
-      Effect.scoped,
-      Effect.provide(layer),
-      Effect.timeout("10 seconds"),
-      Effect.exit,
-      Effect.map((exit) => {
-        if (exit._tag === "Success") console.log(`PASS ${name}`)
-        else console.log(`FAIL ${name}: ${String(exit.cause)}`)
-        return exit._tag === "Success"
-      }),
-    ),
+export const runScenario = (name: string, layer: Layer.Layer<Network>): Promise<boolean> =>
+  Effect.runPromise(
+    Effect.map(scenarioOutcome(name, layer), (line) => {
+      console.log(line)
+      return line.startsWith("PASS ")
+    }),
   )
-}
