@@ -14,8 +14,19 @@
  * namespace; no file is created), UDP (`Udp.bind`/`Udp.connect`, no
  * multicast) and the resolver (names from {@link Options.hosts}, which
  * `Control.addHost` can change). TLS runs when a runtime's TLS driver is
- * passed in ({@link Options.tls}). It has no native addon (Unix datagram
- * sockets, descriptor passing): those fail with `Unsupported`.
+ * passed in ({@link Options.tls}).
+ *
+ * Unix datagram sockets (`UnixDatagram`) and descriptor passing
+ * (`FdPassing`) run on a small virtual kernel that keeps the contract of
+ * the `@netfx/native` addon (the same core code runs on both): EAGAIN and
+ * readiness, a 10-datagram receive queue (Linux's `max_dgram_qlen`),
+ * `EMSGSIZE` beyond the 208 KiB socket buffer, truncation, `MSG_CTRUNC`,
+ * resets. Its descriptors are virtual numbers from 1000 up: the sockets
+ * of those two modules and in-memory files from
+ * {@link ControlService.openFile}; passing anything else (a real
+ * descriptor, a memory TCP socket) fails with `EBADF`. Unix traffic is
+ * local, so no link fault applies to it. As on a real system, an
+ * `FdPassing` stream and a `Unix` stream reach each other's listeners.
  *
  * The model, in short:
  * - every packet takes `latency` (+ jitter, + bandwidth queueing) one way;
@@ -59,6 +70,7 @@ import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { Kernel } from "./internal/memory/kernel.ts"
 import { MemoryNet } from "./internal/memory/network.ts"
 import { Scheduler } from "./internal/memory/scheduler.ts"
 import { tcpDriver, type View } from "./internal/memory/tcp.ts"
@@ -347,6 +359,19 @@ export interface ControlService {
   /** The counters. */
   readonly stats: Effect.Effect<Stats>
   /**
+   * Opens an in-memory file and returns its descriptor, for fd-passing
+   * tests (`FdPassing.sendFds`, `FdPassing.toFileHandle` on the memory
+   * network). A descriptor that still refers to this file is closed when
+   * the Scope closes; copies sent to another socket live on, as on a
+   * real system.
+   */
+  readonly openFile: (contents: string | Uint8Array) => Effect.Effect<number, never, import("effect/Scope").Scope>
+  /**
+   * How many virtual descriptors are open (sockets of Unix datagram and
+   * fd-passing streams, received descriptors, files): for leak checks.
+   */
+  readonly descriptors: Effect.Effect<number>
+  /**
    * The same network seen from another host: its outgoing connections
    * originate from `address` (for link rules and partitions).
    */
@@ -407,13 +432,16 @@ export const make = (
     yield* Effect.forkScoped(scheduler.run)
     const net = new MemoryNet(scheduler, options)
     const fs = new UnixNamespace()
+    const kernel = new Kernel(net, fs)
+    const native = kernel.driver()
     const view = (v: View): NetworkService => ({
       runtime: "memory",
       resolver: net.resolver,
       tcp: tcpDriver(net, v),
-      unix: unixDriver(net, fs),
+      unix: unixDriver(net, fs, kernel),
       udp: udpDriver(net, v),
       tls: options.tls,
+      native,
     })
     const control: ControlService = {
       setFaults: (faults) => Effect.sync(() => net.setGlobal(faults)),
@@ -454,6 +482,14 @@ export const make = (
       ),
       listeners: Effect.sync(() => [...net.listening].map((b) => ({ transport: b.transport, address: b.address }))),
       stats: Effect.sync(() => ({ ...net.stats })),
+      openFile: (contents) =>
+        Effect.acquireRelease(
+          Effect.sync(() =>
+            kernel.openFile(typeof contents === "string" ? new TextEncoder().encode(contents) : contents),
+          ),
+          ({ fd, owner }) => Effect.sync(() => kernel.closeIf(fd, owner)),
+        ).pipe(Effect.map(({ fd }) => fd)),
+      descriptors: Effect.sync(() => kernel.open),
       connects: Effect.sync(() => [...net.connects]),
       host: (address) =>
         view(typeof address === "string" ? (address.includes(":") ? { ipv6: address } : { ipv4: address }) : address),

@@ -299,7 +299,7 @@ export class MemoryConnection implements RawConnection, Tracked {
 export class MemoryListener implements RawListener {
   readonly fd = undefined
   private handlers: ListenerHandlers | undefined = undefined
-  private pending: Array<MemoryConnection> = []
+  private pending: Array<RawConnection> = []
   private closed = false
 
   constructor(
@@ -319,7 +319,7 @@ export class MemoryListener implements RawListener {
   }
 
   /** A connection arrived for this listener. */
-  deliver(connection: MemoryConnection): void {
+  deliver(connection: RawConnection): void {
     if (this.closed) {
       connection.close()
       return

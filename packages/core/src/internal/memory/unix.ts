@@ -1,8 +1,10 @@
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
+import type { RawConnection } from "../../Driver.ts"
 import { ConnectFailed, ListenFailed } from "../../NetError.ts"
 import * as SocketAddress from "../../SocketAddress.ts"
 import type { PathKind, UnixDriver } from "../../Unix.ts"
+import type { Kernel } from "./kernel.ts"
 import type { MemoryNet } from "./network.ts"
 import { MemoryConnection, MemoryListener, scoped } from "./stream.ts"
 import { delay } from "./tcp.ts"
@@ -67,7 +69,7 @@ export class UnixNamespace {
 const unnamed = SocketAddress.unixPath("")
 
 /** The in-memory Unix stream driver. @internal */
-export const unixDriver = (net: MemoryNet, fs: UnixNamespace): UnixDriver => ({
+export const unixDriver = (net: MemoryNet, fs: UnixNamespace, kernel: Kernel): UnixDriver => ({
   connect: (address) =>
     Effect.gen(function* () {
       net.connects.push({ at: net.now(), transport: "unix", from: "unix", address })
@@ -76,9 +78,28 @@ export const unixDriver = (net: MemoryNet, fs: UnixNamespace): UnixDriver => ({
       yield* delay(net.departure("unix", "unix", f, 0) - net.now())
       const found = f.refuse ? "ECONNREFUSED" : fs.owner(address)
       const listener = typeof found === "string" ? undefined : found.owner
+      // an `FdPassing` listener of the virtual kernel
+      const bridged =
+        listener === undefined || listener instanceof MemoryListener
+          ? undefined
+          : yield* Effect.uninterruptible(
+              Effect.flatMap(Effect.scope, (scope): Effect.Effect<RawConnection | string> => {
+                const c = kernel.connectToListener(listener, address)
+                return typeof c === "object"
+                  ? Effect.as(
+                      Scope.addFinalizer(
+                        scope,
+                        Effect.sync(() => c.close()),
+                      ),
+                      c,
+                    )
+                  : Effect.succeed(c ?? "ECONNREFUSED")
+              }),
+            )
+      if (typeof bridged === "object") return bridged
       if (!(listener instanceof MemoryListener)) {
         net.stats.connectionsRefused++
-        const code = typeof found === "string" ? found : "ECONNREFUSED"
+        const code = typeof bridged === "string" ? bridged : typeof found === "string" ? found : "ECONNREFUSED"
         return yield* Effect.fail(
           new ConnectFailed({
             host: SocketAddress.format(address),

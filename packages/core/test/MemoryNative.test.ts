@@ -1,0 +1,160 @@
+import { assert, describe, it } from "@effect/vitest"
+import { FdPassing, MemoryNetwork, SocketAddress, Unix, UnixDatagram } from "@netfx/core"
+import { nativeContract, readAll } from "@netfx/core/testing"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as TestClock from "effect/TestClock"
+
+// The control of the network the running test uses (each test builds a fresh one).
+let control: MemoryNetwork.ControlService | undefined
+const current = (): MemoryNetwork.ControlService => {
+  if (control === undefined) throw new Error("no memory network is running")
+  return control
+}
+
+// Unix datagram sockets and fd passing run on the memory network's virtual
+// kernel: the same contract as on Node and Bun, minus Python interop, socket
+// files on disk and passing TCP descriptors (memory TCP sockets have none).
+nativeContract({
+  name: "memory",
+  layer: MemoryNetwork.layer().pipe(
+    Layer.tap((context) =>
+      Effect.sync(() => {
+        control = Context.unsafeGet(context, MemoryNetwork.Control)
+      }),
+    ),
+  ),
+  kernel: false,
+  openFds: () => Effect.runSync(current().descriptors),
+  openFile: (contents) => Effect.suspend(() => current().openFile(contents)),
+})
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+describe("MemoryNetwork virtual kernel", () => {
+  it.effect("Unix datagrams and fd passing need no real time (TestClock) and show in the observability", () =>
+    Effect.gen(function* () {
+      const fiber = yield* Effect.fork(
+        Effect.gen(function* () {
+          const control = yield* MemoryNetwork.Control
+          const server = yield* UnixDatagram.bind({ path: "/run/app.sock" })
+          const client = yield* UnixDatagram.connect({ remotePath: "/run/app.sock", localPath: "/run/client.sock" })
+          yield* client.send(encoder.encode("ping"))
+          const packet = yield* server.receive()
+          assert.strictEqual(decoder.decode(packet.data), "ping")
+          assert.deepStrictEqual(packet.address, SocketAddress.unixPath("/run/client.sock"))
+          const listeners = yield* control.listeners
+          assert.deepStrictEqual(
+            listeners.filter((l) => l.transport === "unixDatagram").map((l) => SocketAddress.format(l.address)),
+            ["/run/app.sock", "/run/client.sock"],
+          )
+          // a file handed from one end of a socket pair to the other
+          const [a, b] = yield* FdPassing.socketpair()
+          const fd = yield* control.openFile("config contents")
+          yield* a.sendFds(encoder.encode("here"), [fd])
+          const got = yield* b.receiveFds(16, 1)
+          const handle = yield* FdPassing.toFileHandle(yield* (got.fds[0] as FdPassing.ReceivedFd).take)
+          assert.strictEqual(decoder.decode(yield* handle.readAll), "config contents")
+          // the received copy is a different descriptor for the same file
+          assert.notStrictEqual(handle.fd, fd)
+          const stats = yield* control.stats
+          assert.strictEqual(stats.datagramsSent, 1)
+          assert.strictEqual(stats.datagramsDelivered, 1)
+          return yield* control.descriptors
+        }).pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer())),
+      )
+      // nothing sleeps: the fiber completes without the clock moving
+      yield* TestClock.adjust(0)
+      const open = yield* Fiber.join(fiber)
+      // two datagram sockets, the pair, the file and its received copy
+      assert.strictEqual(open, 6)
+    }),
+  )
+
+  it.effect("a passed fd-passing stream is adopted as a byte stream; the sender's copy can close", () =>
+    Effect.gen(function* () {
+      const [a, b] = yield* FdPassing.socketpair()
+      const [c, d] = yield* FdPassing.socketpair()
+      yield* a.sendFds(encoder.encode("s"), [c.fd])
+      yield* c.close
+      const got = yield* b.receiveFds(8, 1)
+      const stream = yield* FdPassing.toByteStream(yield* (got.fds[0] as FdPassing.ReceivedFd).take)
+      yield* stream.send(encoder.encode("through the passed socket"))
+      yield* stream.sendEof
+      let text = ""
+      while (true) {
+        const chunk = yield* Effect.catchTag(d.receive(), "EndOfStream", () => Effect.succeed(undefined))
+        if (chunk === undefined) break
+        text += decoder.decode(chunk)
+      }
+      assert.strictEqual(text, "through the passed socket")
+      yield* d.send(encoder.encode("back"))
+      assert.strictEqual(decoder.decode(yield* stream.receive()), "back")
+      yield* d.close
+      assert.strictEqual((yield* Effect.flip(stream.receive()))._tag, "EndOfStream")
+    }).pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer())),
+  )
+
+  it.effect("passing a descriptor that is not open is EBADF; closed files are gone for the receiver only", () =>
+    Effect.gen(function* () {
+      const control = yield* MemoryNetwork.Control
+      const [a, b] = yield* FdPassing.socketpair()
+      const bad = yield* Effect.flip(a.sendFds(encoder.encode("x"), [99999]))
+      assert.strictEqual(bad._tag === "BrokenResource" ? bad.code : bad._tag, "EBADF")
+      // the socket stays usable
+      const before = yield* control.descriptors
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const fd = yield* control.openFile("x")
+          yield* a.sendFds(encoder.encode("y"), [fd])
+        }),
+      )
+      // the sender's descriptor closed with its scope; the in-flight copy keeps the file
+      assert.strictEqual(yield* control.descriptors, before)
+      const got = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const r = yield* b.receiveFds(8, 1)
+          assert.strictEqual(yield* control.descriptors, before + 1)
+          return r
+        }),
+      )
+      assert.strictEqual(decoder.decode(got.message), "y")
+      // not taken: closed with the receive's scope
+      assert.strictEqual(yield* control.descriptors, before)
+    }).pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer())),
+  )
+
+  it.effect("Unix streams and fd-passing streams reach each other's listeners, as on a real system", () =>
+    Effect.gen(function* () {
+      // FdPassing client -> Unix.listen listener
+      const listener = yield* Unix.listen("/run/stream.sock")
+      const client = yield* FdPassing.connect("/run/stream.sock")
+      const server = yield* listener.accept
+      assert.deepStrictEqual(server.localAddress, SocketAddress.unixPath("/run/stream.sock"))
+      yield* client.send(encoder.encode("from fd-passing"))
+      yield* client.sendEof
+      assert.strictEqual(decoder.decode(yield* readAll(server)), "from fd-passing")
+      yield* server.send(encoder.encode("reply"))
+      assert.strictEqual(decoder.decode(yield* client.receive()), "reply")
+      // Unix.connect -> FdPassing listener; the byte stream's descriptor can be passed on
+      const fdListener = yield* FdPassing.listen("/run/fd.sock")
+      const unixClient = yield* Unix.connect("/run/fd.sock")
+      const fdServer = yield* fdListener.accept
+      yield* unixClient.send(encoder.encode("from unix"))
+      assert.strictEqual(decoder.decode(yield* fdServer.receive()), "from unix")
+      const [a, b] = yield* FdPassing.socketpair()
+      yield* a.sendFds(encoder.encode("conn"), [unixClient.fd as number])
+      yield* unixClient.close
+      const got = yield* b.receiveFds(8, 1)
+      const adopted = yield* FdPassing.toByteStream(yield* (got.fds[0] as FdPassing.ReceivedFd).take)
+      yield* adopted.send(encoder.encode("via the passed descriptor"))
+      assert.strictEqual(decoder.decode(yield* fdServer.receive()), "via the passed descriptor")
+      // nobody at a path: the same errors for both kinds
+      const e = yield* Effect.flip(Effect.scoped(Unix.connect("/run/none.sock")))
+      assert.strictEqual(e._tag === "ConnectFailed" ? e.attempts[0]?.code : e._tag, "ENOENT")
+    }).pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer())),
+  )
+})
