@@ -56,7 +56,7 @@ interface Membership {
   sources: Array<string> | undefined
 }
 
-/** Every open UDP socket of the network with its binding, in binding order. */
+/** Every open UDP socket of the network with its binding, in a fixed order (so PRNG draws repeat). */
 const udpSockets = (
   net: MemoryNet,
 ): Array<{ readonly bound: { readonly ipv6Only: boolean }; readonly socket: MemoryUdpSocket }> => {
