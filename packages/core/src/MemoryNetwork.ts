@@ -11,8 +11,8 @@
  *
  * What it provides: TCP (`Tcp.connect`/`Tcp.listen`, happy eyeballs
  * included), Unix stream sockets (paths live in the network's own
- * namespace; no file is created), UDP (`Udp.bind`/`Udp.connect`, no
- * multicast) and the resolver (names from {@link Options.hosts}, which
+ * namespace; no file is created), UDP (`Udp.bind`/`Udp.connect`,
+ * multicast and broadcast included) and the resolver (names from {@link Options.hosts}, which
  * `Control.addHost` can change). TLS runs when a runtime's TLS driver is
  * passed in ({@link Options.tls}).
  *
@@ -22,11 +22,14 @@
  * readiness, a 10-datagram receive queue (Linux's `max_dgram_qlen`),
  * `EMSGSIZE` beyond the 208 KiB socket buffer, truncation, `MSG_CTRUNC`,
  * resets. Its descriptors are virtual numbers from 1000 up: the sockets
- * of those two modules and in-memory files from
+ * of those two modules (and of a `Unix` stream whose other end is an
+ * `FdPassing` socket) and in-memory files from
  * {@link ControlService.openFile}; passing anything else (a real
- * descriptor, a memory TCP socket) fails with `EBADF`. Unix traffic is
- * local, so no link fault applies to it. As on a real system, an
- * `FdPassing` stream and a `Unix` stream reach each other's listeners.
+ * descriptor, a memory TCP socket) fails with `EBADF`. As on a real
+ * system, an `FdPassing` stream and a `Unix` stream reach each other's
+ * listeners. Unix datagrams meet the faults in force for the host
+ * `"unix"` (the global faults, or a link rule `{ from: "unix" }`), as
+ * memory `Unix` streams do; fd-passing streams carry no faults.
  *
  * The model, in short:
  * - every packet takes `latency` (+ jitter, + bandwidth queueing) one way;
@@ -40,7 +43,34 @@
  *   doubling); a lost datagram is gone;
  * - connects from the default network come from `10.0.0.1` / `fd00::1`
  *   (loopback for loopback targets); `control.host(address)` gives a view
- *   of the network from another host, for link rules and partitions.
+ *   of the network from another host, for link rules and partitions;
+ * - a host is a network view: the default network is one host (10.0.0.1 /
+ *   fd00::1, or {@link Options.address}), and views from `control.host(...)`
+ *   with the same source addresses are one other host; a host has a single
+ *   interface, so any IPv4 address or `"::%scope"` given as a multicast
+ *   interface names it. Ports are one space for the whole network: sockets of
+ *   different hosts share a port only with `reusePort`;
+ * - multicast behaves as on Linux: a datagram to a group reaches a host when
+ *   one of its sockets joined the group (any-source, or source-specific for
+ *   that source), and there every socket bound to the port on the wildcard or
+ *   on the group address gets a copy if it joined (admitting the source) or
+ *   has no membership of that group at all (`IP_MULTICAST_ALL`, on by
+ *   default). `setMulticastLoopback(false)` keeps copies from the sending
+ *   host's sockets, `setMulticastTtl(0)` keeps them on it; a wildcard
+ *   sender's source address is its multicast interface (IPv4) or its host's
+ *   address. Joining a group twice fails with `EADDRINUSE` (a repeated
+ *   source-specific join with `EADDRNOTAVAIL`); closing the Scope or the
+ *   socket leaves;
+ * - broadcast addresses are 255.255.255.255 and any other IPv4 address ending
+ *   in `.255` (a /24's directed broadcast: every host) and 127.255.255.255
+ *   (the sending host only). Sending to one without `setBroadcast(true)`
+ *   fails with `OperationFailed` `EACCES` (the socket stays usable), and
+ *   `Udp.connect` to one with `ConnectFailed` `EACCES`; a broadcast reaches
+ *   every socket bound to the port on the wildcard or on that broadcast
+ *   address (not one bound to a unicast address, as on Linux);
+ * - each multicast or broadcast copy meets the faults and partitions of the
+ *   link from the sender to its receiver's host, with its own draws from the
+ *   seeded PRNG.
  *
  * @example
  * ```ts
@@ -304,6 +334,11 @@ export interface Stats {
   readonly connectionsReset: number
   /** Stream segments lost (by the `loss` fault) and sent again after a retransmission timeout. */
   readonly retransmissions: number
+  /**
+   * Datagrams put on a link (UDP and Unix): a multicast or broadcast counts
+   * once per receiving socket (once, and as dropped, when no socket
+   * receives it).
+   */
   readonly datagramsSent: number
   readonly datagramsDelivered: number
   readonly datagramsDropped: number
@@ -373,7 +408,9 @@ export interface ControlService {
   readonly descriptors: Effect.Effect<number>
   /**
    * The same network seen from another host: its outgoing connections
-   * originate from `address` (for link rules and partitions).
+   * originate from `address` (for link rules and partitions). Views with
+   * the same source addresses are the same host (for multicast loopback,
+   * `setMulticastTtl(0)` and loopback broadcast).
    */
   readonly host: (address: string | { readonly ipv4?: string; readonly ipv6?: string }) => NetworkService
 }

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { FdPassing, MemoryNetwork, SocketAddress, Unix, UnixDatagram } from "@netfx/core"
 import { nativeContract, readAll } from "@netfx/core/testing"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -156,5 +157,53 @@ describe("MemoryNetwork virtual kernel", () => {
       const e = yield* Effect.flip(Effect.scoped(Unix.connect("/run/none.sock")))
       assert.strictEqual(e._tag === "ConnectFailed" ? e.attempts[0]?.code : e._tag, "ENOENT")
     }).pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer())),
+  )
+
+  it.effect("Unix datagrams meet the faults of the `unix` host: latency exact under TestClock, seeded loss", () =>
+    Effect.gen(function* () {
+      const run = Effect.gen(function* () {
+        const control = yield* MemoryNetwork.Control
+        const server = yield* UnixDatagram.bind({ path: "/run/log.sock" })
+        const client = yield* UnixDatagram.connect({ remotePath: "/run/log.sock" })
+        yield* control.addLink({ from: "unix", faults: { latency: "20 millis", loss: 0.3 } })
+        const start = yield* Clock.currentTimeMillis
+        const sender = yield* Effect.fork(
+          Effect.forEach(
+            Array.from({ length: 40 }, (_, i) => i),
+            (i) => client.send(Uint8Array.of(i)),
+            {
+              discard: true,
+            },
+          ),
+        )
+        const got: Array<number> = []
+        const arrivals: Array<number> = []
+        yield* Effect.forkScoped(
+          Effect.forever(
+            Effect.gen(function* () {
+              const p = yield* server.receive()
+              got.push(p.data[0] as number)
+              arrivals.push((yield* Clock.currentTimeMillis) - start)
+            }),
+          ),
+        )
+        yield* Fiber.join(sender)
+        yield* Effect.sleep("1 second")
+        return { got, arrivals, stats: yield* control.stats }
+      }).pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer({ seed: 7 })))
+      const twice = yield* Effect.fork(Effect.all([run, run]))
+      yield* TestClock.adjust("10 seconds")
+      const [a, b] = yield* Fiber.join(twice)
+      // the same seed, the same datagrams
+      assert.deepStrictEqual(a, b)
+      assert.isAbove(a.stats.datagramsDropped, 0)
+      assert.strictEqual(a.got.length, 40 - a.stats.datagramsDropped)
+      // in order, each one exactly 20 ms (a multiple: the queue of 10 paces the sender) after the start
+      assert.deepStrictEqual(
+        a.got,
+        [...a.got].sort((x, y) => x - y),
+      )
+      for (const t of a.arrivals) assert.strictEqual(t % 20, 0)
+    }),
   )
 })

@@ -137,6 +137,8 @@ class Sock extends Obj implements Tracked {
   error: string | undefined = undefined
   // datagram
   dgrams: Array<Datagram> = []
+  /** Datagrams on their way here (latency faults); they count against the queue length. */
+  inFlight = 0
   /** The datagram peer (connect) and its address. */
   dgramPeer: Sock | undefined = undefined
   /** Bytes this socket sent that wait unread in a receiver's queue (the send buffer). */
@@ -185,7 +187,7 @@ class Sock extends Obj implements Tracked {
     if (this.dead || this.error !== undefined) return true
     if (this.type === C.SOCK_DGRAM) {
       const p = this.dgramPeer
-      return p === undefined || p.dead || (p.dgrams.length < MAX_DGRAM_QLEN && this.outstanding < SNDBUF)
+      return p === undefined || p.dead || (p.dgrams.length + p.inFlight < MAX_DGRAM_QLEN && this.outstanding < SNDBUF)
     }
     const p = this.peer
     if (p === undefined) return this.connected
@@ -370,14 +372,50 @@ export class Kernel {
     if (t.type !== C.SOCK_DGRAM) return err("EPROTOTYPE")
     // a connected receiver takes datagrams from its peer only
     if (t.dgramPeer !== undefined && t.dgramPeer !== s) return err("EPERM")
-    if (t.dgrams.length >= MAX_DGRAM_QLEN || s.outstanding + data.length > SNDBUF) return err("EAGAIN")
-    t.dgrams.push({ data: data.slice(), from: s.address, sender: s })
-    s.outstanding += data.length
-    s.bytesSent += data.length
-    this.net.stats.datagramsSent++
-    this.net.stats.datagramsDelivered++
+    if (t.dgrams.length + t.inFlight >= MAX_DGRAM_QLEN || s.outstanding + data.length > SNDBUF) return err("EAGAIN")
+    const net = this.net
+    const receiver = t
+    const size = data.length
+    s.bytesSent += size
+    net.stats.datagramsSent++
+    // the faults in force for the `unix` host, as for Unix streams (none by default)
+    const f = net.faults("unix", "unix")
+    if (
+      net.partitioned("unix", "unix") ||
+      (f.maxDatagramSize !== undefined && size > f.maxDatagramSize) ||
+      net.prng.chance(f.loss)
+    ) {
+      net.stats.datagramsDropped++
+      return size
+    }
+    const copies = net.prng.chance(f.duplicate) ? 2 : 1
+    if (copies === 2) net.stats.datagramsDuplicated++
+    const immediate = f.latency === 0 && f.jitter === 0 && f.bandwidth === undefined && f.reorder === 0
+    for (let i = 0; i < copies; i++) {
+      const datagram: Datagram = { data: data.slice(), from: s.address, sender: s }
+      s.outstanding += size
+      if (immediate) {
+        receiver.dgrams.push(datagram)
+        net.stats.datagramsDelivered++
+        continue
+      }
+      let at = net.departure("unix", "unix", f, size)
+      if (net.prng.chance(f.reorder)) at += Math.max(2 * f.latency, 10)
+      receiver.inFlight++
+      net.scheduler.at(at, () => {
+        receiver.inFlight--
+        if (receiver.dead) {
+          s.outstanding -= size
+          net.stats.datagramsDropped++
+        } else {
+          receiver.dgrams.push(datagram)
+          net.stats.datagramsDelivered++
+        }
+        this.poke()
+      })
+    }
     this.poke()
-    return data.length
+    return size
   }
 
   private attach(fds: ReadonlyArray<number>): Array<Obj> | number {
