@@ -681,7 +681,8 @@ export const datagramContract = (env: DatagramEnvironment): void => {
         it.skip(`${scenario} in a private network namespace (${env.namespaceSkipReason ?? "no namespace runner"})`, () => {})
         continue
       }
-      it.live(`${scenario} in a private network namespace (unshare -n)`, () =>
+      const where = env.kernel === false ? "in-process on this network" : "in a private network namespace (unshare -n)"
+      it.live(`${scenario} ${where}`, () =>
         Effect.gen(function* () {
           const output = yield* namespace(scenario)
           assert.include(output, `PASS ${scenario}`, output)
