@@ -1,0 +1,132 @@
+// Checks the API documentation of @netfx/core, @netfx/node and @netfx/bun:
+// 1. every exported declaration of a public module (src/*.ts) has a JSDoc
+//    block with an @example, unless it is marked @internal;
+// 2. every ```ts example in those JSDoc blocks type-checks against the
+//    packages, with the repository's strict settings.
+//
+// The examples are written to examples/.doc-examples/ (gitignored), one
+// module per example, and compiled there with `tsc --noEmit`; errors are
+// reported against the source file and the example's line.
+//
+// Usage: node scripts/check-docs.mjs      (after `pnpm check`; exit code 1 on any finding)
+import { spawnSync } from "node:child_process"
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { dirname, join, relative } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..")
+const out = join(root, "examples", ".doc-examples")
+const packages = ["core", "node", "bun"]
+
+/** @type {Array<string>} */
+const problems = []
+/** @type {Array<{ file: string, name: string, source: string, line: number, code: string }>} */
+const examples = []
+
+for (const pkg of packages) {
+  const dir = join(root, "packages", pkg, "src")
+  for (const name of readdirSync(dir).sort()) {
+    if (!name.endsWith(".ts")) continue
+    const path = join(dir, name)
+    const text = readFileSync(path, "utf8")
+    const lines = text.split("\n")
+    // JSDoc blocks with the line each starts and ends on
+    /** @type {Array<{ start: number, end: number, body: Array<string> }>} */
+    const blocks = []
+    for (let i = 0; i < lines.length; i++) {
+      if (!/^\s*\/\*\*/.test(lines[i])) continue
+      const start = i
+      while (i < lines.length && !lines[i].includes("*/")) i++
+      const body = lines.slice(start, i + 1).map((l) => l.replace(/^\s*\/?\*+\/?\s?/, "").replace(/\s*\*\/\s*$/, ""))
+      blocks.push({ start, end: i, body })
+    }
+    // 1. exported declarations need an @example (or @internal)
+    for (let i = 0; i < lines.length; i++) {
+      const m =
+        /^export (?:declare )?(?:const|function|class|interface|type|namespace|abstract class) ([A-Za-z0-9_$]+)/.exec(
+          lines[i],
+        )
+      if (m === null) continue
+      const doc = blocks.find((b) => b.end === i - 1)
+      const rel = relative(root, path)
+      if (doc === undefined) problems.push(`${rel}:${i + 1}: export ${m[1]} has no JSDoc`)
+      else if (!doc.body.some((l) => l.startsWith("@internal") || l.startsWith("@example")))
+        problems.push(`${rel}:${i + 1}: export ${m[1]} has no @example`)
+    }
+    // 2. collect the ```ts examples
+    for (const block of blocks) {
+      let inside = false
+      /** @type {Array<string>} */
+      let code = []
+      let first = 0
+      block.body.forEach((l, k) => {
+        if (!inside && /^```(ts|typescript)\s*$/.test(l.trim())) {
+          inside = true
+          code = []
+          first = block.start + k + 2
+        } else if (inside && l.trim() === "```") {
+          inside = false
+          examples.push({
+            file: relative(root, path),
+            name: `${pkg}-${name.replace(/\.ts$/, "")}`,
+            source: path,
+            line: first,
+            code: code.join("\n"),
+          })
+        } else if (inside) code.push(l)
+      })
+    }
+  }
+}
+
+rmSync(out, { recursive: true, force: true })
+mkdirSync(out, { recursive: true })
+/** @type {Map<string, { file: string, line: number }>} */
+const origin = new Map()
+examples.forEach((e, n) => {
+  const file = `${e.name}-${String(n).padStart(3, "0")}.ts`
+  origin.set(file, { file: e.file, line: e.line })
+  // each example is its own module; unused values are fine in an example
+  writeFileSync(join(out, file), `${e.code}\nexport {}\n`)
+})
+writeFileSync(
+  join(out, "tsconfig.json"),
+  JSON.stringify(
+    {
+      extends: "../../tsconfig.base.json",
+      compilerOptions: {
+        noEmit: true,
+        composite: false,
+        declaration: false,
+        declarationMap: false,
+        types: ["node", "bun"],
+      },
+      include: ["*.ts"],
+      // the packages as they are built (`pnpm check` builds them first)
+      references: packages.map((pkg) => ({ path: `../../packages/${pkg}` })),
+    },
+    null,
+    2,
+  ),
+)
+const tsc = spawnSync(join(root, "node_modules", ".bin", "tsc"), ["-p", join(out, "tsconfig.json")], {
+  encoding: "utf8",
+  cwd: out,
+})
+const output = `${tsc.stdout}${tsc.stderr}`
+for (const line of output.split("\n")) {
+  const m = /^([^(]+\.ts)\((\d+),(\d+)\): (.*)$/.exec(line.trim())
+  if (m === null) {
+    if (line.trim() !== "" && tsc.status !== 0) problems.push(line)
+    continue
+  }
+  const o = origin.get(m[1].split("/").pop())
+  problems.push(o === undefined ? line : `${o.file}:${o.line + Number(m[2]) - 1}: example: ${m[4]}`)
+}
+
+if (problems.length > 0) {
+  for (const p of problems) console.error(p)
+  console.error(`check-docs: ${problems.length} problem(s) in ${examples.length} examples`)
+  process.exit(1)
+}
+console.log(`check-docs: ${examples.length} examples type-check; every public export is documented with an example`)
