@@ -2,34 +2,21 @@ import { assert, describe, it } from "@effect/vitest"
 import { FdPassing, MemoryNetwork, SocketAddress, Unix, UnixDatagram } from "@netfx/core"
 import { nativeContract, readAll } from "@netfx/core/testing"
 import * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
-
-// The control of the network the running test uses (each test builds a fresh one).
-let control: MemoryNetwork.ControlService | undefined
-const current = (): MemoryNetwork.ControlService => {
-  if (control === undefined) throw new Error("no memory network is running")
-  return control
-}
+import { trackedMemory } from "./support/memory.ts"
 
 // Unix datagram sockets and fd passing run on the memory network's virtual
 // kernel: the same contract as on Node and Bun, minus Python interop, socket
 // files on disk and passing TCP descriptors (memory TCP sockets have none).
+const tracked = trackedMemory()
 nativeContract({
   name: "memory",
-  layer: MemoryNetwork.layer().pipe(
-    Layer.tap((context) =>
-      Effect.sync(() => {
-        control = Context.unsafeGet(context, MemoryNetwork.Control)
-      }),
-    ),
-  ),
+  layer: tracked.layer,
   kernel: false,
-  openFds: () => Effect.runSync(current().descriptors),
-  openFile: (contents) => Effect.suspend(() => current().openFile(contents)),
+  openFds: tracked.openFds,
+  openFile: (contents) => Effect.suspend(() => tracked.control().openFile(contents)),
 })
 
 const encoder = new TextEncoder()

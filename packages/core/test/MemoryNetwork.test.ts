@@ -22,11 +22,11 @@ import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
+import { trackedMemory } from "./support/memory.ts"
 
-const memory = {
-  name: "memory",
-  layer: MemoryNetwork.layer({ links: [{ to: "192.0.2.1", faults: { blackhole: true } }] }),
-}
+const tracked = trackedMemory({ links: [{ to: "192.0.2.1", faults: { blackhole: true } }] })
+// openFds counts the network's live sockets, listeners and descriptors: the leak tests run here too
+const memory = { name: "memory", layer: tracked.layer, openFds: tracked.openFds }
 
 tcpContract({
   ...memory,
