@@ -21,12 +21,14 @@
  * the `@netfx/native` addon (the same core code runs on both): EAGAIN and
  * readiness, a 10-datagram receive queue (Linux's `max_dgram_qlen`),
  * `EMSGSIZE` beyond the 208 KiB socket buffer, truncation, `MSG_CTRUNC`,
- * resets. Its descriptors are virtual numbers from 1000 up: the sockets
- * of those two modules (and of a `Unix` stream whose other end is an
- * `FdPassing` socket) and in-memory files from
- * {@link ControlService.openFile}; passing anything else (a real
- * descriptor, a memory TCP socket) fails with `EBADF`. As on a real
- * system, an `FdPassing` stream and a `Unix` stream reach each other's
+ * resets. Its descriptors are virtual numbers from 1000 up: every TCP and
+ * Unix stream connection has one (`SocketStream.fd`), as do the sockets of
+ * those two modules and in-memory files from {@link ControlService.openFile};
+ * passing anything else (a real descriptor) fails with `EBADF`. A passed
+ * connection lives until its last descriptor closes (closing it then with
+ * unread bytes resets it, as a kernel does); the most recent adopter
+ * (`FdPassing.toByteStream`) receives its bytes. As on a real system, an
+ * `FdPassing` stream and a `Unix` stream reach each other's
  * listeners. Unix datagrams meet the faults in force for the host
  * `"unix"` (the global faults, or a link rule `{ from: "unix" }`), as
  * memory `Unix` streams do; fd-passing streams carry no faults.
@@ -402,8 +404,9 @@ export interface ControlService {
    */
   readonly openFile: (contents: string | Uint8Array) => Effect.Effect<number, never, import("effect/Scope").Scope>
   /**
-   * How many virtual descriptors are open (sockets of Unix datagram and
-   * fd-passing streams, received descriptors, files): for leak checks.
+   * How many virtual descriptors are open (TCP and Unix stream
+   * connections, Unix datagram and fd-passing sockets, received
+   * descriptors, files): for leak checks.
    */
   readonly descriptors: Effect.Effect<number>
   /**

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { FdPassing, MemoryNetwork, SocketAddress, Unix, UnixDatagram } from "@netfx/core"
+import { FdPassing, MemoryNetwork, SocketAddress, Tcp, Unix, UnixDatagram } from "@netfx/core"
 import { nativeContract, readAll } from "@netfx/core/testing"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
@@ -192,5 +192,30 @@ describe("MemoryNetwork virtual kernel", () => {
       )
       for (const t of a.arrivals) assert.strictEqual(t % 20, 0)
     }),
+  )
+
+  it.effect(
+    "a memory TCP connection ends with its last descriptor: passed, never taken, closed with the receiver's scope",
+    () =>
+      Effect.gen(function* () {
+        const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+        const client = yield* Tcp.connect({ host: "127.0.0.1", port: (listener.address as SocketAddress.Ipv4).port })
+        const server = yield* listener.accept
+        const [a, b] = yield* FdPassing.socketpair()
+        yield* a.sendFds(encoder.encode("tcp"), [client.fd as number])
+        // our copy goes; the one in flight keeps the connection open
+        yield* client.close
+        yield* server.send(encoder.encode("still there"))
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const got = yield* b.receiveFds(8, 1)
+            assert.strictEqual(got.fds.length, 1)
+          }),
+        )
+        // the received descriptor was never taken: closed with its scope, the connection ended
+        // (with unread bytes in its queue: a reset, as a kernel does)
+        const error = yield* Effect.flip(Effect.forever(server.receive()))
+        assert.strictEqual(error._tag === "BrokenResource" ? error.code : error._tag, "ECONNRESET")
+      }).pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer())),
   )
 })

@@ -32,8 +32,8 @@ const portOf = (a: SocketAddress.SocketAddress) => (SocketAddress.isIp(a) ? a.po
 export interface NativeEnvironment extends ContractEnvironment {
   /**
    * Whether the sockets are the operating system's (default `true`). The
-   * memory network sets `false`: Python interop, socket files on disk and
-   * passing TCP descriptors are skipped there.
+   * memory network sets `false`: Python interop and socket files on disk
+   * are skipped there.
    */
   readonly kernel?: boolean
   /**
@@ -310,7 +310,7 @@ export const nativeContract = (env: NativeEnvironment): void => {
       ),
     )
 
-    it.live.skipIf(!kernel)("a connected TCP socket and a Unix socket: received and used as byte streams", () =>
+    it.live("a connected TCP socket and a Unix socket: received and used as byte streams", () =>
       run(
         Effect.gen(function* () {
           const [a, b] = yield* FdPassing.socketpair()

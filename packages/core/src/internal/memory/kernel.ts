@@ -5,7 +5,7 @@ import type { FileOps, NativeAddon, NativeAddress, NativeBinding, NativeDriver }
 import { BrokenResource } from "../../NetError.ts"
 import * as SocketAddress from "../../SocketAddress.ts"
 import type { MemoryNet, Tracked } from "./network.ts"
-import { MemoryListener } from "./stream.ts"
+import { type MemoryConnection, MemoryListener } from "./stream.ts"
 import type { UnixNamespace } from "./unix.ts"
 
 /*
@@ -108,6 +108,16 @@ class FileObj extends Obj {
     super()
   }
   release(): void {}
+}
+
+/** A memory TCP or Unix stream connection (see `MemoryConnection`): it ends with its last descriptor. */
+class ConnectionObj extends Obj {
+  constructor(readonly connection: MemoryConnection) {
+    super()
+  }
+  release(): void {
+    this.connection.terminate()
+  }
 }
 
 interface Segment {
@@ -251,7 +261,14 @@ export class Kernel {
   constructor(
     readonly net: MemoryNet,
     readonly fs: UnixNamespace,
-  ) {}
+  ) {
+    net.streamDescriptors = {
+      open: (connection) => this.allocate(new ConnectionObj(connection)),
+      close: (fd) => {
+        this.binding.close(fd)
+      },
+    }
+  }
 
   /** Open descriptors (for tests and `Control.descriptors`). */
   get open(): number {
@@ -745,7 +762,9 @@ export class Kernel {
   /** A virtual stream socket descriptor as a `RawConnection` (`FdPassing.toByteStream`). */
   adoptStream(fd: number): Effect.Effect<RawConnection, BrokenResource, Scope.Scope> {
     return Effect.acquireRelease(
-      Effect.suspend(() => {
+      Effect.suspend((): Effect.Effect<RawConnection, BrokenResource> => {
+        const o = this.table.get(fd)
+        if (o instanceof ConnectionObj) return Effect.succeed(new ConnectionView(this, fd, o.connection))
         const s = this.sock(fd)
         if (typeof s === "number" || s.type !== C.SOCK_STREAM || !s.connected)
           return Effect.fail(
@@ -890,5 +909,49 @@ class AdoptedConnection implements RawConnection {
       }
       if (r.data.length > 0) h.onData(r.data)
     }
+  }
+}
+
+/**
+ * Another descriptor of a memory TCP or Unix connection, adopted as a byte
+ * stream: it takes over receiving (the connection delivers to its most
+ * recent adopter) and closes only its own descriptor.
+ */
+class ConnectionView implements RawConnection {
+  readonly extra: Readonly<Record<string, unknown>> = { memory: true }
+  private handlers: ConnectionHandlers | undefined
+  private closed = false
+  constructor(
+    private readonly kernel: Kernel,
+    readonly fd: number,
+    private readonly connection: MemoryConnection,
+  ) {}
+  get localAddress(): SocketAddress.SocketAddress {
+    return this.connection.localAddress
+  }
+  get remoteAddress(): SocketAddress.SocketAddress {
+    return this.connection.remoteAddress
+  }
+  start(handlers: ConnectionHandlers): void {
+    this.handlers = handlers
+    this.connection.start(handlers)
+  }
+  pause(): void {
+    this.connection.pause()
+  }
+  resume(): void {
+    this.connection.resume()
+  }
+  write(data: Uint8Array): boolean {
+    return this.connection.write(data)
+  }
+  shutdown(): void {
+    this.connection.shutdown()
+  }
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.connection.detach(this.handlers)
+    this.kernel.binding.close(this.fd)
   }
 }

@@ -5,6 +5,7 @@ import { ResolveFailed } from "../../NetError.ts"
 import type { AddressInfo, LookupOptions, ResolverService } from "../../Resolver.ts"
 import * as SocketAddress from "../../SocketAddress.ts"
 import { Prng, type Scheduler } from "./scheduler.ts"
+import type { MemoryConnection } from "./stream.ts"
 
 /** Faults with every field resolved to a number or flag. @internal */
 export interface Effective {
@@ -371,4 +372,12 @@ export class MemoryNet {
 
   /** Local ports held by connected sockets (not listening). */
   readonly used = new Set<string>()
+
+  /**
+   * Set by the virtual kernel: gives a stream connection a descriptor (so
+   * it can be passed with `FdPassing`) and closes one. @internal
+   */
+  streamDescriptors:
+    | { readonly open: (connection: MemoryConnection) => number; readonly close: (fd: number) => void }
+    | undefined = undefined
 }

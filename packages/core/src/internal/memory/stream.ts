@@ -38,7 +38,9 @@ type Arrival =
  */
 export class MemoryConnection implements RawConnection, Tracked {
   peer!: MemoryConnection
-  readonly fd = undefined
+  /** A virtual descriptor of the memory network's kernel: it can be passed with `FdPassing`. */
+  readonly fd: number | undefined
+  private fdClosed = false
   readonly extra: Readonly<Record<string, unknown>> = { memory: true }
   private handlers: ConnectionHandlers | undefined = undefined
 
@@ -75,6 +77,7 @@ export class MemoryConnection implements RawConnection, Tracked {
     this.host = hostOf(localAddress)
     this.releasePort = releasePort
     net.sockets.add(this)
+    this.fd = net.streamDescriptors?.open(this)
   }
 
   static pair(
@@ -97,7 +100,13 @@ export class MemoryConnection implements RawConnection, Tracked {
 
   start(handlers: ConnectionHandlers): void {
     this.handlers = handlers
+    this.paused = false
     this.net.scheduler.soon(() => this.flush())
+  }
+
+  /** A user of another descriptor of this connection stops receiving (it closed its descriptor). */
+  detach(handlers: ConnectionHandlers | undefined): void {
+    if (this.handlers === handlers) this.handlers = undefined
   }
 
   pause(): void {
@@ -147,6 +156,17 @@ export class MemoryConnection implements RawConnection, Tracked {
   }
 
   close(): void {
+    const descriptors = this.net.streamDescriptors
+    if (this.fd === undefined || descriptors === undefined) return this.terminate()
+    // closes this descriptor; the connection ends with the last one (see `FdPassing`)
+    if (this.fdClosed) return
+    this.fdClosed = true
+    this.detach(this.handlers)
+    descriptors.close(this.fd)
+  }
+
+  /** The last descriptor is closed: the connection ends (FIN, or a reset with unread bytes). */
+  terminate(): void {
     if (this.closed) return
     this.closed = true
     this.net.sockets.delete(this)
