@@ -157,7 +157,10 @@ export class MemoryConnection implements RawConnection, Tracked {
 
   close(): void {
     const descriptors = this.net.streamDescriptors
-    if (this.fd === undefined || descriptors === undefined) return this.terminate()
+    if (this.fd === undefined || descriptors === undefined) {
+      this.terminate()
+      return
+    }
     // closes this descriptor; the connection ends with the last one (see `FdPassing`)
     if (this.fdClosed) return
     this.fdClosed = true
