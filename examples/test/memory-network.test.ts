@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { MemoryNetwork } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import { demo } from "../src/demos/memory.ts"
+import { handoffInMemory, handoffOnNode } from "../src/memory-network-handoff.ts"
 import { latencyScenario, lossScenario, partitionScenario } from "../src/memory-network-testing.ts"
 
 describe("MemoryNetwork example: testing a key-value service", () => {
@@ -30,6 +31,23 @@ describe("MemoryNetwork example: testing a key-value service", () => {
     Effect.gen(function* () {
       const result = yield* partitionScenario
       assert.deepStrictEqual(result, { during: { outcome: "TimeoutException", millis: 1000 }, after: "calm" })
+    }),
+  )
+
+  it.effect("handoff: TCP connections passed to a worker, in memory: exact times, no descriptor left open", () =>
+    Effect.gen(function* () {
+      const result = yield* handoffInMemory
+      assert.deepStrictEqual(result.replies, [
+        { reply: "worker-1: HELLO", millis: 80 },
+        { reply: "worker-1: HANDOFF", millis: 80 },
+      ])
+      assert.strictEqual(result.descriptorsAfter, result.descriptorsBefore)
+    }),
+  )
+
+  it.live("handoff: the same code on real sockets", () =>
+    Effect.gen(function* () {
+      assert.deepStrictEqual(yield* handoffOnNode, ["worker-1: HELLO", "worker-1: HANDOFF"])
     }),
   )
 

@@ -1,5 +1,6 @@
 import * as Effect from "effect/Effect"
 import * as TestContext from "effect/TestContext"
+import { handoffInMemory } from "../memory-network-handoff.ts"
 import { latencyScenario, lossScenario, partitionScenario } from "../memory-network-testing.ts"
 import type { Demo } from "./Demo.ts"
 
@@ -18,6 +19,10 @@ export const demo: Demo = {
     const partition = yield* partitionScenario
     console.log(
       `  partition: request ended with ${partition.during.outcome} after ${partition.during.millis} ms; after heal GET answered ${JSON.stringify(partition.after)}`,
+    )
+    const handoff = yield* handoffInMemory
+    console.log(
+      `  fd passing: TCP connections handed to a worker answered ${handoff.replies.map((r) => JSON.stringify(r.reply)).join(", ")}, ${handoff.replies[0]?.millis} ms each; descriptors ${handoff.descriptorsBefore} before, ${handoff.descriptorsAfter} after (memory-network-handoff.ts)`,
     )
     console.log(`  all in virtual time (TestClock): ${Date.now() - started} ms of real time`)
   }).pipe(Effect.provide(TestContext.TestContext)),
