@@ -2,9 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { MemoryNetwork, Network, Udp } from "@netfx/core"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
-import type * as Scope from "effect/Scope"
-import * as TestClock from "effect/TestClock"
+import { virtual } from "./support/memory.ts"
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -12,17 +10,6 @@ const bytes = (s: string): Uint8Array => encoder.encode(s)
 
 const GROUP = "239.1.2.3"
 const PORT = 5000
-
-/** Runs `effect` on a fresh memory network, letting virtual time run until it is done. */
-const virtual = <A, E>(
-  effect: Effect.Effect<A, E, Scope.Scope | Network.Network | MemoryNetwork.Control>,
-  options?: MemoryNetwork.Options,
-) =>
-  Effect.gen(function* () {
-    const fiber = yield* Effect.fork(effect.pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer(options))))
-    yield* TestClock.adjust("1 hour")
-    return yield* Fiber.join(fiber)
-  })
 
 /** Runs `effect` on the network as another host sees it (its own sockets, addresses and links). */
 const onHost =

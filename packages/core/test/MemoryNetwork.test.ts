@@ -19,10 +19,9 @@ import * as Effect from "effect/Effect"
 import * as Equal from "effect/Equal"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import { trackedMemory } from "./support/memory.ts"
+import { trackedMemory, virtual } from "./support/memory.ts"
 
 const tracked = trackedMemory({ links: [{ to: "192.0.2.1", faults: { blackhole: true } }] })
 // openFds counts the network's live sockets, listeners and descriptors: the leak tests run here too
@@ -107,17 +106,6 @@ describe("MemoryNetwork under TestClock", () => {
     }),
   )
 })
-
-/** Runs `effect` on a fresh memory network, letting virtual time run until it is done. */
-const virtual = <A, E>(
-  effect: Effect.Effect<A, E, Scope.Scope | Network.Network | MemoryNetwork.Control>,
-  options?: MemoryNetwork.Options,
-) =>
-  Effect.gen(function* () {
-    const fiber = yield* Effect.fork(effect.pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer(options))))
-    yield* TestClock.adjust("1 hour")
-    return yield* Fiber.join(fiber)
-  })
 
 const now = Clock.currentTimeMillis
 

@@ -1,7 +1,21 @@
-import { MemoryNetwork } from "@netfx/core"
+import { MemoryNetwork, type Network } from "@netfx/core"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as TestClock from "effect/TestClock"
+
+/** Runs `effect` on a fresh memory network, letting virtual time (TestClock) run until it is done. */
+export const virtual = <A, E>(
+  effect: Effect.Effect<A, E, Scope.Scope | Network.Network | MemoryNetwork.Control>,
+  options?: MemoryNetwork.Options,
+) =>
+  Effect.gen(function* () {
+    const fiber = yield* Effect.fork(effect.pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer(options))))
+    yield* TestClock.adjust("1 hour")
+    return yield* Fiber.join(fiber)
+  })
 
 /**
  * A memory network Layer that remembers the control of the network built
