@@ -1,6 +1,8 @@
 /**
  * Trio's name lookup, in netfx: `getaddrinfo` with IDNA 2008, `getnameinfo`
  * for the service name of a port (instead of `getservbyport`),
+ * `getaddrinfo(None, service)` for the port of a service name (instead of
+ * `getservbyname`),
  * `AI_CANONNAME` (instead of `getfqdn`), and a custom hostname resolver —
  * here a Layer — that every transport then uses.
  *
@@ -38,6 +40,10 @@ export const serviceName = (port: number) =>
     (info) => info.service,
   )
 
+/** Trio's `await getaddrinfo(None, service_name)` (instead of `getservbyname`): the service's port. */
+export const servicePort = (service: string) =>
+  Effect.map(Resolver.getaddrinfo(null, service, { type: "stream" }), (infos) => infos[0]?.address.port)
+
 /**
  * A custom resolver: every transport asks it, with non-ASCII names already
  * in their IDNA 2008 form. Connects to `straße.de` — which the map sends to
@@ -71,7 +77,9 @@ if (isMain(import.meta.url)) {
   runMain(
     Effect.gen(function* () {
       for (const line of yield* lookup(host, port)) console.log(line)
-      console.log(`service of port ${port}: ${yield* serviceName(port)}`)
+      const service = yield* serviceName(port)
+      console.log(`service of port ${port}: ${service}`)
+      console.log(`port of service ${service}: ${yield* servicePort(service)}`)
       const custom = yield* customResolver
       console.log(`custom resolver was asked for ${custom.asked.join(", ")}; echo: ${custom.reply}`)
     }).pipe(Effect.provide(ResolverLive)),

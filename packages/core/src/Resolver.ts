@@ -167,6 +167,25 @@ export const AI_ALL = 0x0010
  */
 export const AI_ADDRCONFIG = 0x0020
 /**
+ * `getaddrinfo` flag: the service must be a port number; a service name
+ * (`"https"`) fails with `EAI_NONAME` without a services lookup.
+ *
+ * @example
+ * ```ts
+ * import { Resolver } from "@netfx/core"
+ * import { Effect } from "effect"
+ * import * as assert from "node:assert"
+ *
+ * const r = Resolver.makeStatic({ "web.test": "10.0.0.8" })
+ * const error = Effect.runSync(Effect.flip(Resolver.lookup(r, "web.test", "https", { flags: Resolver.AI_NUMERICSERV })))
+ * assert.strictEqual(error.code, "EAI_NONAME")
+ * ```
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const AI_NUMERICSERV = 0x0400
+/**
  * `getnameinfo` flag: the host as a numeric address, no reverse lookup.
  *
  * @example
@@ -411,6 +430,16 @@ export interface ResolverService {
     address: SocketAddress.Ipv4 | SocketAddress.Ipv6,
     flags?: number,
   ) => Effect.Effect<NameInfo, ResolveFailed>
+  /**
+   * Optional: the port of a service name (`"https"`, an alias such as
+   * `"www"`) for a protocol, or `undefined` when the services database has
+   * no such entry; the system resolver reads `/etc/services`. Omitted:
+   * {@link lookup} uses netfx's table of well-known services
+   * ({@link wellKnownService}).
+   *
+   * **Errors**: none (a missing entry is `undefined`).
+   */
+  readonly getservbyname?: ((name: string, protocol: "tcp" | "udp") => Effect.Effect<number | undefined>) | undefined
 }
 
 /**
@@ -663,10 +692,186 @@ export const make = (impl: ResolverService): ResolverService => {
   const service: ResolverService = {
     getaddrinfo: (host, port, options) => frontGetaddrinfo(impl, host, port, options),
     getnameinfo: (address, flags) => frontGetnameinfo(impl, address, flags ?? 0),
+    getservbyname: impl.getservbyname,
   }
   fronts.add(service)
   return service
 }
+
+// ---------------------------------------------------------------------------
+// service names
+// ---------------------------------------------------------------------------
+
+/** Parses a services database in the `/etc/services` format into `name/protocol` → port (aliases included). */
+const parseServices = (text: string): ReadonlyMap<string, number> => {
+  const table = new Map<string, number>()
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(/#.*/, "").trim()
+    if (line === "") continue
+    const [name, portProto, ...aliases] = line.split(/\s+/)
+    const m = /^(\d+)\/(tcp|udp)$/i.exec(portProto ?? "")
+    if (name === undefined || m === null) continue
+    const port = Number(m[1])
+    if (port > 65535) continue
+    const protocol = (m[2] as string).toLowerCase()
+    for (const n of [name, ...aliases]) {
+      const key = `${n}/${protocol}`
+      // the first entry wins, as getservbyname(3) reads the file
+      if (!table.has(key)) table.set(key, port)
+    }
+  }
+  return table
+}
+
+/** Well-known services (IANA names and ports, with the common aliases). */
+const WELL_KNOWN = parseServices(
+  [
+    "echo 7/tcp",
+    "echo 7/udp",
+    "discard 9/tcp sink",
+    "discard 9/udp sink",
+    "daytime 13/tcp",
+    "daytime 13/udp",
+    "ftp-data 20/tcp",
+    "ftp 21/tcp",
+    "ssh 22/tcp",
+    "telnet 23/tcp",
+    "smtp 25/tcp mail",
+    "time 37/tcp",
+    "time 37/udp",
+    "whois 43/tcp nicname",
+    "domain 53/tcp",
+    "domain 53/udp",
+    "bootps 67/udp",
+    "bootpc 68/udp",
+    "tftp 69/udp",
+    "gopher 70/tcp",
+    "finger 79/tcp",
+    "http 80/tcp www",
+    "kerberos 88/tcp kerberos5",
+    "kerberos 88/udp kerberos5",
+    "pop3 110/tcp pop-3",
+    "sunrpc 111/tcp portmapper",
+    "sunrpc 111/udp portmapper",
+    "nntp 119/tcp readnews",
+    "ntp 123/udp",
+    "netbios-ns 137/udp",
+    "netbios-dgm 138/udp",
+    "netbios-ssn 139/tcp",
+    "imap2 143/tcp imap",
+    "snmp 161/tcp",
+    "snmp 161/udp",
+    "snmp-trap 162/tcp snmptrap",
+    "snmp-trap 162/udp snmptrap",
+    "bgp 179/tcp",
+    "ldap 389/tcp",
+    "ldap 389/udp",
+    "https 443/tcp",
+    "https 443/udp",
+    "microsoft-ds 445/tcp",
+    "submissions 465/tcp ssmtp",
+    "syslog 514/udp",
+    "printer 515/tcp spooler",
+    "rtsp 554/tcp",
+    "rtsp 554/udp",
+    "submission 587/tcp",
+    "ipp 631/tcp",
+    "ldaps 636/tcp",
+    "ldaps 636/udp",
+    "domain-s 853/tcp",
+    "domain-s 853/udp",
+    "rsync 873/tcp",
+    "ftps 990/tcp",
+    "imaps 993/tcp",
+    "pop3s 995/tcp",
+    "socks 1080/tcp",
+    "openvpn 1194/tcp",
+    "openvpn 1194/udp",
+    "radius 1812/tcp",
+    "radius 1812/udp",
+    "radius-acct 1813/tcp radacct",
+    "radius-acct 1813/udp radacct",
+    "nfs 2049/tcp",
+    "nfs 2049/udp",
+    "mysql 3306/tcp",
+    "svn 3690/tcp subversion",
+    "sip 5060/tcp",
+    "sip 5060/udp",
+    "sip-tls 5061/tcp",
+    "sip-tls 5061/udp",
+    "xmpp-client 5222/tcp jabber-client",
+    "xmpp-server 5269/tcp jabber-server",
+    "mdns 5353/udp",
+    "postgresql 5432/tcp postgres",
+    "amqps 5671/tcp",
+    "amqp 5672/tcp",
+    "x11 6000/tcp x11-0",
+    "redis 6379/tcp",
+    "http-alt 8080/tcp webcache",
+    "git 9418/tcp",
+  ].join("\n"),
+)
+
+/**
+ * The port of a well-known service in netfx's own table (IANA names and
+ * ports with their usual aliases, as Debian's `/etc/services` lists them;
+ * e.g. `https` 443 for TCP and UDP, `domain` 53, `ntp` 123 for UDP only).
+ * Resolvers without a services database of their own (static, memory)
+ * use it, and so does the system resolver where `/etc/services` is
+ * missing. Names are case-sensitive, as for getservbyname(3).
+ *
+ * @example
+ * ```ts
+ * import { Resolver } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * assert.strictEqual(Resolver.wellKnownService("https", "tcp"), 443)
+ * assert.strictEqual(Resolver.wellKnownService("ntp", "tcp"), undefined) // UDP only
+ * ```
+ *
+ * @since 0.1.0
+ * @category lookups
+ */
+export const wellKnownService = (name: string, protocol: "tcp" | "udp"): number | undefined =>
+  WELL_KNOWN.get(`${name}/${protocol}`)
+
+interface ServicePort {
+  readonly type: SocketType
+  readonly port: number
+}
+
+/**
+ * A service (`"443"`, `"https"`) as the port(s) to look up: a number for
+ * a numeric service, else the port for each asked socket type that has
+ * the service (`EAI_SERVICE` when none has it; `EAI_NONAME` for a name
+ * under `AI_NUMERICSERV`).
+ */
+const servicePorts = (
+  resolver: ResolverService,
+  host: string,
+  service: string,
+  options: LookupOptions | undefined,
+): Effect.Effect<number | ReadonlyArray<ServicePort>, ResolveFailed> =>
+  Effect.suspend((): Effect.Effect<number | ReadonlyArray<ServicePort>, ResolveFailed> => {
+    const name = service.trim()
+    if (/^\d+$/.test(name)) return Effect.succeed(Number(name))
+    if (name === "" || ((options?.flags ?? 0) & AI_NUMERICSERV) !== 0) return Effect.fail(failed(host, "EAI_NONAME"))
+    const types: ReadonlyArray<SocketType> = options?.type === undefined ? ["stream", "dgram"] : [options.type]
+    const byName = resolver.getservbyname ?? ((n, p) => Effect.succeed(wellKnownService(n, p)))
+    return Effect.map(
+      Effect.forEach(types, (type) =>
+        Effect.map(byName(name, type === "stream" ? "tcp" : "udp"), (port) =>
+          port === undefined ? undefined : { type, port },
+        ),
+      ),
+      (found) => found.filter((f): f is ServicePort => f !== undefined),
+    ).pipe(
+      Effect.filterOrFail(
+        (found) => found.length > 0,
+        () => new ResolveFailed({ host, code: "EAI_SERVICE", syscall: "getaddrinfo" }),
+      ),
+    )
+  })
 
 /**
  * Resolves through a given resolver service (normally `network.resolver`)
@@ -674,7 +879,18 @@ export const make = (impl: ResolverService): ResolverService => {
  * resolution, names are converted with IDNA 2008 first. This is the
  * function transports (TCP, UDP, TLS) call.
  *
- * **Errors**: `ResolveFailed` with the EAI code and the host.
+ * `port` is a number or a service, as for getaddrinfo(3): `"443"`, or a
+ * name (`"https"`, `"domain"`) looked up for each asked socket type in the
+ * resolver's services database ({@link ResolverService.getservbyname};
+ * {@link wellKnownService} when it has none) — a type the service does
+ * not exist for is left out (`ntp` is UDP only). `host` `null` is
+ * getaddrinfo(NULL, ...): the loopback addresses (`::1`, `127.0.0.1`), or
+ * the wildcards with `AI_PASSIVE` — Trio's `getaddrinfo(None, service)`.
+ *
+ * **Errors**: `ResolveFailed` with the EAI code and the host: those of
+ * {@link make}, and for a service `EAI_SERVICE` (no such service for the
+ * asked types, or a port out of range) or `EAI_NONAME` (a name under
+ * {@link AI_NUMERICSERV}).
  *
  * **Interruption**: stops waiting; a platform lookup may finish in the
  * background and its result is dropped.
@@ -694,17 +910,47 @@ export const make = (impl: ResolverService): ResolverService => {
  */
 export const lookup = (
   service: ResolverService,
-  host: string,
-  port: number,
+  host: string | null,
+  port: number | string,
   options?: LookupOptions,
-): Effect.Effect<ReadonlyArray<AddressInfo>, ResolveFailed> => make(service).getaddrinfo(host, port, options)
+): Effect.Effect<ReadonlyArray<AddressInfo>, ResolveFailed> => {
+  const front = make(service)
+  const label = host ?? ""
+  const one = (p: number, o: LookupOptions | undefined) => (host === null ? localHost(p, o) : front.getaddrinfo(host, p, o))
+  if (typeof port === "number") return one(port, options)
+  return Effect.flatMap(servicePorts(front, label, port, options), (ports) => {
+    if (typeof ports === "number") return one(ports, options)
+    const [first, second] = ports as readonly [ServicePort, ServicePort | undefined]
+    // one port for every type asked (the usual case): one lookup
+    if (second === undefined || second.port === first.port)
+      return one(first.port, second === undefined ? { ...options, type: first.type } : options)
+    // the service has another port per type: one lookup per type, merged address by address
+    return Effect.map(
+      Effect.all([one(first.port, { ...options, type: first.type }), one(second.port, { ...options, type: second.type })]),
+      ([a, b]) => a.flatMap((info, i) => (b[i] === undefined ? [info] : [info, b[i] as AddressInfo])),
+    )
+  })
+}
+
+/** No host (`getaddrinfo(NULL, ...)`): the loopback addresses, or the wildcards with `AI_PASSIVE`, in glibc's order. */
+const localHost = (port: number, options: LookupOptions | undefined) =>
+  Effect.suspend(() => {
+    if (!Number.isInteger(port) || port < 0 || port > 65535) return Effect.fail(failed("", "EAI_SERVICE"))
+    const passive = ((options?.flags ?? 0) & AI_PASSIVE) !== 0
+    const addresses = passive
+      ? [SocketAddress.ipv4("0.0.0.0", port), SocketAddress.ipv6("::", port)]
+      : [SocketAddress.ipv6("::1", port), SocketAddress.ipv4("127.0.0.1", port)]
+    return shape("", port, addresses, options, undefined)
+  })
 
 /**
  * `getaddrinfo` through the `Resolver` in context: every result (family,
  * type, protocol, address; the canonical name on the first one with
- * `AI_CANONNAME`).
+ * `AI_CANONNAME`). `port` may be a service (`"https"`) and `host` `null`,
+ * as in {@link lookup}.
  *
- * **Errors**: `ResolveFailed` with the EAI code and the host.
+ * **Errors**: `ResolveFailed` with the EAI code and the host (see
+ * {@link lookup}).
  *
  * **Interruption**: stops waiting; the platform lookup may finish in the
  * background and its result is dropped.
@@ -718,14 +964,16 @@ export const lookup = (
  * const infos = Resolver.getaddrinfo("localhost", 80, { type: "stream" }).pipe(
  *   Effect.provide(NodeNetwork.layerResolver),
  * )
+ * // Trio's `getaddrinfo(None, "https")` (instead of `getservbyname`): ::1 and 127.0.0.1, port 443
+ * const https = Resolver.getaddrinfo(null, "https").pipe(Effect.provide(NodeNetwork.layerResolver))
  * ```
  *
  * @since 0.1.0
  * @category lookups
  */
 export const getaddrinfo = (
-  host: string,
-  port: number,
+  host: string | null,
+  port: number | string,
   options?: LookupOptions,
 ): Effect.Effect<ReadonlyArray<AddressInfo>, ResolveFailed, Resolver> =>
   Effect.flatMap(Resolver, (service) => lookup(service, host, port, options))
@@ -840,6 +1088,10 @@ const platformFailed = (host: string, error: unknown, syscall: string) => {
  * applied by the front. `node:dns` does not expose `ai_canonname`, so
  * `AI_CANONNAME` reports the name asked for (after IDNA), not a CNAME
  * target; `NI_DGRAM` is not passed (services are looked up as TCP).
+ * Service names (`Resolver.getaddrinfo(host, "https")`) come from the
+ * services database `readServices` returns (`/etc/services`, read once on
+ * first use); without it, or when it cannot be read, from
+ * {@link wellKnownService}.
  *
  * **Errors** (of the service): `ResolveFailed` with the platform's code
  * (`ENOTFOUND` for EAI_NONAME, `EAI_AGAIN`, `EAI_FAIL`, ...).
@@ -850,17 +1102,35 @@ const platformFailed = (host: string, error: unknown, syscall: string) => {
  * @example
  * ```ts
  * import * as dns from "node:dns"
+ * import * as fs from "node:fs"
  * import { Resolver } from "@netfx/core"
  *
- * const system = Resolver.makeSystem(dns)
+ * const system = Resolver.makeSystem(dns, () => fs.promises.readFile("/etc/services", "utf8"))
  * ```
  *
  * @since 0.1.0
  * @category constructors
  */
-export const makeSystem = (dns: DnsModule): ResolverService => {
+export const makeSystem = (dns: DnsModule, readServices?: () => Promise<string | undefined>): ResolverService => {
   const hints = dns.ADDRCONFIG | dns.V4MAPPED | dns.ALL
+  // /etc/services, read once on the first service name; missing: the well-known table
+  let services: Promise<ReadonlyMap<string, number> | undefined> | undefined
+  const loadServices = () => {
+    if (services === undefined)
+      services =
+        readServices === undefined
+          ? Promise.resolve(undefined)
+          : readServices().then(
+              (text) => (text === undefined ? undefined : parseServices(text)),
+              () => undefined,
+            )
+    return services
+  }
   return make({
+    getservbyname: (name, protocol) =>
+      Effect.map(Effect.promise(loadServices), (table) =>
+        table === undefined ? wellKnownService(name, protocol) : table.get(`${name}/${protocol}`),
+      ),
     getaddrinfo: (host, port, options) =>
       Effect.async<ReadonlyArray<AddressInfo>, ResolveFailed>((resume) => {
         let active = true
@@ -1050,6 +1320,8 @@ export const makeStatic = (entries: StaticEntries, options: StaticOptions = {}):
           ? Effect.fail(failed(address.host, "ENOTFOUND", "getnameinfo"))
           : options.fallback.getnameinfo(address, flags)
       }),
+    // the fallback's services database (the system's, say), else the well-known table
+    getservbyname: options.fallback?.getservbyname,
   })
 }
 
@@ -1154,6 +1426,7 @@ export const cached = (service: ResolverService, options: CacheOptions): Resolve
         return infos
       }),
     getnameinfo: (address, flags) => inner.getnameinfo(address, flags),
+    getservbyname: inner.getservbyname,
   })
 }
 
@@ -1221,6 +1494,7 @@ export const logged = (service: ResolverService): ResolverService => {
         Effect.tapError((e) => Effect.logDebug(`getnameinfo ${SocketAddress.format(address)} failed: ${e.code}`)),
         Effect.annotateLogs({ "netfx.resolver": "getnameinfo" }),
       ),
+    getservbyname: inner.getservbyname,
   })
 }
 

@@ -232,3 +232,119 @@ describe("Resolver wrappers", () => {
     }),
   )
 })
+
+describe("Resolver service names", () => {
+  const r = Resolver.makeStatic({ "web.test": ["fd00::8", "10.0.0.8"] })
+  const view = (infos: ReadonlyArray<Resolver.AddressInfo>) =>
+    infos.map((i) => `${SocketAddress.format(i.address)} ${i.type}`)
+
+  it.effect("a service name is its well-known port, for each socket type that has it", () =>
+    Effect.gen(function* () {
+      assert.deepStrictEqual(view(yield* Resolver.lookup(r, "web.test", "https", { type: "stream" })), [
+        "[fd00::8]:443 stream",
+        "10.0.0.8:443 stream",
+      ])
+      // https exists for TCP and UDP (QUIC): both types, address by address
+      assert.deepStrictEqual(view(yield* Resolver.lookup(r, "web.test", "https")), [
+        "[fd00::8]:443 stream",
+        "[fd00::8]:443 dgram",
+        "10.0.0.8:443 stream",
+        "10.0.0.8:443 dgram",
+      ])
+      // ntp is UDP only: the stream results are left out, and asking for streams alone fails
+      assert.deepStrictEqual(view(yield* Resolver.lookup(r, "10.0.0.8", "ntp")), ["10.0.0.8:123 dgram"])
+      const e = yield* Effect.flip(Resolver.lookup(r, "web.test", "ntp", { type: "stream" }))
+      assert.deepStrictEqual([e.code, e.host], ["EAI_SERVICE", "web.test"])
+      // aliases; names are case-sensitive, as getservbyname(3)
+      assert.deepStrictEqual(view(yield* Resolver.lookup(r, "10.0.0.8", "www", { type: "stream" })), [
+        "10.0.0.8:80 stream",
+      ])
+      assert.strictEqual((yield* Effect.flip(Resolver.lookup(r, "10.0.0.8", "HTTPS"))).code, "EAI_SERVICE")
+    }),
+  )
+
+  it.effect("numeric services, AI_NUMERICSERV, bad services", () =>
+    Effect.gen(function* () {
+      assert.deepStrictEqual(view(yield* Resolver.lookup(r, "10.0.0.8", " 8080 ", { type: "stream" })), [
+        "10.0.0.8:8080 stream",
+      ])
+      assert.deepStrictEqual(
+        view(yield* Resolver.lookup(r, "10.0.0.8", "8080", { type: "stream", flags: Resolver.AI_NUMERICSERV })),
+        ["10.0.0.8:8080 stream"],
+      )
+      const named = yield* Effect.flip(Resolver.lookup(r, "10.0.0.8", "http", { flags: Resolver.AI_NUMERICSERV }))
+      assert.strictEqual(named.code, "EAI_NONAME")
+      assert.strictEqual((yield* Effect.flip(Resolver.lookup(r, "10.0.0.8", "70000"))).code, "EAI_SERVICE")
+      assert.strictEqual((yield* Effect.flip(Resolver.lookup(r, "10.0.0.8", ""))).code, "EAI_NONAME")
+    }),
+  )
+
+  it.effect("no host: the loopback addresses, or the wildcards with AI_PASSIVE (getaddrinfo(NULL, ...))", () =>
+    Effect.gen(function* () {
+      assert.deepStrictEqual(view(yield* Resolver.lookup(r, null, "https", { type: "stream" })), [
+        "[::1]:443 stream",
+        "127.0.0.1:443 stream",
+      ])
+      assert.deepStrictEqual(
+        view(yield* Resolver.lookup(r, null, 5353, { type: "dgram", flags: Resolver.AI_PASSIVE, family: 4 })),
+        ["0.0.0.0:5353 dgram"],
+      )
+    }),
+  )
+
+  it.effect("a resolver's own services database wins; another port per type is looked up per type", () =>
+    Effect.gen(function* () {
+      const custom = Resolver.make({
+        getaddrinfo: r.getaddrinfo,
+        getnameinfo: r.getnameinfo,
+        getservbyname: (name, protocol) =>
+          Effect.succeed(name === "game" ? (protocol === "tcp" ? 7000 : 7001) : undefined),
+      })
+      assert.deepStrictEqual(view(yield* Resolver.lookup(custom, "web.test", "game")), [
+        "[fd00::8]:7000 stream",
+        "[fd00::8]:7001 dgram",
+        "10.0.0.8:7000 stream",
+        "10.0.0.8:7001 dgram",
+      ])
+      // not in that database: not found, even if the well-known table has it
+      assert.strictEqual((yield* Effect.flip(Resolver.lookup(custom, "web.test", "https"))).code, "EAI_SERVICE")
+      // the wrappers keep the database
+      assert.deepStrictEqual(
+        view(
+          yield* Resolver.lookup(Resolver.cached(custom, { ttl: "1 minute" }), "10.0.0.8", "game", { type: "dgram" }),
+        ),
+        ["10.0.0.8:7001 dgram"],
+      )
+      assert.strictEqual(Resolver.wellKnownService("domain", "udp"), 53)
+    }),
+  )
+
+  it.effect("the system resolver reads the services database it is given, once, and falls back when it cannot", () =>
+    Effect.gen(function* () {
+      let reads = 0
+      const dns = {
+        ADDRCONFIG: 0,
+        V4MAPPED: 0,
+        ALL: 0,
+        lookup: () => {
+          throw new Error("no lookup expected")
+        },
+        lookupService: () => {
+          throw new Error("no lookup expected")
+        },
+      }
+      const system = Resolver.makeSystem(dns as unknown as Parameters<typeof Resolver.makeSystem>[0], () => {
+        reads++
+        return Promise.resolve("# local services\nmyapp 9999/tcp app-alias # comment\nhttps 8443/tcp\n")
+      })
+      assert.deepStrictEqual(view(yield* Resolver.lookup(system, "127.0.0.1", "myapp")), ["127.0.0.1:9999 stream"])
+      assert.deepStrictEqual(view(yield* Resolver.lookup(system, "127.0.0.1", "app-alias")), ["127.0.0.1:9999 stream"])
+      assert.deepStrictEqual(view(yield* Resolver.lookup(system, "127.0.0.1", "https")), ["127.0.0.1:8443 stream"])
+      assert.strictEqual(reads, 1)
+      const unreadable = Resolver.makeSystem(dns as unknown as Parameters<typeof Resolver.makeSystem>[0], () =>
+        Promise.reject(new Error("ENOENT")),
+      )
+      assert.deepStrictEqual(view(yield* Resolver.lookup(unreadable, "127.0.0.1", "ssh")), ["127.0.0.1:22 stream"])
+    }),
+  )
+})

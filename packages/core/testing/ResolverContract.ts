@@ -17,6 +17,7 @@ import * as Resolver from "../src/Resolver.ts"
 import * as SocketAddress from "../src/SocketAddress.ts"
 import * as SocketStream from "../src/SocketStream.ts"
 import * as Tcp from "../src/Tcp.ts"
+import { python } from "./peers.ts"
 import { bytes, eventually, text } from "./StreamContract.ts"
 
 /**
@@ -168,6 +169,71 @@ export const resolverContract = (env: ResolverEnvironment): void => {
           )
         }),
       ),
+    )
+
+    it.live(
+      "service names: getaddrinfo(None, service) and getaddrinfo(host, service) answer as Python's socket module does",
+      () =>
+        run(
+          Effect.gen(function* () {
+            // Python's getaddrinfo (the C library, /etc/services) is the reference
+            const cases: ReadonlyArray<readonly [string | null, string, number, Resolver.SocketType | undefined]> = [
+              [null, "https", 0, undefined],
+              [null, "https", Resolver.AI_PASSIVE, undefined],
+              [null, "ntp", 0, undefined],
+              ["127.0.0.1", "ssh", 0, "stream"],
+              ["localhost", "domain", 0, "dgram"],
+              [null, "8080", 0, "stream"],
+              [null, "ntp", 0, "stream"],
+              [null, "HTTPS", 0, "stream"],
+              [null, "no-such-service", 0, undefined],
+              [null, "https", Resolver.AI_NUMERICSERV, undefined],
+            ]
+            const py = yield* python(
+              [
+                "import json,socket,sys",
+                "out=[]",
+                "for host,service,flags,t in json.loads(sys.argv[1]):",
+                "  kind={'stream':socket.SOCK_STREAM,'dgram':socket.SOCK_DGRAM,None:0}[t]",
+                "  try:",
+                "    r=socket.getaddrinfo(host,service,type=kind,flags=flags)",
+                "    out.append(sorted({(a[4][0],a[4][1],'stream' if a[1]==socket.SOCK_STREAM else 'dgram') for a in r}))",
+                "  except socket.gaierror as e:",
+                "    out.append({socket.EAI_SERVICE:'EAI_SERVICE',socket.EAI_NONAME:'EAI_NONAME'}.get(e.errno,str(e.errno)))",
+                "print(json.dumps(out))",
+              ].join("\n"),
+              [JSON.stringify(cases.map(([h, sv, f, t]) => [h, sv, f, t ?? null]))],
+            )
+            const expected = JSON.parse(py.firstLine) as ReadonlyArray<unknown>
+            for (let i = 0; i < cases.length; i++) {
+              const [host, service, flags, type] = cases[i] as (typeof cases)[number]
+              const got = yield* Effect.either(
+                Resolver.getaddrinfo(host, service, { flags, ...(type === undefined ? {} : { type }) }),
+              )
+              const mine =
+                got._tag === "Left"
+                  ? got.left.code
+                  : [
+                      ...new Set(
+                        got.right.map((info) =>
+                          JSON.stringify([
+                            SocketAddress.isIp(info.address) ? info.address.host : "",
+                            portOf(info.address),
+                            info.type,
+                          ]),
+                        ),
+                      ),
+                    ]
+                      .sort()
+                      .map((j) => JSON.parse(j) as unknown)
+              assert.deepStrictEqual(
+                mine,
+                expected[i],
+                `getaddrinfo(${host}, ${JSON.stringify(service)}, flags ${flags}, ${type})`,
+              )
+            }
+          }),
+        ),
     )
 
     it.live("getnameinfo of an address without a name: numeric, or ENOTFOUND with NI_NAMEREQD", () =>

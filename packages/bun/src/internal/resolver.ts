@@ -1,4 +1,5 @@
 import * as dns from "node:dns"
+import * as fs from "node:fs"
 import { Resolver } from "@netfx/core"
 
 /*
@@ -10,4 +11,4 @@ import { Resolver } from "@netfx/core"
  */
 
 /** @internal The system resolver (Bun's `node:dns`) behind the core front. */
-export const system: Resolver.ResolverService = Resolver.makeSystem(dns)
+export const system: Resolver.ResolverService = Resolver.makeSystem(dns, () => fs.promises.readFile("/etc/services", "utf8"))
