@@ -916,7 +916,8 @@ export const lookup = (
 ): Effect.Effect<ReadonlyArray<AddressInfo>, ResolveFailed> => {
   const front = make(service)
   const label = host ?? ""
-  const one = (p: number, o: LookupOptions | undefined) => (host === null ? localHost(p, o) : front.getaddrinfo(host, p, o))
+  const one = (p: number, o: LookupOptions | undefined) =>
+    host === null ? localHost(p, o) : front.getaddrinfo(host, p, o)
   if (typeof port === "number") return one(port, options)
   return Effect.flatMap(servicePorts(front, label, port, options), (ports) => {
     if (typeof ports === "number") return one(ports, options)
@@ -926,7 +927,10 @@ export const lookup = (
       return one(first.port, second === undefined ? { ...options, type: first.type } : options)
     // the service has another port per type: one lookup per type, merged address by address
     return Effect.map(
-      Effect.all([one(first.port, { ...options, type: first.type }), one(second.port, { ...options, type: second.type })]),
+      Effect.all([
+        one(first.port, { ...options, type: first.type }),
+        one(second.port, { ...options, type: second.type }),
+      ]),
       ([a, b]) => a.flatMap((info, i) => (b[i] === undefined ? [info] : [info, b[i] as AddressInfo])),
     )
   })

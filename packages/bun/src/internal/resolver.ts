@@ -11,4 +11,6 @@ import { Resolver } from "@netfx/core"
  */
 
 /** @internal The system resolver (Bun's `node:dns`) behind the core front. */
-export const system: Resolver.ResolverService = Resolver.makeSystem(dns, () => fs.promises.readFile("/etc/services", "utf8"))
+export const system: Resolver.ResolverService = Resolver.makeSystem(dns, () =>
+  fs.promises.readFile("/etc/services", "utf8"),
+)
