@@ -17,6 +17,10 @@ export interface NativeBinding {
   /** A Unix socket; `nonblock` defaults to true (every call uses MSG_DONTWAIT either way). */
   socket(type: number, nonblock?: boolean): number
   socketpair(type: number): ReadonlyArray<number> | number
+  /** An IP socket (`family` 4 or 6), non-blocking: for options that must be set before bind. */
+  socketIp(family: number, type: number): number
+  /** Binds an IP socket to a numeric host (IPv6 may carry `%zone`; `scopeId` for link-local). */
+  bindIp(fd: number, host: string, port: number, scopeId?: number): number
   bind(fd: number, name: string, abstract: boolean): number
   connect(fd: number, name: string, abstract: boolean): number
   listen(fd: number, backlog: number): number

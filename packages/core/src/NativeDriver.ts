@@ -57,6 +57,10 @@ export interface NativeAddress {
 export interface NativeBinding {
   socket(type: number, nonblock?: boolean): number
   socketpair(type: number): ReadonlyArray<number> | number
+  /** An IP socket (`family` 4 or 6), non-blocking; absent from addons older than this netfx. */
+  socketIp?(family: number, type: number): number
+  /** Binds an IP socket to a numeric host (IPv6 may carry `%zone`). */
+  bindIp?(fd: number, host: string, port: number, scopeId?: number): number
   bind(fd: number, name: string, abstract: boolean): number
   connect(fd: number, name: string, abstract: boolean): number
   listen(fd: number, backlog: number): number

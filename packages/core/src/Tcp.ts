@@ -264,7 +264,7 @@ export interface ListenOptions {
   readonly port?: number
   /** Kernel backlog and netfx accept-queue bound (default 511). */
   readonly backlog?: number
-  /** SO_REUSEPORT: several listeners share the port (Linux). Default false. */
+  /** SO_REUSEPORT: several listeners share the port (Linux; on Node before 22.12 through the `@netfx/native` addon). Default false. */
   readonly reusePort?: boolean
   /** TCP_NODELAY on accepted connections; default `true`. */
   readonly noDelay?: boolean

@@ -34,7 +34,8 @@
  *   Bun throws from `send`; both become `OperationFailed` and the socket
  *   stays usable.
  * - `reusePort`: Node's `node:dgram` has it from 22.12 / 23.1; on older Node
- *   `bind` fails with `Unsupported`. Bun supports it.
+ *   the `@netfx/native` addon sets it (without the addon, `bind` fails with
+ *   `Unsupported`). Bun supports it.
  * - `receiveBufferSize` / `sendBufferSize`: Node applies them; Bun's
  *   `Bun.udpSocket` cannot set them, so `bind` fails with `Unsupported`.
  * - Multicast (any-source and source-specific), broadcast and TTLs work on
@@ -598,7 +599,8 @@ export interface BindOptions {
  * the host does not resolve (`EAI_ADDRFAMILY` when it has no address of
  * the wanted family); `ListenFailed` with `EADDRINUSE`, `EADDRNOTAVAIL`,
  * `EACCES`, ...; `Unsupported` when the runtime has no UDP or lacks an
- * asked-for option (e.g. `reusePort` on Node before 22.12).
+ * asked-for option (e.g. `reusePort` on Node before 22.12 without the
+ * `@netfx/native` addon).
  *
  * **Interruption**: closes the socket if it was already created.
  *

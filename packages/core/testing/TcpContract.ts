@@ -10,7 +10,15 @@ import type * as Scope from "effect/Scope"
 import type { Network } from "../src/Network.ts"
 import * as SocketAddress from "../src/SocketAddress.ts"
 import * as Tcp from "../src/Tcp.ts"
-import { type ContractEnvironment, eventually, type StreamTransport, streamContract } from "./StreamContract.ts"
+import {
+  bytes,
+  type ContractEnvironment,
+  eventually,
+  readAll,
+  type StreamTransport,
+  streamContract,
+  text,
+} from "./StreamContract.ts"
 
 /**
  * Extra facts for the TCP tests.
@@ -52,6 +60,30 @@ export const tcpContract = (env: TcpEnvironment): void => {
     effect.pipe(Effect.scoped, Effect.provide(env.layer))
 
   describe(`TCP contract on ${env.name}`, () => {
+    it.live("reusePort lets two listeners share a port, both accept, and a plain listen is refused", () =>
+      run(
+        Effect.gen(function* () {
+          const a = yield* Tcp.listen({ host: "127.0.0.1", port: 0, reusePort: true })
+          const port = portOf(a.address)
+          const b = yield* Tcp.listen({ host: "127.0.0.1", port, reusePort: true })
+          assert.strictEqual(portOf(b.address), port)
+          const plain = yield* Effect.flip(Effect.scoped(Tcp.listen({ host: "127.0.0.1", port })))
+          assert.strictEqual(plain._tag === "ListenFailed" ? plain.code : plain._tag, "EADDRINUSE")
+          yield* Effect.forkScoped(a.serve((c) => c.send(bytes("a"))))
+          yield* Effect.forkScoped(b.serve((c) => c.send(bytes("b"))))
+          const seen = new Set<string>()
+          // the kernel spreads connections by hash: some go to each listener
+          for (let i = 0; i < 200 && seen.size < 2; i++) {
+            const reply = yield* Effect.scoped(
+              Effect.flatMap(Tcp.connect({ host: "127.0.0.1", port }), (c) => Effect.map(readAll(c), text)),
+            )
+            seen.add(reply)
+          }
+          assert.deepStrictEqual([...seen].sort(), ["a", "b"])
+        }),
+      ),
+    )
+
     it.live("connect to a closed port fails with ConnectFailed carrying ECONNREFUSED", () =>
       run(
         Effect.gen(function* () {

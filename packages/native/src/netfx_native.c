@@ -20,6 +20,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <node_api.h>
 #include <uv.h>
@@ -126,6 +128,51 @@ static napi_value js_socket(napi_env env, napi_callback_info info) {
      blocking mode is for sendtoWait on a worker thread. */
   int fd = socket(AF_UNIX, type | (nonblock ? SOCK_NONBLOCK : 0) | SOCK_CLOEXEC, 0);
   return num(env, fd < 0 ? -errno : fd);
+}
+
+/* An IP socket (family 4 or 6), non-blocking, close-on-exec: for options
+   the runtimes cannot set before bind (SO_REUSEPORT on Node < 22.12). */
+static napi_value js_socket_ip(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t family, type;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || !get_int(env, argv[0], &family) || !get_int(env, argv[1], &type))
+    return throw_type(env, "socketIp(family, type)");
+  int fd = socket(family == 6 ? AF_INET6 : AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  return num(env, fd < 0 ? -errno : fd);
+}
+
+/* bind(fd, host, port, scopeId) for an IP socket; host is numeric. */
+static napi_value js_bind_ip(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  int32_t fd, port, scope = 0;
+  char host[64];
+  size_t n = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3 || !get_int(env, argv[0], &fd) || !get_int(env, argv[2], &port))
+    return throw_type(env, "bindIp(fd, host, port, scopeId)");
+  if (argc >= 4) get_int(env, argv[3], &scope);
+  if (napi_get_value_string_utf8(env, argv[1], host, sizeof(host), &n) != napi_ok) return throw_type(env, "host must be a string");
+  if (port < 0 || port > 65535) return num(env, -EINVAL);
+  if (strchr(host, ':') != NULL) {
+    struct sockaddr_in6 sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin6_family = AF_INET6;
+    sa.sin6_port = htons((uint16_t)port);
+    sa.sin6_scope_id = (uint32_t)scope;
+    char* pct = strchr(host, '%');
+    if (pct != NULL) *pct = '\0';
+    if (inet_pton(AF_INET6, host, &sa.sin6_addr) != 1) return num(env, -EINVAL);
+    return num(env, bind(fd, (struct sockaddr*)&sa, sizeof(sa)) < 0 ? -errno : 0);
+  }
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)port);
+  if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) return num(env, -EINVAL);
+  return num(env, bind(fd, (struct sockaddr*)&sa, sizeof(sa)) < 0 ? -errno : 0);
 }
 
 static napi_value js_socketpair(napi_env env, napi_callback_info info) {
@@ -794,6 +841,9 @@ static napi_value constants(napi_env env) {
   C(SO_REUSEADDR);
   C(SO_SNDTIMEO);
   C(SO_RCVTIMEO);
+  C(SO_REUSEPORT);
+  C(IPPROTO_IPV6);
+  C(IPV6_V6ONLY);
   C(IPPROTO_TCP);
   C(SHUT_RD);
   C(SHUT_WR);
@@ -814,6 +864,8 @@ NAPI_MODULE_INIT() {
       {"unwatch", 0, js_unwatch, 0, 0, 0, napi_default, 0},
       {"socket", 0, js_socket, 0, 0, 0, napi_default, 0},
       {"socketpair", 0, js_socketpair, 0, 0, 0, napi_default, 0},
+      {"socketIp", 0, js_socket_ip, 0, 0, 0, napi_default, 0},
+      {"bindIp", 0, js_bind_ip, 0, 0, 0, napi_default, 0},
       {"bind", 0, js_bind, 0, 0, 0, napi_default, 0},
       {"connect", 0, js_connect, 0, 0, 0, napi_default, 0},
       {"listen", 0, js_listen, 0, 0, 0, napi_default, 0},

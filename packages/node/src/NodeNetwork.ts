@@ -1,6 +1,9 @@
 /**
- * The Node.js runtime for netfx: `node:net` for TCP, `node:dgram` for UDP
- * (no `reusePort` before Node 22.12: `Unsupported`), `node:dns` for names.
+ * The Node.js runtime for netfx: `node:net` for TCP, `node:dgram` for UDP,
+ * `node:dns` for names. `reusePort` (SO_REUSEPORT) works on every supported
+ * Node: from 22.12 `node:net`/`node:dgram` set it; before, the
+ * `@netfx/native` addon opens and binds the socket and Node adopts the
+ * descriptor (without the addon: `Unsupported` naming the fix).
  *
  * @since 0.1.0
  */

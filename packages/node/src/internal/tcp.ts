@@ -3,6 +3,7 @@ import type { Driver, Tcp } from "@netfx/core"
 import { NetError, SocketAddress } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import { addressOf, connectSocket, fdOf, listenServer, NodeConnection } from "./connection.ts"
+import * as native from "./native.ts"
 
 const [nodeMajor = 0, nodeMinor = 0] = process.versions.node.split(".").map(Number)
 /** SO_REUSEPORT for TCP arrived in Node 22.12 / 23.1. */
@@ -74,13 +75,31 @@ export const listen = (
 ): Effect.Effect<Driver.RawListener, NetError.ListenFailed | NetError.Unsupported, import("effect/Scope").Scope> =>
   Effect.gen(function* () {
     if (request.reusePort && !hasReusePort) {
-      return yield* Effect.fail(
-        new NetError.Unsupported({
-          feature: "reusePort (SO_REUSEPORT) for TCP listeners",
-          runtime: `node ${process.versions.node}`,
-          reason: "node:net supports reusePort from Node 22.12 / 23.1; upgrade Node or use BunNetwork",
-        }),
+      // node:net sets SO_REUSEPORT from Node 22.12 on; before, the addon opens
+      // and binds the socket and node:net listens on that descriptor
+      const opened = native.reusePortSocket(request.address, "stream", {
+        ipv6Only: request.ipv6Only,
+        reuseAddress: true, // what node:net sets on every listener
+      })
+      if (opened === undefined) {
+        return yield* Effect.fail(
+          new NetError.Unsupported({
+            feature: "reusePort (SO_REUSEPORT) for TCP listeners",
+            runtime: `node ${process.versions.node}`,
+            reason: `node:net supports reusePort from Node 22.12 / 23.1, and the @netfx/native addon that does it on older Node is not available (${native.addon().loadError ?? "no IP socket support"}); upgrade Node, build the addon or use BunNetwork`,
+          }),
+        )
+      }
+      if ("code" in opened)
+        return yield* Effect.fail(
+          new NetError.ListenFailed({ address: request.address, code: opened.code, syscall: "bind" }),
+        )
+      const server = yield* listenServer(
+        { noDelay: request.noDelay },
+        { fd: opened.fd, backlog: request.backlog } as net.ListenOptions,
+        request.address,
       )
+      return new NodeListener(server)
     }
     const options: net.ListenOptions & { reusePort?: boolean } = {
       host: request.address.host,

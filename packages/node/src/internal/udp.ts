@@ -3,6 +3,7 @@ import type { Udp } from "@netfx/core"
 import { NetError, SocketAddress } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import * as native from "./native.ts"
 
 const [nodeMajor = 0, nodeMinor = 0] = process.versions.node.split(".").map(Number)
 /** SO_REUSEPORT for dgram arrived in Node 22.12 / 23.1 (`reusePort` of `createSocket`). */
@@ -114,15 +115,28 @@ export const bind = (
   Scope.Scope
 > =>
   Effect.gen(function* () {
-    if (request.reusePort && !hasReusePort) {
+    // node:dgram sets SO_REUSEPORT from Node 22.12 on; before, the addon
+    // opens and binds the socket and node:dgram adopts the descriptor
+    const adopted =
+      request.reusePort && !hasReusePort
+        ? native.reusePortSocket(request.address, "dgram", {
+            ipv6Only: request.address._tag === "Ipv6" && request.ipv6Only,
+            reuseAddress: request.reuseAddress,
+          })
+        : undefined
+    if (request.reusePort && !hasReusePort && adopted === undefined) {
       return yield* Effect.fail(
         new NetError.Unsupported({
           feature: "reusePort (SO_REUSEPORT) for UDP sockets",
           runtime: `node ${process.versions.node}`,
-          reason: "node:dgram supports reusePort from Node 22.12 / 23.1; upgrade Node or use BunNetwork",
+          reason: `node:dgram supports reusePort from Node 22.12 / 23.1, and the @netfx/native addon that does it on older Node is not available (${native.addon().loadError ?? "no IP socket support"}); upgrade Node, build the addon or use BunNetwork`,
         }),
       )
     }
+    if (adopted !== undefined && "code" in adopted)
+      return yield* Effect.fail(
+        new NetError.ListenFailed({ address: request.address, code: adopted.code, syscall: "bind" }),
+      )
     const { address, handlers } = request
     // One 'error' listener for the socket's whole life: it fails bind, then
     // connect, and afterwards reports asynchronous errors (ICMP on a
@@ -135,7 +149,7 @@ export const bind = (
           reuseAddr: request.reuseAddress,
           ipv6Only: address._tag === "Ipv6" && request.ipv6Only,
         }
-        if (request.reusePort) options.reusePort = true
+        if (request.reusePort && hasReusePort) options.reusePort = true
         if (request.receiveBufferSize !== undefined) options.recvBufferSize = request.receiveBufferSize
         if (request.sendBufferSize !== undefined) options.sendBufferSize = request.sendBufferSize
         const s = dgram.createSocket(options)
@@ -170,7 +184,8 @@ export const bind = (
       }
       socket.once("listening", onListening)
       try {
-        socket.bind({ address: hostOf(address), port: address.port, exclusive: true })
+        if (adopted !== undefined) socket.bind({ fd: adopted.fd, exclusive: true })
+        else socket.bind({ address: hostOf(address), port: address.port, exclusive: true })
       } catch (error) {
         phase(error as Error)
       }
