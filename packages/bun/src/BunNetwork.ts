@@ -2,7 +2,8 @@
  * The Bun runtime for netfx: Bun's own sockets (`Bun.connect`,
  * `Bun.listen`) for TCP, Bun's native TLS (`socket.upgradeTLS`; a peer's
  * missing close_notify reads as EndOfStream there, Bun does not report it),
- * `Bun.udpSocket` for UDP (socket buffer sizes are `Unsupported` there),
+ * `Bun.udpSocket` for UDP (socket buffer sizes, which it cannot set, are
+ * set on its descriptor through the `@netfx/native` addon),
  * the system resolver for names.
  *
  * @since 0.1.0

@@ -12,8 +12,8 @@ datagramContract({
   rss: Peers.rss,
   ipv6: await canBindUdp6(),
   reusePort: true,
-  // Bun.udpSocket cannot set SO_RCVBUF / SO_SNDBUF: reported as Unsupported
-  bufferSizes: false,
+  // Bun.udpSocket cannot set SO_RCVBUF / SO_SNDBUF; the @netfx/native addon sets them on its descriptor
+  bufferSizes: true,
   ...(namespaceProblem === undefined
     ? { namespace: unshareRunner([process.execPath, fixture]) }
     : { namespaceSkipReason: namespaceProblem }),

@@ -36,8 +36,9 @@
  * - `reusePort`: Node's `node:dgram` has it from 22.12 / 23.1; on older Node
  *   the `@netfx/native` addon sets it (without the addon, `bind` fails with
  *   `Unsupported`). Bun supports it.
- * - `receiveBufferSize` / `sendBufferSize`: Node applies them; Bun's
- *   `Bun.udpSocket` cannot set them, so `bind` fails with `Unsupported`.
+ * - `receiveBufferSize` / `sendBufferSize`: Node applies them; on Bun the
+ *   `@netfx/native` addon sets them on the socket's descriptor (without the
+ *   addon, `bind` fails with `Unsupported`).
  * - Multicast (any-source and source-specific), broadcast and TTLs work on
  *   both; the contract tests check them inside a private network namespace.
  *

@@ -60,16 +60,19 @@ export const adoptStream = (fd: number): Effect.Effect<Driver.RawConnection, Net
 /** @internal */
 export const file: NativeDriver.FileOps = NativeDriver.makeFileOps(fs)
 
-/** @internal */
-export const driver = (): NativeDriver.NativeDriver => {
-  let addon: NativeDriver.NativeAddon | undefined
-  return {
-    // loaded on first use, so programs that never need it never load it
-    get addon() {
-      if (addon === undefined) addon = loadAddon()
-      return addon
-    },
-    adoptStream,
-    file,
-  }
+let shared: NativeDriver.NativeAddon | undefined
+
+/** @internal The addon, loaded on first use (so programs that never need it never load it). */
+export const addon = (): NativeDriver.NativeAddon => {
+  if (shared === undefined) shared = loadAddon()
+  return shared
 }
+
+/** @internal */
+export const driver = (): NativeDriver.NativeDriver => ({
+  get addon() {
+    return addon()
+  },
+  adoptStream,
+  file,
+})

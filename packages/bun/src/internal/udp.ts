@@ -2,6 +2,7 @@ import type { Udp } from "@netfx/core"
 import { NetError, SocketAddress } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import * as native from "./native.ts"
 
 type Ip = SocketAddress.Ipv4 | SocketAddress.Ipv6
 type Errno = { readonly code: string; readonly syscall?: string | undefined; readonly cause: unknown }
@@ -188,12 +189,19 @@ export const bind = (
   Scope.Scope
 > =>
   Effect.gen(function* () {
-    if (request.receiveBufferSize !== undefined || request.sendBufferSize !== undefined) {
+    // Bun.udpSocket cannot set socket buffer sizes; the addon sets them on its descriptor
+    const sizes = [
+      ["SO_RCVBUF", request.receiveBufferSize],
+      ["SO_SNDBUF", request.sendBufferSize],
+    ] as const
+    const wantsSizes = sizes.some(([, size]) => size !== undefined)
+    const binding = wantsSizes ? native.addon().binding : undefined
+    if (wantsSizes && binding === undefined) {
       return yield* Effect.fail(
         new NetError.Unsupported({
           feature: "receiveBufferSize / sendBufferSize (SO_RCVBUF / SO_SNDBUF) for UDP sockets",
           runtime: `bun ${process.versions.bun ?? ""}`.trim(),
-          reason: "Bun.udpSocket has no way to set socket buffer sizes; use NodeNetwork for this socket",
+          reason: `Bun.udpSocket cannot set socket buffer sizes and the @netfx/native addon that does is not available (${native.addon().loadError ?? "not loaded"})`,
         }),
       )
     }
@@ -260,6 +268,22 @@ export const bind = (
           else if (!s.closed) s.close()
         }),
     )
+    if (binding !== undefined) {
+      const c = binding.constants
+      for (const [name, size] of sizes) {
+        if (size === undefined) continue
+        const r =
+          socket.fd === undefined ? -9 : binding.setsockopt(socket.fd, c.SOL_SOCKET as number, c[name] as number, size)
+        if (r < 0)
+          return yield* Effect.fail(
+            new NetError.ListenFailed({
+              address: request.address,
+              code: native.addon().errnoName(r),
+              syscall: "setsockopt",
+            }),
+          )
+      }
+    }
     raw = new BunUdpSocket(socket)
     return raw
   })
