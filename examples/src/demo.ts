@@ -7,6 +7,7 @@ import { demo as asyncio } from "./demos/asyncio.ts"
 import type { Demo } from "./demos/Demo.ts"
 import { demo as memory } from "./demos/memory.ts"
 import { demo as platform } from "./demos/platform.ts"
+import { demo as raw } from "./demos/raw.ts"
 import { demo as resolve } from "./demos/resolve.ts"
 import { demo as tcp } from "./demos/tcp.ts"
 import { demo as tls } from "./demos/tls.ts"
@@ -15,7 +16,7 @@ import { demo as unix } from "./demos/unix.ts"
 import { isMain, NetworkLive } from "./runtime.ts"
 
 /** Every demo, in the order `pnpm demo` runs them (also run under Bun by packages/bun/test/Examples.test.ts). */
-export const demos: ReadonlyArray<Demo> = [tcp, tls, asyncio, udp, resolve, unix, memory, platform]
+export const demos: ReadonlyArray<Demo> = [tcp, tls, asyncio, udp, resolve, raw, unix, memory, platform]
 
 const main = Effect.gen(function* () {
   let failed = 0

@@ -12,6 +12,18 @@ export interface NativeAddress {
   readonly abstract: boolean
 }
 
+/** An address of any family: IPv4 (4), IPv6 (6), Unix (1). */
+export type AnyAddress =
+  | { readonly family: 4; readonly host: string; readonly port: number }
+  | {
+      readonly family: 6
+      readonly host: string
+      readonly port: number
+      readonly scopeId?: number
+      readonly flowInfo?: number
+    }
+  | { readonly family: 1; readonly path: string; readonly abstract: boolean }
+
 /** The raw addon functions. */
 export interface NativeBinding {
   /** A Unix socket; `nonblock` defaults to true (every call uses MSG_DONTWAIT either way). */
@@ -21,6 +33,20 @@ export interface NativeBinding {
   socketIp(family: number, type: number): number
   /** Binds an IP socket to a numeric host (IPv6 may carry `%zone`; `scopeId` for link-local). */
   bindIp(fd: number, host: string, port: number, scopeId?: number): number
+  /** Any family (4, 6, 1 = Unix), non-blocking: the low-level socket layer. */
+  socketAny(family: number, type: number): number
+  bindAny(fd: number, address: AnyAddress): number
+  connectAny(fd: number, address: AnyAddress): number
+  getsocknameAny(fd: number): AnyAddress | number
+  getpeernameAny(fd: number): AnyAddress | number
+  sendtoAny(fd: number, data: Uint8Array, address: AnyAddress | null): number
+  recvfromAny(
+    fd: number,
+    maxBytes: number,
+    peek?: boolean,
+  ): { readonly data: Uint8Array; readonly address: AnyAddress | null; readonly truncated: boolean } | number
+  /** poll(POLLIN, 0): 1 readable, 0 not, -errno. */
+  pollReadable(fd: number): number
   bind(fd: number, name: string, abstract: boolean): number
   connect(fd: number, name: string, abstract: boolean): number
   listen(fd: number, backlog: number): number

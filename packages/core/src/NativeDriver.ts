@@ -38,6 +38,32 @@ export interface NativeAddress {
 }
 
 /**
+ * An address of any family as the addon's low-level calls take and give it:
+ * IPv4 (`family` 4), IPv6 (6), or Unix (1; `path` "" = unnamed).
+ *
+ * @example
+ * ```ts
+ * import type { NativeDriver } from "@netfx/core"
+ *
+ * const loopback: NativeDriver.AnyAddress = { family: 4, host: "127.0.0.1", port: 8080 }
+ * const unix: NativeDriver.AnyAddress = { family: 1, path: "/run/app.sock", abstract: false }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type AnyAddress =
+  | { readonly family: 4; readonly host: string; readonly port: number }
+  | {
+      readonly family: 6
+      readonly host: string
+      readonly port: number
+      readonly scopeId?: number
+      readonly flowInfo?: number
+    }
+  | { readonly family: 1; readonly path: string; readonly abstract: boolean }
+
+/**
  * The raw addon functions (see `packages/native/src/netfx_native.c`). Every
  * socket call returns a number >= 0 on success or -errno on failure.
  *
@@ -61,6 +87,21 @@ export interface NativeBinding {
   socketIp?(family: number, type: number): number
   /** Binds an IP socket to a numeric host (IPv6 may carry `%zone`). */
   bindIp?(fd: number, host: string, port: number, scopeId?: number): number
+  /** A socket of any family (4, 6, or 1 = Unix), non-blocking: the low-level socket layer (`RawSocket`). */
+  socketAny?(family: number, type: number): number
+  bindAny?(fd: number, address: AnyAddress): number
+  connectAny?(fd: number, address: AnyAddress): number
+  getsocknameAny?(fd: number): AnyAddress | number
+  getpeernameAny?(fd: number): AnyAddress | number
+  /** `address` null: a connected send. */
+  sendtoAny?(fd: number, data: Uint8Array, address: AnyAddress | null): number
+  recvfromAny?(
+    fd: number,
+    maxBytes: number,
+    peek?: boolean,
+  ): { readonly data: Uint8Array; readonly address: AnyAddress | null; readonly truncated: boolean } | number
+  /** 1 when a read would not block (data, end of stream, an error), 0 when it would. */
+  pollReadable?(fd: number): number
   bind(fd: number, name: string, abstract: boolean): number
   connect(fd: number, name: string, abstract: boolean): number
   listen(fd: number, backlog: number): number

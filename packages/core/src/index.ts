@@ -25,6 +25,8 @@ export * as NetError from "./NetError.ts"
 /** @since 0.1.0 */
 export * as Network from "./Network.ts"
 /** @since 0.1.0 */
+export * as RawSocket from "./RawSocket.ts"
+/** @since 0.1.0 */
 export * as Resolver from "./Resolver.ts"
 /** @since 0.1.0 */
 export * as SocketAddress from "./SocketAddress.ts"

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { FdPassing, MemoryNetwork, SocketAddress, Tcp, Unix, UnixDatagram } from "@netfx/core"
+import { FdPassing, MemoryNetwork, RawSocket, SocketAddress, Tcp, Unix, UnixDatagram } from "@netfx/core"
 import { nativeContract, readAll } from "@netfx/core/testing"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
@@ -217,5 +217,13 @@ describe("MemoryNetwork virtual kernel", () => {
         const error = yield* Effect.flip(Effect.forever(server.receive()))
         assert.strictEqual(error._tag === "BrokenResource" ? error.code : error._tag, "ECONNRESET")
       }).pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer())),
+  )
+
+  it.effect("the low-level socket layer is not part of the memory network: Unsupported, saying so", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(RawSocket.socket({ family: "ipv4", type: "stream" }))
+      assert.strictEqual(error._tag, "Unsupported")
+      assert.include(error._tag === "Unsupported" ? error.reason : "", "memory")
+    }).pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer())),
   )
 })

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 
 #include <node_api.h>
 #include <uv.h>
@@ -173,6 +174,226 @@ static napi_value js_bind_ip(napi_env env, napi_callback_info info) {
   sa.sin_port = htons((uint16_t)port);
   if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) return num(env, -EINVAL);
   return num(env, bind(fd, (struct sockaddr*)&sa, sizeof(sa)) < 0 ? -errno : 0);
+}
+
+/* ---------- any-family addresses (the low-level socket layer) ----------
+   JS shape: { family: 4, host, port } | { family: 6, host, port, flowInfo, scopeId }
+           | { family: 1, path, abstract } (path "" = unnamed) */
+
+static int get_prop_int(napi_env env, napi_value obj, const char* name, int32_t* out) {
+  napi_value v;
+  if (napi_get_named_property(env, obj, name, &v) != napi_ok) return 0;
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t != napi_number) return 0;
+  return get_int(env, v, out);
+}
+
+/* 1 ok, 0 bad shape, -1 bad value (EINVAL), -2 name too long */
+static int any_addr(napi_env env, napi_value obj, struct sockaddr_storage* ss, socklen_t* len) {
+  int32_t family;
+  memset(ss, 0, sizeof(*ss));
+  if (!get_prop_int(env, obj, "family", &family)) return 0;
+  if (family == 1) {
+    napi_value path, abstract;
+    if (napi_get_named_property(env, obj, "path", &path) != napi_ok) return 0;
+    if (napi_get_named_property(env, obj, "abstract", &abstract) != napi_ok) return 0;
+    int ok = make_addr(env, path, abstract, (struct sockaddr_un*)ss, len);
+    return ok == 0 ? 0 : ok < 0 ? -2 : 1;
+  }
+  napi_value hv;
+  char host[64];
+  size_t n = 0;
+  int32_t port;
+  if (napi_get_named_property(env, obj, "host", &hv) != napi_ok) return 0;
+  if (napi_get_value_string_utf8(env, hv, host, sizeof(host), &n) != napi_ok) return 0;
+  if (!get_prop_int(env, obj, "port", &port)) return 0;
+  if (port < 0 || port > 65535) return -1;
+  if (family == 6) {
+    struct sockaddr_in6* sa = (struct sockaddr_in6*)ss;
+    int32_t scope = 0, flow = 0;
+    get_prop_int(env, obj, "scopeId", &scope);
+    get_prop_int(env, obj, "flowInfo", &flow);
+    char* pct = strchr(host, '%');
+    if (pct != NULL) *pct = '\0';
+    sa->sin6_family = AF_INET6;
+    sa->sin6_port = htons((uint16_t)port);
+    sa->sin6_scope_id = (uint32_t)scope;
+    sa->sin6_flowinfo = htonl((uint32_t)flow);
+    if (inet_pton(AF_INET6, host, &sa->sin6_addr) != 1) return -1;
+    *len = sizeof(*sa);
+    return 1;
+  }
+  if (family == 4) {
+    struct sockaddr_in* sa = (struct sockaddr_in*)ss;
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &sa->sin_addr) != 1) return -1;
+    *len = sizeof(*sa);
+    return 1;
+  }
+  return -1;
+}
+
+static napi_value any_addr_value(napi_env env, struct sockaddr_storage* ss, socklen_t len) {
+  napi_value obj;
+  napi_create_object(env, &obj);
+  if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6) {
+    char host[INET6_ADDRSTRLEN];
+    napi_value h;
+    if (ss->ss_family == AF_INET) {
+      struct sockaddr_in* sa = (struct sockaddr_in*)ss;
+      inet_ntop(AF_INET, &sa->sin_addr, host, sizeof(host));
+      napi_set_named_property(env, obj, "family", num(env, 4));
+      napi_set_named_property(env, obj, "port", num(env, ntohs(sa->sin_port)));
+    } else {
+      struct sockaddr_in6* sa = (struct sockaddr_in6*)ss;
+      inet_ntop(AF_INET6, &sa->sin6_addr, host, sizeof(host));
+      napi_set_named_property(env, obj, "family", num(env, 6));
+      napi_set_named_property(env, obj, "port", num(env, ntohs(sa->sin6_port)));
+      napi_set_named_property(env, obj, "scopeId", num(env, sa->sin6_scope_id));
+      napi_set_named_property(env, obj, "flowInfo", num(env, ntohl(sa->sin6_flowinfo)));
+    }
+    napi_create_string_utf8(env, host, NAPI_AUTO_LENGTH, &h);
+    napi_set_named_property(env, obj, "host", h);
+    return obj;
+  }
+  if (ss->ss_family == AF_UNIX || len <= sizeof(sa_family_t)) {
+    napi_value u = addr_value(env, (struct sockaddr_un*)ss, len);
+    napi_set_named_property(env, u, "family", num(env, 1));
+    return u;
+  }
+  napi_set_named_property(env, obj, "family", num(env, ss->ss_family));
+  return obj;
+}
+
+/* socketAny(family 4|6|1, type) -> fd | -errno (non-blocking, close-on-exec) */
+static napi_value js_socket_any(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t family, type;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || !get_int(env, argv[0], &family) || !get_int(env, argv[1], &type))
+    return throw_type(env, "socketAny(family, type)");
+  int af = family == 6 ? AF_INET6 : family == 4 ? AF_INET : family == 1 ? AF_UNIX : -1;
+  if (af < 0) return num(env, -EAFNOSUPPORT);
+  int fd = socket(af, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  return num(env, fd < 0 ? -errno : fd);
+}
+
+static napi_value js_addr_call(napi_env env, napi_callback_info info, int which) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || !get_int(env, argv[0], &fd)) return throw_type(env, "bindAny/connectAny(fd, address)");
+  struct sockaddr_storage ss;
+  socklen_t len = 0;
+  int ok = any_addr(env, argv[1], &ss, &len);
+  if (ok == 0) return throw_type(env, "address must be { family, host, port } or { family: 1, path, abstract }");
+  if (ok == -1) return num(env, -EINVAL);
+  if (ok == -2) return num(env, -ENAMETOOLONG);
+  int r = which ? connect(fd, (struct sockaddr*)&ss, len) : bind(fd, (struct sockaddr*)&ss, len);
+  return num(env, r < 0 ? -errno : 0);
+}
+static napi_value js_bind_any(napi_env env, napi_callback_info info) { return js_addr_call(env, info, 0); }
+static napi_value js_connect_any(napi_env env, napi_callback_info info) { return js_addr_call(env, info, 1); }
+
+static napi_value js_name_any(napi_env env, napi_callback_info info, int peer) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !get_int(env, argv[0], &fd)) return throw_type(env, "getsocknameAny(fd)");
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  memset(&ss, 0, sizeof(ss));
+  int r = peer ? getpeername(fd, (struct sockaddr*)&ss, &len) : getsockname(fd, (struct sockaddr*)&ss, &len);
+  if (r < 0) return num(env, -errno);
+  return any_addr_value(env, &ss, len);
+}
+static napi_value js_getsockname_any(napi_env env, napi_callback_info info) { return js_name_any(env, info, 0); }
+static napi_value js_getpeername_any(napi_env env, napi_callback_info info) { return js_name_any(env, info, 1); }
+
+/* sendtoAny(fd, data, address|null) -> bytes | -errno */
+static napi_value js_sendto_any(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3 || !get_int(env, argv[0], &fd)) return throw_type(env, "sendtoAny(fd, data, address)");
+  void* data;
+  size_t size;
+  if (!get_bytes(env, argv[1], &data, &size)) return throw_type(env, "data must be a Uint8Array");
+  napi_valuetype t;
+  napi_typeof(env, argv[2], &t);
+  ssize_t r;
+  if (t == napi_null || t == napi_undefined) {
+    r = send(fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+  } else {
+    struct sockaddr_storage ss;
+    socklen_t len = 0;
+    int ok = any_addr(env, argv[2], &ss, &len);
+    if (ok == 0) return throw_type(env, "bad address");
+    if (ok < 0) return num(env, ok == -2 ? -ENAMETOOLONG : -EINVAL);
+    r = sendto(fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr*)&ss, len);
+  }
+  return num(env, r < 0 ? -errno : (double)r);
+}
+
+/* recvfromAny(fd, maxBytes, peek) -> { data, address, truncated } | -errno */
+static napi_value js_recvfrom_any(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int32_t fd, max;
+  bool peek = false;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &max) || max < 1)
+    return throw_type(env, "recvfromAny(fd, maxBytes, peek)");
+  if (argc >= 3) napi_get_value_bool(env, argv[2], &peek);
+  char* buf = malloc((size_t)max);
+  if (buf == NULL) return num(env, -ENOMEM);
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  memset(&ss, 0, sizeof(ss));
+  int type = 0;
+  socklen_t tl = sizeof(type);
+  getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl);
+  /* MSG_TRUNC reports a datagram's real length; on a stream it would discard bytes */
+  int flags = MSG_DONTWAIT | (peek ? MSG_PEEK : 0) | (type == SOCK_STREAM ? 0 : MSG_TRUNC);
+  ssize_t r = recvfrom(fd, buf, (size_t)max, flags, (struct sockaddr*)&ss, &len);
+  if (r < 0) {
+    int e = errno;
+    free(buf);
+    return num(env, -e);
+  }
+  size_t got = (size_t)r > (size_t)max ? (size_t)max : (size_t)r;
+  napi_value obj, data, trunc, address;
+  napi_create_object(env, &obj);
+  void* out;
+  napi_create_buffer_copy(env, got, buf, &out, &data);
+  free(buf);
+  napi_get_boolean(env, (size_t)r > (size_t)max, &trunc);
+  if (len == 0) napi_get_null(env, &address);
+  else address = any_addr_value(env, &ss, len);
+  napi_set_named_property(env, obj, "data", data);
+  napi_set_named_property(env, obj, "address", address);
+  napi_set_named_property(env, obj, "truncated", trunc);
+  return obj;
+}
+
+/* pollReadable(fd) -> 1 readable (or hung up / error), 0 not, -errno */
+static napi_value js_poll_readable(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !get_int(env, argv[0], &fd)) return throw_type(env, "pollReadable(fd)");
+  struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
+  int r = poll(&p, 1, 0);
+  if (r < 0) return num(env, -errno);
+  if (p.revents & POLLNVAL) return num(env, -EBADF);
+  return num(env, r > 0 ? 1 : 0);
 }
 
 static napi_value js_socketpair(napi_env env, napi_callback_info info) {
@@ -842,6 +1063,14 @@ static napi_value constants(napi_env env) {
   C(SO_SNDTIMEO);
   C(SO_RCVTIMEO);
   C(SO_REUSEPORT);
+  C(SO_DOMAIN);
+  C(SO_ACCEPTCONN);
+  C(SO_BROADCAST);
+  C(IPPROTO_IP);
+  C(IP_TTL);
+  C(AF_INET);
+  C(AF_INET6);
+  C(AF_UNIX);
   C(IPPROTO_IPV6);
   C(IPV6_V6ONLY);
   C(IPPROTO_TCP);
@@ -865,6 +1094,14 @@ NAPI_MODULE_INIT() {
       {"socket", 0, js_socket, 0, 0, 0, napi_default, 0},
       {"socketpair", 0, js_socketpair, 0, 0, 0, napi_default, 0},
       {"socketIp", 0, js_socket_ip, 0, 0, 0, napi_default, 0},
+      {"socketAny", 0, js_socket_any, 0, 0, 0, napi_default, 0},
+      {"bindAny", 0, js_bind_any, 0, 0, 0, napi_default, 0},
+      {"connectAny", 0, js_connect_any, 0, 0, 0, napi_default, 0},
+      {"getsocknameAny", 0, js_getsockname_any, 0, 0, 0, napi_default, 0},
+      {"getpeernameAny", 0, js_getpeername_any, 0, 0, 0, napi_default, 0},
+      {"sendtoAny", 0, js_sendto_any, 0, 0, 0, napi_default, 0},
+      {"recvfromAny", 0, js_recvfrom_any, 0, 0, 0, napi_default, 0},
+      {"pollReadable", 0, js_poll_readable, 0, 0, 0, napi_default, 0},
       {"bindIp", 0, js_bind_ip, 0, 0, 0, napi_default, 0},
       {"bind", 0, js_bind, 0, 0, 0, napi_default, 0},
       {"connect", 0, js_connect, 0, 0, 0, napi_default, 0},
