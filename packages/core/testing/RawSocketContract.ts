@@ -212,6 +212,23 @@ export const rawSocketContract = (env: ContractEnvironment & { readonly ipv6: bo
       ),
     )
 
+    it.live.skipIf(env.openFds === undefined)(
+      "no descriptor leaks over 300 sockets, pairs and accepted connections",
+      () =>
+        run(
+          Effect.gen(function* () {
+            const open = env.openFds as () => number
+            const before = open()
+            for (let i = 0; i < 100; i++) {
+              yield* Effect.scoped(RawSocket.socket({ family: "ipv4", type: "dgram" }))
+              yield* Effect.scoped(RawSocket.socketpair("stream"))
+              yield* Effect.scoped(streamPair(SocketAddress.ipv4("127.0.0.1", 0)))
+            }
+            yield* eventually(() => open() <= before, `descriptors back to ${before}`)
+          }),
+        ),
+    )
+
     it.live("interop: a Python client talks to a RawSocket listener; FdPassing hands a RawSocket's descriptor on", () =>
       run(
         Effect.gen(function* () {
