@@ -18,7 +18,7 @@ import * as tls from "./internal/tls.ts"
 import * as udp from "./internal/udp.ts"
 import * as unix from "./internal/unix.ts"
 
-const nativeDriver = native.driver()
+const nativeDriver = native.driver
 
 /**
  * The Bun network service value: one field per transport driver.

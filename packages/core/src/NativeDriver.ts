@@ -302,3 +302,54 @@ export interface NativeDriver {
   readonly adoptStream: (fd: number) => Effect.Effect<RawConnection, BrokenResource, Scope.Scope>
   readonly file: FileOps
 }
+
+/**
+ * A runtime's native driver with the addon loaded on first use (so
+ * programs that never need it never load it, and a missing addon costs
+ * nothing until then): what `NodeNetwork` and `BunNetwork` pass as
+ * `native`.
+ *
+ * **Resource**: none until `addon` is first read; then the addon module.
+ *
+ * **Errors**: none (`load` must not throw: a missing addon is an
+ * `NativeAddon` with `binding` undefined and `loadError` set).
+ *
+ * @example
+ * ```ts
+ * import { type Driver, NativeDriver, NetError } from "@netfx/core"
+ * import { Effect } from "effect"
+ * import * as fs from "node:fs"
+ *
+ * const driver = NativeDriver.make({
+ *   load: () => ({
+ *     binding: undefined,
+ *     loadError: "not built",
+ *     fix: "run `pnpm rebuild @netfx/native`",
+ *     runtime: "example",
+ *     readiness: "none",
+ *     errnoName: (n) => `E${Math.abs(n)}`,
+ *     watch: undefined,
+ *   }),
+ *   adoptStream: () => Effect.fail(new NetError.BrokenResource({ operation: "adoptStream", code: "ENOSYS" })),
+ *   file: NativeDriver.makeFileOps(fs),
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export const make = (options: {
+  readonly load: () => NativeAddon
+  readonly adoptStream: NativeDriver["adoptStream"]
+  readonly file: FileOps
+}): NativeDriver => {
+  let loaded: NativeAddon | undefined
+  return {
+    get addon() {
+      if (loaded === undefined) loaded = options.load()
+      return loaded
+    },
+    adoptStream: options.adoptStream,
+    file: options.file,
+  }
+}

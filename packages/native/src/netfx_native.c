@@ -267,6 +267,58 @@ static napi_value any_addr_value(napi_env env, struct sockaddr_storage* ss, sock
   return obj;
 }
 
+/* getsockname/getpeername; `any` selects the any-family address shape */
+static napi_value name_common(napi_env env, napi_callback_info info, int peer, int any) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !get_int(env, argv[0], &fd)) return throw_type(env, "getsockname(fd)");
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  memset(&ss, 0, sizeof(ss));
+  int r = peer ? getpeername(fd, (struct sockaddr*)&ss, &len) : getsockname(fd, (struct sockaddr*)&ss, &len);
+  if (r < 0) return num(env, -errno);
+  return any ? any_addr_value(env, &ss, len) : addr_value(env, (struct sockaddr_un*)&ss, len);
+}
+
+/* send(2) or sendto(2), never blocking, no SIGPIPE: bytes or -errno */
+static napi_value send_common(napi_env env, int fd, void* data, size_t size, struct sockaddr* sa, socklen_t len) {
+  ssize_t r = sa == NULL ? send(fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT)
+                         : sendto(fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT, sa, len);
+  return num(env, r < 0 ? -errno : (double)r);
+}
+
+/* recvfrom(2) into a fresh Buffer: { data, address, truncated } | -errno;
+   `any` gives the any-family address shape (null when the system reports none) */
+static napi_value recv_common(napi_env env, int fd, int32_t max, int flags, int any) {
+  char* buf = malloc((size_t)max);
+  if (buf == NULL) return num(env, -ENOMEM);
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  memset(&ss, 0, sizeof(ss));
+  ssize_t r = recvfrom(fd, buf, (size_t)max, flags, (struct sockaddr*)&ss, &len);
+  if (r < 0) {
+    int e = errno;
+    free(buf);
+    return num(env, -e);
+  }
+  size_t got = (size_t)r > (size_t)max ? (size_t)max : (size_t)r;
+  napi_value obj, data, trunc, address;
+  napi_create_object(env, &obj);
+  void* out;
+  napi_create_buffer_copy(env, got, buf, &out, &data);
+  free(buf);
+  napi_get_boolean(env, (size_t)r > (size_t)max, &trunc);
+  if (!any) address = addr_value(env, (struct sockaddr_un*)&ss, len);
+  else if (len == 0) napi_get_null(env, &address);
+  else address = any_addr_value(env, &ss, len);
+  napi_set_named_property(env, obj, "data", data);
+  napi_set_named_property(env, obj, "address", address);
+  napi_set_named_property(env, obj, "truncated", trunc);
+  return obj;
+}
+
 /* socketAny(family 4|6|1, type) -> fd | -errno (non-blocking, close-on-exec) */
 static napi_value js_socket_any(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -299,21 +351,8 @@ static napi_value js_addr_call(napi_env env, napi_callback_info info, int which)
 static napi_value js_bind_any(napi_env env, napi_callback_info info) { return js_addr_call(env, info, 0); }
 static napi_value js_connect_any(napi_env env, napi_callback_info info) { return js_addr_call(env, info, 1); }
 
-static napi_value js_name_any(napi_env env, napi_callback_info info, int peer) {
-  size_t argc = 1;
-  napi_value argv[1];
-  int32_t fd;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || !get_int(env, argv[0], &fd)) return throw_type(env, "getsocknameAny(fd)");
-  struct sockaddr_storage ss;
-  socklen_t len = sizeof(ss);
-  memset(&ss, 0, sizeof(ss));
-  int r = peer ? getpeername(fd, (struct sockaddr*)&ss, &len) : getsockname(fd, (struct sockaddr*)&ss, &len);
-  if (r < 0) return num(env, -errno);
-  return any_addr_value(env, &ss, len);
-}
-static napi_value js_getsockname_any(napi_env env, napi_callback_info info) { return js_name_any(env, info, 0); }
-static napi_value js_getpeername_any(napi_env env, napi_callback_info info) { return js_name_any(env, info, 1); }
+static napi_value js_getsockname_any(napi_env env, napi_callback_info info) { return name_common(env, info, 0, 1); }
+static napi_value js_getpeername_any(napi_env env, napi_callback_info info) { return name_common(env, info, 1, 1); }
 
 /* sendtoAny(fd, data, address|null) -> bytes | -errno */
 static napi_value js_sendto_any(napi_env env, napi_callback_info info) {
@@ -327,18 +366,13 @@ static napi_value js_sendto_any(napi_env env, napi_callback_info info) {
   if (!get_bytes(env, argv[1], &data, &size)) return throw_type(env, "data must be a Uint8Array");
   napi_valuetype t;
   napi_typeof(env, argv[2], &t);
-  ssize_t r;
-  if (t == napi_null || t == napi_undefined) {
-    r = send(fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
-  } else {
-    struct sockaddr_storage ss;
-    socklen_t len = 0;
-    int ok = any_addr(env, argv[2], &ss, &len);
-    if (ok == 0) return throw_type(env, "bad address");
-    if (ok < 0) return num(env, ok == -2 ? -ENAMETOOLONG : -EINVAL);
-    r = sendto(fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr*)&ss, len);
-  }
-  return num(env, r < 0 ? -errno : (double)r);
+  if (t == napi_null || t == napi_undefined) return send_common(env, fd, data, size, NULL, 0);
+  struct sockaddr_storage ss;
+  socklen_t len = 0;
+  int ok = any_addr(env, argv[2], &ss, &len);
+  if (ok == 0) return throw_type(env, "bad address");
+  if (ok < 0) return num(env, ok == -2 ? -ENAMETOOLONG : -EINVAL);
+  return send_common(env, fd, data, size, (struct sockaddr*)&ss, len);
 }
 
 /* recvfromAny(fd, maxBytes, peek) -> { data, address, truncated } | -errno */
@@ -351,35 +385,12 @@ static napi_value js_recvfrom_any(napi_env env, napi_callback_info info) {
   if (argc < 2 || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &max) || max < 1)
     return throw_type(env, "recvfromAny(fd, maxBytes, peek)");
   if (argc >= 3) napi_get_value_bool(env, argv[2], &peek);
-  char* buf = malloc((size_t)max);
-  if (buf == NULL) return num(env, -ENOMEM);
-  struct sockaddr_storage ss;
-  socklen_t len = sizeof(ss);
-  memset(&ss, 0, sizeof(ss));
   int type = 0;
   socklen_t tl = sizeof(type);
   getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl);
   /* MSG_TRUNC reports a datagram's real length; on a stream it would discard bytes */
   int flags = MSG_DONTWAIT | (peek ? MSG_PEEK : 0) | (type == SOCK_STREAM ? 0 : MSG_TRUNC);
-  ssize_t r = recvfrom(fd, buf, (size_t)max, flags, (struct sockaddr*)&ss, &len);
-  if (r < 0) {
-    int e = errno;
-    free(buf);
-    return num(env, -e);
-  }
-  size_t got = (size_t)r > (size_t)max ? (size_t)max : (size_t)r;
-  napi_value obj, data, trunc, address;
-  napi_create_object(env, &obj);
-  void* out;
-  napi_create_buffer_copy(env, got, buf, &out, &data);
-  free(buf);
-  napi_get_boolean(env, (size_t)r > (size_t)max, &trunc);
-  if (len == 0) napi_get_null(env, &address);
-  else address = any_addr_value(env, &ss, len);
-  napi_set_named_property(env, obj, "data", data);
-  napi_set_named_property(env, obj, "address", address);
-  napi_set_named_property(env, obj, "truncated", trunc);
-  return obj;
+  return recv_common(env, fd, max, flags, 1);
 }
 
 /* pollReadable(fd) -> 1 readable (or hung up / error), 0 not, -errno */
@@ -448,19 +459,7 @@ static napi_value js_accept(napi_env env, napi_callback_info info) {
   return num(env, c < 0 ? -errno : c);
 }
 
-static napi_value js_name(napi_env env, napi_callback_info info, int peer) {
-  size_t argc = 1;
-  napi_value argv[1];
-  int32_t fd;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || !get_int(env, argv[0], &fd)) return throw_type(env, "getsockname(fd)");
-  struct sockaddr_un sa;
-  socklen_t len = sizeof(sa);
-  memset(&sa, 0, sizeof(sa));
-  int r = peer ? getpeername(fd, (struct sockaddr*)&sa, &len) : getsockname(fd, (struct sockaddr*)&sa, &len);
-  if (r < 0) return num(env, -errno);
-  return addr_value(env, &sa, len);
-}
+static napi_value js_name(napi_env env, napi_callback_info info, int peer) { return name_common(env, info, peer, 0); }
 
 static napi_value js_getsockname(napi_env env, napi_callback_info info) { return js_name(env, info, 0); }
 static napi_value js_getpeername(napi_env env, napi_callback_info info) { return js_name(env, info, 1); }
@@ -477,18 +476,13 @@ static napi_value js_sendto(napi_env env, napi_callback_info info) {
   if (!get_bytes(env, argv[1], &data, &size)) return throw_type(env, "data must be a Uint8Array");
   napi_valuetype t;
   napi_typeof(env, argv[2], &t);
-  ssize_t r;
-  if (t == napi_null || t == napi_undefined) {
-    r = send(fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
-  } else {
-    struct sockaddr_un sa;
-    socklen_t len;
-    int ok = make_addr(env, argv[2], argv[3], &sa, &len);
-    if (ok == 0) return throw_type(env, "name must be a string");
-    if (ok < 0) return num(env, -ENAMETOOLONG);
-    r = sendto(fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr*)&sa, len);
-  }
-  return num(env, r < 0 ? -errno : (double)r);
+  if (t == napi_null || t == napi_undefined) return send_common(env, fd, data, size, NULL, 0);
+  struct sockaddr_un sa;
+  socklen_t len;
+  int ok = make_addr(env, argv[2], argv[3], &sa, &len);
+  if (ok == 0) return throw_type(env, "name must be a string");
+  if (ok < 0) return num(env, -ENAMETOOLONG);
+  return send_common(env, fd, data, size, (struct sockaddr*)&sa, len);
 }
 
 /* recvfrom(fd, maxBytes) -> { data, address: {path, abstract}, truncated } | -errno */
@@ -499,28 +493,7 @@ static napi_value js_recvfrom(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 2 || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &max) || max < 1)
     return throw_type(env, "recvfrom(fd, maxBytes)");
-  char* buf = malloc((size_t)max);
-  if (buf == NULL) return num(env, -ENOMEM);
-  struct sockaddr_un sa;
-  socklen_t len = sizeof(sa);
-  memset(&sa, 0, sizeof(sa));
-  ssize_t r = recvfrom(fd, buf, (size_t)max, MSG_TRUNC | MSG_DONTWAIT, (struct sockaddr*)&sa, &len);
-  if (r < 0) {
-    int e = errno;
-    free(buf);
-    return num(env, -e);
-  }
-  size_t got = (size_t)r > (size_t)max ? (size_t)max : (size_t)r;
-  napi_value obj, data, trunc;
-  napi_create_object(env, &obj);
-  void* out;
-  napi_create_buffer_copy(env, got, buf, &out, &data);
-  free(buf);
-  napi_get_boolean(env, (size_t)r > (size_t)max, &trunc);
-  napi_set_named_property(env, obj, "data", data);
-  napi_set_named_property(env, obj, "address", addr_value(env, &sa, len));
-  napi_set_named_property(env, obj, "truncated", trunc);
-  return obj;
+  return recv_common(env, fd, max, MSG_TRUNC | MSG_DONTWAIT, 0);
 }
 
 /* sendmsg(fd, data, fds[]) -> bytes | -errno (SCM_RIGHTS) */

@@ -17,7 +17,7 @@ import * as tls from "./internal/tls.ts"
 import * as udp from "./internal/udp.ts"
 import * as unix from "./internal/unix.ts"
 
-const nativeDriver = native.driver()
+const nativeDriver = native.driver
 
 /**
  * The Node network service value. `options.resolver` replaces the system

@@ -60,19 +60,8 @@ export const adoptStream = (fd: number): Effect.Effect<Driver.RawConnection, Net
 /** @internal */
 export const file: NativeDriver.FileOps = NativeDriver.makeFileOps(fs)
 
-let shared: NativeDriver.NativeAddon | undefined
-
-/** @internal The addon, loaded on first use (so programs that never need it never load it). */
-export const addon = (): NativeDriver.NativeAddon => {
-  if (shared === undefined) shared = loadAddon()
-  return shared
-}
+/** @internal The native driver; the addon loads on first use. */
+export const driver: NativeDriver.NativeDriver = NativeDriver.make({ load: () => loadAddon(), adoptStream, file })
 
 /** @internal */
-export const driver = (): NativeDriver.NativeDriver => ({
-  get addon() {
-    return addon()
-  },
-  adoptStream,
-  file,
-})
+export const addon = (): NativeDriver.NativeAddon => driver.addon
