@@ -319,3 +319,45 @@ export const layerServerTcp = (
       fromListener,
     ),
   )
+
+/**
+ * `@effect/platform`'s `SocketServer` service as a Layer over a netfx Unix
+ * stream listener (`Unix.listen(path, options)`: stale socket files
+ * replaced, live ones not stolen, `mode`), closed with the Layer.
+ *
+ * **Resource**: the listener (and its socket file, removed on close), for
+ * the Layer's lifetime.
+ *
+ * **Errors**: `SocketServerError` with reason `Open` (the netfx
+ * `ListenFailed`, `InvalidArgument` or `Unsupported` as `cause`).
+ *
+ * @example
+ * ```ts
+ * import * as SocketServer from "@effect/platform/SocketServer"
+ * import { NodeNetwork } from "@netfx/node"
+ * import * as PlatformSocket from "@netfx/core/PlatformSocket"
+ * import { Effect, Layer } from "effect"
+ *
+ * const ServerLive = PlatformSocket.layerServerUnix("/run/app.sock", { mode: 0o660 }).pipe(
+ *   Layer.provide(NodeNetwork.layer),
+ * )
+ * const address = Effect.map(SocketServer.SocketServer, (server) => server.address).pipe(Effect.provide(ServerLive))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerServerUnix = (
+  path: Unix.UnixAddressInput,
+  options?: Unix.ListenOptions,
+): Layer.Layer<SocketServer.SocketServer, SocketServer.SocketServerError, Network.Network> =>
+  Layer.scoped(
+    SocketServer.SocketServer,
+    Effect.map(
+      Effect.mapError(
+        Unix.listen(path, options),
+        (cause) => new SocketServer.SocketServerError({ reason: "Open", cause }),
+      ),
+      fromListener,
+    ),
+  )

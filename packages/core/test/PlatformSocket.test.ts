@@ -118,4 +118,31 @@ describe("PlatformSocket: netfx as @effect/platform Socket and SocketServer", ()
       assert.deepStrictEqual(unix.address, { _tag: "UnixAddress", path: "/run/platform.sock" })
     }).pipe(Effect.scoped, Effect.provide(ServerLive.pipe(Layer.provideMerge(network)))),
   )
+
+  it.effect("a Unix SocketServer and a Unix client Socket", () =>
+    Effect.gen(function* () {
+      const server = yield* SocketServer.SocketServer
+      assert.deepStrictEqual(server.address, { _tag: "UnixAddress", path: "/run/echo.sock" })
+      yield* Effect.forkScoped(
+        server.run((socket) =>
+          Effect.scoped(Effect.flatMap(socket.writer, (write) => socket.run((chunk) => write(chunk)))),
+        ),
+      )
+      const socket = yield* PlatformSocket.makeUnix("/run/echo.sock")
+      const got = yield* Deferred.make<string>()
+      const fiber = yield* Effect.fork(socket.run((chunk) => Deferred.succeed(got, decoder.decode(chunk))))
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const write = yield* socket.writer
+          yield* write("over a Unix socket")
+          assert.strictEqual(yield* Deferred.await(got), "over a Unix socket")
+          yield* write(new Socket.CloseEvent(1000))
+        }),
+      )
+      yield* Fiber.join(fiber)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(PlatformSocket.layerServerUnix("/run/echo.sock").pipe(Layer.provideMerge(network))),
+    ),
+  )
 })
