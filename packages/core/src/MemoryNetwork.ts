@@ -16,8 +16,8 @@
  * `Control.addHost` can change). TLS runs when a runtime's TLS driver is
  * passed in ({@link Options.tls}).
  *
- * Unix datagram sockets (`UnixDatagram`) and descriptor passing
- * (`FdPassing`) run on a small virtual kernel that keeps the contract of
+ * Unix datagram sockets (`UnixDatagram`), descriptor passing
+ * (`FdPassing`) and Unix `RawSocket`s run on a small virtual kernel that keeps the contract of
  * the `@netfx/native` addon (the same core code runs on both): EAGAIN and
  * readiness, a 10-datagram receive queue (Linux's `max_dgram_qlen`),
  * `EMSGSIZE` beyond the 208 KiB socket buffer, truncation, `MSG_CTRUNC`,

@@ -6,8 +6,9 @@
  * `receiveMsg` (with descriptors over Unix sockets), `shutdown`, socket
  * options, `isReadable` — for what the high-level modules (`Tcp`, `Udp`,
  * `Unix`, `UnixDatagram`, `FdPassing`) do not cover. Built on the
- * `@netfx/native` addon, so on Node and Bun alike; the memory network has
- * no such sockets (`Unsupported`).
+ * `@netfx/native` addon, so on Node and Bun alike; on the memory network
+ * (its virtual kernel) Unix sockets work and IP families fail with
+ * `OperationFailed` `EAFNOSUPPORT`.
  *
  * As in Trio, every call that would block waits for readiness instead
  * (the socket is always non-blocking underneath), and interruption is
@@ -301,9 +302,9 @@ export const constants = {
  * **Resource**: one descriptor, released when the Scope closes.
  *
  * **Errors**: `InvalidArgument` for an unknown family or type;
- * `OperationFailed` when socket(2) fails (`EMFILE`, `EAFNOSUPPORT`);
- * `Unsupported` without the native addon (the reason names the fix) or on
- * the memory network.
+ * `OperationFailed` when socket(2) fails (`EMFILE`, `EAFNOSUPPORT` — IP
+ * families on the memory network); `Unsupported` without the native addon
+ * (the reason names the fix).
  *
  * **Interruption**: not interruptible (it does not wait).
  *

@@ -219,11 +219,45 @@ describe("MemoryNetwork virtual kernel", () => {
       }).pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer())),
   )
 
-  it.effect("the low-level socket layer is not part of the memory network: Unsupported, saying so", () =>
+  it.effect("RawSocket on the memory network: Unix sockets of both types; IP families are EAFNOSUPPORT", () =>
     Effect.gen(function* () {
-      const error = yield* Effect.flip(RawSocket.socket({ family: "ipv4", type: "stream" }))
-      assert.strictEqual(error._tag, "Unsupported")
-      assert.include(error._tag === "Unsupported" ? error.reason : "", "memory")
+      const ip = yield* Effect.flip(RawSocket.socket({ family: "ipv4", type: "stream" }))
+      assert.strictEqual(ip._tag === "OperationFailed" ? ip.code : ip._tag, "EAFNOSUPPORT")
+      // a stream listener, a client, isReadable, EndOfStream
+      const listener = yield* RawSocket.socket({ family: "unix", type: "stream" })
+      yield* listener.bind(SocketAddress.unixPath("/run/raw.sock"))
+      yield* listener.listen()
+      assert.strictEqual(
+        yield* listener.getOption(RawSocket.constants.SOL_SOCKET, RawSocket.constants.SO_ACCEPTCONN),
+        1,
+      )
+      const client = yield* RawSocket.socket({ family: "unix", type: "stream" })
+      yield* client.connect(SocketAddress.unixPath("/run/raw.sock"))
+      const { socket: server } = yield* listener.accept
+      assert.deepStrictEqual(yield* server.localAddress, SocketAddress.unixPath("/run/raw.sock"))
+      assert.isFalse(yield* server.isReadable)
+      yield* client.send(encoder.encode("raw"))
+      yield* client.shutdown("write")
+      assert.strictEqual(decoder.decode(yield* server.receive()), "raw")
+      assert.strictEqual((yield* Effect.flip(server.receive()))._tag, "EndOfStream")
+      // datagrams with the sender's address
+      const a = yield* RawSocket.socket({ family: "unix", type: "dgram" })
+      yield* a.bind(SocketAddress.unixPath("/run/a.sock"))
+      const b = yield* RawSocket.socket({ family: "unix", type: "dgram" })
+      yield* b.bind(SocketAddress.unixAbstract("b"))
+      yield* b.sendTo(encoder.encode("to a"), SocketAddress.unixPath("/run/a.sock"))
+      const d = yield* a.receiveFrom()
+      assert.deepStrictEqual([decoder.decode(d.data), d.address], ["to a", SocketAddress.unixAbstract("b")])
+      // fromFd on a passed descriptor
+      const [p, q] = yield* RawSocket.socketpair()
+      const [x, y] = yield* RawSocket.socketpair()
+      yield* p.sendMsg(encoder.encode("fd"), [x.fd])
+      yield* x.close
+      const got = yield* q.receiveMsg(8, 1)
+      const adopted = yield* RawSocket.fromFd(got.fds[0] as number)
+      assert.deepStrictEqual([adopted.family, adopted.type], ["unix", "stream"])
+      yield* adopted.send(encoder.encode("adopted"))
+      assert.strictEqual(decoder.decode(yield* y.receive()), "adopted")
     }).pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer())),
   )
 })

@@ -370,7 +370,7 @@ const bindingOf = Effect.gen(function* () {
       new Unsupported({
         feature: FEATURE,
         runtime: native.addon.runtime,
-        reason: "this native layer has no sockets of every family (the memory network's virtual kernel has none)",
+        reason: "this @netfx/native build has no any-family socket calls; rebuild it (`pnpm rebuild @netfx/native`)",
       }),
     )
   return { addon: native.addon, binding: binding as Full }

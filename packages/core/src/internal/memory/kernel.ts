@@ -1,7 +1,14 @@
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { ConnectionHandlers, RawConnection } from "../../Driver.ts"
-import type { FileOps, NativeAddon, NativeAddress, NativeBinding, NativeDriver } from "../../NativeDriver.ts"
+import type {
+  AnyAddress,
+  FileOps,
+  NativeAddon,
+  NativeAddress,
+  NativeBinding,
+  NativeDriver,
+} from "../../NativeDriver.ts"
 import { BrokenResource } from "../../NetError.ts"
 import * as SocketAddress from "../../SocketAddress.ts"
 import type { MemoryNet, Tracked } from "./network.ts"
@@ -42,6 +49,7 @@ const ERRNO: Record<string, number> = {
   EPROTOTYPE: 91,
   ENOPROTOOPT: 92,
   EOPNOTSUPP: 95,
+  EAFNOSUPPORT: 97,
   EADDRINUSE: 98,
   ECONNRESET: 104,
   EISCONN: 106,
@@ -58,6 +66,11 @@ const C = {
   SOL_SOCKET: 1,
   SO_TYPE: 3,
   SO_ERROR: 4,
+  SO_ACCEPTCONN: 30,
+  SO_DOMAIN: 39,
+  AF_UNIX: 1,
+  AF_INET: 2,
+  AF_INET6: 10,
   SO_SNDBUF: 7,
   SO_RCVBUF: 8,
   SO_KEEPALIVE: 9,
@@ -268,6 +281,10 @@ export class Kernel {
         this.binding.close(fd)
       },
     }
+  }
+
+  private anyName(r: NativeAddress | number): AnyAddress | number {
+    return typeof r === "number" ? r : { family: 1, path: r.path, abstract: r.abstract }
   }
 
   /** Open descriptors (for tests and `Control.descriptors`). */
@@ -660,6 +677,8 @@ export class Kernel {
         return [0, e === undefined ? 0 : (ERRNO[e] ?? 0)] as const
       }
       if (level === C.SOL_SOCKET && name === C.SO_TYPE) return [0, s.type] as const
+      if (level === C.SOL_SOCKET && name === C.SO_DOMAIN) return [0, C.AF_UNIX] as const
+      if (level === C.SOL_SOCKET && name === C.SO_ACCEPTCONN) return [0, s.listening ? 1 : 0] as const
       const set = s.options.get(`${level}:${name}`)
       if (set !== undefined) return [0, set] as const
       if (level === C.SOL_SOCKET && (name === C.SO_SNDBUF || name === C.SO_RCVBUF)) return [0, SNDBUF] as const
@@ -692,6 +711,34 @@ export class Kernel {
     },
     setNonBlocking: (fd) => (this.table.has(fd) ? 0 : err("EBADF")),
     setTimeout: (fd) => (this.table.has(fd) ? 0 : err("EBADF")),
+    // the low-level layer (RawSocket): Unix sockets only, there is no IP in this kernel
+    socketAny: (family, type) => (family === 1 ? this.binding.socket(type) : err("EAFNOSUPPORT")),
+    bindAny: (fd, address) =>
+      address.family === 1 ? this.binding.bind(fd, address.path, address.abstract) : err("EAFNOSUPPORT"),
+    connectAny: (fd, address) =>
+      address.family === 1 ? this.binding.connect(fd, address.path, address.abstract) : err("EAFNOSUPPORT"),
+    getsocknameAny: (fd) => this.anyName(this.binding.getsockname(fd)),
+    getpeernameAny: (fd) => this.anyName(this.binding.getpeername(fd)),
+    sendtoAny: (fd, data, address) => {
+      if (address === null) return this.binding.sendto(fd, data, null, false)
+      return address.family === 1 ? this.binding.sendto(fd, data, address.path, address.abstract) : err("EAFNOSUPPORT")
+    },
+    recvfromAny: (fd, maxBytes, peek) => {
+      if (peek === true) return err("EOPNOTSUPP")
+      const s = this.sock(fd)
+      if (typeof s === "number") return s
+      if (s.type === C.SOCK_STREAM) {
+        const r = this.recvStream(s, maxBytes, 0)
+        return typeof r === "number" ? r : { data: r.data, address: null, truncated: false }
+      }
+      const r = this.binding.recvfrom(fd, maxBytes)
+      return typeof r === "number" ? r : { data: r.data, address: { family: 1, ...r.address }, truncated: r.truncated }
+    },
+    pollReadable: (fd) => {
+      const o = this.table.get(fd)
+      if (o === undefined) return err("EBADF")
+      return o instanceof Sock ? (o.readable() ? 1 : 0) : 1
+    },
   }
 
   readonly addon: NativeAddon = {
