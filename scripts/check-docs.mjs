@@ -1,8 +1,8 @@
 // Checks the API documentation of @netfx/core, @netfx/node and @netfx/bun:
 // 1. every exported declaration of a public module (src/*.ts) has a JSDoc
 //    block with an @example, unless it is marked @internal;
-// 2. every ```ts example in those JSDoc blocks type-checks against the
-//    packages, with the repository's strict settings.
+// 2. every ```ts example in those JSDoc blocks, and in README.md, type-checks
+//    against the packages, with the repository's strict settings.
 //
 // The examples are written to examples/.doc-examples/ (gitignored), one
 // module per example, and compiled there with `tsc --noEmit`; errors are
@@ -76,6 +76,24 @@ for (const pkg of packages) {
         } else if (inside) code.push(l)
       })
     }
+  }
+}
+
+// the README's ```ts blocks too
+{
+  const lines = readFileSync(join(root, "README.md"), "utf8").split("\n")
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i].trim() !== "```ts") continue
+    const first = i + 2
+    const code = []
+    for (i++; i < lines.length && lines[i].trim() !== "```"; i++) code.push(lines[i])
+    examples.push({
+      file: "README.md",
+      name: "readme",
+      source: join(root, "README.md"),
+      line: first,
+      code: code.join("\n"),
+    })
   }
 }
 
