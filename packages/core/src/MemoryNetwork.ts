@@ -232,8 +232,9 @@ export interface Options {
   readonly links?: ReadonlyArray<LinkRule>
   /**
    * A TLS driver to run over the memory connections (TLS drivers work on
-   * any `RawConnection`), e.g. the `tls` of `NodeNetwork`'s service.
-   * Omitted: TLS fails with `Unsupported`.
+   * any `RawConnection`): `MemoryNetwork.layer({ tls: NodeNetwork.make().tls })`
+   * gives `Tcp.connect({ tls })` / `Tcp.listen({ tls })` over memory
+   * connections with Node's TLS. Omitted: TLS fails with `Unsupported`.
    */
   readonly tls?: TlsDriver | undefined
 }

@@ -5,17 +5,13 @@
  */
 
 import { afterAll } from "@effect/vitest"
-import { MemoryNetwork, Network } from "@netfx/core"
+import { MemoryNetwork } from "@netfx/core"
 import { Certs, streamContract, tlsTransport } from "@netfx/core/testing"
 import { NodeNetwork } from "@netfx/node"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 
 const certs = Certs.generate()
 afterAll(() => Certs.remove(certs))
 
-const layer = Layer.unwrapEffect(Effect.map(Network.Network, (node) => MemoryNetwork.layer({ tls: node.tls }))).pipe(
-  Layer.provide(NodeNetwork.layer),
-)
+const layer = MemoryNetwork.layer({ tls: NodeNetwork.make().tls })
 
 streamContract({ name: "memory + node TLS", layer }, tlsTransport(certs))
