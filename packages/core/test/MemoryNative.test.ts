@@ -3,7 +3,9 @@ import { FdPassing, MemoryNetwork, RawSocket, SocketAddress, Tcp, Unix, UnixData
 import { nativeContract, readAll } from "@netfx/core/testing"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import { trackedMemory } from "./support/memory.ts"
 
@@ -258,6 +260,33 @@ describe("MemoryNetwork virtual kernel", () => {
       assert.deepStrictEqual([adopted.family, adopted.type], ["unix", "stream"])
       yield* adopted.send(encoder.encode("adopted"))
       assert.strictEqual(decoder.decode(yield* y.receive()), "adopted")
+    }).pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer())),
+  )
+
+  it.effect("virtual kernel edges: a closed listener resets unaccepted clients; datagram peers gone or not yours", () =>
+    Effect.gen(function* () {
+      // a connection still in the backlog when its listener closes is reset
+      const listenerScope = yield* Scope.make()
+      yield* Scope.extend(FdPassing.listen("/run/short.sock"), listenerScope)
+      const waiting = yield* FdPassing.connect("/run/short.sock")
+      yield* Scope.close(listenerScope, Exit.void)
+      const reset = yield* Effect.flip(waiting.receive())
+      assert.strictEqual(reset._tag === "BrokenResource" ? reset.code : reset._tag, "ECONNRESET")
+      // a connected datagram socket whose peer closed: ECONNREFUSED on send
+      const peerScope = yield* Scope.make()
+      yield* Scope.extend(UnixDatagram.bind({ path: "/run/peer.sock" }), peerScope)
+      const connected = yield* UnixDatagram.connect({ remotePath: "/run/peer.sock" })
+      yield* Scope.close(peerScope, Exit.void)
+      const refused = yield* Effect.flip(connected.send(encoder.encode("x")))
+      assert.strictEqual(refused._tag === "BrokenResource" ? refused.code : refused._tag, "ECONNREFUSED")
+      // a receiver connected to a peer takes datagrams from that peer only: others get EPERM
+      const lonely = yield* UnixDatagram.bind({ path: "/run/lonely.sock" })
+      const faithful = yield* UnixDatagram.connect({ remotePath: "/run/lonely.sock", localPath: "/run/faithful.sock" })
+      const stranger = yield* UnixDatagram.bind()
+      const denied = yield* Effect.flip(stranger.sendTo(encoder.encode("no"), "/run/faithful.sock"))
+      assert.strictEqual(denied._tag === "BrokenResource" ? denied.code : denied._tag, "EPERM")
+      yield* lonely.sendTo(encoder.encode("yes"), "/run/faithful.sock")
+      assert.strictEqual(decoder.decode((yield* faithful.receive()).data), "yes")
     }).pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer())),
   )
 })
