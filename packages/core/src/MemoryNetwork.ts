@@ -233,8 +233,9 @@ export interface Options {
   /**
    * A TLS driver to run over the memory connections (TLS drivers work on
    * any `RawConnection`): `MemoryNetwork.layer({ tls: NodeNetwork.make().tls })`
-   * gives `Tcp.connect({ tls })` / `Tcp.listen({ tls })` over memory
-   * connections with Node's TLS; virtual time stays exact under
+   * (or `BunNetwork.make().tls`) gives `Tcp.connect({ tls })` /
+   * `Tcp.listen({ tls })` over memory connections with that runtime's TLS;
+   * virtual time stays exact under
    * `TestClock` (a TLS 1.3 handshake adds one round trip). Omitted: TLS
    * fails with `Unsupported`.
    */
