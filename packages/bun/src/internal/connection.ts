@@ -22,6 +22,21 @@ export interface SocketData {
   conn: BunConnection | undefined
 }
 
+/**
+ * Bun's socket handlers are per `Bun.connect` call / per `Bun.listen`; these
+ * shared ones route every event to the adapter in `socket.data`.
+ *
+ * @internal
+ */
+export const streamHandlers = {
+  binaryType: "uint8array",
+  data: (socket: BunSocket, chunk: Uint8Array) => socket.data.conn?.handleData(chunk),
+  end: (socket: BunSocket) => socket.data.conn?.handleEnd(),
+  drain: (socket: BunSocket) => socket.data.conn?.handleDrain(),
+  error: (socket: BunSocket, error: Error) => socket.data.conn?.handleError(error),
+  close: (socket: BunSocket, error?: Error) => socket.data.conn?.handleClose(error),
+} as const
+
 /** @internal */
 export const addressOf = (host: string | undefined, port: number | undefined): SocketAddress.SocketAddress => {
   if (host === undefined || host === "") return SocketAddress.unixPath("")

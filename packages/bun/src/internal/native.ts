@@ -4,7 +4,7 @@ import type { Driver, NetError } from "@netfx/core"
 import { NativeDriver } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { BunConnection, type BunSocket, brokenFrom, type SocketData } from "./connection.ts"
+import { BunConnection, type BunSocket, brokenFrom, type SocketData, streamHandlers } from "./connection.ts"
 
 const FIX =
   "the @netfx/native addon is not installed or not built; install a C toolchain (cc, make, python3) and run `pnpm rebuild @netfx/native`"
@@ -30,15 +30,6 @@ export const loadAddon = (): NativeDriver.NativeAddon => {
   }
 }
 
-const handlers = {
-  binaryType: "uint8array",
-  data: (socket: BunSocket, chunk: Uint8Array) => socket.data.conn?.handleData(chunk),
-  end: (socket: BunSocket) => socket.data.conn?.handleEnd(),
-  drain: (socket: BunSocket) => socket.data.conn?.handleDrain(),
-  error: (socket: BunSocket, error: Error) => socket.data.conn?.handleError(error),
-  close: (socket: BunSocket, error?: Error) => socket.data.conn?.handleClose(error),
-} as const
-
 /** @internal Bun: `Bun.connect({ fd })` (`new net.Socket({ fd })` does not work on Bun 1.4). */
 export const adoptStream = (fd: number): Effect.Effect<Driver.RawConnection, NetError.BrokenResource, Scope.Scope> =>
   Effect.acquireRelease(
@@ -48,7 +39,7 @@ export const adoptStream = (fd: number): Effect.Effect<Driver.RawConnection, Net
           fd,
           allowHalfOpen: true,
           data: { conn: undefined },
-          socket: handlers as unknown as Bun.SocketHandler<SocketData>,
+          socket: streamHandlers as unknown as Bun.SocketHandler<SocketData>,
         } as unknown as Bun.TCPSocketConnectOptions<SocketData>)) as unknown as BunSocket
         return new BunConnection(socket, { noDelay: true })
       },

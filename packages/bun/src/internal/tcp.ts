@@ -3,20 +3,7 @@ import { NetError } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as abortConnect from "./abortConnect.ts"
-import { addressOf, BunConnection, type BunSocket, fdOf, type SocketData } from "./connection.ts"
-
-/**
- * Bun's handlers are per `Bun.connect` call / per `Bun.listen`; these shared
- * ones route every event to the adapter in `socket.data`.
- */
-const streamHandlers = {
-  binaryType: "uint8array",
-  data: (socket: BunSocket, chunk: Uint8Array) => socket.data.conn?.handleData(chunk),
-  end: (socket: BunSocket) => socket.data.conn?.handleEnd(),
-  drain: (socket: BunSocket) => socket.data.conn?.handleDrain(),
-  error: (socket: BunSocket, error: Error) => socket.data.conn?.handleError(error),
-  close: (socket: BunSocket, error?: Error) => socket.data.conn?.handleClose(error),
-} as const
+import { addressOf, BunConnection, type BunSocket, fdOf, type SocketData, streamHandlers } from "./connection.ts"
 
 interface ConnectData extends SocketData {
   attempt: Attempt | undefined

@@ -3,7 +3,7 @@ import type { Driver, Unix } from "@netfx/core"
 import { NetError, SocketAddress, Unix as UnixCore } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { BunConnection, type BunSocket, fdOf, type SocketData } from "./connection.ts"
+import { BunConnection, type BunSocket, fdOf, type SocketData, streamHandlers } from "./connection.ts"
 
 type UnixAddress = SocketAddress.UnixPath | SocketAddress.UnixAbstract
 
@@ -12,15 +12,6 @@ export const bunPath = (address: UnixAddress): string =>
   address._tag === "UnixPath" ? address.path : `\0${address.name}`
 
 const unnamed = SocketAddress.unixPath("")
-
-const streamHandlers = {
-  binaryType: "uint8array",
-  data: (socket: BunSocket, chunk: Uint8Array) => socket.data.conn?.handleData(chunk),
-  end: (socket: BunSocket) => socket.data.conn?.handleEnd(),
-  drain: (socket: BunSocket) => socket.data.conn?.handleDrain(),
-  error: (socket: BunSocket, error: Error) => socket.data.conn?.handleError(error),
-  close: (socket: BunSocket, error?: Error) => socket.data.conn?.handleClose(error),
-} as const
 
 /** Bun reports no addresses for Unix sockets: netfx knows them. */
 const withAddresses = (conn: BunConnection, local: UnixAddress, remote: UnixAddress): BunConnection => {
