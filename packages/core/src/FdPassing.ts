@@ -21,6 +21,7 @@
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import { concatBytes } from "./internal/bytes.ts"
 import * as fdStream from "./internal/fdStream.ts"
 import type {
   BrokenResource,
@@ -442,20 +443,11 @@ export const toFileHandle = (fd: number): Effect.Effect<FileHandle, Unsupported,
     const read = (maxBytes = 65536) => ops.read(fd, maxBytes)
     const readAll = Effect.gen(function* () {
       const parts: Array<Uint8Array> = []
-      let size = 0
       while (true) {
         const chunk = yield* read(65536)
-        if (chunk.length === 0) break
+        if (chunk.length === 0) return concatBytes(parts)
         parts.push(chunk)
-        size += chunk.length
       }
-      const out = new Uint8Array(size)
-      let offset = 0
-      for (const p of parts) {
-        out.set(p, offset)
-        offset += p.length
-      }
-      return out
     })
     return { fd, read, readAll, write: (data: Uint8Array) => ops.write(fd, data), close }
   })

@@ -17,6 +17,7 @@ import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { concatBytes } from "../src/internal/bytes.ts"
 import type { Listener } from "../src/Listener.ts"
 import type { Network } from "../src/Network.ts"
 import * as SocketAddress from "../src/SocketAddress.ts"
@@ -66,20 +67,11 @@ export const text = (b: Uint8Array): string => decoder.decode(b)
 export const readAll = (conn: SocketStream.SocketStream) =>
   Effect.gen(function* () {
     const parts: Array<Uint8Array> = []
-    let size = 0
     while (true) {
       const chunk = yield* Effect.catchTag(conn.receive(), "EndOfStream", () => Effect.succeed(undefined))
-      if (chunk === undefined) break
+      if (chunk === undefined) return concatBytes(parts)
       parts.push(chunk)
-      size += chunk.length
     }
-    const out = new Uint8Array(size)
-    let offset = 0
-    for (const p of parts) {
-      out.set(p, offset)
-      offset += p.length
-    }
-    return out
   })
 
 /** Reads exactly `n` bytes (test helper, independent of the buffered-stream module). @since 0.1.0 */

@@ -26,6 +26,7 @@ import {
 import type * as SocketAddress from "../SocketAddress.ts"
 import type { SocketStream } from "../SocketStream.ts"
 import { BufferedStreamImpl, toBytes } from "./bufferedStream.ts"
+import { concatBytes } from "./bytes.ts"
 
 /** @internal */
 export const DEFAULT_LIMIT = 65536
@@ -38,17 +39,6 @@ const COALESCE = 65536
 
 const EMPTY = new Uint8Array(0)
 const NEWLINE = new Uint8Array([10])
-
-const concat = (parts: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
-  if (parts.length === 1) return parts[0] as Uint8Array
-  const out = new Uint8Array(size)
-  let offset = 0
-  for (const p of parts) {
-    out.set(p, offset)
-    offset += p.length
-  }
-  return out
-}
 
 /** @internal */
 export const validateLimit = (limit: unknown): Effect.Effect<number, InvalidArgument> =>
@@ -233,7 +223,7 @@ export class StreamWriterImpl implements StreamWriter {
       this.queue.shift()
       if (size >= COALESCE) break
     }
-    return concat(parts, size)
+    return concatBytes(parts, size)
   }
 
   private fail(error: SendError): void {

@@ -130,16 +130,7 @@ export const scripted = (parts: ReadonlyArray<Uint8Array>): SocketStream.SocketS
   return f.stream
 }
 
-export const concatBytes = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const size = parts.reduce((n, p) => n + p.length, 0)
-  const out = new Uint8Array(size)
-  let offset = 0
-  for (const p of parts) {
-    out.set(p, offset)
-    offset += p.length
-  }
-  return out
-}
+export { concatBytes } from "../../src/internal/bytes.ts"
 
 /** A connected pair of byte streams over one transport. */
 export interface Transport {

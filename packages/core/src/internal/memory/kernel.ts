@@ -11,6 +11,7 @@ import type {
 } from "../../NativeDriver.ts"
 import { BrokenResource } from "../../NetError.ts"
 import * as SocketAddress from "../../SocketAddress.ts"
+import { concatBytes } from "../bytes.ts"
 import type { MemoryNet, Tracked } from "./network.ts"
 import { type MemoryConnection, MemoryListener } from "./stream.ts"
 import type { UnixNamespace } from "./unix.ts"
@@ -513,12 +514,7 @@ export class Kernel {
     s.recvBytes -= size
     s.bytesReceived += size
     this.net.stats.bytesDelivered += size
-    const data = new Uint8Array(size)
-    let offset = 0
-    for (const p of parts) {
-      data.set(p, offset)
-      offset += p.length
-    }
+    const data = concatBytes(parts, size)
     // the in-flight references become descriptors; extras are closed (MSG_CTRUNC)
     const fds = objs.slice(0, maxFds).map((o) => {
       const fd = this.allocate(o)
