@@ -526,13 +526,6 @@ const protocolOf = (type: SocketType): number => (type === "stream" ? 6 : 17)
 
 const failed = (host: string, code: string, syscall = "getaddrinfo") => new ResolveFailed({ host, code, syscall })
 
-const withPort = (address: SocketAddress.Ipv4 | SocketAddress.Ipv6, port: number) =>
-  address.port === port
-    ? address
-    : address._tag === "Ipv4"
-      ? SocketAddress.ipv4(address.host, port)
-      : SocketAddress.ipv6(address.host, port, { flowInfo: address.flowInfo, scopeId: address.scopeId })
-
 /** A numeric host as an address (IPv6 keeps its `%zone`; a numeric zone is also the scope id). */
 const numericAddress = (host: string, port: number): SocketAddress.Ipv4 | SocketAddress.Ipv6 => {
   if (!host.includes(":")) return SocketAddress.ipv4(host, port)
@@ -553,7 +546,7 @@ const shape = (
 ): Effect.Effect<ReadonlyArray<AddressInfo>, ResolveFailed> => {
   const family = options?.family ?? 0
   const flags = options?.flags ?? 0
-  let addresses = found.map((a) => withPort(a, port))
+  let addresses = found.map((a) => SocketAddress.withPort(a, port))
   if (family === 6 && (flags & AI_V4MAPPED) !== 0) {
     const v6 = addresses.filter((a) => a._tag === "Ipv6")
     const mapped = addresses.filter((a) => a._tag === "Ipv4").map(v4Mapped)
@@ -1415,7 +1408,7 @@ export const cached = (service: ResolverService, options: CacheOptions): Resolve
         const now = yield* Clock.currentTimeMillis
         const hit = entries.get(key)
         if (hit !== undefined && hit.expires > now) {
-          return hit.infos.map((i) => ({ ...i, address: withPort(i.address, port) }))
+          return hit.infos.map((i) => ({ ...i, address: SocketAddress.withPort(i.address, port) }))
         }
         entries.delete(key)
         const infos = yield* inner.getaddrinfo(host, port, lookupOptions)

@@ -218,6 +218,74 @@ export const ip = (host: string, port: number, scopeId = 0): Ipv4 | Ipv6 =>
   host.includes(":") ? ipv6(host, port, { scopeId }) : ipv4(host, port)
 
 /**
+ * An IP address as a runtime reports it (`socket.remoteAddress`, a UDP
+ * sender): an IPv6 host may carry a `%zone` — a numeric zone becomes the
+ * scope id, a named one (`fe80::1%eth0`) stays in the host. `ipv6` forces
+ * the family (when the runtime reports it apart from the host).
+ *
+ * @example
+ * ```ts
+ * import { SocketAddress } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * assert.deepStrictEqual(SocketAddress.fromRuntime("fe80::1%2", 80), SocketAddress.ipv6("fe80::1", 80, { scopeId: 2 }))
+ * assert.strictEqual(SocketAddress.fromRuntime("fe80::1%eth0", 80).host, "fe80::1%eth0")
+ * assert.strictEqual(SocketAddress.fromRuntime("10.0.0.1", 80)._tag, "Ipv4")
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromRuntime = (host: string, port: number, ipv6Family: boolean = host.includes(":")): Ipv4 | Ipv6 => {
+  if (!ipv6Family) return ipv4(host, port)
+  const [bare, zone] = host.split("%")
+  const scopeId = zone !== undefined && /^\d+$/.test(zone) ? Number(zone) : 0
+  return ipv6(zone !== undefined && scopeId === 0 ? host : (bare as string), port, { scopeId })
+}
+
+/**
+ * The host string a runtime takes for an IP address: an IPv6 scope id is
+ * written as a `%zone` (the inverse of {@link fromRuntime}).
+ *
+ * @example
+ * ```ts
+ * import { SocketAddress } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * assert.strictEqual(SocketAddress.runtimeHost(SocketAddress.ipv6("fe80::1", 80, { scopeId: 2 })), "fe80::1%2")
+ * assert.strictEqual(SocketAddress.runtimeHost(SocketAddress.ipv4("10.0.0.1", 80)), "10.0.0.1")
+ * ```
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const runtimeHost = (address: Ipv4 | Ipv6): string =>
+  address._tag === "Ipv6" && address.scopeId !== 0 && !address.host.includes("%")
+    ? `${address.host}%${address.scopeId}`
+    : address.host
+
+/**
+ * The same address on another port.
+ *
+ * @example
+ * ```ts
+ * import { SocketAddress } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * assert.deepStrictEqual(SocketAddress.withPort(SocketAddress.ipv4("10.0.0.1", 0), 80), SocketAddress.ipv4("10.0.0.1", 80))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const withPort = (address: Ipv4 | Ipv6, port: number): Ipv4 | Ipv6 =>
+  address.port === port
+    ? address
+    : address._tag === "Ipv4"
+      ? ipv4(address.host, port)
+      : ipv6(address.host, port, { flowInfo: address.flowInfo, scopeId: address.scopeId })
+
+/**
  * True for IPv4 and IPv6 addresses.
  *
  * @example
@@ -288,7 +356,7 @@ export const format = (address: SocketAddress): string => {
     case "Ipv4":
       return `${address.host}:${address.port}`
     case "Ipv6":
-      return `[${address.host}${address.scopeId !== 0 && !address.host.includes("%") ? `%${address.scopeId}` : ""}]:${address.port}`
+      return `[${runtimeHost(address)}]:${address.port}`
     case "UnixPath":
       return address.path === "" ? "(unnamed)" : address.path
     case "UnixAbstract":

@@ -40,10 +40,7 @@ export const streamHandlers = {
 /** @internal */
 export const addressOf = (host: string | undefined, port: number | undefined): SocketAddress.SocketAddress => {
   if (host === undefined || host === "") return SocketAddress.unixPath("")
-  if (!host.includes(":")) return SocketAddress.ipv4(host, port ?? 0)
-  const [bare, zone] = host.split("%")
-  const scopeId = zone !== undefined && /^\d+$/.test(zone) ? Number(zone) : 0
-  return SocketAddress.ipv6(zone !== undefined && scopeId === 0 ? host : (bare as string), port ?? 0, { scopeId })
+  return SocketAddress.fromRuntime(host, port ?? 0)
 }
 
 /** @internal */

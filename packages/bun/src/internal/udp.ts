@@ -42,17 +42,8 @@ declare const Bun: {
 }
 
 /** @internal */
-export const ipAddress = (host: string, port: number, v6: boolean): Ip => {
-  if (!v6 && !host.includes(":")) return SocketAddress.ipv4(host, port)
-  const [bare = host, zone] = host.split("%")
-  const scopeId = zone !== undefined && /^\d+$/.test(zone) ? Number(zone) : 0
-  return SocketAddress.ipv6(zone !== undefined && scopeId === 0 ? host : bare, port, { scopeId })
-}
-
-const hostOf = (address: Ip): string =>
-  address._tag === "Ipv6" && address.scopeId !== 0 && !address.host.includes("%")
-    ? `${address.host}%${address.scopeId}`
-    : address.host
+export const ipAddress = (host: string, port: number, v6: boolean): Ip =>
+  SocketAddress.fromRuntime(host, port, v6 || host.includes(":"))
 
 /** Errors an ICMP message for an earlier datagram leaves pending on the socket. */
 const STALE_ICMP = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN", "EPROTO"])
@@ -82,7 +73,9 @@ class BunUdpSocket implements Udp.RawUdpSocket {
       let accepted: boolean
       try {
         accepted =
-          address === undefined ? this.socket.send(data) : this.socket.send(data, address.port, hostOf(address))
+          address === undefined
+            ? this.socket.send(data)
+            : this.socket.send(data, address.port, SocketAddress.runtimeHost(address))
       } catch (error) {
         // Bun sockets have IP_RECVERR on, so on an *unconnected* socket an ICMP
         // error for an earlier datagram (to another destination) is pending in
@@ -213,7 +206,7 @@ export const bind = (
       (address._tag === "Ipv6" && request.ipv6Only ? SOCKET_IPV6_ONLY : 0) |
       (request.reuseAddress ? LISTEN_REUSE_ADDR : 0)
     const options: Record<string, unknown> = {
-      hostname: hostOf(address),
+      hostname: SocketAddress.runtimeHost(address),
       port: address.port,
       flags,
       socket: {
@@ -230,7 +223,7 @@ export const bind = (
         },
       },
     }
-    if (remote !== undefined) options.connect = { hostname: hostOf(remote), port: remote.port }
+    if (remote !== undefined) options.connect = { hostname: SocketAddress.runtimeHost(remote), port: remote.port }
     const socket = yield* Effect.acquireRelease(
       Effect.async<BunUdp, NetError.ListenFailed | NetError.ConnectFailed>((resume) => {
         let cancelled = false

@@ -10,13 +10,6 @@ import * as SocketAddress from "../SocketAddress.ts"
 /** How often a dual-stack bind on port 0 picks a new port when the first family's port is taken for another. @internal */
 export const DUAL_STACK_RETRIES = 16
 
-const withPort = (address: SocketAddress.Ipv4 | SocketAddress.Ipv6, port: number) =>
-  address.port === port
-    ? address
-    : address._tag === "Ipv4"
-      ? SocketAddress.ipv4(address.host, port)
-      : SocketAddress.ipv6(address.host, port, { flowInfo: address.flowInfo, scopeId: address.scopeId })
-
 /**
  * Binds every address on one port (dual stack): the first address fixes the
  * port (the system's choice for port 0) and the others bind the same port,
@@ -56,7 +49,9 @@ export const bindAll = (
       const raws: Array<RawListener> = []
       let port = requested
       for (const address of addresses) {
-        const bound = yield* Effect.either(bindOne(withPort(address, port), dual && address._tag === "Ipv6"))
+        const bound = yield* Effect.either(
+          bindOne(SocketAddress.withPort(address, port), dual && address._tag === "Ipv6"),
+        )
         if (Either.isLeft(bound)) {
           const error = bound.left
           if (error._tag === "ListenFailed") {

@@ -14,11 +14,7 @@ export const addressOf = (
   family?: string,
 ): SocketAddress.SocketAddress => {
   if (host === undefined) return SocketAddress.unixPath("")
-  const v6 = family === "IPv6" || family === "6" || host.includes(":")
-  if (!v6) return SocketAddress.ipv4(host, port ?? 0)
-  const [bare, zone] = host.split("%")
-  const scopeId = zone !== undefined && /^\d+$/.test(zone) ? Number(zone) : 0
-  return SocketAddress.ipv6(zone !== undefined && scopeId === 0 ? host : (bare as string), port ?? 0, { scopeId })
+  return SocketAddress.fromRuntime(host, port ?? 0, family === "IPv6" || family === "6" || host.includes(":"))
 }
 
 /** @internal */

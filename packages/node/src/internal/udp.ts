@@ -12,18 +12,8 @@ const hasReusePort = nodeMajor > 23 || (nodeMajor === 23 && nodeMinor >= 1) || (
 type Ip = SocketAddress.Ipv4 | SocketAddress.Ipv6
 
 /** @internal */
-export const ipAddress = (host: string, port: number, family?: string | number): Ip => {
-  const v6 = family === "IPv6" || family === 6 || host.includes(":")
-  if (!v6) return SocketAddress.ipv4(host, port)
-  const [bare = host, zone] = host.split("%")
-  const scopeId = zone !== undefined && /^\d+$/.test(zone) ? Number(zone) : 0
-  return SocketAddress.ipv6(zone !== undefined && scopeId === 0 ? host : bare, port, { scopeId })
-}
-
-const hostOf = (address: Ip): string =>
-  address._tag === "Ipv6" && address.scopeId !== 0 && !address.host.includes("%")
-    ? `${address.host}%${address.scopeId}`
-    : address.host
+export const ipAddress = (host: string, port: number, family?: string | number): Ip =>
+  SocketAddress.fromRuntime(host, port, family === "IPv6" || family === 6 || host.includes(":"))
 
 /** The descriptor, from dgram's internal state (`_handle` is deprecated); `undefined` if that moves. */
 const fdOf = (socket: dgram.Socket): number | undefined => {
@@ -50,7 +40,7 @@ class NodeUdpSocket implements Udp.RawUdpSocket {
     const done = (error: Error | null) => callback(error ? errno(error) : undefined)
     try {
       if (address === undefined) this.socket.send(data, done)
-      else this.socket.send(data, address.port, hostOf(address), done)
+      else this.socket.send(data, address.port, SocketAddress.runtimeHost(address), done)
     } catch (error) {
       queueMicrotask(() => callback(errno(error)))
     }
@@ -185,7 +175,7 @@ export const bind = (
       socket.once("listening", onListening)
       try {
         if (adopted !== undefined) socket.bind({ fd: adopted.fd, exclusive: true })
-        else socket.bind({ address: hostOf(address), port: address.port, exclusive: true })
+        else socket.bind({ address: SocketAddress.runtimeHost(address), port: address.port, exclusive: true })
       } catch (error) {
         phase(error as Error)
       }
@@ -212,7 +202,7 @@ export const bind = (
         }
         phase = fail
         try {
-          socket.connect(remote.port, hostOf(remote), () => {
+          socket.connect(remote.port, SocketAddress.runtimeHost(remote), () => {
             phase = undefined
             resume(Effect.void)
           })
