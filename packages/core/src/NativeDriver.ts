@@ -303,33 +303,32 @@ export interface NativeDriver {
   readonly file: FileOps
 }
 
+const FIX =
+  "the @netfx/native addon is not installed or not built; install a C toolchain (cc, make, python3) and run `pnpm rebuild @netfx/native`"
+
 /**
  * A runtime's native driver with the addon loaded on first use (so
  * programs that never need it never load it, and a missing addon costs
  * nothing until then): what `NodeNetwork` and `BunNetwork` pass as
- * `native`.
+ * `native`. `load` requires `@netfx/native` from the runtime package; when
+ * it throws (the addon is not installed or not built), the driver's
+ * `addon` has no `binding` and a `loadError` naming the fix, so the calls
+ * that need it fail with `Unsupported` and everything else works.
  *
  * **Resource**: none until `addon` is first read; then the addon module.
  *
- * **Errors**: none (`load` must not throw: a missing addon is an
- * `NativeAddon` with `binding` undefined and `loadError` set).
+ * **Errors**: none (a failed load is reported through `addon.loadError`).
  *
  * @example
  * ```ts
- * import { type Driver, NativeDriver, NetError } from "@netfx/core"
+ * import { NativeDriver, NetError } from "@netfx/core"
  * import { Effect } from "effect"
  * import * as fs from "node:fs"
+ * import { createRequire } from "node:module"
  *
  * const driver = NativeDriver.make({
- *   load: () => ({
- *     binding: undefined,
- *     loadError: "not built",
- *     fix: "run `pnpm rebuild @netfx/native`",
- *     runtime: "example",
- *     readiness: "none",
- *     errnoName: (n) => `E${Math.abs(n)}`,
- *     watch: undefined,
- *   }),
+ *   runtime: "example",
+ *   load: () => createRequire(import.meta.url)("@netfx/native") as NativeDriver.NativeAddon,
  *   adoptStream: () => Effect.fail(new NetError.BrokenResource({ operation: "adoptStream", code: "ENOSYS" })),
  *   file: NativeDriver.makeFileOps(fs),
  * })
@@ -339,14 +338,30 @@ export interface NativeDriver {
  * @category driver
  */
 export const make = (options: {
+  readonly runtime: string
   readonly load: () => NativeAddon
   readonly adoptStream: NativeDriver["adoptStream"]
   readonly file: FileOps
 }): NativeDriver => {
   let loaded: NativeAddon | undefined
+  const load = (): NativeAddon => {
+    try {
+      return options.load()
+    } catch (error) {
+      return {
+        binding: undefined,
+        loadError: `${FIX} (${error instanceof Error ? error.message.split("\n")[0] : String(error)})`,
+        fix: FIX,
+        runtime: options.runtime,
+        readiness: "none",
+        errnoName: (n) => `E${Math.abs(n)}`,
+        watch: undefined,
+      }
+    }
+  }
   return {
     get addon() {
-      if (loaded === undefined) loaded = options.load()
+      if (loaded === undefined) loaded = load()
       return loaded
     },
     adoptStream: options.adoptStream,

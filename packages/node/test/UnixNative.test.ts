@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { FdPassing, Network, SocketAddress, Tcp, UnixDatagram } from "@netfx/core"
+import { FdPassing, NativeDriver, Network, SocketAddress, Tcp, UnixDatagram } from "@netfx/core"
 import { nativeContract, Peers } from "@netfx/core/testing"
 import { NodeNetwork } from "@netfx/node"
 import * as Effect from "effect/Effect"
@@ -29,18 +29,15 @@ describe("socket options through the native addon (node)", () => {
   it.live("without the addon: Unsupported naming the fix; Unix streams and TCP still work", () => {
     const broken = Layer.succeed(Network.Network, {
       ...NodeNetwork.make(),
-      native: {
-        ...(NodeNetwork.make().native as NonNullable<Network.NetworkService["native"]>),
-        addon: {
-          binding: undefined,
-          loadError: "the @netfx/native addon is not built; run `pnpm rebuild @netfx/native` (test)",
-          fix: "run `pnpm rebuild @netfx/native`",
-          runtime: "node",
-          readiness: "none",
-          errnoName: (n: number) => `E${n}`,
-          watch: undefined,
+      // the real loader's fallback, with a require that fails as a missing build does
+      native: NativeDriver.make({
+        runtime: "node",
+        load: () => {
+          throw new Error("Cannot find module '@netfx/native'")
         },
-      },
+        adoptStream: (NodeNetwork.make().native as NonNullable<Network.NetworkService["native"]>).adoptStream,
+        file: (NodeNetwork.make().native as NonNullable<Network.NetworkService["native"]>).file,
+      }),
     })
     return Effect.gen(function* () {
       const e1 = yield* Effect.flip(UnixDatagram.bind())

@@ -6,30 +6,6 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { BunConnection, type BunSocket, brokenFrom, type SocketData, streamHandlers } from "./connection.ts"
 
-const FIX =
-  "the @netfx/native addon is not installed or not built; install a C toolchain (cc, make, python3) and run `pnpm rebuild @netfx/native`"
-
-/**
- * @internal Loads `@netfx/native`; never throws. Under Bun the addon's
- * loader selects its epoll thread (uv_poll would abort Bun).
- */
-export const loadAddon = (): NativeDriver.NativeAddon => {
-  try {
-    const require = createRequire(import.meta.url)
-    return require("@netfx/native") as NativeDriver.NativeAddon
-  } catch (error) {
-    return {
-      binding: undefined,
-      loadError: `${FIX} (${error instanceof Error ? error.message.split("\n")[0] : String(error)})`,
-      fix: FIX,
-      runtime: "bun",
-      readiness: "none",
-      errnoName: (n) => `E${Math.abs(n)}`,
-      watch: undefined,
-    }
-  }
-}
-
 /** @internal Bun: `Bun.connect({ fd })` (`new net.Socket({ fd })` does not work on Bun 1.4). */
 export const adoptStream = (fd: number): Effect.Effect<Driver.RawConnection, NetError.BrokenResource, Scope.Scope> =>
   Effect.acquireRelease(
@@ -52,7 +28,13 @@ export const adoptStream = (fd: number): Effect.Effect<Driver.RawConnection, Net
 export const file: NativeDriver.FileOps = NativeDriver.makeFileOps(fs)
 
 /** @internal The native driver; the addon loads on first use. */
-export const driver: NativeDriver.NativeDriver = NativeDriver.make({ load: () => loadAddon(), adoptStream, file })
+export const driver: NativeDriver.NativeDriver = NativeDriver.make({
+  runtime: "bun",
+  // under Bun the addon's loader selects its epoll thread (uv_poll would abort Bun)
+  load: () => createRequire(import.meta.url)("@netfx/native") as NativeDriver.NativeAddon,
+  adoptStream,
+  file,
+})
 
 /** @internal */
 export const addon = (): NativeDriver.NativeAddon => driver.addon

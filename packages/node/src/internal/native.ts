@@ -7,27 +7,6 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { brokenFrom, NodeConnection } from "./connection.ts"
 
-const FIX =
-  "the @netfx/native addon is not installed or not built; install a C toolchain (cc, make, python3) and run `pnpm rebuild @netfx/native`"
-
-/** @internal Loads `@netfx/native`; never throws (a missing addon becomes `Unsupported` later). */
-export const loadAddon = (runtime: string): NativeDriver.NativeAddon => {
-  try {
-    const require = createRequire(import.meta.url)
-    return require("@netfx/native") as NativeDriver.NativeAddon
-  } catch (error) {
-    return {
-      binding: undefined,
-      loadError: `${FIX} (${error instanceof Error ? error.message.split("\n")[0] : String(error)})`,
-      fix: FIX,
-      runtime,
-      readiness: "none",
-      errnoName: (n) => `E${Math.abs(n)}`,
-      watch: undefined,
-    }
-  }
-}
-
 /** @internal Node: `new net.Socket({ fd })` (it guesses TCP or pipe from the descriptor). */
 export const adoptStream = (fd: number): Effect.Effect<Driver.RawConnection, NetError.BrokenResource, Scope.Scope> =>
   Effect.acquireRelease(
@@ -46,7 +25,13 @@ export const adoptStream = (fd: number): Effect.Effect<Driver.RawConnection, Net
 export const file: NativeDriver.FileOps = NativeDriver.makeFileOps(fs)
 
 /** @internal The native driver; the addon loads on first use. */
-export const driver: NativeDriver.NativeDriver = NativeDriver.make({ load: () => loadAddon("node"), adoptStream, file })
+export const driver: NativeDriver.NativeDriver = NativeDriver.make({
+  runtime: "node",
+  // resolved from this package, which depends on @netfx/native
+  load: () => createRequire(import.meta.url)("@netfx/native") as NativeDriver.NativeAddon,
+  adoptStream,
+  file,
+})
 
 /** @internal */
 export const addon = (): NativeDriver.NativeAddon => driver.addon
