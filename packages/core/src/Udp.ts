@@ -48,15 +48,16 @@ import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as internal from "./internal/udp.ts"
-import type {
-  BusyResource,
-  ClosedResource,
-  ConnectFailed,
-  InvalidArgument,
-  ListenFailed,
+import {
+  type BusyResource,
+  type ClosedResource,
+  type ConnectFailed,
+  errnoOf,
+  type InvalidArgument,
+  type ListenFailed,
   OperationFailed,
-  ResolveFailed,
-  Unsupported,
+  type ResolveFailed,
+  type Unsupported,
 } from "./NetError.ts"
 import type * as Network from "./Network.ts"
 import type * as SocketAddress from "./SocketAddress.ts"
@@ -718,3 +719,102 @@ export const connect: (
  * @category utils
  */
 export const isMulticast: (host: string) => boolean = internal.isMulticast
+
+/**
+ * The option setters `node:dgram` sockets and `Bun.udpSocket` sockets share
+ * (what {@link applyOption} calls). A setter fails by throwing, or — as Bun's
+ * interface and membership setters do — by returning `false`.
+ *
+ * @example
+ * ```ts
+ * import type { Udp } from "@netfx/core"
+ * import * as dgram from "node:dgram"
+ *
+ * const setters: Udp.OptionSetters = dgram.createSocket("udp4")
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface OptionSetters {
+  setBroadcast(enabled: boolean): unknown
+  setTTL(ttl: number): unknown
+  setMulticastTTL(ttl: number): unknown
+  setMulticastLoopback(enabled: boolean): unknown
+  setMulticastInterface(address: string): unknown
+  addMembership(group: string, iface?: string): unknown
+  dropMembership(group: string, iface?: string): unknown
+  addSourceSpecificMembership(source: string, group: string, iface?: string): unknown
+  dropSourceSpecificMembership(source: string, group: string, iface?: string): unknown
+}
+
+/**
+ * Applies one {@link UdpOption} through a runtime socket's setters: what a
+ * runtime's `RawUdpSocket.setOption` does on Node and on Bun.
+ *
+ * **Errors** (returned, not thrown): `OperationFailed` with the errno when
+ * the setter throws, or `EUNKNOWN` when it returns `false` for an
+ * interface or membership change.
+ *
+ * @example
+ * ```ts
+ * import { SocketAddress, Udp } from "@netfx/core"
+ * import * as dgram from "node:dgram"
+ *
+ * const socket = dgram.createSocket("udp4")
+ * socket.bind(0, "127.0.0.1", () => {
+ *   const error = Udp.applyOption(socket, { _tag: "Broadcast", enabled: true }, SocketAddress.ipv4("127.0.0.1", 0))
+ *   socket.close()
+ *   if (error !== undefined) throw error
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export const applyOption = (
+  socket: OptionSetters,
+  option: UdpOption,
+  address: SocketAddress.SocketAddress,
+): OperationFailed | undefined => {
+  const operation = `set ${option._tag}`
+  try {
+    // only these setters report failure with `false` (Bun); the others return the value set
+    let result: unknown
+    switch (option._tag) {
+      case "Broadcast":
+        socket.setBroadcast(option.enabled)
+        return undefined
+      case "Ttl":
+        socket.setTTL(option.ttl)
+        return undefined
+      case "MulticastTtl":
+        socket.setMulticastTTL(option.ttl)
+        return undefined
+      case "MulticastLoopback":
+        socket.setMulticastLoopback(option.enabled)
+        return undefined
+      case "MulticastInterface":
+        result = socket.setMulticastInterface(option.address)
+        break
+      case "JoinGroup":
+        result =
+          option.source !== undefined
+            ? socket.addSourceSpecificMembership(option.source, option.group, option.interface)
+            : socket.addMembership(option.group, option.interface)
+        break
+      case "LeaveGroup":
+        result =
+          option.source !== undefined
+            ? socket.dropSourceSpecificMembership(option.source, option.group, option.interface)
+            : socket.dropMembership(option.group, option.interface)
+        break
+    }
+    return result === false
+      ? new OperationFailed({ operation, code: "EUNKNOWN", address, cause: "the runtime's setter returned false" })
+      : undefined
+  } catch (error) {
+    const { code, syscall } = errnoOf(error)
+    return new OperationFailed({ operation, code, syscall, address, cause: error })
+  }
+}

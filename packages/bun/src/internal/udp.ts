@@ -1,5 +1,4 @@
-import type { Udp } from "@netfx/core"
-import { NetError, SocketAddress } from "@netfx/core"
+import { NetError, SocketAddress, Udp } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as native from "./native.ts"
@@ -109,55 +108,7 @@ class BunUdpSocket implements Udp.RawUdpSocket {
   }
 
   setOption(option: Udp.UdpOption): NetError.OperationFailed | NetError.Unsupported | undefined {
-    const s = this.socket
-    try {
-      let ok = true
-      switch (option._tag) {
-        case "Broadcast":
-          s.setBroadcast(option.enabled)
-          break
-        case "Ttl":
-          s.setTTL(option.ttl)
-          break
-        case "MulticastTtl":
-          s.setMulticastTTL(option.ttl)
-          break
-        case "MulticastLoopback":
-          s.setMulticastLoopback(option.enabled)
-          break
-        case "MulticastInterface":
-          ok = s.setMulticastInterface(option.address)
-          break
-        case "JoinGroup":
-          ok =
-            option.source !== undefined
-              ? s.addSourceSpecificMembership(option.source, option.group, option.interface)
-              : s.addMembership(option.group, option.interface)
-          break
-        case "LeaveGroup":
-          ok =
-            option.source !== undefined
-              ? s.dropSourceSpecificMembership(option.source, option.group, option.interface)
-              : s.dropMembership(option.group, option.interface)
-          break
-      }
-      if (ok !== false) return undefined
-      return new NetError.OperationFailed({
-        operation: `set ${option._tag}`,
-        code: "EUNKNOWN",
-        address: this.localAddress,
-        cause: "Bun.udpSocket returned false",
-      })
-    } catch (error) {
-      const { code, syscall } = NetError.errnoOf(error)
-      return new NetError.OperationFailed({
-        operation: `set ${option._tag}`,
-        code,
-        syscall,
-        address: this.localAddress,
-        cause: error,
-      })
-    }
+    return Udp.applyOption(this.socket, option, this.localAddress)
   }
 
   close(): void {

@@ -1,6 +1,5 @@
 import * as dgram from "node:dgram"
-import type { Udp } from "@netfx/core"
-import { NetError, SocketAddress } from "@netfx/core"
+import { NetError, SocketAddress, Udp } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as native from "./native.ts"
@@ -46,44 +45,7 @@ class NodeUdpSocket implements Udp.RawUdpSocket {
     }
   }
   setOption(option: Udp.UdpOption): NetError.OperationFailed | NetError.Unsupported | undefined {
-    const s = this.socket
-    try {
-      switch (option._tag) {
-        case "Broadcast":
-          s.setBroadcast(option.enabled)
-          break
-        case "Ttl":
-          s.setTTL(option.ttl)
-          break
-        case "MulticastTtl":
-          s.setMulticastTTL(option.ttl)
-          break
-        case "MulticastLoopback":
-          s.setMulticastLoopback(option.enabled)
-          break
-        case "MulticastInterface":
-          s.setMulticastInterface(option.address)
-          break
-        case "JoinGroup":
-          if (option.source !== undefined) s.addSourceSpecificMembership(option.source, option.group, option.interface)
-          else s.addMembership(option.group, option.interface)
-          break
-        case "LeaveGroup":
-          if (option.source !== undefined) s.dropSourceSpecificMembership(option.source, option.group, option.interface)
-          else s.dropMembership(option.group, option.interface)
-          break
-      }
-      return undefined
-    } catch (error) {
-      const { code, syscall } = NetError.errnoOf(error)
-      return new NetError.OperationFailed({
-        operation: `set ${option._tag}`,
-        code,
-        syscall,
-        address: this.localAddress,
-        cause: error,
-      })
-    }
+    return Udp.applyOption(this.socket, option, this.localAddress)
   }
   close(): void {
     if (this.closed) return
