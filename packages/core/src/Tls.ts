@@ -223,6 +223,72 @@ export interface PeerCertificate {
 }
 
 /**
+ * A peer certificate as `node:tls` reports it (`getPeerCertificate()`;
+ * Bun's TLS sockets report the same shape): what {@link peerCertificateOf}
+ * converts.
+ *
+ * @example
+ * ```ts
+ * import type { Tls } from "@netfx/core"
+ * import type * as tls from "node:tls"
+ *
+ * const raw = (socket: tls.TLSSocket): Tls.RuntimePeerCertificate => socket.getPeerCertificate(false)
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface RuntimePeerCertificate {
+  readonly subject?: unknown
+  readonly issuer?: unknown
+  readonly subjectaltname?: string | undefined
+  readonly valid_from?: string | undefined
+  readonly valid_to?: string | undefined
+  readonly serialNumber?: string | undefined
+  readonly fingerprint256?: string | undefined
+  readonly raw?: Uint8Array | undefined
+}
+
+const certField = (v: unknown): string => (Array.isArray(v) ? v.join(", ") : String(v))
+const certFields = (o: unknown): Record<string, string> => {
+  const out: Record<string, string> = {}
+  if (typeof o === "object" && o !== null) for (const [k, v] of Object.entries(o)) out[k] = certField(v)
+  return out
+}
+
+/**
+ * Converts a runtime's peer certificate into a {@link PeerCertificate}
+ * (repeated subject fields joined with `, `); `None` when there is no
+ * certificate (an empty object or `null`, as the runtimes report it). For
+ * runtime adapters (`NodeNetwork`, `BunNetwork`).
+ *
+ * @example
+ * ```ts
+ * import { Tls } from "@netfx/core"
+ * import { Option } from "effect"
+ * import * as assert from "node:assert"
+ *
+ * assert.ok(Option.isNone(Tls.peerCertificateOf({})))
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export const peerCertificateOf = (c: RuntimePeerCertificate | null | undefined): Option.Option<PeerCertificate> =>
+  c === null || c === undefined || c.raw === undefined
+    ? Option.none()
+    : Option.some({
+        subject: certFields(c.subject),
+        issuer: certFields(c.issuer),
+        subjectAltNames: c.subjectaltname === undefined ? [] : c.subjectaltname.split(", "),
+        validFrom: new Date(c.valid_from ?? 0),
+        validTo: new Date(c.valid_to ?? 0),
+        serialNumber: c.serialNumber ?? "",
+        fingerprint256: c.fingerprint256 ?? "",
+        der: new Uint8Array(c.raw),
+      })
+
+/**
  * Facts of an established TLS session, in `stream.extra.tls`.
  *
  * @example

@@ -1,5 +1,5 @@
-import type { Driver, Tls } from "@netfx/core"
-import { NetError, SocketAddress } from "@netfx/core"
+import type { Driver } from "@netfx/core"
+import { NetError, SocketAddress, Tls } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -102,51 +102,21 @@ const baseOptions = (c: {
 
 // ---- session facts ----
 
-interface BunPeerCertificate {
-  readonly subject?: unknown
-  readonly issuer?: unknown
-  readonly subjectaltname?: string
-  readonly valid_from?: string
-  readonly valid_to?: string
-  readonly serialNumber?: string
-  readonly fingerprint256?: string
-  readonly raw?: Uint8Array
-}
-
 interface BunTlsSocket {
   readonly authorized: boolean
   readonly alpnProtocol: string | false | null
   getCipher(): { readonly name: string; readonly standardName?: string }
   getTLSVersion(): string
-  getPeerCertificate(): BunPeerCertificate | null | undefined
+  getPeerCertificate(): Tls.RuntimePeerCertificate | null | undefined
   getServername(): string | undefined
 }
 
-const field = (v: unknown): string => (Array.isArray(v) ? v.join(", ") : String(v))
-const fields = (o: unknown): Record<string, string> => {
-  const out: Record<string, string> = {}
-  if (typeof o === "object" && o !== null) for (const [k, v] of Object.entries(o)) out[k] = field(v)
-  return out
-}
-
 const peerCertificate = (socket: BunTlsSocket): Option.Option<Tls.PeerCertificate> => {
-  let c: BunPeerCertificate | null | undefined
   try {
-    c = socket.getPeerCertificate()
+    return Tls.peerCertificateOf(socket.getPeerCertificate())
   } catch {
-    c = undefined
+    return Option.none()
   }
-  if (c === null || c === undefined || c.raw === undefined) return Option.none()
-  return Option.some({
-    subject: fields(c.subject),
-    issuer: fields(c.issuer),
-    subjectAltNames: c.subjectaltname === undefined ? [] : c.subjectaltname.split(", "),
-    validFrom: new Date(c.valid_from ?? 0),
-    validTo: new Date(c.valid_to ?? 0),
-    serialNumber: c.serialNumber ?? "",
-    fingerprint256: c.fingerprint256 ?? "",
-    der: new Uint8Array(c.raw),
-  })
 }
 
 const infoOf = (

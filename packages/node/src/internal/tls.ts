@@ -1,7 +1,7 @@
 import { Duplex } from "node:stream"
 import * as tls from "node:tls"
-import type { Driver, Tls } from "@netfx/core"
-import { NetError, SocketAddress } from "@netfx/core"
+import type { Driver } from "@netfx/core"
+import { NetError, SocketAddress, Tls } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -207,27 +207,8 @@ const credentials = (c: {
   return o
 }
 
-const field = (v: unknown): string => (Array.isArray(v) ? v.join(", ") : String(v))
-const fields = (o: unknown): Record<string, string> => {
-  const out: Record<string, string> = {}
-  if (typeof o === "object" && o !== null) for (const [k, v] of Object.entries(o)) out[k] = field(v)
-  return out
-}
-
-const peerCertificate = (socket: tls.TLSSocket): Option.Option<Tls.PeerCertificate> => {
-  const c = socket.getPeerCertificate(false) as Partial<tls.PeerCertificate>
-  if (c === null || c === undefined || c.raw === undefined) return Option.none()
-  return Option.some({
-    subject: fields(c.subject),
-    issuer: fields(c.issuer),
-    subjectAltNames: c.subjectaltname === undefined ? [] : c.subjectaltname.split(", "),
-    validFrom: new Date(c.valid_from ?? 0),
-    validTo: new Date(c.valid_to ?? 0),
-    serialNumber: c.serialNumber ?? "",
-    fingerprint256: c.fingerprint256 ?? "",
-    der: new Uint8Array(c.raw),
-  })
-}
+const peerCertificate = (socket: tls.TLSSocket): Option.Option<Tls.PeerCertificate> =>
+  Tls.peerCertificateOf(socket.getPeerCertificate(false) as Partial<tls.PeerCertificate>)
 
 const infoOf = (socket: tls.TLSSocket, serverSide: boolean, serverName: string | undefined): Tls.TlsInfo => {
   const cipher = socket.getCipher()
