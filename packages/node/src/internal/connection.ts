@@ -205,3 +205,40 @@ export const listenServer = (
     })
     return server
   })
+
+/**
+ * A listening `net.Server` as a RawListener: each connection is wrapped by
+ * `wrap` and handed to core (closed at once when nobody listens any more);
+ * accept errors are reported and the server keeps listening. `stop` closes
+ * the server (a Unix listener keeps its socket file, see `Unix.closeKeepingFile`).
+ *
+ * @internal
+ */
+export class NodeServerListener implements Driver.RawListener {
+  private handlers: Driver.ListenerHandlers | undefined = undefined
+  readonly fd: number | undefined
+  constructor(
+    readonly server: net.Server,
+    readonly address: SocketAddress.SocketAddress,
+    wrap: (socket: net.Socket) => NodeConnection,
+    private readonly stop: () => void,
+  ) {
+    this.fd = fdOf(server)
+    server.on("connection", (socket: net.Socket) => {
+      const conn = wrap(socket)
+      if (this.handlers === undefined) conn.close()
+      else this.handlers.onConnection(conn)
+    })
+    server.on("error", (error: Error) => {
+      const { code, syscall } = NetError.errnoOf(error)
+      this.handlers?.onError({ code, syscall, cause: error })
+    })
+  }
+  start(handlers: Driver.ListenerHandlers): void {
+    this.handlers = handlers
+  }
+  close(): void {
+    this.handlers = undefined
+    if (this.server.listening) this.stop()
+  }
+}

@@ -2,7 +2,7 @@ import * as net from "node:net"
 import type { Driver, Tcp } from "@netfx/core"
 import { NetError, SocketAddress } from "@netfx/core"
 import * as Effect from "effect/Effect"
-import { addressOf, connectSocket, fdOf, listenServer, NodeConnection } from "./connection.ts"
+import { addressOf, connectSocket, listenServer, NodeConnection, NodeServerListener } from "./connection.ts"
 import * as native from "./native.ts"
 
 const [nodeMajor = 0, nodeMinor = 0] = process.versions.node.split(".").map(Number)
@@ -41,32 +41,16 @@ export const connect = (
     )
   })
 
-class NodeListener implements Driver.RawListener {
-  private handlers: Driver.ListenerHandlers | undefined = undefined
-  readonly address: SocketAddress.SocketAddress
-  readonly fd: number | undefined
-  constructor(readonly server: net.Server) {
-    const a = server.address()
-    this.address =
-      a !== null && typeof a === "object" ? addressOf(a.address, a.port, a.family) : SocketAddress.unixPath(String(a))
-    this.fd = fdOf(server)
-    server.on("connection", (socket: net.Socket) => {
-      const conn = new NodeConnection(socket)
-      if (this.handlers === undefined) conn.close()
-      else this.handlers.onConnection(conn)
-    })
-    server.on("error", (error: Error) => {
-      const { code, syscall } = NetError.errnoOf(error)
-      this.handlers?.onError({ code, syscall, cause: error })
-    })
-  }
-  start(handlers: Driver.ListenerHandlers): void {
-    this.handlers = handlers
-  }
-  close(): void {
-    this.handlers = undefined
-    if (this.server.listening) this.server.close()
-  }
+const listenerOf = (server: net.Server): Driver.RawListener => {
+  const a = server.address()
+  const address =
+    a !== null && typeof a === "object" ? addressOf(a.address, a.port, a.family) : SocketAddress.unixPath(String(a))
+  return new NodeServerListener(
+    server,
+    address,
+    (socket) => new NodeConnection(socket),
+    () => server.close(),
+  )
 }
 
 /** @internal */
@@ -99,7 +83,7 @@ export const listen = (
         { fd: opened.fd, backlog: request.backlog } as net.ListenOptions,
         request.address,
       )
-      return new NodeListener(server)
+      return listenerOf(server)
     }
     const options: net.ListenOptions & { reusePort?: boolean } = {
       host: request.address.host,
@@ -109,7 +93,7 @@ export const listen = (
     }
     if (request.reusePort) options.reusePort = true
     const server = yield* listenServer({ noDelay: request.noDelay }, options, request.address)
-    return new NodeListener(server)
+    return listenerOf(server)
   })
 
 /** @internal */

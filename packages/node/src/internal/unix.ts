@@ -4,7 +4,7 @@ import type { Driver, Unix } from "@netfx/core"
 import { NetError, SocketAddress, Unix as UnixCore } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { connectSocket, fdOf, listenServer, NodeConnection } from "./connection.ts"
+import { connectSocket, fdOf, listenServer, NodeConnection, NodeServerListener } from "./connection.ts"
 
 type UnixAddress = SocketAddress.UnixPath | SocketAddress.UnixAbstract
 
@@ -30,35 +30,6 @@ export const connect = (
     },
   )
 
-class NodeUnixListener implements Driver.RawListener {
-  private handlers: Driver.ListenerHandlers | undefined = undefined
-  readonly fd: number | undefined
-  constructor(
-    readonly server: net.Server,
-    readonly address: UnixAddress,
-  ) {
-    this.fd = fdOf(server)
-    server.on("connection", (socket: net.Socket) => {
-      const conn = new NodeConnection(socket, {}, { local: address, remote: unnamed })
-      if (this.handlers === undefined) conn.close()
-      else this.handlers.onConnection(conn)
-    })
-    server.on("error", (error: Error) => {
-      const { code, syscall } = NetError.errnoOf(error)
-      this.handlers?.onError({ code, syscall, cause: error })
-    })
-  }
-  start(handlers: Driver.ListenerHandlers): void {
-    this.handlers = handlers
-  }
-  close(): void {
-    this.handlers = undefined
-    if (!this.server.listening) return
-    // the runtime unlinks the socket file on close; core decides (`removeOnClose`)
-    UnixCore.closeKeepingFile(fs, this.address, () => this.server.close())
-  }
-}
-
 /** @internal */
 export const listen = (request: {
   readonly address: UnixAddress
@@ -70,7 +41,14 @@ export const listen = (request: {
       { path: nodePath(request.address), backlog: request.backlog },
       request.address,
     )
-    return new NodeUnixListener(server, request.address)
+    const address = request.address
+    return new NodeServerListener(
+      server,
+      address,
+      (socket) => new NodeConnection(socket, {}, { local: address, remote: unnamed }),
+      // the runtime unlinks the socket file on close; core decides (`removeOnClose`)
+      () => UnixCore.closeKeepingFile(fs, address, () => server.close()),
+    )
   })
 
 /** @internal */
