@@ -1,5 +1,7 @@
 import type { Driver } from "@netfx/core"
 import { NetError, SocketAddress } from "@netfx/core"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 
 /** @internal How long a closed socket may keep flushing accepted writes before it is aborted. */
 export const LINGER_MILLIS = 30_000
@@ -297,5 +299,82 @@ export class BunConnection implements Driver.RawConnection {
     // `end()` on a Bun socket closes the descriptor (close(2)): unread input
     // makes the kernel reset the connection, exactly like closing any socket.
     this.socket.end()
+  }
+}
+
+/** What the listener adapter needs of a `Bun.listen` result (TCP or Unix). */
+interface BunListenerHandle {
+  stop(closeActiveConnections?: boolean): void
+}
+
+/** How one kind of listener starts, reports its address, wraps accepted sockets and stops. */
+interface ListenerParts<L extends BunListenerHandle> {
+  readonly open: (socket: Bun.SocketHandler<SocketData>) => L
+  readonly addressOf: (listener: L) => SocketAddress.SocketAddress
+  readonly wrap: (socket: BunSocket) => BunConnection
+  readonly stop: (listener: L) => void
+}
+
+/**
+ * A `Bun.listen` listener as a RawListener: `open` starts it with the
+ * shared handlers plus an `open` handler of its own; each accepted socket
+ * gets its own `data` and is wrapped by `wrap` and handed to core (ended at
+ * once when nobody listens any more). `stop` closes it (a Unix listener
+ * keeps its socket file). Errors of `open` (EADDRINUSE, ...) become
+ * `ListenFailed` for `address`; the listener closes with the Scope.
+ *
+ * @internal
+ */
+export const listenWith = <L extends BunListenerHandle>(
+  options: ListenerParts<L> & { readonly address: SocketAddress.SocketAddress },
+): Effect.Effect<Driver.RawListener, NetError.ListenFailed, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: () => new BunServerListener(options),
+      catch: (error) => {
+        const { code, syscall } = NetError.errnoOf(error)
+        return new NetError.ListenFailed({ address: options.address, code, syscall, cause: error })
+      },
+    }),
+    (l) => Effect.sync(() => l.close()),
+  )
+
+class BunServerListener<L extends BunListenerHandle> implements Driver.RawListener {
+  private handlers: Driver.ListenerHandlers | undefined = undefined
+  private closed = false
+  readonly listener: L
+  readonly address: SocketAddress.SocketAddress
+  readonly fd: number | undefined
+
+  constructor(private readonly options: ListenerParts<L>) {
+    this.listener = options.open({
+      ...streamHandlers,
+      open: (socket) => this.accepted(socket as unknown as BunSocket),
+    } as Bun.SocketHandler<SocketData>)
+    this.address = options.addressOf(this.listener)
+    this.fd = fdOf(this.listener as { readonly fd?: unknown })
+  }
+
+  private accepted(socket: BunSocket): void {
+    // every accepted socket starts with the listener's shared data: give it its own
+    socket.data = { conn: undefined }
+    if (this.handlers === undefined) {
+      socket.end()
+      return
+    }
+    this.handlers.onConnection(this.options.wrap(socket))
+  }
+
+  start(handlers: Driver.ListenerHandlers): void {
+    this.handlers = handlers
+  }
+
+  close(): void {
+    this.handlers = undefined
+    if (this.closed) return
+    this.closed = true
+    // stops accepting and closes the listening descriptor; accepted
+    // connections belong to core, which closes them itself
+    this.options.stop(this.listener)
   }
 }

@@ -3,7 +3,7 @@ import { NetError } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as abortConnect from "./abortConnect.ts"
-import { addressOf, BunConnection, type BunSocket, fdOf, type SocketData, streamHandlers } from "./connection.ts"
+import { addressOf, BunConnection, type BunSocket, listenWith, type SocketData, streamHandlers } from "./connection.ts"
 
 interface ConnectData extends SocketData {
   attempt: Attempt | undefined
@@ -143,71 +143,31 @@ export const connect = (
     return yield* attempt.await()
   })
 
-class BunListener implements Driver.RawListener {
-  private handlers: Driver.ListenerHandlers | undefined = undefined
-  private closed = false
-  readonly listener: Bun.TCPSocketListener<SocketData>
-  readonly address: ReturnType<typeof addressOf>
-  readonly fd: number | undefined
-
-  constructor(readonly request: Tcp.ListenRequest) {
-    const { address } = request
-    const options: Bun.TCPSocketListenOptions<SocketData> & { reusePort?: boolean; ipv6Only?: boolean } = {
-      hostname: address.host,
-      port: address.port,
-      allowHalfOpen: true,
-      data: { conn: undefined },
-      socket: {
-        ...streamHandlers,
-        open: (socket) => this.accepted(socket as unknown as BunSocket),
-      } as Bun.SocketHandler<SocketData>,
-    }
-    if (request.reusePort) options.reusePort = true
-    if (address._tag === "Ipv6" && request.ipv6Only) options.ipv6Only = true
-    // Bun.listen has no backlog option: the kernel queue is Bun's default.
-    this.listener = Bun.listen(options)
-    this.address = addressOf(this.listener.hostname, this.listener.port)
-    this.fd = fdOf(this.listener as { readonly fd?: unknown })
-  }
-
-  private accepted(socket: BunSocket): void {
-    // every accepted socket starts with the listener's shared data: give it its own
-    socket.data = { conn: undefined }
-    if (this.handlers === undefined) {
-      socket.end()
-      return
-    }
-    this.handlers.onConnection(new BunConnection(socket, { noDelay: this.request.noDelay }))
-  }
-
-  start(handlers: Driver.ListenerHandlers): void {
-    this.handlers = handlers
-  }
-
-  close(): void {
-    this.handlers = undefined
-    if (this.closed) return
-    this.closed = true
-    // stops accepting and closes the listening descriptor; accepted
-    // connections belong to core, which closes them itself
-    this.listener.stop(false)
-  }
-}
-
 /** @internal */
 export const listen = (
   request: Tcp.ListenRequest,
-): Effect.Effect<Driver.RawListener, NetError.ListenFailed | NetError.Unsupported, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.try({
-      try: () => new BunListener(request),
-      catch: (error) => {
-        const { code, syscall } = NetError.errnoOf(error)
-        return new NetError.ListenFailed({ address: request.address, code, syscall, cause: error })
-      },
-    }),
-    (l) => Effect.sync(() => l.close()),
-  )
+): Effect.Effect<Driver.RawListener, NetError.ListenFailed | NetError.Unsupported, Scope.Scope> => {
+  const { address } = request
+  return listenWith({
+    address,
+    open: (socket) => {
+      const options: Bun.TCPSocketListenOptions<SocketData> & { reusePort?: boolean; ipv6Only?: boolean } = {
+        hostname: address.host,
+        port: address.port,
+        allowHalfOpen: true,
+        data: { conn: undefined },
+        socket,
+      }
+      if (request.reusePort) options.reusePort = true
+      if (address._tag === "Ipv6" && request.ipv6Only) options.ipv6Only = true
+      // Bun.listen has no backlog option: the kernel queue is Bun's default.
+      return Bun.listen(options)
+    },
+    addressOf: (listener) => addressOf(listener.hostname, listener.port),
+    wrap: (socket) => new BunConnection(socket, { noDelay: request.noDelay }),
+    stop: (listener) => listener.stop(false),
+  })
+}
 
 /** @internal */
 export const driver: Tcp.TcpDriver = { connect, listen }

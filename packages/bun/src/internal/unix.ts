@@ -3,7 +3,7 @@ import type { Driver, Unix } from "@netfx/core"
 import { NetError, SocketAddress, Unix as UnixCore } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { BunConnection, type BunSocket, fdOf, type SocketData, streamHandlers } from "./connection.ts"
+import { BunConnection, type BunSocket, listenWith, type SocketData, streamHandlers } from "./connection.ts"
 
 type UnixAddress = SocketAddress.UnixPath | SocketAddress.UnixAbstract
 
@@ -96,62 +96,27 @@ export const connect = (
     return conn as Driver.RawConnection
   })
 
-class BunUnixListener implements Driver.RawListener {
-  private handlers: Driver.ListenerHandlers | undefined = undefined
-  private closed = false
-  readonly listener: Bun.UnixSocketListener<SocketData>
-  readonly fd: number | undefined
-
-  constructor(readonly address: UnixAddress) {
-    this.listener = Bun.listen({
-      unix: bunPath(address),
-      allowHalfOpen: true,
-      data: { conn: undefined },
-      socket: {
-        ...streamHandlers,
-        open: (socket) => this.accepted(socket as unknown as BunSocket),
-      } as Bun.SocketHandler<SocketData>,
-    } as Bun.UnixSocketOptions<SocketData>)
-    this.fd = fdOf(this.listener as { readonly fd?: unknown })
-  }
-
-  private accepted(socket: BunSocket): void {
-    socket.data = { conn: undefined }
-    if (this.handlers === undefined) {
-      socket.end()
-      return
-    }
-    this.handlers.onConnection(withAddresses(new BunConnection(socket, { noDelay: false }), this.address, unnamed))
-  }
-
-  start(handlers: Driver.ListenerHandlers): void {
-    this.handlers = handlers
-  }
-
-  close(): void {
-    this.handlers = undefined
-    if (this.closed) return
-    this.closed = true
-    // the runtime unlinks the socket file on close; core decides (`removeOnClose`)
-    UnixCore.closeKeepingFile(fs, this.address, () => this.listener.stop(false))
-  }
-}
-
 /** @internal */
 export const listen = (request: {
   readonly address: UnixAddress
   readonly backlog: number
-}): Effect.Effect<Driver.RawListener, NetError.ListenFailed, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.try({
-      try: () => new BunUnixListener(request.address),
-      catch: (error) => {
-        const { code, syscall } = NetError.errnoOf(error)
-        return new NetError.ListenFailed({ address: request.address, code, syscall, cause: error })
-      },
-    }),
-    (l) => Effect.sync(() => l.close()),
-  )
+}): Effect.Effect<Driver.RawListener, NetError.ListenFailed, Scope.Scope> => {
+  const { address } = request
+  return listenWith({
+    address,
+    open: (socket) =>
+      Bun.listen({
+        unix: bunPath(address),
+        allowHalfOpen: true,
+        data: { conn: undefined },
+        socket,
+      } as Bun.UnixSocketOptions<SocketData>),
+    addressOf: () => address,
+    wrap: (socket) => withAddresses(new BunConnection(socket, { noDelay: false }), address, unnamed),
+    // the runtime unlinks the socket file on close; core decides (`removeOnClose`)
+    stop: (listener) => UnixCore.closeKeepingFile(fs, address, () => listener.stop(false)),
+  })
+}
 
 /** @internal */
 export const { pathKind, unlink, chmod } = UnixCore.makePathOps(fs)
