@@ -52,6 +52,34 @@ const pingLoop = (s: net.Socket, deadline: number, latencies: Array<number> | un
   })
 
 /** The same loops written directly on `node:net`. */
+
+/** Writes `bytes` in `chunkSize` writes (honouring backpressure), half-closes, and waits for the peer's end. */
+const streamBytes = async (s: net.Socket, bytes: number, chunkSize: number): Promise<Timed> => {
+  const chunk = Buffer.alloc(chunkSize, 7)
+  const t0 = now()
+  await new Promise<void>((resolve, reject) => {
+    s.on("error", reject)
+    s.once("end", () => resolve())
+    s.resume()
+    let left = bytes
+    const pump = () => {
+      while (left > 0) {
+        const n = Math.min(left, chunkSize)
+        left -= n
+        if (!s.write(n === chunkSize ? chunk : chunk.subarray(0, n))) {
+          s.once("drain", pump)
+          return
+        }
+      }
+      s.end()
+    }
+    pump()
+  })
+  const seconds = (now() - t0) / 1000
+  s.destroy()
+  return { count: bytes, seconds }
+}
+
 export const rawNode: Impl = {
   name: "raw node:net",
 
@@ -80,29 +108,7 @@ export const rawNode: Impl = {
 
   async bulk(target, bytes, chunkSize): Promise<Timed> {
     const s = await connect(target)
-    const chunk = Buffer.alloc(chunkSize, 7)
-    const t0 = now()
-    await new Promise<void>((resolve, reject) => {
-      s.on("error", reject)
-      s.once("end", () => resolve())
-      s.resume()
-      let left = bytes
-      const pump = () => {
-        while (left > 0) {
-          const n = Math.min(left, chunkSize)
-          left -= n
-          if (!s.write(n === chunkSize ? chunk : chunk.subarray(0, n))) {
-            s.once("drain", pump)
-            return
-          }
-        }
-        s.end()
-      }
-      pump()
-    })
-    const seconds = (now() - t0) / 1000
-    s.destroy()
-    return { count: bytes, seconds }
+    return streamBytes(s, bytes, chunkSize)
   },
 
   async pingPong(port, millis) {
@@ -194,29 +200,7 @@ export const rawNode: Impl = {
       const socket = tls.connect({ host: HOST, port, ca, allowHalfOpen: true }, () => resolve(socket))
       socket.once("error", reject)
     })
-    const chunk = Buffer.alloc(chunkSize, 7)
-    const t0 = now()
-    await new Promise<void>((resolve, reject) => {
-      s.on("error", reject)
-      s.once("end", () => resolve())
-      s.resume()
-      let left = bytes
-      const pump = () => {
-        while (left > 0) {
-          const n = Math.min(left, chunkSize)
-          left -= n
-          if (!s.write(n === chunkSize ? chunk : chunk.subarray(0, n))) {
-            s.once("drain", pump)
-            return
-          }
-        }
-        s.end()
-      }
-      pump()
-    })
-    const seconds = (now() - t0) / 1000
-    s.destroy()
-    return { count: bytes, seconds }
+    return streamBytes(s, bytes, chunkSize)
   },
 
   async tlsHandshakes(port, ca, millis) {
