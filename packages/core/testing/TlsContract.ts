@@ -19,6 +19,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type { Listener } from "../src/Listener.ts"
 import type { Network } from "../src/Network.ts"
 import * as SocketAddress from "../src/SocketAddress.ts"
@@ -390,6 +391,180 @@ export const tlsContract = (env: TlsEnvironment): void => {
           yield* conn.send(bytes("hello"))
           assert.strictEqual(text(yield* readN(conn, 5)), "hello")
           assert.deepStrictEqual(yield* Ref.get(handled), ["netfx test client"])
+        }),
+      ),
+    )
+
+    // The client certificates a listener trusting only `ca` must refuse (each with the
+    // clientAuth purpose, so its issuer or expiry is the only fault), and no certificate.
+    const untrustedClients = [
+      { name: "a self-signed", creds: { cert: certs.clientSelfSigned.cert, key: certs.clientSelfSigned.key } },
+      { name: "another CA's", creds: { cert: certs.clientOtherCa.cert, key: certs.clientOtherCa.key } },
+      { name: "an expired", creds: { cert: certs.clientExpired.cert, key: certs.clientExpired.key } },
+      { name: "no", creds: {} },
+    ] as const
+
+    /** Connects, sends and reads: an untrusted client must never get data back. */
+    const untrustedAttempt = (port: number, creds: Partial<Tls.TlsCredentials>) =>
+      Effect.either(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const conn = yield* Tcp.connect({ host: "127.0.0.1", port, tls: { ca: certs.ca.cert, ...creds } })
+            yield* conn.send(bytes("let me in"))
+            return yield* conn.receive()
+          }),
+        ),
+      )
+
+    const modes = ["serve", "accept", "incoming", ...(limits.sni === false ? [] : ["serve, SNI listener"])] as const
+    for (const mode of modes) {
+      it.live(`mTLS: untrusted client certificates never reach ${mode} (rejectUnauthorized by default)`, () =>
+        run(
+          Effect.gen(function* () {
+            const rejected: Array<string> = []
+            const capture = Logger.make(({ annotations, message }) => {
+              const text = Array.isArray(message) ? message.join(" ") : String(message)
+              if (text.includes("TLS handshake failed"))
+                rejected.push(String(HashMap.get(annotations, "code").pipe(Option.getOrElse(() => "?"))))
+            })
+            const listener = yield* server({
+              requestCert: true,
+              ca: certs.ca.cert,
+              // an SNI listener takes another path on some runtimes (Bun: the relay)
+              ...(mode === "serve, SNI listener"
+                ? { sniContexts: { "*.invalid": { cert: certs.other.cert, key: certs.other.key } } }
+                : {}),
+            }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
+            const reached: Array<string> = []
+            const handle = (c: SocketStream.SocketStream) =>
+              Effect.gen(function* () {
+                const info = Option.getOrThrow(Tls.info(c))
+                const cn = Option.match(info.peerCertificate, { onNone: () => "none", onSome: (p) => p.subject.CN })
+                reached.push(`${cn} authorized=${info.authorized}`)
+                yield* echo(c)
+              })
+            if (mode === "serve" || mode === "serve, SNI listener") yield* Effect.forkScoped(listener.serve(handle))
+            else if (mode === "accept")
+              yield* Effect.forkScoped(
+                Effect.forever(Effect.flatMap(listener.accept, (c) => Effect.forkScoped(Effect.ignore(handle(c))))),
+              )
+            else
+              yield* Effect.forkScoped(
+                Stream.runForEach(listener.incoming, (c) => Effect.forkDaemon(Effect.scoped(Effect.ignore(handle(c))))),
+              )
+            const port = portOf(listener.address)
+            for (const [i, untrusted] of untrustedClients.entries()) {
+              const attempt = yield* untrustedAttempt(port, untrusted.creds)
+              assert.isTrue(Either.isLeft(attempt), `${untrusted.name} certificate: the client must not get data`)
+              // the server has judged the handshake once it logged a refusal (or, the
+              // defect, handed the connection on): wait for either
+              yield* eventually(
+                () => rejected.length + reached.length > i,
+                `${untrusted.name} certificate: refused or handled`,
+              )
+              assert.deepStrictEqual(reached, [], `${untrusted.name} certificate reached ${mode}`)
+            }
+            assert.strictEqual(rejected.length, untrustedClients.length)
+            // a trusted client is still served, and verified
+            const conn = yield* client(listener, { ca: certs.ca.cert, cert: certs.client.cert, key: certs.client.key })
+            yield* conn.send(bytes("hello"))
+            assert.strictEqual(text(yield* readN(conn, 5)), "hello")
+            assert.deepStrictEqual(reached, ["netfx test client authorized=true"])
+          }),
+        ),
+      )
+    }
+
+    it.live("mTLS with rejectUnauthorized: false hands untrusted clients on, marked unauthorized", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* server({ requestCert: true, ca: certs.ca.cert, rejectUnauthorized: false })
+          yield* Effect.forkScoped(
+            listener.serve((c) =>
+              Effect.gen(function* () {
+                const info = Option.getOrThrow(Tls.info(c))
+                const cn = Option.match(info.peerCertificate, { onNone: () => "none", onSome: (p) => p.subject.CN })
+                yield* readN(c, 1)
+                yield* c.send(bytes(`${cn} authorized=${info.authorized}`))
+                yield* c.sendEof
+              }),
+            ),
+          )
+          const seen = (creds: Partial<Tls.TlsCredentials>) =>
+            Effect.scoped(
+              Effect.gen(function* () {
+                const conn = yield* client(listener, { ca: certs.ca.cert, ...creds })
+                yield* conn.send(bytes("?"))
+                return text(yield* readAll(conn))
+              }),
+            )
+          assert.strictEqual(
+            yield* seen({ cert: certs.clientSelfSigned.cert, key: certs.clientSelfSigned.key }),
+            "netfx self-signed client authorized=false",
+          )
+          assert.strictEqual(yield* seen({}), "none authorized=false")
+          assert.strictEqual(
+            yield* seen({ cert: certs.client.cert, key: certs.client.key }),
+            "netfx test client authorized=true",
+          )
+        }),
+      ),
+    )
+
+    it.live("mTLS under STARTTLS: a server-side Tls.wrap refuses untrusted client certificates", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+          const outcomes: Array<string> = []
+          yield* Effect.forkScoped(
+            listener.serve((plain) =>
+              Effect.gen(function* () {
+                // scoped: a refused handshake's connection closes when the wrap's Scope does
+                const wrapped = yield* Effect.either(
+                  Tls.wrap(plain, {
+                    side: "server",
+                    cert: certs.server.cert,
+                    key: certs.server.key,
+                    requestCert: true,
+                    ca: certs.ca.cert,
+                  }),
+                )
+                if (Either.isLeft(wrapped)) {
+                  outcomes.push(wrapped.left._tag)
+                  return
+                }
+                const info = Option.getOrThrow(Tls.info(wrapped.right))
+                outcomes.push(`reached authorized=${info.authorized}`)
+                yield* echo(wrapped.right)
+              }).pipe(Effect.scoped),
+            ),
+          )
+          const port = portOf(listener.address)
+          const attempt = (creds: Partial<Tls.TlsCredentials>) =>
+            Effect.either(
+              Effect.scoped(
+                Effect.gen(function* () {
+                  const plain = yield* Tcp.connect({ host: "127.0.0.1", port })
+                  const secure = yield* Tls.wrap(plain, {
+                    side: "client",
+                    host: "localhost",
+                    ca: certs.ca.cert,
+                    ...creds,
+                  })
+                  yield* secure.send(bytes("let me in"))
+                  return text(yield* readN(secure, 9))
+                }),
+              ),
+            )
+          for (const [i, untrusted] of untrustedClients.entries()) {
+            const result = yield* attempt(untrusted.creds)
+            assert.isTrue(Either.isLeft(result), `${untrusted.name} certificate: the client must not get data`)
+            yield* eventually(() => outcomes.length > i, `${untrusted.name} certificate: the server's wrap ended`)
+            assert.strictEqual(outcomes[i], "TlsFailed", `${untrusted.name} certificate`)
+          }
+          const trusted = yield* attempt({ cert: certs.client.cert, key: certs.client.key })
+          assert.deepStrictEqual(trusted, Either.right("let me in"))
+          assert.strictEqual(outcomes[untrustedClients.length], "reached authorized=true")
         }),
       ),
     )

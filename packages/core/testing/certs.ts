@@ -8,6 +8,11 @@
  * - `expired`: signed by `ca` for the same names, valid only in the past.
  * - `selfSigned`: a self-signed certificate for the same names.
  * - `other`: signed by `ca` for `other.invalid` only (wrong host name).
+ * - `otherCa`: a second, unrelated certificate authority.
+ * - Client certificates a server trusting `ca` must refuse:
+ *   `clientSelfSigned` (self-signed), `clientOtherCa` (signed by `otherCa`)
+ *   and `clientExpired` (signed by `ca`, valid only in the past); each has
+ *   the clientAuth purpose, so expiry or the issuer is the only fault.
  *
  * @since 0.1.0
  */
@@ -43,6 +48,10 @@ export interface TestCerts {
   readonly expired: CertPair
   readonly selfSigned: CertPair
   readonly other: CertPair
+  readonly otherCa: CertPair
+  readonly clientSelfSigned: CertPair
+  readonly clientOtherCa: CertPair
+  readonly clientExpired: CertPair
   /** `server`'s key encrypted (AES-256) with {@link PASSPHRASE}. */
   readonly serverEncryptedKey: string
 }
@@ -70,14 +79,18 @@ const pair = (dir: string, name: string): CertPair => ({
 const ecKey = (dir: string, name: string) =>
   run(dir, ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", `${name}.key`])
 
-/** Signs `name.csr` with the CA through `openssl ca`, which can set explicit start and end dates. */
-const sign = (dir: string, name: string, ext: string, dates: { start: string; end: string }) => {
+/** Signs `name.csr` with a CA (`ca` by default) through `openssl ca`, which can set explicit start and end dates. */
+const sign = (dir: string, name: string, ext: string, dates: { start: string; end: string }, ca = "ca") => {
   writeFileSync(join(dir, `${name}.ext`), ext)
   run(dir, [
     "ca",
     "-batch",
     "-config",
     "ca.cnf",
+    "-cert",
+    `${ca}.crt`,
+    "-keyfile",
+    `${ca}.key`,
     "-notext",
     "-in",
     `${name}.csr`,
@@ -129,39 +142,41 @@ export const generate = (): TestCerts => {
       "",
     ].join("\n"),
   )
-  ecKey(dir, "ca")
-  run(dir, [
-    "req",
-    "-x509",
-    "-new",
-    "-key",
-    "ca.key",
-    "-sha256",
-    "-days",
-    "30",
-    "-subj",
-    "/CN=netfx test CA",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-    "-out",
-    "ca.crt",
-  ])
-  const leaf = (name: string, cn: string, ext: string, dates: { start: string; end: string }) => {
+  const authority = (name: string, cn: string) => {
+    ecKey(dir, name)
+    run(dir, [
+      "req",
+      "-x509",
+      "-new",
+      "-key",
+      `${name}.key`,
+      "-sha256",
+      "-days",
+      "30",
+      "-subj",
+      `/CN=${cn}`,
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+      "-out",
+      `${name}.crt`,
+    ])
+  }
+  authority("ca", "netfx test CA")
+  authority("other-ca", "netfx other CA")
+  const leaf = (name: string, cn: string, ext: string, dates: { start: string; end: string }, ca = "ca") => {
     ecKey(dir, name)
     run(dir, ["req", "-new", "-key", `${name}.key`, "-subj", `/CN=${cn}`, "-out", `${name}.csr`])
-    sign(dir, name, ext, dates)
+    sign(dir, name, ext, dates, ca)
   }
   const valid = { start: utc(-1), end: utc(30) }
   const serverExt = `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n${SERVER_SAN}\n`
   leaf("server", "localhost", serverExt, valid)
-  leaf(
-    "client",
-    "netfx test client",
-    "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n",
-    valid,
-  )
+  const clientExt = "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n"
+  leaf("client", "netfx test client", clientExt, valid)
+  leaf("client-expired", "netfx expired client", clientExt, { start: utc(-30), end: utc(-1) })
+  leaf("client-other-ca", "netfx other-CA client", clientExt, valid, "other-ca")
   leaf("expired", "localhost", serverExt, { start: utc(-30), end: utc(-1) })
   leaf(
     "other",
@@ -186,6 +201,23 @@ export const generate = (): TestCerts => {
     "-out",
     "self.crt",
   ])
+  ecKey(dir, "client-self")
+  run(dir, [
+    "req",
+    "-x509",
+    "-new",
+    "-key",
+    "client-self.key",
+    "-sha256",
+    "-days",
+    "30",
+    "-subj",
+    "/CN=netfx self-signed client",
+    "-addext",
+    "extendedKeyUsage=clientAuth",
+    "-out",
+    "client-self.crt",
+  ])
   run(dir, ["pkey", "-in", "server.key", "-aes256", "-passout", `pass:${PASSPHRASE}`, "-out", "server-enc.key"])
   return {
     dir,
@@ -196,6 +228,10 @@ export const generate = (): TestCerts => {
     expired: pair(dir, "expired"),
     selfSigned: pair(dir, "self"),
     other: pair(dir, "other"),
+    otherCa: pair(dir, "other-ca"),
+    clientSelfSigned: pair(dir, "client-self"),
+    clientOtherCa: pair(dir, "client-other-ca"),
+    clientExpired: pair(dir, "client-expired"),
   }
 }
 

@@ -124,6 +124,7 @@ const infoOf = (
   serverSide: boolean,
   authorized: boolean,
   serverName: string | undefined,
+  peer: Option.Option<Tls.PeerCertificate>,
 ): Tls.TlsInfo => {
   const cipher = socket.getCipher()
   let sni = serverName
@@ -138,7 +139,7 @@ const infoOf = (
     alpnProtocol: typeof socket.alpnProtocol === "string" ? Option.some(socket.alpnProtocol) : Option.none(),
     cipher: { name: cipher.name, standardName: cipher.standardName ?? cipher.name },
     version: socket.getTLSVersion() ?? "unknown",
-    peerCertificate: peerCertificate(socket),
+    peerCertificate: peer,
     authorized,
     serverSide,
     serverName: typeof sni === "string" && sni.length > 0 ? Option.some(sni) : Option.none(),
@@ -275,7 +276,11 @@ class TlsConnection implements Driver.RawConnection {
 // ---- the handshake ----
 
 type Outcome =
-  | { readonly _tag: "secure"; readonly authorized: boolean }
+  | {
+      readonly _tag: "secure"
+      /** The certificate verification error Bun reported with the completed handshake, if any. */
+      readonly verifyError: Error | null
+    }
   | { readonly _tag: "failed"; readonly error: NetError.TlsFailed }
 
 interface TlsData {
@@ -304,15 +309,17 @@ class Session {
     // With rejectUnauthorized off Bun may still report success = false for an
     // unverified peer (e.g. with a serverName); the session goes on, unauthorized.
     if (!success && !this.rejectUnauthorized) {
-      this.settle({ _tag: "secure", authorized: false })
+      this.settle({ _tag: "secure", verifyError: error ?? new Error("the peer was not verified") })
       return
     }
     if (!success) {
       this.settle({ _tag: "failed", error: tlsFailed(error, this.address, "the TLS handshake was refused") })
       return
     }
-    const authorized = this.serverSide ? this.requestCert && error === null : error === null
-    this.settle({ _tag: "secure", authorized })
+    // Bun completes a server-side handshake whose client certificate failed
+    // verification (success = true with the verification error) even when it
+    // was asked to reject such peers: the verdict is `verdict`'s, not Bun's.
+    this.settle({ _tag: "secure", verifyError: error })
   }
 
   error(error: unknown): void {
@@ -354,6 +361,36 @@ const tlsFailed = (error: unknown, address: SocketAddress.SocketAddress, fallbac
   const { code } = NetError.errnoOf(error)
   const reason = error instanceof Error ? error.message : fallback
   return new NetError.TlsFailed({ code, reason, address, cause: error ?? undefined })
+}
+
+/**
+ * Whether an established session's peer is authorized, and the refusal when
+ * the policy rejects unauthorized peers: a client verifies the server
+ * always (unless `rejectUnauthorized: false`); a server verifies clients
+ * when it asked for a certificate (`requestCert`), and a client that sent
+ * none is unauthorized too. Nothing unauthorized is ever handed on unless
+ * the user turned `rejectUnauthorized` off.
+ */
+const verdict = (
+  side: { readonly serverSide: boolean; readonly requestCert: boolean; readonly rejectUnauthorized: boolean },
+  verifyError: Error | null,
+  hasPeerCertificate: boolean,
+  address: SocketAddress.SocketAddress,
+): { readonly authorized: boolean; readonly refusal: NetError.TlsFailed | undefined } => {
+  const verifies = !side.serverSide || side.requestCert
+  const authorized = verifies && verifyError === null && hasPeerCertificate
+  if (authorized || !verifies || !side.rejectUnauthorized) return { authorized, refusal: undefined }
+  const cause = verifyError ?? new Error("the peer sent no certificate")
+  const code = verifyError === null ? "PEER_DID_NOT_RETURN_A_CERTIFICATE" : NetError.errnoOf(verifyError).code
+  return {
+    authorized,
+    refusal: new NetError.TlsFailed({
+      code,
+      reason: `the ${side.serverSide ? "client" : "server"} certificate was not accepted: ${cause.message}`,
+      address,
+      cause,
+    }),
+  }
 }
 
 const dataOf = (socket: { data: unknown }): TlsData => socket.data as TlsData
@@ -827,7 +864,11 @@ const upgrade = (
     const outcome = yield* session.await()
     if (outcome._tag === "failed") return yield* Effect.fail(outcome.error)
     const tls = session.tls as BunSocket
-    const info = infoOf(tls as unknown as BunTlsSocket, side.serverSide, outcome.authorized, side.serverName)
+    const peer = peerCertificate(tls as unknown as BunTlsSocket)
+    const judged = verdict(session, outcome.verifyError, Option.isSome(peer), raw.remoteAddress)
+    // refused: the finalizer terminates the TLS socket (and the relay) before anyone sees it
+    if (judged.refusal !== undefined) return yield* Effect.fail(judged.refusal)
+    const info = infoOf(tls as unknown as BunTlsSocket, side.serverSide, judged.authorized, side.serverName, peer)
     const inner = new BunConnection(tls, { noDelay: true })
     for (const chunk of session.early) inner.handleData(chunk)
     if (session.earlyEnd) inner.handleEnd()
