@@ -272,11 +272,12 @@ export interface ListenOptions {
   readonly highWaterMark?: number
   /**
    * Serve TLS: every accepted connection completes a handshake (limited by
-   * `handshakeTimeoutMillis`, default 30 s) before `accept`/`serve` see it.
-   * A failed or timed-out handshake is logged once with the peer address
-   * and the connection dropped; the handler is never called for it. At
-   * most `backlog` handshakes run at once; connections beyond that are
-   * closed and logged.
+   * `tls.handshakeTimeoutMillis`, default 10 s) before `accept`/`serve` see
+   * it. A failed or timed-out handshake is logged once with the peer
+   * address and the connection dropped; the handler is never called for
+   * it. At most `tls.maxHandshakes` (default 1024) handshakes are in
+   * progress; a connection beyond that closes the oldest pending one (see
+   * {@link Tls.TlsServerOptions}).
    */
   readonly tls?: Tls.TlsServerOptions
 }
@@ -288,7 +289,9 @@ export interface ListenOptions {
  * close with it (or with `close`), together with connections accepted by
  * the system that nobody took.
  *
- * **Errors**: `InvalidArgument` for a bad port or backlog; `ResolveFailed`
+ * **Errors**: `InvalidArgument` for a bad port, backlog or `tls` option
+ * (a TLS listener without `cert` and `key`, a bad `handshakeTimeoutMillis`
+ * or `maxHandshakes`); `ResolveFailed`
  * for an unresolvable host; `ListenFailed` with `EADDRINUSE`, `EACCES`,
  * `EADDRNOTAVAIL`, ...; `Unsupported` when the runtime has no TCP.
  *
@@ -346,7 +349,7 @@ export const listen = (
     const secured =
       options.tls === undefined
         ? raws
-        : yield* secureListeners(raws, yield* Tls.driver, yield* Tls.validateServer(options.tls), backlog)
+        : yield* secureListeners(raws, yield* Tls.driver, yield* Tls.validateServer(options.tls))
     return yield* internalListener.make(secured, {
       backlog,
       ...(options.highWaterMark === undefined ? {} : { streamOptions: { highWaterMark: options.highWaterMark } }),

@@ -17,7 +17,6 @@ import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
-import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Listener } from "../src/Listener.ts"
@@ -312,35 +311,104 @@ export const tlsContract = (env: TlsEnvironment): void => {
       ),
     )
 
-    it.live("handshakes in progress are bounded by the backlog; a refused one is closed, the listener serves on", () =>
+    it.live("a connection beyond maxHandshakes closes the oldest pending handshake, not itself", () =>
       run(
         Effect.gen(function* () {
-          const listener = yield* Tcp.listen({
-            host: "127.0.0.1",
-            port: 0,
-            backlog: 2,
-            tls: { cert: certs.server.cert, key: certs.server.key },
-          })
+          const listener = yield* server({ maxHandshakes: 2 })
           yield* Effect.forkScoped(listener.serve(echo))
           const port = portOf(listener.address)
-          // two silent clients hold both handshake slots (the default timeout is 30 s)
-          const silent = yield* Effect.scoped(
-            Effect.gen(function* () {
-              const a = yield* Tcp.connect({ host: "127.0.0.1", port })
-              const b = yield* Tcp.connect({ host: "127.0.0.1", port })
-              const third = yield* Tcp.connect({ host: "127.0.0.1", port })
-              const end = yield* Effect.flip(third.receive())
-              return [end._tag, a, b] as const
-            }),
-          )
-          assert.include(["EndOfStream", "BrokenResource"], silent[0])
-          // the silent clients are gone (their scope closed): the slots free up once
-          // the server has seen them go, a state with no event to wait on, so poll
-          const conn = yield* client(listener).pipe(
-            Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo("10 seconds"))),
-          )
+          // three silent clients: the third takes the slot of the first (the oldest)
+          const first = yield* Tcp.connect({ host: "127.0.0.1", port })
+          const second = yield* Tcp.connect({ host: "127.0.0.1", port })
+          const endOfSecond = yield* Effect.fork(Effect.flip(second.receive()))
+          const third = yield* Tcp.connect({ host: "127.0.0.1", port })
+          const endOfThird = yield* Effect.fork(Effect.flip(third.receive()))
+          assert.include(["EndOfStream", "BrokenResource"], (yield* Effect.flip(first.receive()))._tag)
+          // a TLS client now evicts the second, and is served
+          const conn = yield* client(listener)
           yield* conn.send(bytes("ok"))
           assert.strictEqual(text(yield* readN(conn, 2)), "ok")
+          assert.include(["EndOfStream", "BrokenResource"], (yield* Fiber.join(endOfSecond))._tag)
+          // the third still holds its slot (handshake timeout 10 s by default)
+          assert.isTrue(Option.isNone(yield* Fiber.poll(endOfThird)), "the newest pending handshake stays")
+        }),
+      ),
+    )
+
+    it.live("a flood of idle connections does not shut healthy TLS clients out", () =>
+      run(
+        Effect.gen(function* () {
+          const warnings: Array<string> = []
+          const capture = Logger.make(({ annotations, message }) => {
+            const text = Array.isArray(message) ? message.join(" ") : String(message)
+            if (text.includes("too many TLS handshakes"))
+              warnings.push(String(HashMap.get(annotations, "limit").pipe(Option.getOrElse(() => "?"))))
+          })
+          // a small cap keeps the test cheap; the default (1024) behaves the same at scale
+          const maxHandshakes = 16
+          const listener = yield* server({ maxHandshakes }).pipe(
+            Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
+          )
+          const served = yield* Ref.make(0)
+          yield* Effect.forkScoped(
+            listener.serve((c) =>
+              Effect.zipRight(
+                Ref.update(served, (n) => n + 1),
+                echo(c),
+              ),
+            ),
+          )
+          const port = portOf(listener.address)
+          // 200 TCP connections that never send a ClientHello, held open
+          const floodSize = 200
+          let floodEnded = 0
+          for (let i = 0; i < floodSize; i++) {
+            const idle = yield* Tcp.connect({ host: "127.0.0.1", port })
+            yield* Effect.forkScoped(
+              Effect.ensuring(
+                Effect.ignore(idle.receive()),
+                Effect.sync(() => {
+                  floodEnded++
+                }),
+              ),
+            )
+          }
+          // healthy clients arriving during the flood are all served
+          const healthy = 10
+          for (let i = 0; i < healthy; i++) {
+            yield* Effect.scoped(
+              Effect.gen(function* () {
+                const conn = yield* client(listener)
+                yield* conn.send(bytes(`client ${i}`))
+                assert.strictEqual(text(yield* readN(conn, `client ${i}`.length)), `client ${i}`)
+              }),
+            )
+          }
+          assert.strictEqual(yield* Ref.get(served), healthy)
+          // the flood holds at most maxHandshakes slots: the server closed the rest
+          yield* eventually(
+            () => floodEnded >= floodSize - maxHandshakes,
+            `the server closed at least ${floodSize - maxHandshakes} idle connections (closed ${floodEnded})`,
+          )
+          assert.isTrue(warnings.length >= 1 && warnings.length < 5, `rate-limited warnings: ${warnings.length}`)
+          assert.strictEqual(warnings[0], String(maxHandshakes))
+        }),
+      ),
+    )
+
+    it.live("bad handshake limits are a typed InvalidArgument at listen time", () =>
+      run(
+        Effect.gen(function* () {
+          for (const bad of [
+            { maxHandshakes: 0 },
+            { maxHandshakes: 1.5 },
+            { handshakeTimeoutMillis: 0 },
+            { handshakeTimeoutMillis: Number.NaN },
+          ]) {
+            const error = yield* Effect.flip(server(bad))
+            assert.strictEqual(error._tag, "InvalidArgument", JSON.stringify(bad))
+            if (error._tag === "InvalidArgument") assert.strictEqual(error.argument, `tls.${Object.keys(bad)[0]}`)
+          }
         }),
       ),
     )

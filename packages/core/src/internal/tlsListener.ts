@@ -1,6 +1,7 @@
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import type { ListenerHandlers, RawConnection, RawListener } from "../Driver.ts"
@@ -8,12 +9,28 @@ import { TlsFailed } from "../NetError.ts"
 import * as SocketAddress from "../SocketAddress.ts"
 import type { TlsDriver, TlsServerOptions } from "../Tls.ts"
 
-const DEFAULT_HANDSHAKE_TIMEOUT_MILLIS = 30_000
+/** The default of `tls.handshakeTimeoutMillis` (the reasons are in its docs). */
+const DEFAULT_HANDSHAKE_TIMEOUT_MILLIS = 10_000
+
+/** The default of `tls.maxHandshakes` (the reasons are in its docs). */
+const DEFAULT_MAX_HANDSHAKES = 1024
+
+/** A flood evicts handshakes by the thousand: one warning per interval, with the count. */
+const EVICTION_LOG_INTERVAL_MILLIS = 10_000
 
 /**
  * A raw listener whose connections are handed on only after a successful
  * TLS handshake. A failed or timed-out handshake is logged once (with the
  * peer) and the connection closed; the handler never sees it.
+ *
+ * At most `maxHandshakes` handshakes are in progress. A connection that
+ * arrives when all slots are taken evicts the oldest handshake in progress
+ * (its connection is closed) rather than being refused: a healthy client
+ * completes its handshake within a round trip or two, so the oldest
+ * pending handshakes are the ones that sent nothing (an idle-connection
+ * flood), and a flood can no longer shut healthy clients out for the
+ * handshake timeout. Refusing new connections instead would let a few
+ * hundred idle sockets hold every slot.
  *
  * @internal
  */
@@ -21,34 +38,30 @@ class SecureListener implements RawListener {
   readonly address: SocketAddress.SocketAddress
   readonly fd: number | undefined
   private closed = false
+  /** Handshakes in progress, oldest first (a Set iterates in insertion order). */
   private readonly handshakes = new Set<Fiber.RuntimeFiber<void, never>>()
+  private readonly maxHandshakes: number
+  private readonly timeoutMillis: number
+  private evictedSinceLog = 0
+  private lastEvictionLog = Number.NEGATIVE_INFINITY
 
   constructor(
     readonly inner: RawListener,
     readonly driver: TlsDriver,
     readonly options: TlsServerOptions,
     readonly runtime: Runtime.Runtime<never>,
-    readonly maxHandshakes: number,
   ) {
     this.address = inner.address
     this.fd = inner.fd
+    this.maxHandshakes = options.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES
+    this.timeoutMillis = options.handshakeTimeoutMillis ?? DEFAULT_HANDSHAKE_TIMEOUT_MILLIS
   }
 
   start(handlers: ListenerHandlers): void {
     this.inner.start({
       onConnection: (raw) => {
         if (this.closed) return raw.close()
-        if (this.handshakes.size >= this.maxHandshakes) {
-          // Bounded like the accept queue: a flood of clients that never
-          // finish their handshake cannot grow memory without limit.
-          raw.close()
-          Runtime.runFork(this.runtime)(
-            Effect.logWarning("netfx: too many TLS handshakes in progress, connection closed").pipe(
-              Effect.annotateLogs({ peer: SocketAddress.format(raw.remoteAddress), limit: this.maxHandshakes }),
-            ),
-          )
-          return
-        }
+        if (this.handshakes.size >= this.maxHandshakes) this.evictOldest()
         const fiber = Runtime.runFork(this.runtime)(this.handshake(raw, handlers))
         this.handshakes.add(fiber)
         fiber.addObserver(() => this.handshakes.delete(fiber))
@@ -57,8 +70,30 @@ class SecureListener implements RawListener {
     })
   }
 
+  /** Frees a slot: interrupts the oldest handshake (which closes its connection). */
+  private evictOldest(): void {
+    const oldest = this.handshakes.values().next().value
+    if (oldest === undefined) return
+    this.handshakes.delete(oldest)
+    oldest.unsafeInterruptAsFork(FiberId.none)
+    this.evictedSinceLog++
+    const now = Date.now()
+    if (now - this.lastEvictionLog < EVICTION_LOG_INTERVAL_MILLIS) return
+    const evicted = this.evictedSinceLog
+    this.evictedSinceLog = 0
+    this.lastEvictionLog = now
+    Runtime.runFork(this.runtime)(
+      Effect.logWarning(
+        "netfx: too many TLS handshakes in progress, the oldest closed to make room (a flood of idle connections?)",
+      ).pipe(
+        // evicted: handshakes closed since the previous warning, this one included
+        Effect.annotateLogs({ listener: SocketAddress.format(this.address), limit: this.maxHandshakes, evicted }),
+      ),
+    )
+  }
+
   private handshake(raw: RawConnection, handlers: ListenerHandlers): Effect.Effect<void> {
-    const millis = this.options.handshakeTimeoutMillis ?? DEFAULT_HANDSHAKE_TIMEOUT_MILLIS
+    const millis = this.timeoutMillis
     const accept = this.driver.accept(raw, this.options).pipe(
       Effect.timeoutFail({
         duration: millis,
@@ -108,8 +143,8 @@ class SecureListener implements RawListener {
 
 /**
  * Wraps each raw listener so accepted connections complete a TLS handshake
- * before core sees them; at most `maxHandshakes` run at once per listener
- * (further connections are closed and logged).
+ * before core sees them; at most `options.maxHandshakes` run at once per
+ * listener (a connection beyond that evicts the oldest handshake).
  *
  * @internal
  */
@@ -117,8 +152,5 @@ export const secureListeners = (
   raws: ReadonlyArray<RawListener>,
   driver: TlsDriver,
   options: TlsServerOptions,
-  maxHandshakes: number,
 ): Effect.Effect<ReadonlyArray<RawListener>> =>
-  Effect.map(Effect.runtime<never>(), (runtime) =>
-    raws.map((raw) => new SecureListener(raw, driver, options, runtime, maxHandshakes)),
-  )
+  Effect.map(Effect.runtime<never>(), (runtime) => raws.map((raw) => new SecureListener(raw, driver, options, runtime)))
