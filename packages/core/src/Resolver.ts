@@ -473,12 +473,27 @@ const isAscii = (s: string): boolean => {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: controls are what it rejects
 const FORBIDDEN_RE = /[\x00-\x20\x7f#%/:<>?@[\\\]^|]/
 
+/** A label starting with the ACE prefix (`xn--`, any case). */
+const A_LABEL_RE = /(?:^|\.)xn--/i
+
+const parsesAsHost = (host: string): boolean => {
+  try {
+    new URL(`http://${host}/`)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /**
  * Converts a host name to its ASCII (A-label) form with IDNA 2008, UTS #46
  * non-transitional processing: `straße.de` → `xn--strae-oqa.de`, `faß.de`
  * → `xn--fa-hia.de`, `ＡＢＣ.com` → `abc.com`. ASCII hosts are returned
- * unchanged (no case folding, no validation), as `getaddrinfo` would see
- * them.
+ * unchanged (no case folding), as `getaddrinfo` would see them; the only
+ * check they get is that each A-label (a label starting `xn--`) is a valid
+ * one, which the same UTS #46 processing decides (`xn--zz` is not), so an
+ * invalid A-label is refused locally on every runtime instead of being
+ * sent to DNS.
  *
  * Uses the platform's WHATWG URL host parser, whose domain-to-ASCII step is
  * UTS #46 non-transitional with CheckBidi and CheckJoiners (the same
@@ -486,8 +501,8 @@ const FORBIDDEN_RE = /[\x00-\x20\x7f#%/:<>?@[\\\]^|]/
  * Bun 1.4 for the test vectors).
  *
  * **Errors**: `ResolveFailed` with code `EAI_IDN_ENCODE` for a name with no
- * valid ASCII form (a disallowed code point, a bad joiner, an invalid
- * `xn--` label, URL syntax characters).
+ * valid ASCII form (a disallowed code point, a bad joiner, URL syntax
+ * characters) or with an invalid A-label (`xn--zz`, ASCII or not).
  *
  * @example
  * ```ts
@@ -502,9 +517,16 @@ const FORBIDDEN_RE = /[\x00-\x20\x7f#%/:<>?@[\\\]^|]/
  * @category idna
  */
 export const toAscii = (host: string): Either.Either<string, ResolveFailed> => {
-  if (isAscii(host)) return Either.right(host)
   const invalid = (reason: string) =>
     Either.left(new ResolveFailed({ host, code: "EAI_IDN_ENCODE", syscall: "idna", cause: reason }))
+  if (isAscii(host)) {
+    if (!A_LABEL_RE.test(host)) return Either.right(host)
+    // UTS #46 decodes and checks every A-label (Punycode, then the U-label's validity)
+    if (FORBIDDEN_RE.test(host) || !parsesAsHost(host)) {
+      return invalid("the name has an invalid A-label (xn--): no valid IDNA 2008 (UTS #46) label decodes from it")
+    }
+    return Either.right(host)
+  }
   if (FORBIDDEN_RE.test(host)) return invalid("the name contains a character that is not allowed in a host name")
   let ascii: string
   try {

@@ -48,8 +48,27 @@ describe("Resolver.toAscii (IDNA 2008, UTS #46 non-transitional)", () => {
     }
   })
 
-  it("rejects names with no ASCII form with EAI_IDN_ENCODE", () => {
-    for (const name of ["a\u200db.de", "ß/x", "ß x.de", "ß%41.de", "ß@evil.de"]) {
+  it("keeps valid ASCII A-labels as written", () => {
+    for (const name of ["xn--bcher-kva.example", "XN--BCHER-KVA.example", "www.xn--mxaa3c.gr.", "xn--ls8h.test"]) {
+      assert.deepStrictEqual(Resolver.toAscii(name), Either.right(name))
+    }
+  })
+
+  it("rejects names with no ASCII form, or an invalid A-label, with EAI_IDN_ENCODE", () => {
+    for (const name of [
+      "a\u200db.de",
+      "ß/x",
+      "ß x.de",
+      "ß%41.de",
+      "ß@evil.de",
+      "xn--zz",
+      "xn--zz.example",
+      "www.XN--ZZ.example",
+      "xn--a-ecp.example",
+      "xn--.example",
+      "xn--bcher-kva.example:80",
+      "bücher.xn--zz",
+    ]) {
       const result = Resolver.toAscii(name)
       assert.isTrue(Either.isLeft(result), name)
       if (Either.isLeft(result)) {

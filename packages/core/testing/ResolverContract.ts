@@ -274,6 +274,38 @@ export const resolverContract = (env: ResolverEnvironment): void => {
       }),
     )
 
+    it.live("an invalid A-label (xn--) is refused before any lookup, with EAI_IDN_ENCODE", () =>
+      Effect.gen(function* () {
+        const calls = recording({ "xn--bcher-kva.invalid": "127.0.0.1" })
+        const invalid = ["xn--zz", "xn--zz.invalid", "XN--ZZ.invalid", "a.xn--a-ecp.invalid", "xn--.invalid"]
+        yield* runWith(calls.service)(
+          Effect.gen(function* () {
+            for (const host of invalid) {
+              const error = yield* Effect.flip(Resolver.getaddrinfo(host, 80))
+              assert.strictEqual(error.code, "EAI_IDN_ENCODE", host)
+              assert.strictEqual(error.host, host)
+            }
+            const viaTcp = yield* Effect.flip(Tcp.connect({ host: "xn--zz.invalid", port: 80 }))
+            assert.strictEqual(viaTcp._tag, "ResolveFailed")
+            if (viaTcp._tag === "ResolveFailed") assert.strictEqual(viaTcp.code, "EAI_IDN_ENCODE")
+            // a valid A-label, in any case, goes to the resolver unchanged
+            const valid = yield* Resolver.getaddrinfo("XN--BCHER-KVA.invalid", 80, { type: "stream" })
+            assert.strictEqual(valid[0]?.address.host, "127.0.0.1")
+          }),
+        )
+        assert.deepStrictEqual(calls.seen, ["XN--BCHER-KVA.invalid"])
+        // the system resolver refuses them alike on every runtime, without asking DNS
+        yield* run(
+          Effect.gen(function* () {
+            for (const host of invalid) {
+              const error = yield* Effect.flip(Resolver.getaddrinfo(host, 80))
+              assert.strictEqual(error.code, "EAI_IDN_ENCODE", host)
+            }
+          }),
+        )
+      }),
+    )
+
     it.live("happy eyeballs on loopback: a server on ::1 only, the resolver listing 127.0.0.1 first", () =>
       Effect.gen(function* () {
         const fds = env.openFds?.()
