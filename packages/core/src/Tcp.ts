@@ -291,7 +291,8 @@ export interface ListenOptions {
  *
  * **Errors**: `InvalidArgument` for a bad port, backlog or `tls` option
  * (a TLS listener without `cert` and `key`, a bad `handshakeTimeoutMillis`
- * or `maxHandshakes`); `ResolveFailed`
+ * or `maxHandshakes`, an `sniContexts` key that is not a host name);
+ * `ResolveFailed`
  * for an unresolvable host; `ListenFailed` with `EADDRINUSE`, `EACCES`,
  * `EADDRNOTAVAIL`, ...; `Unsupported` when the runtime has no TCP.
  *

@@ -179,7 +179,15 @@ export interface TlsServerOptions extends TlsCredentials {
   readonly ca?: Pem | ReadonlyArray<Pem>
   /** ALPN protocols supported, in preference order. */
   readonly alpnProtocols?: ReadonlyArray<string>
-  /** Per-server-name credentials (SNI). `*.example.com` matches one label. */
+  /**
+   * Per-server-name credentials (SNI). `*.example.com` matches one label.
+   * Keys may be written in Unicode: they are normalised like the resolver
+   * normalises names (IDNA 2008, UTS #46 non-transitional, lower case,
+   * without a trailing dot), so `"bücher.example"` matches the
+   * `xn--bcher-kva.example` a client sends. A key that is not a valid host
+   * name (or a wildcard anywhere but a leading `*.`) is an
+   * `InvalidArgument` at listen time (and from a server-side {@link wrap}).
+   */
   readonly sniContexts?: Readonly<Record<string, TlsCredentials>>
   /** Chooses credentials by SNI name; `undefined` falls back to `sniContexts`, then the default. */
   readonly sniCallback?: (serverName: string) => TlsCredentials | undefined
@@ -325,6 +333,86 @@ export const peerCertificateOf = (c: RuntimePeerCertificate | null | undefined):
         fingerprint256: c.fingerprint256 ?? "",
         der: new Uint8Array(c.raw),
       })
+
+/** A server name in its matching form: A-labels, lower case, no trailing dot; `undefined` when invalid. */
+const sniName = (name: string): string | undefined => {
+  if (name.includes("*")) return undefined
+  const ascii = Resolver.toAscii(name)
+  if (Either.isLeft(ascii)) return undefined
+  const lower = ascii.right.toLowerCase()
+  const bare = lower.endsWith(".") ? lower.slice(0, -1) : lower
+  // the URL host parser validates ASCII names too (labels, forbidden characters)
+  try {
+    if (bare === "" || new URL(`http://${bare}/`).hostname !== bare) return undefined
+  } catch {
+    return undefined
+  }
+  return bare
+}
+
+/** An `sniContexts` key in its matching form (`*.` + name for a wildcard); `undefined` when invalid. */
+const sniKey = (key: string): string | undefined => {
+  if (key.startsWith("*.")) {
+    const rest = sniName(key.slice(2))
+    return rest === undefined ? undefined : `*.${rest}`
+  }
+  return sniName(key)
+}
+
+/** `sniContexts` by normalised key, built once per object. */
+const sniTables = new WeakMap<object, ReadonlyMap<string, TlsCredentials>>()
+
+const sniTable = (contexts: Readonly<Record<string, TlsCredentials>>): ReadonlyMap<string, TlsCredentials> => {
+  let table = sniTables.get(contexts)
+  if (table === undefined) {
+    const built = new Map<string, TlsCredentials>()
+    for (const [key, credentials] of Object.entries(contexts)) {
+      const normalised = sniKey(key)
+      // the first spelling of a name wins; invalid keys were refused at listen time
+      if (normalised !== undefined && !built.has(normalised)) built.set(normalised, credentials)
+    }
+    table = built
+    sniTables.set(contexts, table)
+  }
+  return table
+}
+
+/**
+ * The credentials a server presents for an SNI name: `sniCallback`'s
+ * choice, else the `sniContexts` entry for the name (keys and name compared
+ * after IDNA normalisation, case-insensitively, without a trailing dot),
+ * else the one for `*.` + the name without its first label; `undefined`
+ * means the default credentials. For runtime TLS drivers, so every runtime
+ * chooses alike.
+ *
+ * **Errors**: none (an exception thrown by `sniCallback` propagates to the
+ * driver, which fails that handshake).
+ *
+ * @example
+ * ```ts
+ * import { Tls } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const shop = { cert: "<cert pem>", key: "<key pem>" }
+ * const options: Tls.TlsServerOptions = { cert: "<cert pem>", key: "<key pem>", sniContexts: { "*.bücher.example": shop } }
+ * assert.strictEqual(Tls.credentialsFor(options, "www.xn--bcher-kva.example"), shop)
+ * assert.strictEqual(Tls.credentialsFor(options, "xn--bcher-kva.example"), undefined)
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export const credentialsFor = (options: TlsServerOptions, serverName: string): TlsCredentials | undefined => {
+  const chosen = options.sniCallback?.(serverName)
+  if (chosen !== undefined || options.sniContexts === undefined) return chosen
+  const name = sniName(serverName)
+  if (name === undefined) return undefined
+  const table = sniTable(options.sniContexts)
+  const exact = table.get(name)
+  if (exact !== undefined) return exact
+  const dot = name.indexOf(".")
+  return dot > 0 ? table.get(`*${name.slice(dot)}`) : undefined
+}
 
 /**
  * Facts of an established TLS session, in `stream.extra.tls`.
@@ -477,7 +565,8 @@ export type WrapOptions =
  * belongs to the current Scope.
  *
  * **Errors**: `InvalidArgument` when `stream` was not made by netfx, is
- * closed, or has a receive or send in progress; `TlsFailed` when the
+ * closed, or has a receive or send in progress, or for an `sniContexts`
+ * key that is not a host name; `TlsFailed` when the
  * handshake fails (the connection is then closed); `Unsupported` when the
  * runtime has no TLS driver.
  *
@@ -506,6 +595,8 @@ export const wrap = (
 ): Effect.Effect<SocketStream.SocketStream, TlsFailed | InvalidArgument | Unsupported, Scope.Scope | Network.Network> =>
   Effect.gen(function* () {
     const tls = yield* driver
+    const badKey = options.side === "server" ? validateSniKeys(options) : undefined
+    if (badKey !== undefined) return yield* Effect.fail(badKey)
     if (!(stream instanceof SocketStreamImpl)) {
       return yield* Effect.fail(
         new InvalidArgument({ argument: "stream", reason: "is not a netfx socket stream", value: undefined }),
@@ -574,5 +665,21 @@ export const validateServer = (options: TlsServerOptions): Effect.Effect<TlsServ
       new InvalidArgument({ argument: "tls", reason: "a TLS listener needs cert and key", value: undefined }),
     )
   }
-  return Effect.succeed(options)
+  const keys = validateSniKeys(options)
+  return keys === undefined ? Effect.succeed(options) : Effect.fail(keys)
+}
+
+/** An `InvalidArgument` for the first `sniContexts` key that is not a valid host name (or wildcard). */
+const validateSniKeys = (options: TlsServerOptions): InvalidArgument | undefined => {
+  if (options.sniContexts === undefined) return undefined
+  for (const key of Object.keys(options.sniContexts)) {
+    if (sniKey(key) === undefined) {
+      return new InvalidArgument({
+        argument: "tls.sniContexts",
+        reason: `the key ${JSON.stringify(key)} is not a valid host name (IDNA 2008, UTS #46) or "*." wildcard`,
+        value: key,
+      })
+    }
+  }
+  return undefined
 }

@@ -721,6 +721,63 @@ export const tlsContract = (env: TlsEnvironment): void => {
       )
     }
 
+    if (limits.sni !== false) {
+      it.live("SNI: sniContexts keys written in Unicode match the punycode name a client sends", () =>
+        run(
+          Effect.gen(function* () {
+            const other = { cert: certs.other.cert, key: certs.other.key }
+            const listener = yield* server({ sniContexts: { "Bücher.invalid.": other, "*.straße.invalid": other } })
+            yield* Effect.forkScoped(listener.serve(echo))
+            // the certificate does not carry these names: which one is presented is under test
+            const subjectFor = (serverName: string) =>
+              Effect.scoped(
+                Effect.gen(function* () {
+                  const conn = yield* client(listener, { serverName, rejectUnauthorized: false })
+                  const info = Option.getOrThrow(Tls.info(conn))
+                  return Option.getOrThrow(info.peerCertificate).subject.CN
+                }),
+              )
+            assert.strictEqual(yield* subjectFor("xn--bcher-kva.invalid"), "other.invalid")
+            assert.strictEqual(yield* subjectFor("XN--BCHER-KVA.INVALID"), "other.invalid")
+            assert.strictEqual(yield* subjectFor("bücher.invalid"), "other.invalid")
+            assert.strictEqual(yield* subjectFor("www.xn--strae-oqa.invalid"), "other.invalid")
+            // one label only, and other names get the default certificate
+            assert.strictEqual(yield* subjectFor("a.www.xn--strae-oqa.invalid"), "localhost")
+            assert.strictEqual(yield* subjectFor("buecher.invalid"), "localhost")
+          }),
+        ),
+      )
+    }
+
+    it.live("SNI: an sniContexts key that is not a host name is an InvalidArgument at listen time and in wrap", () =>
+      run(
+        Effect.gen(function* () {
+          const other = { cert: certs.other.cert, key: certs.other.key }
+          for (const key of ["xn--zz.invalid", "a.*.invalid", "*", "bad name.invalid", "a\u200db.invalid", ""]) {
+            const error = yield* Effect.flip(server({ sniContexts: { "ok.invalid": other, [key]: other } }))
+            assert.strictEqual(error._tag, "InvalidArgument", key)
+            if (error._tag === "InvalidArgument") {
+              assert.strictEqual(error.argument, "tls.sniContexts")
+              assert.strictEqual(error.value, key)
+            }
+          }
+          const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+          const plain = yield* Tcp.connect({ host: "127.0.0.1", port: portOf(listener.address) })
+          const wrapped = yield* Effect.flip(
+            Tls.wrap(plain, {
+              side: "server",
+              cert: certs.server.cert,
+              key: certs.server.key,
+              sniContexts: { "xn--zz.invalid": other },
+            }),
+          )
+          assert.strictEqual(wrapped._tag, "InvalidArgument")
+          // refused before the upgrade: the plain stream is still usable
+          yield* plain.send(bytes("still plain"))
+        }),
+      ),
+    )
+
     const startTls = (options: { readonly waitForGo: boolean }) =>
       run(
         Effect.gen(function* () {

@@ -747,13 +747,6 @@ export const sniOf = (b: Uint8Array): string | undefined | "incomplete" => {
   return undefined
 }
 
-const wildcardMatch = (pattern: string, name: string): boolean => {
-  if (pattern.toLowerCase() === name.toLowerCase()) return true
-  if (!pattern.startsWith("*.")) return false
-  const dot = name.indexOf(".")
-  return dot > 0 && name.slice(dot + 1).toLowerCase() === pattern.slice(2).toLowerCase()
-}
-
 /** Reads (into the feed) until the first ClientHello record is complete, and returns its SNI name. */
 const readServerName = (feed: Feed): Effect.Effect<string | undefined> =>
   Effect.async<string | undefined>((resume) => {
@@ -838,7 +831,15 @@ const upgrade = (
     } else {
       const f = feed ?? new Feed(raw)
       feed = f
-      if (side.sni !== undefined) tlsOptions = side.sni(yield* readServerName(f))
+      if (side.sni !== undefined) {
+        const name = yield* readServerName(f)
+        const choose = side.sni
+        // a throwing sniCallback fails this handshake, as on Node
+        tlsOptions = yield* Effect.try({
+          try: () => choose(name),
+          catch: (error) => tlsFailed(error, raw.remoteAddress, "sniCallback failed"),
+        })
+      }
       pair = yield* socketPair(raw.remoteAddress)
       target = side.serverSide ? pair.accepted : pair.connected
     }
@@ -909,15 +910,7 @@ export const accept = (
       ? undefined
       : (name: string | undefined): BunTlsOptions => {
           if (name === undefined) return o
-          let chosen = options.sniCallback?.(name)
-          if (chosen === undefined && options.sniContexts !== undefined) {
-            for (const [pattern, creds] of Object.entries(options.sniContexts)) {
-              if (wildcardMatch(pattern, name)) {
-                chosen = creds
-                break
-              }
-            }
-          }
+          const chosen = Tls.credentialsFor(options, name)
           return chosen === undefined ? o : { ...o, ...baseOptions(chosen) }
         }
   return upgrade(raw, o, { serverSide: true, requestCert, serverName: undefined, sni })

@@ -377,13 +377,6 @@ export const connect = (
   )
 }
 
-const wildcardMatch = (pattern: string, name: string): boolean => {
-  if (pattern.toLowerCase() === name.toLowerCase()) return true
-  if (!pattern.startsWith("*.")) return false
-  const dot = name.indexOf(".")
-  return dot > 0 && name.slice(dot + 1).toLowerCase() === pattern.slice(2).toLowerCase()
-}
-
 /**
  * Secure contexts are built once per server options object (a listener
  * passes the same one for every connection) and once per SNI credentials
@@ -437,15 +430,7 @@ export const accept = (
         ? undefined
         : (servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => {
             try {
-              let chosen = options.sniCallback?.(servername)
-              if (chosen === undefined && options.sniContexts !== undefined) {
-                for (const [pattern, creds] of Object.entries(options.sniContexts)) {
-                  if (wildcardMatch(pattern, servername)) {
-                    chosen = creds
-                    break
-                  }
-                }
-              }
+              const chosen = Tls.credentialsFor(options, servername)
               cb(null, chosen === undefined ? secureContext : sniContext(options, chosen))
             } catch (error) {
               cb(error instanceof Error ? error : new Error(String(error)))
