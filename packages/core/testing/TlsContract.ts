@@ -192,6 +192,19 @@ export const tlsContract = (env: TlsEnvironment): void => {
   const server = (options: Partial<Tls.TlsServerOptions> = {}) =>
     Tcp.listen({ host: "127.0.0.1", port: 0, tls: { cert: certs.server.cert, key: certs.server.key, ...options } })
 
+  /** A TLS listener capturing, for each log line that contains `match`, the value of `annotation`. */
+  const loggingServer = (options: Partial<Tls.TlsServerOptions>, match: string, annotation: string) =>
+    Effect.gen(function* () {
+      const captured: Array<string> = []
+      const capture = Logger.make(({ annotations, message }) => {
+        const line = Array.isArray(message) ? message.join(" ") : String(message)
+        if (line.includes(match))
+          captured.push(String(HashMap.get(annotations, annotation).pipe(Option.getOrElse(() => "?"))))
+      })
+      const listener = yield* server(options).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
+      return { listener, captured }
+    })
+
   const client = (listener: Listener, tls: Tls.TlsClientOptions | true = { ca: certs.ca.cert }) =>
     Tcp.connect({ host: "127.0.0.1", port: portOf(listener.address), tls })
 
@@ -338,16 +351,12 @@ export const tlsContract = (env: TlsEnvironment): void => {
     it.live("a flood of idle connections does not shut healthy TLS clients out", () =>
       run(
         Effect.gen(function* () {
-          const warnings: Array<string> = []
-          const capture = Logger.make(({ annotations, message }) => {
-            const text = Array.isArray(message) ? message.join(" ") : String(message)
-            if (text.includes("too many TLS handshakes"))
-              warnings.push(String(HashMap.get(annotations, "limit").pipe(Option.getOrElse(() => "?"))))
-          })
           // a small cap keeps the test cheap; the default (1024) behaves the same at scale
           const maxHandshakes = 16
-          const listener = yield* server({ maxHandshakes }).pipe(
-            Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
+          const { listener, captured: warnings } = yield* loggingServer(
+            { maxHandshakes },
+            "too many TLS handshakes",
+            "limit",
           )
           const served = yield* Ref.make(0)
           yield* Effect.forkScoped(
@@ -489,20 +498,18 @@ export const tlsContract = (env: TlsEnvironment): void => {
       it.live(`mTLS: untrusted client certificates never reach ${mode} (rejectUnauthorized by default)`, () =>
         run(
           Effect.gen(function* () {
-            const rejected: Array<string> = []
-            const capture = Logger.make(({ annotations, message }) => {
-              const text = Array.isArray(message) ? message.join(" ") : String(message)
-              if (text.includes("TLS handshake failed"))
-                rejected.push(String(HashMap.get(annotations, "code").pipe(Option.getOrElse(() => "?"))))
-            })
-            const listener = yield* server({
-              requestCert: true,
-              ca: certs.ca.cert,
-              // an SNI listener takes another path on some runtimes (Bun: the relay)
-              ...(mode === "serve, SNI listener"
-                ? { sniContexts: { "*.invalid": { cert: certs.other.cert, key: certs.other.key } } }
-                : {}),
-            }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
+            const { listener, captured: rejected } = yield* loggingServer(
+              {
+                requestCert: true,
+                ca: certs.ca.cert,
+                // an SNI listener takes another path on some runtimes (Bun: the relay)
+                ...(mode === "serve, SNI listener"
+                  ? { sniContexts: { "*.invalid": { cert: certs.other.cert, key: certs.other.key } } }
+                  : {}),
+              },
+              "TLS handshake failed",
+              "code",
+            )
             const reached: Array<string> = []
             const handle = (c: SocketStream.SocketStream) =>
               Effect.gen(function* () {
