@@ -217,7 +217,9 @@ export interface TlsServerOptions extends TlsCredentials {
    * pending handshakes are idle connections that never sent a
    * ClientHello, and a flood of them cannot shut healthy clients out (an
    * attacker would have to open `maxHandshakes` connections within one
-   * healthy client's handshake to displace it).
+   * healthy client's handshake to displace it). A burst of more
+   * legitimate handshakes than this at once (a fleet reconnecting) also
+   * closes the oldest of them: raise the cap for such servers.
    *
    * What a slot costs: a descriptor and the runtime's TLS state for a
    * handshake not yet started, measured with 1000 idle peers at about
