@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 const out = join(root, "examples", ".doc-examples")
-const packages = ["core", "node", "bun"]
+const packages = ["core", "node", "bun", "cluster"]
 
 /** @type {Array<string>} */
 const problems = []

@@ -4,6 +4,7 @@
  */
 import * as Effect from "effect/Effect"
 import { demo as asyncio } from "./demos/asyncio.ts"
+import { demo as cluster } from "./demos/cluster.ts"
 import type { Demo } from "./demos/Demo.ts"
 import { demo as memory } from "./demos/memory.ts"
 import { demo as platform } from "./demos/platform.ts"
@@ -16,7 +17,7 @@ import { demo as unix } from "./demos/unix.ts"
 import { isMain, NetworkLive } from "./runtime.ts"
 
 /** Every demo, in the order `pnpm demo` runs them (also run under Bun by packages/bun/test/Examples.test.ts). */
-export const demos: ReadonlyArray<Demo> = [tcp, tls, asyncio, udp, resolve, raw, unix, memory, platform]
+export const demos: ReadonlyArray<Demo> = [tcp, tls, asyncio, udp, resolve, raw, unix, memory, platform, cluster]
 
 const main = Effect.gen(function* () {
   let failed = 0
