@@ -9,6 +9,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as readline from "node:readline"
 import { fileURLToPath } from "node:url"
+import type { ClusterImpl, ClusterResult } from "./cluster.ts"
 import type { PingPongResult, ServerPorts, Timed } from "./impls/types.ts"
 import { quantile, type Summary, summarize } from "./stats.ts"
 import { IMPLS, type ImplId, isBun, type Job } from "./worker.ts"
@@ -17,7 +18,18 @@ export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url
 const WORKER = path.join(BENCH_DIR, "src", "worker.ts")
 export const BUN = path.resolve(BENCH_DIR, "..", "node_modules", ".bin", "bun")
 
-export const SCENARIOS = ["bulk", "pingpong", "many", "accept", "unix", "udp", "tls", "handshake", "idle"] as const
+export const SCENARIOS = [
+  "bulk",
+  "pingpong",
+  "many",
+  "accept",
+  "unix",
+  "udp",
+  "tls",
+  "handshake",
+  "idle",
+  "cluster",
+] as const
 export type Scenario = (typeof SCENARIOS)[number]
 
 export interface Options {
@@ -57,7 +69,10 @@ export interface Row {
   readonly min: number
   readonly max: number
   readonly runs: ReadonlyArray<number>
-  /** median / the raw baseline's median on the same runtime (raw node:net for Node, raw Bun for Bun). */
+  /**
+   * median / the raw baseline's median on the same runtime (raw node:net for Node, raw Bun for Bun);
+   * for the "cluster" scenario, / `@effect/platform-node`'s NodeClusterSocket.
+   */
   readonly ratio: number | undefined
   /** median / raw node:net's median. */
   readonly ratioToRawNode: number | undefined
@@ -157,7 +172,7 @@ export const run = async (options: Options): Promise<Report> => {
     samples.set(key, list)
   }
 
-  const timed = options.scenarios.filter((s) => s !== "idle")
+  const timed = options.scenarios.filter((s) => s !== "idle" && s !== "cluster")
   const live: Array<{ id: ImplId; server: Worker; client: Worker; ports: ServerPorts }> = []
   if (timed.length > 0) {
     for (const id of options.impls) {
@@ -299,6 +314,32 @@ export const run = async (options: Options): Promise<Report> => {
     }
   }
 
+  if (options.scenarios.includes("cluster")) {
+    const clusterImpls = options.impls.filter((id): id is ClusterImpl => id === "netfx-node" || id === "platform-node")
+    for (let r = 0; r < options.warmup + options.runs; r++) {
+      const warm = r < options.warmup
+      for (const id of clusterImpls) {
+        try {
+          const m = await clusterOnce(id, options.millis, pins.client)
+          log(
+            `  cluster ${warm ? "warm-up" : `run ${r - options.warmup + 1}`} ${id}: ${m.roundTrips.toFixed(0)} round trips/s, ${m.messages.toFixed(0)} messages/s`,
+          )
+          if (warm) continue
+          record(id, "cluster", "round trips", m.roundTrips)
+          record(id, "cluster", "messages", m.messages)
+          record(
+            id,
+            "cluster",
+            "CPU per op",
+            m.cpuMicros / Math.max(1, (m.roundTrips + m.messages) * (options.millis / 1000)),
+          )
+        } catch (e) {
+          log(`  cluster ${id}: failed: ${e instanceof Error ? e.message : String(e)}`)
+        }
+      }
+    }
+  }
+
   const rows = summarise(samples)
   const report: Report = {
     date: new Date().toISOString(),
@@ -394,7 +435,38 @@ const idleOnce = async (
   }
 }
 
+/**
+ * One cluster measurement (bench/src/cluster.ts): two @effect/cluster runners
+ * in one fresh process, messages over loopback TCP.
+ */
+const clusterOnce = (id: ClusterImpl, millis: number, cpu: string | undefined): Promise<ClusterResult> =>
+  new Promise((resolve, reject) => {
+    const command = [
+      ...(cpu === undefined ? [] : ["taskset", "-c", cpu]),
+      process.execPath,
+      "--import",
+      "tsx",
+      path.join(BENCH_DIR, "src", "cluster.ts"),
+      id,
+      String(millis),
+    ]
+    const child = spawn(command[0] as string, command.slice(1), { cwd: BENCH_DIR, stdio: ["ignore", "pipe", "pipe"] })
+    let out = ""
+    let err = ""
+    child.stdout?.on("data", (d: Buffer) => {
+      out += d.toString()
+    })
+    child.stderr?.on("data", (d: Buffer) => {
+      err = (err + d.toString()).slice(-2000)
+    })
+    child.once("exit", (code) => {
+      if (code === 0) resolve(JSON.parse(out.trim().split("\n").pop() ?? "") as ClusterResult)
+      else reject(new Error(`cluster ${id} exited (${code}): ${err.trim().split("\n").slice(-3).join(" | ")}`))
+    })
+  })
+
 const UNITS: Record<string, { unit: string; better: "higher" | "lower" }> = {
+  messages: { unit: "messages/s", better: "higher" },
   throughput: { unit: "MB/s", better: "higher" },
   "round trips": { unit: "round trips/s", better: "higher" },
   "p50 latency": { unit: "µs", better: "lower" },
@@ -421,7 +493,8 @@ const summarise = (samples: Map<string, Array<number>>): Array<Row> => {
         if (s === undefined) continue
         const base = (b: ImplId) => stats.get(`${b}\u0000${scenario}\u0000${metric}`)?.median
         const rawNode = base("raw-node")
-        const same = base(isBun(impl) ? "raw-bun" : "raw-node")
+        // the cluster scenario has no raw baseline: its ratio is to NodeClusterSocket
+        const same = base(scenario === "cluster" ? "platform-node" : isBun(impl) ? "raw-bun" : "raw-node")
         const u = UNITS[metric] as { unit: string; better: "higher" | "lower" }
         rows.push({
           implementation: NAMES[impl],

@@ -74,6 +74,8 @@ describe("bench smoke", () => {
         for (const impl of impls) {
           // raw Bun has no TLS loop in the harness
           if (impl === "raw-bun" && (scenario === "tls" || scenario === "handshake")) continue
+          // the cluster scenario runs @effect/cluster over netfx and over NodeClusterSocket only
+          if (scenario === "cluster" && impl !== "netfx-node") continue
           expect(
             report.rows.some((r) => r.scenario === scenario && r.impl === impl),
             `${scenario} ${impl}: ${lines.join("\n")}`,
