@@ -258,6 +258,8 @@ if (isMain(import.meta.url)) {
       console.log(
         `${report.history.length} deliveries, ${report.lost.length} lost, ${report.stats.retransmissions} retransmissions`,
       )
+      // @effect/cluster 0.60 can leave runner RPC clients parked after shutdown (see demo.ts)
+      process.exit()
     },
     (e) => {
       console.error(e)

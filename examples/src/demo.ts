@@ -34,8 +34,12 @@ const main = Effect.gen(function* () {
 })
 
 if (isMain(import.meta.url)) {
-  Effect.runPromise(Effect.provide(main, NetworkLive)).catch((e) => {
-    console.error(e)
-    process.exitCode = 1
-  })
+  Effect.runPromise(Effect.provide(main, NetworkLive))
+    .catch((e) => {
+      console.error(e)
+      process.exitCode = 1
+    })
+    // @effect/cluster 0.60 leaves some runner RPC clients (fibers parked in Effect.never, each
+    // holding a timer) behind after its runners shut down, which would keep the process alive
+    .finally(() => process.exit())
 }
