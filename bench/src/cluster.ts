@@ -11,6 +11,8 @@
  * It prints one JSON line: `{ roundTrips, messages, cpuMicros }` (rates per
  * second, CPU time of the whole run).
  */
+
+import * as net from "node:net"
 import * as Entity from "@effect/cluster/Entity"
 import * as MachineId from "@effect/cluster/MachineId"
 import * as MessageStorage from "@effect/cluster/MessageStorage"
@@ -57,8 +59,19 @@ const fixedRunners = (address: RunnerAddress.RunnerAddress) =>
 
 const config = { shardsPerGroup: 64 }
 
-export const measure = (impl: ClusterImpl, millis: number): Promise<ClusterResult> => {
-  const port = 20000 + Math.floor(Math.random() * 20000)
+/** A free loopback port (a runner advertises its address before it listens, so port 0 cannot be used). */
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
+    })
+  })
+
+export const measure = async (impl: ClusterImpl, millis: number): Promise<ClusterResult> => {
+  const port = await freePort()
   const address = RunnerAddress.make("127.0.0.1", port)
   const runnerConfig = { ...config, runnerAddress: Option.some(address) }
   const clientConfig = { ...config, runnerAddress: Option.none() }
