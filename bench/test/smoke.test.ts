@@ -88,5 +88,6 @@ describe("bench smoke", () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }
-  })
+    // every scenario starts fresh processes (the cluster scenario one per run and implementation)
+  }, 180_000)
 })
