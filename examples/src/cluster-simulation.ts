@@ -152,14 +152,6 @@ const runner = (
     Layer.provide(Layer.succeed(Network.Network, control.host(host))),
   )
 
-/** Virtual milliseconds `effect` takes, with its result. */
-const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function* () {
-    const start = yield* Clock.currentTimeMillis
-    const value = yield* effect
-    return { value, millis: (yield* Clock.currentTimeMillis) - start }
-  })
-
 /** The cluster scenario itself, on a memory network (needs `TestClock` to make time pass). */
 const scenario = (options: SimulationOptions) =>
   Effect.gen(function* () {
