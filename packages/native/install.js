@@ -8,8 +8,8 @@
 //   4. Otherwise: says what is missing and how to build later.
 "use strict"
 const fs = require("node:fs")
-const path = require("node:path")
 const target = require("./target.js")
+const { onPath } = target
 
 const say = (message) => console.log(`@netfx/native: ${message}`)
 
@@ -32,8 +32,6 @@ const main = () => {
     }
   } else say(`no prebuilt binary for ${here ?? `${process.platform}-${process.arch}`}; compiling from source`)
 
-  const onPath = (command) =>
-    (process.env.PATH ?? "").split(path.delimiter).some((dir) => dir !== "" && fs.existsSync(path.join(dir, command)))
   const missing = [
     ["cc", "gcc", "clang"].some(onPath) ? undefined : "a C compiler (cc)",
     onPath("make") ? undefined : "make",

@@ -42,4 +42,8 @@ const prebuiltPath = (target) => path.join(__dirname, "prebuilds", target, "netf
 /** The locally compiled binary's path (node-gyp's output). */
 const localPath = () => path.join(__dirname, "build", "Release", "netfx_native.node")
 
-module.exports = { PREBUILT, libc, current, prebuiltPath, localPath }
+/** Whether a command is on PATH (a file lookup; for the install and build scripts). */
+const onPath = (command) =>
+  (process.env.PATH ?? "").split(path.delimiter).some((dir) => dir !== "" && fs.existsSync(path.join(dir, command)))
+
+module.exports = { PREBUILT, libc, current, prebuiltPath, localPath, onPath }

@@ -15,6 +15,7 @@
 const { spawnSync } = require("node:child_process")
 const fs = require("node:fs")
 const path = require("node:path")
+const { onPath } = require("../target.js")
 
 const root = path.join(__dirname, "..")
 const all = process.argv.includes("--all")
@@ -25,9 +26,6 @@ const targets = [
   { name: "linux-x64-glibc", cc: hostCc("x64") ?? "x86_64-linux-gnu-gcc", machine: "X86-64" },
   { name: "linux-arm64-glibc", cc: hostCc("arm64") ?? "aarch64-linux-gnu-gcc", machine: "AArch64" },
 ]
-
-const onPath = (command) =>
-  (process.env.PATH ?? "").split(path.delimiter).some((dir) => dir !== "" && fs.existsSync(path.join(dir, command)))
 
 const headers = process.env.NETFX_NODE_HEADERS ?? path.resolve(path.dirname(process.execPath), "..", "include", "node")
 for (const header of ["node_api.h", "uv.h"]) {

@@ -13,14 +13,12 @@ const { spawnSync } = require("node:child_process")
 const fs = require("node:fs")
 const os = require("node:os")
 const path = require("node:path")
+const { onPath } = require("../target.js")
 
 const root = path.join(__dirname, "..")
 const roundtrip = path.join(__dirname, "roundtrip.js")
 const ARM64_NODE = "22.23.5"
 const SYSROOT = "/usr/aarch64-linux-gnu"
-
-const onPath = (command) =>
-  (process.env.PATH ?? "").split(path.delimiter).some((dir) => dir !== "" && fs.existsSync(path.join(dir, command)))
 
 let failed = 0
 const check = (what, command, args, env) => {
