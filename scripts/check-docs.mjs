@@ -4,6 +4,9 @@
 // 2. every ```ts example in those JSDoc blocks, and in README.md, type-checks
 //    against the packages, with the repository's strict settings.
 //
+// A fence may carry a tag after the language: "```ts no-run: <reason>" marks
+// an example that scripts/run-doc-examples.mjs must not run (say why).
+//
 // The examples are written to examples/.doc-examples/ (gitignored), one
 // module per example, and compiled there with `tsc --noEmit`; errors are
 // reported against the source file and the example's line.
@@ -20,7 +23,15 @@ const packages = ["core", "node", "bun", "cluster"]
 
 /** @type {Array<string>} */
 const problems = []
-/** @type {Array<{ file: string, name: string, source: string, line: number, code: string }>} */
+
+/** The reason of a fence's "no-run: <reason>" tag, if any. */
+const noRunOf = (/** @type {string | undefined} */ info) => {
+  if (info === undefined) return undefined
+  const m = /^no-run:\s*(\S.*)$/.exec(info.trim())
+  if (m === null) problems.push(`unknown code fence tag "${info}" (only "no-run: <reason>")`)
+  return m?.[1]
+}
+/** @type {Array<{ file: string, name: string, source: string, line: number, code: string, noRun?: string }>} */
 const examples = []
 
 for (const pkg of packages) {
@@ -59,11 +70,15 @@ for (const pkg of packages) {
       /** @type {Array<string>} */
       let code = []
       let first = 0
+      /** @type {string | undefined} */
+      let noRun
       block.body.forEach((l, k) => {
-        if (!inside && /^```(ts|typescript)\s*$/.test(l.trim())) {
+        const fence = /^```(?:ts|typescript)(?:\s+(.*))?$/.exec(l.trim())
+        if (!inside && fence !== null) {
           inside = true
           code = []
           first = block.start + k + 2
+          noRun = noRunOf(fence[1])
         } else if (inside && l.trim() === "```") {
           inside = false
           examples.push({
@@ -72,6 +87,7 @@ for (const pkg of packages) {
             source: path,
             line: first,
             code: code.join("\n"),
+            ...(noRun === undefined ? {} : { noRun }),
           })
         } else if (inside) code.push(l)
       })
@@ -83,7 +99,9 @@ for (const pkg of packages) {
 {
   const lines = readFileSync(join(root, "README.md"), "utf8").split("\n")
   for (let i = 0; i < lines.length; i++) {
-    if (lines[i].trim() !== "```ts") continue
+    const fence = /^```ts(?:\s+(.*))?$/.exec(lines[i].trim())
+    if (fence === null) continue
+    const noRun = noRunOf(fence[1])
     const first = i + 2
     const code = []
     for (i++; i < lines.length && lines[i].trim() !== "```"; i++) code.push(lines[i])
@@ -93,6 +111,7 @@ for (const pkg of packages) {
       source: join(root, "README.md"),
       line: first,
       code: code.join("\n"),
+      ...(noRun === undefined ? {} : { noRun }),
     })
   }
 }
@@ -107,6 +126,20 @@ examples.forEach((e, n) => {
   // each example is its own module; unused values are fine in an example
   writeFileSync(join(out, file), `${e.code}\nexport {}\n`)
 })
+// what scripts/run-doc-examples.mjs runs
+writeFileSync(
+  join(out, "examples.json"),
+  JSON.stringify(
+    examples.map((e, n) => ({
+      module: `${e.name}-${String(n).padStart(3, "0")}.ts`,
+      file: e.file,
+      line: e.line,
+      ...(e.noRun === undefined ? {} : { noRun: e.noRun }),
+    })),
+    null,
+    2,
+  ),
+)
 writeFileSync(
   join(out, "tsconfig.json"),
   JSON.stringify(

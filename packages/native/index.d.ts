@@ -95,8 +95,16 @@ export interface NativeWatch {
 
 /** The addon, or why it is missing. */
 export declare const binding: NativeBinding | undefined
+/** What was tried and why each failed, when `binding` is undefined. */
 export declare const loadError: string | undefined
+/** One sentence on how to get the addon on this platform. */
 export declare const fix: string
+/** This process's target, e.g. "linux-x64-glibc"; undefined off Linux or when the C library is unknown. */
+export declare const target: string | undefined
+/** The targets shipped prebuilt in `prebuilds/`. */
+export declare const prebuilt: ReadonlyArray<string>
+/** The file the binding was loaded from. */
+export declare const loadedFrom: string | undefined
 export declare const runtime: "node" | "bun"
 export declare const readiness: string
 export declare const errnoName: (n: number) => string

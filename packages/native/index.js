@@ -1,21 +1,46 @@
-// @netfx/native loader: loads the compiled addon (build/Release) and wires
-// readiness to one JS dispatcher. Never throws: when the addon is missing
-// `binding` is undefined and `loadError` says why, so callers can report
-// `Unsupported` with the fix.
+// @netfx/native loader: loads the addon binary and wires readiness to one JS
+// dispatcher. It tries, in order, the prebuilt binary for this platform
+// (prebuilds/linux-<arch>-<libc>/) and a locally compiled build/Release.
+// Never throws: when no binary loads, `binding` is undefined and `loadError`
+// says what was tried, so callers can report `Unsupported` with the fix.
 "use strict"
-const path = require("node:path")
+const fs = require("node:fs")
 const os = require("node:os")
+const target = require("./target.js")
 
 const isBun = typeof globalThis.Bun !== "undefined"
+const here = target.current()
 const FIX =
-  "the @netfx/native addon is not built; install a C toolchain (cc, make, python3) and run `pnpm rebuild @netfx/native`"
+  process.platform === "linux"
+    ? `netfx ships the addon prebuilt for ${target.PREBUILT.join(", ")}; elsewhere its install script compiles it, which needs a C compiler, make and python3 and the package manager's permission to run the script; then rebuild it (npm rebuild / pnpm rebuild / bun install with trustedDependencies: see the @netfx/native README)`
+    : `the addon is Linux-only; on ${process.platform} Unix datagram sockets and fd passing are unavailable`
 
 let binding
 let loadError
-try {
-  binding = require(path.join(__dirname, "build", "Release", "netfx_native.node"))
-} catch (error) {
-  loadError = `${FIX} (${error?.message ? error.message.split("\n")[0] : String(error)})`
+let loadedFrom
+{
+  /** @type {Array<string>} */
+  const tried = []
+  const candidates = []
+  if (here !== undefined && target.PREBUILT.includes(here)) candidates.push(target.prebuiltPath(here))
+  else tried.push(`no prebuilt binary for ${here ?? `${process.platform}-${process.arch}`}`)
+  candidates.push(target.localPath())
+  for (const file of candidates) {
+    if (!fs.existsSync(file)) {
+      tried.push(`${file.slice(__dirname.length + 1)} is missing`)
+      continue
+    }
+    try {
+      binding = require(file)
+      loadedFrom = file
+      break
+    } catch (error) {
+      tried.push(
+        `${file.slice(__dirname.length + 1)}: ${error?.message ? error.message.split("\n")[0] : String(error)}`,
+      )
+    }
+  }
+  if (binding === undefined) loadError = tried.join("; ")
 }
 
 const callbacks = new Map()
@@ -57,6 +82,9 @@ module.exports = {
   binding,
   loadError,
   fix: FIX,
+  target: here,
+  prebuilt: target.PREBUILT,
+  loadedFrom,
   runtime: isBun ? "bun" : "node",
   readiness: isBun ? "epoll thread + napi_threadsafe_function" : "libuv uv_poll",
   errnoName,

@@ -5,9 +5,11 @@
  * `@netfx/node` and `@netfx/bun` load it and pass it here, and core builds
  * the Unix datagram and fd-passing transports on it once for both.
  *
- * When the addon could not be built or loaded, every function that needs
- * it fails with `Unsupported` whose reason names the fix (install a C
- * toolchain and run `pnpm rebuild @netfx/native`); everything else works.
+ * When the addon could not be loaded, every function that needs it fails
+ * with `Unsupported` whose reason says what was tried and names the fix
+ * for npm, pnpm and bun users (it ships prebuilt for Linux x64 and arm64
+ * with glibc; elsewhere on Linux it is compiled at install time; it is
+ * Linux-only); everything else works.
  *
  * Users do not need this module unless they write a runtime adapter.
  *
@@ -303,8 +305,29 @@ export interface NativeDriver {
   readonly file: FileOps
 }
 
-const FIX =
-  "the @netfx/native addon is not installed or not built; install a C toolchain (cc, make, python3) and run `pnpm rebuild @netfx/native`"
+/**
+ * The `Unsupported` reason when the addon is missing: what was tried, the
+ * platforms it ships prebuilt for, and the fix for npm, pnpm and bun users
+ * (off Linux: that the addon is Linux-only and what still works).
+ *
+ * @internal
+ */
+export const missingAddonReason = (cause: string, platform: string | undefined): string =>
+  platform !== undefined && platform !== "linux"
+    ? `the @netfx/native addon is Linux-only, so it is not available on ${platform} (${cause}): Unix datagram ` +
+      "sockets, fd passing, socket options by descriptor, RawSocket, and reusePort on Node before 22.12 report " +
+      "Unsupported there; TCP, TLS, UDP and Unix stream sockets work without it"
+    : `the @netfx/native addon is not available (${cause}). It ships prebuilt for Linux x64 and arm64 with glibc ` +
+      "2.17 or newer; on other Linux systems (musl libc such as Alpine, other CPUs) its install script compiles it, " +
+      "which needs a C compiler, make and python3, and a package manager that runs the script. Fix: install those " +
+      "tools, then with npm: `npm rebuild @netfx/native` (installs with --ignore-scripts skip it); pnpm: allow the " +
+      'build (`pnpm approve-builds`, or "@netfx/native" in onlyBuiltDependencies in pnpm-workspace.yaml), then ' +
+      "`pnpm rebuild @netfx/native`; bun: `bun pm trust @netfx/native` (adds it to trustedDependencies in " +
+      "package.json and runs its install script). In a clone of the netfx repository: " +
+      "`pnpm --filter @netfx/native rebuild`"
+
+const platformOf = (): string | undefined =>
+  (globalThis as { readonly process?: { readonly platform?: unknown } }).process?.platform as string | undefined
 
 /**
  * A runtime's native driver with the addon loaded on first use (so
@@ -346,12 +369,19 @@ export const make = (options: {
   let loaded: NativeAddon | undefined
   const load = (): NativeAddon => {
     try {
-      return options.load()
+      const addon = options.load()
+      return addon.binding === undefined
+        ? { ...addon, loadError: missingAddonReason(addon.loadError ?? "not loaded", platformOf()) }
+        : addon
     } catch (error) {
+      const reason = missingAddonReason(
+        error instanceof Error ? (error.message.split("\n")[0] ?? "") : String(error),
+        platformOf(),
+      )
       return {
         binding: undefined,
-        loadError: `${FIX} (${error instanceof Error ? error.message.split("\n")[0] : String(error)})`,
-        fix: FIX,
+        loadError: reason,
+        fix: reason,
         runtime: options.runtime,
         readiness: "none",
         errnoName: (n) => `E${Math.abs(n)}`,

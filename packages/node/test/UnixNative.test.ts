@@ -42,11 +42,44 @@ describe("socket options through the native addon (node)", () => {
     return Effect.gen(function* () {
       const e1 = yield* Effect.flip(UnixDatagram.bind())
       assert.strictEqual(e1._tag, "Unsupported")
-      assert.include(e1._tag === "Unsupported" ? e1.reason : "", "pnpm rebuild @netfx/native")
+      const reason = e1._tag === "Unsupported" ? e1.reason : ""
+      assert.include(reason, "Cannot find module '@netfx/native'")
+      assert.include(reason, "pnpm rebuild @netfx/native")
       const e2 = yield* Effect.flip(FdPassing.socketpair())
       assert.strictEqual(e2._tag, "Unsupported")
       const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
       assert.isTrue(SocketAddress.isIp(listener.address))
     }).pipe(Effect.scoped, Effect.provide(broken))
+  })
+
+  it.live("a loader that found no binary: Unsupported says what was tried and how to get the addon", () => {
+    const native = NodeNetwork.make().native as NonNullable<Network.NetworkService["native"]>
+    const noBinary = Layer.succeed(Network.Network, {
+      ...NodeNetwork.make(),
+      // what @netfx/native's loader exports when neither a prebuilt nor a local build loads
+      native: NativeDriver.make({
+        runtime: "node",
+        load: () => ({
+          binding: undefined,
+          loadError: "no prebuilt binary for linux-x64-musl; build/Release/netfx_native.node is missing",
+          fix: "see the README",
+          runtime: "node",
+          readiness: "libuv uv_poll",
+          errnoName: (n) => `E${Math.abs(n)}`,
+          watch: undefined,
+        }),
+        adoptStream: native.adoptStream,
+        file: native.file,
+      }),
+    })
+    return Effect.gen(function* () {
+      const e = yield* Effect.flip(FdPassing.socketpair())
+      assert.strictEqual(e._tag, "Unsupported")
+      const reason = e._tag === "Unsupported" ? e.reason : ""
+      assert.include(reason, "no prebuilt binary for linux-x64-musl; build/Release/netfx_native.node is missing")
+      // wrapped in core's fix (its full wording is tested in core's test/NativeDriver.test.ts)
+      assert.include(reason, "prebuilt for Linux x64 and arm64 with glibc")
+      assert.include(reason, "`bun pm trust @netfx/native`")
+    }).pipe(Effect.scoped, Effect.provide(noBinary))
   })
 })
