@@ -311,7 +311,8 @@ interface BunListenerHandle {
 interface ListenerParts<L extends BunListenerHandle> {
   readonly open: (socket: Bun.SocketHandler<SocketData>) => L
   readonly addressOf: (listener: L) => SocketAddress.SocketAddress
-  readonly wrap: (socket: BunSocket) => BunConnection
+  /** `local`: the listener's address. */
+  readonly wrap: (socket: BunSocket, local: SocketAddress.SocketAddress) => BunConnection
   readonly stop: (listener: L) => void
 }
 
@@ -362,7 +363,7 @@ class BunServerListener<L extends BunListenerHandle> implements Driver.RawListen
       socket.end()
       return
     }
-    this.handlers.onConnection(this.options.wrap(socket))
+    this.handlers.onConnection(this.options.wrap(socket, this.address))
   }
 
   start(handlers: Driver.ListenerHandlers): void {

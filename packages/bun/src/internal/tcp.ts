@@ -1,5 +1,5 @@
 import type { Driver, Tcp } from "@netfx/core"
-import { NetError } from "@netfx/core"
+import { NetError, SocketAddress } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as abortConnect from "./abortConnect.ts"
@@ -164,7 +164,17 @@ export const listen = (
       return Bun.listen(options)
     },
     addressOf: (listener) => addressOf(listener.hostname, listener.port),
-    wrap: (socket) => new BunConnection(socket, { noDelay: request.noDelay }),
+    wrap: (socket, local) => {
+      const conn = new BunConnection(socket, { noDelay: request.noDelay })
+      // reset before it was accepted: the system no longer knows the peer, but it was TCP
+      const mutable = conn as unknown as {
+        localAddress: SocketAddress.SocketAddress
+        remoteAddress: SocketAddress.SocketAddress
+      }
+      if (conn.localAddress._tag === "UnixPath") mutable.localAddress = local
+      if (conn.remoteAddress._tag === "UnixPath") mutable.remoteAddress = SocketAddress.unspecified(local)
+      return conn
+    },
     stop: (listener) => listener.stop(false),
   })
 }

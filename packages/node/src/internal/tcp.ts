@@ -48,7 +48,13 @@ const listenerOf = (server: net.Server): Driver.RawListener => {
   return new NodeServerListener(
     server,
     address,
-    (socket) => new NodeConnection(socket),
+    (socket) => {
+      const conn = new NodeConnection(socket)
+      // reset before it was accepted: the system no longer knows the peer, but it was TCP
+      if (conn.localAddress._tag === "UnixPath") conn.localAddress = address
+      if (conn.remoteAddress._tag === "UnixPath") conn.remoteAddress = SocketAddress.unspecified(address)
+      return conn
+    },
     () => server.close(),
   )
 }
