@@ -165,7 +165,11 @@ export const listen = (
     },
     addressOf: (listener) => addressOf(listener.hostname, listener.port),
     wrap: (socket, local) => {
-      const conn = new BunConnection(socket, { noDelay: request.noDelay })
+      const conn = new BunConnection(socket, {
+        noDelay: request.noDelay,
+        keepAlive: request.keepAlive ?? false,
+        keepAliveInitialDelayMillis: request.keepAliveInitialDelayMillis ?? 0,
+      })
       // reset before it was accepted: the system no longer knows the peer, but it was TCP
       const mutable = conn as unknown as {
         localAddress: SocketAddress.SocketAddress

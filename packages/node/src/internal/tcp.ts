@@ -41,7 +41,7 @@ export const connect = (
     )
   })
 
-const listenerOf = (server: net.Server): Driver.RawListener => {
+const listenerOf = (server: net.Server, request: Tcp.ListenRequest): Driver.RawListener => {
   const a = server.address()
   const address =
     a !== null && typeof a === "object" ? addressOf(a.address, a.port, a.family) : SocketAddress.unixPath(String(a))
@@ -50,6 +50,7 @@ const listenerOf = (server: net.Server): Driver.RawListener => {
     address,
     (socket) => {
       const conn = new NodeConnection(socket)
+      if (request.keepAlive === true) socket.setKeepAlive(true, request.keepAliveInitialDelayMillis ?? 0)
       // reset before it was accepted: the system no longer knows the peer, but it was TCP
       if (conn.localAddress._tag === "UnixPath") conn.localAddress = address
       if (conn.remoteAddress._tag === "UnixPath") conn.remoteAddress = SocketAddress.unspecified(address)
@@ -89,7 +90,7 @@ export const listen = (
         { fd: opened.fd, backlog: request.backlog } as net.ListenOptions,
         request.address,
       )
-      return listenerOf(server)
+      return listenerOf(server, request)
     }
     const options: net.ListenOptions & { reusePort?: boolean } = {
       host: request.address.host,
@@ -99,7 +100,7 @@ export const listen = (
     }
     if (request.reusePort) options.reusePort = true
     const server = yield* listenServer({ noDelay: request.noDelay }, options, request.address)
-    return listenerOf(server)
+    return listenerOf(server, request)
   })
 
 /** @internal */
