@@ -145,3 +145,11 @@ export interface RawListener {
   start(handlers: ListenerHandlers): void
   close(): void
 }
+
+/**
+ * Backs a runtime listener off while the process is out of descriptors
+ * (see `internal/acceptGuard.ts`). For runtime adapters.
+ *
+ * @internal
+ */
+export { AcceptGuard, type AcceptGuardHooks, dupProbe } from "./internal/acceptGuard.ts"

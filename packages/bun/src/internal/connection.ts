@@ -1,5 +1,4 @@
-import type { Driver } from "@netfx/core"
-import { NetError, SocketAddress } from "@netfx/core"
+import { Driver, type NativeDriver, NetError, SocketAddress } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 
@@ -314,6 +313,8 @@ interface ListenerParts<L extends BunListenerHandle> {
   /** `local`: the listener's address. */
   readonly wrap: (socket: BunSocket, local: SocketAddress.SocketAddress) => BunConnection
   readonly stop: (listener: L) => void
+  /** The addon, for backing off while descriptors are exhausted (absent: no guard). */
+  readonly addon?: NativeDriver.NativeAddon | undefined
 }
 
 /**
@@ -343,17 +344,54 @@ export const listenWith = <L extends BunListenerHandle>(
 class BunServerListener<L extends BunListenerHandle> implements Driver.RawListener {
   private handlers: Driver.ListenerHandlers | undefined = undefined
   private closed = false
-  readonly listener: L
+  listener: L
   readonly address: SocketAddress.SocketAddress
   readonly fd: number | undefined
+  /** A duplicate of the listening descriptor: keeps it listening while Bun's listener is stopped. */
+  private held: number | undefined = undefined
+  private guard: Driver.AcceptGuard | undefined = undefined
 
   constructor(private readonly options: ListenerParts<L>) {
-    this.listener = options.open({
+    const socket = {
       ...streamHandlers,
-      open: (socket) => this.accepted(socket as unknown as BunSocket),
-    } as Bun.SocketHandler<SocketData>)
+      open: (socket: BunSocket) => this.accepted(socket),
+    } as unknown as Bun.SocketHandler<SocketData>
+    this.listener = options.open(socket)
     this.address = options.addressOf(this.listener)
     this.fd = fdOf(this.listener as { readonly fd?: unknown })
+    this.startGuard(socket)
+  }
+
+  /**
+   * Bun's accept loop retries at once when accept fails with EMFILE (a busy
+   * loop JavaScript never hears of). The guard notices the exhaustion,
+   * stops Bun's listener (the held duplicate keeps the socket listening, so
+   * clients wait in the backlog), backs off and listens again on the same
+   * socket (`Bun.listen({ fd })`) once a descriptor is free.
+   */
+  private startGuard(socket: Bun.SocketHandler<SocketData>): void {
+    const addon = this.options.addon
+    const b = addon?.binding
+    if (addon === undefined || b === undefined || this.fd === undefined) return
+    const held = b.dup(this.fd)
+    if (held < 0) return
+    this.held = held
+    this.guard = new Driver.AcceptGuard({
+      probe: Driver.dupProbe(b, addon.errnoName, held),
+      pause: () => this.options.stop(this.listener),
+      resume: () => {
+        const copy = b.dup(held)
+        if (copy < 0) return
+        this.listener = Bun.listen({
+          fd: copy,
+          allowHalfOpen: true,
+          data: { conn: undefined },
+          socket,
+        } as unknown as Bun.TCPSocketListenOptions<SocketData>) as unknown as L
+      },
+      report: (code, retryInMillis) =>
+        this.handlers?.onError({ code, syscall: "accept", cause: undefined, retryInMillis }),
+    })
   }
 
   private accepted(socket: BunSocket): void {
@@ -374,8 +412,10 @@ class BunServerListener<L extends BunListenerHandle> implements Driver.RawListen
     this.handlers = undefined
     if (this.closed) return
     this.closed = true
+    this.guard?.stop()
     // stops accepting and closes the listening descriptor; accepted
     // connections belong to core, which closes them itself
-    this.options.stop(this.listener)
+    if (this.guard?.isPaused !== true) this.options.stop(this.listener)
+    if (this.held !== undefined) this.options.addon?.binding?.close(this.held)
   }
 }

@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as abortConnect from "./abortConnect.ts"
 import { addressOf, BunConnection, type BunSocket, listenWith, type SocketData, streamHandlers } from "./connection.ts"
+import * as native from "./native.ts"
 
 interface ConnectData extends SocketData {
   attempt: Attempt | undefined
@@ -150,6 +151,7 @@ export const listen = (
   const { address } = request
   return listenWith({
     address,
+    addon: native.addon(),
     open: (socket) => {
       const options: Bun.TCPSocketListenOptions<SocketData> & { reusePort?: boolean; ipv6Only?: boolean } = {
         hostname: address.host,

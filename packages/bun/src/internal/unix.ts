@@ -147,6 +147,7 @@ export const listen = (request: {
   const { address } = request
   return listenWith({
     address,
+    addon: native.addon(),
     open: (socket) =>
       Bun.listen({
         unix: bunPath(address),

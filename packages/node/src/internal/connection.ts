@@ -1,6 +1,5 @@
 import * as net from "node:net"
-import type { Driver } from "@netfx/core"
-import { NetError, SocketAddress } from "@netfx/core"
+import { Driver, type NativeDriver, NetError, SocketAddress } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 
@@ -217,13 +216,18 @@ export const listenServer = (
 export class NodeServerListener implements Driver.RawListener {
   private handlers: Driver.ListenerHandlers | undefined = undefined
   readonly fd: number | undefined
+  /** A duplicate of the listening descriptor: keeps it listening while node:net's server is closed. */
+  private held: number | undefined = undefined
+  private guard: Driver.AcceptGuard | undefined = undefined
   constructor(
     readonly server: net.Server,
     readonly address: SocketAddress.SocketAddress,
     wrap: (socket: net.Socket) => NodeConnection,
     private readonly stop: () => void,
+    private readonly addon?: NativeDriver.NativeAddon,
   ) {
     this.fd = fdOf(server)
+    this.startGuard()
     server.on("connection", (socket: net.Socket) => {
       const conn = wrap(socket)
       if (this.handlers === undefined) conn.close()
@@ -234,11 +238,41 @@ export class NodeServerListener implements Driver.RawListener {
       this.handlers?.onError({ code, syscall, cause: error })
     })
   }
+  /**
+   * Out of descriptors, libuv resets every connection it cannot accept, and
+   * nobody hears of it. The guard notices the exhaustion, closes the
+   * server's handle (the held duplicate keeps the socket listening, so
+   * clients wait in the backlog instead), backs off, and listens again on
+   * the same socket (`server.listen({ fd })`) once a descriptor is free.
+   */
+  private startGuard(): void {
+    const addon = this.addon
+    const b = addon?.binding
+    if (addon === undefined || b === undefined || this.fd === undefined) return
+    const held = b.dup(this.fd)
+    if (held < 0) return
+    this.held = held
+    this.guard = new Driver.AcceptGuard({
+      probe: Driver.dupProbe(b, addon.errnoName, held),
+      pause: () => {
+        if (this.server.listening) this.stop()
+      },
+      resume: () => {
+        const copy = b.dup(held)
+        if (copy >= 0) this.server.listen({ fd: copy } as net.ListenOptions)
+      },
+      report: (code, retryInMillis) =>
+        this.handlers?.onError({ code, syscall: "accept", cause: undefined, retryInMillis }),
+    })
+  }
   start(handlers: Driver.ListenerHandlers): void {
     this.handlers = handlers
   }
   close(): void {
     this.handlers = undefined
+    this.guard?.stop()
     if (this.server.listening) this.stop()
+    if (this.held !== undefined) this.addon?.binding?.close(this.held)
+    this.held = undefined
   }
 }

@@ -57,6 +57,7 @@ const listenerOf = (server: net.Server, request: Tcp.ListenRequest): Driver.RawL
       return conn
     },
     () => server.close(),
+    native.addon(),
   )
 }
 

@@ -85,6 +85,7 @@ export const listen = (request: {
       (socket) => new NodeConnection(socket, {}, { local: address, remote: unnamed }),
       // the runtime unlinks the socket file on close; core decides (`removeOnClose`)
       () => UnixCore.closeKeepingFile(fs, address, () => server.close()),
+      native.addon(),
     )
   })
 
