@@ -152,4 +152,4 @@ export interface RawListener {
  *
  * @internal
  */
-export { AcceptGuard, type AcceptGuardHooks, dupProbe } from "./internal/acceptGuard.ts"
+export { guardListener } from "./internal/acceptGuard.ts"

@@ -347,9 +347,8 @@ class BunServerListener<L extends BunListenerHandle> implements Driver.RawListen
   listener: L
   readonly address: SocketAddress.SocketAddress
   readonly fd: number | undefined
-  /** A duplicate of the listening descriptor: keeps it listening while Bun's listener is stopped. */
-  private held: number | undefined = undefined
-  private guard: Driver.AcceptGuard | undefined = undefined
+  /** Holds a duplicate of the listening descriptor: keeps it listening while Bun's listener is stopped. */
+  private guard: ReturnType<typeof Driver.guardListener> = undefined
 
   constructor(private readonly options: ListenerParts<L>) {
     const socket = {
@@ -370,20 +369,11 @@ class BunServerListener<L extends BunListenerHandle> implements Driver.RawListen
    * socket (`Bun.listen({ fd })`) once a descriptor is free.
    */
   private startGuard(socket: Bun.SocketHandler<SocketData>): void {
-    const addon = this.options.addon
-    const b = addon?.binding
-    if (addon === undefined || b === undefined || this.fd === undefined) return
-    const held = b.dup(this.fd)
-    if (held < 0) return
-    this.held = held
-    this.guard = new Driver.AcceptGuard({
-      probe: Driver.dupProbe(b, addon.errnoName, held),
+    this.guard = Driver.guardListener(this.options.addon, this.fd, {
       pause: () => this.options.stop(this.listener),
-      resume: () => {
-        const copy = b.dup(held)
-        if (copy < 0) return
+      relisten: (fd) => {
         this.listener = Bun.listen({
-          fd: copy,
+          fd,
           allowHalfOpen: true,
           data: { conn: undefined },
           socket,
@@ -412,10 +402,9 @@ class BunServerListener<L extends BunListenerHandle> implements Driver.RawListen
     this.handlers = undefined
     if (this.closed) return
     this.closed = true
-    this.guard?.stop()
     // stops accepting and closes the listening descriptor; accepted
     // connections belong to core, which closes them itself
     if (this.guard?.isPaused !== true) this.options.stop(this.listener)
-    if (this.held !== undefined) this.options.addon?.binding?.close(this.held)
+    this.guard?.close()
   }
 }

@@ -108,3 +108,53 @@ export const dupProbe =
     // only exhaustion stops accepting; anything else is not the guard's business
     return code === "EMFILE" || code === "ENFILE" || code === "ENOBUFS" || code === "ENOMEM" ? code : undefined
   }
+
+/** The native calls {@link guardListener} needs. */
+interface GuardAddon {
+  readonly binding: { dup(fd: number): number; close(fd: number): number } | undefined
+  readonly errnoName: (n: number) => string
+}
+
+/**
+ * Guards a runtime listener on descriptor `fd`: holds a duplicate of it
+ * (so the socket keeps listening while the runtime's listener is stopped),
+ * `pause` stops the runtime's listener, `relisten` listens again on a fresh
+ * duplicate it then owns, `report` hears each failed probe. `undefined`
+ * without the addon or a descriptor. `close` stops the guard and releases
+ * the duplicate; `isPaused` tells whether the runtime's listener is
+ * currently stopped.
+ *
+ * @internal
+ */
+export const guardListener = (
+  addon: GuardAddon | undefined,
+  fd: number | undefined,
+  hooks: {
+    readonly pause: () => void
+    readonly relisten: (fd: number) => void
+    readonly report: (code: string, retryInMillis: number) => void
+  },
+): { readonly isPaused: boolean; close(): void } | undefined => {
+  const b = addon?.binding
+  if (addon === undefined || b === undefined || fd === undefined) return undefined
+  const held = b.dup(fd)
+  if (held < 0) return undefined
+  const guard = new AcceptGuard({
+    probe: dupProbe(b, addon.errnoName, held),
+    pause: hooks.pause,
+    resume: () => {
+      const copy = b.dup(held)
+      if (copy >= 0) hooks.relisten(copy)
+    },
+    report: hooks.report,
+  })
+  return {
+    get isPaused() {
+      return guard.isPaused
+    },
+    close: () => {
+      guard.stop()
+      b.close(held)
+    },
+  }
+}

@@ -216,9 +216,8 @@ export const listenServer = (
 export class NodeServerListener implements Driver.RawListener {
   private handlers: Driver.ListenerHandlers | undefined = undefined
   readonly fd: number | undefined
-  /** A duplicate of the listening descriptor: keeps it listening while node:net's server is closed. */
-  private held: number | undefined = undefined
-  private guard: Driver.AcceptGuard | undefined = undefined
+  /** Holds a duplicate of the listening descriptor: keeps it listening while node:net's server is closed. */
+  private guard: ReturnType<typeof Driver.guardListener> = undefined
   constructor(
     readonly server: net.Server,
     readonly address: SocketAddress.SocketAddress,
@@ -246,33 +245,22 @@ export class NodeServerListener implements Driver.RawListener {
    * the same socket (`server.listen({ fd })`) once a descriptor is free.
    */
   private startGuard(): void {
-    const addon = this.addon
-    const b = addon?.binding
-    if (addon === undefined || b === undefined || this.fd === undefined) return
-    const held = b.dup(this.fd)
-    if (held < 0) return
-    this.held = held
-    this.guard = new Driver.AcceptGuard({
-      probe: Driver.dupProbe(b, addon.errnoName, held),
+    this.guard = Driver.guardListener(this.addon, this.fd, {
       pause: () => {
         if (this.server.listening) this.stop()
       },
-      resume: () => {
-        const copy = b.dup(held)
-        if (copy >= 0) this.server.listen({ fd: copy } as net.ListenOptions)
-      },
+      relisten: (fd) => this.server.listen({ fd } as net.ListenOptions),
       report: (code, retryInMillis) =>
         this.handlers?.onError({ code, syscall: "accept", cause: undefined, retryInMillis }),
     })
   }
+
   start(handlers: Driver.ListenerHandlers): void {
     this.handlers = handlers
   }
   close(): void {
     this.handlers = undefined
-    this.guard?.stop()
     if (this.server.listening) this.stop()
-    if (this.held !== undefined) this.addon?.binding?.close(this.held)
-    this.held = undefined
+    this.guard?.close()
   }
 }
