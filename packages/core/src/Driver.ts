@@ -112,8 +112,17 @@ export interface RawConnection {
 export interface ListenerHandlers {
   /** A connection was accepted. It must not deliver data before its own `start`. */
   onConnection(connection: RawConnection): void
-  /** Accepting failed (EMFILE, ENFILE, ...); the listener keeps listening. */
-  onError(error: { readonly code: string; readonly syscall?: string | undefined; readonly cause: unknown }): void
+  /**
+   * Accepting failed (EMFILE, ENFILE, ...); the listener keeps listening.
+   * `retryInMillis`: the runtime stopped accepting and tries again after
+   * this long (backing off while descriptors are exhausted).
+   */
+  onError(error: {
+    readonly code: string
+    readonly syscall?: string | undefined
+    readonly cause: unknown
+    readonly retryInMillis?: number | undefined
+  }): void
 }
 
 /**
@@ -136,3 +145,11 @@ export interface RawListener {
   start(handlers: ListenerHandlers): void
   close(): void
 }
+
+/**
+ * Backs a runtime listener off while the process is out of descriptors
+ * (see `internal/acceptGuard.ts`). For runtime adapters.
+ *
+ * @internal
+ */
+export { guardListener } from "./internal/acceptGuard.ts"

@@ -3,7 +3,9 @@
  *
  * @since 0.1.0
  */
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as LogLevel from "effect/LogLevel"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { RawListener } from "./Driver.ts"
@@ -28,7 +30,7 @@ export {
  * ```ts
  * import { Listener, SocketStream } from "@netfx/core"
  *
- * const options: Listener.ServeOptions = { maxConnections: 100 }
+ * const options: Listener.ServeOptions = { maxConnections: 100, idleTimeout: "5 minutes", peerGoneLogLevel: "None" }
  * const echo = (listener: Listener.Listener) => listener.serve((conn) => SocketStream.pipe(conn, conn), options)
  * ```
  *
@@ -43,6 +45,26 @@ export interface ServeOptions {
    * so "waiting" clients already see their connect succeed.
    */
   readonly maxConnections?: number
+  /**
+   * Closes a connection that has received nothing for this long: its
+   * handler is interrupted (its finalizers run), the connection closed and
+   * a Debug line logged. Only bytes arriving from the peer count as
+   * activity; what the handler sends does not (a peer whose link went down
+   * still lets the kernel accept sends until its buffer fills). Checked
+   * every quarter of the duration, so the connection closes between 1 and
+   * 1.25 times it after the last bytes arrived. Measured on the Effect
+   * `Clock` (`TestClock` drives it). Default: none. For peers that vanish
+   * without a word, combine it with `keepAlive` on `Tcp.listen`.
+   */
+  readonly idleTimeout?: Duration.DurationInput
+  /**
+   * The level at which a handler that ended because the peer ended or
+   * broke the connection is logged: `EndOfStream`, or `BrokenResource` with
+   * ECONNRESET, EPIPE, ECONNABORTED, ETIMEDOUT, ENOTCONN, EHOSTUNREACH or
+   * ENETUNREACH, and nothing else in the cause. Default `"Debug"`; `"None"`
+   * logs nothing. Every other failure or defect is logged at Error.
+   */
+  readonly peerGoneLogLevel?: LogLevel.Literal
 }
 
 /**
@@ -113,13 +135,22 @@ export interface Listener {
   /**
    * Accepts forever and runs `handler` for each connection in its own fiber.
    * The connection closes when its handler ends. A handler that fails or
-   * dies is logged at Error level with the peer address and closes only its
-   * own connection. Interrupting `serve` closes the listener and interrupts
-   * every running handler. Honours `maxConnections`.
+   * dies is logged at Error level (one line with the peer and listener
+   * annotations, plus the cause) and closes only its own connection; one
+   * that ended because the peer reset or ended the connection is logged at
+   * `peerGoneLogLevel` (Debug by default). Interrupting `serve` closes the
+   * listener and interrupts every running handler. Honours
+   * `maxConnections` and `idleTimeout`.
+   *
+   * **Logging**: every line (handler failures, idle closes, a full accept
+   * queue, failing accepts) goes through the Logger of the fiber running
+   * `serve` (before `serve` starts: of the fiber that opened the listener).
+   * Recurring listener conditions are logged at most once a second, with
+   * the number of occurrences.
    *
    * **Errors**: `ClosedResource` when the listener is closed from elsewhere;
    * `BusyResource` when another fiber accepts; `InvalidArgument` for a bad
-   * `maxConnections`.
+   * `maxConnections` or `idleTimeout`.
    */
   serve<E, R>(
     handler: (connection: SocketStream) => Effect.Effect<unknown, E, R>,

@@ -337,6 +337,26 @@ export const family = (address: SocketAddress): Family =>
   address._tag === "Ipv4" ? "ipv4" : address._tag === "Ipv6" ? "ipv6" : "unix"
 
 /**
+ * The unspecified address of `like`'s family with port 0 (`0.0.0.0:0`,
+ * `[::]:0`, an unnamed Unix address): what netfx reports for a peer the
+ * system no longer knows, e.g. a TCP connection reset before it was
+ * accepted.
+ *
+ * @example
+ * ```ts
+ * import { SocketAddress } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * assert.deepStrictEqual(SocketAddress.unspecified(SocketAddress.ipv6("::1", 80)), SocketAddress.ipv6("::", 0))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const unspecified = (like: SocketAddress): SocketAddress =>
+  like._tag === "Ipv4" ? ipv4("0.0.0.0", 0) : like._tag === "Ipv6" ? ipv6("::", 0) : unixPath("")
+
+/**
  * Formats an address the way people write it: `127.0.0.1:80`, `[::1]:80`,
  * `/run/app.sock`, `@abstract-name`, `(unnamed)`.
  *

@@ -3,8 +3,9 @@
  *
  * @since 0.1.0
  */
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { RawConnection, RawListener } from "./Driver.ts"
 import { bindAll } from "./internal/bind.ts"
@@ -13,7 +14,14 @@ import * as internalListener from "./internal/listener.ts"
 import { secureListeners } from "./internal/tlsListener.ts"
 import * as validate from "./internal/validate.ts"
 import type { Listener } from "./Listener.ts"
-import type { ConnectFailed, InvalidArgument, ListenFailed, ResolveFailed, TlsFailed, Unsupported } from "./NetError.ts"
+import {
+  type ConnectFailed,
+  InvalidArgument,
+  type ListenFailed,
+  type ResolveFailed,
+  type TlsFailed,
+  type Unsupported,
+} from "./NetError.ts"
 import * as Network from "./Network.ts"
 import * as Resolver from "./Resolver.ts"
 import * as SocketAddress from "./SocketAddress.ts"
@@ -60,6 +68,8 @@ export interface ConnectRequest {
  *   reusePort: false,
  *   ipv6Only: true,
  *   noDelay: true,
+ *   keepAlive: true,
+ *   keepAliveInitialDelayMillis: 60_000,
  * }
  * ```
  *
@@ -74,6 +84,10 @@ export interface ListenRequest {
   readonly ipv6Only: boolean
   /** TCP_NODELAY on accepted sockets. */
   readonly noDelay: boolean
+  /** SO_KEEPALIVE on accepted sockets (absent: off). */
+  readonly keepAlive?: boolean | undefined
+  /** TCP_KEEPIDLE for accepted sockets when `keepAlive`; 0 or absent keeps the system's default. */
+  readonly keepAliveInitialDelayMillis?: number | undefined
 }
 
 /**
@@ -268,6 +282,16 @@ export interface ListenOptions {
   readonly reusePort?: boolean
   /** TCP_NODELAY on accepted connections; default `true`. */
   readonly noDelay?: boolean
+  /**
+   * SO_KEEPALIVE on every accepted connection, so a peer that vanished
+   * without a word (its host or link went down) is detected: the system
+   * probes an idle connection and, when probes go unanswered, the next
+   * `receive` fails with `BrokenResource` (`ETIMEDOUT`). `true` keeps the
+   * system's idle time before the first probe (Linux: 2 hours); a duration
+   * sets it (TCP_KEEPIDLE, whole seconds). Default off. See also
+   * `ServeOptions.idleTimeout`, which needs no probing.
+   */
+  readonly keepAlive?: boolean | Duration.DurationInput
   /** Read-ahead bound for accepted connections (default 65536 bytes). */
   readonly highWaterMark?: number
   /**
@@ -329,6 +353,7 @@ export const listen = (
     const port = yield* validate.port("port", options.port ?? 0)
     const backlog = yield* validate.positiveInt("backlog", options.backlog ?? internalListener.DEFAULT_BACKLOG)
     if (options.highWaterMark !== undefined) yield* validate.positiveInt("highWaterMark", options.highWaterMark)
+    const keepAlive = yield* listenKeepAlive(options.keepAlive)
     const tcp = yield* Network.driver("tcp", "TCP")
     const network = yield* Network.Network
     const wildcard = options.host === undefined
@@ -344,6 +369,8 @@ export const listen = (
           reusePort: options.reusePort ?? false,
           ipv6Only,
           noDelay: options.noDelay ?? true,
+          keepAlive: keepAlive !== false,
+          keepAliveInitialDelayMillis: typeof keepAlive === "boolean" ? 0 : Duration.toMillis(keepAlive),
         }),
       { wildcard },
     )
@@ -356,6 +383,22 @@ export const listen = (
       ...(options.highWaterMark === undefined ? {} : { streamOptions: { highWaterMark: options.highWaterMark } }),
     })
   })
+
+const listenKeepAlive = (
+  keepAlive: boolean | Duration.DurationInput | undefined,
+): Effect.Effect<boolean | Duration.Duration, InvalidArgument> => {
+  if (keepAlive === undefined || typeof keepAlive === "boolean") return Effect.succeed(keepAlive ?? false)
+  const d = Duration.decodeUnknown(keepAlive)
+  return Option.isSome(d) && Duration.isFinite(d.value) && Duration.toMillis(d.value) >= 0
+    ? Effect.succeed(d.value)
+    : Effect.fail(
+        new InvalidArgument({
+          argument: "keepAlive",
+          reason: "must be a boolean or a finite duration",
+          value: keepAlive,
+        }),
+      )
+}
 
 const resolveListen = (
   resolver: Network.NetworkService["resolver"],

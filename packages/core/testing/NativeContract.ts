@@ -277,6 +277,31 @@ export const nativeContract = (env: NativeEnvironment): void => {
     )
   })
 
+  // the options are read back from the kernel's sockets
+  describe.skipIf(!kernel)(`socket options on accepted TCP connections on ${env.name}`, () => {
+    it.live("keepAlive on Tcp.listen sets SO_KEEPALIVE (and TCP_KEEPIDLE) on accepted connections", () =>
+      Effect.gen(function* () {
+        const SOL_SOCKET = 1
+        const SO_KEEPALIVE = 9
+        const TCP_KEEPIDLE = 4
+        const plain = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+        yield* Tcp.connect({ host: "127.0.0.1", port: SocketAddress.isIp(plain.address) ? plain.address.port : 0 })
+        const off = yield* plain.accept
+        assert.strictEqual(yield* FdPassing.getSocketOption(off.fd as number, SOL_SOCKET, SO_KEEPALIVE), 0)
+        const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0, keepAlive: "45 seconds" })
+        yield* Tcp.connect({
+          host: "127.0.0.1",
+          port: SocketAddress.isIp(listener.address) ? listener.address.port : 0,
+        })
+        const on = yield* listener.accept
+        assert.strictEqual(yield* FdPassing.getSocketOption(on.fd as number, SOL_SOCKET, SO_KEEPALIVE), 1)
+        assert.strictEqual(yield* FdPassing.getSocketOption(on.fd as number, 6, TCP_KEEPIDLE), 45)
+        const bad = yield* Effect.flip(Tcp.listen({ host: "127.0.0.1", port: 0, keepAlive: "forever" as never }))
+        assert.strictEqual(bad._tag, "InvalidArgument")
+      }).pipe(run),
+    )
+  })
+
   describe(`fd passing on ${env.name}`, () => {
     const examplePath = () => {
       const p = `${tempSocketPath("file")}.txt`

@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import { spawnSync } from "node:child_process"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -97,6 +98,37 @@ export const pythonInterop = (env: ContractEnvironment): void => {
           const digest = yield* Effect.promise(() => crypto.subtle.digest("SHA-256", payload))
           const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("")
           assert.strictEqual(reply, `py:${hex}:${size}`)
+        }),
+      ),
+    )
+
+    it.live("connections reset before they are taken still report their IP family", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+          const port = (listener.address as SocketAddress.Ipv4).port
+          // Python connects and resets 20 times while this thread is blocked, so every
+          // connection is reset before the runtime accepts and wraps it.
+          const result = spawnSync("python3", [
+            "-c",
+            `import socket,struct,sys
+for _ in range(20):
+    s=socket.create_connection(("127.0.0.1",int(sys.argv[1])))
+    s.setsockopt(socket.SOL_SOCKET,socket.SO_LINGER,struct.pack("ii",1,0))
+    s.close()`,
+            String(port),
+          ])
+          assert.strictEqual(result.status, 0, String(result.stderr))
+          // then one ordinary client marks the end of the queue
+          const marker = yield* Tcp.connect({ host: "127.0.0.1", port })
+          yield* marker.send(bytes("end"))
+          const families: Array<string> = []
+          while (true) {
+            const conn = yield* listener.accept
+            families.push(`${conn.family} ${conn.remoteAddress._tag}`)
+            if (SocketAddress.format(conn.remoteAddress) === SocketAddress.format(marker.localAddress)) break
+          }
+          for (const f of families) assert.strictEqual(f, "ipv4 Ipv4", families.join(", "))
         }),
       ),
     )

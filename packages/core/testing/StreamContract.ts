@@ -13,12 +13,14 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { concatBytes } from "../src/internal/bytes.ts"
 import type { Listener } from "../src/Listener.ts"
+import { BrokenResource } from "../src/NetError.ts"
 import type { Network } from "../src/Network.ts"
 import * as SocketAddress from "../src/SocketAddress.ts"
 import * as SocketStream from "../src/SocketStream.ts"
@@ -325,6 +327,76 @@ export const streamContract = (env: ContractEnvironment, transport: StreamTransp
           assert.strictEqual(error._tag, "BrokenResource", `got ${error._tag}`)
           if (error._tag === "BrokenResource")
             assert.include(transport.resetCodes ?? ["ECONNRESET", "EPIPE"], error.code)
+        }),
+      ),
+    )
+
+    it.live("serve: a peer that resets its connection is logged at Debug, not Error, naming the operation", () => {
+      const logs: Array<{ level: string; message: unknown }> = []
+      const logger = Logger.make(({ logLevel, message }) => {
+        logs.push({ level: logLevel.label, message })
+      })
+      return run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          const seen = yield* Deferred.make<unknown>()
+          yield* Effect.forkScoped(
+            listener.serve((c) =>
+              // more than the socket buffers hold, so the handler is still sending (or then
+              // receiving) when the peer resets
+              Effect.zipRight(c.send(new Uint8Array(8 * 1024 * 1024).fill(7)), Effect.forever(c.receive())).pipe(
+                Effect.tapError((e) => Deferred.succeed(seen, e)),
+              ),
+            ),
+          )
+          const conn = yield* transport.connect(listener)
+          yield* conn.receive(1)
+          // close with bytes unread: the system resets the connection
+          yield* conn.close
+          const error = yield* Deferred.await(seen)
+          assert.instanceOf(error, BrokenResource)
+          if (error instanceof BrokenResource) {
+            assert.include(["send", "receive"], error.operation)
+            assert.include(transport.resetCodes ?? ["ECONNRESET", "EPIPE"], error.code)
+          }
+          yield* eventually(() => logs.some((l) => l.level === "DEBUG"), "a Debug line for the reset")
+          assert.deepStrictEqual(
+            logs.filter((l) => l.level === "ERROR"),
+            [],
+          )
+        }).pipe(
+          Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+          Logger.withMinimumLogLevel(LogLevel.Debug),
+        ),
+      )
+    })
+
+    it.live("serve idleTimeout: a connection that receives nothing is closed, its handler interrupted", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          const interrupted = yield* Deferred.make<void>()
+          yield* Effect.forkScoped(
+            listener.serve(
+              (c) =>
+                Effect.gen(function* () {
+                  yield* c.send(bytes("hi"))
+                  // the handler keeps sending: sends do not count as activity
+                  while (true) {
+                    yield* c.receive(1).pipe(Effect.timeout("20 millis"), Effect.ignore)
+                    yield* c.send(bytes("."))
+                  }
+                }).pipe(Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined))),
+              { idleTimeout: "150 millis" },
+            ),
+          )
+          const conn = yield* transport.connect(listener)
+          // the server closes the idle connection: the client reads to the end
+          const all = yield* readAll(conn)
+          assert.strictEqual(text(all).slice(0, 2), "hi")
+          yield* Deferred.await(interrupted)
+          const bad = yield* Effect.flip(listener.serve(echo, { idleTimeout: 0 }))
+          assert.strictEqual(bad._tag, "InvalidArgument")
         }),
       ),
     )

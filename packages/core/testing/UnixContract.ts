@@ -247,5 +247,90 @@ export const unixContract = (env: ContractEnvironment): void => {
         }),
       ),
     )
+
+    it.live("a server that writes and closes at once: 300 connects read the whole greeting", () =>
+      run(
+        Effect.gen(function* () {
+          const path = tempSocketPath()
+          yield* python(
+            `import socket,sys
+s=socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(512)
+print("ok",flush=True)
+while True:
+    c,_=s.accept()
+    c.sendall(b"220 greeting from a hasty server")
+    c.close()`,
+            [path],
+          )
+          const failures: Array<string> = []
+          for (let i = 0; i < 300; i++) {
+            const got = yield* Effect.scoped(Effect.flatMap(Unix.connect(path), readAll)).pipe(
+              Effect.map(text),
+              Effect.catchAll((e) => Effect.succeed(`${e._tag}: ${e.message}`)),
+            )
+            if (got !== "220 greeting from a hasty server") failures.push(got)
+          }
+          assert.deepStrictEqual(failures, [])
+        }),
+      ),
+    )
+
+    it.live("abstract names interoperate with Python both ways (exact address length)", () =>
+      run(
+        Effect.gen(function* () {
+          // Python listens, netfx connects
+          const theirs = tempAbstractName("py")
+          yield* python(
+            `import socket,sys
+s=socket.socket(socket.AF_UNIX)
+s.bind("\\0"+sys.argv[1])
+s.listen(5)
+print("ok",flush=True)
+c,_=s.accept()
+c.sendall(b"from python")
+c.shutdown(socket.SHUT_WR)
+c.recv(1)`,
+            [theirs.name],
+          )
+          const conn = yield* Unix.connect(theirs)
+          assert.strictEqual(text(yield* readAll(conn)), "from python")
+          // netfx listens, Python connects
+          const ours = tempAbstractName("fx")
+          const listener = yield* Unix.listen(ours)
+          yield* Effect.forkScoped(listener.serve(echo))
+          const peer = yield* python(
+            `import socket,sys
+c=socket.socket(socket.AF_UNIX)
+c.connect("\\0"+sys.argv[1])
+c.sendall(b"to netfx")
+c.shutdown(socket.SHUT_WR)
+out=b""
+while True:
+    d=c.recv(100)
+    if not d: break
+    out+=d
+print(out.decode(),flush=True)`,
+            [ours.name],
+          )
+          assert.strictEqual(peer.firstLine, "to netfx")
+          // what Linux lists is the exact name, not one padded with NULs to 108 bytes
+          const listed = fs.readFileSync("/proc/net/unix", "utf8")
+          assert.include(listed, ` @${ours.name}\n`)
+        }),
+      ),
+    )
+
+    it.live("listening in a missing directory fails with ListenFailed ENOENT", () =>
+      run(
+        Effect.gen(function* () {
+          const path = nodePath.join(nodePath.dirname(tempSocketPath()), "missing-dir", "s.sock")
+          const error = yield* Effect.flip(Unix.listen(path))
+          assert.strictEqual(error._tag, "ListenFailed")
+          assert.strictEqual(error._tag === "ListenFailed" ? error.code : "", "ENOENT")
+        }),
+      ),
+    )
   })
 }

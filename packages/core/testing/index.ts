@@ -6,6 +6,7 @@
 
 export * as Certs from "./certs.ts"
 export * from "./DatagramContract.ts"
+export * from "./Exhaustion.ts"
 export * from "./NativeContract.ts"
 export * from "./PythonInterop.ts"
 export * as Peers from "./peers.ts"

@@ -1,5 +1,4 @@
-import type { Driver } from "@netfx/core"
-import { NetError, SocketAddress } from "@netfx/core"
+import { Driver, type NativeDriver, NetError, SocketAddress } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 
@@ -311,8 +310,11 @@ interface BunListenerHandle {
 interface ListenerParts<L extends BunListenerHandle> {
   readonly open: (socket: Bun.SocketHandler<SocketData>) => L
   readonly addressOf: (listener: L) => SocketAddress.SocketAddress
-  readonly wrap: (socket: BunSocket) => BunConnection
+  /** `local`: the listener's address. */
+  readonly wrap: (socket: BunSocket, local: SocketAddress.SocketAddress) => BunConnection
   readonly stop: (listener: L) => void
+  /** The addon, for backing off while descriptors are exhausted (absent: no guard). */
+  readonly addon?: NativeDriver.NativeAddon | undefined
 }
 
 /**
@@ -342,17 +344,44 @@ export const listenWith = <L extends BunListenerHandle>(
 class BunServerListener<L extends BunListenerHandle> implements Driver.RawListener {
   private handlers: Driver.ListenerHandlers | undefined = undefined
   private closed = false
-  readonly listener: L
+  listener: L
   readonly address: SocketAddress.SocketAddress
   readonly fd: number | undefined
+  /** Holds a duplicate of the listening descriptor: keeps it listening while Bun's listener is stopped. */
+  private guard: ReturnType<typeof Driver.guardListener> = undefined
 
   constructor(private readonly options: ListenerParts<L>) {
-    this.listener = options.open({
+    const socket = {
       ...streamHandlers,
-      open: (socket) => this.accepted(socket as unknown as BunSocket),
-    } as Bun.SocketHandler<SocketData>)
+      open: (socket: BunSocket) => this.accepted(socket),
+    } as unknown as Bun.SocketHandler<SocketData>
+    this.listener = options.open(socket)
     this.address = options.addressOf(this.listener)
     this.fd = fdOf(this.listener as { readonly fd?: unknown })
+    this.startGuard(socket)
+  }
+
+  /**
+   * Bun's accept loop retries at once when accept fails with EMFILE (a busy
+   * loop JavaScript never hears of). The guard notices the exhaustion,
+   * stops Bun's listener (the held duplicate keeps the socket listening, so
+   * clients wait in the backlog), backs off and listens again on the same
+   * socket (`Bun.listen({ fd })`) once a descriptor is free.
+   */
+  private startGuard(socket: Bun.SocketHandler<SocketData>): void {
+    this.guard = Driver.guardListener(this.options.addon, this.fd, {
+      pause: () => this.options.stop(this.listener),
+      relisten: (fd) => {
+        this.listener = Bun.listen({
+          fd,
+          allowHalfOpen: true,
+          data: { conn: undefined },
+          socket,
+        } as unknown as Bun.TCPSocketListenOptions<SocketData>) as unknown as L
+      },
+      report: (code, retryInMillis) =>
+        this.handlers?.onError({ code, syscall: "accept", cause: undefined, retryInMillis }),
+    })
   }
 
   private accepted(socket: BunSocket): void {
@@ -362,7 +391,7 @@ class BunServerListener<L extends BunListenerHandle> implements Driver.RawListen
       socket.end()
       return
     }
-    this.handlers.onConnection(this.options.wrap(socket))
+    this.handlers.onConnection(this.options.wrap(socket, this.address))
   }
 
   start(handlers: Driver.ListenerHandlers): void {
@@ -375,6 +404,7 @@ class BunServerListener<L extends BunListenerHandle> implements Driver.RawListen
     this.closed = true
     // stops accepting and closes the listening descriptor; accepted
     // connections belong to core, which closes them itself
-    this.options.stop(this.listener)
+    if (this.guard?.isPaused !== true) this.options.stop(this.listener)
+    this.guard?.close()
   }
 }

@@ -1,9 +1,10 @@
 import type { Driver, Tcp } from "@netfx/core"
-import { NetError } from "@netfx/core"
+import { NetError, SocketAddress } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as abortConnect from "./abortConnect.ts"
 import { addressOf, BunConnection, type BunSocket, listenWith, type SocketData, streamHandlers } from "./connection.ts"
+import * as native from "./native.ts"
 
 interface ConnectData extends SocketData {
   attempt: Attempt | undefined
@@ -150,6 +151,7 @@ export const listen = (
   const { address } = request
   return listenWith({
     address,
+    addon: native.addon(),
     open: (socket) => {
       const options: Bun.TCPSocketListenOptions<SocketData> & { reusePort?: boolean; ipv6Only?: boolean } = {
         hostname: address.host,
@@ -164,7 +166,21 @@ export const listen = (
       return Bun.listen(options)
     },
     addressOf: (listener) => addressOf(listener.hostname, listener.port),
-    wrap: (socket) => new BunConnection(socket, { noDelay: request.noDelay }),
+    wrap: (socket, local) => {
+      const conn = new BunConnection(socket, {
+        noDelay: request.noDelay,
+        keepAlive: request.keepAlive ?? false,
+        keepAliveInitialDelayMillis: request.keepAliveInitialDelayMillis ?? 0,
+      })
+      // reset before it was accepted: the system no longer knows the peer, but it was TCP
+      const mutable = conn as unknown as {
+        localAddress: SocketAddress.SocketAddress
+        remoteAddress: SocketAddress.SocketAddress
+      }
+      if (conn.localAddress._tag === "UnixPath") mutable.localAddress = local
+      if (conn.remoteAddress._tag === "UnixPath") mutable.remoteAddress = SocketAddress.unspecified(local)
+      return conn
+    },
     stop: (listener) => listener.stop(false),
   })
 }

@@ -4,6 +4,7 @@ import { NetError, SocketAddress, Unix as UnixCore } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { BunConnection, type BunSocket, listenWith, type SocketData, streamHandlers } from "./connection.ts"
+import * as native from "./native.ts"
 
 type UnixAddress = SocketAddress.UnixPath | SocketAddress.UnixAbstract
 
@@ -25,8 +26,50 @@ interface ConnectData extends SocketData {
   settle: ((result: { readonly socket: BunSocket } | { readonly error: unknown }) => void) | undefined
 }
 
-/** @internal */
+/**
+ * Bun's own Unix connect (`Bun.connect({ unix })`) loses what a server
+ * writes right before it closes: the connect fails with ECONNRESET (Bun
+ * 1.4). So the addon connects the socket, and Bun adopts the connected
+ * descriptor (`Bun.connect({ fd })`), which reads the greeting and the EOF
+ * like any socket. Without the addon, Bun's own connect is the fallback.
+ *
+ * @internal
+ */
 export const connect = (
+  address: UnixAddress,
+): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed, Scope.Scope> => {
+  const addon = native.addon()
+  const binding = addon.binding
+  if (binding === undefined) return connectWithBun(address)
+  return Effect.acquireRelease(
+    UnixCore.connectNative(addon, binding, address, (fd) => adopt(fd, address)),
+    (conn) => Effect.sync(() => conn.close()),
+  )
+}
+
+/** Bun takes a connected descriptor; the adapter exists from its `open` on. */
+const adopt = (fd: number, address: UnixAddress): Effect.Effect<BunConnection, NetError.ConnectFailed> =>
+  Effect.async<BunConnection, NetError.ConnectFailed>((resume) => {
+    let conn: BunConnection | undefined
+    Bun.connect({
+      fd,
+      allowHalfOpen: true,
+      data: { conn: undefined },
+      socket: {
+        ...streamHandlers,
+        open: (socket: BunSocket) => {
+          conn = withAddresses(new BunConnection(socket, { noDelay: false }), unnamed, address)
+          resume(Effect.succeed(conn))
+        },
+      },
+    } as unknown as Bun.TCPSocketConnectOptions<SocketData>).catch((error: unknown) => {
+      if (conn !== undefined) return
+      const { code, syscall } = NetError.errnoOf(error)
+      resume(Effect.fail(UnixCore.connectFailed(address, code, syscall, error)))
+    })
+  })
+
+const connectWithBun = (
   address: UnixAddress,
 ): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed, Scope.Scope> =>
   Effect.gen(function* () {
@@ -104,6 +147,7 @@ export const listen = (request: {
   const { address } = request
   return listenWith({
     address,
+    addon: native.addon(),
     open: (socket) =>
       Bun.listen({
         unix: bunPath(address),

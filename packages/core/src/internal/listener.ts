@@ -1,12 +1,17 @@
 import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { ListenerHandlers, RawConnection, RawListener } from "../Driver.ts"
 import type { Listener, ListenerOptions, ServeOptions } from "../Listener.ts"
-import { BusyResource, ClosedResource, InvalidArgument } from "../NetError.ts"
+import { BrokenResource, BusyResource, ClosedResource, EndOfStream, InvalidArgument } from "../NetError.ts"
 import * as SocketAddress from "../SocketAddress.ts"
 import type { SocketStream, SocketStreamOptions } from "../SocketStream.ts"
 import { SocketStreamImpl } from "./socketStream.ts"
@@ -17,6 +22,93 @@ const busyAccept = new BusyResource({ operation: "accept" })
 
 /** @internal */
 export const DEFAULT_BACKLOG = 511
+
+/** @internal A repeated listener condition (queue full, accept failing) is logged at most once per this interval. */
+export const LOG_INTERVAL_MILLIS = 1_000
+
+/**
+ * The errno codes of a peer that went away (reset, abort, broken pipe, a
+ * keep-alive or retransmission timeout): what a server sees every day, not
+ * a failure of its handler.
+ */
+const PEER_GONE = new Set([
+  "ECONNRESET",
+  "EPIPE",
+  "ECONNABORTED",
+  "ETIMEDOUT",
+  "ENOTCONN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+])
+
+/**
+ * True when `cause` holds only typed failures that say the peer ended or
+ * broke the connection (`EndOfStream`, `BrokenResource` with a "peer went
+ * away" errno) and no defect or other error.
+ *
+ * @internal
+ */
+export const isPeerGone = (cause: Cause.Cause<unknown>): boolean => {
+  if (Cause.isInterruptedOnly(cause) || Cause.isDie(cause)) return false
+  const failures = Chunk.toReadonlyArray(Cause.failures(cause))
+  if (failures.length === 0) return false
+  for (const e of failures) {
+    if (e instanceof EndOfStream) continue
+    if (e instanceof BrokenResource && PEER_GONE.has(e.code)) continue
+    return false
+  }
+  return true
+}
+
+const messageOf = (cause: Cause.Cause<unknown>): string => {
+  const first = Cause.failures(cause).pipe(Chunk.head, Option.getOrUndefined)
+  return first instanceof Error ? first.message : String(first)
+}
+
+/**
+ * Completes once `conn` has received nothing for `idle` (checked every
+ * quarter of it, so at most 1.25 × `idle` after the last bytes arrived);
+ * sends do not count. Runs on the Clock, so TestClock drives it.
+ *
+ * @internal
+ */
+export const idleWatch = (conn: SocketStreamImpl, idle: Duration.Duration): Effect.Effect<void> => {
+  const millis = Duration.toMillis(idle)
+  const step = Duration.millis(Math.max(1, millis / 4))
+  return Effect.gen(function* () {
+    let seen = conn.receivedChunks
+    let since = yield* Clock.currentTimeMillis
+    while (true) {
+      yield* Effect.sleep(step)
+      const now = yield* Clock.currentTimeMillis
+      if (conn.receivedChunks !== seen) {
+        seen = conn.receivedChunks
+        since = now
+      } else if (now - since >= millis) {
+        return yield* Effect.logDebug("netfx: connection idle, closed").pipe(
+          Effect.annotateLogs({ peer: SocketAddress.format(conn.remoteAddress), idleTimeoutMillis: millis }),
+        )
+      }
+    }
+  })
+}
+
+/**
+ * Logs a recurring condition at most once per interval, with the number of
+ * occurrences since the previous line.
+ */
+class Throttled {
+  private last = Number.NEGATIVE_INFINITY
+  private count = 0
+  report(now: number, log: (occurrences: number) => void): void {
+    this.count++
+    if (now - this.last < LOG_INTERVAL_MILLIS) return
+    this.last = now
+    const n = this.count
+    this.count = 0
+    log(n)
+  }
+}
 
 /**
  * One listener over one or more raw listeners (dual stack: one per family).
@@ -34,10 +126,14 @@ export class ListenerImpl implements Listener {
   private accepting = false
   private closed = false
   private readonly streamOptions: SocketStreamOptions | undefined
+  private readonly queueFull = new Throttled()
+  private readonly acceptFailed = new Throttled()
 
   constructor(
     private readonly raws: ReadonlyArray<RawListener>,
     options?: ListenerOptions,
+    /** Where listener log lines go: the runtime (Logger included) of whoever listens, then of whoever serves. */
+    private runtime: Runtime.Runtime<never> = Runtime.defaultRuntime,
   ) {
     this.addresses = raws.map((r) => r.address)
     this.capacity = options?.backlog ?? DEFAULT_BACKLOG
@@ -48,9 +144,12 @@ export class ListenerImpl implements Listener {
         if (this.queue.length >= this.capacity) {
           // Over the bound: refuse rather than grow without limit.
           conn.close()
-          Effect.runFork(
-            Effect.logWarning("netfx: accept queue full, connection closed").pipe(
-              Effect.annotateLogs({ listener: this.describe(), peer: SocketAddress.format(conn.remoteAddress) }),
+          const peer = SocketAddress.format(conn.remoteAddress)
+          this.queueFull.report(Date.now(), (occurrences) =>
+            this.log(
+              Effect.logWarning("netfx: accept queue full, connection closed").pipe(
+                Effect.annotateLogs({ listener: this.describe(), peer, occurrences, capacity: this.capacity }),
+              ),
             ),
           )
           return
@@ -63,9 +162,21 @@ export class ListenerImpl implements Listener {
         }
       },
       onError: (error) => {
-        Effect.runFork(
-          Effect.logWarning(`netfx: accept failed with ${error.code}; still listening`).pipe(
-            Effect.annotateLogs({ listener: this.describe(), code: error.code }),
+        const retry = error.retryInMillis
+        this.acceptFailed.report(Date.now(), (occurrences) =>
+          this.log(
+            Effect.logWarning(
+              retry === undefined
+                ? `netfx: accept failed with ${error.code}; still listening`
+                : `netfx: accept failed with ${error.code}; accepting again in ${retry} ms`,
+            ).pipe(
+              Effect.annotateLogs({
+                listener: this.describe(),
+                code: error.code,
+                occurrences,
+                ...(retry === undefined ? {} : { retryInMillis: retry }),
+              }),
+            ),
           ),
         )
       },
@@ -75,6 +186,10 @@ export class ListenerImpl implements Listener {
 
   get address(): SocketAddress.SocketAddress {
     return this.addresses[0] as SocketAddress.SocketAddress
+  }
+
+  private log(effect: Effect.Effect<void>): void {
+    Runtime.runFork(this.runtime)(effect)
   }
 
   private describe(): string {
@@ -149,8 +264,21 @@ export class ListenerImpl implements Listener {
         new InvalidArgument({ argument: "maxConnections", reason: "must be an integer >= 1", value: max }),
       )
     }
+    const idle = options?.idleTimeout === undefined ? undefined : Duration.decode(options.idleTimeout)
+    if (idle !== undefined && !(Duration.toMillis(idle) > 0 && Duration.isFinite(idle))) {
+      return Effect.fail(
+        new InvalidArgument({
+          argument: "idleTimeout",
+          reason: "must be a finite duration > 0",
+          value: options?.idleTimeout,
+        }),
+      )
+    }
     const self = this
+    const peerGoneLevel = options?.peerGoneLogLevel ?? "Debug"
     return Effect.gen(function* () {
+      // from now on the listener's own log lines go where the server's go
+      self.runtime = yield* Effect.runtime<never>()
       const fibers = yield* FiberSet.make<unknown, never>()
       const runFork = yield* FiberSet.runtime(fibers)<R>()
       const semaphore = max === undefined ? undefined : yield* Effect.makeSemaphore(max)
@@ -160,14 +288,23 @@ export class ListenerImpl implements Listener {
           .acceptWith((conn) =>
             Effect.sync(() => {
               const peer = SocketAddress.format(conn.remoteAddress)
-              const run = handler(conn).pipe(
-                Effect.catchAllCause((cause) =>
-                  Cause.isInterruptedOnly(cause)
-                    ? Effect.void
-                    : Effect.logError("netfx: connection handler failed", cause).pipe(
-                        Effect.annotateLogs({ peer, listener: self.describe() }),
-                      ),
-                ),
+              const handled =
+                idle === undefined ? handler(conn) : Effect.raceFirst(handler(conn), idleWatch(conn, idle))
+              const run = handled.pipe(
+                Effect.catchAllCause((cause) => {
+                  if (Cause.isInterruptedOnly(cause)) return Effect.void
+                  if (isPeerGone(cause)) {
+                    // a peer that resets or ends its connection is routine for a server
+                    if (peerGoneLevel === "None") return Effect.void
+                    return Effect.logWithLevel(
+                      LogLevel.fromLiteral(peerGoneLevel),
+                      `netfx: peer closed the connection (${messageOf(cause)})`,
+                    ).pipe(Effect.annotateLogs({ peer, listener: self.describe() }))
+                  }
+                  return Effect.logError("netfx: connection handler failed", cause).pipe(
+                    Effect.annotateLogs({ peer, listener: self.describe() }),
+                  )
+                }),
                 Effect.ensuring(
                   semaphore === undefined ? conn.close : Effect.zipRight(conn.close, semaphore.release(1)),
                 ),
@@ -201,6 +338,6 @@ export class ListenerImpl implements Listener {
 /** @internal */
 export const make = (raws: ReadonlyArray<RawListener>, options?: ListenerOptions) =>
   Effect.acquireRelease(
-    Effect.sync(() => new ListenerImpl(raws, options)),
+    Effect.map(Effect.runtime<never>(), (runtime) => new ListenerImpl(raws, options, runtime)),
     (l) => l.close,
   )

@@ -1,7 +1,7 @@
 import * as Effect from "effect/Effect"
 import type { ConnectionHandlers, RawConnection } from "../Driver.ts"
 import {
-  type BrokenResource,
+  BrokenResource,
   BusyResource,
   ClosedResource,
   EndOfStream,
@@ -45,6 +45,8 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
   readonly fd: number | undefined
   readonly extra: Readonly<Record<string, unknown>>
 
+  /** How many chunks arrived so far (the `serve` idle timeout watches it). */
+  receivedChunks = 0
   private chunks: Array<Uint8Array> = []
   private buffered = 0
   private paused = false
@@ -84,6 +86,7 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
       return
     }
     if (this.closed || chunk.length === 0) return
+    this.receivedChunks++
     this.chunks.push(chunk)
     this.buffered += chunk.length
     if (this.buffered > this.highWaterMark && !this.paused) {
@@ -148,6 +151,22 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     }
   }
 
+  /**
+   * The connection's failure as the operation that meets it reports it: the
+   * runtime saw the error on the socket, the user called `receive` or `send`.
+   */
+  private failureIn(operation: string): BrokenResource {
+    const f = this.failure as BrokenResource
+    if (f.operation === operation) return f
+    return new BrokenResource({
+      operation,
+      code: f.code,
+      syscall: f.syscall,
+      address: f.address,
+      cause: f.cause,
+    })
+  }
+
   // ---- receive ----
 
   private take(maxBytes: number): Uint8Array {
@@ -185,7 +204,7 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
   private poll(maxBytes: number): Effect.Effect<Uint8Array, ReceiveError> | undefined {
     if (this.closed) return Effect.fail(closedReceive)
     if (this.buffered > 0) return Effect.succeed(this.take(maxBytes))
-    if (this.failure !== undefined) return Effect.fail(this.failure)
+    if (this.failure !== undefined) return Effect.fail(this.failureIn("receive"))
     if (this.eof) return Effect.fail(endOfStream)
     return undefined
   }
@@ -230,7 +249,7 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
   send(data: Uint8Array): Effect.Effect<void, SendError> {
     return Effect.suspend(() => {
       if (this.closed) return Effect.fail(closedSend)
-      if (this.failure !== undefined) return Effect.fail(this.failure)
+      if (this.failure !== undefined) return Effect.fail(this.failureIn("send"))
       if (this.eofSent) return Effect.fail(new ClosedResource({ operation: "send after sendEof" }))
       if (this.sending) return Effect.fail(busySend)
       if (data.length === 0) return Effect.void
@@ -243,7 +262,7 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
         const waiter = () => {
           this.sending = false
           if (this.closed) return resume(Effect.fail(closedSend))
-          if (this.failure !== undefined) return resume(Effect.fail(this.failure))
+          if (this.failure !== undefined) return resume(Effect.fail(this.failureIn("send")))
           if (this.needDrain) {
             // spurious wake: keep waiting
             this.sending = true
@@ -269,7 +288,7 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
   get sendEof(): Effect.Effect<void, ClosedResource | BrokenResource> {
     return Effect.suspend((): Effect.Effect<void, ClosedResource | BrokenResource> => {
       if (this.closed) return Effect.fail(closedSendEof)
-      if (this.failure !== undefined) return Effect.fail(this.failure)
+      if (this.failure !== undefined) return Effect.fail(this.failureIn("sendEof"))
       if (!this.eofSent) {
         this.eofSent = true
         this.raw.shutdown()

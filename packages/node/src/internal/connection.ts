@@ -1,6 +1,5 @@
 import * as net from "node:net"
-import type { Driver } from "@netfx/core"
-import { NetError, SocketAddress } from "@netfx/core"
+import { Driver, type NativeDriver, NetError, SocketAddress } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 
@@ -217,13 +216,17 @@ export const listenServer = (
 export class NodeServerListener implements Driver.RawListener {
   private handlers: Driver.ListenerHandlers | undefined = undefined
   readonly fd: number | undefined
+  /** Holds a duplicate of the listening descriptor: keeps it listening while node:net's server is closed. */
+  private guard: ReturnType<typeof Driver.guardListener> = undefined
   constructor(
     readonly server: net.Server,
     readonly address: SocketAddress.SocketAddress,
     wrap: (socket: net.Socket) => NodeConnection,
     private readonly stop: () => void,
+    private readonly addon?: NativeDriver.NativeAddon,
   ) {
     this.fd = fdOf(server)
+    this.startGuard()
     server.on("connection", (socket: net.Socket) => {
       const conn = wrap(socket)
       if (this.handlers === undefined) conn.close()
@@ -234,11 +237,30 @@ export class NodeServerListener implements Driver.RawListener {
       this.handlers?.onError({ code, syscall, cause: error })
     })
   }
+  /**
+   * Out of descriptors, libuv resets every connection it cannot accept, and
+   * nobody hears of it. The guard notices the exhaustion, closes the
+   * server's handle (the held duplicate keeps the socket listening, so
+   * clients wait in the backlog instead), backs off, and listens again on
+   * the same socket (`server.listen({ fd })`) once a descriptor is free.
+   */
+  private startGuard(): void {
+    this.guard = Driver.guardListener(this.addon, this.fd, {
+      pause: () => {
+        if (this.server.listening) this.stop()
+      },
+      relisten: (fd) => this.server.listen({ fd } as net.ListenOptions),
+      report: (code, retryInMillis) =>
+        this.handlers?.onError({ code, syscall: "accept", cause: undefined, retryInMillis }),
+    })
+  }
+
   start(handlers: Driver.ListenerHandlers): void {
     this.handlers = handlers
   }
   close(): void {
     this.handlers = undefined
     if (this.server.listening) this.stop()
+    this.guard?.close()
   }
 }

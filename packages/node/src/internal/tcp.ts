@@ -41,15 +41,23 @@ export const connect = (
     )
   })
 
-const listenerOf = (server: net.Server): Driver.RawListener => {
+const listenerOf = (server: net.Server, request: Tcp.ListenRequest): Driver.RawListener => {
   const a = server.address()
   const address =
     a !== null && typeof a === "object" ? addressOf(a.address, a.port, a.family) : SocketAddress.unixPath(String(a))
   return new NodeServerListener(
     server,
     address,
-    (socket) => new NodeConnection(socket),
+    (socket) => {
+      const conn = new NodeConnection(socket)
+      if (request.keepAlive === true) socket.setKeepAlive(true, request.keepAliveInitialDelayMillis ?? 0)
+      // reset before it was accepted: the system no longer knows the peer, but it was TCP
+      if (conn.localAddress._tag === "UnixPath") conn.localAddress = address
+      if (conn.remoteAddress._tag === "UnixPath") conn.remoteAddress = SocketAddress.unspecified(address)
+      return conn
+    },
     () => server.close(),
+    native.addon(),
   )
 }
 
@@ -83,7 +91,7 @@ export const listen = (
         { fd: opened.fd, backlog: request.backlog } as net.ListenOptions,
         request.address,
       )
-      return listenerOf(server)
+      return listenerOf(server, request)
     }
     const options: net.ListenOptions & { reusePort?: boolean } = {
       host: request.address.host,
@@ -93,7 +101,7 @@ export const listen = (
     }
     if (request.reusePort) options.reusePort = true
     const server = yield* listenServer({ noDelay: request.noDelay }, options, request.address)
-    return listenerOf(server)
+    return listenerOf(server, request)
   })
 
 /** @internal */

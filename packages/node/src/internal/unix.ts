@@ -1,10 +1,12 @@
 import * as fs from "node:fs"
 import * as net from "node:net"
+import * as nodePathModule from "node:path"
 import type { Driver, Unix } from "@netfx/core"
 import { NetError, SocketAddress, Unix as UnixCore } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { connectSocket, fdOf, listenServer, NodeConnection, NodeServerListener } from "./connection.ts"
+import * as native from "./native.ts"
 
 type UnixAddress = SocketAddress.UnixPath | SocketAddress.UnixAbstract
 
@@ -14,8 +16,40 @@ export const nodePath = (address: UnixAddress): string =>
 
 const unnamed = SocketAddress.unixPath("")
 
+const nodeMajor = Number(process.versions.node.split(".")[0])
+
+/**
+ * node:net before Node 22 binds and connects abstract names with the whole
+ * 108-byte address (the name padded with NULs), a different name from the
+ * one every other program uses. There the addon binds and connects with
+ * the exact length and node:net adopts the descriptor. `undefined`: use
+ * node:net (a path, Node 22 or later, or no addon).
+ */
+const nativeFor = (address: UnixAddress) => {
+  if (address._tag !== "UnixAbstract" || nodeMajor >= 22) return undefined
+  const addon = native.addon()
+  return addon.binding === undefined ? undefined : { addon, binding: addon.binding }
+}
+
 /** @internal */
 export const connect = (
+  address: UnixAddress,
+): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed, Scope.Scope> => {
+  const n = nativeFor(address)
+  if (n === undefined) return connectWithNode(address)
+  return Effect.acquireRelease(
+    UnixCore.connectNative(n.addon, n.binding, address, (fd) =>
+      Effect.sync(() => {
+        const socket = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true })
+        socket.pause()
+        return new NodeConnection(socket, {}, { local: unnamed, remote: address })
+      }),
+    ),
+    (conn) => Effect.sync(() => conn.close()),
+  )
+}
+
+const connectWithNode = (
   address: UnixAddress,
 ): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed, Scope.Scope> =>
   connectSocket(
@@ -36,20 +70,39 @@ export const listen = (request: {
   readonly backlog: number
 }): Effect.Effect<Driver.RawListener, NetError.ListenFailed, Scope.Scope> =>
   Effect.gen(function* () {
-    const server = yield* listenServer(
-      {},
-      { path: nodePath(request.address), backlog: request.backlog },
-      request.address,
-    )
     const address = request.address
+    const n = nativeFor(address)
+    const server = yield* (
+      n === undefined
+        ? listenServer({}, { path: nodePath(address), backlog: request.backlog }, address)
+        : UnixCore.listenNative(n.addon, n.binding, address, request.backlog, (fd) =>
+            listenServer({}, { fd, backlog: request.backlog } as net.ListenOptions, address),
+          )
+    ).pipe(Effect.mapError((error) => missingDirectory(error, address)))
     return new NodeServerListener(
       server,
       address,
       (socket) => new NodeConnection(socket, {}, { local: address, remote: unnamed }),
       // the runtime unlinks the socket file on close; core decides (`removeOnClose`)
       () => UnixCore.closeKeepingFile(fs, address, () => server.close()),
+      native.addon(),
     )
   })
+
+/**
+ * libuv reports a bind in a missing directory as EACCES; the system (and
+ * Bun, and every other program) says ENOENT.
+ */
+const missingDirectory = (error: NetError.ListenFailed, address: UnixAddress): NetError.ListenFailed => {
+  if (error.code !== "EACCES" || address._tag !== "UnixPath") return error
+  try {
+    fs.statSync(nodePathModule.dirname(address.path))
+    return error
+  } catch (e) {
+    if (NetError.errnoOf(e).code !== "ENOENT") return error
+    return new NetError.ListenFailed({ address, code: "ENOENT", syscall: error.syscall, cause: error.cause })
+  }
+}
 
 /** @internal */
 export const { pathKind, unlink, chmod } = UnixCore.makePathOps(fs)
