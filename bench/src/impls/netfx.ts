@@ -171,7 +171,7 @@ export const netfx = (name: string, layer: Layer.Layer<Network.Network>): Impl =
     udpSend: (port, millis, size) =>
       run(
         Effect.gen(function* () {
-          const conn = yield* Udp.connect({ remoteHost: HOST, remotePort: port })
+          const conn = yield* Udp.connect({ host: HOST, port: port })
           const data = new Uint8Array(size).fill(7)
           const t0 = now()
           const deadline = t0 + millis
