@@ -1,4 +1,4 @@
-import { type Network, SocketAddress, type SocketStream, Tcp, Udp, Unix } from "@netfx/core"
+import { type Network, SocketAddress, type SocketStream, Tcp, Udp, Unix, UnixDatagram } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
@@ -153,20 +153,52 @@ export const netfx = (name: string, layer: Layer.Layer<Network.Network>): Impl =
       const scope = await runtime.runPromise(Scope.make())
       const port = await runtime.runPromise(
         Effect.gen(function* () {
-          const endpoint = yield* Udp.bind({ host: HOST, port: 0 })
+          const socket = yield* Udp.bind({ host: HOST, port: 0 })
+          // the batched receive: every queued datagram per wake-up
           yield* Effect.forkIn(
-            Effect.forever(
-              Effect.map(endpoint.receive(), () => {
-                received++
-              }),
-            ),
+            Effect.gen(function* () {
+              while (true) received += (yield* socket.receiveMany(1024)).length
+            }),
             scope,
           )
-          return endpoint.localAddress.port
+          return socket.localAddress.port
         }).pipe(Scope.extend(scope)),
       )
       return { port, received: () => received }
     },
+
+    async unixDatagramSink(path) {
+      let received = 0
+      const scope = await runtime.runPromise(Scope.make())
+      await runtime.runPromise(
+        Effect.gen(function* () {
+          const socket = yield* UnixDatagram.bind({ path })
+          yield* Effect.forkIn(
+            Effect.gen(function* () {
+              while (true) received += (yield* socket.receiveMany(1024)).length
+            }),
+            scope,
+          )
+        }).pipe(Scope.extend(scope)),
+      )
+      return { received: async () => received }
+    },
+
+    unixDatagramSend: (path, millis, size) =>
+      run(
+        Effect.gen(function* () {
+          const socket = yield* UnixDatagram.connect({ path })
+          const data = new Uint8Array(size).fill(7)
+          const t0 = now()
+          const deadline = t0 + millis
+          let count = 0
+          while (true) {
+            yield* socket.send(data)
+            if ((++count & 63) === 0 && now() >= deadline) break
+          }
+          return { count, seconds: (now() - t0) / 1000 }
+        }),
+      ),
 
     udpSend: (port, millis, size) =>
       run(

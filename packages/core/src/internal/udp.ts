@@ -248,42 +248,63 @@ export class UdpSocketImpl implements UdpHandlers {
 
   // ---- send ----
 
-  sendRaw(data: Uint8Array, address: IpAddress | undefined, operation: string) {
+  private sendFailed(operation: string, error: Errno, address: IpAddress | undefined): OperationFailed {
+    return new OperationFailed({
+      operation,
+      code: error.code,
+      syscall: error.syscall,
+      address: address ?? this.raw.remoteAddress,
+      cause: error.cause,
+    })
+  }
+
+  /**
+   * Runs `start`, which hands datagrams to the runtime and calls `finish`
+   * once with the outcome (or never, if the socket closes first). A runtime
+   * that completes at once (Bun) costs no fiber suspension; one that
+   * completes later (Node: on the next tick) suspends the fiber once.
+   *
+   * No canceler on purpose: an interrupted send leaves its completion
+   * pending (the runtime calls back exactly once, which removes the close
+   * waiter), and Effect ignores a resume after interruption. A canceler
+   * would make every send several times dearer (Effect wraps it in
+   * `onInterrupt`).
+   */
+  private complete(
+    operation: string,
+    start: (finish: (outcome: Effect.Effect<void, OperationFailed>) => void) => void,
+  ): Effect.Effect<void, ClosedResource | OperationFailed> {
     return Effect.suspend((): Effect.Effect<void, ClosedResource | OperationFailed> => {
       if (this.closed) return Effect.fail(new ClosedResource({ operation }))
       const failure = this.takePending(operation)
       if (failure !== undefined) return Effect.fail(failure)
-      return Effect.async<void, ClosedResource | OperationFailed>((resume) => {
-        let done = false
-        const onClose = () => {
-          if (done) return
-          done = true
-          resume(Effect.fail(new ClosedResource({ operation })))
-        }
-        this.sendWaiters.add(onClose)
-        this.raw.send(data, address, (error) => {
-          if (done) return
-          done = true
-          this.sendWaiters.delete(onClose)
-          if (error === undefined) return resume(Effect.void)
-          resume(
-            Effect.fail(
-              new OperationFailed({
-                operation,
-                code: error.code,
-                syscall: error.syscall,
-                address: address ?? this.raw.remoteAddress,
-                cause: error.cause,
-              }),
-            ),
-          )
-        })
-        return Effect.sync(() => {
-          done = true
-          this.sendWaiters.delete(onClose)
-        })
+      let outcome: Effect.Effect<void, ClosedResource | OperationFailed> | undefined
+      let resume: ((effect: Effect.Effect<void, ClosedResource | OperationFailed>) => void) | undefined
+      let waiting = false
+      const finish = (effect: Effect.Effect<void, ClosedResource | OperationFailed>) => {
+        if (outcome !== undefined) return
+        outcome = effect
+        if (waiting) this.sendWaiters.delete(onClose)
+        if (resume !== undefined) resume(effect)
+      }
+      const onClose = () => finish(Effect.fail(new ClosedResource({ operation })))
+      start(finish)
+      if (outcome !== undefined) return outcome
+      waiting = true
+      this.sendWaiters.add(onClose)
+      return Effect.async<void, ClosedResource | OperationFailed>((r) => {
+        if (outcome !== undefined) r(outcome)
+        else resume = r
       })
     })
+  }
+
+  sendRaw(data: Uint8Array, address: IpAddress | undefined, operation: string) {
+    return this.complete(operation, (finish) =>
+      this.raw.send(data, address, (error) =>
+        finish(error === undefined ? Effect.void : Effect.fail(this.sendFailed(operation, error, address))),
+      ),
+    )
   }
 
   /**
@@ -298,47 +319,20 @@ export class UdpSocketImpl implements UdpHandlers {
     addresses: ReadonlyArray<IpAddress> | undefined,
     operation: string,
   ): Effect.Effect<void, ClosedResource | OperationFailed> {
-    return Effect.suspend((): Effect.Effect<void, ClosedResource | OperationFailed> => {
-      if (this.closed) return Effect.fail(new ClosedResource({ operation }))
-      const failure = this.takePending(operation)
-      if (failure !== undefined) return Effect.fail(failure)
-      const n = datagrams.length
-      if (n === 0) return Effect.void
-      return Effect.async<void, ClosedResource | OperationFailed>((resume) => {
-        let done = false
-        let remaining = n
-        const onClose = () => {
-          if (done) return
-          done = true
-          resume(Effect.fail(new ClosedResource({ operation })))
-        }
-        this.sendWaiters.add(onClose)
-        for (let i = 0; i < n && !done; i++) {
-          const address = addresses === undefined ? undefined : addresses[i]
-          this.raw.send(datagrams[i] as Uint8Array, address, (error) => {
-            if (done) return
-            if (error === undefined && --remaining > 0) return
-            done = true
-            this.sendWaiters.delete(onClose)
-            if (error === undefined) return resume(Effect.void)
-            resume(
-              Effect.fail(
-                new OperationFailed({
-                  operation,
-                  code: error.code,
-                  syscall: error.syscall,
-                  address: address ?? this.raw.remoteAddress,
-                  cause: error.cause,
-                }),
-              ),
-            )
-          })
-        }
-        return Effect.sync(() => {
-          done = true
-          this.sendWaiters.delete(onClose)
+    const n = datagrams.length
+    if (n === 0) return Effect.void
+    return this.complete(operation, (finish) => {
+      let remaining = n
+      let failed = false
+      for (let i = 0; i < n && !failed; i++) {
+        const address = addresses === undefined ? undefined : addresses[i]
+        this.raw.send(datagrams[i] as Uint8Array, address, (error) => {
+          if (error !== undefined) {
+            failed = true
+            finish(Effect.fail(this.sendFailed(operation, error, address)))
+          } else if (--remaining === 0) finish(Effect.void)
         })
-      })
+      }
     })
   }
 
