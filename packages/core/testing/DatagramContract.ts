@@ -10,6 +10,7 @@ import { spawn } from "node:child_process"
 import * as dgram from "node:dgram"
 import { readFileSync } from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -55,6 +56,12 @@ export interface DatagramEnvironment {
    */
   readonly namespace?: (scenario: string) => Effect.Effect<string, never, Scope.Scope>
   readonly namespaceSkipReason?: string
+  /**
+   * Whether the driver wakes a receiver once per event-loop turn
+   * (`UdpDriver.coalesceWakeups`): then a burst that arrives while a
+   * receiver waits is handed over in one batch.
+   */
+  readonly coalescedWakeups?: boolean
 }
 
 const portOf = (address: SocketAddress.SocketAddress): number => (SocketAddress.isIp(address) ? address.port : -1)
@@ -266,6 +273,117 @@ export const datagramContract = (env: DatagramEnvironment): void => {
           assert.deepStrictEqual(d.address, udp.localAddress)
         }),
       ),
+    )
+
+    it.live("receive(maxBytes) cuts a longer datagram and discards its rest, like recvfrom", () =>
+      run(
+        Effect.gen(function* () {
+          const server = yield* Udp.bind({ host: "127.0.0.1" })
+          const client = yield* Udp.connect({ host: "127.0.0.1", port: portOf(server.localAddress) })
+          yield* client.send(bytes("0123456789abcdef"))
+          yield* client.send(bytes("next"))
+          const cut = yield* server.receive(4)
+          assert.strictEqual(text(cut.data), "0123")
+          assert.isTrue(cut.truncated)
+          // the rest of the first datagram is gone: the next receive is the next datagram
+          const next = yield* server.receive(4)
+          assert.strictEqual(text(next.data), "next")
+          assert.isFalse(next.truncated)
+          // the connected side cuts too
+          yield* server.sendTo(bytes("abcdef"), client.localAddress)
+          assert.strictEqual(text(yield* client.receive(2)), "ab")
+          for (const bad of [0, -1, 1.5])
+            assert.strictEqual((yield* Effect.flip(server.receive(bad)))._tag, "InvalidArgument")
+        }),
+      ),
+    )
+
+    it.live("receiveMany takes what is queued (up to max, in order); packets hands it over as one Chunk", () =>
+      run(
+        Effect.gen(function* () {
+          const server = yield* Udp.bind({ host: "127.0.0.1" })
+          const client = yield* Udp.connect({ host: "127.0.0.1", port: portOf(server.localAddress) })
+          yield* client.sendMany(["a", "b", "c", "d", "e"].map(bytes))
+          yield* eventually(() => Effect.runSync(server.queued) === 5, "five datagrams queued")
+          const first = yield* server.receiveMany(3)
+          assert.deepStrictEqual(
+            Chunk.toArray(first).map((d) => text(d.data)),
+            ["a", "b", "c"],
+          )
+          const rest = yield* server.receiveMany(100, 64)
+          assert.deepStrictEqual(
+            Chunk.toArray(rest).map((d) => text(d.data)),
+            ["d", "e"],
+          )
+          assert.strictEqual((yield* Effect.flip(server.receiveMany(0)))._tag, "InvalidArgument")
+          // every datagram that is queued comes out of one pull of `packets`
+          yield* client.sendMany(["f", "g", "h", "i"].map(bytes))
+          yield* eventually(() => Effect.runSync(server.queued) === 4, "four datagrams queued")
+          const pull = yield* Stream.toPull(server.packets)
+          assert.deepStrictEqual(
+            Chunk.toArray(yield* pull).map((d) => text(d.data)),
+            ["f", "g", "h", "i"],
+          )
+          // the connected side: bytes only
+          yield* server.sendMany(["x", "y"].map((s) => ({ data: bytes(s), address: client.localAddress })))
+          yield* eventually(() => Effect.runSync(client.queued) === 2, "two datagrams queued")
+          assert.deepStrictEqual(Chunk.toArray(yield* client.receiveMany(10)).map(text), ["x", "y"])
+        }),
+      ),
+    )
+
+    it.live("sendMany sends in order to each destination; a failing one fails the batch typed", () =>
+      run(
+        Effect.gen(function* () {
+          const a = yield* Udp.bind({ host: "127.0.0.1" })
+          const b = yield* Udp.bind({ host: "127.0.0.1" })
+          const sender = yield* Udp.bind({ host: "127.0.0.1" })
+          yield* sender.sendMany([
+            { data: bytes("a1"), address: a.localAddress },
+            { data: bytes("b1"), address: { host: "127.0.0.1", port: portOf(b.localAddress) } },
+            { data: bytes("a2"), address: a.localAddress },
+          ])
+          assert.strictEqual(text((yield* a.receive()).data), "a1")
+          assert.strictEqual(text((yield* a.receive()).data), "a2")
+          assert.strictEqual(text((yield* b.receive()).data), "b1")
+          yield* sender.sendMany([])
+          const tooBig = yield* Effect.flip(
+            sender.sendMany([{ data: new Uint8Array(70_000), address: a.localAddress }]),
+          )
+          assert.strictEqual(tooBig._tag, "OperationFailed")
+          assert.strictEqual(tooBig._tag === "OperationFailed" ? tooBig.code : "", "EMSGSIZE")
+          const badPort = yield* Effect.flip(
+            sender.sendMany([{ data: bytes("x"), address: { host: "127.0.0.1", port: 0 } }]),
+          )
+          assert.strictEqual(badPort._tag, "InvalidArgument")
+          // the socket stays usable
+          yield* sender.sendTo(bytes("after"), a.localAddress)
+          assert.strictEqual(text((yield* a.receive()).data), "after")
+        }),
+      ),
+    )
+
+    it.live.skipIf(env.coalescedWakeups !== true)(
+      "a burst arriving while a receiver waits is handed over in one wake-up, not one datagram per wake-up",
+      () =>
+        run(
+          Effect.gen(function* () {
+            const server = yield* Udp.bind({ host: "127.0.0.1", queueSize: 1024 })
+            const client = yield* Udp.connect({ host: "127.0.0.1", port: portOf(server.localAddress) })
+            const waiting = yield* Effect.fork(server.receiveMany(1024))
+            yield* settle
+            yield* client.sendMany(Array.from({ length: 20 }, (_, i) => bytes(String(i))))
+            const batch = yield* Fiber.join(waiting)
+            // the runtime delivers each datagram in its own callback; a receiver
+            // woken at the first would take one, a receiver woken once per turn takes the burst
+            assert.isAbove(batch.length, 1)
+            const rest = batch.length === 20 ? [] : Chunk.toArray(yield* server.receiveMany(1024))
+            assert.deepStrictEqual(
+              [...Chunk.toArray(batch), ...rest].map((d) => text(d.data)),
+              Array.from({ length: 20 }, (_, i) => String(i)),
+            )
+          }),
+        ),
     )
 
     it.live("localhost works without naming a family (bind, connect and sendTo resolve it)", () =>

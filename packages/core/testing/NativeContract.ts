@@ -6,6 +6,7 @@
  */
 import * as fs from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -121,6 +122,55 @@ export const nativeContract = (env: NativeEnvironment): void => {
           assert.deepStrictEqual(client.localAddress, local)
           const r = yield* client.receive()
           assert.strictEqual(text(r), "pong")
+        }),
+      ),
+    )
+
+    it.live("batches: sendMany in order, receiveMany up to max, packets hands over what is waiting as one Chunk", () =>
+      run(
+        Effect.gen(function* () {
+          const path = tempSocketPath("dg")
+          const server = yield* UnixDatagram.bind({ path })
+          const client = yield* UnixDatagram.connect({ path, localPath: tempSocketPath("dgc") })
+          yield* client.sendMany(["a", "b", "c", "d", "e"].map(bytes))
+          const first = yield* server.receiveMany(3)
+          assert.deepStrictEqual(
+            Chunk.toArray(first).map((d) => text(d.data)),
+            ["a", "b", "c"],
+          )
+          assert.deepStrictEqual(
+            Chunk.toArray(first).map((d) => d.address),
+            [client.localAddress, client.localAddress, client.localAddress],
+          )
+          assert.deepStrictEqual(
+            Chunk.toArray(yield* server.receiveMany(100)).map((d) => text(d.data)),
+            ["d", "e"],
+          )
+          assert.strictEqual((yield* Effect.flip(server.receiveMany(0)))._tag, "InvalidArgument")
+          yield* client.sendMany(["f", "g", "h"].map(bytes))
+          const pull = yield* Stream.toPull(server.packets)
+          assert.deepStrictEqual(
+            Chunk.toArray(yield* pull).map((d) => text(d.data)),
+            ["f", "g", "h"],
+          )
+          // sendMany on the unconnected socket, one destination each; the connected side receives bytes
+          yield* server.sendMany([
+            { data: bytes("x"), address: client.localAddress },
+            { data: bytes("y"), address: client.localAddress },
+          ])
+          assert.deepStrictEqual(Chunk.toArray(yield* client.receiveMany(10)).map(text), ["x", "y"])
+          // a failing datagram stops the batch with OperationFailed; the rest is not sent
+          const error = yield* Effect.flip(
+            server.sendMany([
+              { data: bytes("1"), address: client.localAddress },
+              { data: bytes("2"), address: tempSocketPath("missing") },
+              { data: bytes("3"), address: client.localAddress },
+            ]),
+          )
+          assert.strictEqual(error._tag === "OperationFailed" ? error.code : error._tag, "ENOENT")
+          assert.strictEqual(text(yield* client.receive()), "1")
+          yield* server.sendTo(bytes("4"), client.localAddress)
+          assert.strictEqual(text(yield* client.receive()), "4")
         }),
       ),
     )
