@@ -54,6 +54,8 @@ const checkMax = (argument: string, n: number): InvalidArgument | undefined =>
 /** The state both kinds of Unix datagram socket share: the descriptor, one receiver, ordered sends. */
 class UnixDatagramImpl {
   private receiving = false
+  /** Sends in the ordered (locked) path; while there are any, new sends queue behind them. */
+  private waitingSends = 0
   /** An error met after some datagrams of a batch were taken, reported by the next receive. */
   private pending: OperationFailed | undefined = undefined
   readonly fd: number
@@ -83,26 +85,38 @@ class UnixDatagramImpl {
         this.pending = undefined
         return Effect.fail(pending)
       }
-      this.receiving = true
       const binding = this.socket.binding
       const fd = this.fd
+      const out: Array<Received> = []
+      // Takes what is waiting without blocking; the error of a failing call.
+      const drain = (): OperationFailed | undefined => {
+        while (out.length < max && !this.socket.closed) {
+          const r = binding.recvfrom(fd, maxBytes)
+          if (typeof r === "number") {
+            const code = this.socket.errno(r)
+            return code === "EAGAIN" || code === "EWOULDBLOCK" || code === "EINTR"
+              ? undefined
+              : new OperationFailed({ operation: "receive", code, syscall: "recvfrom" })
+          }
+          out.push({ data: r.data, address: toAddress(r.address), truncated: r.truncated })
+        }
+        return undefined
+      }
+      // Fast path: datagrams are waiting (no readiness wait, no flag to undo).
+      const error = drain()
+      if (out.length > 0) {
+        // an error after some datagrams is reported by the next receive
+        this.pending = error
+        return Effect.succeed(out)
+      }
+      if (error !== undefined) return Effect.fail(error)
+      this.receiving = true
       return this.socket
         .io("recvfrom", EV_READ, () => binding.recvfrom(fd, maxBytes))
         .pipe(
           Effect.map((first) => {
-            const out: Array<Received> = [
-              { data: first.data, address: toAddress(first.address), truncated: first.truncated },
-            ]
-            while (out.length < max && !this.socket.closed) {
-              const r = binding.recvfrom(fd, maxBytes)
-              if (typeof r === "number") {
-                const code = this.socket.errno(r)
-                if (code !== "EAGAIN" && code !== "EWOULDBLOCK" && code !== "EINTR")
-                  this.pending = new OperationFailed({ operation: "receive", code, syscall: "recvfrom" })
-                break
-              }
-              out.push({ data: r.data, address: toAddress(r.address), truncated: r.truncated })
-            }
+            out.push({ data: first.data, address: toAddress(first.address), truncated: first.truncated })
+            this.pending = drain()
             return out
           }),
           Effect.mapError(operationFailed),
@@ -115,14 +129,17 @@ class UnixDatagramImpl {
     })
   }
 
-  send(data: Uint8Array, to: UnixAddress | undefined): Effect.Effect<void, SendError> {
-    if (!(data instanceof Uint8Array))
-      return Effect.fail(new InvalidArgument({ argument: "data", reason: "must be a Uint8Array", value: data }))
+  /** The ordered path: waits its turn, then for room in the peer's queue. */
+  private queuedSend(
+    data: Uint8Array,
+    to: UnixAddress | undefined,
+    name: string | null,
+    abstract: boolean,
+  ): Effect.Effect<void, ClosedResource | OperationFailed> {
     const socket = this.socket
     const binding = socket.binding
     const fd = this.fd
     const target = to ?? this.remoteAddress
-    const [name, abstract] = to === undefined ? [null, false] : nameOf(to)
     const operation = to === undefined ? "send" : "sendTo"
     const fail = (r: number) =>
       Effect.fail(new OperationFailed({ operation, code: socket.errno(r), syscall: "sendto", address: target }))
@@ -162,6 +179,38 @@ class UnixDatagramImpl {
         ClosedResource | OperationFailed
       >,
     )
+  }
+
+  send(data: Uint8Array, to: UnixAddress | undefined): Effect.Effect<void, SendError> {
+    if (!(data instanceof Uint8Array))
+      return Effect.fail(new InvalidArgument({ argument: "data", reason: "must be a Uint8Array", value: data }))
+    return Effect.suspend(() => {
+      const socket = this.socket
+      const [name, abstract] = to === undefined ? [null, false] : nameOf(to)
+      // Fast path: no send is waiting, so this one may go first; most find
+      // room in the peer's queue and need no lock and no readiness wait.
+      if (this.waitingSends === 0 && !socket.closed) {
+        const r = socket.binding.sendto(this.fd, data, name, abstract)
+        if (r >= 0) return Effect.void
+        const code = socket.errno(r)
+        if (code !== "EAGAIN" && code !== "EWOULDBLOCK" && code !== "EINTR")
+          return Effect.fail(
+            new OperationFailed({
+              operation: to === undefined ? "send" : "sendTo",
+              code,
+              syscall: "sendto",
+              address: to ?? this.remoteAddress,
+            }),
+          )
+      }
+      this.waitingSends++
+      return Effect.ensuring(
+        this.queuedSend(data, to, name, abstract),
+        Effect.sync(() => {
+          this.waitingSends--
+        }),
+      )
+    })
   }
 
   sendTo(data: Uint8Array, to: Unix.UnixAddressInput): Effect.Effect<void, SendError> {
