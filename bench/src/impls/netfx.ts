@@ -1,4 +1,13 @@
-import { type Network, SocketAddress, type SocketStream, Tcp, Udp, Unix, UnixDatagram } from "@netfx/core"
+import {
+  type Datagram,
+  type Network,
+  SocketAddress,
+  type SocketStream,
+  Tcp,
+  Udp,
+  Unix,
+  UnixDatagram,
+} from "@netfx/core"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
@@ -35,6 +44,20 @@ const pingLoop = (conn: SocketStream.SocketStream, deadline: number, latencies: 
       if (latencies !== undefined && latencies.length < MAX_SAMPLES) latencies.push((t - t0) * 1000)
       if (t >= deadline) return count
     }
+  })
+
+/** The datagram sender: `size`-byte datagrams for `millis`, each send waiting for the previous one. */
+const sendFor = (socket: Datagram.ConnectedDatagramSocket<unknown>, millis: number, size: number) =>
+  Effect.gen(function* () {
+    const data = new Uint8Array(size).fill(7)
+    const t0 = now()
+    const deadline = t0 + millis
+    let count = 0
+    while (true) {
+      yield* socket.send(data)
+      if ((++count & 63) === 0 && now() >= deadline) break
+    }
+    return { count, seconds: (now() - t0) / 1000 }
   })
 
 /** The loops written with netfx (`Tcp.listen`/`serve`, `Tcp.connect`, `receive`/`send`), over any runtime layer. */
@@ -185,36 +208,10 @@ export const netfx = (name: string, layer: Layer.Layer<Network.Network>): Impl =
     },
 
     unixDatagramSend: (path, millis, size) =>
-      run(
-        Effect.gen(function* () {
-          const socket = yield* UnixDatagram.connect({ path })
-          const data = new Uint8Array(size).fill(7)
-          const t0 = now()
-          const deadline = t0 + millis
-          let count = 0
-          while (true) {
-            yield* socket.send(data)
-            if ((++count & 63) === 0 && now() >= deadline) break
-          }
-          return { count, seconds: (now() - t0) / 1000 }
-        }),
-      ),
+      run(Effect.flatMap(UnixDatagram.connect({ path }), (socket) => sendFor(socket, millis, size))),
 
     udpSend: (port, millis, size) =>
-      run(
-        Effect.gen(function* () {
-          const conn = yield* Udp.connect({ host: HOST, port: port })
-          const data = new Uint8Array(size).fill(7)
-          const t0 = now()
-          const deadline = t0 + millis
-          let count = 0
-          while (true) {
-            yield* conn.send(data)
-            if ((++count & 63) === 0 && now() >= deadline) break
-          }
-          return { count, seconds: (now() - t0) / 1000 }
-        }),
-      ),
+      run(Effect.flatMap(Udp.connect({ host: HOST, port }), (socket) => sendFor(socket, millis, size))),
 
     async tlsServe(cert, key) {
       const scope = await runtime.runPromise(Scope.make())
