@@ -220,8 +220,11 @@ export interface DatagramSocket<A, To = A, SendE = SendError> {
    */
   sendTo(data: Uint8Array, to: To): Effect.Effect<void, SendE>
   /**
-   * Sends several datagrams in order. Stops at the first that fails with
-   * its error: the datagrams before it were sent, the rest were not.
+   * Sends several datagrams in order, in one call. Fails with the first
+   * failure: the datagrams before it were sent; whether later ones were
+   * depends on the socket (Unix datagram sockets and UDP on Bun stop there;
+   * UDP on Node hands the whole batch to the runtime at once, so later
+   * datagrams may already be on their way).
    */
   sendMany(datagrams: Iterable<OutgoingDatagram<To>>): Effect.Effect<void, SendE>
   /** Closes the socket now; waiting receives and sends fail with `ClosedResource`. Idempotent. */
@@ -270,7 +273,7 @@ export interface ConnectedDatagramSocket<A> {
   readonly packets: Stream.Stream<Uint8Array, PacketsError>
   /** Sends one datagram to the peer. **Errors**: see {@link SendError}. */
   send(data: Uint8Array): Effect.Effect<void, SendError>
-  /** Sends several datagrams in order; stops at the first failure (the rest are not sent). */
+  /** Sends several datagrams in order, in one call; fails with the first failure (see `DatagramSocket.sendMany`). */
   sendMany(datagrams: Iterable<Uint8Array>): Effect.Effect<void, SendError>
   /** Closes the socket now. Idempotent. */
   readonly close: Effect.Effect<void>

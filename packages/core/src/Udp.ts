@@ -1,6 +1,7 @@
 /**
- * UDP: bound endpoints (`receive` / `sendTo` / a Stream of packets),
- * connected endpoints (`send` / `receive`), multicast membership as a
+ * UDP: bound sockets (`receive` / `sendTo` / a Stream of packets),
+ * connected sockets (`send` / `receive`) — the `Datagram` vocabulary
+ * shared with Unix datagram sockets —, multicast membership as a
  * scoped resource, broadcast and TTL options.
  *
  * Datagrams that arrive while nobody receives wait in a bounded queue
@@ -16,6 +17,13 @@
  *
  * Why no backpressure: UDP has none. A slow receiver cannot slow a sender;
  * the only choice is which datagrams to lose, so netfx makes it explicit.
+ *
+ * Batches: the runtime hands over each datagram in its own callback; on
+ * Node and Bun netfx wakes a waiting receiver once per event-loop turn
+ * (after the poll phase), not once per datagram, so `receiveMany` and each
+ * pull of `packets` take the whole burst that arrived in that turn (Node
+ * reads up to 32 datagrams per turn). A lone datagram waits for the end of
+ * that turn only (no timer).
  *
  * Why one receiver at a time (`BusyResource` otherwise): datagrams are not
  * duplicated, so two consumers would each see an arbitrary subset. Fan out
@@ -167,14 +175,14 @@ export type SendError = Datagram.SendError | ResolveFailed
 export type OptionError = ClosedResource | OperationFailed | InvalidArgument | Unsupported
 
 /**
- * Options both kinds of endpoint have.
+ * Options both kinds of UDP socket have.
  *
  * @example
  * ```ts
  * import { SocketAddress, type Udp } from "@netfx/core"
  * import { Effect } from "effect"
  *
- * // works for bound and connected endpoints alike
+ * // works for bound and connected sockets alike
  * const report = (udp: Udp.UdpSocketBase) =>
  *   Effect.gen(function* () {
  *     yield* udp.setTtl(64)
@@ -258,7 +266,11 @@ export interface MulticastGroup {
  *   dual-stack IPv6 socket an IPv4 destination is sent as an IPv4-mapped
  *   address (`::ffff:a.b.c.d`). Completes when the runtime accepted the
  *   datagram (UDP gives no delivery guarantee beyond that).
- * - `sendMany(datagrams)`: in order; stops at the first failure.
+ * - `sendMany(datagrams)`: in order, in one call: names are resolved
+ *   first (nothing is sent if one fails), then every datagram is handed to
+ *   the runtime without waiting in between. Fails with the first failure;
+ *   on Bun the rest is then not sent, on Node (which reports a send's
+ *   outcome on the next tick) later datagrams may already be on their way.
  *
  * **Resource**: acquired by {@link bind} into the caller's Scope; closing
  * the Scope closes the socket (and leaves every joined group).
