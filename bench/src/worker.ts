@@ -123,7 +123,7 @@ const main = async () => {
             const { cert, key } = selfSigned()
             return { ...(await impl.tlsServe!(cert, key)), cert }
           })().catch(() => undefined)
-    const dgramPath = unixPath()
+    const dgramPath = unixPath("dgram")
     const unixDatagram =
       impl.unixDatagramSink === undefined ? undefined : await impl.unixDatagramSink(dgramPath).catch(() => undefined)
     print({ ...ports, udp: udp?.port, tls, unixDatagram: unixDatagram === undefined ? undefined : dgramPath })

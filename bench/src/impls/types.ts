@@ -78,8 +78,8 @@ export const selfSigned = (): { readonly cert: string; readonly key: string } =>
 export type Target = { readonly port: number } | { readonly path: string }
 
 /** A fresh Unix socket path for this process. */
-export const unixPath = (): string => {
-  const path = `${os.tmpdir()}/netfx-bench-${process.pid}.sock`
+export const unixPath = (name = "stream"): string => {
+  const path = `${os.tmpdir()}/netfx-bench-${process.pid}-${name}.sock`
   fs.rmSync(path, { force: true })
   return path
 }
