@@ -11,7 +11,7 @@ import { UnixDatagram } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import { arg, decode, encode, isMain, runMain } from "./runtime.ts"
 
-/** Sends `message` to `remotePath`; with `localPath`, waits for and returns the reply. */
+/** Sends `message` to `path`; with `localPath`, waits for and returns the reply. */
 export const client = (options: { readonly path: string; readonly localPath?: string; readonly message?: string }) =>
   Effect.gen(function* () {
     const socket = yield* UnixDatagram.connect({
