@@ -25,6 +25,7 @@ export const SCENARIOS = [
   "accept",
   "unix",
   "udp",
+  "unixdgram",
   "tls",
   "handshake",
   "idle",
@@ -208,6 +209,10 @@ export const run = async (options: Options): Promise<Report> => {
             if (r === 0) log(`  udp ${w.id}: no UDP in this implementation; skipped`)
             continue
           }
+          if (scenario === "unixdgram" && w.ports.unixDatagram === undefined) {
+            if (r === 0) log(`  unixdgram ${w.id}: no Unix datagram sockets in this implementation; skipped`)
+            continue
+          }
           const job: Job =
             scenario === "bulk"
               ? { scenario, target: { port: w.ports.sink }, bytes: options.bulkBytes, chunk: options.chunk }
@@ -230,38 +235,46 @@ export const run = async (options: Options): Promise<Report> => {
                     ? { scenario, port: w.ports.tls?.accept ?? 0, ca: w.ports.tls?.cert ?? "", millis: options.millis }
                     : scenario === "udp"
                       ? { scenario, port: w.ports.udp ?? 0, millis: options.millis, size: 64 }
-                      : scenario === "pingpong"
-                        ? { scenario, port: w.ports.echo, millis: options.millis }
-                        : scenario === "many"
-                          ? {
-                              scenario,
-                              port: w.ports.echo,
-                              connections: options.manyConnections,
-                              millis: options.millis,
-                            }
-                          : { scenario: "accept", port: w.ports.accept, millis: options.millis }
+                      : scenario === "unixdgram"
+                        ? {
+                            scenario: "unixDatagram",
+                            path: w.ports.unixDatagram ?? "",
+                            millis: options.millis,
+                            size: 64,
+                          }
+                        : scenario === "pingpong"
+                          ? { scenario, port: w.ports.echo, millis: options.millis }
+                          : scenario === "many"
+                            ? {
+                                scenario,
+                                port: w.ports.echo,
+                                connections: options.manyConnections,
+                                millis: options.millis,
+                              }
+                            : { scenario: "accept", port: w.ports.accept, millis: options.millis }
           let result: (Timed | PingPongResult) & { readonly cpuMicros: number }
           let serverCpu: number
           let delivered = 0
           try {
-            const received0 = scenario === "udp" ? await w.server.request<number>({ scenario: "udpCount" }) : 0
+            const count = scenario === "udp" ? "udpCount" : scenario === "unixdgram" ? "unixDatagramCount" : undefined
+            const received0 = count === undefined ? 0 : await w.server.request<number>({ scenario: count })
             const server0 = await w.server.request<number>({ scenario: "cpu" })
             result = await w.client.request<(Timed | PingPongResult) & { readonly cpuMicros: number }>(job)
-            if (scenario === "udp") {
+            if (count !== undefined) {
               // datagrams still in flight get a moment to arrive
               await new Promise((r) => setTimeout(r, 200))
-              delivered = (await w.server.request<number>({ scenario: "udpCount" })) - received0
+              delivered = (await w.server.request<number>({ scenario: count })) - received0
             }
             serverCpu = (await w.server.request<number>({ scenario: "cpu" })) - server0
           } catch (e) {
             log(`  ${scenario} ${w.id}: failed: ${e instanceof Error ? e.message : String(e)}`)
             continue
           }
-          if (scenario === "udp") {
+          if (scenario === "udp" || scenario === "unixdgram") {
             const pps = delivered / result.seconds
             const loss = result.count === 0 ? 0 : 100 * (1 - delivered / result.count)
             log(
-              `  udp ${warm ? "warm-up" : `run ${r - options.warmup + 1}`} ${w.id}: ${pps.toFixed(0)} delivered/s, sent ${(result.count / result.seconds).toFixed(0)}/s, loss ${loss.toFixed(1)}%`,
+              `  ${scenario} ${warm ? "warm-up" : `run ${r - options.warmup + 1}`} ${w.id}: ${pps.toFixed(0)} delivered/s, sent ${(result.count / result.seconds).toFixed(0)}/s, loss ${loss.toFixed(1)}%`,
             )
             if (warm) continue
             record(w.id, scenario, "delivered packets", pps)

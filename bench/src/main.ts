@@ -12,7 +12,7 @@
  *   --chunk=bytes       BENCH_CHUNK     bulk write size (default 65536)
  *   --pin=split|same|none BENCH_PIN     CPU pinning (default split: server CPU 0, client CPU 1)
  *   --impls=a,b         BENCH_IMPLS     of raw-node,netfx-node,platform-node,raw-bun,netfx-bun
- *   --scenarios=a,b     BENCH_SCENARIOS of bulk,pingpong,many,accept,unix,udp,tls,handshake,idle,cluster
+ *   --scenarios=a,b     BENCH_SCENARIOS of bulk,pingpong,many,accept,unix,udp,unixdgram,tls,handshake,idle,cluster
  *   --out=path          BENCH_OUT       JSON output (default bench/results/latest.json)
  *   --quick                             tiny sizes for a smoke run
  */

@@ -11,7 +11,7 @@
  * Runs under Node (through tsx, with --expose-gc) or under Bun.
  */
 import * as readline from "node:readline"
-import { type Impl, selfSigned, settledMemory, type Target, until } from "./impls/types.ts"
+import { type Impl, selfSigned, settledMemory, type Target, unixPath, until } from "./impls/types.ts"
 
 export type Job =
   | { readonly scenario: "bulk"; readonly target: Target; readonly bytes: number; readonly chunk: number }
@@ -25,6 +25,8 @@ export type Job =
   | { readonly scenario: "cpu" }
   | { readonly scenario: "udp"; readonly port: number; readonly millis: number; readonly size: number }
   | { readonly scenario: "udpCount" }
+  | { readonly scenario: "unixDatagram"; readonly path: string; readonly millis: number; readonly size: number }
+  | { readonly scenario: "unixDatagramCount" }
   | {
       readonly scenario: "tls"
       readonly port: number
@@ -83,6 +85,10 @@ export const runJob = (impl: Impl, job: Job): Promise<unknown> => {
     case "udp":
       if (impl.udpSend === undefined) return Promise.reject(new Error(`${impl.name} has no UDP`))
       return impl.udpSend(job.port, job.millis, job.size)
+    case "unixDatagram":
+      if (impl.unixDatagramSend === undefined)
+        return Promise.reject(new Error(`${impl.name} has no Unix datagram sockets`))
+      return impl.unixDatagramSend(job.path, job.millis, job.size)
     default:
       return Promise.reject(new Error(`not a scenario job: ${job.scenario}`))
   }
@@ -117,18 +123,24 @@ const main = async () => {
             const { cert, key } = selfSigned()
             return { ...(await impl.tlsServe!(cert, key)), cert }
           })().catch(() => undefined)
-    print({ ...ports, udp: udp?.port, tls })
+    const dgramPath = unixPath("dgram")
+    const unixDatagram =
+      impl.unixDatagramSink === undefined ? undefined : await impl.unixDatagramSink(dgramPath).catch(() => undefined)
+    print({ ...ports, udp: udp?.port, tls, unixDatagram: unixDatagram === undefined ? undefined : dgramPath })
     handle = async (job) => {
-      if (job.scenario === "cpu") return cpuMicros()
+      // a baseline running in a child process reports its CPU separately
+      if (job.scenario === "cpu") return cpuMicros() + ((await unixDatagram?.cpuMicros?.()) ?? 0)
       if (job.scenario === "udpCount") return udp?.received() ?? 0
+      if (job.scenario === "unixDatagramCount") return (await unixDatagram?.received()) ?? 0
       throw new Error(`server: unknown command ${job.scenario}`)
     }
   } else if (role === "client") {
     print({ ready: true })
     handle = async (job) => {
       const before = cpuMicros()
-      const result = await runJob(impl, job)
-      return { ...(result as object), cpuMicros: cpuMicros() - before }
+      const result = (await runJob(impl, job)) as { readonly cpuMicros?: number }
+      // a baseline running in a child process reports its CPU separately
+      return { ...result, cpuMicros: cpuMicros() - before + (result.cpuMicros ?? 0) }
     }
   } else if (role === "idle-server") {
     const server = await impl.idleServer()

@@ -43,6 +43,19 @@ describe("bench smoke", () => {
         expect(sent.count).toBeGreaterThan(0)
         await until(() => sink.received() > 0, 10_000)
       }
+      if (impl.unixDatagramSink !== undefined && impl.unixDatagramSend !== undefined) {
+        const dgramPath = `${ports.unixSink ?? ""}.${id}.dgram`
+        const sink = await impl.unixDatagramSink(dgramPath)
+        const sent = await impl.unixDatagramSend(dgramPath, 100, 64)
+        expect(sent.count).toBeGreaterThan(0)
+        // a Unix datagram sender waits instead of dropping: everything sent arrives
+        let delivered = await sink.received()
+        for (let i = 0; i < 500 && delivered < sent.count; i++) {
+          await new Promise((r) => setTimeout(r, 10))
+          delivered = await sink.received()
+        }
+        expect(delivered).toBe(sent.count)
+      }
       if (impl.tlsServe !== undefined && impl.tlsBulk !== undefined && impl.tlsHandshakes !== undefined) {
         const { cert, key } = selfSigned()
         const tls = await impl.tlsServe(cert, key)
@@ -88,6 +101,7 @@ describe("bench smoke", () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }
-    // every scenario starts fresh processes (the cluster scenario one per run and implementation)
-  }, 180_000)
+    // every scenario starts fresh processes (the cluster scenario one per run and implementation):
+    // minutes on a loaded machine
+  }, 300_000)
 })

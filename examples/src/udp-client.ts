@@ -20,7 +20,7 @@ export const client = (options: {
   readonly timeout?: Duration.DurationInput
 }) =>
   Effect.gen(function* () {
-    const udp = yield* Udp.connect({ remoteHost: options.host, remotePort: options.port })
+    const udp = yield* Udp.connect({ host: options.host, port: options.port })
     yield* udp.send(encode(options.message ?? "Hi there!\n"))
     const reply = yield* udp.receive().pipe(Effect.timeout(options.timeout ?? "5 seconds"))
     return decode(reply)

@@ -36,7 +36,7 @@ export const server = (options: {
     yield* Stream.runForEach(udp.packets, ({ data, address }) =>
       // one undeliverable reply (EMSGSIZE, no route...) must not stop the service
       udp
-        .sendTo(greet(data), address.host, address.port)
+        .sendTo(greet(data), address)
         .pipe(Effect.catchTag("OperationFailed", (e) => Effect.logWarning(`reply not sent: ${e.message}`))),
     )
   }).pipe(Effect.scoped)

@@ -56,7 +56,7 @@ export const announce = (options: {
     const udp = yield* Udp.bind({ family: "ipv4" })
     if (options.interface !== undefined) yield* udp.setMulticastInterface(options.interface)
     yield* udp.setMulticastTtl(1)
-    yield* udp.sendTo(encode(options.message), options.group ?? GROUP, options.port)
+    yield* udp.sendTo(encode(options.message), { host: options.group ?? GROUP, port: options.port })
   }).pipe(Effect.scoped)
 
 /** Listener and announcer in one program: returns what the listener heard. */

@@ -11,29 +11,24 @@ import { UnixDatagram } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import { arg, decode, encode, isMain, runMain } from "./runtime.ts"
 
-/** Sends `message` to `remotePath`; with `localPath`, waits for and returns the reply. */
-export const client = (options: {
-  readonly remotePath: string
-  readonly localPath?: string
-  readonly message?: string
-}) =>
+/** Sends `message` to `path`; with `localPath`, waits for and returns the reply. */
+export const client = (options: { readonly path: string; readonly localPath?: string; readonly message?: string }) =>
   Effect.gen(function* () {
     const socket = yield* UnixDatagram.connect({
-      remotePath: options.remotePath,
+      path: options.path,
       ...(options.localPath === undefined ? {} : { localPath: options.localPath }),
     })
     yield* socket.send(encode(options.message ?? "Hi there!\n"))
     if (options.localPath === undefined) return undefined
     const reply = yield* socket.receive().pipe(Effect.timeout("5 seconds"))
-    return decode(reply.data)
+    return decode(reply)
   }).pipe(Effect.scoped)
 
 if (isMain(import.meta.url)) {
   const local = arg("local", "")
   runMain(
-    Effect.tap(
-      client({ remotePath: arg("path", "/tmp/mysock"), ...(local === "" ? {} : { localPath: local }) }),
-      (reply) => Effect.sync(() => reply !== undefined && process.stdout.write(reply)),
+    Effect.tap(client({ path: arg("path", "/tmp/mysock"), ...(local === "" ? {} : { localPath: local }) }), (reply) =>
+      Effect.sync(() => reply !== undefined && process.stdout.write(reply)),
     ),
   )
 }

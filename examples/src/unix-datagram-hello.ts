@@ -18,9 +18,9 @@ export const server = (options: {
 }) =>
   Effect.gen(function* () {
     const socket = yield* UnixDatagram.bind({ path: options.path })
-    if (options.onBound) yield* options.onBound(socket.address)
+    if (options.onBound) yield* options.onBound(socket.localAddress)
     // `async for packet, path in unix_dg` is a Stream of packets
-    yield* Stream.runForEach(UnixDatagram.packets(socket), ({ data, address }) => {
+    yield* Stream.runForEach(socket.packets, ({ data, address }) => {
       const reply = new Uint8Array(hello.length + data.length)
       reply.set(hello)
       reply.set(data, hello.length)

@@ -56,14 +56,11 @@ describe("Unix examples", () => {
       const dir = tempDir()
       const sock = path.join(dir, "mysock")
       const srv = yield* serve((ready) => datagramHello({ path: sock, onBound: () => ready }))
-      assert.strictEqual(
-        yield* datagramClient({ remotePath: sock, localPath: path.join(dir, "c1") }),
-        "Hello, Hi there!\n",
-      )
+      assert.strictEqual(yield* datagramClient({ path: sock, localPath: path.join(dir, "c1") }), "Hello, Hi there!\n")
       // the seed's form: connected, send only
-      assert.strictEqual(yield* datagramClient({ remotePath: sock }), undefined)
+      assert.strictEqual(yield* datagramClient({ path: sock }), undefined)
       assert.strictEqual(
-        yield* datagramClient({ remotePath: sock, localPath: path.join(dir, "c2"), message: "you" }),
+        yield* datagramClient({ path: sock, localPath: path.join(dir, "c2"), message: "you" }),
         "Hello, you",
       )
       yield* Fiber.interrupt(srv)

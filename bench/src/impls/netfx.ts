@@ -1,4 +1,13 @@
-import { type Network, SocketAddress, type SocketStream, Tcp, Udp, Unix } from "@netfx/core"
+import {
+  type Datagram,
+  type Network,
+  SocketAddress,
+  type SocketStream,
+  Tcp,
+  Udp,
+  Unix,
+  UnixDatagram,
+} from "@netfx/core"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
@@ -35,6 +44,20 @@ const pingLoop = (conn: SocketStream.SocketStream, deadline: number, latencies: 
       if (latencies !== undefined && latencies.length < MAX_SAMPLES) latencies.push((t - t0) * 1000)
       if (t >= deadline) return count
     }
+  })
+
+/** The datagram sender: `size`-byte datagrams for `millis`, each send waiting for the previous one. */
+const sendFor = (socket: Datagram.ConnectedDatagramSocket<unknown>, millis: number, size: number) =>
+  Effect.gen(function* () {
+    const data = new Uint8Array(size).fill(7)
+    const t0 = now()
+    const deadline = t0 + millis
+    let count = 0
+    while (true) {
+      yield* socket.send(data)
+      if ((++count & 63) === 0 && now() >= deadline) break
+    }
+    return { count, seconds: (now() - t0) / 1000 }
   })
 
 /** The loops written with netfx (`Tcp.listen`/`serve`, `Tcp.connect`, `receive`/`send`), over any runtime layer. */
@@ -153,36 +176,42 @@ export const netfx = (name: string, layer: Layer.Layer<Network.Network>): Impl =
       const scope = await runtime.runPromise(Scope.make())
       const port = await runtime.runPromise(
         Effect.gen(function* () {
-          const endpoint = yield* Udp.bind({ host: HOST, port: 0 })
+          const socket = yield* Udp.bind({ host: HOST, port: 0 })
+          // the batched receive: every queued datagram per wake-up
           yield* Effect.forkIn(
-            Effect.forever(
-              Effect.map(endpoint.receive(), () => {
-                received++
-              }),
-            ),
+            Effect.gen(function* () {
+              while (true) received += (yield* socket.receiveMany(1024)).length
+            }),
             scope,
           )
-          return endpoint.localAddress.port
+          return socket.localAddress.port
         }).pipe(Scope.extend(scope)),
       )
       return { port, received: () => received }
     },
 
-    udpSend: (port, millis, size) =>
-      run(
+    async unixDatagramSink(path) {
+      let received = 0
+      const scope = await runtime.runPromise(Scope.make())
+      await runtime.runPromise(
         Effect.gen(function* () {
-          const conn = yield* Udp.connect({ remoteHost: HOST, remotePort: port })
-          const data = new Uint8Array(size).fill(7)
-          const t0 = now()
-          const deadline = t0 + millis
-          let count = 0
-          while (true) {
-            yield* conn.send(data)
-            if ((++count & 63) === 0 && now() >= deadline) break
-          }
-          return { count, seconds: (now() - t0) / 1000 }
-        }),
-      ),
+          const socket = yield* UnixDatagram.bind({ path })
+          yield* Effect.forkIn(
+            Effect.gen(function* () {
+              while (true) received += (yield* socket.receiveMany(1024)).length
+            }),
+            scope,
+          )
+        }).pipe(Scope.extend(scope)),
+      )
+      return { received: async () => received }
+    },
+
+    unixDatagramSend: (path, millis, size) =>
+      run(Effect.flatMap(UnixDatagram.connect({ path }), (socket) => sendFor(socket, millis, size))),
+
+    udpSend: (port, millis, size) =>
+      run(Effect.flatMap(Udp.connect({ host: HOST, port }), (socket) => sendFor(socket, millis, size))),
 
     async tlsServe(cert, key) {
       const scope = await runtime.runPromise(Scope.make())

@@ -1,4 +1,5 @@
 import type { Socket } from "bun"
+import { pythonUnixDatagram } from "./pythonUnixDatagram.ts"
 import { type Impl, MAX_SAMPLES, now, type ServerPorts, type Target, type Timed, unixPath } from "./types.ts"
 
 const HOST = "127.0.0.1"
@@ -90,6 +91,7 @@ const pingLoop = (s: Socket<ClientState>, deadline: number, latencies: Array<num
 
 /** The same loops written directly on `Bun.listen` / `Bun.connect` (run under bun). */
 export const rawBun: Impl = {
+  ...pythonUnixDatagram,
   name: "raw Bun",
 
   async serve(): Promise<ServerPorts> {

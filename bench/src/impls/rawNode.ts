@@ -1,6 +1,7 @@
 import * as dgram from "node:dgram"
 import * as net from "node:net"
 import * as tls from "node:tls"
+import { pythonUnixDatagram } from "./pythonUnixDatagram.ts"
 import { type Impl, MAX_SAMPLES, now, type ServerPorts, type Target, type Timed, unixPath } from "./types.ts"
 
 const HOST = "127.0.0.1"
@@ -81,6 +82,7 @@ const streamBytes = async (s: net.Socket, bytes: number, chunkSize: number): Pro
 }
 
 export const rawNode: Impl = {
+  ...pythonUnixDatagram,
   name: "raw node:net",
 
   async serve(): Promise<ServerPorts> {

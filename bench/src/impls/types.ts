@@ -20,6 +20,23 @@ export interface ServerPorts {
   readonly unixSink: string | undefined
   /** The UDP receiver's port (added by the server worker where the implementation has UDP). */
   readonly udp?: number | undefined
+  /** The Unix datagram receiver's path (added by the server worker where the implementation has one). */
+  readonly unixDatagram?: string | undefined
+  /**
+   * Starts a Unix datagram receiver at `path` counting datagrams (absent: no
+   * Unix datagram sockets). `cpuMicros`: CPU spent outside the worker process
+   * (a baseline running in a child), added to the worker's.
+   */
+  unixDatagramSink?(path: string): Promise<{
+    readonly received: () => Promise<number>
+    readonly cpuMicros?: () => Promise<number>
+  }>
+  /**
+   * Sends `size`-byte datagrams to the connected `path` for `millis`, each
+   * send waiting while the receiver's queue is full; count = sent.
+   * `cpuMicros`: CPU spent outside the worker process.
+   */
+  unixDatagramSend?(path: string, millis: number, size: number): Promise<Timed & { readonly cpuMicros?: number }>
   /** TLS sink and accept-and-close servers and the self-signed certificate (added by the server worker). */
   readonly tls?: { readonly sink: number; readonly accept: number; readonly cert: string } | undefined
 }
@@ -61,8 +78,8 @@ export const selfSigned = (): { readonly cert: string; readonly key: string } =>
 export type Target = { readonly port: number } | { readonly path: string }
 
 /** A fresh Unix socket path for this process. */
-export const unixPath = (): string => {
-  const path = `${os.tmpdir()}/netfx-bench-${process.pid}.sock`
+export const unixPath = (name = "stream"): string => {
+  const path = `${os.tmpdir()}/netfx-bench-${process.pid}-${name}.sock`
   fs.rmSync(path, { force: true })
   return path
 }
@@ -101,6 +118,21 @@ export interface Impl {
   udpSink?(): Promise<{ readonly port: number; readonly received: () => number }>
   /** Sends `size`-byte datagrams to `port` for `millis`, each send waiting for the previous one; count = sent. */
   udpSend?(port: number, millis: number, size: number): Promise<Timed>
+  /**
+   * Starts a Unix datagram receiver at `path` counting datagrams (absent: no
+   * Unix datagram sockets). `cpuMicros`: CPU spent outside the worker process
+   * (a baseline running in a child), added to the worker's.
+   */
+  unixDatagramSink?(path: string): Promise<{
+    readonly received: () => Promise<number>
+    readonly cpuMicros?: () => Promise<number>
+  }>
+  /**
+   * Sends `size`-byte datagrams to the connected `path` for `millis`, each
+   * send waiting while the receiver's queue is full; count = sent.
+   * `cpuMicros`: CPU spent outside the worker process.
+   */
+  unixDatagramSend?(path: string, millis: number, size: number): Promise<Timed & { readonly cpuMicros?: number }>
   /** TLS sink and accept-and-close servers (absent: no TLS in this implementation). */
   tlsServe?(cert: string, key: string): Promise<{ readonly sink: number; readonly accept: number }>
   /** The bulk loop over TLS (`ca` verifies the server). */

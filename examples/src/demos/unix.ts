@@ -53,7 +53,7 @@ export const demo: Demo = {
     yield* withServer(
       (ready) => datagramHello({ path: sock, onBound: () => ready }),
       Effect.gen(function* () {
-        const reply = yield* datagramClient({ remotePath: sock, localPath: path.join(dir, "client") })
+        const reply = yield* datagramClient({ path: sock, localPath: path.join(dir, "client") })
         console.log(`  connected datagram client sent "Hi there!\\n", got ${JSON.stringify(reply)}`)
       }),
     )

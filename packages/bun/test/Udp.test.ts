@@ -14,6 +14,7 @@ datagramContract({
   reusePort: true,
   // Bun.udpSocket cannot set SO_RCVBUF / SO_SNDBUF; the @netfx/native addon sets them on its descriptor
   bufferSizes: true,
+  coalescedWakeups: true,
   ...(namespaceProblem === undefined
     ? { namespace: unshareRunner([process.execPath, fixture]) }
     : { namespaceSkipReason: namespaceProblem }),

@@ -39,6 +39,7 @@
  */
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import type * as Datagram from "./Datagram.ts"
 import * as internal from "./internal/rawSocket.ts"
 import type {
   BusyResource,
@@ -98,28 +99,6 @@ export type Type = "stream" | "dgram"
  * @category models
  */
 export type ShutdownHow = "read" | "write" | "both"
-
-/**
- * One `receiveFrom`: the data, who sent it (`undefined` where the system
- * reports no address, e.g. a connected stream), and whether a datagram was
- * longer than `maxBytes` (the rest is gone).
- *
- * @example
- * ```ts
- * import { type RawSocket, SocketAddress } from "@netfx/core"
- *
- * const sender = (d: RawSocket.ReceivedDatagram) =>
- *   d.address === undefined ? "unknown" : SocketAddress.format(d.address)
- * ```
- *
- * @since 0.1.0
- * @category models
- */
-export interface ReceivedDatagram {
-  readonly data: Uint8Array
-  readonly address: SocketAddress.SocketAddress | undefined
-  readonly truncated: boolean
-}
 
 /**
  * One `receiveMsg`: the data, the descriptors that came with it (yours to
@@ -227,10 +206,17 @@ export interface RawSocket {
   receive(
     maxBytes?: number,
   ): Effect.Effect<Uint8Array, EndOfStream | OperationFailed | ClosedResource | BusyResource | InvalidArgument>
-  /** recvfrom(2): as `receive`, with the sender's address and the truncation flag. */
+  /**
+   * recvfrom(2): as `receive`, with the sender's address (`undefined` where
+   * the system reports none, e.g. a connected stream) and the truncation
+   * flag — the received-datagram type every datagram socket shares.
+   */
   receiveFrom(
     maxBytes?: number,
-  ): Effect.Effect<ReceivedDatagram, EndOfStream | OperationFailed | ClosedResource | BusyResource | InvalidArgument>
+  ): Effect.Effect<
+    Datagram.ReceivedDatagram<SocketAddress.SocketAddress | undefined>,
+    EndOfStream | OperationFailed | ClosedResource | BusyResource | InvalidArgument
+  >
   /**
    * sendmsg(2) on a connected socket, with `fds` attached (`SCM_RIGHTS`;
    * Unix sockets only, at most 253); the count of bytes sent. The

@@ -1,6 +1,7 @@
 /**
- * UDP: bound endpoints (`receive` / `sendTo` / a Stream of packets),
- * connected endpoints (`send` / `receive`), multicast membership as a
+ * UDP: bound sockets (`receive` / `sendTo` / a Stream of packets),
+ * connected sockets (`send` / `receive`) — the `Datagram` vocabulary
+ * shared with Unix datagram sockets —, multicast membership as a
  * scoped resource, broadcast and TTL options.
  *
  * Datagrams that arrive while nobody receives wait in a bounded queue
@@ -16,6 +17,13 @@
  *
  * Why no backpressure: UDP has none. A slow receiver cannot slow a sender;
  * the only choice is which datagrams to lose, so netfx makes it explicit.
+ *
+ * Batches: the runtime hands over each datagram in its own callback; on
+ * Node and Bun netfx wakes a waiting receiver once per event-loop turn
+ * (after the poll phase), not once per datagram, so `receiveMany` and each
+ * pull of `packets` take the whole burst that arrived in that turn (Node
+ * reads up to 32 datagrams per turn). A lone datagram waits for the end of
+ * that turn only (no timer).
  *
  * Why one receiver at a time (`BusyResource` otherwise): datagrams are not
  * duplicated, so two consumers would each see an arbitrary subset. Fan out
@@ -46,10 +54,9 @@
  */
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type * as Stream from "effect/Stream"
+import type * as Datagram from "./Datagram.ts"
 import * as internal from "./internal/udp.ts"
 import {
-  type BusyResource,
   type ClosedResource,
   type ConnectFailed,
   errnoOf,
@@ -67,24 +74,41 @@ import type * as SocketAddress from "./SocketAddress.ts"
 // ---------------------------------------------------------------------------
 
 /**
- * One received datagram and who sent it.
+ * Where `sendTo` sends: a host (numeric, or a name the network's `Resolver`
+ * resolves) and a port. A received datagram's `address` is one, so a reply
+ * is `udp.sendTo(data, datagram.address)`.
+ *
+ * @example
+ * ```ts
+ * import type { Udp } from "@netfx/core"
+ *
+ * const ssdp: Udp.Destination = { host: "239.255.255.250", port: 1900 }
+ * const announce = (udp: Udp.UdpSocket) => udp.sendTo(new TextEncoder().encode("NOTIFY * HTTP/1.1\r\n\r\n"), ssdp)
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Destination {
+  readonly host: string
+  readonly port: number
+}
+
+/**
+ * A received UDP datagram (see `Datagram.ReceivedDatagram`).
  *
  * @example
  * ```ts
  * import type { Udp } from "@netfx/core"
  *
  * // echo a datagram back to its sender
- * const echo = (udp: Udp.UdpEndpoint, datagram: Udp.Datagram) =>
- *   udp.sendTo(datagram.data, datagram.address.host, datagram.address.port)
+ * const echo = (udp: Udp.UdpSocket, datagram: Udp.Received) => udp.sendTo(datagram.data, datagram.address)
  * ```
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface Datagram {
-  readonly data: Uint8Array
-  readonly address: SocketAddress.Ipv4 | SocketAddress.Ipv6
-}
+export type Received = Datagram.ReceivedDatagram<SocketAddress.Ipv4 | SocketAddress.Ipv6>
 
 /**
  * What happens to a datagram that arrives while the receive queue is full:
@@ -106,43 +130,14 @@ export interface Datagram {
 export type OverflowPolicy = "dropNewest" | "dropOldest"
 
 /**
- * The errors of `receive` on a UDP endpoint.
+ * The errors of `sendTo`: those of every datagram socket
+ * (`Datagram.SendError`) plus `ResolveFailed`.
  *
- * - `ClosedResource`: the endpoint was closed (also wakes a waiting receive).
- * - `BusyResource`: another fiber is already receiving. One consumer at a
- *   time, as for byte streams: datagrams are not duplicated, so several
- *   consumers would each see an arbitrary subset; share them with a Queue
- *   or a PubSub if that is what you want.
- * - `OperationFailed`: the platform reported an asynchronous error, once
- *   (on a connected endpoint: `ECONNREFUSED` after an ICMP port
- *   unreachable). The endpoint stays usable.
- *
- * @example
- * ```ts
- * import type { Udp } from "@netfx/core"
- * import { Effect } from "effect"
- *
- * // `None` once the endpoint is closed
- * const next = (udp: Udp.UdpEndpoint) =>
- *   udp.receive().pipe(
- *     Effect.asSome,
- *     Effect.catchAll((e: Udp.ReceiveError) => (e._tag === "ClosedResource" ? Effect.succeedNone : Effect.fail(e))),
- *   )
- * ```
- *
- * @since 0.1.0
- * @category models
- */
-export type ReceiveError = ClosedResource | BusyResource | OperationFailed
-
-/**
- * The errors of sending a datagram.
- *
- * - `ClosedResource`: the endpoint was closed.
- * - `OperationFailed`: this datagram was not sent; the endpoint stays
+ * - `OperationFailed`: this datagram was not sent; the socket stays
  *   usable (`EMSGSIZE` too large, `EACCES` broadcast without
  *   `setBroadcast(true)`, `ENETUNREACH`, `ECONNREFUSED` reported for an
- *   earlier datagram on a connected endpoint, ...).
+ *   earlier datagram on a connected socket, ...).
+ * - `ClosedResource`: the socket was closed.
  * - `InvalidArgument`: a bad port, or an address of the other family.
  * - `ResolveFailed`: `sendTo` could not resolve the host name.
  *
@@ -151,16 +146,16 @@ export type ReceiveError = ClosedResource | BusyResource | OperationFailed
  * import type { Udp } from "@netfx/core"
  * import { Effect } from "effect"
  *
- * const sendOrLog = (udp: Udp.UdpEndpoint, data: Uint8Array) =>
+ * const sendOrLog = (udp: Udp.UdpSocket, data: Uint8Array) =>
  *   udp
- *     .sendTo(data, "239.255.255.250", 1900)
+ *     .sendTo(data, { host: "239.255.255.250", port: 1900 })
  *     .pipe(Effect.catchAll((e: Udp.SendError) => Effect.logWarning(`datagram not sent: ${e._tag}`)))
  * ```
  *
  * @since 0.1.0
  * @category models
  */
-export type SendError = ClosedResource | OperationFailed | InvalidArgument | ResolveFailed
+export type SendError = Datagram.SendError | ResolveFailed
 
 /**
  * The errors of setting a socket option or joining a group.
@@ -170,7 +165,7 @@ export type SendError = ClosedResource | OperationFailed | InvalidArgument | Res
  * import type { Udp } from "@netfx/core"
  * import { Effect } from "effect"
  *
- * const tryBroadcast = (udp: Udp.UdpEndpoint) =>
+ * const tryBroadcast = (udp: Udp.UdpSocket) =>
  *   udp.setBroadcast(true).pipe(Effect.catchAll((e: Udp.OptionError) => Effect.logWarning(`no broadcast: ${e._tag}`)))
  * ```
  *
@@ -180,14 +175,14 @@ export type SendError = ClosedResource | OperationFailed | InvalidArgument | Res
 export type OptionError = ClosedResource | OperationFailed | InvalidArgument | Unsupported
 
 /**
- * Options both kinds of endpoint have.
+ * Options both kinds of UDP socket have.
  *
  * @example
  * ```ts
  * import { SocketAddress, type Udp } from "@netfx/core"
  * import { Effect } from "effect"
  *
- * // works for bound and connected endpoints alike
+ * // works for bound and connected sockets alike
  * const report = (udp: Udp.UdpSocketBase) =>
  *   Effect.gen(function* () {
  *     yield* udp.setTtl(64)
@@ -224,7 +219,7 @@ export interface UdpSocketBase {
 }
 
 /**
- * Membership in a multicast group (see {@link UdpEndpoint.joinMulticastGroup}).
+ * Membership in a multicast group (see {@link UdpSocket.joinMulticastGroup}).
  *
  * @example
  * ```ts
@@ -255,12 +250,38 @@ export interface MulticastGroup {
 }
 
 /**
- * A bound UDP socket: receive datagrams from anyone, send to anyone.
+ * A bound UDP socket: receive datagrams from anyone, send to anyone — a
+ * `Datagram.DatagramSocket` with UDP's options and multicast.
+ *
+ * - `receive(maxBytes?)`: the next datagram and its sender. Without
+ *   `maxBytes` the whole datagram; with it, at most `maxBytes` bytes and
+ *   the rest of that datagram is discarded (`truncated: true`), as
+ *   `recvfrom(2)` does.
+ * - `receiveMany(max, maxBytes?)`: every queued datagram up to `max` (at
+ *   least one), in one wake-up.
+ * - `packets`: the datagrams as a Stream, a Chunk of every queued datagram
+ *   per pull; ends when the socket closes.
+ * - `sendTo(data, { host, port })`: a numeric host is used as is; a name is
+ *   resolved with the network's `Resolver` for the socket's family. On a
+ *   dual-stack IPv6 socket an IPv4 destination is sent as an IPv4-mapped
+ *   address (`::ffff:a.b.c.d`). Completes when the runtime accepted the
+ *   datagram (UDP gives no delivery guarantee beyond that).
+ * - `sendMany(datagrams)`: in order, in one call: names are resolved
+ *   first (nothing is sent if one fails), then every datagram is handed to
+ *   the runtime without waiting in between. Fails with the first failure;
+ *   on Bun the rest is then not sent, on Node (which reports a send's
+ *   outcome on the next tick) later datagrams may already be on their way.
  *
  * **Resource**: acquired by {@link bind} into the caller's Scope; closing
  * the Scope closes the socket (and leaves every joined group).
  *
- * **Errors** and **Interruption**: see each member.
+ * **Errors**: receives fail with `Datagram.ReceiveError`; sends with
+ * {@link SendError} (`OperationFailed` leaves the socket usable).
+ *
+ * **Interruption**: an interrupted receive loses nothing (a datagram not
+ * yet returned stays queued); interrupting `sendTo` while resolving sends
+ * nothing, while the runtime holds the datagram it may still be sent
+ * (whole), and the socket stays usable.
  *
  * @example
  * ```ts
@@ -271,52 +292,24 @@ export interface MulticastGroup {
  * const echoOnce = Effect.gen(function* () {
  *   const udp = yield* Udp.bind({ host: "127.0.0.1", queueSize: 1024, overflow: "dropOldest" })
  *   const { data, address } = yield* udp.receive()
- *   yield* udp.sendTo(data, address.host, address.port)
+ *   yield* udp.sendTo(data, address)
  *   console.log(`lost so far: ${yield* udp.dropped}`)
  * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
  * ```
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface UdpEndpoint extends UdpSocketBase {
-  /**
-   * Receives the next datagram with its sender's address: a queued one, or
-   * the next to arrive.
-   *
-   * **Errors**: see {@link ReceiveError}.
-   *
-   * **Interruption**: loses nothing: a datagram not yet returned stays in
-   * the queue for the next call.
-   */
-  receive(): Effect.Effect<Datagram, ReceiveError>
-  /**
-   * Sends one datagram to `host`:`port`. A numeric host is used as is; a
-   * name is resolved with the network's `Resolver` for the endpoint's
-   * family. On a dual-stack IPv6 endpoint an IPv4 destination is sent as an
-   * IPv4-mapped address (`::ffff:a.b.c.d`). Completes when the runtime
-   * accepted the datagram (UDP gives no delivery guarantee beyond that).
-   *
-   * **Errors**: see {@link SendError}.
-   *
-   * **Interruption**: interrupting while resolving sends nothing;
-   * interrupting while the runtime holds the datagram may still send it
-   * (whole — a datagram is never cut), and the endpoint stays usable.
-   */
-  sendTo(data: Uint8Array, host: string, port: number): Effect.Effect<void, SendError>
-  /**
-   * The received datagrams as a Stream, for `for await`-style servers. It
-   * ends when the endpoint is closed and fails with the other
-   * {@link ReceiveError}s. Only one consumer at a time (`BusyResource`).
-   */
-  readonly packets: Stream.Stream<Datagram, BusyResource | OperationFailed>
+export interface UdpSocket
+  extends UdpSocketBase,
+    Datagram.DatagramSocket<SocketAddress.Ipv4 | SocketAddress.Ipv6, Destination, SendError> {
   /**
    * Joins a multicast group for the lifetime of the current Scope and
-   * leaves it when the Scope closes (or when the endpoint closes first).
+   * leaves it when the Scope closes (or when the socket closes first).
    * With `source`, a source-specific join (IGMPv3 / MLDv2).
    *
    * **Errors**: `InvalidArgument` when `group` is not a multicast address
-   * of the endpoint's family; `OperationFailed` with the kernel's code
+   * of the socket's family; `OperationFailed` with the kernel's code
    * (`EADDRNOTAVAIL`: no such interface or no multicast route; `EADDRINUSE`:
    * already joined); `Unsupported` where the runtime lacks the feature;
    * `ClosedResource` after close.
@@ -335,11 +328,20 @@ export interface UdpEndpoint extends UdpSocketBase {
 
 /**
  * A connected UDP socket: sends to and receives from one peer only
- * (datagrams from other addresses are filtered out by the kernel).
+ * (datagrams from other addresses are filtered out by the kernel) — a
+ * `Datagram.ConnectedDatagramSocket` with UDP's options.
+ *
+ * - `receive(maxBytes?)`: the next datagram's bytes (cut to `maxBytes`, the
+ *   rest of that datagram discarded). `OperationFailed` with
+ *   `ECONNREFUSED` once, when an earlier datagram met a closed port (ICMP
+ *   port unreachable) — both Node and Bun report it this way.
+ * - `send(data)`: a pending `ECONNREFUSED` for an earlier datagram is
+ *   reported here if no receive took it first (this datagram is then not
+ *   sent, as with BSD `send`).
  *
  * **Resource**: acquired by {@link connect} into the caller's Scope.
  *
- * **Errors** and **Interruption**: see each member.
+ * **Errors** and **Interruption**: as for {@link UdpSocket}.
  *
  * @example
  * ```ts
@@ -348,41 +350,18 @@ export interface UdpEndpoint extends UdpSocketBase {
  * import { Effect } from "effect"
  *
  * const ask = Effect.gen(function* () {
- *   const udp = yield* Udp.connect({ remoteHost: "127.0.0.1", remotePort: 1234 })
+ *   const udp = yield* Udp.connect({ host: "127.0.0.1", port: 1234 })
  *   yield* udp.send(new TextEncoder().encode("ping"))
  *   return yield* udp.receive() // OperationFailed ECONNREFUSED if nobody listens
  * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
  * ```
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface UdpConnection extends UdpSocketBase {
-  /** The peer every datagram goes to. */
-  readonly remoteAddress: SocketAddress.Ipv4 | SocketAddress.Ipv6
-  /**
-   * Receives the next datagram's bytes.
-   *
-   * **Errors**: see {@link ReceiveError}; in particular `OperationFailed`
-   * with `ECONNREFUSED` once, when an earlier datagram met a closed port
-   * (ICMP port unreachable) — both Node and Bun report it this way.
-   *
-   * **Interruption**: loses nothing (the datagram stays queued).
-   */
-  receive(): Effect.Effect<Uint8Array, ReceiveError>
-  /**
-   * Sends one datagram to the peer.
-   *
-   * **Errors**: see {@link SendError}; a pending `ECONNREFUSED` for an
-   * earlier datagram is reported here if no receive took it first (this
-   * datagram is then not sent, as with BSD `send`).
-   *
-   * **Interruption**: as for {@link UdpEndpoint.sendTo}.
-   */
-  send(data: Uint8Array): Effect.Effect<void, ClosedResource | OperationFailed>
-  /** The received datagrams' bytes as a Stream; ends when the connection is closed. */
-  readonly packets: Stream.Stream<Uint8Array, BusyResource | OperationFailed>
-}
+export interface ConnectedUdpSocket
+  extends UdpSocketBase,
+    Datagram.ConnectedDatagramSocket<SocketAddress.Ipv4 | SocketAddress.Ipv6> {}
 
 // ---------------------------------------------------------------------------
 // driver
@@ -395,10 +374,10 @@ export interface UdpConnection extends UdpSocketBase {
  * ```ts
  * import type { Udp } from "@netfx/core"
  *
- * const received: Array<Udp.Datagram> = []
+ * const received: Array<Udp.Received> = []
  * const handlers: Udp.UdpHandlers = {
  *   onMessage: (data, address) => {
- *     received.push({ data, address })
+ *     received.push({ data, address, truncated: false })
  *   },
  *   onError: (error) => console.warn(error.code),
  * }
@@ -539,6 +518,14 @@ export interface RawUdpSocket {
  * @category driver
  */
 export interface UdpDriver {
+  /**
+   * Wake a waiting receiver once per event-loop turn (with `setImmediate`,
+   * after the poll phase) instead of once per datagram, so that one wake-up
+   * hands over every datagram that arrived in that turn. For runtimes that
+   * deliver each datagram in its own callback followed by a microtask
+   * checkpoint (Node's and Bun's UDP sockets). Default false: wake at once.
+   */
+  readonly coalesceWakeups?: boolean
   readonly bind: (
     request: UdpBindRequest,
   ) => Effect.Effect<RawUdpSocket, ListenFailed | ConnectFailed | Unsupported, Scope.Scope>
@@ -616,7 +603,7 @@ export interface BindOptions {
  * const hello = Effect.gen(function* () {
  *   const udp = yield* Udp.bind({ host: "localhost", port: 1234 })
  *   yield* Stream.runForEach(udp.packets, ({ data, address }) =>
- *     udp.sendTo(new Uint8Array([...new TextEncoder().encode("Hello, "), ...data]), address.host, address.port),
+ *     udp.sendTo(new Uint8Array([...new TextEncoder().encode("Hello, "), ...data]), address),
  *   )
  * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
  * ```
@@ -627,7 +614,7 @@ export interface BindOptions {
 export const bind: (
   options?: BindOptions,
 ) => Effect.Effect<
-  UdpEndpoint,
+  UdpSocket,
   ListenFailed | ResolveFailed | InvalidArgument | Unsupported,
   Scope.Scope | Network.Network
 > = internal.bind
@@ -639,7 +626,7 @@ export const bind: (
  * ```ts
  * import { Udp } from "@netfx/core"
  *
- * const options: Udp.ConnectOptions = { remoteHost: "localhost", remotePort: 53, family: "ipv4" }
+ * const options: Udp.ConnectOptions = { host: "localhost", port: 53, family: "ipv4" }
  * const connection = Udp.connect(options)
  * ```
  *
@@ -648,13 +635,14 @@ export const bind: (
  */
 export interface ConnectOptions {
   /** The peer: a numeric address or a name (the first address of `family` is used). */
-  readonly remoteHost: string
-  readonly remotePort: number
+  readonly host: string
+  /** The peer's port (1..65535). */
+  readonly port: number
   /** Bind the local end to this host (default: the wildcard of the peer's family). */
   readonly localHost?: string
   /** Bind the local end to this port (default 0). */
   readonly localPort?: number
-  /** Restricts resolution of `remoteHost`. */
+  /** Restricts resolution of `host`. */
   readonly family?: "ipv4" | "ipv6"
   readonly reusePort?: boolean
   readonly reuseAddress?: boolean
@@ -687,7 +675,7 @@ export interface ConnectOptions {
  * import { Effect } from "effect"
  *
  * const client = Effect.gen(function* () {
- *   const udp = yield* Udp.connect({ remoteHost: "localhost", remotePort: 1234 })
+ *   const udp = yield* Udp.connect({ host: "localhost", port: 1234 })
  *   yield* udp.send(new TextEncoder().encode("Hi there!\n"))
  * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
  * ```
@@ -698,7 +686,7 @@ export interface ConnectOptions {
 export const connect: (
   options: ConnectOptions,
 ) => Effect.Effect<
-  UdpConnection,
+  ConnectedUdpSocket,
   ListenFailed | ConnectFailed | ResolveFailed | InvalidArgument | Unsupported,
   Scope.Scope | Network.Network
 > = internal.connect

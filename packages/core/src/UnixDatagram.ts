@@ -11,56 +11,86 @@
  * peer queue, so netfx hands that one datagram to a worker thread doing a
  * blocking `sendto`, which the kernel wakes when there is room.
  *
+ * The sockets speak the shared datagram vocabulary (see the `Datagram`
+ * module): {@link bind} gives a {@link UnixDatagramSocket}
+ * (`Datagram.DatagramSocket`), {@link connect} a
+ * {@link ConnectedUnixDatagramSocket} (`Datagram.ConnectedDatagramSocket`).
+ * A failed send that leaves the socket usable is `OperationFailed` with the
+ * errno, as on UDP.
+ *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
+import type * as Datagram from "./Datagram.ts"
 import * as nativeDatagram from "./internal/nativeDatagram.ts"
-import * as validate from "./internal/validate.ts"
-import type {
-  BrokenResource,
-  BusyResource,
-  ClosedResource,
-  ConnectFailed,
-  InvalidArgument,
-  ListenFailed,
-  Unsupported,
-} from "./NetError.ts"
+import type { ConnectFailed, InvalidArgument, ListenFailed, Unsupported } from "./NetError.ts"
 import type * as Network from "./Network.ts"
 import type * as SocketAddress from "./SocketAddress.ts"
 import type { UnixAddressInput } from "./Unix.ts"
 
 /**
- * One received datagram and its sender (`UnixPath("")` when the sender is
- * unnamed). `truncated` is true when it was longer than `maxBytes` and the
- * rest was discarded by the kernel.
+ * A Unix datagram socket's address: a path (`UnixPath("")` when unnamed)
+ * or an abstract name.
  *
  * @example
  * ```ts
  * import { SocketAddress, type UnixDatagram } from "@netfx/core"
  *
- * const describe = (p: UnixDatagram.Packet): string =>
- *   `${p.data.length} bytes from ${SocketAddress.format(p.address)}${p.truncated ? " (truncated)" : ""}`
+ * const named = (a: UnixDatagram.UnixAddress) => !(a._tag === "UnixPath" && a.path === "")
+ * named(SocketAddress.unixPath("/tmp/app.dgram"))
  * ```
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface Packet {
-  readonly data: Uint8Array
-  readonly address: SocketAddress.UnixPath | SocketAddress.UnixAbstract
-  readonly truncated: boolean
-}
+export type UnixAddress = SocketAddress.UnixPath | SocketAddress.UnixAbstract
 
 /**
- * A Unix datagram socket.
+ * A received Unix datagram (see `Datagram.ReceivedDatagram`): its bytes,
+ * its sender (`UnixPath("")` when the sender is unnamed) and whether it was
+ * longer than `maxBytes` (the kernel discarded the rest).
  *
- * **Resource**: open from `bind`/`connect` until its Scope closes or
- * `close` runs; a bound path is removed on close unless `removeOnClose: false`.
+ * @example
+ * ```ts
+ * import { SocketAddress, type UnixDatagram } from "@netfx/core"
  *
- * **Errors** and **Interruption**: see each member.
+ * const describe = (d: UnixDatagram.Received): string =>
+ *   `${d.data.length} bytes from ${SocketAddress.format(d.address)}${d.truncated ? " (truncated)" : ""}`
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Received = Datagram.ReceivedDatagram<UnixAddress>
+
+/**
+ * An unconnected Unix datagram socket (`Datagram.DatagramSocket`).
+ *
+ * - `receive(maxBytes = 65536)`: the next datagram and its sender; a longer
+ *   datagram is cut and the rest discarded by the kernel (`truncated`).
+ * - `receiveMany(max, maxBytes = 65536)`: every datagram waiting in the
+ *   kernel, up to `max` (at least one).
+ * - `packets`: the datagrams as a Stream (`maxBytes` 65536; a Chunk of
+ *   what was waiting per pull); ends when the socket is closed.
+ * - `sendTo(data, to)`: waits while the receiver's queue is full;
+ *   concurrent sends are queued in call order.
+ * - `sendMany(datagrams)`: in order; stops at the first failure (the rest
+ *   are not sent).
+ *
+ * **Resource**: open from {@link bind} until its Scope closes or `close`
+ * runs; a bound path is removed on close unless `removeOnClose: false`.
+ *
+ * **Errors**: receives fail with `Datagram.ReceiveError`; sends with
+ * `Datagram.SendError`: `OperationFailed` with `code` `EMSGSIZE` (larger
+ * than the socket buffer), `ECONNREFUSED` (a socket file nobody has
+ * bound), `ENOENT` (no such path), `EACCES`, ... concerns that datagram
+ * only and the socket stays usable; `InvalidArgument` for a bad address;
+ * `ClosedResource` after `close`.
+ *
+ * **Interruption**: an interrupted receive loses no datagram (it stays
+ * queued in the kernel); an interrupted send may or may not have sent its
+ * datagram.
  *
  * @example
  * ```ts
@@ -78,42 +108,34 @@ export interface Packet {
  * @since 0.1.0
  * @category models
  */
-export interface UnixDatagramSocket {
-  /** The local address (`UnixPath("")` when unnamed). */
-  readonly address: SocketAddress.UnixPath | SocketAddress.UnixAbstract
-  /** The peer for a connected socket. */
-  readonly remoteAddress: SocketAddress.UnixPath | SocketAddress.UnixAbstract | undefined
+export interface UnixDatagramSocket extends Datagram.DatagramSocket<UnixAddress, UnixAddressInput> {
   readonly fd: number
-  /**
-   * Waits for the next datagram.
-   *
-   * **Errors**: `ClosedResource` after `close`; `BusyResource` when another
-   * fiber receives; `InvalidArgument` for a bad `maxBytes`; `BrokenResource`
-   * with the errno for a failing socket.
-   *
-   * **Interruption**: no datagram is lost (it stays queued in the kernel).
-   */
-  receive(maxBytes?: number): Effect.Effect<Packet, ClosedResource | BusyResource | BrokenResource | InvalidArgument>
-  /**
-   * Sends one datagram to `to`, waiting while the receiver's queue is full.
-   * Concurrent sends are queued in call order.
-   *
-   * **Errors**: `BrokenResource` with `code` `EMSGSIZE` (larger than the
-   * socket buffer), `ECONNREFUSED` (a socket file nobody has bound),
-   * `ENOENT` (no such path), `EACCES`, ... — it concerns that datagram only,
-   * the socket stays usable; `InvalidArgument` for a bad address or an
-   * empty datagram; `ClosedResource` after `close`.
-   *
-   * **Interruption**: the datagram may or may not have been sent.
-   */
-  sendTo(data: Uint8Array, to: UnixAddressInput): Effect.Effect<void, ClosedResource | BrokenResource | InvalidArgument>
-  /**
-   * Sends to the connected peer (fails with `InvalidArgument` on an
-   * unconnected socket). Same errors and interruption as `sendTo`.
-   */
-  send(data: Uint8Array): Effect.Effect<void, ClosedResource | BrokenResource | InvalidArgument>
-  /** Closes the socket now and wakes pending operations with `ClosedResource`. Idempotent. */
-  readonly close: Effect.Effect<void>
+}
+
+/**
+ * A Unix datagram socket connected to one peer
+ * (`Datagram.ConnectedDatagramSocket`): `send` needs no address and
+ * `receive` gives only the peer's datagrams (their bytes; `maxBytes`
+ * defaults to 65536 and the rest of a longer datagram is discarded).
+ * A connected send waits for the peer's queue to drain when it is full.
+ *
+ * **Resource**, **Errors** and **Interruption**: as for
+ * {@link UnixDatagramSocket}.
+ *
+ * @example
+ * ```ts
+ * import type { UnixDatagram } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const ask = (socket: UnixDatagram.ConnectedUnixDatagramSocket) =>
+ *   Effect.zipRight(socket.send(new TextEncoder().encode("status")), socket.receive(4096))
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ConnectedUnixDatagramSocket extends Datagram.ConnectedDatagramSocket<UnixAddress> {
+  readonly fd: number
 }
 
 /**
@@ -157,15 +179,14 @@ export interface BindOptions {
  * ```ts
  * import { UnixDatagram } from "@netfx/core"
  * import { NodeNetwork } from "@netfx/node"
- * import { Effect } from "effect"
+ * import { Effect, Stream } from "effect"
  *
  * // the "Hello, " service
  * const service = Effect.gen(function* () {
  *   const socket = yield* UnixDatagram.bind({ path: "/tmp/mysock" })
- *   while (true) {
- *     const { data, address } = yield* socket.receive()
- *     yield* socket.sendTo(new Uint8Array([...new TextEncoder().encode("Hello, "), ...data]), address)
- *   }
+ *   yield* Stream.runForEach(socket.packets, ({ data, address }) =>
+ *     socket.sendTo(new Uint8Array([...new TextEncoder().encode("Hello, "), ...data]), address),
+ *   )
  * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
  * ```
  *
@@ -175,10 +196,11 @@ export interface BindOptions {
 export const bind = (
   options: BindOptions = {},
 ): Effect.Effect<UnixDatagramSocket, ListenFailed | InvalidArgument | Unsupported, Scope.Scope | Network.Network> =>
-  Effect.catchTag(nativeDatagram.open(options, undefined), "ConnectFailed", Effect.die)
+  Effect.catchTag(nativeDatagram.bind(options), "ConnectFailed", Effect.die)
 
 /**
- * Options of {@link connect}.
+ * Options of {@link connect}: the peer's `path`, and optionally a local
+ * address to bind first (`localPath`, so the peer can reply).
  *
  * @example
  * ```ts
@@ -186,7 +208,7 @@ export const bind = (
  *
  * // bound locally under an abstract name so the peer can reply
  * const options: UnixDatagram.ConnectOptions = {
- *   remotePath: "/tmp/app.dgram",
+ *   path: "/tmp/app.dgram",
  *   localPath: SocketAddress.unixAbstract("client"),
  * }
  * const socket = UnixDatagram.connect(options)
@@ -197,15 +219,17 @@ export const bind = (
  */
 export interface ConnectOptions {
   /** The peer; only its datagrams are received. */
-  readonly remotePath: UnixAddressInput
+  readonly path: UnixAddressInput
   /** Bind locally first (so the peer can reply); omitted = unnamed. */
   readonly localPath?: UnixAddressInput
+  /** Permission bits for the local socket file (paths only). */
   readonly mode?: number
+  /** Remove the local socket file when the socket closes (default `true`). */
   readonly removeOnClose?: boolean
 }
 
 /**
- * Opens a Unix datagram socket connected to `remotePath`: `send` needs no
+ * Opens a Unix datagram socket connected to `path`: `send` needs no
  * address and `receive` only yields the peer's datagrams.
  *
  * **Resource**: the socket belongs to the current Scope.
@@ -223,7 +247,7 @@ export interface ConnectOptions {
  * import { Effect } from "effect"
  *
  * const program = Effect.gen(function* () {
- *   const socket = yield* UnixDatagram.connect({ remotePath: "/tmp/log.sock" })
+ *   const socket = yield* UnixDatagram.connect({ path: "/tmp/log.sock" })
  *   yield* socket.send(new TextEncoder().encode("Hi there!\n"))
  * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
  * ```
@@ -234,45 +258,7 @@ export interface ConnectOptions {
 export const connect = (
   options: ConnectOptions,
 ): Effect.Effect<
-  UnixDatagramSocket,
+  ConnectedUnixDatagramSocket,
   ConnectFailed | ListenFailed | InvalidArgument | Unsupported,
   Scope.Scope | Network.Network
-> =>
-  nativeDatagram.open(
-    {
-      ...(options.localPath === undefined ? {} : { path: options.localPath }),
-      ...(options.mode === undefined ? {} : { mode: options.mode }),
-      ...(options.removeOnClose === undefined ? {} : { removeOnClose: options.removeOnClose }),
-    },
-    options.remotePath,
-  )
-
-/**
- * The datagrams of a socket as a Stream (AnyIO's `async for packet, path in
- * socket`). It ends when the socket is closed.
- *
- * @example
- * ```ts
- * import { UnixDatagram } from "@netfx/core"
- * import { Effect, Stream } from "effect"
- *
- * const printAll = (socket: UnixDatagram.UnixDatagramSocket) =>
- *   Stream.runForEach(UnixDatagram.packets(socket), (p) => Effect.log(p.data.length))
- * ```
- *
- * @since 0.1.0
- * @category streams
- */
-export const packets = (
-  socket: UnixDatagramSocket,
-  maxBytes = 65536,
-): Stream.Stream<Packet, BusyResource | BrokenResource | InvalidArgument> =>
-  Stream.unwrap(
-    Effect.map(validate.positiveInt("maxBytes", maxBytes), (max) =>
-      Stream.repeatEffectOption(
-        socket
-          .receive(max)
-          .pipe(Effect.mapError((e) => (e._tag === "ClosedResource" ? Option.none() : Option.some(e)))),
-      ),
-    ),
-  )
+> => nativeDatagram.connect(options)

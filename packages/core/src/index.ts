@@ -10,6 +10,8 @@
 export * as Asyncio from "./Asyncio.ts"
 /** @since 0.1.0 */
 export * as BufferedStream from "./BufferedStream.ts"
+/** @since 0.2.0 */
+export * as Datagram from "./Datagram.ts"
 /** @since 0.1.0 */
 export * as Driver from "./Driver.ts"
 /** @since 0.1.0 */

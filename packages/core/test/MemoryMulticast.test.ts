@@ -20,7 +20,7 @@ const onHost =
     )
 
 /** The texts of every datagram queued on `endpoint` now, in order. */
-const drain = (endpoint: Udp.UdpEndpoint) =>
+const drain = (endpoint: Udp.UdpSocket) =>
   Effect.gen(function* () {
     const got: Array<string> = []
     while ((yield* endpoint.queued) > 0) got.push(decoder.decode((yield* endpoint.receive()).data))
@@ -42,11 +42,11 @@ describe("MemoryNetwork multicast", () => {
         const local = [yield* member, yield* member, yield* member]
         const remote = yield* onHost("10.0.0.2")(member)
         const sender = yield* onHost("10.0.0.3")(Udp.bind({}))
-        yield* sender.sendTo(bytes("hello"), GROUP, PORT)
+        yield* sender.sendTo(bytes("hello"), { host: GROUP, port: PORT })
         yield* Effect.sleep("1 second")
         for (const endpoint of [...local, remote]) assert.deepStrictEqual(yield* drain(endpoint), ["hello"])
         // from the sender's host address and its real port
-        yield* sender.sendTo(bytes("who"), GROUP, PORT)
+        yield* sender.sendTo(bytes("who"), { host: GROUP, port: PORT })
         const d = yield* remote.receive()
         assert.deepStrictEqual(d.address, { _tag: "Ipv4", host: "10.0.0.3", port: sender.localAddress.port })
         const stats = yield* control.stats
@@ -70,7 +70,7 @@ describe("MemoryNetwork multicast", () => {
         yield* control.addLink({ from: "10.0.0.1", to: "10.0.0.3", faults: { latency: "30 millis" } })
         yield* control.partition("10.0.0.1", "10.0.0.4")
         const t0 = yield* Clock.currentTimeMillis
-        yield* sender.sendTo(bytes("x"), GROUP, PORT)
+        yield* sender.sendTo(bytes("x"), { host: GROUP, port: PORT })
         yield* near.receive()
         assert.strictEqual((yield* Clock.currentTimeMillis) - t0, 10)
         yield* far.receive()
@@ -81,7 +81,7 @@ describe("MemoryNetwork multicast", () => {
         assert.deepStrictEqual([stats.datagramsSent, stats.datagramsDelivered, stats.datagramsDropped], [3, 2, 1])
         // healed: the next datagram reaches it
         yield* control.heal
-        yield* sender.sendTo(bytes("y"), GROUP, PORT)
+        yield* sender.sendTo(bytes("y"), { host: GROUP, port: PORT })
         yield* Effect.sleep("1 second")
         assert.deepStrictEqual(yield* drain(cut), ["y"])
       }),
@@ -96,7 +96,7 @@ describe("MemoryNetwork multicast", () => {
         const flaky = yield* onHost("10.0.0.3")(member)
         yield* control.addLink({ to: "10.0.0.3", faults: { loss: 0.3 } })
         const sender = yield* Udp.bind({})
-        for (let i = 0; i < 100; i++) yield* sender.sendTo(bytes(String(i)), GROUP, PORT)
+        for (let i = 0; i < 100; i++) yield* sender.sendTo(bytes(String(i)), { host: GROUP, port: PORT })
         yield* Effect.sleep("1 second")
         return { steady: yield* drain(steady), flaky: yield* drain(flaky), stats: yield* control.stats }
       }),
@@ -127,19 +127,19 @@ describe("MemoryNetwork multicast", () => {
         const here = yield* member
         const there = yield* onHost("10.0.0.2")(member)
         const sender = yield* Udp.bind({})
-        yield* sender.sendTo(bytes("both"), GROUP, PORT)
+        yield* sender.sendTo(bytes("both"), { host: GROUP, port: PORT })
         yield* sender.setMulticastLoopback(false)
-        yield* sender.sendTo(bytes("remote only"), GROUP, PORT)
+        yield* sender.sendTo(bytes("remote only"), { host: GROUP, port: PORT })
         yield* sender.setMulticastLoopback(true)
         yield* sender.setMulticastTtl(0)
-        yield* sender.sendTo(bytes("local only"), GROUP, PORT)
+        yield* sender.sendTo(bytes("local only"), { host: GROUP, port: PORT })
         yield* Effect.sleep("1 second")
         assert.deepStrictEqual(yield* drain(here), ["both", "local only"])
         assert.deepStrictEqual(yield* drain(there), ["both", "remote only"])
         // views with the same source addresses are one host
         const again = yield* onHost("10.0.0.2")(Udp.bind({}))
         yield* again.setMulticastLoopback(false)
-        yield* again.sendTo(bytes("from 10.0.0.2"), GROUP, PORT)
+        yield* again.sendTo(bytes("from 10.0.0.2"), { host: GROUP, port: PORT })
         yield* Effect.sleep("1 second")
         assert.deepStrictEqual(yield* drain(here), ["from 10.0.0.2"])
         assert.deepStrictEqual(yield* drain(there), [])
@@ -159,14 +159,14 @@ describe("MemoryNetwork multicast", () => {
             const again = yield* Effect.flip(Effect.scoped(receiver.joinMulticastGroup({ group: GROUP })))
             assert.strictEqual(again._tag, "OperationFailed")
             assert.strictEqual(again._tag === "OperationFailed" ? again.code : "", "EADDRINUSE")
-            yield* sender.sendTo(bytes("member"), GROUP, PORT)
+            yield* sender.sendTo(bytes("member"), { host: GROUP, port: PORT })
             yield* Effect.sleep("1 second")
           }),
         )
         // the failed second join did not end the first one early: "member" arrived
         assert.deepStrictEqual(yield* drain(receiver), ["member"])
-        yield* sender.sendTo(bytes("left"), GROUP, PORT)
-        yield* sender.sendTo(bytes("marker"), "10.0.0.1", PORT)
+        yield* sender.sendTo(bytes("left"), { host: GROUP, port: PORT })
+        yield* sender.sendTo(bytes("marker"), { host: "10.0.0.1", port: PORT })
         yield* Effect.sleep("1 second")
         assert.deepStrictEqual(yield* drain(receiver), ["marker"])
         assert.strictEqual((yield* control.stats).datagramsDropped, 1)
@@ -174,11 +174,11 @@ describe("MemoryNetwork multicast", () => {
         const other = yield* Udp.bind({ port: PORT + 1 })
         yield* receiver.joinMulticastGroup({ group: GROUP })
         // IP_MULTICAST_ALL (Linux's default): a non-member socket of a member host gets the group's datagrams
-        yield* sender.sendTo(bytes("to all"), GROUP, PORT + 1)
+        yield* sender.sendTo(bytes("to all"), { host: GROUP, port: PORT + 1 })
         yield* Effect.sleep("1 second")
         assert.deepStrictEqual(yield* drain(other), ["to all"])
         yield* receiver.close
-        yield* sender.sendTo(bytes("closed"), GROUP, PORT + 1)
+        yield* sender.sendTo(bytes("closed"), { host: GROUP, port: PORT + 1 })
         yield* Effect.sleep("1 second")
         assert.deepStrictEqual(yield* drain(other), [])
       }),
@@ -192,8 +192,8 @@ describe("MemoryNetwork multicast", () => {
         const good = yield* onHost("10.0.0.2")(Udp.bind({}))
         const bad = yield* onHost("10.0.0.3")(Udp.bind({}))
         yield* receiver.joinMulticastGroup({ group: "232.1.1.1", source: "10.0.0.2" })
-        yield* bad.sendTo(bytes("bad"), "232.1.1.1", PORT)
-        yield* good.sendTo(bytes("good"), "232.1.1.1", PORT)
+        yield* bad.sendTo(bytes("bad"), { host: "232.1.1.1", port: PORT })
+        yield* good.sendTo(bytes("good"), { host: "232.1.1.1", port: PORT })
         yield* Effect.sleep("1 second")
         assert.deepStrictEqual(yield* drain(receiver), ["good"])
         const code = (e: Udp.OptionError) => (e._tag === "OperationFailed" ? e.code : e._tag)
@@ -207,11 +207,11 @@ describe("MemoryNetwork multicast", () => {
         yield* Effect.scoped(
           Effect.gen(function* () {
             yield* receiver.joinMulticastGroup({ group: "232.1.1.1", source: "10.0.0.3" })
-            yield* bad.sendTo(bytes("now allowed"), "232.1.1.1", PORT)
+            yield* bad.sendTo(bytes("now allowed"), { host: "232.1.1.1", port: PORT })
             yield* Effect.sleep("1 second")
           }),
         )
-        yield* bad.sendTo(bytes("not again"), "232.1.1.1", PORT)
+        yield* bad.sendTo(bytes("not again"), { host: "232.1.1.1", port: PORT })
         yield* Effect.sleep("1 second")
         assert.deepStrictEqual(yield* drain(receiver), ["now allowed"])
       }),
@@ -227,10 +227,10 @@ describe("MemoryNetwork multicast", () => {
         yield* dual.joinMulticastGroup({ group: GROUP })
         const sender6 = yield* onHost("fd00::2")(Udp.bind({ family: "ipv6" }))
         yield* sender6.setMulticastInterface("::%eth0")
-        yield* sender6.sendTo(bytes("six"), "ff15::1234", PORT)
+        yield* sender6.sendTo(bytes("six"), { host: "ff15::1234", port: PORT })
         const sender4 = yield* onHost("10.0.0.2")(Udp.bind({}))
         yield* sender4.setMulticastInterface("10.9.9.9")
-        yield* sender4.sendTo(bytes("four"), GROUP, PORT + 1)
+        yield* sender4.sendTo(bytes("four"), { host: GROUP, port: PORT + 1 })
         const d6 = yield* six.receive()
         assert.strictEqual(d6.address.host, "fd00::2")
         const d4 = yield* dual.receive()
@@ -257,26 +257,26 @@ describe("MemoryNetwork broadcast", () => {
           // bound to a unicast address: broadcasts do not reach it (Linux)
           const unicast = yield* Udp.bind({ host: "10.0.0.1", port: PORT, reusePort: true })
           const sender = yield* Udp.bind({})
-          const refused = yield* Effect.flip(sender.sendTo(bytes("nope"), "255.255.255.255", PORT))
+          const refused = yield* Effect.flip(sender.sendTo(bytes("nope"), { host: "255.255.255.255", port: PORT }))
           assert.strictEqual(refused._tag === "OperationFailed" ? refused.code : refused._tag, "EACCES")
           assert.strictEqual((yield* control.stats).datagramsSent, 0)
           yield* sender.setBroadcast(true)
-          yield* sender.sendTo(bytes("limited"), "255.255.255.255", PORT)
-          yield* sender.sendTo(bytes("directed"), "10.0.0.255", PORT)
+          yield* sender.sendTo(bytes("limited"), { host: "255.255.255.255", port: PORT })
+          yield* sender.sendTo(bytes("directed"), { host: "10.0.0.255", port: PORT })
           // the loopback broadcast stays on the sending host
-          yield* sender.sendTo(bytes("loopback"), "127.255.255.255", PORT)
+          yield* sender.sendTo(bytes("loopback"), { host: "127.255.255.255", port: PORT })
           yield* Effect.sleep("1 second")
           assert.deepStrictEqual(yield* drain(here), ["limited", "directed", "loopback"])
           assert.deepStrictEqual(yield* drain(there), ["limited", "directed"])
           assert.deepStrictEqual(yield* drain(unicast), [])
-          yield* sender.sendTo(bytes("unicast"), "10.0.0.1", PORT)
+          yield* sender.sendTo(bytes("unicast"), { host: "10.0.0.1", port: PORT })
           const d = yield* unicast.receive()
           assert.strictEqual(decoder.decode(d.data), "unicast")
           yield* sender.setBroadcast(false)
-          const again = yield* Effect.flip(sender.sendTo(bytes("nope"), "127.255.255.255", PORT))
+          const again = yield* Effect.flip(sender.sendTo(bytes("nope"), { host: "127.255.255.255", port: PORT }))
           assert.strictEqual(again._tag === "OperationFailed" ? again.code : again._tag, "EACCES")
           // connect(2) to a broadcast address needs SO_BROADCAST first, which cannot be set before it
-          const connect = yield* Effect.flip(Udp.connect({ remoteHost: "255.255.255.255", remotePort: PORT }))
+          const connect = yield* Effect.flip(Udp.connect({ host: "255.255.255.255", port: PORT }))
           assert.strictEqual(connect._tag === "ConnectFailed" ? connect.attempts[0]?.code : connect._tag, "EACCES")
         }),
       ),
@@ -294,7 +294,7 @@ describe("MemoryNetwork broadcast", () => {
           yield* control.setFaults({ loss: 0.2, latency: "5 millis", jitter: "5 millis" })
           const sender = yield* Udp.bind({})
           yield* sender.setBroadcast(true)
-          for (let i = 0; i < 50; i++) yield* sender.sendTo(bytes(String(i)), "255.255.255.255", PORT)
+          for (let i = 0; i < 50; i++) yield* sender.sendTo(bytes(String(i)), { host: "255.255.255.255", port: PORT })
           yield* Effect.sleep("1 second")
           const got: Array<Array<string>> = []
           for (const r of receivers) got.push(yield* drain(r))

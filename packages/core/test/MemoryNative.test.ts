@@ -31,7 +31,7 @@ describe("MemoryNetwork virtual kernel", () => {
         Effect.gen(function* () {
           const control = yield* MemoryNetwork.Control
           const server = yield* UnixDatagram.bind({ path: "/run/app.sock" })
-          const client = yield* UnixDatagram.connect({ remotePath: "/run/app.sock", localPath: "/run/client.sock" })
+          const client = yield* UnixDatagram.connect({ path: "/run/app.sock", localPath: "/run/client.sock" })
           yield* client.send(encoder.encode("ping"))
           const packet = yield* server.receive()
           assert.strictEqual(decoder.decode(packet.data), "ping")
@@ -153,7 +153,7 @@ describe("MemoryNetwork virtual kernel", () => {
       const run = Effect.gen(function* () {
         const control = yield* MemoryNetwork.Control
         const server = yield* UnixDatagram.bind({ path: "/run/log.sock" })
-        const client = yield* UnixDatagram.connect({ remotePath: "/run/log.sock" })
+        const client = yield* UnixDatagram.connect({ path: "/run/log.sock" })
         yield* control.addLink({ from: "unix", faults: { latency: "20 millis", loss: 0.3 } })
         const start = yield* Clock.currentTimeMillis
         const sender = yield* Effect.fork(
@@ -275,18 +275,18 @@ describe("MemoryNetwork virtual kernel", () => {
       // a connected datagram socket whose peer closed: ECONNREFUSED on send
       const peerScope = yield* Scope.make()
       yield* Scope.extend(UnixDatagram.bind({ path: "/run/peer.sock" }), peerScope)
-      const connected = yield* UnixDatagram.connect({ remotePath: "/run/peer.sock" })
+      const connected = yield* UnixDatagram.connect({ path: "/run/peer.sock" })
       yield* Scope.close(peerScope, Exit.void)
       const refused = yield* Effect.flip(connected.send(encoder.encode("x")))
-      assert.strictEqual(refused._tag === "BrokenResource" ? refused.code : refused._tag, "ECONNREFUSED")
+      assert.strictEqual(refused._tag === "OperationFailed" ? refused.code : refused._tag, "ECONNREFUSED")
       // a receiver connected to a peer takes datagrams from that peer only: others get EPERM
       const lonely = yield* UnixDatagram.bind({ path: "/run/lonely.sock" })
-      const faithful = yield* UnixDatagram.connect({ remotePath: "/run/lonely.sock", localPath: "/run/faithful.sock" })
+      const faithful = yield* UnixDatagram.connect({ path: "/run/lonely.sock", localPath: "/run/faithful.sock" })
       const stranger = yield* UnixDatagram.bind()
       const denied = yield* Effect.flip(stranger.sendTo(encoder.encode("no"), "/run/faithful.sock"))
-      assert.strictEqual(denied._tag === "BrokenResource" ? denied.code : denied._tag, "EPERM")
+      assert.strictEqual(denied._tag === "OperationFailed" ? denied.code : denied._tag, "EPERM")
       yield* lonely.sendTo(encoder.encode("yes"), "/run/faithful.sock")
-      assert.strictEqual(decoder.decode((yield* faithful.receive()).data), "yes")
+      assert.strictEqual(decoder.decode(yield* faithful.receive()), "yes")
     }).pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer())),
   )
 })

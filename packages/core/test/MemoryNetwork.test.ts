@@ -463,7 +463,8 @@ describe("MemoryNetwork datagrams", () => {
         const server = yield* Udp.bind({ host: "10.0.0.80", port: 53 })
         const client = yield* Udp.bind({ host: "10.0.0.1" })
         yield* control.setFaults(faults)
-        for (let i = 0; i < count; i++) yield* client.sendTo(Uint8Array.of(i & 0xff, i >> 8), "10.0.0.80", 53)
+        for (let i = 0; i < count; i++)
+          yield* client.sendTo(Uint8Array.of(i & 0xff, i >> 8), { host: "10.0.0.80", port: 53 })
         yield* Effect.sleep("1 second")
         const got: Array<number> = []
         while ((yield* server.queued) > 0) {
@@ -503,13 +504,13 @@ describe("MemoryNetwork datagrams", () => {
         const server = yield* Udp.bind({ host: "10.0.0.80", port: 53 })
         const client = yield* Udp.bind({ host: "10.0.0.1" })
         yield* control.addLink({ to: "10.0.0.80", faults: { maxDatagramSize: 512 } })
-        yield* client.sendTo(new Uint8Array(513), "10.0.0.80", 53)
-        yield* client.sendTo(new Uint8Array(512), "10.0.0.80", 53)
+        yield* client.sendTo(new Uint8Array(513), { host: "10.0.0.80", port: 53 })
+        yield* client.sendTo(new Uint8Array(512), { host: "10.0.0.80", port: 53 })
         yield* control.partition("10.0.0.1", "10.0.0.80")
-        yield* client.sendTo(new Uint8Array(1), "10.0.0.80", 53)
+        yield* client.sendTo(new Uint8Array(1), { host: "10.0.0.80", port: 53 })
         yield* Effect.sleep("1 second")
         yield* control.heal
-        yield* client.sendTo(new Uint8Array(2), "10.0.0.80", 53)
+        yield* client.sendTo(new Uint8Array(2), { host: "10.0.0.80", port: 53 })
         yield* Effect.sleep("1 second")
         const sizes: Array<number> = []
         while ((yield* server.queued) > 0) sizes.push((yield* server.receive()).data.length)
@@ -528,14 +529,10 @@ describe("MemoryNetwork datagrams", () => {
           const server = yield* Udp.bind({ host: "10.0.0.80", port: 53 })
           yield* Effect.forkScoped(
             Stream.runForEach(server.packets, (d) =>
-              server.sendTo(
-                encoder.encode(decoder.decode(d.data).replace("PING", "PONG")),
-                d.address.host,
-                d.address.port,
-              ),
+              server.sendTo(encoder.encode(decoder.decode(d.data).replace("PING", "PONG")), d.address),
             ),
           )
-          const client = yield* Udp.connect({ remoteHost: "10.0.0.80", remotePort: 53 })
+          const client = yield* Udp.connect({ host: "10.0.0.80", port: 53 })
           const t0 = yield* now
           const tries: Array<number> = []
           for (let i = 0; i < 20; i++) {

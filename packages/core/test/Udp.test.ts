@@ -75,7 +75,7 @@ const deliver = (fake: Fake, ...texts: ReadonlyArray<string>) => {
   for (const t of texts) fake.handlers?.onMessage(encoder.encode(t), peer)
 }
 
-const drain = (endpoint: Udp.UdpEndpoint) =>
+const drain = (endpoint: Udp.UdpSocket) =>
   Effect.gen(function* () {
     const out: Array<string> = []
     while ((yield* endpoint.queued) > 0) out.push(decoder.decode((yield* endpoint.receive()).data))
@@ -120,7 +120,7 @@ describe("Udp endpoint state machine", () => {
   it.effect("an asynchronous error is reported once, after the datagrams queued before it", () => {
     const { fake, layer } = makeFake()
     return Effect.gen(function* () {
-      const c = yield* Udp.connect({ remoteHost: "peer.invalid", remotePort: 4000 })
+      const c = yield* Udp.connect({ host: "peer.invalid", port: 4000 })
       assert.deepStrictEqual(c.remoteAddress, SocketAddress.ipv4("192.0.2.7", 4000))
       deliver(fake, "before")
       fake.handlers?.onError({ code: "ECONNREFUSED", syscall: "recvmsg", cause: undefined })
@@ -148,10 +148,10 @@ describe("Udp endpoint state machine", () => {
     return Effect.gen(function* () {
       const udp = yield* Udp.bind({ host: "127.0.0.1" })
       fake.sendError = "EMSGSIZE"
-      const error = yield* Effect.flip(udp.sendTo(encoder.encode("big"), "127.0.0.1", 9))
+      const error = yield* Effect.flip(udp.sendTo(encoder.encode("big"), { host: "127.0.0.1", port: 9 }))
       assert.isTrue(error._tag === "OperationFailed" && error.code === "EMSGSIZE")
       fake.sendError = undefined
-      yield* udp.sendTo(encoder.encode("ok"), "peer.invalid", 9)
+      yield* udp.sendTo(encoder.encode("ok"), { host: "peer.invalid", port: 9 })
       assert.deepStrictEqual(fake.sent, [{ text: "ok", address: SocketAddress.ipv4("192.0.2.7", 9) }])
     }).pipe(Effect.scoped, Effect.provide(layer))
   })
@@ -161,7 +161,7 @@ describe("Udp endpoint state machine", () => {
     return Effect.gen(function* () {
       const udp = yield* Udp.bind({ host: "127.0.0.1" })
       fake.holdSends = true
-      const sending = yield* Effect.fork(udp.sendTo(encoder.encode("held"), "127.0.0.1", 9))
+      const sending = yield* Effect.fork(udp.sendTo(encoder.encode("held"), { host: "127.0.0.1", port: 9 }))
       yield* Effect.yieldNow()
       assert.strictEqual(fake.held.length, 1)
       yield* udp.close
@@ -178,7 +178,7 @@ describe("Udp endpoint state machine", () => {
     return Effect.gen(function* () {
       const udp = yield* Udp.bind({ family: "ipv6" })
       assert.strictEqual(fake.request?.address.host, "::")
-      yield* udp.sendTo(encoder.encode("x"), "192.0.2.7", 9)
+      yield* udp.sendTo(encoder.encode("x"), { host: "192.0.2.7", port: 9 })
       assert.deepStrictEqual(fake.sent[0]?.address, SocketAddress.ipv6("::ffff:192.0.2.7", 9))
     }).pipe(Effect.scoped, Effect.provide(layer))
   })

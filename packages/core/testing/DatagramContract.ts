@@ -10,6 +10,7 @@ import { spawn } from "node:child_process"
 import * as dgram from "node:dgram"
 import { readFileSync } from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -55,6 +56,12 @@ export interface DatagramEnvironment {
    */
   readonly namespace?: (scenario: string) => Effect.Effect<string, never, Scope.Scope>
   readonly namespaceSkipReason?: string
+  /**
+   * Whether the driver wakes a receiver once per event-loop turn
+   * (`UdpDriver.coalesceWakeups`): then a burst that arrives while a
+   * receiver waits is handed over in one batch.
+   */
+  readonly coalescedWakeups?: boolean
 }
 
 const portOf = (address: SocketAddress.SocketAddress): number => (SocketAddress.isIp(address) ? address.port : -1)
@@ -220,9 +227,7 @@ export const datagramContract = (env: DatagramEnvironment): void => {
         const family = server.family
         if (options.connected) {
           const client = yield* Udp.connect(
-            options.bound
-              ? { remoteHost: host, remotePort: serverPort, localHost: host }
-              : { remoteHost: host, remotePort: serverPort },
+            options.bound ? { host: host, port: serverPort, localHost: host } : { host: host, port: serverPort },
           )
           assert.strictEqual(client.family, family)
           assert.strictEqual(portOf(client.remoteAddress), serverPort)
@@ -230,16 +235,16 @@ export const datagramContract = (env: DatagramEnvironment): void => {
           const d = yield* server.receive()
           assert.strictEqual(text(d.data), "ping")
           assert.strictEqual(portOf(d.address), portOf(client.localAddress))
-          yield* server.sendTo(bytes("pong"), d.address.host, d.address.port)
+          yield* server.sendTo(bytes("pong"), d.address)
           assert.strictEqual(text(yield* client.receive()), "pong")
         } else {
           const client = yield* options.bound ? Udp.bind({ host }) : Udp.bind({ family })
-          yield* client.sendTo(bytes("ping"), host, serverPort)
+          yield* client.sendTo(bytes("ping"), { host, port: serverPort })
           const d = yield* server.receive()
           assert.strictEqual(text(d.data), "ping")
           assert.strictEqual(d.address._tag, family === "ipv6" ? "Ipv6" : "Ipv4")
           assert.strictEqual(portOf(d.address), portOf(client.localAddress))
-          yield* server.sendTo(bytes("pong"), d.address.host, d.address.port)
+          yield* server.sendTo(bytes("pong"), d.address)
           const r = yield* client.receive()
           assert.strictEqual(text(r.data), "pong")
           assert.strictEqual(portOf(r.address), serverPort)
@@ -262,7 +267,7 @@ export const datagramContract = (env: DatagramEnvironment): void => {
       run(
         Effect.gen(function* () {
           const udp = yield* Udp.bind({ host: "127.0.0.1" })
-          yield* udp.sendTo(bytes("me"), "127.0.0.1", portOf(udp.localAddress))
+          yield* udp.sendTo(bytes("me"), { host: "127.0.0.1", port: portOf(udp.localAddress) })
           const d = yield* udp.receive()
           assert.strictEqual(text(d.data), "me")
           assert.deepStrictEqual(d.address, udp.localAddress)
@@ -270,16 +275,127 @@ export const datagramContract = (env: DatagramEnvironment): void => {
       ),
     )
 
+    it.live("receive(maxBytes) cuts a longer datagram and discards its rest, like recvfrom", () =>
+      run(
+        Effect.gen(function* () {
+          const server = yield* Udp.bind({ host: "127.0.0.1" })
+          const client = yield* Udp.connect({ host: "127.0.0.1", port: portOf(server.localAddress) })
+          yield* client.send(bytes("0123456789abcdef"))
+          yield* client.send(bytes("next"))
+          const cut = yield* server.receive(4)
+          assert.strictEqual(text(cut.data), "0123")
+          assert.isTrue(cut.truncated)
+          // the rest of the first datagram is gone: the next receive is the next datagram
+          const next = yield* server.receive(4)
+          assert.strictEqual(text(next.data), "next")
+          assert.isFalse(next.truncated)
+          // the connected side cuts too
+          yield* server.sendTo(bytes("abcdef"), client.localAddress)
+          assert.strictEqual(text(yield* client.receive(2)), "ab")
+          for (const bad of [0, -1, 1.5])
+            assert.strictEqual((yield* Effect.flip(server.receive(bad)))._tag, "InvalidArgument")
+        }),
+      ),
+    )
+
+    it.live("receiveMany takes what is queued (up to max, in order); packets hands it over as one Chunk", () =>
+      run(
+        Effect.gen(function* () {
+          const server = yield* Udp.bind({ host: "127.0.0.1" })
+          const client = yield* Udp.connect({ host: "127.0.0.1", port: portOf(server.localAddress) })
+          yield* client.sendMany(["a", "b", "c", "d", "e"].map(bytes))
+          yield* eventually(() => Effect.runSync(server.queued) === 5, "five datagrams queued")
+          const first = yield* server.receiveMany(3)
+          assert.deepStrictEqual(
+            Chunk.toArray(first).map((d) => text(d.data)),
+            ["a", "b", "c"],
+          )
+          const rest = yield* server.receiveMany(100, 64)
+          assert.deepStrictEqual(
+            Chunk.toArray(rest).map((d) => text(d.data)),
+            ["d", "e"],
+          )
+          assert.strictEqual((yield* Effect.flip(server.receiveMany(0)))._tag, "InvalidArgument")
+          // every datagram that is queued comes out of one pull of `packets`
+          yield* client.sendMany(["f", "g", "h", "i"].map(bytes))
+          yield* eventually(() => Effect.runSync(server.queued) === 4, "four datagrams queued")
+          const pull = yield* Stream.toPull(server.packets)
+          assert.deepStrictEqual(
+            Chunk.toArray(yield* pull).map((d) => text(d.data)),
+            ["f", "g", "h", "i"],
+          )
+          // the connected side: bytes only
+          yield* server.sendMany(["x", "y"].map((s) => ({ data: bytes(s), address: client.localAddress })))
+          yield* eventually(() => Effect.runSync(client.queued) === 2, "two datagrams queued")
+          assert.deepStrictEqual(Chunk.toArray(yield* client.receiveMany(10)).map(text), ["x", "y"])
+        }),
+      ),
+    )
+
+    it.live("sendMany sends in order to each destination; a failing one fails the batch typed", () =>
+      run(
+        Effect.gen(function* () {
+          const a = yield* Udp.bind({ host: "127.0.0.1" })
+          const b = yield* Udp.bind({ host: "127.0.0.1" })
+          const sender = yield* Udp.bind({ host: "127.0.0.1" })
+          yield* sender.sendMany([
+            { data: bytes("a1"), address: a.localAddress },
+            { data: bytes("b1"), address: { host: "127.0.0.1", port: portOf(b.localAddress) } },
+            { data: bytes("a2"), address: a.localAddress },
+          ])
+          assert.strictEqual(text((yield* a.receive()).data), "a1")
+          assert.strictEqual(text((yield* a.receive()).data), "a2")
+          assert.strictEqual(text((yield* b.receive()).data), "b1")
+          yield* sender.sendMany([])
+          const tooBig = yield* Effect.flip(
+            sender.sendMany([{ data: new Uint8Array(70_000), address: a.localAddress }]),
+          )
+          assert.strictEqual(tooBig._tag, "OperationFailed")
+          assert.strictEqual(tooBig._tag === "OperationFailed" ? tooBig.code : "", "EMSGSIZE")
+          const badPort = yield* Effect.flip(
+            sender.sendMany([{ data: bytes("x"), address: { host: "127.0.0.1", port: 0 } }]),
+          )
+          assert.strictEqual(badPort._tag, "InvalidArgument")
+          // the socket stays usable
+          yield* sender.sendTo(bytes("after"), a.localAddress)
+          assert.strictEqual(text((yield* a.receive()).data), "after")
+        }),
+      ),
+    )
+
+    it.live.skipIf(env.coalescedWakeups !== true)(
+      "a burst arriving while a receiver waits is handed over in one wake-up, not one datagram per wake-up",
+      () =>
+        run(
+          Effect.gen(function* () {
+            const server = yield* Udp.bind({ host: "127.0.0.1", queueSize: 1024 })
+            const client = yield* Udp.connect({ host: "127.0.0.1", port: portOf(server.localAddress) })
+            const waiting = yield* Effect.fork(server.receiveMany(1024))
+            yield* settle
+            yield* client.sendMany(Array.from({ length: 20 }, (_, i) => bytes(String(i))))
+            const batch = yield* Fiber.join(waiting)
+            // the runtime delivers each datagram in its own callback; a receiver
+            // woken at the first would take one, a receiver woken once per turn takes the burst
+            assert.isAbove(batch.length, 1)
+            const rest = batch.length === 20 ? [] : Chunk.toArray(yield* server.receiveMany(1024))
+            assert.deepStrictEqual(
+              [...Chunk.toArray(batch), ...rest].map((d) => text(d.data)),
+              Array.from({ length: 20 }, (_, i) => String(i)),
+            )
+          }),
+        ),
+    )
+
     it.live("localhost works without naming a family (bind, connect and sendTo resolve it)", () =>
       run(
         Effect.gen(function* () {
           const server = yield* Udp.bind({ host: "localhost" })
           const port = portOf(server.localAddress)
-          const client = yield* Udp.connect({ remoteHost: "localhost", remotePort: port })
+          const client = yield* Udp.connect({ host: "localhost", port: port })
           assert.strictEqual(client.family, server.family)
           yield* client.send(bytes("a"))
           const d = yield* server.receive()
-          yield* server.sendTo(bytes("b"), "localhost", d.address.port)
+          yield* server.sendTo(bytes("b"), { host: "localhost", port: d.address.port })
           assert.strictEqual(text(yield* client.receive()), "b")
         }),
       ),
@@ -291,13 +407,13 @@ export const datagramContract = (env: DatagramEnvironment): void => {
         assert.strictEqual(server.localAddress.host, "127.0.0.1")
         const port = portOf(server.localAddress)
         const client = yield* Udp.bind({ family: "ipv4" })
-        yield* client.sendTo(bytes("by name"), "udp-server.invalid", port)
+        yield* client.sendTo(bytes("by name"), { host: "udp-server.invalid", port })
         assert.strictEqual(text((yield* server.receive()).data), "by name")
-        const connected = yield* Udp.connect({ remoteHost: "udp-server.invalid", remotePort: port })
+        const connected = yield* Udp.connect({ host: "udp-server.invalid", port: port })
         assert.deepStrictEqual(connected.remoteAddress, server.localAddress)
-        const e1 = yield* Effect.flip(client.sendTo(bytes("x"), "nothing-here.invalid", port))
+        const e1 = yield* Effect.flip(client.sendTo(bytes("x"), { host: "nothing-here.invalid", port }))
         assert.strictEqual(e1._tag, "ResolveFailed")
-        const e2 = yield* Effect.flip(Udp.connect({ remoteHost: "nothing-here.invalid", remotePort: port }))
+        const e2 = yield* Effect.flip(Udp.connect({ host: "nothing-here.invalid", port: port }))
         assert.strictEqual(e2._tag, "ResolveFailed")
       }).pipe(
         Effect.provideServiceEffect(
@@ -318,12 +434,12 @@ export const datagramContract = (env: DatagramEnvironment): void => {
           const dual = yield* Udp.bind({ family: "ipv6" })
           const port = portOf(dual.localAddress)
           const v4 = yield* Udp.bind({ host: "127.0.0.1" })
-          yield* v4.sendTo(bytes("from v4"), "127.0.0.1", port)
+          yield* v4.sendTo(bytes("from v4"), { host: "127.0.0.1", port })
           const d = yield* dual.receive()
           assert.strictEqual(text(d.data), "from v4")
           assert.deepStrictEqual(d.address, SocketAddress.ipv6("::ffff:127.0.0.1", portOf(v4.localAddress)))
           // an IPv4 destination is sent v4-mapped
-          yield* dual.sendTo(bytes("to v4"), "127.0.0.1", portOf(v4.localAddress))
+          yield* dual.sendTo(bytes("to v4"), { host: "127.0.0.1", port: portOf(v4.localAddress) })
           assert.strictEqual(text((yield* v4.receive()).data), "to v4")
           // the dual-stack socket holds the IPv4 port too; an IPv6-only one does not
           assert.strictEqual((yield* Effect.flip(Udp.bind({ host: "0.0.0.0", port })))._tag, "ListenFailed")
@@ -339,10 +455,10 @@ export const datagramContract = (env: DatagramEnvironment): void => {
           const a = yield* Udp.bind({ host: "127.0.0.1" })
           const b = yield* Udp.bind({ host: "127.0.0.1" })
           const big = new Uint8Array(65507).map((_, i) => i % 251)
-          yield* b.sendTo(bytes("x"), "127.0.0.1", portOf(a.localAddress))
-          yield* b.sendTo(big, "127.0.0.1", portOf(a.localAddress))
-          yield* b.sendTo(new Uint8Array(0), "127.0.0.1", portOf(a.localAddress))
-          yield* b.sendTo(bytes("y"), "127.0.0.1", portOf(a.localAddress))
+          yield* b.sendTo(bytes("x"), { host: "127.0.0.1", port: portOf(a.localAddress) })
+          yield* b.sendTo(big, { host: "127.0.0.1", port: portOf(a.localAddress) })
+          yield* b.sendTo(new Uint8Array(0), { host: "127.0.0.1", port: portOf(a.localAddress) })
+          yield* b.sendTo(bytes("y"), { host: "127.0.0.1", port: portOf(a.localAddress) })
           assert.strictEqual(text((yield* a.receive()).data), "x")
           assert.deepStrictEqual((yield* a.receive()).data, big)
           assert.strictEqual((yield* a.receive()).data.length, 0)
@@ -356,10 +472,12 @@ export const datagramContract = (env: DatagramEnvironment): void => {
         Effect.gen(function* () {
           const a = yield* Udp.bind({ host: "127.0.0.1" })
           const b = yield* Udp.bind({ host: "127.0.0.1" })
-          const error = yield* Effect.flip(b.sendTo(new Uint8Array(70_000), "127.0.0.1", portOf(a.localAddress)))
+          const error = yield* Effect.flip(
+            b.sendTo(new Uint8Array(70_000), { host: "127.0.0.1", port: portOf(a.localAddress) }),
+          )
           assert.strictEqual(error._tag, "OperationFailed")
           if (error._tag === "OperationFailed") assert.strictEqual(error.code, "EMSGSIZE")
-          yield* b.sendTo(bytes("still fine"), "127.0.0.1", portOf(a.localAddress))
+          yield* b.sendTo(bytes("still fine"), { host: "127.0.0.1", port: portOf(a.localAddress) })
           assert.strictEqual(text((yield* a.receive()).data), "still fine")
         }),
       ),
@@ -369,7 +487,7 @@ export const datagramContract = (env: DatagramEnvironment): void => {
       run(
         Effect.gen(function* () {
           const port = yield* Effect.scoped(Effect.map(Udp.bind({ host: "127.0.0.1" }), (u) => portOf(u.localAddress)))
-          const client = yield* Udp.connect({ remoteHost: "127.0.0.1", remotePort: port })
+          const client = yield* Udp.connect({ host: "127.0.0.1", port: port })
           yield* client.send(bytes("anyone?"))
           const error = yield* Effect.flip(client.receive())
           assert.strictEqual(error._tag, "OperationFailed")
@@ -388,11 +506,11 @@ export const datagramContract = (env: DatagramEnvironment): void => {
           const dead = yield* Effect.scoped(Effect.map(Udp.bind({ host: "127.0.0.1" }), (u) => portOf(u.localAddress)))
           const udp = yield* Udp.bind({ host: "127.0.0.1" })
           const friend = yield* Udp.bind({ host: "127.0.0.1" })
-          yield* udp.sendTo(bytes("void"), "127.0.0.1", dead)
-          yield* udp.sendTo(bytes("void"), "127.0.0.1", dead)
-          yield* friend.sendTo(bytes("real"), "127.0.0.1", portOf(udp.localAddress))
+          yield* udp.sendTo(bytes("void"), { host: "127.0.0.1", port: dead })
+          yield* udp.sendTo(bytes("void"), { host: "127.0.0.1", port: dead })
+          yield* friend.sendTo(bytes("real"), { host: "127.0.0.1", port: portOf(udp.localAddress) })
           assert.strictEqual(text((yield* udp.receive()).data), "real")
-          yield* udp.sendTo(bytes("still"), "127.0.0.1", portOf(friend.localAddress))
+          yield* udp.sendTo(bytes("still"), { host: "127.0.0.1", port: portOf(friend.localAddress) })
           assert.strictEqual(text((yield* friend.receive()).data), "still")
         }),
       ),
@@ -403,10 +521,10 @@ export const datagramContract = (env: DatagramEnvironment): void => {
         Effect.gen(function* () {
           const peer = yield* Udp.bind({ host: "127.0.0.1" })
           const stranger = yield* Udp.bind({ host: "127.0.0.1" })
-          const client = yield* Udp.connect({ remoteHost: "127.0.0.1", remotePort: portOf(peer.localAddress) })
+          const client = yield* Udp.connect({ host: "127.0.0.1", port: portOf(peer.localAddress) })
           const clientPort = portOf(client.localAddress)
-          yield* stranger.sendTo(bytes("stranger"), "127.0.0.1", clientPort)
-          yield* peer.sendTo(bytes("peer"), "127.0.0.1", clientPort)
+          yield* stranger.sendTo(bytes("stranger"), { host: "127.0.0.1", port: clientPort })
+          yield* peer.sendTo(bytes("peer"), { host: "127.0.0.1", port: clientPort })
           assert.strictEqual(text(yield* client.receive()), "peer")
           assert.strictEqual(yield* client.queued, 0)
         }),
@@ -417,13 +535,13 @@ export const datagramContract = (env: DatagramEnvironment): void => {
       run(
         Effect.gen(function* () {
           const a = yield* Udp.bind({ host: "127.0.0.1" })
-          const c = yield* Udp.connect({ remoteHost: "127.0.0.1", remotePort: portOf(a.localAddress) })
+          const c = yield* Udp.connect({ host: "127.0.0.1", port: portOf(a.localAddress) })
           yield* a.close
           yield* a.close
           yield* c.close
           for (const e of [
             yield* Effect.flip(a.receive()),
-            yield* Effect.flip(a.sendTo(bytes("x"), "127.0.0.1", 9)),
+            yield* Effect.flip(a.sendTo(bytes("x"), { host: "127.0.0.1", port: 9 })),
             yield* Effect.flip(c.send(bytes("x"))),
             yield* Effect.flip(c.receive()),
             yield* Effect.flip(a.setBroadcast(true)),
@@ -444,7 +562,7 @@ export const datagramContract = (env: DatagramEnvironment): void => {
           const b = yield* Udp.bind({ host: "127.0.0.1" })
           const got = yield* Deferred.make<string>()
           const consumer = yield* Effect.fork(Stream.runForEach(b.packets, (d) => Deferred.succeed(got, text(d.data))))
-          yield* b.sendTo(bytes("1"), "127.0.0.1", portOf(b.localAddress))
+          yield* b.sendTo(bytes("1"), { host: "127.0.0.1", port: portOf(b.localAddress) })
           assert.strictEqual(yield* Deferred.await(got), "1")
           yield* b.close
           // the Stream ends normally when the endpoint closes
@@ -461,7 +579,7 @@ export const datagramContract = (env: DatagramEnvironment): void => {
           yield* settle
           const second = yield* Effect.flip(a.receive())
           assert.strictEqual(second._tag, "BusyResource")
-          yield* a.sendTo(bytes("to first"), "127.0.0.1", portOf(a.localAddress))
+          yield* a.sendTo(bytes("to first"), { host: "127.0.0.1", port: portOf(a.localAddress) })
           assert.strictEqual(text((yield* Fiber.join(first)).data), "to first")
         }),
       ),
@@ -476,7 +594,7 @@ export const datagramContract = (env: DatagramEnvironment): void => {
             yield* Effect.yieldNow()
             yield* Fiber.interrupt(f)
           }
-          yield* a.sendTo(bytes("kept"), "127.0.0.1", portOf(a.localAddress))
+          yield* a.sendTo(bytes("kept"), { host: "127.0.0.1", port: portOf(a.localAddress) })
           yield* eventually(() => Effect.runSync(a.queued) === 1, "datagram queued")
           const f = yield* Effect.fork(a.receive())
           const exit = yield* Fiber.interrupt(f)
@@ -494,9 +612,9 @@ export const datagramContract = (env: DatagramEnvironment): void => {
       run(
         Effect.gen(function* () {
           const a = yield* Udp.bind({ host: "127.0.0.1" })
-          const e1 = yield* Effect.flip(a.sendTo(bytes("x"), "::1", 9))
+          const e1 = yield* Effect.flip(a.sendTo(bytes("x"), { host: "::1", port: 9 }))
           assert.strictEqual(e1._tag, "InvalidArgument")
-          const e2 = yield* Effect.flip(a.sendTo(bytes("x"), "127.0.0.1", 0))
+          const e2 = yield* Effect.flip(a.sendTo(bytes("x"), { host: "127.0.0.1", port: 0 }))
           assert.strictEqual(e2._tag, "InvalidArgument")
           const e3 = yield* Effect.flip(Udp.bind({ host: "::1", family: "ipv4" }))
           assert.strictEqual(e3._tag, "InvalidArgument")
@@ -532,7 +650,7 @@ export const datagramContract = (env: DatagramEnvironment): void => {
             for (let i = 0; i < 32; i++) {
               yield* Effect.scoped(
                 Effect.tap(Udp.bind({ host: "127.0.0.1" }), (s) =>
-                  s.sendTo(bytes(`x${i}`), "127.0.0.1", portOf(a.localAddress)),
+                  s.sendTo(bytes(`x${i}`), { host: "127.0.0.1", port: portOf(a.localAddress) }),
                 ),
               )
             }
@@ -608,7 +726,7 @@ export const datagramContract = (env: DatagramEnvironment): void => {
                 for (let i = 0; i < total; i++) {
                   const payload = new Uint8Array(size)
                   new DataView(payload.buffer).setUint32(0, i)
-                  yield* sender.sendTo(payload, "127.0.0.1", port)
+                  yield* sender.sendTo(payload, { host: "127.0.0.1", port })
                 }
                 yield* eventually(
                   () => Effect.runSync(udp.dropped) + Effect.runSync(udp.queued) === total,
@@ -650,11 +768,11 @@ export const datagramContract = (env: DatagramEnvironment): void => {
           const echo = yield* python(PY_ECHO)
           const pyPort = Number(echo.firstLine)
           const udp = yield* Udp.bind({ host: "127.0.0.1" })
-          yield* udp.sendTo(bytes("netfx"), "127.0.0.1", pyPort)
+          yield* udp.sendTo(bytes("netfx"), { host: "127.0.0.1", port: pyPort })
           const d = yield* udp.receive()
           assert.strictEqual(text(d.data), "echo:netfx")
           assert.deepStrictEqual(d.address, SocketAddress.ipv4("127.0.0.1", pyPort))
-          const c = yield* Udp.connect({ remoteHost: "127.0.0.1", remotePort: pyPort })
+          const c = yield* Udp.connect({ host: "127.0.0.1", port: pyPort })
           yield* c.send(bytes("connected"))
           assert.strictEqual(text(yield* c.receive()), "echo:connected")
         }),
@@ -668,9 +786,7 @@ export const datagramContract = (env: DatagramEnvironment): void => {
           Effect.gen(function* () {
             const udp = yield* Udp.bind({ host: "127.0.0.1" })
             yield* Effect.forkScoped(
-              Stream.runForEach(udp.packets, ({ data, address }) =>
-                udp.sendTo(hello(data), address.host, address.port),
-              ),
+              Stream.runForEach(udp.packets, ({ data, address }) => udp.sendTo(hello(data), address)),
             )
             const client = yield* python(PY_CLIENT, [String(portOf(udp.localAddress))])
             const pyPort = Number(client.firstLine)
@@ -689,7 +805,7 @@ export const datagramContract = (env: DatagramEnvironment): void => {
           const before = open()
           for (let i = 0; i < 200; i++) {
             yield* Effect.scoped(Udp.bind({ host: "127.0.0.1" }))
-            yield* Effect.scoped(Udp.connect({ remoteHost: "127.0.0.1", remotePort: 9 }))
+            yield* Effect.scoped(Udp.connect({ host: "127.0.0.1", port: 9 }))
           }
           yield* eventually(() => open() <= before, `descriptors back to ${before}`)
         }),

@@ -24,7 +24,7 @@ const SSM_GROUP = "232.1.1.1"
 const GROUP6 = "ff15::1234"
 
 /** Receives the next datagram and checks its text; a unicast marker proves what did not arrive. */
-const expectNext = (endpoint: Udp.UdpEndpoint, want: string, why: string) =>
+const expectNext = (endpoint: Udp.UdpSocket, want: string, why: string) =>
   Effect.gen(function* () {
     const d = yield* endpoint.receive()
     if (text(d.data) !== want) return yield* Effect.dieMessage(`${why}: got ${JSON.stringify(text(d.data))}`)
@@ -49,7 +49,7 @@ export const namespaceScenarios: Record<string, Effect.Effect<void, unknown, Sco
     yield* Effect.scoped(
       Effect.gen(function* () {
         yield* receiver.joinMulticastGroup({ group: GROUP, interface: "10.9.9.1" })
-        yield* sender.sendTo(bytes("one"), GROUP, port)
+        yield* sender.sendTo(bytes("one"), { host: GROUP, port })
         const d = yield* expectNext(receiver, "one", "joined member")
         if (portOf(d.address) !== portOf(sender.localAddress)) return yield* Effect.dieMessage("wrong sender address")
         // joining twice is the kernel's EADDRINUSE, typed
@@ -60,16 +60,16 @@ export const namespaceScenarios: Record<string, Effect.Effect<void, unknown, Sco
       }),
     )
     // left the group with the scope: "two" must not arrive before the unicast marker
-    yield* sender.sendTo(bytes("two"), GROUP, port)
-    yield* sender.sendTo(bytes("marker"), "127.0.0.1", port)
+    yield* sender.sendTo(bytes("two"), { host: GROUP, port })
+    yield* sender.sendTo(bytes("marker"), { host: "127.0.0.1", port })
     yield* expectNext(receiver, "marker", "after leaving")
     // loopback off: this host's members do not get what it sends
     yield* Effect.scoped(
       Effect.gen(function* () {
         yield* receiver.joinMulticastGroup({ group: GROUP, interface: "10.9.9.1" })
         yield* sender.setMulticastLoopback(false)
-        yield* sender.sendTo(bytes("looped"), GROUP, port)
-        yield* sender.sendTo(bytes("marker2"), "127.0.0.1", port)
+        yield* sender.sendTo(bytes("looped"), { host: GROUP, port })
+        yield* sender.sendTo(bytes("marker2"), { host: "127.0.0.1", port })
         yield* expectNext(receiver, "marker2", "multicast loopback off")
       }),
     )
@@ -83,8 +83,8 @@ export const namespaceScenarios: Record<string, Effect.Effect<void, unknown, Sco
     const other = yield* Udp.bind({ host: "10.9.9.2" })
     for (const s of [good, other]) yield* s.setMulticastInterface("10.9.9.1")
     yield* receiver.joinMulticastGroup({ group: SSM_GROUP, interface: "10.9.9.1", source: "10.9.9.1" })
-    yield* other.sendTo(bytes("from-other"), SSM_GROUP, port)
-    yield* good.sendTo(bytes("from-source"), SSM_GROUP, port)
+    yield* other.sendTo(bytes("from-other"), { host: SSM_GROUP, port })
+    yield* good.sendTo(bytes("from-source"), { host: SSM_GROUP, port })
     yield* expectNext(receiver, "from-source", "source-specific join")
   }),
   multicast6: Effect.gen(function* () {
@@ -97,13 +97,13 @@ export const namespaceScenarios: Record<string, Effect.Effect<void, unknown, Sco
     yield* Effect.scoped(
       Effect.gen(function* () {
         yield* receiver.joinMulticastGroup({ group: GROUP6, interface: "::%v0" })
-        yield* sender.sendTo(bytes("six"), GROUP6, port)
+        yield* sender.sendTo(bytes("six"), { host: GROUP6, port })
         const d = yield* expectNext(receiver, "six", "joined IPv6 member")
         if (d.address.host !== "fd00::1") return yield* Effect.dieMessage(`wrong sender ${d.address.host}`)
       }),
     )
-    yield* sender.sendTo(bytes("gone"), GROUP6, port)
-    yield* sender.sendTo(bytes("marker6"), "::1", port)
+    yield* sender.sendTo(bytes("gone"), { host: GROUP6, port })
+    yield* sender.sendTo(bytes("marker6"), { host: "::1", port })
     yield* expectNext(receiver, "marker6", "after leaving the IPv6 group")
     const bad = yield* Effect.flip(Effect.scoped(receiver.joinMulticastGroup({ group: "fd00::2" })))
     if (bad._tag !== "InvalidArgument") return yield* Effect.dieMessage(`non-multicast IPv6 group: ${bad._tag}`)
@@ -112,14 +112,14 @@ export const namespaceScenarios: Record<string, Effect.Effect<void, unknown, Sco
     const receiver = yield* Udp.bind({ host: "0.0.0.0" })
     const port = portOf(receiver.localAddress)
     const sender = yield* Udp.bind({ host: "127.0.0.1" })
-    const refused = yield* Effect.flip(sender.sendTo(bytes("nope"), "127.255.255.255", port))
+    const refused = yield* Effect.flip(sender.sendTo(bytes("nope"), { host: "127.255.255.255", port }))
     if (refused._tag !== "OperationFailed" || refused.code !== "EACCES")
       return yield* Effect.dieMessage(`broadcast without SO_BROADCAST: ${refused._tag} ${JSON.stringify(refused)}`)
     yield* sender.setBroadcast(true)
-    yield* sender.sendTo(bytes("everyone"), "127.255.255.255", port)
+    yield* sender.sendTo(bytes("everyone"), { host: "127.255.255.255", port })
     yield* expectNext(receiver, "everyone", "broadcast")
     yield* sender.setBroadcast(false)
-    const again = yield* Effect.flip(sender.sendTo(bytes("nope"), "127.255.255.255", port))
+    const again = yield* Effect.flip(sender.sendTo(bytes("nope"), { host: "127.255.255.255", port }))
     if (again._tag !== "OperationFailed") return yield* Effect.dieMessage("broadcast off again")
     yield* sender.setTtl(1)
   }),

@@ -6,6 +6,7 @@
  */
 import * as fs from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -73,7 +74,7 @@ export const nativeContract = (env: NativeEnvironment): void => {
         Effect.gen(function* () {
           const path = tempSocketPath("dg")
           const server = yield* UnixDatagram.bind({ path })
-          assert.deepStrictEqual(server.address, SocketAddress.unixPath(path))
+          assert.deepStrictEqual(server.localAddress, SocketAddress.unixPath(path))
           const client = yield* UnixDatagram.bind()
           yield* client.sendTo(bytes("hello"), path)
           const packet = yield* server.receive()
@@ -91,7 +92,7 @@ export const nativeContract = (env: NativeEnvironment): void => {
           const clientPath = tempSocketPath("dg")
           const server = yield* UnixDatagram.bind({ path: serverPath })
           yield* Effect.forkScoped(
-            Stream.runForEach(UnixDatagram.packets(server), (p) =>
+            Stream.runForEach(server.packets, (p) =>
               server.sendTo(new Uint8Array([...bytes("Hello, "), ...p.data]), p.address),
             ),
           )
@@ -109,19 +110,67 @@ export const nativeContract = (env: NativeEnvironment): void => {
         Effect.gen(function* () {
           const name = tempAbstractName("dg")
           const server = yield* UnixDatagram.bind({ path: name })
-          assert.deepStrictEqual(server.address, name)
+          assert.deepStrictEqual(server.localAddress, name)
           const local = tempAbstractName("dgc")
-          const client = yield* UnixDatagram.connect({ remotePath: name, localPath: local })
+          const client = yield* UnixDatagram.connect({ path: name, localPath: local })
           assert.deepStrictEqual(client.remoteAddress, name)
           yield* client.send(bytes("ping"))
           const p = yield* server.receive()
           assert.strictEqual(text(p.data), "ping")
           assert.deepStrictEqual(p.address, local)
           yield* server.sendTo(bytes("pong"), p.address)
+          assert.deepStrictEqual(client.localAddress, local)
           const r = yield* client.receive()
-          assert.strictEqual(text(r.data), "pong")
-          // send on an unconnected socket is an InvalidArgument
-          assert.strictEqual((yield* Effect.flip(server.send(bytes("x"))))._tag, "InvalidArgument")
+          assert.strictEqual(text(r), "pong")
+        }),
+      ),
+    )
+
+    it.live("batches: sendMany in order, receiveMany up to max, packets hands over what is waiting as one Chunk", () =>
+      run(
+        Effect.gen(function* () {
+          const path = tempSocketPath("dg")
+          const server = yield* UnixDatagram.bind({ path })
+          const client = yield* UnixDatagram.connect({ path, localPath: tempSocketPath("dgc") })
+          yield* client.sendMany(["a", "b", "c", "d", "e"].map(bytes))
+          const first = yield* server.receiveMany(3)
+          assert.deepStrictEqual(
+            Chunk.toArray(first).map((d) => text(d.data)),
+            ["a", "b", "c"],
+          )
+          assert.deepStrictEqual(
+            Chunk.toArray(first).map((d) => d.address),
+            [client.localAddress, client.localAddress, client.localAddress],
+          )
+          assert.deepStrictEqual(
+            Chunk.toArray(yield* server.receiveMany(100)).map((d) => text(d.data)),
+            ["d", "e"],
+          )
+          assert.strictEqual((yield* Effect.flip(server.receiveMany(0)))._tag, "InvalidArgument")
+          yield* client.sendMany(["f", "g", "h"].map(bytes))
+          const pull = yield* Stream.toPull(server.packets)
+          assert.deepStrictEqual(
+            Chunk.toArray(yield* pull).map((d) => text(d.data)),
+            ["f", "g", "h"],
+          )
+          // sendMany on the unconnected socket, one destination each; the connected side receives bytes
+          yield* server.sendMany([
+            { data: bytes("x"), address: client.localAddress },
+            { data: bytes("y"), address: client.localAddress },
+          ])
+          assert.deepStrictEqual(Chunk.toArray(yield* client.receiveMany(10)).map(text), ["x", "y"])
+          // a failing datagram stops the batch with OperationFailed; the rest is not sent
+          const error = yield* Effect.flip(
+            server.sendMany([
+              { data: bytes("1"), address: client.localAddress },
+              { data: bytes("2"), address: tempSocketPath("missing") },
+              { data: bytes("3"), address: client.localAddress },
+            ]),
+          )
+          assert.strictEqual(error._tag === "OperationFailed" ? error.code : error._tag, "ENOENT")
+          assert.strictEqual(text(yield* client.receive()), "1")
+          yield* server.sendTo(bytes("4"), client.localAddress)
+          assert.strictEqual(text(yield* client.receive()), "4")
         }),
       ),
     )
@@ -135,14 +184,16 @@ export const nativeContract = (env: NativeEnvironment): void => {
             for (const connected of [true, false]) {
               const path = tempSocketPath("dg")
               const server = yield* UnixDatagram.bind({ path })
-              const client = connected ? yield* UnixDatagram.connect({ remotePath: path }) : yield* UnixDatagram.bind()
+              const send = connected
+                ? (yield* UnixDatagram.connect({ path })).send
+                : (
+                    (unnamed) => (data: Uint8Array) =>
+                      unnamed.sendTo(data, path)
+                  )(yield* UnixDatagram.bind())
               const sender = yield* Effect.fork(
                 Effect.forEach(
                   Array.from({ length: N }, (_, i) => i),
-                  (i) => {
-                    const data = bytes(String(i))
-                    return connected ? client.send(data) : client.sendTo(data, path)
-                  },
+                  (i) => send(bytes(String(i))),
                   { discard: true },
                 ),
               )
@@ -153,7 +204,6 @@ export const nativeContract = (env: NativeEnvironment): void => {
                 assert.strictEqual(text(p.data), String(i))
               }
               yield* Fiber.join(sender)
-              yield* client.close
               yield* server.close
             }
           }),
@@ -161,15 +211,15 @@ export const nativeContract = (env: NativeEnvironment): void => {
       120_000,
     )
 
-    it.live("an oversized datagram fails with BrokenResource EMSGSIZE; the socket stays usable", () =>
+    it.live("an oversized datagram fails with OperationFailed EMSGSIZE; the socket stays usable", () =>
       run(
         Effect.gen(function* () {
           const path = tempSocketPath("dg")
           const server = yield* UnixDatagram.bind({ path })
-          const client = yield* UnixDatagram.connect({ remotePath: path })
+          const client = yield* UnixDatagram.connect({ path })
           const error = yield* Effect.flip(client.send(new Uint8Array(8 * 1024 * 1024)))
-          assert.strictEqual(error._tag, "BrokenResource")
-          assert.strictEqual(error._tag === "BrokenResource" ? error.code : "", "EMSGSIZE")
+          assert.strictEqual(error._tag, "OperationFailed")
+          assert.strictEqual(error._tag === "OperationFailed" ? error.code : "", "EMSGSIZE")
           yield* client.send(bytes("small"))
           assert.strictEqual(text((yield* server.receive()).data), "small")
           // a datagram longer than maxBytes is reported truncated
@@ -181,18 +231,18 @@ export const nativeContract = (env: NativeEnvironment): void => {
       ),
     )
 
-    it.live("sending where nobody listens: BrokenResource with ENOENT / ECONNREFUSED", () =>
+    it.live("sending where nobody listens: OperationFailed with ENOENT / ECONNREFUSED", () =>
       run(
         Effect.gen(function* () {
           const client = yield* UnixDatagram.bind()
           const missing = tempSocketPath("dg")
           const e1 = yield* Effect.flip(client.sendTo(bytes("x"), missing))
-          assert.strictEqual(e1._tag === "BrokenResource" ? e1.code : e1._tag, "ENOENT")
+          assert.strictEqual(e1._tag === "OperationFailed" ? e1.code : e1._tag, "ENOENT")
           // a stale socket file
           yield* Effect.scoped(UnixDatagram.bind({ path: missing, removeOnClose: false }))
           const e2 = yield* Effect.flip(client.sendTo(bytes("x"), missing))
-          assert.strictEqual(e2._tag === "BrokenResource" ? e2.code : e2._tag, "ECONNREFUSED")
-          const e3 = yield* Effect.flip(Effect.scoped(UnixDatagram.connect({ remotePath: tempSocketPath("none") })))
+          assert.strictEqual(e2._tag === "OperationFailed" ? e2.code : e2._tag, "ECONNREFUSED")
+          const e3 = yield* Effect.flip(Effect.scoped(UnixDatagram.connect({ path: tempSocketPath("none") })))
           assert.strictEqual(e3._tag, "ConnectFailed")
         }),
       ),

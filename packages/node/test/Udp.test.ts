@@ -15,6 +15,7 @@ datagramContract({
   // node:dgram has reusePort from 22.12 / 23.1; on older Node the @netfx/native addon sets it
   reusePort: true,
   bufferSizes: true,
+  coalescedWakeups: true,
   ...(namespaceProblem === undefined
     ? { namespace: unshareRunner([tsx, fixture]) }
     : { namespaceSkipReason: namespaceProblem }),

@@ -233,4 +233,4 @@ export const bind = (
   })
 
 /** @internal */
-export const driver: Udp.UdpDriver = { bind }
+export const driver: Udp.UdpDriver = { bind, coalesceWakeups: true }

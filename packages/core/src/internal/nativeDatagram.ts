@@ -1,103 +1,156 @@
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type * as Datagram from "../Datagram.ts"
 import type { NativeBinding } from "../NativeDriver.ts"
 import {
-  BrokenResource,
+  type BrokenResource,
   BusyResource,
   ClosedResource,
   type ConnectFailed,
   InvalidArgument,
   ListenFailed,
+  OperationFailed,
   type Unsupported,
 } from "../NetError.ts"
 import * as Network from "../Network.ts"
 import * as SocketAddress from "../SocketAddress.ts"
 import * as Unix from "../Unix.ts"
-import type { BindOptions, Packet, UnixDatagramSocket } from "../UnixDatagram.ts"
+import type {
+  BindOptions,
+  ConnectedUnixDatagramSocket,
+  ConnectOptions,
+  Received,
+  UnixAddress,
+  UnixDatagramSocket,
+} from "../UnixDatagram.ts"
 import { EV_READ, EV_WRITE, NativeSocket, nameOf, requireBinding, toAddress } from "./nativeSocket.ts"
-
-type UnixAddress = SocketAddress.UnixPath | SocketAddress.UnixAbstract
+import { endOnClose } from "./udp.ts"
 
 /** How long one worker-thread blocking sendto may sleep before netfx checks for interruption. */
 const SEND_WAIT_MILLIS = 250
+/** `maxBytes` when none is given (and for `packets`). */
+const DEFAULT_MAX_BYTES = 65536
+/** How many waiting datagrams one pull of `packets` takes at most. */
+const PACKETS_BATCH = 256
 
 const busyReceive = new BusyResource({ operation: "receive" })
 
-class UnixDatagramImpl implements UnixDatagramSocket {
+type TakeError = ClosedResource | BusyResource | OperationFailed
+type SendError = Datagram.SendError
+
+/** A send that failed but left the socket usable: the one datagram error of every datagram socket. */
+const operationFailed = (e: BrokenResource | ClosedResource): OperationFailed | ClosedResource =>
+  e._tag === "ClosedResource"
+    ? e
+    : new OperationFailed({ operation: e.operation, code: e.code, syscall: e.syscall, address: e.address })
+
+const checkMax = (argument: string, n: number): InvalidArgument | undefined =>
+  Number.isInteger(n) && n >= 1
+    ? undefined
+    : new InvalidArgument({ argument, reason: "must be an integer >= 1", value: n })
+
+/** The state both kinds of Unix datagram socket share: the descriptor, one receiver, ordered sends. */
+class UnixDatagramImpl {
   private receiving = false
+  /** Sends in the ordered (locked) path; while there are any, new sends queue behind them. */
+  private waitingSends = 0
+  /** An error met after some datagrams of a batch were taken, reported by the next receive. */
+  private pending: OperationFailed | undefined = undefined
   readonly fd: number
   constructor(
     readonly socket: NativeSocket,
-    readonly address: UnixAddress,
+    readonly localAddress: UnixAddress,
     readonly remoteAddress: UnixAddress | undefined,
     private readonly sendLock: Effect.Semaphore,
   ) {
     this.fd = socket.fd
   }
 
-  receive(maxBytes = 65536): Effect.Effect<Packet, ClosedResource | BusyResource | BrokenResource | InvalidArgument> {
-    return Effect.suspend(
-      (): Effect.Effect<Packet, ClosedResource | BusyResource | BrokenResource | InvalidArgument> => {
-        if (!(Number.isInteger(maxBytes) && maxBytes >= 1))
-          return Effect.fail(
-            new InvalidArgument({ argument: "maxBytes", reason: "must be an integer >= 1", value: maxBytes }),
-          )
-        if (this.socket.closed) return Effect.fail(new ClosedResource({ operation: "receive" }))
-        if (this.receiving) return Effect.fail(busyReceive)
-        this.receiving = true
-        const binding = this.socket.binding
-        return this.socket
-          .io("recvfrom", EV_READ, () => binding.recvfrom(this.fd, maxBytes))
-          .pipe(
-            Effect.map((r) => ({ data: r.data, address: toAddress(r.address), truncated: r.truncated })),
-            Effect.ensuring(
-              Effect.sync(() => {
-                this.receiving = false
-              }),
-            ),
-          )
-      },
-    )
+  /** Up to `max` datagrams: waits for the first, then takes what is waiting without blocking. */
+  receiveBatch(max: number, maxBytes: number): Effect.Effect<Array<Received>, Datagram.ReceiveError> {
+    return Effect.suspend((): Effect.Effect<Array<Received>, Datagram.ReceiveError> => {
+      const bad = checkMax("max", max) ?? checkMax("maxBytes", maxBytes)
+      return bad !== undefined ? Effect.fail(bad) : this.take(max, maxBytes)
+    })
   }
 
-  sendTo(
-    data: Uint8Array,
-    to: Unix.UnixAddressInput,
-  ): Effect.Effect<void, ClosedResource | BrokenResource | InvalidArgument> {
-    return Effect.flatMap(Unix.toAddress("to", to), (address) => this.sendImpl(data, address))
-  }
-
-  send(data: Uint8Array): Effect.Effect<void, ClosedResource | BrokenResource | InvalidArgument> {
-    return this.remoteAddress === undefined
-      ? Effect.fail(
-          new InvalidArgument({
-            argument: "send",
-            reason: "the socket is not connected; use sendTo",
-            value: undefined,
+  take(max: number, maxBytes: number): Effect.Effect<Array<Received>, TakeError> {
+    return Effect.suspend((): Effect.Effect<Array<Received>, TakeError> => {
+      if (this.socket.closed) return Effect.fail(new ClosedResource({ operation: "receive" }))
+      if (this.receiving) return Effect.fail(busyReceive)
+      const pending = this.pending
+      if (pending !== undefined) {
+        this.pending = undefined
+        return Effect.fail(pending)
+      }
+      const binding = this.socket.binding
+      const fd = this.fd
+      const out: Array<Received> = []
+      // Takes what is waiting without blocking; the error of a failing call.
+      const drain = (): OperationFailed | undefined => {
+        while (out.length < max && !this.socket.closed) {
+          const r = binding.recvfrom(fd, maxBytes)
+          if (typeof r === "number") {
+            const code = this.socket.errno(r)
+            return code === "EAGAIN" || code === "EWOULDBLOCK" || code === "EINTR"
+              ? undefined
+              : new OperationFailed({ operation: "receive", code, syscall: "recvfrom" })
+          }
+          out.push({ data: r.data, address: toAddress(r.address), truncated: r.truncated })
+        }
+        return undefined
+      }
+      // Fast path: datagrams are waiting (no readiness wait, no flag to undo).
+      const error = drain()
+      if (out.length > 0) {
+        // an error after some datagrams is reported by the next receive
+        this.pending = error
+        return Effect.succeed(out)
+      }
+      if (error !== undefined) return Effect.fail(error)
+      this.receiving = true
+      return this.socket
+        .io("recvfrom", EV_READ, () => binding.recvfrom(fd, maxBytes))
+        .pipe(
+          Effect.map((first) => {
+            out.push({ data: first.data, address: toAddress(first.address), truncated: first.truncated })
+            this.pending = drain()
+            return out
           }),
+          Effect.mapError(operationFailed),
+          Effect.ensuring(
+            Effect.sync(() => {
+              this.receiving = false
+            }),
+          ),
         )
-      : this.sendImpl(data, undefined)
+    })
   }
 
-  private sendImpl(
+  /** The ordered path: waits its turn, then for room in the peer's queue. */
+  private queuedSend(
     data: Uint8Array,
     to: UnixAddress | undefined,
-  ): Effect.Effect<void, ClosedResource | BrokenResource | InvalidArgument> {
-    if (!(data instanceof Uint8Array))
-      return Effect.fail(new InvalidArgument({ argument: "data", reason: "must be a Uint8Array", value: data }))
+    name: string | null,
+    abstract: boolean,
+  ): Effect.Effect<void, ClosedResource | OperationFailed> {
     const socket = this.socket
     const binding = socket.binding
     const fd = this.fd
     const target = to ?? this.remoteAddress
-    const [name, abstract] = to === undefined ? [null, false] : nameOf(to)
-    const operation = "sendTo"
+    const operation = to === undefined ? "send" : "sendTo"
     const fail = (r: number) =>
-      Effect.fail(new BrokenResource({ operation, code: socket.errno(r), syscall: "sendto", address: target }))
+      Effect.fail(new OperationFailed({ operation, code: socket.errno(r), syscall: "sendto", address: target }))
     // Connected: poll reports writability when the peer's queue drains.
-    const connectedSend = socket.io(operation, EV_WRITE, () => binding.sendto(fd, data, null, false), target)
+    const connectedSend = Effect.mapError(
+      socket.io(operation, EV_WRITE, () => binding.sendto(fd, data, null, false), target),
+      operationFailed,
+    )
     // Unconnected: Linux reports the socket writable even when the peer's
     // queue is full, so wait in a blocking sendto on a worker thread.
-    const waitSend = (n: string, a: boolean): Effect.Effect<void, ClosedResource | BrokenResource> =>
+    const waitSend = (n: string, a: boolean): Effect.Effect<void, ClosedResource | OperationFailed> =>
       Effect.suspend(() => {
         if (socket.closed) return Effect.fail(new ClosedResource({ operation }))
         return Effect.async<number>((resume) => {
@@ -123,9 +176,45 @@ class UnixDatagramImpl implements UnixDatagramSocket {
     return this.sendLock.withPermits(1)(
       Effect.asVoid(name === null ? connectedSend : unconnectedSend) as Effect.Effect<
         void,
-        ClosedResource | BrokenResource
+        ClosedResource | OperationFailed
       >,
     )
+  }
+
+  send(data: Uint8Array, to: UnixAddress | undefined): Effect.Effect<void, SendError> {
+    if (!(data instanceof Uint8Array))
+      return Effect.fail(new InvalidArgument({ argument: "data", reason: "must be a Uint8Array", value: data }))
+    return Effect.suspend(() => {
+      const socket = this.socket
+      const [name, abstract] = to === undefined ? [null, false] : nameOf(to)
+      // Fast path: no send is waiting, so this one may go first; most find
+      // room in the peer's queue and need no lock and no readiness wait.
+      if (this.waitingSends === 0 && !socket.closed) {
+        const r = socket.binding.sendto(this.fd, data, name, abstract)
+        if (r >= 0) return Effect.void
+        const code = socket.errno(r)
+        if (code !== "EAGAIN" && code !== "EWOULDBLOCK" && code !== "EINTR")
+          return Effect.fail(
+            new OperationFailed({
+              operation: to === undefined ? "send" : "sendTo",
+              code,
+              syscall: "sendto",
+              address: to ?? this.remoteAddress,
+            }),
+          )
+      }
+      this.waitingSends++
+      return Effect.ensuring(
+        this.queuedSend(data, to, name, abstract),
+        Effect.sync(() => {
+          this.waitingSends--
+        }),
+      )
+    })
+  }
+
+  sendTo(data: Uint8Array, to: Unix.UnixAddressInput): Effect.Effect<void, SendError> {
+    return Effect.flatMap(Unix.toAddress("to", to), (address) => this.send(data, address))
   }
 
   get close(): Effect.Effect<void> {
@@ -133,20 +222,56 @@ class UnixDatagramImpl implements UnixDatagramSocket {
   }
 }
 
+const nonEmpty = <A>(as: Array<A>) => Chunk.unsafeFromNonEmptyArray(as as unknown as readonly [A, ...Array<A>])
+const datasOf = (ds: Array<Received>) => ds.map((d) => d.data)
+
+const makeSocket = (impl: UnixDatagramImpl): UnixDatagramSocket => ({
+  localAddress: impl.localAddress,
+  fd: impl.fd,
+  receive: (maxBytes = DEFAULT_MAX_BYTES) => Effect.map(impl.receiveBatch(1, maxBytes), (ds) => ds[0] as Received),
+  receiveMany: (max, maxBytes = DEFAULT_MAX_BYTES) => Effect.map(impl.receiveBatch(max, maxBytes), nonEmpty),
+  packets: Stream.repeatEffectChunkOption(
+    endOnClose<Chunk.Chunk<Received>, Datagram.PacketsError>(
+      Effect.map(impl.take(PACKETS_BATCH, DEFAULT_MAX_BYTES), Chunk.unsafeFromArray),
+    ),
+  ),
+  sendTo: (data, to) => impl.sendTo(data, to),
+  sendMany: (datagrams) => Effect.forEach(datagrams, (d) => impl.sendTo(d.data, d.address), { discard: true }),
+  close: impl.close,
+})
+
+const makeConnected = (impl: UnixDatagramImpl, remoteAddress: UnixAddress): ConnectedUnixDatagramSocket => ({
+  localAddress: impl.localAddress,
+  remoteAddress,
+  fd: impl.fd,
+  receive: (maxBytes = DEFAULT_MAX_BYTES) =>
+    Effect.map(impl.receiveBatch(1, maxBytes), (ds) => (ds[0] as Received).data),
+  receiveMany: (max, maxBytes = DEFAULT_MAX_BYTES) =>
+    Effect.map(impl.receiveBatch(max, maxBytes), (ds) => nonEmpty(datasOf(ds))),
+  packets: Stream.repeatEffectChunkOption(
+    endOnClose<Chunk.Chunk<Uint8Array>, Datagram.PacketsError>(
+      Effect.map(impl.take(PACKETS_BATCH, DEFAULT_MAX_BYTES), (ds) => Chunk.unsafeFromArray(datasOf(ds))),
+    ),
+  ),
+  send: (data) => impl.send(data, undefined),
+  sendMany: (datagrams) => Effect.forEach(datagrams, (d) => impl.send(d, undefined), { discard: true }),
+  close: impl.close,
+})
+
 const listenFailed = (address: UnixAddress, code: string) => new ListenFailed({ address, code, syscall: "bind" })
 
 /** @internal */
-export const open = (
+const open = (
   options: BindOptions,
   remote: Unix.UnixAddressInput | undefined,
 ): Effect.Effect<
-  UnixDatagramSocket,
+  UnixDatagramImpl,
   ListenFailed | ConnectFailed | InvalidArgument | Unsupported,
   Scope.Scope | Network.Network
 > =>
   Effect.gen(function* () {
     const local = options.path === undefined ? undefined : yield* Unix.toAddress("path", options.path)
-    const peer = remote === undefined ? undefined : yield* Unix.toAddress("remotePath", remote)
+    const peer = remote === undefined ? undefined : yield* Unix.toAddress("path", remote)
     yield* Unix.validateMode(options.mode)
     const native = yield* Network.driver("native", "Unix datagram sockets")
     const { binding } = yield* requireBinding(native.addon, "Unix datagram sockets")
@@ -190,6 +315,23 @@ export const open = (
     const lock = yield* Effect.makeSemaphore(1)
     return new UnixDatagramImpl(socket, address, peer, lock)
   })
+
+/** @internal */
+export const bind = (options: BindOptions) => Effect.map(open(options, undefined), makeSocket)
+
+/** @internal */
+export const connect = (options: ConnectOptions) =>
+  Effect.map(
+    open(
+      {
+        ...(options.localPath === undefined ? {} : { path: options.localPath }),
+        ...(options.mode === undefined ? {} : { mode: options.mode }),
+        ...(options.removeOnClose === undefined ? {} : { removeOnClose: options.removeOnClose }),
+      },
+      options.path,
+    ),
+    (impl) => makeConnected(impl, impl.remoteAddress as UnixAddress),
+  )
 
 /** Is a datagram socket bound at this path? (connect succeeds: yes; ECONNREFUSED: a stale file). */
 const probeDatagram = (

@@ -1,5 +1,6 @@
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import type { ReceivedDatagram } from "../Datagram.ts"
 import type { AnyAddress, NativeBinding } from "../NativeDriver.ts"
 import {
   BusyResource,
@@ -11,7 +12,7 @@ import {
   Unsupported,
 } from "../NetError.ts"
 import * as Network from "../Network.ts"
-import type { Family, RawSocket, ReceivedDatagram, ReceivedMessage, ShutdownHow, Type } from "../RawSocket.ts"
+import type { Family, RawSocket, ReceivedMessage, ShutdownHow, Type } from "../RawSocket.ts"
 import * as SocketAddress from "../SocketAddress.ts"
 import { EV_READ, EV_WRITE, NativeSocket, requireBinding } from "./nativeSocket.ts"
 import * as validate from "./validate.ts"
@@ -273,7 +274,7 @@ class RawSocketImpl implements RawSocket {
   receiveFrom(maxBytes = 65536) {
     return Effect.flatMap(
       this.recv(maxBytes),
-      (r): Effect.Effect<ReceivedDatagram, EndOfStream> =>
+      (r): Effect.Effect<ReceivedDatagram<SocketAddress.SocketAddress | undefined>, EndOfStream> =>
         r.data.length === 0 && this.type === "stream"
           ? Effect.fail(new EndOfStream())
           : Effect.succeed({

@@ -1,7 +1,9 @@
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type * as Datagram from "../Datagram.ts"
 import {
   BusyResource,
   ClosedResource,
@@ -17,18 +19,17 @@ import * as Resolver from "../Resolver.ts"
 import * as SocketAddress from "../SocketAddress.ts"
 import type {
   BindOptions,
+  ConnectedUdpSocket,
   ConnectOptions,
-  Datagram,
+  Destination,
   MulticastGroup,
   OptionError,
   OverflowPolicy,
   RawUdpSocket,
-  ReceiveError,
   SendError,
-  UdpConnection,
-  UdpEndpoint,
   UdpHandlers,
   UdpOption,
+  UdpSocket,
 } from "../Udp.ts"
 import * as validate from "./validate.ts"
 
@@ -37,21 +38,48 @@ export const DEFAULT_QUEUE_SIZE = 256
 
 type IpAddress = SocketAddress.Ipv4 | SocketAddress.Ipv6
 type Errno = { readonly code: string; readonly syscall?: string | undefined; readonly cause: unknown }
+type Received = Datagram.ReceivedDatagram<IpAddress>
+type ReceiveError = Datagram.ReceiveError
+/** What a receive with valid arguments can fail with. */
+type TakeError = ClosedResource | BusyResource | OperationFailed
+
+/** How many datagrams one pull of `packets` takes at most (all that are queued, up to this). */
+const PACKETS_BATCH = 1024
+
+const setImmediateOrTimeout: (f: () => void) => void =
+  typeof globalThis.setImmediate === "function" ? (f) => globalThis.setImmediate(f) : (f) => setTimeout(f, 0)
+
+/** A datagram cut to `maxBytes` (copied, so the discarded rest is not retained). */
+const cut = (d: Received, maxBytes: number | undefined): Received =>
+  maxBytes === undefined || d.data.length <= maxBytes
+    ? d
+    : { data: d.data.slice(0, maxBytes), address: d.address, truncated: true }
+
+const checkMax = (argument: string, n: number | undefined): InvalidArgument | undefined =>
+  n === undefined || (Number.isInteger(n) && n >= 1)
+    ? undefined
+    : new InvalidArgument({ argument, reason: "must be an integer >= 1", value: n })
 
 const busyReceive = new BusyResource({ operation: "receive" })
 
 /**
- * The one UDP endpoint state machine shared by every runtime: a bounded
+ * The one UDP socket state machine shared by every runtime: a bounded
  * ring of datagrams with an explicit overflow policy, one pull receiver at
- * a time (interruption-safe: the fiber takes the datagram itself after it
+ * a time (interruption-safe: the fiber takes the datagrams itself after it
  * is woken), sends that wait for the runtime's completion callback, and a
  * one-shot asynchronous error (ICMP) reported on the next receive or send.
+ *
+ * With `coalesce`, a waiting receiver is woken once per event-loop turn
+ * (setImmediate, after the poll phase) rather than once per datagram: the
+ * runtime delivers each datagram in its own callback and runs microtasks
+ * after each, so an immediate wake-up would resume the fiber for every
+ * datagram; deferred, one wake-up takes the whole burst.
  *
  * @internal
  */
 export class UdpSocketImpl implements UdpHandlers {
   raw!: RawUdpSocket
-  private readonly ring: Array<Datagram | undefined>
+  private readonly ring: Array<Received | undefined>
   private head = 0
   private count = 0
   private droppedCount = 0
@@ -59,6 +87,7 @@ export class UdpSocketImpl implements UdpHandlers {
   private closed = false
   private receiving = false
   private readWaiter: (() => void) | undefined = undefined
+  private wakeScheduled = false
   private readonly sendWaiters = new Set<() => void>()
   private readonly memberships = new Set<string>()
 
@@ -66,8 +95,9 @@ export class UdpSocketImpl implements UdpHandlers {
     readonly capacity: number,
     readonly overflow: OverflowPolicy,
     readonly resolver: Resolver.ResolverService,
+    readonly coalesce: boolean,
   ) {
-    this.ring = new Array<Datagram | undefined>(capacity)
+    this.ring = new Array<Received | undefined>(capacity)
   }
 
   // ---- handlers (called by the runtime) ----
@@ -81,14 +111,24 @@ export class UdpSocketImpl implements UdpHandlers {
       this.head = (this.head + 1) % this.capacity
       this.count--
     }
-    this.ring[(this.head + this.count) % this.capacity] = { data, address }
+    this.ring[(this.head + this.count) % this.capacity] = { data, address, truncated: false }
     this.count++
-    this.wakeReader()
+    if (this.readWaiter === undefined) return
+    if (!this.coalesce) this.wakeReader()
+    else if (!this.wakeScheduled) {
+      this.wakeScheduled = true
+      setImmediateOrTimeout(this.deferredWake)
+    }
   }
 
   onError(error: Errno): void {
     if (this.closed) return
     this.pending = error
+    this.wakeReader()
+  }
+
+  private readonly deferredWake = (): void => {
+    this.wakeScheduled = false
     this.wakeReader()
   }
 
@@ -133,102 +173,219 @@ export class UdpSocketImpl implements UdpHandlers {
 
   // ---- receive ----
 
-  private poll(): Effect.Effect<Datagram, ReceiveError> | undefined {
+  private shift(): Received {
+    const d = this.ring[this.head] as Received
+    this.ring[this.head] = undefined
+    this.head = (this.head + 1) % this.capacity
+    this.count--
+    return d
+  }
+
+  /** Takes up to `max` queued datagrams; `undefined` when there is nothing to report yet. */
+  private poll(max: number, maxBytes: number | undefined): Effect.Effect<Array<Received>, TakeError> | undefined {
     if (this.closed) return Effect.fail(new ClosedResource({ operation: "receive" }))
     if (this.count > 0) {
-      const d = this.ring[this.head] as Datagram
-      this.ring[this.head] = undefined
-      this.head = (this.head + 1) % this.capacity
-      this.count--
-      return Effect.succeed(d)
+      const n = Math.min(max, this.count)
+      const out = new Array<Received>(n)
+      for (let i = 0; i < n; i++) out[i] = cut(this.shift(), maxBytes)
+      return Effect.succeed(out)
     }
     const failure = this.takePending("receive")
     if (failure !== undefined) return Effect.fail(failure)
     return undefined
   }
 
-  receiveDatagram(): Effect.Effect<Datagram, ReceiveError> {
-    return Effect.suspend(() => {
+  /** Up to `max` datagrams (at least one), waiting for the first. */
+  receiveBatch(max: number, maxBytes: number | undefined): Effect.Effect<Array<Received>, ReceiveError> {
+    return Effect.suspend((): Effect.Effect<Array<Received>, ReceiveError> => {
+      const bad = checkMax("max", max) ?? checkMax("maxBytes", maxBytes)
+      if (bad !== undefined) return Effect.fail(bad)
       if (this.receiving) return Effect.fail(busyReceive)
-      return this.poll() ?? this.park
+      return this.take(max, maxBytes)
     })
   }
 
-  private readonly retry: Effect.Effect<Datagram, ReceiveError> = Effect.suspend(() => {
-    const r = this.poll()
-    if (r !== undefined) {
-      this.receiving = false
-      return r
-    }
-    return this.park
-  })
-
-  private readonly park: Effect.Effect<Datagram, ReceiveError> = Effect.async<Datagram, ReceiveError>((resume) => {
-    // Only wake the fiber; the datagram is taken by the fiber itself
-    // (retry), so an interruption racing the wake-up leaves it queued.
-    const waiter = () => resume(this.retry)
-    this.receiving = true
-    this.readWaiter = waiter
-    return Effect.sync(() => {
-      if (this.readWaiter === waiter) this.readWaiter = undefined
-      this.receiving = false
+  /** {@link receiveBatch} with arguments known to be valid. */
+  take(max: number, maxBytes: number | undefined): Effect.Effect<Array<Received>, TakeError> {
+    return Effect.suspend(() => {
+      if (this.receiving) return Effect.fail(busyReceive)
+      return this.poll(max, maxBytes) ?? this.park(max, maxBytes)
     })
-  })
+  }
+
+  receiveOne(maxBytes: number | undefined): Effect.Effect<Received, ReceiveError> {
+    return Effect.suspend((): Effect.Effect<Received, ReceiveError> => {
+      const bad = checkMax("maxBytes", maxBytes)
+      if (bad !== undefined) return Effect.fail(bad)
+      if (this.receiving) return Effect.fail(busyReceive)
+      if (this.count > 0) return Effect.succeed(cut(this.shift(), maxBytes))
+      return Effect.map(this.poll(1, maxBytes) ?? this.park(1, maxBytes), (a) => a[0] as Received)
+    })
+  }
+
+  private park(max: number, maxBytes: number | undefined): Effect.Effect<Array<Received>, TakeError> {
+    const retry: Effect.Effect<Array<Received>, TakeError> = Effect.suspend(() => {
+      const r = this.poll(max, maxBytes)
+      if (r !== undefined) {
+        this.receiving = false
+        return r
+      }
+      return wait
+    })
+    const wait = Effect.async<Array<Received>, TakeError>((resume) => {
+      // Only wake the fiber; the datagrams are taken by the fiber itself
+      // (retry), so an interruption racing the wake-up leaves them queued.
+      const waiter = () => resume(retry)
+      this.receiving = true
+      this.readWaiter = waiter
+      return Effect.sync(() => {
+        if (this.readWaiter === waiter) this.readWaiter = undefined
+        this.receiving = false
+      })
+    })
+    return wait
+  }
 
   // ---- send ----
 
-  sendRaw(data: Uint8Array, address: IpAddress | undefined, operation: string) {
+  private sendFailed(operation: string, error: Errno, address: IpAddress | undefined): OperationFailed {
+    return new OperationFailed({
+      operation,
+      code: error.code,
+      syscall: error.syscall,
+      address: address ?? this.raw.remoteAddress,
+      cause: error.cause,
+    })
+  }
+
+  /**
+   * Runs `start`, which hands datagrams to the runtime and calls `finish`
+   * once with the outcome (or never, if the socket closes first). A runtime
+   * that completes at once (Bun) costs no fiber suspension; one that
+   * completes later (Node: on the next tick) suspends the fiber once.
+   *
+   * No canceler on purpose: an interrupted send leaves its completion
+   * pending (the runtime calls back exactly once, which removes the close
+   * waiter), and Effect ignores a resume after interruption. A canceler
+   * would make every send several times dearer (Effect wraps it in
+   * `onInterrupt`).
+   */
+  private complete(
+    operation: string,
+    start: (finish: (outcome: Effect.Effect<void, OperationFailed>) => void) => void,
+  ): Effect.Effect<void, ClosedResource | OperationFailed> {
     return Effect.suspend((): Effect.Effect<void, ClosedResource | OperationFailed> => {
       if (this.closed) return Effect.fail(new ClosedResource({ operation }))
       const failure = this.takePending(operation)
       if (failure !== undefined) return Effect.fail(failure)
-      return Effect.async<void, ClosedResource | OperationFailed>((resume) => {
-        let done = false
-        const onClose = () => {
-          if (done) return
-          done = true
-          resume(Effect.fail(new ClosedResource({ operation })))
-        }
-        this.sendWaiters.add(onClose)
-        this.raw.send(data, address, (error) => {
-          if (done) return
-          done = true
-          this.sendWaiters.delete(onClose)
-          if (error === undefined) return resume(Effect.void)
-          resume(
-            Effect.fail(
-              new OperationFailed({
-                operation,
-                code: error.code,
-                syscall: error.syscall,
-                address: address ?? this.raw.remoteAddress,
-                cause: error.cause,
-              }),
-            ),
-          )
-        })
-        return Effect.sync(() => {
-          done = true
-          this.sendWaiters.delete(onClose)
-        })
+      let outcome: Effect.Effect<void, ClosedResource | OperationFailed> | undefined
+      let resume: ((effect: Effect.Effect<void, ClosedResource | OperationFailed>) => void) | undefined
+      let waiting = false
+      const finish = (effect: Effect.Effect<void, ClosedResource | OperationFailed>) => {
+        if (outcome !== undefined) return
+        outcome = effect
+        if (waiting) this.sendWaiters.delete(onClose)
+        if (resume !== undefined) resume(effect)
+      }
+      const onClose = () => finish(Effect.fail(new ClosedResource({ operation })))
+      start(finish)
+      if (outcome !== undefined) return outcome
+      waiting = true
+      this.sendWaiters.add(onClose)
+      return Effect.async<void, ClosedResource | OperationFailed>((r) => {
+        if (outcome !== undefined) r(outcome)
+        else resume = r
       })
     })
   }
 
-  sendTo(data: Uint8Array, host: string, port: number): Effect.Effect<void, SendError> {
-    return Effect.suspend(() => {
-      if (this.closed) return Effect.fail(new ClosedResource({ operation: "sendTo" }))
-      if (!Number.isInteger(port) || port < 1 || port > 65535)
-        return Effect.fail(
-          new InvalidArgument({ argument: "port", reason: "must be an integer in 1..65535", value: port }),
-        )
-      const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host
-      const numeric = SocketAddress.numericFamily(bare)
-      if (numeric !== 0) {
-        const target = this.destination(SocketAddress.ip(bare, port))
-        return target._tag === "Left" ? Effect.fail(target.left) : this.sendRaw(data, target.right, "sendTo")
+  sendRaw(data: Uint8Array, address: IpAddress | undefined, operation: string) {
+    return this.complete(operation, (finish) =>
+      this.raw.send(data, address, (error) =>
+        finish(error === undefined ? Effect.void : Effect.fail(this.sendFailed(operation, error, address))),
+      ),
+    )
+  }
+
+  /**
+   * Hands every datagram to the runtime in order without waiting in
+   * between, and completes when the runtime accepted all of them; fails with
+   * the first failure reported (a runtime that reports failures at once —
+   * Bun — stops there; one that reports them later — Node — may have sent
+   * later datagrams already).
+   */
+  sendBatch(
+    datagrams: ReadonlyArray<Uint8Array>,
+    addresses: ReadonlyArray<IpAddress> | undefined,
+    operation: string,
+  ): Effect.Effect<void, ClosedResource | OperationFailed> {
+    const n = datagrams.length
+    if (n === 0) return Effect.void
+    return this.complete(operation, (finish) => {
+      let remaining = n
+      let failed = false
+      for (let i = 0; i < n && !failed; i++) {
+        const address = addresses === undefined ? undefined : addresses[i]
+        this.raw.send(datagrams[i] as Uint8Array, address, (error) => {
+          if (error !== undefined) {
+            failed = true
+            finish(Effect.fail(this.sendFailed(operation, error, address)))
+          } else if (--remaining === 0) finish(Effect.void)
+        })
       }
-      return Effect.flatMap(this.resolveFor(host, port), (address) => this.sendRaw(data, address, "sendTo"))
+    })
+  }
+
+  /** The numeric address a destination goes to, or the effect resolving it. */
+  private target(to: Destination): IpAddress | Effect.Effect<IpAddress, SendError> {
+    if (this.closed) return Effect.fail(new ClosedResource({ operation: "sendTo" }))
+    const { host, port } = to ?? ({} as Partial<Destination>)
+    if (typeof host !== "string")
+      return Effect.fail(new InvalidArgument({ argument: "to", reason: "must be { host, port }", value: to }))
+    if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535)
+      return Effect.fail(
+        new InvalidArgument({ argument: "port", reason: "must be an integer in 1..65535", value: port }),
+      )
+    const p = port as number
+    // a received datagram's address is already in this socket's family
+    if ("_tag" in to && to._tag === this.raw.localAddress._tag) return to as IpAddress
+    const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host
+    const numeric = SocketAddress.numericFamily(bare)
+    if (numeric !== 0) {
+      const target = this.destination(SocketAddress.ip(bare, p))
+      return target._tag === "Left" ? Effect.fail(target.left) : target.right
+    }
+    return this.resolveFor(host, p)
+  }
+
+  sendTo(data: Uint8Array, to: Destination): Effect.Effect<void, SendError> {
+    return Effect.suspend(() => {
+      const target = this.target(to)
+      return Effect.isEffect(target)
+        ? Effect.flatMap(target, (address) => this.sendRaw(data, address, "sendTo"))
+        : this.sendRaw(data, target, "sendTo")
+    })
+  }
+
+  sendMany(datagrams: Iterable<Datagram.OutgoingDatagram<Destination>>): Effect.Effect<void, SendError> {
+    return Effect.suspend(() => {
+      const data: Array<Uint8Array> = []
+      const addresses: Array<IpAddress> = []
+      const lookups: Array<Effect.Effect<void, SendError>> = []
+      for (const d of datagrams) {
+        const i = data.length
+        data.push(d.data)
+        const target = this.target(d.address)
+        if (Effect.isEffect(target))
+          lookups.push(
+            Effect.map(target, (a) => {
+              addresses[i] = a
+            }),
+          )
+        else addresses[i] = target
+      }
+      const send = this.sendBatch(data, addresses, "sendTo")
+      return lookups.length === 0 ? send : Effect.zipRight(Effect.all(lookups, { discard: true }), send)
     })
   }
 
@@ -335,7 +492,8 @@ export class UdpSocketImpl implements UdpHandlers {
   }
 }
 
-const endOnClose = <A, E>(effect: Effect.Effect<A, E | ClosedResource>): Effect.Effect<A, Option.Option<E>> =>
+/** @internal */
+export const endOnClose = <A, E>(effect: Effect.Effect<A, E | ClosedResource>): Effect.Effect<A, Option.Option<E>> =>
   Effect.mapError(effect, (e) =>
     typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "ClosedResource"
       ? Option.none()
@@ -353,27 +511,45 @@ const base = (impl: UdpSocketImpl) => ({
   close: impl.close,
 })
 
-const makeEndpoint = (impl: UdpSocketImpl): UdpEndpoint => ({
+const nonEmpty = <A>(as: Array<A>) => Chunk.unsafeFromNonEmptyArray(as as unknown as readonly [A, ...Array<A>])
+
+const makeSocket = (impl: UdpSocketImpl): UdpSocket => ({
   ...base(impl),
-  receive: () => impl.receiveDatagram(),
-  sendTo: (data, host, port) => impl.sendTo(data, host, port),
-  packets: Stream.repeatEffectOption(endOnClose<Datagram, BusyResource | OperationFailed>(impl.receiveDatagram())),
+  receive: (maxBytes) => impl.receiveOne(maxBytes),
+  receiveMany: (max, maxBytes) => Effect.map(impl.receiveBatch(max, maxBytes), nonEmpty),
+  packets: Stream.repeatEffectChunkOption(
+    endOnClose<Chunk.Chunk<Received>, Datagram.PacketsError>(
+      Effect.map(impl.take(PACKETS_BATCH, undefined), Chunk.unsafeFromArray),
+    ),
+  ),
+  sendTo: (data, to) => impl.sendTo(data, to),
+  sendMany: (datagrams) => impl.sendMany(datagrams),
   joinMulticastGroup: (options) => impl.joinMulticastGroup(options),
   setMulticastTtl: (ttl) => impl.setTtl(ttl, "MulticastTtl", 0),
   setMulticastLoopback: (enabled) => impl.setOption({ _tag: "MulticastLoopback", enabled }),
   setMulticastInterface: (address) => impl.setOption({ _tag: "MulticastInterface", address }),
 })
 
-const makeConnection = (impl: UdpSocketImpl, remoteAddress: IpAddress): UdpConnection => {
-  const receive = Effect.map(impl.receiveDatagram(), (d) => d.data)
-  return {
-    ...base(impl),
-    remoteAddress,
-    receive: () => receive,
-    send: (data) => impl.sendRaw(data, undefined, "send"),
-    packets: Stream.repeatEffectOption(endOnClose<Uint8Array, BusyResource | OperationFailed>(receive)),
-  }
+const dataOf = (d: Received) => d.data
+const datasOf = (ds: Array<Received>) => {
+  const out = new Array<Uint8Array>(ds.length)
+  for (let i = 0; i < ds.length; i++) out[i] = (ds[i] as Received).data
+  return out
 }
+
+const makeConnection = (impl: UdpSocketImpl, remoteAddress: IpAddress): ConnectedUdpSocket => ({
+  ...base(impl),
+  remoteAddress,
+  receive: (maxBytes) => Effect.map(impl.receiveOne(maxBytes), dataOf),
+  receiveMany: (max, maxBytes) => Effect.map(impl.receiveBatch(max, maxBytes), (ds) => nonEmpty(datasOf(ds))),
+  packets: Stream.repeatEffectChunkOption(
+    endOnClose<Chunk.Chunk<Uint8Array>, Datagram.PacketsError>(
+      Effect.map(impl.take(PACKETS_BATCH, undefined), (ds) => Chunk.unsafeFromArray(datasOf(ds))),
+    ),
+  ),
+  send: (data) => impl.sendRaw(data, undefined, "send"),
+  sendMany: (datagrams) => impl.sendBatch(Array.from(datagrams), undefined, "send"),
+})
 
 // ---------------------------------------------------------------------------
 // constructors
@@ -449,7 +625,7 @@ const wildcard = (family: "ipv4" | "ipv6", port: number): IpAddress =>
 export const bind = (
   options: BindOptions = {},
 ): Effect.Effect<
-  UdpEndpoint,
+  UdpSocket,
   ListenFailed | ResolveFailed | InvalidArgument | Unsupported,
   Scope.Scope | Network.Network
 > =>
@@ -462,7 +638,7 @@ export const bind = (
       options.host === undefined
         ? wildcard(options.family ?? "ipv4", port)
         : yield* resolveOne(network.resolver, "host", yield* validate.host("host", options.host), port, options.family)
-    const impl = new UdpSocketImpl(queueSize, overflow, network.resolver)
+    const impl = new UdpSocketImpl(queueSize, overflow, network.resolver, udp.coalesceWakeups === true)
     impl.raw = yield* udp
       .bind({
         address,
@@ -480,29 +656,29 @@ export const bind = (
         ),
       )
     yield* Effect.addFinalizer(() => impl.close)
-    return makeEndpoint(impl)
+    return makeSocket(impl)
   })
 
 /** @internal */
 export const connect = (
   options: ConnectOptions,
 ): Effect.Effect<
-  UdpConnection,
+  ConnectedUdpSocket,
   ListenFailed | ConnectFailed | ResolveFailed | InvalidArgument | Unsupported,
   Scope.Scope | Network.Network
 > =>
   Effect.gen(function* () {
-    const remoteHost = yield* validate.host("remoteHost", options.remoteHost)
-    const remotePort = yield* validate.port("remotePort", options.remotePort)
+    const remoteHost = yield* validate.host("host", options.host)
+    const remotePort = yield* validate.port("port", options.port)
     if (remotePort === 0)
       return yield* Effect.fail(
-        new InvalidArgument({ argument: "remotePort", reason: "must be in 1..65535", value: remotePort }),
+        new InvalidArgument({ argument: "port", reason: "must be in 1..65535", value: remotePort }),
       )
     const localPort = yield* validate.port("localPort", options.localPort ?? 0)
     const { queueSize, overflow } = yield* queueOptions(options)
     const udp = yield* Network.driver("udp", "UDP")
     const network = yield* Network.Network
-    const remote = yield* resolveOne(network.resolver, "remoteHost", remoteHost, remotePort, options.family)
+    const remote = yield* resolveOne(network.resolver, "host", remoteHost, remotePort, options.family)
     const family = remote._tag === "Ipv6" ? "ipv6" : "ipv4"
     const local =
       options.localHost === undefined
@@ -514,7 +690,7 @@ export const connect = (
             localPort,
             family,
           )
-    const impl = new UdpSocketImpl(queueSize, overflow, network.resolver)
+    const impl = new UdpSocketImpl(queueSize, overflow, network.resolver, udp.coalesceWakeups === true)
     impl.raw = yield* udp.bind({
       address: local,
       connect: remote,
