@@ -570,18 +570,18 @@ describe("MemoryNetwork Unix sockets", () => {
     virtual(
       Effect.gen(function* () {
         const control = yield* MemoryNetwork.Control
-        const first = yield* Unix.listen("/run/app.sock")
-        const busy = yield* Effect.flip(Effect.scoped(Unix.listen("/run/app.sock")))
+        const first = yield* Unix.listen({ path: "/run/app.sock" })
+        const busy = yield* Effect.flip(Effect.scoped(Unix.listen({ path: "/run/app.sock" })))
         assert.strictEqual(busy._tag === "ListenFailed" ? busy.code : busy._tag, "EADDRINUSE")
         yield* first.close
         // still a socket file, nobody listening: refused, and a new listener replaces it
-        const stale = yield* Effect.flip(Effect.scoped(Unix.connect("/run/app.sock")))
+        const stale = yield* Effect.flip(Effect.scoped(Unix.connect({ path: "/run/app.sock" })))
         assert.strictEqual(stale._tag === "ConnectFailed" ? stale.attempts[0]?.code : stale._tag, "ECONNREFUSED")
         yield* Effect.scoped(
           Effect.gen(function* () {
-            const again = yield* Unix.listen("/run/app.sock")
+            const again = yield* Unix.listen({ path: "/run/app.sock" })
             yield* Effect.forkScoped(again.serve((c) => c.send(encoder.encode("again"))))
-            const conn = yield* Unix.connect("/run/app.sock")
+            const conn = yield* Unix.connect({ path: "/run/app.sock" })
             assert.strictEqual(decoder.decode(yield* conn.receive()), "again")
             assert.deepStrictEqual(conn.remoteAddress, SocketAddress.unixPath("/run/app.sock"))
             assert.deepStrictEqual(
@@ -591,7 +591,7 @@ describe("MemoryNetwork Unix sockets", () => {
           }),
         )
         // the listener's scope removed its file
-        const gone = yield* Effect.flip(Effect.scoped(Unix.connect("/run/app.sock")))
+        const gone = yield* Effect.flip(Effect.scoped(Unix.connect({ path: "/run/app.sock" })))
         assert.strictEqual(gone._tag === "ConnectFailed" ? gone.attempts[0]?.code : gone._tag, "ENOENT")
       }),
     ),

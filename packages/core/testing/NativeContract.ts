@@ -19,7 +19,16 @@ import * as Tcp from "../src/Tcp.ts"
 import * as Unix from "../src/Unix.ts"
 import * as UnixDatagram from "../src/UnixDatagram.ts"
 import { python, pythonExit } from "./peers.ts"
-import { bytes, type ContractEnvironment, eventually, readAll, readN, text } from "./StreamContract.ts"
+import {
+  bytes,
+  type ContractEnvironment,
+  eventually,
+  readAll,
+  readN,
+  type StreamTransport,
+  streamContract,
+  text,
+} from "./StreamContract.ts"
 import { tempAbstractName, tempSocketPath } from "./UnixContract.ts"
 
 const portOf = (a: SocketAddress.SocketAddress) => (SocketAddress.isIp(a) ? a.port : -1)
@@ -57,11 +66,28 @@ const closeFd = (fd: number) =>
   Effect.flatMap(Effect.orDie(Network.driver("native", "closing a descriptor")), (native) => native.file.close(fd))
 
 /**
- * Registers the Unix datagram and fd-passing tests.
+ * The fd-passing Unix stream transport for {@link streamContract}: an
+ * `FdPassing.FdStream` is a `SocketStream` and its listener an ordinary
+ * `Listener`, so the whole byte-stream contract runs on them.
+ *
+ * @since 0.2.0
+ */
+export const fdPassingTransport: StreamTransport = {
+  name: "Unix fd-passing",
+  listen: Effect.suspend(() => FdPassing.listen({ path: tempSocketPath("fdc") })),
+  connect: (listener) =>
+    FdPassing.connect({ path: listener.address as SocketAddress.UnixPath | SocketAddress.UnixAbstract }),
+  sendWaitsForKernel: true,
+}
+
+/**
+ * Registers the Unix datagram and fd-passing tests, and the byte-stream
+ * contract over fd-passing streams.
  *
  * @since 0.1.0
  */
 export const nativeContract = (env: NativeEnvironment): void => {
+  streamContract(env, fdPassingTransport)
   const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | NetworkTag>) =>
     effect.pipe(Effect.scoped, Effect.provide(env.layer))
   const kernel = env.kernel ?? true
@@ -289,7 +315,7 @@ export const nativeContract = (env: NativeEnvironment): void => {
       run(
         Effect.gen(function* () {
           const path = tempSocketPath("fd")
-          const listener = yield* FdPassing.listen(path)
+          const listener = yield* FdPassing.listen({ path })
           yield* Effect.forkScoped(
             listener.serve((client) =>
               Effect.acquireUseRelease(
@@ -299,7 +325,7 @@ export const nativeContract = (env: NativeEnvironment): void => {
               ),
             ),
           )
-          const conn = yield* FdPassing.connect(path)
+          const conn = yield* FdPassing.connect({ path })
           const { message, fds, truncated } = yield* conn.receiveFds(1024, 1)
           assert.strictEqual(text(message), "this message is ignored")
           assert.strictEqual(fds.length, 1)
@@ -331,8 +357,8 @@ export const nativeContract = (env: NativeEnvironment): void => {
           assert.strictEqual(text(yield* readN(adopted, 4)), "back")
           // Unix
           const upath = tempSocketPath("u")
-          const ulistener = yield* Unix.listen(upath)
-          const uclient = yield* Unix.connect(upath)
+          const ulistener = yield* Unix.listen({ path: upath })
+          const uclient = yield* Unix.connect({ path: upath })
           const userver = yield* ulistener.accept
           yield* a.sendFds(bytes("unix"), [uclient.fd as number])
           yield* uclient.close
@@ -438,11 +464,11 @@ export const nativeContract = (env: NativeEnvironment): void => {
           yield* closeFd(fd)
           // accept
           const path = tempSocketPath("fd")
-          const listener = yield* FdPassing.listen(path)
+          const listener = yield* FdPassing.listen({ path })
           const acceptor = yield* Effect.fork(Effect.scoped(listener.accept))
           yield* Effect.yieldNow()
           yield* Fiber.interrupt(acceptor)
-          const client = yield* FdPassing.connect(path)
+          const client = yield* FdPassing.connect({ path })
           const server = yield* listener.accept
           yield* client.send(bytes("after interrupt"))
           yield* client.sendEof
@@ -455,12 +481,12 @@ export const nativeContract = (env: NativeEnvironment): void => {
       run(
         Effect.gen(function* () {
           const path = tempSocketPath("fd")
-          const listener = yield* FdPassing.listen(path, { backlog: 1 })
+          const listener = yield* FdPassing.listen({ path, backlog: 1 })
           const early: Array<FdPassing.FdStream> = []
           // fill the backlog: connects complete until the kernel queue is full
           const waiting = yield* Effect.fork(
             Effect.gen(function* () {
-              for (let i = 0; i < 5; i++) early.push(yield* FdPassing.connect(path))
+              for (let i = 0; i < 5; i++) early.push(yield* FdPassing.connect({ path }))
             }),
           )
           // draining the queue lets every connect through
@@ -553,11 +579,11 @@ export const nativeContract = (env: NativeEnvironment): void => {
         Effect.gen(function* () {
           if (env.openFds === undefined) return
           const path = tempSocketPath("fd")
-          const listener = yield* FdPassing.listen(path)
+          const listener = yield* FdPassing.listen({ path })
           yield* Effect.forkScoped(listener.serve((c) => c.send(bytes("hi"))))
           const before = env.openFds()
           for (let i = 0; i < 1000; i++) {
-            yield* Effect.scoped(Effect.flatMap(FdPassing.connect(path), (c) => c.receive()))
+            yield* Effect.scoped(Effect.flatMap(FdPassing.connect({ path }), (c) => c.receive()))
           }
           yield* eventually(() => (env.openFds?.() ?? 0) <= before + 2, "descriptors released")
         }),
@@ -570,7 +596,7 @@ export const nativeContract = (env: NativeEnvironment): void => {
           const file = examplePath()
           // Python sends an fd to a netfx listener
           const path = tempSocketPath("fd")
-          const listener = yield* FdPassing.listen(path)
+          const listener = yield* FdPassing.listen({ path })
           const accepted = yield* Deferred.make<string>()
           yield* Effect.forkScoped(
             listener.serve((client) =>
@@ -594,7 +620,7 @@ export const nativeContract = (env: NativeEnvironment): void => {
             [pyPath],
           )
           assert.strictEqual(py.firstLine, "ready")
-          const conn = yield* FdPassing.connect(pyPath)
+          const conn = yield* FdPassing.connect({ path: pyPath })
           const fd = fs.openSync(file, "r")
           yield* conn.sendFds(bytes("nx"), [fd])
           fs.closeSync(fd)
@@ -608,15 +634,15 @@ export const nativeContract = (env: NativeEnvironment): void => {
       run(
         Effect.gen(function* () {
           const path = tempSocketPath("fd")
-          yield* Effect.scoped(FdPassing.listen(path, { removeOnClose: false }))
+          yield* Effect.scoped(FdPassing.listen({ path, removeOnClose: false }))
           if (kernel) assert.isTrue(fs.lstatSync(path).isSocket())
-          const listener = yield* FdPassing.listen(path)
+          const listener = yield* FdPassing.listen({ path })
           // the listener that replaced the stale file is the one connects reach
-          const client = yield* FdPassing.connect(path)
+          const client = yield* FdPassing.connect({ path })
           const server = yield* listener.accept
           yield* client.send(bytes("reached"))
           assert.strictEqual(text(yield* server.receive()), "reached")
-          const e = yield* Effect.flip(Effect.scoped(FdPassing.listen(path)))
+          const e = yield* Effect.flip(Effect.scoped(FdPassing.listen({ path })))
           assert.strictEqual(e._tag === "ListenFailed" ? e.code : e._tag, "EADDRINUSE")
         }),
       ),

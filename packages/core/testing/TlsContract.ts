@@ -19,6 +19,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Attribute from "../src/Attribute.ts"
 import type { Listener } from "../src/Listener.ts"
 import type { Network } from "../src/Network.ts"
 import * as SocketAddress from "../src/SocketAddress.ts"
@@ -238,7 +239,15 @@ export const tlsContract = (env: TlsEnvironment): void => {
           assert.deepStrictEqual(theirs.serverName, Option.some("localhost"))
           assert.isTrue(Option.isNone(theirs.peerCertificate))
           assert.strictEqual(theirs.version, mine.version)
-          assert.isTrue(Option.isNone(Tls.info({ extra: {} })))
+          // the same facts through typed attributes
+          assert.strictEqual(Option.getOrThrow(conn.attribute(Tls.PeerCertificate)).subject.CN, "localhost")
+          assert.deepStrictEqual(conn.attribute(Tls.Version), Option.some(mine.version))
+          assert.deepStrictEqual(conn.attribute(Tls.Cipher), Option.some(mine.cipher))
+          assert.deepStrictEqual(conn.attribute(Tls.ServerName), Option.some("localhost"))
+          assert.deepStrictEqual(conn.attribute(Tls.Authorized), Option.some(true))
+          assert.isTrue(Option.isNone(conn.attribute(Tls.AlpnProtocol)))
+          assert.deepStrictEqual(conn.attribute(Attribute.RemoteAddress), Option.some(conn.remoteAddress))
+          assert.deepStrictEqual(conn.attribute(Attribute.RemotePort), Option.some(portOf(listener.address)))
         }),
       ),
     )
@@ -411,8 +420,8 @@ export const tlsContract = (env: TlsEnvironment): void => {
           for (const bad of [
             { maxHandshakes: 0 },
             { maxHandshakes: 1.5 },
-            { handshakeTimeoutMillis: 0 },
-            { handshakeTimeoutMillis: Number.NaN },
+            { handshakeTimeout: 0 },
+            { handshakeTimeout: Number.NaN },
           ]) {
             const error = yield* Effect.flip(server(bad))
             assert.strictEqual(error._tag, "InvalidArgument", JSON.stringify(bad))
@@ -1038,7 +1047,7 @@ export const tlsContract = (env: TlsEnvironment): void => {
               )
             }
           })
-          const listener = yield* server({ handshakeTimeoutMillis: 200 }).pipe(
+          const listener = yield* server({ handshakeTimeout: "200 millis" }).pipe(
             Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
           )
           const handled = yield* Ref.make(0)

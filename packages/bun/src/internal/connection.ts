@@ -236,6 +236,11 @@ export class BunConnection implements Driver.RawConnection {
     return false
   }
 
+  /** The `Bun.Socket` itself, for `Attribute.NativeHandle`. */
+  get handle(): BunSocket {
+    return this.socket
+  }
+
   shutdown(): void {
     if (this.closed || this.shutdownDone) return
     if (this.pending.length > 0) this.shutdownAfterFlush = true

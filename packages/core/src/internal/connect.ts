@@ -168,3 +168,23 @@ export const connectAddresses = <A>(
       ),
     )
   })
+
+/**
+ * Bounds a connect with `timeout`: when it passes the connect is
+ * interrupted (which closes every socket it opened; the interruption is
+ * awaited) and the result is a `ConnectFailed` with code `ETIMEDOUT`
+ * listing `attempts()` as they stood.
+ *
+ * @internal
+ */
+export const withConnectTimeout =
+  <A, E, R>(
+    connect: Effect.Effect<A, E, R>,
+    timeout: Duration.Duration,
+    attempts: () => ReadonlyArray<ConnectAttempt>,
+  ) =>
+  (host: string, port: number): Effect.Effect<A, E | ConnectFailed, R> =>
+    Effect.timeoutFail(connect, {
+      duration: timeout,
+      onTimeout: () => new ConnectFailed({ host, port, attempts: attempts(), code: "ETIMEDOUT", timeout }),
+    })
