@@ -39,6 +39,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Attribute from "./Attribute.ts"
 import type { RawConnection } from "./Driver.ts"
+import { releasingOnFailure } from "./internal/connect.ts"
 import { SocketStreamImpl } from "./internal/socketStream.ts"
 import * as validate from "./internal/validate.ts"
 import { InvalidArgument, TlsFailed, type Unsupported } from "./NetError.ts"
@@ -793,16 +794,20 @@ export const clientHandshake = (
   const limit = request.handshakeTimeout
   if (limit === undefined) return tls.connect(raw, request)
   return Effect.flatMap(validate.positiveDuration("tls.handshakeTimeout", limit), (duration) =>
-    tls.connect(raw, request).pipe(
-      Effect.timeoutFail({
-        duration,
-        onTimeout: () =>
-          new TlsFailed({
-            code: "ETIMEDOUT",
-            reason: `TLS handshake did not complete within ${Duration.format(duration)}`,
-            address: raw.remoteAddress,
-          }),
-      }),
+    // on timeout, what the handshake opened is released at once (the raw connection too)
+    releasingOnFailure(
+      tls.connect(raw, request).pipe(
+        Effect.timeoutFail({
+          duration,
+          onTimeout: () =>
+            new TlsFailed({
+              code: "ETIMEDOUT",
+              reason: `TLS handshake did not complete within ${Duration.format(duration)}`,
+              address: raw.remoteAddress,
+            }),
+        }),
+        Effect.tapError(() => Effect.sync(() => raw.close())),
+      ),
     ),
   )
 }

@@ -12,6 +12,7 @@ import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as FdPassing from "../src/FdPassing.ts"
+import type * as NetError from "../src/NetError.ts"
 import type { Network as NetworkTag } from "../src/Network.ts"
 import * as Network from "../src/Network.ts"
 import * as SocketAddress from "../src/SocketAddress.ts"
@@ -498,6 +499,38 @@ export const nativeContract = (env: NativeEnvironment): void => {
           assert.strictEqual(early.length, 5)
           for (let i = 0; i < 5; i++)
             assert.strictEqual(text(yield* (early[i] as FdPassing.FdStream).receive()), `#${i}`)
+        }),
+      ),
+    )
+
+    it.live("a connect with `timeout` to a full backlog fails with ConnectFailed ETIMEDOUT and closes its socket", () =>
+      run(
+        Effect.gen(function* () {
+          const path = tempSocketPath("fdt")
+          yield* FdPassing.listen({ path, backlog: 1 })
+          // fill the backlog (nobody accepts), until a connect would wait
+          const held: Array<FdPassing.FdStream> = []
+          let timedOut: NetError.ConnectFailed | undefined
+          for (let i = 0; i < 16 && timedOut === undefined; i++) {
+            const before = env.openFds?.()
+            const r = yield* Effect.either(FdPassing.connect({ path, timeout: "200 millis" }))
+            if (r._tag === "Right") {
+              held.push(r.right)
+              continue
+            }
+            assert.strictEqual(r.left._tag, "ConnectFailed")
+            if (r.left._tag !== "ConnectFailed") break
+            timedOut = r.left
+            // the attempted socket is closed by the time the error arrives
+            if (before !== undefined) assert.strictEqual(env.openFds?.(), before)
+          }
+          assert.isDefined(timedOut, "a connect to a full backlog waited")
+          assert.strictEqual(timedOut?.code, "ETIMEDOUT")
+          assert.deepStrictEqual(
+            timedOut?.attempts.map((a) => a.code),
+            ["ETIMEDOUT"],
+          )
+          assert.isAbove(held.length, 0)
         }),
       ),
     )

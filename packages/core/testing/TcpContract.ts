@@ -181,7 +181,8 @@ export const tcpContract = (env: TcpEnvironment): void => {
             const before = env.openFds?.()
             const errors = yield* Effect.forEach(
               [1, 2, 3, 4, 5],
-              () => Effect.flip(Effect.scoped(Tcp.connect({ ...target, timeout: "200 millis" }))),
+              // not scoped: the sockets must close on timeout, not when the test's Scope closes
+              () => Effect.flip(Tcp.connect({ ...target, timeout: "200 millis" })),
               { concurrency: "unbounded" },
             )
             for (const e of errors) {
@@ -197,7 +198,7 @@ export const tcpContract = (env: TcpEnvironment): void => {
             }
             // the same limit bounds a TLS connect (the TCP connect is what hangs here)
             const tls = yield* Effect.flip(
-              Effect.scoped(Tcp.connect({ ...target, timeout: "200 millis", tls: { serverName: "localhost" } })),
+              Tcp.connect({ ...target, timeout: "200 millis", tls: { serverName: "localhost" } }),
             )
             if (tls._tag !== "Unsupported") assert.strictEqual(tls._tag, "ConnectFailed")
             if (before !== undefined && env.openFds !== undefined) {

@@ -55,6 +55,7 @@ export const tlsTransport = (certs: Certs.TestCerts): StreamTransport => ({
   // A TLS peer that closes with data unread aborts without close_notify; the
   // reset may then arrive after its FIN, which reads as a missing close_notify.
   resetCodes: ["ECONNRESET", "EPIPE", "ERR_SSL_UNEXPECTED_EOF_WHILE_READING"],
+  tls: true,
 })
 
 /**
@@ -1073,6 +1074,41 @@ export const tlsContract = (env: TlsEnvironment): void => {
           yield* conn.send(bytes("ok"))
           assert.strictEqual(text(yield* readN(conn, 2)), "ok")
           assert.strictEqual(yield* Ref.get(handled), 1)
+        }),
+      ),
+    )
+
+    it.live("client handshakeTimeout: a server that never answers fails the connect with TlsFailed ETIMEDOUT", () =>
+      run(
+        Effect.gen(function* () {
+          // accepts TCP, never answers the ClientHello
+          const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+          const accepted = yield* Deferred.make<SocketStream.SocketStream>()
+          yield* Effect.forkScoped(listener.serve((c) => Effect.zipRight(Deferred.succeed(accepted, c), Effect.never)))
+          const before = env.openFds?.()
+          const port = portOf(listener.address)
+          const e = yield* Effect.flip(
+            Tcp.connect({ host: "127.0.0.1", port, tls: { ca: certs.ca.cert, handshakeTimeout: 200 } }),
+          )
+          assert.strictEqual(e._tag, "TlsFailed")
+          if (e._tag === "TlsFailed") {
+            assert.strictEqual(e.code, "ETIMEDOUT")
+            assert.include(e.message, "did not complete within 200ms")
+          }
+          // the client's socket was closed: the server sees the end
+          const server = yield* Deferred.await(accepted)
+          const end = yield* Effect.flip(server.receive().pipe(Effect.forever))
+          assert.include(["EndOfStream", "BrokenResource"], end._tag)
+          // Tcp.connect's own `timeout` bounds the handshake too, as ConnectFailed ETIMEDOUT
+          const whole = yield* Effect.flip(
+            Tcp.connect({ host: "127.0.0.1", port, timeout: "200 millis", tls: { ca: certs.ca.cert } }),
+          )
+          assert.strictEqual(whole._tag, "ConnectFailed")
+          if (whole._tag === "ConnectFailed") assert.strictEqual(whole.code, "ETIMEDOUT")
+          if (before !== undefined && env.openFds !== undefined) {
+            const openFds = env.openFds
+            yield* eventually(() => openFds() <= before + 2, `descriptors back near ${before} (now ${openFds()})`)
+          }
         }),
       ),
     )
