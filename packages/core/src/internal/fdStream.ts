@@ -1,6 +1,4 @@
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -23,6 +21,7 @@ import * as SocketAddress from "../SocketAddress.ts"
 import * as Unix from "../Unix.ts"
 import { concatBytes } from "./bytes.ts"
 import { withConnectTimeout } from "./connect.ts"
+import { ListenerImpl } from "./listener.ts"
 import { EV_READ, EV_WRITE, NativeSocket, nameOf, requireBinding, toAddress } from "./nativeSocket.ts"
 import { ListenerTypeId, TypeId } from "./typeId.ts"
 import * as validate from "./validate.ts"
@@ -458,46 +457,24 @@ class FdListenerImpl implements FdListener {
     )
   }
 
+  /** The listener's addresses for log annotations (what `ListenerImpl.serve` reads). */
+  describe(): string {
+    return SocketAddress.format(this.address)
+  }
+
   serve<E, R>(
     handler: (connection: FdStream) => Effect.Effect<unknown, E, R>,
     options?: ServeOptions,
   ): Effect.Effect<never, ClosedResource | BusyResource | InvalidArgument, R> {
-    const max = options?.maxConnections
-    if (max !== undefined && (!Number.isInteger(max) || max < 1)) {
-      return Effect.fail(
-        new InvalidArgument({ argument: "maxConnections", reason: "must be an integer >= 1", value: max }),
-      )
-    }
-    const self = this
-    const listener = SocketAddress.format(this.address)
-    return Effect.gen(function* () {
-      const fibers = yield* FiberSet.make<unknown, never>()
-      const runFork = yield* FiberSet.runtime(fibers)<R>()
-      const semaphore = max === undefined ? undefined : yield* Effect.makeSemaphore(max)
-      while (true) {
-        if (semaphore !== undefined) yield* semaphore.take(1)
-        yield* self
-          .acceptWith((conn) =>
-            Effect.sync(() => {
-              runFork(
-                handler(conn).pipe(
-                  Effect.catchAllCause((cause) =>
-                    Cause.isInterruptedOnly(cause)
-                      ? Effect.void
-                      : Effect.logError("netfx: connection handler failed", cause).pipe(
-                          Effect.annotateLogs({ peer: SocketAddress.format(conn.remoteAddress), listener }),
-                        ),
-                  ),
-                  Effect.ensuring(
-                    semaphore === undefined ? conn.close : Effect.zipRight(conn.close, semaphore.release(1)),
-                  ),
-                ),
-              )
-            }),
-          )
-          .pipe(Effect.onError(() => (semaphore === undefined ? Effect.void : semaphore.release(1))))
-      }
-    }).pipe(Effect.scoped, Effect.ensuring(this.close))
+    // One serve loop for every listener (limits, logging, closing): the core
+    // listener's, run over this listener's `acceptWith`, `describe` and `close`,
+    // which keep the same contract as ListenerImpl's.
+    const shared = ListenerImpl.prototype.serve as (
+      this: unknown,
+      handler: (connection: FdStream) => Effect.Effect<unknown, E, R>,
+      options?: ServeOptions,
+    ) => Effect.Effect<never, ClosedResource | BusyResource | InvalidArgument, R>
+    return shared.call(this, handler, options)
   }
 
   get close(): Effect.Effect<void> {
