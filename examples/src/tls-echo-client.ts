@@ -25,6 +25,8 @@ export const client = (options: {
     const conn = yield* Tcp.connect({
       host: options.host,
       port: options.port,
+      // AnyIO leaves this to the caller's cancel scope; here it is an option
+      timeout: "10 seconds",
       tls: {
         ...(options.ca === undefined ? {} : { ca: options.ca }),
         ...(options.serverName === undefined ? {} : { serverName: options.serverName }),

@@ -9,14 +9,18 @@
  * the client with `--ca`); the files are deleted when the server stops.
  */
 import { readFileSync } from "node:fs"
-import { type Listener, type SocketAddress, type SocketStream, Tcp } from "@netfx/core"
+import { type Listener, type SocketAddress, type SocketStream, Tcp, Tls } from "@netfx/core"
 import * as Certs from "@netfx/core/testing/certs"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import { arg, decode, encode, isMain, runMain } from "./runtime.ts"
 
 /** The per-connection handler: read a name, greet it. */
 export const handle = (client: SocketStream.SocketStream) =>
   Effect.gen(function* () {
+    // session facts are typed attributes (AnyIO's `extra(TLSAttribute.tls_version)`)
+    const version = Option.getOrElse(client.attribute(Tls.Version), () => "no TLS")
+    yield* Effect.logDebug(`client connected over ${version}`)
     const name = yield* client.receive(1024)
     yield* client.send(encode(`Hello, ${decode(name)}\n`))
   })

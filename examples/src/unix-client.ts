@@ -11,7 +11,7 @@ import { arg, decode, encode, isMain, runMain } from "./runtime.ts"
 /** Sends `message` (default "Client\n") and returns the response's text. */
 export const client = (options: { readonly path: string; readonly message?: string }) =>
   Effect.gen(function* () {
-    const conn = yield* Unix.connect(options.path)
+    const conn = yield* Unix.connect({ path: options.path })
     yield* conn.send(encode(options.message ?? "Client\n"))
     const response = yield* conn.receive(1024)
     return decode(response)

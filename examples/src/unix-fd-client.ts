@@ -16,7 +16,7 @@ import { arg, decode, isMain, runMain } from "./runtime.ts"
 /** Receives one descriptor and returns the text of the file behind it. */
 export const client = (options: { readonly path: string }) =>
   Effect.gen(function* () {
-    const conn = yield* FdPassing.connect(options.path)
+    const conn = yield* FdPassing.connect({ path: options.path })
     const { fds } = yield* conn.receiveFds(1024, 1)
     const received = fds[0]
     if (received === undefined) return yield* Effect.dieMessage("the server sent no descriptor")

@@ -28,7 +28,7 @@ export const server = (options: {
 }) =>
   Effect.gen(function* () {
     fs.writeFileSync(options.file, "Test file")
-    const listener = yield* FdPassing.listen(options.path)
+    const listener = yield* FdPassing.listen({ path: options.path })
     if (options.onListening) yield* options.onListening(listener.address)
     return yield* listener.serve(handle(options.file))
   }).pipe(Effect.scoped)

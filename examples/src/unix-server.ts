@@ -23,7 +23,7 @@ export const server = (options: {
   readonly onListening?: (address: SocketAddress.SocketAddress) => Effect.Effect<void>
 }) =>
   Effect.gen(function* () {
-    const listener = yield* Unix.listen(options.path)
+    const listener = yield* Unix.listen({ path: options.path })
     if (options.onListening) yield* options.onListening(listener.address)
     return yield* listener.serve(handle)
   }).pipe(Effect.scoped)

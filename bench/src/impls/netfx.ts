@@ -77,7 +77,7 @@ export const netfx = (name: string, layer: Layer.Layer<Network.Network>): Impl =
       ): Promise<number> =>
         runtime.runPromise(
           Effect.gen(function* () {
-            const listener = yield* path === undefined ? Tcp.listen({ host: HOST }) : Unix.listen(path)
+            const listener = yield* path === undefined ? Tcp.listen({ host: HOST }) : Unix.listen({ path })
             yield* Effect.forkIn(listener.serve(handler), scope)
             return portOf(listener)
           }).pipe(Scope.extend(scope)),
@@ -107,7 +107,7 @@ export const netfx = (name: string, layer: Layer.Layer<Network.Network>): Impl =
       run(
         Effect.gen(function* () {
           const conn = yield* "path" in target
-            ? Unix.connect(target.path)
+            ? Unix.connect({ path: target.path })
             : Tcp.connect({ host: HOST, port: target.port })
           const chunk = new Uint8Array(chunkSize).fill(7)
           const t0 = now()

@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { Network, Resolver } from "@netfx/core"
+import { Attribute, Network, Resolver } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as native from "./internal/native.ts"
@@ -19,6 +19,43 @@ import * as udp from "./internal/udp.ts"
 import * as unix from "./internal/unix.ts"
 
 const nativeDriver = native.driver
+
+/**
+ * The connection's own `Bun.Socket` (the TLS one for TLS), typed:
+ * `conn.attribute(BunNetwork.NativeSocket)`. An escape hatch for options
+ * netfx does not model (`setKeepAlive`, `setNoDelay`, `getPeerCertificate`,
+ * ...). `None` for connections Bun's sockets do not carry (native
+ * fd-passing streams, the in-memory network, Node).
+ *
+ * Reading or writing through it bypasses netfx's buffering, backpressure
+ * and interruption guarantees: use it for options, not for I/O. Its `data`
+ * field belongs to netfx.
+ *
+ * @example
+ * ```ts
+ * import { Tcp } from "@netfx/core"
+ * import { BunNetwork } from "@netfx/bun"
+ * import { Effect, Option } from "effect"
+ *
+ * const program = Effect.gen(function* () {
+ *   const conn = yield* Tcp.connect({ host: "127.0.0.1", port: 8080 })
+ *   const socket = Option.getOrThrow(conn.attribute(BunNetwork.NativeSocket))
+ *   socket.setKeepAlive(true, 10_000)
+ * }).pipe(Effect.scoped, Effect.provide(BunNetwork.layer))
+ * ```
+ *
+ * @since 0.2.0
+ * @category attributes
+ */
+export const NativeSocket: Attribute.Attribute<Bun.Socket<unknown>> = Attribute.make("bun.socket", (facts) =>
+  isBunSocket(facts.handle) ? facts.handle : undefined,
+)
+
+const isBunSocket = (u: unknown): u is Bun.Socket<unknown> =>
+  typeof u === "object" &&
+  u !== null &&
+  typeof (u as { terminate?: unknown }).terminate === "function" &&
+  typeof (u as { upgradeTLS?: unknown }).upgradeTLS === "function"
 
 /**
  * The Bun network service value: one field per transport driver.

@@ -7,10 +7,11 @@
 import { createRequire } from "node:module"
 import { assert, describe, it } from "@effect/vitest"
 import { BunNetwork } from "@netfx/bun"
-import { type Driver, SocketAddress, Tcp } from "@netfx/core"
+import { Attribute, type Driver, SocketAddress, Tcp } from "@netfx/core"
 import { bytes, readAll, text } from "@netfx/core/testing"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 
 const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | import("@netfx/core").Network.Network>) =>
@@ -170,6 +171,31 @@ describe("BunNetwork TCP specifics", () => {
         const all = yield* Deferred.await(got)
         assert.strictEqual(all.length, size)
         assert.isTrue(samePattern(all))
+      }),
+    ),
+  )
+
+  it.live("BunNetwork.NativeSocket is the connection's Bun.Socket; Attribute.NativeHandle the same object", () =>
+    run(
+      Effect.gen(function* () {
+        const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+        const port = portOf(listener.address)
+        const client = yield* Tcp.connect({ host: "127.0.0.1", port, keepAlive: "5 seconds" })
+        const server = yield* listener.accept
+        const socket = Option.getOrThrow(client.attribute(BunNetwork.NativeSocket))
+        assert.strictEqual(socket.remotePort, port)
+        assert.strictEqual(Option.getOrThrow(client.attribute(Attribute.NativeHandle)), socket)
+        assert.notStrictEqual(getsockopt(client.fd as number, SOL_SOCKET, SO_KEEPALIVE), 0)
+        assert.isTrue(Option.isSome(server.attribute(BunNetwork.NativeSocket)))
+        // several small parts and a large one, in order
+        const body = new Uint8Array(64 * 1024).fill(0x62)
+        yield* client.send([bytes("a"), bytes("bc"), body, bytes("d"), bytes("e")])
+        yield* client.sendEof
+        const all = yield* readAll(server)
+        assert.strictEqual(all.length, 3 + body.length + 2)
+        assert.strictEqual(text(all.subarray(0, 3)), "abc")
+        assert.isTrue(all.subarray(3, 3 + body.length).every((b) => b === 0x62))
+        assert.strictEqual(text(all.subarray(3 + body.length)), "de")
       }),
     ),
   )

@@ -57,6 +57,7 @@ streamContract(
         tls: { ca: certs.ca.cert, serverName: "localhost" },
       }),
     resetCodes: ["ECONNRESET", "EPIPE", "ERR_SSL_UNEXPECTED_EOF_WHILE_READING"],
+    tls: true,
   },
 )
 

@@ -282,12 +282,13 @@ export interface StreamWriter {
   /**
    * Connection facts by asyncio's names: `"peername"` and `"sockname"`
    * (`SocketAddress`), `"socket"` (`{ fd, family, localAddress,
-   * remoteAddress }`), `"fd"`, `"family"`; with TLS (`Tls.TlsInfo` in
-   * `extra.tls`): `"ssl_object"`/`"tls"` (the whole `TlsInfo`),
+   * remoteAddress }`), `"fd"`, `"family"`; with TLS (`Tls.TlsInfo`, the
+   * stream's `Tls.Info` attribute): `"ssl_object"`/`"tls"` (the whole `TlsInfo`),
    * `"peercert"` (the peer's certificate), `"cipher"`, `"alpn_protocol"`
    * (also `"selected_alpn_protocol"`), `"tls_version"`, `"server_hostname"`,
-   * `"server_side"`, `"authorized"`; any other name is looked up in the
-   * stream's `extra`. Returns `defaultValue` when absent (optional TLS
+   * `"server_side"`, `"authorized"`. Any other name, like a fact that does
+   * not apply, returns `defaultValue` (for other facts use the stream's
+   * typed `attribute`). Returns `defaultValue` when absent (optional TLS
    * facts are unwrapped from their `Option`).
    */
   extraInfo(name: "peername" | "sockname"): SocketAddress.SocketAddress
@@ -605,7 +606,7 @@ export const serveListener: <E, R>(
  * @since 0.1.0
  * @category models
  */
-export interface OpenUnixConnectionOptions extends StreamOptions, Unix.ConnectOptions {}
+export interface OpenUnixConnectionOptions extends StreamOptions, Omit<Unix.ConnectOptions, "path"> {}
 
 /**
  * Options of {@link startUnixServer}: the reader/writer options plus every
@@ -622,7 +623,7 @@ export interface OpenUnixConnectionOptions extends StreamOptions, Unix.ConnectOp
  * @since 0.1.0
  * @category models
  */
-export interface StartUnixServerOptions extends StreamOptions, Unix.ListenOptions {}
+export interface StartUnixServerOptions extends StreamOptions, Omit<Unix.ListenOptions, "path"> {}
 
 /**
  * Connects to a Unix stream socket and returns a `[reader, writer]` pair
@@ -663,7 +664,7 @@ export const openUnixConnection = (
 > => {
   const { limit, writeBufferLimits, ...connect } = options
   return Effect.flatMap(internal.validateLimit(limit ?? internal.DEFAULT_LIMIT), () =>
-    Effect.flatMap(Unix.connect(path, connect), (stream) =>
+    Effect.flatMap(Unix.connect({ ...connect, path }), (stream) =>
       internal.fromStream(stream, streamOptions(limit, writeBufferLimits)),
     ),
   )
@@ -713,7 +714,7 @@ export const startUnixServer = <E, R>(
   return Effect.gen(function* () {
     yield* internal.validateLimit(limit ?? internal.DEFAULT_LIMIT)
     yield* internal.resolveLimits(writeBufferLimits)
-    const listener = yield* Unix.listen(path, listen)
+    const listener = yield* Unix.listen({ ...listen, path })
     return yield* internal.makeServer(listener, handler, streamOptions(limit, writeBufferLimits))
   })
 }

@@ -23,7 +23,7 @@ import type {
   IncompleteRead,
   InvalidArgument,
   LimitExceeded,
-  ReceiveError,
+  ReceiveError as NetReceiveError,
 } from "./NetError.ts"
 import type { SocketStream } from "./SocketStream.ts"
 
@@ -52,7 +52,34 @@ export {
  * @since 0.1.0
  * @category models
  */
-export type UntilError = IncompleteRead | LimitExceeded | Exclude<ReceiveError, EndOfStream>
+export type UntilError = IncompleteRead | LimitExceeded | Exclude<NetReceiveError, EndOfStream>
+
+/**
+ * Every error a buffered read can fail with, as one union: the underlying
+ * stream's (`EndOfStream`, `ClosedResource`, `BrokenResource`,
+ * `BusyResource`, `InvalidArgument`) plus `IncompleteRead` and
+ * `LimitExceeded`. Each member's own signature is narrower; use this for a
+ * parser that runs several kinds of reads.
+ *
+ * @example
+ * ```ts
+ * import { BufferedStream } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * // a header block: lines up to an empty one, then a fixed-size body
+ * const message = (
+ *   buffered: BufferedStream.BufferedStream,
+ * ): Effect.Effect<Uint8Array, BufferedStream.ReceiveError> =>
+ *   Effect.gen(function* () {
+ *     while ((yield* buffered.receiveLine({ delimiter: "\r\n", maxLength: 8192 })).length > 0) {}
+ *     return yield* buffered.receiveExactly(16)
+ *   })
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type ReceiveError = NetReceiveError | IncompleteRead | LimitExceeded
 
 /**
  * Options of {@link BufferedStream.receiveLine} and {@link BufferedStream.lines}.
@@ -125,7 +152,7 @@ export interface BufferedStream {
    *
    * **Interruption**: loses no byte.
    */
-  receive(maxBytes?: number): Effect.Effect<Uint8Array, ReceiveError>
+  receive(maxBytes?: number): Effect.Effect<Uint8Array, NetReceiveError>
   /**
    * Returns exactly `n` bytes.
    *
@@ -136,7 +163,7 @@ export interface BufferedStream {
    *
    * **Interruption**: loses no byte; what was read stays buffered.
    */
-  receiveExactly(n: number): Effect.Effect<Uint8Array, IncompleteRead | Exclude<ReceiveError, EndOfStream>>
+  receiveExactly(n: number): Effect.Effect<Uint8Array, IncompleteRead | Exclude<NetReceiveError, EndOfStream>>
   /**
    * Returns the bytes before the next `delimiter` and consumes the
    * delimiter too (it is not returned). The delimiter must start within the

@@ -49,7 +49,8 @@ export interface ConnectionHandlers {
  *   them to bound read-ahead.
  * - `write` takes ownership of the whole array (buffering what the kernel
  *   did not take) and returns `false` when the caller should wait for
- *   `onDrain` before writing more.
+ *   `onDrain` before writing more. `writev` (optional) does the same for
+ *   several arrays in one system call where the runtime can.
  * - `shutdown` half-closes the writing side after pending writes are
  *   flushed (a real `shutdown(SHUT_WR)`, never a full close).
  * - `close` releases the descriptor; it is idempotent and must not throw.
@@ -87,12 +88,20 @@ export interface RawConnection {
   readonly remoteAddress: SocketAddress.SocketAddress
   /** The OS descriptor where the runtime exposes one. */
   readonly fd: number | undefined
-  /** Runtime-specific facts (TLS session facts, socket facts) by name. */
+  /** Runtime-specific facts (TLS session facts, socket facts) by name; read by `Attribute` keys. */
   readonly extra: Readonly<Record<string, unknown>>
+  /** The runtime's own socket object, for `Attribute.NativeHandle` (omit when there is none). */
+  readonly handle?: unknown
   start(handlers: ConnectionHandlers): void
   pause(): void
   resume(): void
   write(data: Uint8Array): boolean
+  /**
+   * Writes several arrays in order as one write (`writev`), taking
+   * ownership of them; same return value as `write`. Optional: without it
+   * core concatenates and calls `write` once.
+   */
+  writev?(chunks: ReadonlyArray<Uint8Array>): boolean
   shutdown(): void
   close(unread?: boolean): void
 }

@@ -12,17 +12,21 @@
  * `receiveFds` (no read-ahead), and always with `recvmsg`. The price is that
  * these connections are separate from `Unix.connect`'s (which keep the
  * runtime's faster I/O) — open the connection with this module when you
- * need descriptors on it.
+ * need descriptors on it. They are still `SocketStream`s, and
+ * `FdPassing.listen` gives an ordinary `Listener` (`accept`, `serve`,
+ * `incoming`): code written for byte streams works on them unchanged.
  *
  * Needs the `@netfx/native` addon; without it every function fails with
  * `Unsupported` naming the fix.
  *
  * @since 0.1.0
  */
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { concatBytes } from "./internal/bytes.ts"
 import * as fdStream from "./internal/fdStream.ts"
+import type { Listener } from "./Listener.ts"
 import type {
   BrokenResource,
   BusyResource,
@@ -31,12 +35,14 @@ import type {
   EndOfStream,
   InvalidArgument,
   ListenFailed,
+  ReceiveError,
   Unsupported,
 } from "./NetError.ts"
 import * as Network from "./Network.ts"
 import type * as SocketAddress from "./SocketAddress.ts"
 import * as SocketStream from "./SocketStream.ts"
 import type { UnixAddressInput } from "./Unix.ts"
+import * as Unix from "./Unix.ts"
 
 /**
  * A descriptor received with {@link FdStream.receiveFds}. It belongs to the
@@ -99,20 +105,30 @@ export interface ReceivedMessage {
 }
 
 /**
- * A Unix stream connection that can carry descriptors. Plain `receive` and
- * `send` work as on any byte stream, without read-ahead.
+ * A Unix stream connection that can carry descriptors: a
+ * {@link SocketStream.SocketStream} (so `receive`, `send`, `sendEof`,
+ * `close`, `attribute`, `SocketStream.toStream`, `BufferedStream.make`, ...
+ * all work) with `sendFds` and `receiveFds` on top. It reads only when you
+ * call `receive`/`receiveFds` (no read-ahead), always with `recvmsg`, so no
+ * descriptor is ever dropped by a read that had no room for it.
  *
  * **Resource**: open until its Scope closes or `close` runs.
  *
+ * **Interruption**: as any `SocketStream` for `receive`; an interrupted
+ * `send`/`sendFds` that had written part of its bytes leaves the stream
+ * broken for later sends (`BrokenResource`), since a partial write cannot
+ * be undone.
+ *
  * @example
  * ```ts
- * import { FdPassing } from "@netfx/core"
+ * import { FdPassing, SocketStream } from "@netfx/core"
  * import { NodeNetwork } from "@netfx/node"
  * import { Effect } from "effect"
  * import * as assert from "node:assert"
  *
  * const program = Effect.gen(function* () {
  *   const [a, b] = yield* FdPassing.socketpair()
+ *   assert.ok(SocketStream.isSocketStream(a))
  *   yield* a.sendFds(new TextEncoder().encode("x"), [a.fd]) // the peer gets a duplicate
  *   const { message, fds } = yield* b.receiveFds(16, 1)
  *   assert.strictEqual(message.length, 1)
@@ -123,7 +139,8 @@ export interface ReceivedMessage {
  * @since 0.1.0
  * @category models
  */
-export interface FdStream {
+export interface FdStream extends SocketStream.SocketStream {
+  /** The descriptor (always present: netfx owns it natively). */
   readonly fd: number
   readonly localAddress: SocketAddress.UnixPath | SocketAddress.UnixAbstract
   readonly remoteAddress: SocketAddress.UnixPath | SocketAddress.UnixAbstract
@@ -136,18 +153,7 @@ export interface FdStream {
    * **Errors**: `EndOfStream`, `ClosedResource`, `BrokenResource`,
    * `BusyResource`, `InvalidArgument`. **Interruption**: loses nothing.
    */
-  receive(
-    maxBytes?: number,
-  ): Effect.Effect<Uint8Array, EndOfStream | ClosedResource | BrokenResource | BusyResource | InvalidArgument>
-  /**
-   * Writes all bytes, waiting for the kernel to take them.
-   *
-   * **Interruption**: the stream is broken for later sends (a partial
-   * write cannot be undone).
-   */
-  send(data: Uint8Array): Effect.Effect<void, ClosedResource | BrokenResource | BusyResource>
-  /** Half-closes (shutdown SHUT_WR). */
-  readonly sendEof: Effect.Effect<void, ClosedResource | BrokenResource>
+  receive(maxBytes?: number): Effect.Effect<Uint8Array, ReceiveError>
   /**
    * Sends `message` with `fds` attached (`sendmsg` + `SCM_RIGHTS`). The
    * descriptors stay open here (the peer gets duplicates). At most 253.
@@ -187,12 +193,38 @@ export interface FdStream {
 }
 
 /**
+ * Options of {@link connect}: as `Unix.connect`'s (`path`, `timeout`).
+ *
+ * @example
+ * ```ts
+ * import { FdPassing } from "@netfx/core"
+ *
+ * const options: FdPassing.ConnectOptions = { path: "/run/app.sock", timeout: "1 second" }
+ * const conn = FdPassing.connect(options)
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ConnectOptions {
+  /** A file system path, or a `SocketAddress` (`UnixPath`, `UnixAbstract`). */
+  readonly path: UnixAddressInput
+  /**
+   * A limit for the connect (a listener with a full backlog keeps a client
+   * waiting): when it passes the socket is closed and `connect` fails with
+   * `ConnectFailed` code `ETIMEDOUT`. Default: none.
+   */
+  readonly timeout?: Duration.DurationInput
+}
+
+/**
  * Connects to a Unix stream socket, natively, for fd passing.
  *
  * **Resource**: belongs to the current Scope.
  *
- * **Errors**: `ConnectFailed` (`ENOENT`, `ECONNREFUSED`, ...);
- * `InvalidArgument`; `Unsupported` without the native addon.
+ * **Errors**: `ConnectFailed` (`ENOENT`, `ECONNREFUSED`, ...; `code:
+ * "ETIMEDOUT"` when `timeout` passed); `InvalidArgument`; `Unsupported`
+ * without the native addon.
  *
  * **Interruption**: closes the socket.
  *
@@ -204,7 +236,7 @@ export interface FdStream {
  *
  * // the AnyIO fd-passing client: read the file the server sends
  * const client = Effect.gen(function* () {
- *   const conn = yield* FdPassing.connect("/tmp/mysock")
+ *   const conn = yield* FdPassing.connect({ path: "/tmp/mysock" })
  *   const { fds } = yield* conn.receiveFds(1024, 1)
  *   const file = yield* FdPassing.toFileHandle(yield* fds[0]!.take)
  *   console.log(new TextDecoder().decode(yield* file.readAll))
@@ -215,16 +247,26 @@ export interface FdStream {
  * @category constructors
  */
 export const connect = (
-  path: UnixAddressInput,
+  options: ConnectOptions,
 ): Effect.Effect<FdStream, ConnectFailed | InvalidArgument | Unsupported, Scope.Scope | Network.Network> =>
-  fdStream.connect(path)
+  fdStream
+    .connect(options)
+    .pipe(Effect.withSpan("netfx.FdPassing.connect", { attributes: { path: Unix.spanPath(options) } }))
 
 /**
- * An fd-passing listener: accepted connections are {@link FdStream}s.
+ * An fd-passing listener: an ordinary `Listener` (`accept`, `serve`,
+ * `incoming`, `address`, `close`) whose connections are {@link FdStream}s.
+ *
+ * Accepting never fails for a transient reason: when the process is out
+ * of descriptors (`EMFILE`, `ENFILE`) or memory, or a client gave up
+ * before it was accepted (`ECONNABORTED`), the failure is logged at
+ * Warning through the caller's logger and accepting is retried after a
+ * short pause (the client waits in the kernel backlog meanwhile).
  *
  * **Resource**: open from {@link listen} until its Scope closes or `close`
  * runs; when the Scope closes the socket file is removed too, unless
- * `removeOnClose: false`.
+ * `removeOnClose: false`. Connections handed out by `incoming` and still
+ * open are closed with it.
  *
  * @example
  * ```ts
@@ -232,7 +274,7 @@ export const connect = (
  * import { Effect } from "effect"
  *
  * const greetOne = Effect.gen(function* () {
- *   const listener: FdPassing.FdListener = yield* FdPassing.listen("/tmp/fd.sock")
+ *   const listener: FdPassing.FdListener = yield* FdPassing.listen({ path: "/tmp/fd.sock" })
  *   const conn = yield* listener.accept
  *   yield* conn.send(new TextEncoder().encode("hello"))
  * }).pipe(Effect.scoped)
@@ -241,27 +283,7 @@ export const connect = (
  * @since 0.1.0
  * @category models
  */
-export interface FdListener {
-  readonly address: SocketAddress.UnixPath | SocketAddress.UnixAbstract
-  readonly fd: number
-  /**
-   * The next connection, in the caller's Scope.
-   *
-   * **Errors**: `ClosedResource`, `BusyResource`, `BrokenResource`.
-   * **Interruption**: no connection is lost (it stays in the kernel queue).
-   */
-  readonly accept: Effect.Effect<FdStream, ClosedResource | BusyResource | BrokenResource, Scope.Scope>
-  /**
-   * Accepts forever, running `handler` in its own fiber per connection; the
-   * connection closes when its handler ends. A failing handler is logged
-   * and closes only its connection. Interrupting `serve` interrupts every
-   * handler.
-   */
-  serve<E, R>(
-    handler: (connection: FdStream) => Effect.Effect<unknown, E, R>,
-  ): Effect.Effect<never, ClosedResource | BusyResource | BrokenResource, R>
-  readonly close: Effect.Effect<void>
-}
+export type FdListener = Listener<FdStream>
 
 /**
  * Options of {@link listen}.
@@ -270,14 +292,17 @@ export interface FdListener {
  * ```ts
  * import { FdPassing } from "@netfx/core"
  *
- * const options: FdPassing.ListenOptions = { mode: 0o600, backlog: 16, removeOnClose: true }
- * const listener = FdPassing.listen("/tmp/fd.sock", options)
+ * const options: FdPassing.ListenOptions = { path: "/tmp/fd.sock", mode: 0o600, backlog: 16, removeOnClose: true }
+ * const listener = FdPassing.listen(options)
  * ```
  *
  * @since 0.1.0
  * @category models
  */
 export interface ListenOptions {
+  /** A file system path, or a `SocketAddress` (`UnixPath`, `UnixAbstract`). */
+  readonly path: UnixAddressInput
+  /** Permission bits for the socket file, as in `Unix.listen`. */
   readonly mode?: number
   readonly backlog?: number
   /** Remove the socket file when the Scope closes (default `true`; AnyIO does not). */
@@ -305,7 +330,7 @@ export interface ListenOptions {
  *
  * // the AnyIO fd-passing server: send each client an open file
  * const server = Effect.gen(function* () {
- *   const listener = yield* FdPassing.listen("/tmp/mysock")
+ *   const listener = yield* FdPassing.listen({ path: "/tmp/mysock" })
  *   yield* listener.serve((client) =>
  *     Effect.acquireUseRelease(
  *       Effect.sync(() => fs.openSync("/tmp/examplefile", "r")),
@@ -320,10 +345,11 @@ export interface ListenOptions {
  * @category constructors
  */
 export const listen = (
-  path: UnixAddressInput,
-  options: ListenOptions = {},
+  options: ListenOptions,
 ): Effect.Effect<FdListener, ListenFailed | InvalidArgument | Unsupported, Scope.Scope | Network.Network> =>
-  fdStream.listen(path, options)
+  fdStream
+    .listen(options)
+    .pipe(Effect.withSpan("netfx.FdPassing.listen", { attributes: { path: Unix.spanPath(options) } }))
 
 /**
  * A connected pair of fd-passing Unix stream sockets (`socketpair`), e.g.

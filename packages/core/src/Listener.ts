@@ -93,7 +93,9 @@ export interface ListenerOptions {
 
 /**
  * A listening socket (or, dual stack, one per address family) that yields
- * connected byte streams.
+ * connected byte streams. `A` is the kind of stream it yields: a plain
+ * `SocketStream` from `Tcp.listen`/`Unix.listen`, an `FdPassing.FdStream`
+ * (a `SocketStream` that also passes descriptors) from `FdPassing.listen`.
  *
  * **Resource**: the listener is open from its constructor until its Scope
  * closes or `close` runs; closing it also closes connections handed out by
@@ -117,7 +119,7 @@ export interface ListenerOptions {
  * @since 0.1.0
  * @category models
  */
-export interface Listener {
+export interface Listener<A extends SocketStream = SocketStream> {
   readonly [ListenerTypeId]: typeof ListenerTypeId
   /** The first bound address (for dual stack, see `addresses`). */
   readonly address: SocketAddress.SocketAddress
@@ -131,7 +133,7 @@ export interface Listener {
    *
    * **Interruption**: no connection is lost; see {@link Listener}.
    */
-  readonly accept: Effect.Effect<SocketStream, ClosedResource | BusyResource, Scope.Scope>
+  readonly accept: Effect.Effect<A, ClosedResource | BusyResource, Scope.Scope>
   /**
    * Accepts forever and runs `handler` for each connection in its own fiber.
    * The connection closes when its handler ends. A handler that fails or
@@ -153,7 +155,7 @@ export interface Listener {
    * `maxConnections` or `idleTimeout`.
    */
   serve<E, R>(
-    handler: (connection: SocketStream) => Effect.Effect<unknown, E, R>,
+    handler: (connection: A) => Effect.Effect<unknown, E, R>,
     options?: ServeOptions,
   ): Effect.Effect<never, ClosedResource | BusyResource | InvalidArgument, R>
   /**
@@ -161,7 +163,7 @@ export interface Listener {
    * connection is the consumer's to `close`; those still open when the
    * listener closes are closed with it.
    */
-  readonly incoming: Stream.Stream<SocketStream, BusyResource>
+  readonly incoming: Stream.Stream<A, BusyResource>
   /** Closes the listener now. Idempotent. */
   readonly close: Effect.Effect<void>
 }

@@ -12,6 +12,8 @@
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import { printable } from "./internal/printable.ts"
 import * as SocketAddress from "./SocketAddress.ts"
 
 const at = (address: SocketAddress.SocketAddress | undefined): string =>
@@ -159,10 +161,23 @@ export class ConnectFailed extends Data.TaggedError("ConnectFailed")<{
   readonly host: string
   readonly port: number
   readonly attempts: ReadonlyArray<ConnectAttempt>
+  /**
+   * Set when the connect as a whole failed for one reason: `ETIMEDOUT`
+   * when the `timeout` option passed (every attempted socket was closed).
+   */
+  readonly code?: string | undefined
+  /** The `timeout` that passed, with `code: "ETIMEDOUT"`. */
+  readonly timeout?: Duration.Duration | undefined
 }> {
   override get message(): string {
     const tried = this.attempts.map((a) => `${SocketAddress.format(a.address)}: ${a.code}`).join(", ")
-    return `cannot connect to ${this.host}${this.port >= 0 ? `:${this.port}` : ""}${tried ? ` (${tried})` : ""}`
+    const why =
+      this.code === undefined
+        ? ""
+        : this.code === "ETIMEDOUT" && this.timeout !== undefined
+          ? `: timed out after ${Duration.format(this.timeout)}`
+          : `: ${this.code}`
+    return `cannot connect to ${printable(this.host)}${this.port >= 0 ? `:${this.port}` : ""}${why}${tried ? ` (${tried})` : ""}`
   }
 }
 
@@ -176,7 +191,7 @@ export class ConnectFailed extends Data.TaggedError("ConnectFailed")<{
  * import * as assert from "node:assert"
  *
  * const e = new NetError.ResolveFailed({ host: "x.invalid", code: "ENOTFOUND" })
- * assert.ok(e.message.includes("ENOTFOUND"))
+ * assert.strictEqual(e.message, `cannot resolve "x.invalid": ENOTFOUND (the name does not exist)`)
  * ```
  *
  * @since 0.1.0
@@ -189,8 +204,36 @@ export class ResolveFailed extends Data.TaggedError("ResolveFailed")<{
   readonly cause?: unknown
 }> {
   override get message(): string {
-    return `cannot resolve ${JSON.stringify(this.host)}: ${this.code}`
+    const reason = resolveReason(this.code, this.cause)
+    return `cannot resolve "${printable(this.host)}": ${this.code}${reason === undefined ? "" : ` (${reason})`}`
   }
+}
+
+const RESOLVE_REASONS: Readonly<Record<string, string>> = {
+  ENOTFOUND: "the name does not exist",
+  EAI_NONAME: "the name does not exist",
+  EAI_AGAIN: "temporary failure in name resolution; try again",
+  EAI_FAIL: "the resolver failed permanently",
+  ENODATA: "the name has no address of the requested family",
+  EAI_NODATA: "the name has no address of the requested family",
+  EAI_ADDRFAMILY: "the name has no address of the requested family",
+  EAI_FAMILY: "the address family is not supported",
+  EAI_SERVICE: "the port is not valid for this socket type",
+  EAI_MEMORY: "the resolver ran out of memory",
+  ETIMEOUT: "the name server did not answer in time",
+  ETIMEDOUT: "the name server did not answer in time",
+  ESERVFAIL: "the name server failed",
+  EREFUSED: "the name server refused the query",
+  ECONNREFUSED: "the name server refused the connection",
+}
+
+/** Why a resolution failed, in words: the cause's own words where it has them, else the code's meaning. */
+const resolveReason = (code: string, cause: unknown): string | undefined => {
+  if (typeof cause === "string" && cause !== "") return printable(cause)
+  const known = RESOLVE_REASONS[code]
+  if (known !== undefined) return known
+  const text = cause instanceof Error ? cause.message : undefined
+  return text === undefined || text === "" ? undefined : printable(text)
 }
 
 /**
@@ -277,14 +320,22 @@ export class IncompleteRead extends Data.TaggedError("IncompleteRead")<{
 
 /**
  * A delimiter was not found within the allowed number of bytes. The data
- * stays buffered and can still be read.
+ * stays buffered and can still be read. `operation` names the read
+ * (`receiveLine`, `receiveUntil`, `readuntil`, ...) and `delimiter` the
+ * bytes searched for.
  *
  * @example
  * ```ts
  * import { NetError } from "@netfx/core"
  * import * as assert from "node:assert"
  *
- * assert.strictEqual(new NetError.LimitExceeded({ limit: 8, buffered: 9 }).limit, 8)
+ * const e = new NetError.LimitExceeded({
+ *   limit: 8,
+ *   buffered: 9,
+ *   operation: "receiveLine",
+ *   delimiter: new TextEncoder().encode("\r\n"),
+ * })
+ * assert.strictEqual(e.message, `receiveLine: delimiter "\\r\\n" not found within 8 bytes (9 buffered)`)
  * ```
  *
  * @since 0.1.0
@@ -293,10 +344,35 @@ export class IncompleteRead extends Data.TaggedError("IncompleteRead")<{
 export class LimitExceeded extends Data.TaggedError("LimitExceeded")<{
   readonly limit: number
   readonly buffered: number
+  readonly operation?: string | undefined
+  readonly delimiter?: Uint8Array | undefined
 }> {
   override get message(): string {
-    return `delimiter not found within ${this.limit} bytes (${this.buffered} buffered)`
+    const what = this.delimiter === undefined ? "delimiter" : `delimiter "${showBytes(this.delimiter)}"`
+    const op = this.operation === undefined ? "" : `${this.operation}: `
+    return `${op}${what} not found within ${this.limit} bytes (${this.buffered} buffered)`
   }
+}
+
+const SHORT_ESCAPES: Readonly<Record<number, string>> = {
+  0: "\\0",
+  9: "\\t",
+  10: "\\n",
+  13: "\\r",
+  34: '\\"',
+  92: "\\\\",
+}
+
+/** Bytes for a message: printable ASCII as it is, everything else as `\xNN`. */
+const showBytes = (bytes: Uint8Array): string => {
+  let out = ""
+  for (const b of bytes.length > 64 ? bytes.subarray(0, 64) : bytes) {
+    out +=
+      b >= 0x20 && b < 0x7f && b !== 0x5c && b !== 0x22
+        ? String.fromCharCode(b)
+        : (SHORT_ESCAPES[b] ?? `\\x${b.toString(16).padStart(2, "0")}`)
+  }
+  return bytes.length > 64 ? `${out}...` : out
 }
 
 /**

@@ -35,7 +35,6 @@ import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as Listener from "./Listener.ts"
-import type { NetError } from "./NetError.ts"
 import type * as Network from "./Network.ts"
 import * as SocketAddress from "./SocketAddress.ts"
 import type * as SocketStream from "./SocketStream.ts"
@@ -44,7 +43,7 @@ import * as Unix from "./Unix.ts"
 
 const encoder = new TextEncoder()
 
-const genericError = (reason: "Open" | "Read" | "Write", cause: NetError) =>
+const genericError = (reason: "Open" | "Read" | "Write", cause: unknown) =>
   new Socket.SocketGenericError({ reason, cause })
 
 /**
@@ -55,7 +54,9 @@ const genericError = (reason: "Open" | "Read" | "Write", cause: NetError) =>
  * **Resource**: nothing until `run`; each run holds one connection.
  *
  * **Errors** (of `run`): `SocketGenericError` — `Open` when `open` fails,
- * `Read` when receiving fails — with the netfx error as `cause`;
+ * `Read` when receiving fails — with the error as `cause`. `open` may
+ * fail with any error, not only netfx's: put `Effect.timeout`, a retry
+ * or your own checks on it and that error becomes the `cause`;
  * `SocketCloseError` when a `CloseEvent` with a code other than 1000 was
  * written; the handler's own errors.
  *
@@ -68,7 +69,10 @@ const genericError = (reason: "Open" | "Read" | "Write", cause: NetError) =>
  * import * as PlatformSocket from "@netfx/core/PlatformSocket"
  * import { Effect } from "effect"
  *
- * const socket = PlatformSocket.fromSocketStream(Tcp.connect({ host: "127.0.0.1", port: 7000 }))
+ * // any error of your own on the connect effect: here a TimeoutException
+ * const socket = PlatformSocket.fromSocketStream(
+ *   Tcp.connect({ host: "127.0.0.1", port: 7000 }).pipe(Effect.timeout("5 seconds")),
+ * )
  * const program = Effect.flatMap(socket, (s) => s.run((chunk) => Effect.log(`${chunk.length} bytes`))).pipe(
  *   Effect.provide(MemoryNetwork.layer()),
  * )
@@ -77,7 +81,7 @@ const genericError = (reason: "Open" | "Read" | "Write", cause: NetError) =>
  * @since 0.1.0
  * @category constructors
  */
-export const fromSocketStream = <E extends NetError, RO>(
+export const fromSocketStream = <E, RO>(
   open: Effect.Effect<SocketStream.SocketStream, E, RO>,
 ): Effect.Effect<Socket.Socket, never, Exclude<RO, Scope.Scope>> =>
   Effect.map(Effect.context<Exclude<RO, Scope.Scope>>(), (openContext) => {
@@ -192,7 +196,7 @@ export const makeTcp = (options: Tcp.ConnectOptions): Effect.Effect<Socket.Socke
   fromSocketStream(Tcp.connect(options))
 
 /**
- * A client `Socket` over a Unix stream socket (`Unix.connect(path)` on each `run`).
+ * A client `Socket` over a Unix stream socket (`Unix.connect(options)` on each `run`).
  *
  * **Resource**, **Errors**, **Interruption**: as {@link makeTcp}.
  *
@@ -200,14 +204,41 @@ export const makeTcp = (options: Tcp.ConnectOptions): Effect.Effect<Socket.Socke
  * ```ts
  * import * as PlatformSocket from "@netfx/core/PlatformSocket"
  *
- * const socket = PlatformSocket.makeUnix("/run/app.sock")
+ * const socket = PlatformSocket.makeUnix({ path: "/run/app.sock", timeout: "1 second" })
  * ```
  *
  * @since 0.1.0
  * @category constructors
  */
-export const makeUnix = (path: Unix.UnixAddressInput): Effect.Effect<Socket.Socket, never, Network.Network> =>
-  fromSocketStream(Unix.connect(path))
+export const makeUnix = (options: Unix.ConnectOptions): Effect.Effect<Socket.Socket, never, Network.Network> =>
+  fromSocketStream(Unix.connect(options))
+
+/**
+ * `@effect/platform`'s `Socket` service as a Layer, connecting with
+ * `Unix.connect(options)` on each `run`.
+ *
+ * **Resource**: none until a `run`. **Errors**: none building the Layer;
+ * connect errors (`ConnectFailed`, ...) are the `cause` of a
+ * `SocketGenericError` with reason `Open` from `run`.
+ *
+ * @example
+ * ```ts
+ * import * as Socket from "@effect/platform/Socket"
+ * import { NodeNetwork } from "@netfx/node"
+ * import * as PlatformSocket from "@netfx/core/PlatformSocket"
+ * import { Effect, Layer } from "effect"
+ *
+ * const SocketLive = PlatformSocket.layerUnix({ path: "/run/app.sock" }).pipe(Layer.provide(NodeNetwork.layer))
+ * const program = Effect.flatMap(Socket.Socket, (socket) => socket.run(() => Effect.void)).pipe(
+ *   Effect.provide(SocketLive),
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerUnix = (options: Unix.ConnectOptions): Layer.Layer<Socket.Socket, never, Network.Network> =>
+  Layer.effect(Socket.Socket, makeUnix(options))
 
 /**
  * `@effect/platform`'s `Socket` service as a Layer, connecting with
@@ -322,7 +353,7 @@ export const layerServerTcp = (
 
 /**
  * `@effect/platform`'s `SocketServer` service as a Layer over a netfx Unix
- * stream listener (`Unix.listen(path, options)`: stale socket files
+ * stream listener (`Unix.listen(options)`: stale socket files
  * replaced, live ones not stolen, `mode`), closed with the Layer.
  *
  * **Resource**: the listener (and its socket file, removed on close), for
@@ -338,7 +369,7 @@ export const layerServerTcp = (
  * import * as PlatformSocket from "@netfx/core/PlatformSocket"
  * import { Effect, Layer } from "effect"
  *
- * const ServerLive = PlatformSocket.layerServerUnix("/run/app.sock", { mode: 0o660 }).pipe(
+ * const ServerLive = PlatformSocket.layerServerUnix({ path: "/run/app.sock", mode: 0o660 }).pipe(
  *   Layer.provide(NodeNetwork.layer),
  * )
  * const address = Effect.map(SocketServer.SocketServer, (server) => server.address).pipe(Effect.provide(ServerLive))
@@ -348,16 +379,12 @@ export const layerServerTcp = (
  * @category layers
  */
 export const layerServerUnix = (
-  path: Unix.UnixAddressInput,
-  options?: Unix.ListenOptions,
+  options: Unix.ListenOptions,
 ): Layer.Layer<SocketServer.SocketServer, SocketServer.SocketServerError, Network.Network> =>
   Layer.scoped(
     SocketServer.SocketServer,
     Effect.map(
-      Effect.mapError(
-        Unix.listen(path, options),
-        (cause) => new SocketServer.SocketServerError({ reason: "Open", cause }),
-      ),
+      Effect.mapError(Unix.listen(options), (cause) => new SocketServer.SocketServerError({ reason: "Open", cause })),
       fromListener,
     ),
   )

@@ -162,9 +162,19 @@ export interface RawSocket {
   readonly type: Type
   /** Whether `shutdown("write")` or `shutdown("both")` ran (Trio's `did_shutdown_SHUT_WR`). */
   readonly didShutdownWrite: boolean
-  /** getsockname(2). */
+  /**
+   * getsockname(2), asked each time it runs. Unlike every other socket
+   * type's `localAddress` member, this is an Effect: a raw socket's
+   * addresses change under you (unbound, then bound by `bind`, then given
+   * an ephemeral port by `connect`), and asking can fail (the socket
+   * closed). A stored value would be stale; an Effect says "ask the kernel
+   * now", as Trio's `getsockname()` does.
+   */
   readonly localAddress: Effect.Effect<SocketAddress.SocketAddress, OperationFailed | ClosedResource>
-  /** getpeername(2); `OperationFailed` `ENOTCONN` when not connected. */
+  /**
+   * getpeername(2), asked each time it runs (an Effect for the reasons of
+   * `localAddress`); `OperationFailed` `ENOTCONN` when not connected.
+   */
   readonly remoteAddress: Effect.Effect<SocketAddress.SocketAddress, OperationFailed | ClosedResource>
   /** bind(2) (`EADDRINUSE`, `EACCES`, ... as `OperationFailed`). */
   bind(address: SocketAddress.SocketAddress): Effect.Effect<void, OperationFailed | ClosedResource | InvalidArgument>

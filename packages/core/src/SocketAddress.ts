@@ -6,7 +6,9 @@
  *
  * @since 0.1.0
  */
+
 import * as Data from "effect/Data"
+import { printable } from "./internal/printable.ts"
 
 /**
  * An IPv4 address and port.
@@ -378,9 +380,9 @@ export const format = (address: SocketAddress): string => {
     case "Ipv6":
       return `[${runtimeHost(address)}]:${address.port}`
     case "UnixPath":
-      return address.path === "" ? "(unnamed)" : address.path
+      return address.path === "" ? "(unnamed)" : printable(address.path)
     case "UnixAbstract":
-      return `@${address.name}`
+      return `@${printable(address.name)}`
   }
 }
 

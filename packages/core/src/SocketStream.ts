@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
+import type * as Attribute from "./Attribute.ts"
 import type { RawConnection } from "./Driver.ts"
 import { SocketStreamImpl } from "./internal/socketStream.ts"
 import { TypeId } from "./internal/typeId.ts"
@@ -55,7 +56,7 @@ export {
  * @since 0.1.0
  * @category models
  */
-export interface SocketStream {
+export interface SocketStream extends Attribute.HasAttributes {
   readonly [TypeId]: typeof TypeId
   /** The local end's address. */
   readonly localAddress: SocketAddress.SocketAddress
@@ -66,10 +67,12 @@ export interface SocketStream {
   /** The OS descriptor, where the runtime exposes one (`undefined` on Bun and in memory). */
   readonly fd: number | undefined
   /**
-   * Runtime and protocol facts by name, for example `tls` (see `Tls.info`).
-   * Typed accessors live in the modules that define the facts.
+   * A typed fact about this connection, or `None` when it does not apply:
+   * `Attribute.LocalPort`, `Attribute.Fd`, `Tls.PeerCertificate`,
+   * `Tls.AlpnProtocol`, `NodeNetwork.NativeSocket`, ... (AnyIO's
+   * `extra(attribute)`). Synchronous; costs nothing until asked.
    */
-  readonly extra: Readonly<Record<string, unknown>>
+  attribute<A>(key: Attribute.Attribute<A>): Option.Option<A>
   /**
    * Receives between 1 and `maxBytes` bytes (default 65536): what is buffered
    * now, or the next bytes to arrive.
@@ -86,11 +89,13 @@ export interface SocketStream {
    */
   receive(maxBytes?: number): Effect.Effect<Uint8Array, ReceiveError>
   /**
-   * Sends all of `data`. Completes once the runtime accepted the bytes (they
-   * may still be in flight); when the runtime's write buffer is full the
-   * *next* send waits for it to drain, which is how a slow peer slows the
-   * sender. Do not mutate `data` after sending it: the runtime may still
-   * hold it.
+   * Sends all of `data`: one buffer, or several in order as one write
+   * (vectored: `writev` where the runtime has it, so a header and a body
+   * leave in one segment without copying them together first). Completes
+   * once the runtime accepted the bytes (they may still be in flight); when
+   * the runtime's write buffer is full the *next* send waits for it to
+   * drain, which is how a slow peer slows the sender. Do not mutate `data`
+   * after sending it: the runtime may still hold it.
    *
    * **Errors**: `ClosedResource` after `close` or `sendEof`;
    * `BrokenResource` when the connection broke; `BusyResource` when another
@@ -101,7 +106,7 @@ export interface SocketStream {
    * drain, before it writes), so the stream stays usable. This is stronger
    * than BSD `send`, where a partial write cannot be undone.
    */
-  send(data: Uint8Array): Effect.Effect<void, SendError>
+  send(data: Uint8Array | ReadonlyArray<Uint8Array>): Effect.Effect<void, SendError>
   /**
    * Half-closes the sending side: the peer reads `EndOfStream` after the
    * bytes already sent, and can still reply. Idempotent.

@@ -9,7 +9,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { RawConnection, RawListener } from "./Driver.ts"
 import { bindAll } from "./internal/bind.ts"
-import { connectAddresses } from "./internal/connect.ts"
+import { connectAddresses, withConnectTimeout } from "./internal/connect.ts"
 import * as internalListener from "./internal/listener.ts"
 import { secureListeners } from "./internal/tlsListener.ts"
 import * as validate from "./internal/validate.ts"
@@ -141,8 +141,12 @@ export interface ConnectOptions {
   readonly localPort?: number
   /** TCP_NODELAY; default `true` (as AnyIO, Trio and asyncio do). */
   readonly noDelay?: boolean
-  /** SO_KEEPALIVE; `true` or the initial delay in milliseconds. Default off. */
-  readonly keepAlive?: boolean | number
+  /**
+   * SO_KEEPALIVE: `true` (the system's idle time before the first probe)
+   * or that idle time as a duration (`"30 seconds"`; a number is
+   * milliseconds). Default off.
+   */
+  readonly keepAlive?: boolean | Duration.DurationInput
   /** Read-ahead bound while nobody receives (default 65536 bytes). */
   readonly highWaterMark?: number
   /**
@@ -159,6 +163,14 @@ export interface ConnectOptions {
    * address is tried only after the previous one failed.
    */
   readonly happyEyeballsDelay?: Duration.DurationInput
+  /**
+   * A limit for the whole connect: resolution, every attempt and the TLS
+   * handshake. When it passes, every socket attempted so far is closed and
+   * `connect` fails with `ConnectFailed` whose `code` is `ETIMEDOUT` (the
+   * attempts still pending are listed with `ETIMEDOUT` too). Default: none
+   * (the system's own connect timeout, minutes on Linux).
+   */
+  readonly timeout?: Duration.DurationInput
 }
 
 /**
@@ -175,10 +187,14 @@ export interface ConnectOptions {
  * **Resource**: the socket belongs to the current Scope and is closed when
  * it closes (or by `close`).
  *
- * **Errors**: `InvalidArgument` for a bad port or host; `ResolveFailed`
- * when the name does not resolve; `ConnectFailed` listing every attempted
- * address with its errno (`ECONNREFUSED`, `ETIMEDOUT`, ...); `Unsupported`
- * when the runtime has no TCP.
+ * **Errors**: `InvalidArgument` for a bad port, host or duration;
+ * `ResolveFailed` when the name does not resolve; `ConnectFailed` listing
+ * every attempted address with its errno (`ECONNREFUSED`, `ETIMEDOUT`,
+ * ...), with `code: "ETIMEDOUT"` when `timeout` passed; `TlsFailed` when
+ * the handshake fails; `Unsupported` when the runtime has no TCP.
+ *
+ * **Tracing**: runs in a span `netfx.Tcp.connect` (attributes `host`,
+ * `port`), so a failure's trace points at the caller.
  *
  * **Interruption**: at any moment (resolving or racing) it closes every
  * socket it opened, the winner's too if one had connected; nothing leaks.
@@ -212,35 +228,65 @@ export const connect = (
     const port = yield* validate.port("port", options.port)
     const localPort = options.localPort === undefined ? undefined : yield* validate.port("localPort", options.localPort)
     if (options.highWaterMark !== undefined) yield* validate.positiveInt("highWaterMark", options.highWaterMark)
-    if (typeof options.happyEyeballsDelay === "number") {
-      yield* validate.nonNegative("happyEyeballsDelay", options.happyEyeballsDelay)
+    if (options.happyEyeballsDelay !== undefined) {
+      yield* validate.nonNegativeDuration("happyEyeballsDelay", options.happyEyeballsDelay)
     }
+    const keepAliveMillis = yield* keepAliveOf(options.keepAlive)
+    const timeout =
+      options.timeout === undefined ? undefined : yield* validate.positiveDuration("timeout", options.timeout)
     const tcp = yield* Network.driver("tcp", "TCP")
     const tls = options.tls === undefined || options.tls === false ? undefined : options.tls
     const tlsDriver = tls === undefined ? undefined : yield* Tls.driver
     const network = yield* Network.Network
     // a numeric local address binds one family: only addresses of that family can connect from it
     const localFamily = options.localHost === undefined ? 0 : SocketAddress.numericFamily(options.localHost)
-    const addresses = yield* resolveStream(network.resolver, host, port, localFamily)
-    const keepAlive = options.keepAlive ?? false
-    const raw = yield* connectAddresses(
-      addresses,
-      (address) =>
-        tcp.connect({
-          address,
-          localHost: options.localHost,
-          localPort,
-          noDelay: options.noDelay ?? true,
-          keepAlive: keepAlive !== false,
-          keepAliveInitialDelayMillis: typeof keepAlive === "number" ? keepAlive : 0,
-        }),
-      { host, port, delay: options.happyEyeballsDelay },
-    )
+    const tried: Array<{ readonly address: SocketAddress.Ipv4 | SocketAddress.Ipv6; code?: string }> = []
+    const run = Effect.gen(function* () {
+      const addresses = yield* resolveStream(network.resolver, host, port, localFamily)
+      const raw = yield* connectAddresses(
+        addresses,
+        (address) => {
+          const attempt: { readonly address: SocketAddress.Ipv4 | SocketAddress.Ipv6; code?: string } = { address }
+          tried.push(attempt)
+          return tcp
+            .connect({
+              address,
+              localHost: options.localHost,
+              localPort,
+              noDelay: options.noDelay ?? true,
+              keepAlive: keepAliveMillis !== undefined,
+              keepAliveInitialDelayMillis: keepAliveMillis ?? 0,
+            })
+            .pipe(
+              Effect.tapError((e) =>
+                Effect.sync(() => {
+                  attempt.code = e.attempts[0]?.code ?? "ECONNREFUSED"
+                }),
+              ),
+            )
+        },
+        { host, port, delay: options.happyEyeballsDelay },
+      )
+      return tlsDriver === undefined || tls === undefined
+        ? raw
+        : yield* Tls.clientHandshake(tlsDriver, raw, Tls.clientRequest(host, tls))
+    })
+    const raw =
+      timeout === undefined
+        ? yield* run
+        : yield* withConnectTimeout(run, timeout, () =>
+            tried.map((t) => ({ address: t.address, code: t.code ?? "ETIMEDOUT" })),
+          )(host, port)
     const streamOptions = options.highWaterMark === undefined ? undefined : { highWaterMark: options.highWaterMark }
-    const secured =
-      tlsDriver === undefined || tls === undefined ? raw : yield* tlsDriver.connect(raw, Tls.clientRequest(host, tls))
-    return yield* SocketStream.makeScoped(secured, streamOptions)
-  })
+    return yield* SocketStream.makeScoped(raw, streamOptions)
+  }).pipe(Effect.withSpan("netfx.Tcp.connect", { attributes: { host: options.host, port: options.port } }))
+
+const keepAliveOf = (value: unknown): Effect.Effect<number | undefined, InvalidArgument> =>
+  value === undefined || value === false
+    ? Effect.succeed(undefined)
+    : value === true
+      ? Effect.succeed(0)
+      : Effect.map(validate.nonNegativeDuration("keepAlive", value), (d) => Math.round(Duration.toMillis(d)))
 
 const resolveStream = (
   resolver: Network.NetworkService["resolver"],
@@ -296,7 +342,7 @@ export interface ListenOptions {
   readonly highWaterMark?: number
   /**
    * Serve TLS: every accepted connection completes a handshake (limited by
-   * `tls.handshakeTimeoutMillis`, default 10 s) before `accept`/`serve` see
+   * `tls.handshakeTimeout`, default 10 s) before `accept`/`serve` see
    * it. A failed or timed-out handshake is logged once with the peer
    * address and the connection dropped; the handler is never called for
    * it. At most `tls.maxHandshakes` (default 1024) handshakes are in
@@ -314,7 +360,7 @@ export interface ListenOptions {
  * the system that nobody took.
  *
  * **Errors**: `InvalidArgument` for a bad port, backlog or `tls` option
- * (a TLS listener without `cert` and `key`, a bad `handshakeTimeoutMillis`
+ * (a TLS listener without `cert` and `key`, a bad `handshakeTimeout`
  * or `maxHandshakes`, an `sniContexts` key that is not a host name);
  * `ResolveFailed`
  * for an unresolvable host; `ListenFailed` with `EADDRINUSE`, `EACCES`,
@@ -382,7 +428,7 @@ export const listen = (
       backlog,
       ...(options.highWaterMark === undefined ? {} : { streamOptions: { highWaterMark: options.highWaterMark } }),
     })
-  })
+  }).pipe(Effect.withSpan("netfx.Tcp.listen", { attributes: { host: options.host ?? "*", port: options.port ?? 0 } }))
 
 const listenKeepAlive = (
   keepAlive: boolean | Duration.DurationInput | undefined,

@@ -32,13 +32,17 @@
  *
  * @since 0.1.0
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import * as Attribute from "./Attribute.ts"
 import type { RawConnection } from "./Driver.ts"
+import { releasingOnFailure } from "./internal/connect.ts"
 import { SocketStreamImpl } from "./internal/socketStream.ts"
-import { InvalidArgument, type TlsFailed, type Unsupported } from "./NetError.ts"
+import * as validate from "./internal/validate.ts"
+import { InvalidArgument, TlsFailed, type Unsupported } from "./NetError.ts"
 import * as Network from "./Network.ts"
 import * as Resolver from "./Resolver.ts"
 import * as SocketAddress from "./SocketAddress.ts"
@@ -143,6 +147,13 @@ export interface TlsClientOptions {
   readonly rejectUnauthorized?: boolean
   /** See the module notes on close_notify; default `true`. */
   readonly standardCompatible?: boolean
+  /**
+   * Time limit for the handshake (after the TCP connection is up); when it
+   * passes the connection is closed and the connect or `wrap` fails with
+   * `TlsFailed` code `ETIMEDOUT`. Default: none (bound the whole connect
+   * with `Tcp.connect`'s `timeout`).
+   */
+  readonly handshakeTimeout?: Duration.DurationInput
 }
 
 /**
@@ -193,8 +204,8 @@ export interface TlsServerOptions extends TlsCredentials {
   readonly sniCallback?: (serverName: string) => TlsCredentials | undefined
   /**
    * Listeners: how long a connection may take to complete its handshake
-   * before it is closed (and logged with code `ETIMEDOUT`). Default 10
-   * seconds (10000). Why 10 s: a real handshake takes one or two round
+   * before it is closed (and logged with code `ETIMEDOUT`), as a duration
+   * (`"10 seconds"`; a number is milliseconds). Default 10 seconds. Why 10 s: a real handshake takes one or two round
    * trips plus certificate checks, well under a second even across a
    * continent, and 10 s still covers a client on a poor mobile or satellite
    * link that loses its first flights (TCP retransmits after 1, 2 and 4 s);
@@ -205,9 +216,9 @@ export interface TlsServerOptions extends TlsCredentials {
    * only through `ReadTimeout`/`ReadHeaderTimeout`, off by default). Not
    * used by {@link wrap}: bound a STARTTLS handshake with `Effect.timeout`.
    *
-   * **Errors**: `InvalidArgument` at listen time unless a positive number.
+   * **Errors**: `InvalidArgument` at listen time unless a positive duration.
    */
-  readonly handshakeTimeoutMillis?: number
+  readonly handshakeTimeout?: Duration.DurationInput
   /**
    * Listeners: the most TLS handshakes in progress at once, per bound
    * address (default 1024). A connection that arrives when all are taken
@@ -417,7 +428,8 @@ export const credentialsFor = (options: TlsServerOptions, serverName: string): T
 }
 
 /**
- * Facts of an established TLS session, in `stream.extra.tls`.
+ * Facts of an established TLS session: `stream.attribute(Tls.Info)`, or
+ * one fact at a time with `Tls.AlpnProtocol`, `Tls.PeerCertificate`, ...
  *
  * @example
  * ```ts
@@ -505,9 +517,10 @@ export interface TlsDriver {
 }
 
 /**
- * Reads the TLS facts of a stream: `None` for a stream without TLS.
+ * Reads the TLS facts of a stream: `None` for a stream without TLS. The
+ * same as `stream.attribute(Tls.Info)`.
  *
- * **Resource**: none (reads `stream.extra.tls`). **Errors**: none.
+ * **Resource**: none. **Errors**: none.
  * **Interruption**: not applicable (synchronous).
  *
  * @example
@@ -524,10 +537,132 @@ export interface TlsDriver {
  * @since 0.1.0
  * @category accessors
  */
-export const info = (stream: { readonly extra: Readonly<Record<string, unknown>> }): Option.Option<TlsInfo> => {
-  const tls = stream.extra.tls
-  return typeof tls === "object" && tls !== null && "serverSide" in tls ? Option.some(tls as TlsInfo) : Option.none()
+export const info = (stream: Attribute.HasAttributes): Option.Option<TlsInfo> => stream.attribute(Info)
+
+const tlsOf = (facts: Attribute.Facts): TlsInfo | undefined => {
+  const tls = facts.extra.tls
+  return typeof tls === "object" && tls !== null && "serverSide" in tls ? (tls as TlsInfo) : undefined
 }
+
+/**
+ * Every TLS fact of the session at once; `None` without TLS.
+ *
+ * @example
+ * ```ts
+ * import { Tls, type SocketStream } from "@netfx/core"
+ *
+ * const session = (conn: SocketStream.SocketStream) => conn.attribute(Tls.Info)
+ * ```
+ *
+ * @since 0.2.0
+ * @category attributes
+ */
+export const Info: Attribute.Attribute<TlsInfo> = Attribute.make("tls", tlsOf)
+
+/**
+ * The negotiated ALPN protocol; `None` without TLS or when none was agreed.
+ *
+ * @example
+ * ```ts
+ * import { Tls, type SocketStream } from "@netfx/core"
+ * import { Option } from "effect"
+ *
+ * const isH2 = (conn: SocketStream.SocketStream) => Option.contains(conn.attribute(Tls.AlpnProtocol), "h2")
+ * ```
+ *
+ * @since 0.2.0
+ * @category attributes
+ */
+export const AlpnProtocol: Attribute.Attribute<string> = Attribute.make("tls.alpnProtocol", (f) => {
+  const tls = tlsOf(f)
+  return tls === undefined ? undefined : Option.getOrUndefined(tls.alpnProtocol)
+})
+
+/**
+ * The cipher suite (OpenSSL and IANA names).
+ *
+ * @example
+ * ```ts
+ * import { Tls, type SocketStream } from "@netfx/core"
+ * import { Option } from "effect"
+ *
+ * const iana = (conn: SocketStream.SocketStream) => Option.map(conn.attribute(Tls.Cipher), (c) => c.standardName)
+ * ```
+ *
+ * @since 0.2.0
+ * @category attributes
+ */
+export const Cipher: Attribute.Attribute<TlsInfo["cipher"]> = Attribute.make("tls.cipher", (f) => tlsOf(f)?.cipher)
+
+/**
+ * The protocol version, `"TLSv1.2"`, `"TLSv1.3"`, ...
+ *
+ * @example
+ * ```ts
+ * import { Tls, type SocketStream } from "@netfx/core"
+ *
+ * const version = (conn: SocketStream.SocketStream) => conn.attribute(Tls.Version)
+ * ```
+ *
+ * @since 0.2.0
+ * @category attributes
+ */
+export const Version: Attribute.Attribute<string> = Attribute.make("tls.version", (f) => tlsOf(f)?.version)
+
+/**
+ * The peer's certificate (on a server: the client's, when it sent one).
+ *
+ * @example
+ * ```ts
+ * import { Tls, type SocketStream } from "@netfx/core"
+ * import { Option } from "effect"
+ *
+ * const clientCn = (conn: SocketStream.SocketStream) =>
+ *   Option.map(conn.attribute(Tls.PeerCertificate), (cert) => cert.subject.CN)
+ * ```
+ *
+ * @since 0.2.0
+ * @category attributes
+ */
+export const PeerCertificate: Attribute.Attribute<PeerCertificate> = Attribute.make("tls.peerCertificate", (f) => {
+  const tls = tlsOf(f)
+  return tls === undefined ? undefined : Option.getOrUndefined(tls.peerCertificate)
+})
+
+/**
+ * The SNI name: sent by this client, or received by this server.
+ *
+ * @example
+ * ```ts
+ * import { Tls, type SocketStream } from "@netfx/core"
+ *
+ * const vhost = (conn: SocketStream.SocketStream) => conn.attribute(Tls.ServerName)
+ * ```
+ *
+ * @since 0.2.0
+ * @category attributes
+ */
+export const ServerName: Attribute.Attribute<string> = Attribute.make("tls.serverName", (f) => {
+  const tls = tlsOf(f)
+  return tls === undefined ? undefined : Option.getOrUndefined(tls.serverName)
+})
+
+/**
+ * Whether the peer's certificate was verified (`false` on a server that
+ * accepted an unverified client with `rejectUnauthorized: false`).
+ *
+ * @example
+ * ```ts
+ * import { Tls, type SocketStream } from "@netfx/core"
+ * import { Option } from "effect"
+ *
+ * const verified = (conn: SocketStream.SocketStream) => Option.getOrElse(conn.attribute(Tls.Authorized), () => false)
+ * ```
+ *
+ * @since 0.2.0
+ * @category attributes
+ */
+export const Authorized: Attribute.Attribute<boolean> = Attribute.make("tls.authorized", (f) => tlsOf(f)?.authorized)
 
 /**
  * Options of {@link wrap}: which side of the handshake this end plays.
@@ -612,7 +747,7 @@ export const wrap = (
     const secured =
       options.side === "server"
         ? yield* tls.accept(raw, options)
-        : yield* tls.connect(raw, { ...options, host: options.host ?? hostOf(raw.remoteAddress) })
+        : yield* clientHandshake(tls, raw, { ...options, host: options.host ?? hostOf(raw.remoteAddress) })
     return yield* SocketStream.makeScoped(secured)
   })
 
@@ -645,15 +780,48 @@ export const clientRequest = (host: string, tls: true | TlsClientOptions): Clien
 }
 
 /**
+ * The client handshake with the request's `handshakeTimeout` applied:
+ * `TlsFailed` code `ETIMEDOUT` when it passes (the interrupted handshake
+ * closes what it opened), `InvalidArgument` for a bad duration.
+ *
+ * @internal
+ */
+export const clientHandshake = (
+  tls: TlsDriver,
+  raw: RawConnection,
+  request: ClientRequest,
+): Effect.Effect<RawConnection, TlsFailed | InvalidArgument, Scope.Scope> => {
+  const limit = request.handshakeTimeout
+  if (limit === undefined) return tls.connect(raw, request)
+  return Effect.flatMap(validate.positiveDuration("tls.handshakeTimeout", limit), (duration) =>
+    // on timeout, what the handshake opened is released at once (the raw connection too)
+    releasingOnFailure(
+      tls.connect(raw, request).pipe(
+        Effect.timeoutFail({
+          duration,
+          onTimeout: () =>
+            new TlsFailed({
+              code: "ETIMEDOUT",
+              reason: `TLS handshake did not complete within ${Duration.format(duration)}`,
+              address: raw.remoteAddress,
+            }),
+        }),
+        Effect.tapError(() => Effect.sync(() => raw.close())),
+      ),
+    ),
+  )
+}
+
+/**
  * Validates server options once, at listen time.
  *
  * @internal
  */
 export const validateServer = (options: TlsServerOptions): Effect.Effect<TlsServerOptions, InvalidArgument> => {
-  const t = options.handshakeTimeoutMillis
-  if (t !== undefined && (typeof t !== "number" || !Number.isFinite(t) || t <= 0)) {
+  const t = options.handshakeTimeout
+  if (t !== undefined && !validate.isPositiveDuration(t)) {
     return Effect.fail(
-      new InvalidArgument({ argument: "tls.handshakeTimeoutMillis", reason: "must be a positive number", value: t }),
+      new InvalidArgument({ argument: "tls.handshakeTimeout", reason: "must be a positive duration", value: t }),
     )
   }
   const m = options.maxHandshakes

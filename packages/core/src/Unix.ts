@@ -16,9 +16,11 @@
  *
  * @since 0.1.0
  */
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { RawConnection, RawListener } from "./Driver.ts"
+import { withConnectTimeout } from "./internal/connect.ts"
 import * as internalListener from "./internal/listener.ts"
 import * as validate from "./internal/validate.ts"
 import type { Listener } from "./Listener.ts"
@@ -37,7 +39,7 @@ import * as SocketStream from "./SocketStream.ts"
  * import { SocketAddress, Unix } from "@netfx/core"
  *
  * const inputs: ReadonlyArray<Unix.UnixAddressInput> = ["/run/app.sock", SocketAddress.unixAbstract("app")]
- * const connections = inputs.map((path) => Unix.connect(path))
+ * const connections = inputs.map((path) => Unix.connect({ path }))
  * ```
  *
  * @since 0.1.0
@@ -254,22 +256,32 @@ export const toAddress = (
 }
 
 /**
- * Options of {@link connect}.
+ * Options of {@link connect}: the address as `path`, shaped like
+ * `Tcp.connect`'s `{ host, port }`.
  *
  * @example
  * ```ts
- * import { Unix } from "@netfx/core"
+ * import { SocketAddress, Unix } from "@netfx/core"
  *
- * const options: Unix.ConnectOptions = { highWaterMark: 16 * 1024 }
- * const conn = Unix.connect("/run/app.sock", options)
+ * const options: Unix.ConnectOptions = { path: "/run/app.sock", highWaterMark: 16 * 1024, timeout: "2 seconds" }
+ * const conn = Unix.connect(options)
+ * const abstract = Unix.connect({ path: SocketAddress.unixAbstract("app") })
  * ```
  *
  * @since 0.1.0
  * @category models
  */
 export interface ConnectOptions {
+  /** A file system path, or a `SocketAddress` (`UnixPath`, `UnixAbstract`). */
+  readonly path: UnixAddressInput
   /** Read-ahead bound while nobody receives (default 65536 bytes). */
   readonly highWaterMark?: number
+  /**
+   * A limit for the connect (a listener whose backlog is full keeps a
+   * client waiting): when it passes the socket is closed and `connect`
+   * fails with `ConnectFailed` code `ETIMEDOUT`. Default: none.
+   */
+  readonly timeout?: Duration.DurationInput
 }
 
 /**
@@ -279,11 +291,14 @@ export interface ConnectOptions {
  * it closes (or by `close`).
  *
  * **Errors**: `InvalidArgument` for an empty, too long or NUL-containing
- * path; `ConnectFailed` with `ENOENT` (no such path), `ECONNREFUSED` (a
- * socket file nobody listens on), `EACCES`, ... (`host` is the formatted
- * address, `port` is -1); `Unsupported` when the runtime has no Unix sockets.
+ * path or a bad `timeout`; `ConnectFailed` with `ENOENT` (no such path),
+ * `ECONNREFUSED` (a socket file nobody listens on), `EACCES`, ... (`host`
+ * is the formatted address, `port` is -1), with `code: "ETIMEDOUT"` when
+ * `timeout` passed; `Unsupported` when the runtime has no Unix sockets.
  *
  * **Interruption**: closes the socket; nothing leaks.
+ *
+ * **Tracing**: runs in a span `netfx.Unix.connect` (attribute `path`).
  *
  * @example
  * ```ts
@@ -292,7 +307,7 @@ export interface ConnectOptions {
  * import { Effect } from "effect"
  *
  * const program = Effect.gen(function* () {
- *   const conn = yield* Unix.connect("/tmp/mysock")
+ *   const conn = yield* Unix.connect({ path: "/tmp/mysock" })
  *   yield* conn.send(new TextEncoder().encode("Hi"))
  * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
  * ```
@@ -301,23 +316,39 @@ export interface ConnectOptions {
  * @category constructors
  */
 export const connect = (
-  path: UnixAddressInput,
-  options: ConnectOptions = {},
+  options: ConnectOptions,
 ): Effect.Effect<
   SocketStream.SocketStream,
   ConnectFailed | InvalidArgument | Unsupported,
   Scope.Scope | Network.Network
 > =>
   Effect.gen(function* () {
-    const address = yield* toAddress("path", path)
+    const address = yield* toAddress("path", options.path)
     if (options.highWaterMark !== undefined) yield* validate.positiveInt("highWaterMark", options.highWaterMark)
+    const timeout =
+      options.timeout === undefined ? undefined : yield* validate.positiveDuration("timeout", options.timeout)
     const unix = yield* Network.driver("unix", "Unix sockets")
-    const raw = yield* unix.connect(address)
+    const raw =
+      timeout === undefined
+        ? yield* unix.connect(address)
+        : yield* withConnectTimeout(unix.connect(address), timeout, () => [{ address, code: "ETIMEDOUT" }])(
+            SocketAddress.format(address),
+            -1,
+          )
     return yield* SocketStream.makeScoped(
       raw,
       options.highWaterMark === undefined ? undefined : { highWaterMark: options.highWaterMark },
     )
-  })
+  }).pipe(Effect.withSpan("netfx.Unix.connect", { attributes: { path: spanPath(options) } }))
+
+/** @internal The path for a span attribute (whatever the caller passed, printable). */
+export const spanPath = (options: { readonly path?: unknown } | undefined): string => {
+  const path = options?.path
+  if (typeof path === "string") return path
+  return typeof path === "object" && path !== null && "_tag" in path
+    ? SocketAddress.format(path as SocketAddress.SocketAddress)
+    : String(path)
+}
 
 /**
  * Options of {@link listen}.
@@ -326,14 +357,16 @@ export const connect = (
  * ```ts
  * import { Unix } from "@netfx/core"
  *
- * const options: Unix.ListenOptions = { mode: 0o660, backlog: 128, removeOnClose: false }
- * const listener = Unix.listen("/run/app.sock", options)
+ * const options: Unix.ListenOptions = { path: "/run/app.sock", mode: 0o660, backlog: 128, removeOnClose: false }
+ * const listener = Unix.listen(options)
  * ```
  *
  * @since 0.1.0
  * @category models
  */
 export interface ListenOptions {
+  /** A file system path, or a `SocketAddress` (`UnixPath`, `UnixAbstract`). */
+  readonly path: UnixAddressInput
   /**
    * Permission bits for the socket file (e.g. `0o600`); paths only.
    * Default: as the umask gives. Applied with chmod right after bind, so
@@ -376,6 +409,8 @@ const listenFailed = (address: SocketAddress.UnixPath | SocketAddress.UnixAbstra
  *
  * **Interruption**: closes whatever it bound.
  *
+ * **Tracing**: runs in a span `netfx.Unix.listen` (attribute `path`).
+ *
  * @example
  * ```ts
  * import { SocketStream, Unix } from "@netfx/core"
@@ -383,7 +418,7 @@ const listenFailed = (address: SocketAddress.UnixPath | SocketAddress.UnixAbstra
  * import { Effect } from "effect"
  *
  * const server = Effect.gen(function* () {
- *   const listener = yield* Unix.listen("/tmp/mysock", { mode: 0o600 })
+ *   const listener = yield* Unix.listen({ path: "/tmp/mysock", mode: 0o600 })
  *   yield* listener.serve((conn) => SocketStream.pipe(conn, conn))
  * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
  * ```
@@ -392,11 +427,10 @@ const listenFailed = (address: SocketAddress.UnixPath | SocketAddress.UnixAbstra
  * @category constructors
  */
 export const listen = (
-  path: UnixAddressInput,
-  options: ListenOptions = {},
+  options: ListenOptions,
 ): Effect.Effect<Listener, ListenFailed | InvalidArgument | Unsupported, Scope.Scope | Network.Network> =>
   Effect.gen(function* () {
-    const address = yield* toAddress("path", path)
+    const address = yield* toAddress("path", options.path)
     const backlog = yield* validate.positiveInt("backlog", options.backlog ?? internalListener.DEFAULT_BACKLOG)
     if (options.highWaterMark !== undefined) yield* validate.positiveInt("highWaterMark", options.highWaterMark)
     yield* validateMode(options.mode)
@@ -414,7 +448,7 @@ export const listen = (
       backlog,
       ...(options.highWaterMark === undefined ? {} : { streamOptions: { highWaterMark: options.highWaterMark } }),
     })
-  })
+  }).pipe(Effect.withSpan("netfx.Unix.listen", { attributes: { path: spanPath(options) } }))
 
 /**
  * Binds at a Unix address with netfx's path rules: a stale socket file is

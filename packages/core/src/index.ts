@@ -8,6 +8,8 @@
 
 /** @since 0.1.0 */
 export * as Asyncio from "./Asyncio.ts"
+/** @since 0.2.0 */
+export * as Attribute from "./Attribute.ts"
 /** @since 0.1.0 */
 export * as BufferedStream from "./BufferedStream.ts"
 /** @since 0.2.0 */

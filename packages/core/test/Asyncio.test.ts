@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Asyncio, MemoryNetwork, NetError, type Network, SocketAddress } from "@netfx/core"
+import { Asyncio, Attribute, MemoryNetwork, NetError, type Network, SocketAddress } from "@netfx/core"
 import { Certs, eventually, Peers } from "@netfx/core/testing"
 import { NodeNetwork } from "@netfx/node"
 import * as Chunk from "effect/Chunk"
@@ -346,7 +346,13 @@ describe("Asyncio StreamWriter (fed)", () => {
         serverName: Option.none(),
         version: "TLSv1.3",
       }
-      const [, writer] = yield* Asyncio.fromStream({ ...f.stream, extra: { tls, custom: 42 } })
+      const facts: Attribute.Facts = {
+        localAddress: f.stream.localAddress,
+        remoteAddress: f.stream.remoteAddress,
+        fd: undefined,
+        extra: { tls: { ...tls, serverSide: false, authorized: true } },
+      }
+      const [, writer] = yield* Asyncio.fromStream({ ...f.stream, attribute: (key) => Attribute.get(facts, key) })
       assert.deepStrictEqual(writer.extraInfo("peername"), SocketAddress.ipv4("127.0.0.1", 2))
       assert.deepStrictEqual(writer.extraInfo("sockname"), SocketAddress.ipv4("127.0.0.1", 1))
       assert.strictEqual((writer.extraInfo("socket") as { family: string }).family, "ipv4")
@@ -355,8 +361,8 @@ describe("Asyncio StreamWriter (fed)", () => {
       assert.strictEqual(writer.extraInfo("tls_version"), "TLSv1.3")
       assert.strictEqual(writer.extraInfo("server_hostname", "none"), "none")
       assert.strictEqual(writer.extraInfo("alpn_protocol"), "h2")
-      assert.strictEqual(writer.extraInfo("ssl_object"), tls)
-      assert.strictEqual(writer.extraInfo("custom"), 42)
+      assert.strictEqual(writer.extraInfo("ssl_object"), facts.extra.tls)
+      assert.strictEqual(writer.extraInfo("custom"), undefined)
       assert.strictEqual(writer.extraInfo("nothing", "dflt"), "dflt")
       const [, plain] = yield* Asyncio.fromStream(feedStream().stream)
       assert.isUndefined(plain.extraInfo("peercert"))

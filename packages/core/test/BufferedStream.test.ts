@@ -89,6 +89,50 @@ describe("BufferedStream (fed chunks)", () => {
     }),
   )
 
+  it.effect("LimitExceeded names the operation and the delimiter", () =>
+    Effect.gen(function* () {
+      const f = feedStream()
+      const b = BufferedStream.make(f.stream)
+      f.feed("GET / HTTP/1.1 and no end of line")
+      const line = yield* Effect.flip(b.receiveLine({ delimiter: "\r\n", maxLength: 8 }))
+      assert.strictEqual(line._tag, "LimitExceeded")
+      if (line._tag !== "LimitExceeded") return
+      assert.strictEqual(line.operation, "receiveLine")
+      assert.deepStrictEqual(line.delimiter, bytes("\r\n"))
+      assert.strictEqual(line.message, 'receiveLine: delimiter "\\r\\n" not found within 8 bytes (33 buffered)')
+      // the error's delimiter is a copy: mutating it changes nothing for later reads
+      line.delimiter?.fill(0)
+      const until = yield* Effect.flip(b.receiveUntil(bytes("\0"), 4))
+      assert.strictEqual(until._tag, "LimitExceeded")
+      if (until._tag === "LimitExceeded") assert.strictEqual(until.operation, "receiveUntil")
+      f.feed("\r\n")
+      assert.strictEqual(text(yield* b.receiveLine({ delimiter: "\r\n" })), "GET / HTTP/1.1 and no end of line")
+    }),
+  )
+
+  it.effect("a string delimiter is encoded once, not per call", () =>
+    Effect.gen(function* () {
+      const f = feedStream()
+      const b = BufferedStream.make(f.stream)
+      const delimiter = "\r\n--netfx-boundary--\r\n"
+      for (let i = 0; i < 100; i++) f.feed(`part ${i}${delimiter}`)
+      const encode = TextEncoder.prototype.encode
+      let calls = 0
+      TextEncoder.prototype.encode = function (this: InstanceType<typeof TextEncoder>, input?: string) {
+        if (input === delimiter) calls++
+        return encode.call(this, input)
+      }
+      try {
+        for (let i = 0; i < 50; i++) assert.strictEqual(text(yield* b.receiveUntil(delimiter, 1024)), `part ${i}`)
+        for (let i = 50; i < 100; i++)
+          assert.strictEqual(text(yield* b.receiveLine({ delimiter, maxLength: 1024 })), `part ${i}`)
+      } finally {
+        TextEncoder.prototype.encode = encode
+      }
+      assert.isAtMost(calls, 1)
+    }),
+  )
+
   it.effect("receiveUntil: the delimiter may start exactly at maxBytes", () =>
     Effect.gen(function* () {
       const b = BufferedStream.make(scripted([bytes("1234\n"), bytes("12345\n")]))

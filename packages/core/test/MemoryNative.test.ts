@@ -120,8 +120,8 @@ describe("MemoryNetwork virtual kernel", () => {
   it.effect("Unix streams and fd-passing streams reach each other's listeners, as on a real system", () =>
     Effect.gen(function* () {
       // FdPassing client -> Unix.listen listener
-      const listener = yield* Unix.listen("/run/stream.sock")
-      const client = yield* FdPassing.connect("/run/stream.sock")
+      const listener = yield* Unix.listen({ path: "/run/stream.sock" })
+      const client = yield* FdPassing.connect({ path: "/run/stream.sock" })
       const server = yield* listener.accept
       assert.deepStrictEqual(server.localAddress, SocketAddress.unixPath("/run/stream.sock"))
       yield* client.send(encoder.encode("from fd-passing"))
@@ -130,8 +130,8 @@ describe("MemoryNetwork virtual kernel", () => {
       yield* server.send(encoder.encode("reply"))
       assert.strictEqual(decoder.decode(yield* client.receive()), "reply")
       // Unix.connect -> FdPassing listener; the byte stream's descriptor can be passed on
-      const fdListener = yield* FdPassing.listen("/run/fd.sock")
-      const unixClient = yield* Unix.connect("/run/fd.sock")
+      const fdListener = yield* FdPassing.listen({ path: "/run/fd.sock" })
+      const unixClient = yield* Unix.connect({ path: "/run/fd.sock" })
       const fdServer = yield* fdListener.accept
       yield* unixClient.send(encoder.encode("from unix"))
       assert.strictEqual(decoder.decode(yield* fdServer.receive()), "from unix")
@@ -143,7 +143,7 @@ describe("MemoryNetwork virtual kernel", () => {
       yield* adopted.send(encoder.encode("via the passed descriptor"))
       assert.strictEqual(decoder.decode(yield* fdServer.receive()), "via the passed descriptor")
       // nobody at a path: the same errors for both kinds
-      const e = yield* Effect.flip(Effect.scoped(Unix.connect("/run/none.sock")))
+      const e = yield* Effect.flip(Effect.scoped(Unix.connect({ path: "/run/none.sock" })))
       assert.strictEqual(e._tag === "ConnectFailed" ? e.attempts[0]?.code : e._tag, "ENOENT")
     }).pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer())),
   )
@@ -267,8 +267,8 @@ describe("MemoryNetwork virtual kernel", () => {
     Effect.gen(function* () {
       // a connection still in the backlog when its listener closes is reset
       const listenerScope = yield* Scope.make()
-      yield* Scope.extend(FdPassing.listen("/run/short.sock"), listenerScope)
-      const waiting = yield* FdPassing.connect("/run/short.sock")
+      yield* Scope.extend(FdPassing.listen({ path: "/run/short.sock" }), listenerScope)
+      const waiting = yield* FdPassing.connect({ path: "/run/short.sock" })
       yield* Scope.close(listenerScope, Exit.void)
       const reset = yield* Effect.flip(waiting.receive())
       assert.strictEqual(reset._tag === "BrokenResource" ? reset.code : reset._tag, "ECONNRESET")

@@ -21,6 +21,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
+import * as Tracer from "effect/Tracer"
 import { trackedMemory, virtual } from "./support/memory.ts"
 
 const tracked = trackedMemory({ links: [{ to: "192.0.2.1", faults: { blackhole: true } }] })
@@ -567,18 +568,18 @@ describe("MemoryNetwork Unix sockets", () => {
     virtual(
       Effect.gen(function* () {
         const control = yield* MemoryNetwork.Control
-        const first = yield* Unix.listen("/run/app.sock")
-        const busy = yield* Effect.flip(Effect.scoped(Unix.listen("/run/app.sock")))
+        const first = yield* Unix.listen({ path: "/run/app.sock" })
+        const busy = yield* Effect.flip(Effect.scoped(Unix.listen({ path: "/run/app.sock" })))
         assert.strictEqual(busy._tag === "ListenFailed" ? busy.code : busy._tag, "EADDRINUSE")
         yield* first.close
         // still a socket file, nobody listening: refused, and a new listener replaces it
-        const stale = yield* Effect.flip(Effect.scoped(Unix.connect("/run/app.sock")))
+        const stale = yield* Effect.flip(Effect.scoped(Unix.connect({ path: "/run/app.sock" })))
         assert.strictEqual(stale._tag === "ConnectFailed" ? stale.attempts[0]?.code : stale._tag, "ECONNREFUSED")
         yield* Effect.scoped(
           Effect.gen(function* () {
-            const again = yield* Unix.listen("/run/app.sock")
+            const again = yield* Unix.listen({ path: "/run/app.sock" })
             yield* Effect.forkScoped(again.serve((c) => c.send(encoder.encode("again"))))
-            const conn = yield* Unix.connect("/run/app.sock")
+            const conn = yield* Unix.connect({ path: "/run/app.sock" })
             assert.strictEqual(decoder.decode(yield* conn.receive()), "again")
             assert.deepStrictEqual(conn.remoteAddress, SocketAddress.unixPath("/run/app.sock"))
             assert.deepStrictEqual(
@@ -588,7 +589,7 @@ describe("MemoryNetwork Unix sockets", () => {
           }),
         )
         // the listener's scope removed its file
-        const gone = yield* Effect.flip(Effect.scoped(Unix.connect("/run/app.sock")))
+        const gone = yield* Effect.flip(Effect.scoped(Unix.connect({ path: "/run/app.sock" })))
         assert.strictEqual(gone._tag === "ConnectFailed" ? gone.attempts[0]?.code : gone._tag, "ENOENT")
       }),
     ),
@@ -606,5 +607,47 @@ describe("MemoryNetwork provides its resolver as the Resolver service", () => {
       const missing = yield* Effect.flip(Resolver.getaddrinfo("nonexistent.invalid", 1))
       assert.strictEqual(missing._tag, "ResolveFailed")
     }).pipe(Effect.provide(MemoryNetwork.layer({ hosts: { "db.test": ["fd00::5", "10.0.0.5"] } }))),
+  )
+})
+
+describe("connect and listen run in spans that point at the caller", () => {
+  it.effect("Tcp.connect, Tcp.listen, Unix.connect and Unix.listen each open a span with their address", () =>
+    Effect.gen(function* () {
+      const spans: Array<{ name: string; attributes: Map<string, unknown> }> = []
+      const base = yield* Effect.tracer
+      const recording = Tracer.make({
+        span: (...args) => {
+          const span = base.span(...args)
+          const entry = { name: args[0], attributes: new Map<string, unknown>() }
+          spans.push(entry)
+          const set = span.attribute.bind(span)
+          return Object.assign(span, {
+            attribute: (key: string, value: unknown) => {
+              entry.attributes.set(key, value)
+              set(key, value)
+            },
+          })
+        },
+        context: (f) => f(),
+      })
+      const program = Effect.gen(function* () {
+        const listener = yield* Tcp.listen({ host: "10.0.0.1", port: 80 })
+        yield* Tcp.connect({ host: "10.0.0.1", port: 80 })
+        const refused = yield* Effect.flip(Tcp.connect({ host: "10.0.0.1", port: 81 }))
+        assert.strictEqual(refused._tag, "ConnectFailed")
+        yield* Unix.listen({ path: "/run/span.sock" })
+        yield* Unix.connect({ path: "/run/span.sock" })
+        return listener
+      }).pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer()), Effect.withTracer(recording))
+      yield* program
+      const names = spans.map((s) => s.name)
+      assert.includeMembers(names, ["netfx.Tcp.listen", "netfx.Tcp.connect", "netfx.Unix.listen", "netfx.Unix.connect"])
+      const connects = spans.filter((s) => s.name === "netfx.Tcp.connect")
+      assert.deepStrictEqual(
+        connects.map((s) => s.attributes.get("port")),
+        [80, 81],
+      )
+      assert.strictEqual(spans.find((s) => s.name === "netfx.Unix.connect")?.attributes.get("path"), "/run/span.sock")
+    }),
   )
 })

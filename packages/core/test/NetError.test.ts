@@ -1,7 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as NetError from "../src/NetError.ts"
 import * as SocketAddress from "../src/SocketAddress.ts"
+
+const bytes = (s: string) => new TextEncoder().encode(s)
 
 describe("NetError", () => {
   it("tags equal class names and messages are readable", () => {
@@ -27,7 +30,23 @@ describe("NetError", () => {
       [
         new NetError.ResolveFailed({ host: "x.invalid", code: "ENOTFOUND" }),
         "ResolveFailed",
-        'cannot resolve "x.invalid": ENOTFOUND',
+        'cannot resolve "x.invalid": ENOTFOUND (the name does not exist)',
+      ],
+      [
+        new NetError.ResolveFailed({ host: "x.invalid", code: "EAI_WEIRD", cause: new Error("upstream said no") }),
+        "ResolveFailed",
+        'cannot resolve "x.invalid": EAI_WEIRD (upstream said no)',
+      ],
+      [
+        new NetError.ConnectFailed({
+          host: "db.test",
+          port: 5432,
+          attempts: [{ address, code: "ETIMEDOUT" }],
+          code: "ETIMEDOUT",
+          timeout: Duration.millis(200),
+        }),
+        "ConnectFailed",
+        "cannot connect to db.test:5432: timed out after 200ms (127.0.0.1:9: ETIMEDOUT)",
       ],
       [
         new NetError.ListenFailed({ address, code: "EADDRINUSE" }),
@@ -48,6 +67,11 @@ describe("NetError", () => {
         new NetError.LimitExceeded({ limit: 10, buffered: 12 }),
         "LimitExceeded",
         "delimiter not found within 10 bytes (12 buffered)",
+      ],
+      [
+        new NetError.LimitExceeded({ limit: 10, buffered: 12, operation: "receiveUntil", delimiter: bytes('\0"\\;') }),
+        "LimitExceeded",
+        'receiveUntil: delimiter "\\0\\"\\\\;" not found within 10 bytes (12 buffered)',
       ],
       [
         new NetError.Unsupported({ feature: "fd passing", runtime: "memory", reason: "no descriptors" }),
@@ -71,6 +95,22 @@ describe("NetError", () => {
       assert.strictEqual(error.message, message)
       assert.instanceOf(error, Error)
     }
+  })
+
+  it("names with invisible or control characters are escaped in messages", () => {
+    const path = SocketAddress.unixPath("/tmp/a\nb\u202Ec")
+    const listen = new NetError.ListenFailed({ address: path, code: "EACCES" })
+    assert.strictEqual(listen.message, "cannot listen on /tmp/a\\x0ab\\u{202e}c: EACCES")
+    const resolve = new NetError.ResolveFailed({ host: "evil\u200b.test\r\nINFO forged", code: "ENOTFOUND" })
+    assert.strictEqual(
+      resolve.message,
+      'cannot resolve "evil\\u{200b}.test\\x0d\\x0aINFO forged": ENOTFOUND (the name does not exist)',
+    )
+    const connect = new NetError.ConnectFailed({ host: "a\x1bb", port: 1, attempts: [] })
+    assert.strictEqual(connect.message, "cannot connect to a\\x1bb:1")
+    assert.strictEqual(SocketAddress.format(SocketAddress.unixAbstract("x\ty")), "@x\\x09y")
+    // ordinary names (IDN included) are untouched
+    assert.strictEqual(SocketAddress.format(SocketAddress.unixPath("/tmp/straße.sock")), "/tmp/straße.sock")
   })
 
   it("keeps the platform error as cause and can be caught by tag", () =>

@@ -1,9 +1,10 @@
 import * as Socket from "@effect/platform/Socket"
 import * as SocketServer from "@effect/platform/SocketServer"
 import { assert, describe, it } from "@effect/vitest"
-import { MemoryNetwork, Unix } from "@netfx/core"
+import { MemoryNetwork, Tcp, Unix } from "@netfx/core"
 import * as PlatformSocket from "@netfx/core/PlatformSocket"
 import * as Chunk from "effect/Chunk"
+import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -114,7 +115,7 @@ describe("PlatformSocket: netfx as @effect/platform Socket and SocketServer", ()
       assert.strictEqual(busy.reason, "Open")
       assert.strictEqual((busy.cause as { readonly code: string }).code, "EADDRINUSE")
       // a Unix listener's address
-      const unix = PlatformSocket.fromListener(yield* Unix.listen("/run/platform.sock"))
+      const unix = PlatformSocket.fromListener(yield* Unix.listen({ path: "/run/platform.sock" }))
       assert.deepStrictEqual(unix.address, { _tag: "UnixAddress", path: "/run/platform.sock" })
     }).pipe(Effect.scoped, Effect.provide(ServerLive.pipe(Layer.provideMerge(network)))),
   )
@@ -128,7 +129,8 @@ describe("PlatformSocket: netfx as @effect/platform Socket and SocketServer", ()
           Effect.scoped(Effect.flatMap(socket.writer, (write) => socket.run((chunk) => write(chunk)))),
         ),
       )
-      const socket = yield* PlatformSocket.makeUnix("/run/echo.sock")
+      // the client through layerUnix, as an application would get it
+      const socket = yield* Effect.provide(Socket.Socket, PlatformSocket.layerUnix({ path: "/run/echo.sock" }))
       const got = yield* Deferred.make<string>()
       const fiber = yield* Effect.fork(socket.run((chunk) => Deferred.succeed(got, decoder.decode(chunk))))
       yield* Effect.scoped(
@@ -142,7 +144,38 @@ describe("PlatformSocket: netfx as @effect/platform Socket and SocketServer", ()
       yield* Fiber.join(fiber)
     }).pipe(
       Effect.scoped,
-      Effect.provide(PlatformSocket.layerServerUnix("/run/echo.sock").pipe(Layer.provideMerge(network))),
+      Effect.provide(PlatformSocket.layerServerUnix({ path: "/run/echo.sock" }).pipe(Layer.provideMerge(network))),
     ),
+  )
+
+  it.effect("the connect effect may carry the user's own errors: Effect.timeout, a custom error", () =>
+    Effect.gen(function* () {
+      yield* echoServer
+      // Effect.timeout adds TimeoutException to the connect's errors: accepted, and it works
+      const timed = yield* PlatformSocket.fromSocketStream(
+        Tcp.connect({ host: "echo.test", port: 7 }).pipe(Effect.timeout("5 seconds")),
+      )
+      const got = yield* Deferred.make<string>()
+      const fiber = yield* Effect.fork(timed.run((chunk) => Deferred.succeed(got, decoder.decode(chunk))))
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const write = yield* timed.writer
+          yield* write("timed")
+          assert.strictEqual(yield* Deferred.await(got), "timed")
+          yield* write(new Socket.CloseEvent(1000))
+        }),
+      )
+      yield* Fiber.join(fiber)
+      // a failure of the user's own becomes the cause of an Open error
+      class NotAllowed extends Data.TaggedError("NotAllowed")<{}> {}
+      const refused = yield* PlatformSocket.fromSocketStream(
+        Effect.zipRight(Effect.fail(new NotAllowed()), Tcp.connect({ host: "echo.test", port: 7 })),
+      )
+      const error = yield* Effect.flip(refused.run(() => Effect.void))
+      assert.isTrue(Socket.isSocketError(error))
+      assert.strictEqual(error._tag, "SocketError")
+      assert.strictEqual((error as Socket.SocketGenericError).reason, "Open")
+      assert.instanceOf((error as Socket.SocketGenericError).cause, NotAllowed)
+    }).pipe(Effect.scoped, Effect.provide(ServerLive.pipe(Layer.provideMerge(network)))),
   )
 })

@@ -13,6 +13,7 @@ import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as FdPassing from "../src/FdPassing.ts"
+import type * as NetError from "../src/NetError.ts"
 import type { Network as NetworkTag } from "../src/Network.ts"
 import * as Network from "../src/Network.ts"
 import * as SocketAddress from "../src/SocketAddress.ts"
@@ -20,7 +21,16 @@ import * as Tcp from "../src/Tcp.ts"
 import * as Unix from "../src/Unix.ts"
 import * as UnixDatagram from "../src/UnixDatagram.ts"
 import { python, pythonExit } from "./peers.ts"
-import { bytes, type ContractEnvironment, eventually, readAll, readN, text } from "./StreamContract.ts"
+import {
+  bytes,
+  type ContractEnvironment,
+  eventually,
+  readAll,
+  readN,
+  type StreamTransport,
+  streamContract,
+  text,
+} from "./StreamContract.ts"
 import { tempAbstractName, tempSocketPath } from "./UnixContract.ts"
 
 const portOf = (a: SocketAddress.SocketAddress) => (SocketAddress.isIp(a) ? a.port : -1)
@@ -58,11 +68,28 @@ const closeFd = (fd: number) =>
   Effect.flatMap(Effect.orDie(Network.driver("native", "closing a descriptor")), (native) => native.file.close(fd))
 
 /**
- * Registers the Unix datagram and fd-passing tests.
+ * The fd-passing Unix stream transport for {@link streamContract}: an
+ * `FdPassing.FdStream` is a `SocketStream` and its listener an ordinary
+ * `Listener`, so the whole byte-stream contract runs on them.
+ *
+ * @since 0.2.0
+ */
+export const fdPassingTransport: StreamTransport = {
+  name: "Unix fd-passing",
+  listen: Effect.suspend(() => FdPassing.listen({ path: tempSocketPath("fdc") })),
+  connect: (listener) =>
+    FdPassing.connect({ path: listener.address as SocketAddress.UnixPath | SocketAddress.UnixAbstract }),
+  sendWaitsForKernel: true,
+}
+
+/**
+ * Registers the Unix datagram and fd-passing tests, and the byte-stream
+ * contract over fd-passing streams.
  *
  * @since 0.1.0
  */
 export const nativeContract = (env: NativeEnvironment): void => {
+  streamContract(env, fdPassingTransport)
   const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | NetworkTag>) =>
     effect.pipe(Effect.scoped, Effect.provide(env.layer))
   const kernel = env.kernel ?? true
@@ -364,7 +391,7 @@ export const nativeContract = (env: NativeEnvironment): void => {
       run(
         Effect.gen(function* () {
           const path = tempSocketPath("fd")
-          const listener = yield* FdPassing.listen(path)
+          const listener = yield* FdPassing.listen({ path })
           yield* Effect.forkScoped(
             listener.serve((client) =>
               Effect.acquireUseRelease(
@@ -374,7 +401,7 @@ export const nativeContract = (env: NativeEnvironment): void => {
               ),
             ),
           )
-          const conn = yield* FdPassing.connect(path)
+          const conn = yield* FdPassing.connect({ path })
           const { message, fds, truncated } = yield* conn.receiveFds(1024, 1)
           assert.strictEqual(text(message), "this message is ignored")
           assert.strictEqual(fds.length, 1)
@@ -406,8 +433,8 @@ export const nativeContract = (env: NativeEnvironment): void => {
           assert.strictEqual(text(yield* readN(adopted, 4)), "back")
           // Unix
           const upath = tempSocketPath("u")
-          const ulistener = yield* Unix.listen(upath)
-          const uclient = yield* Unix.connect(upath)
+          const ulistener = yield* Unix.listen({ path: upath })
+          const uclient = yield* Unix.connect({ path: upath })
           const userver = yield* ulistener.accept
           yield* a.sendFds(bytes("unix"), [uclient.fd as number])
           yield* uclient.close
@@ -513,11 +540,11 @@ export const nativeContract = (env: NativeEnvironment): void => {
           yield* closeFd(fd)
           // accept
           const path = tempSocketPath("fd")
-          const listener = yield* FdPassing.listen(path)
+          const listener = yield* FdPassing.listen({ path })
           const acceptor = yield* Effect.fork(Effect.scoped(listener.accept))
           yield* Effect.yieldNow()
           yield* Fiber.interrupt(acceptor)
-          const client = yield* FdPassing.connect(path)
+          const client = yield* FdPassing.connect({ path })
           const server = yield* listener.accept
           yield* client.send(bytes("after interrupt"))
           yield* client.sendEof
@@ -530,12 +557,12 @@ export const nativeContract = (env: NativeEnvironment): void => {
       run(
         Effect.gen(function* () {
           const path = tempSocketPath("fd")
-          const listener = yield* FdPassing.listen(path, { backlog: 1 })
+          const listener = yield* FdPassing.listen({ path, backlog: 1 })
           const early: Array<FdPassing.FdStream> = []
           // fill the backlog: connects complete until the kernel queue is full
           const waiting = yield* Effect.fork(
             Effect.gen(function* () {
-              for (let i = 0; i < 5; i++) early.push(yield* FdPassing.connect(path))
+              for (let i = 0; i < 5; i++) early.push(yield* FdPassing.connect({ path }))
             }),
           )
           // draining the queue lets every connect through
@@ -547,6 +574,38 @@ export const nativeContract = (env: NativeEnvironment): void => {
           assert.strictEqual(early.length, 5)
           for (let i = 0; i < 5; i++)
             assert.strictEqual(text(yield* (early[i] as FdPassing.FdStream).receive()), `#${i}`)
+        }),
+      ),
+    )
+
+    it.live("a connect with `timeout` to a full backlog fails with ConnectFailed ETIMEDOUT and closes its socket", () =>
+      run(
+        Effect.gen(function* () {
+          const path = tempSocketPath("fdt")
+          yield* FdPassing.listen({ path, backlog: 1 })
+          // fill the backlog (nobody accepts), until a connect would wait
+          const held: Array<FdPassing.FdStream> = []
+          let timedOut: NetError.ConnectFailed | undefined
+          for (let i = 0; i < 16 && timedOut === undefined; i++) {
+            const before = env.openFds?.()
+            const r = yield* Effect.either(FdPassing.connect({ path, timeout: "200 millis" }))
+            if (r._tag === "Right") {
+              held.push(r.right)
+              continue
+            }
+            assert.strictEqual(r.left._tag, "ConnectFailed")
+            if (r.left._tag !== "ConnectFailed") break
+            timedOut = r.left
+            // the attempted socket is closed by the time the error arrives
+            if (before !== undefined) assert.strictEqual(env.openFds?.(), before)
+          }
+          assert.isDefined(timedOut, "a connect to a full backlog waited")
+          assert.strictEqual(timedOut?.code, "ETIMEDOUT")
+          assert.deepStrictEqual(
+            timedOut?.attempts.map((a) => a.code),
+            ["ETIMEDOUT"],
+          )
+          assert.isAbove(held.length, 0)
         }),
       ),
     )
@@ -628,11 +687,11 @@ export const nativeContract = (env: NativeEnvironment): void => {
         Effect.gen(function* () {
           if (env.openFds === undefined) return
           const path = tempSocketPath("fd")
-          const listener = yield* FdPassing.listen(path)
+          const listener = yield* FdPassing.listen({ path })
           yield* Effect.forkScoped(listener.serve((c) => c.send(bytes("hi"))))
           const before = env.openFds()
           for (let i = 0; i < 1000; i++) {
-            yield* Effect.scoped(Effect.flatMap(FdPassing.connect(path), (c) => c.receive()))
+            yield* Effect.scoped(Effect.flatMap(FdPassing.connect({ path }), (c) => c.receive()))
           }
           yield* eventually(() => (env.openFds?.() ?? 0) <= before + 2, "descriptors released")
         }),
@@ -645,7 +704,7 @@ export const nativeContract = (env: NativeEnvironment): void => {
           const file = examplePath()
           // Python sends an fd to a netfx listener
           const path = tempSocketPath("fd")
-          const listener = yield* FdPassing.listen(path)
+          const listener = yield* FdPassing.listen({ path })
           const accepted = yield* Deferred.make<string>()
           yield* Effect.forkScoped(
             listener.serve((client) =>
@@ -669,7 +728,7 @@ export const nativeContract = (env: NativeEnvironment): void => {
             [pyPath],
           )
           assert.strictEqual(py.firstLine, "ready")
-          const conn = yield* FdPassing.connect(pyPath)
+          const conn = yield* FdPassing.connect({ path: pyPath })
           const fd = fs.openSync(file, "r")
           yield* conn.sendFds(bytes("nx"), [fd])
           fs.closeSync(fd)
@@ -683,15 +742,15 @@ export const nativeContract = (env: NativeEnvironment): void => {
       run(
         Effect.gen(function* () {
           const path = tempSocketPath("fd")
-          yield* Effect.scoped(FdPassing.listen(path, { removeOnClose: false }))
+          yield* Effect.scoped(FdPassing.listen({ path, removeOnClose: false }))
           if (kernel) assert.isTrue(fs.lstatSync(path).isSocket())
-          const listener = yield* FdPassing.listen(path)
+          const listener = yield* FdPassing.listen({ path })
           // the listener that replaced the stale file is the one connects reach
-          const client = yield* FdPassing.connect(path)
+          const client = yield* FdPassing.connect({ path })
           const server = yield* listener.accept
           yield* client.send(bytes("reached"))
           assert.strictEqual(text(yield* server.receive()), "reached")
-          const e = yield* Effect.flip(Effect.scoped(FdPassing.listen(path)))
+          const e = yield* Effect.flip(Effect.scoped(FdPassing.listen({ path })))
           assert.strictEqual(e._tag === "ListenFailed" ? e.code : e._tag, "EADDRINUSE")
         }),
       ),

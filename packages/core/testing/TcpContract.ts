@@ -173,6 +173,44 @@ export const tcpContract = (env: TcpEnvironment): void => {
           }),
         ),
       )
+
+      it.live("a connect with `timeout` fails with ConnectFailed ETIMEDOUT and leaves no descriptor", () =>
+        run(
+          Effect.gen(function* () {
+            const target = yield* blackhole
+            const before = env.openFds?.()
+            const errors = yield* Effect.forEach(
+              [1, 2, 3, 4, 5],
+              // not scoped: the sockets must close on timeout, not when the test's Scope closes
+              () => Effect.flip(Tcp.connect({ ...target, timeout: "200 millis" })),
+              { concurrency: "unbounded" },
+            )
+            for (const e of errors) {
+              assert.strictEqual(e._tag, "ConnectFailed")
+              if (e._tag !== "ConnectFailed") continue
+              assert.strictEqual(e.code, "ETIMEDOUT")
+              assert.strictEqual(e.port, target.port)
+              assert.deepStrictEqual(
+                e.attempts.map((a) => a.code),
+                ["ETIMEDOUT"],
+              )
+              assert.include(e.message, "timed out after 200ms")
+            }
+            // the same limit bounds a TLS connect (the TCP connect is what hangs here)
+            const tls = yield* Effect.flip(
+              Tcp.connect({ ...target, timeout: "200 millis", tls: { serverName: "localhost" } }),
+            )
+            if (tls._tag !== "Unsupported") assert.strictEqual(tls._tag, "ConnectFailed")
+            if (before !== undefined && env.openFds !== undefined) {
+              const openFds = env.openFds
+              yield* eventually(() => openFds() <= before, `descriptors back to ${before} (now ${openFds()})`)
+            }
+            // and a bad timeout is a typed InvalidArgument, nothing opened
+            const bad = yield* Effect.flip(Effect.scoped(Tcp.connect({ ...target, timeout: "soon" as "1 second" })))
+            assert.strictEqual(bad._tag, "InvalidArgument")
+          }),
+        ),
+      )
     }
   })
 }

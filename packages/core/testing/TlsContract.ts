@@ -19,6 +19,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Attribute from "../src/Attribute.ts"
 import type { Listener } from "../src/Listener.ts"
 import type { Network } from "../src/Network.ts"
 import * as SocketAddress from "../src/SocketAddress.ts"
@@ -54,6 +55,7 @@ export const tlsTransport = (certs: Certs.TestCerts): StreamTransport => ({
   // A TLS peer that closes with data unread aborts without close_notify; the
   // reset may then arrive after its FIN, which reads as a missing close_notify.
   resetCodes: ["ECONNRESET", "EPIPE", "ERR_SSL_UNEXPECTED_EOF_WHILE_READING"],
+  tls: true,
 })
 
 /**
@@ -238,7 +240,15 @@ export const tlsContract = (env: TlsEnvironment): void => {
           assert.deepStrictEqual(theirs.serverName, Option.some("localhost"))
           assert.isTrue(Option.isNone(theirs.peerCertificate))
           assert.strictEqual(theirs.version, mine.version)
-          assert.isTrue(Option.isNone(Tls.info({ extra: {} })))
+          // the same facts through typed attributes
+          assert.strictEqual(Option.getOrThrow(conn.attribute(Tls.PeerCertificate)).subject.CN, "localhost")
+          assert.deepStrictEqual(conn.attribute(Tls.Version), Option.some(mine.version))
+          assert.deepStrictEqual(conn.attribute(Tls.Cipher), Option.some(mine.cipher))
+          assert.deepStrictEqual(conn.attribute(Tls.ServerName), Option.some("localhost"))
+          assert.deepStrictEqual(conn.attribute(Tls.Authorized), Option.some(true))
+          assert.isTrue(Option.isNone(conn.attribute(Tls.AlpnProtocol)))
+          assert.deepStrictEqual(conn.attribute(Attribute.RemoteAddress), Option.some(conn.remoteAddress))
+          assert.deepStrictEqual(conn.attribute(Attribute.RemotePort), Option.some(portOf(listener.address)))
         }),
       ),
     )
@@ -411,8 +421,8 @@ export const tlsContract = (env: TlsEnvironment): void => {
           for (const bad of [
             { maxHandshakes: 0 },
             { maxHandshakes: 1.5 },
-            { handshakeTimeoutMillis: 0 },
-            { handshakeTimeoutMillis: Number.NaN },
+            { handshakeTimeout: 0 },
+            { handshakeTimeout: Number.NaN },
           ]) {
             const error = yield* Effect.flip(server(bad))
             assert.strictEqual(error._tag, "InvalidArgument", JSON.stringify(bad))
@@ -1038,7 +1048,7 @@ export const tlsContract = (env: TlsEnvironment): void => {
               )
             }
           })
-          const listener = yield* server({ handshakeTimeoutMillis: 200 }).pipe(
+          const listener = yield* server({ handshakeTimeout: "200 millis" }).pipe(
             Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
           )
           const handled = yield* Ref.make(0)
@@ -1064,6 +1074,41 @@ export const tlsContract = (env: TlsEnvironment): void => {
           yield* conn.send(bytes("ok"))
           assert.strictEqual(text(yield* readN(conn, 2)), "ok")
           assert.strictEqual(yield* Ref.get(handled), 1)
+        }),
+      ),
+    )
+
+    it.live("client handshakeTimeout: a server that never answers fails the connect with TlsFailed ETIMEDOUT", () =>
+      run(
+        Effect.gen(function* () {
+          // accepts TCP, never answers the ClientHello
+          const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+          const accepted = yield* Deferred.make<SocketStream.SocketStream>()
+          yield* Effect.forkScoped(listener.serve((c) => Effect.zipRight(Deferred.succeed(accepted, c), Effect.never)))
+          const before = env.openFds?.()
+          const port = portOf(listener.address)
+          const e = yield* Effect.flip(
+            Tcp.connect({ host: "127.0.0.1", port, tls: { ca: certs.ca.cert, handshakeTimeout: 200 } }),
+          )
+          assert.strictEqual(e._tag, "TlsFailed")
+          if (e._tag === "TlsFailed") {
+            assert.strictEqual(e.code, "ETIMEDOUT")
+            assert.include(e.message, "did not complete within 200ms")
+          }
+          // the client's socket was closed: the server sees the end
+          const server = yield* Deferred.await(accepted)
+          const end = yield* Effect.flip(server.receive().pipe(Effect.forever))
+          assert.include(["EndOfStream", "BrokenResource"], end._tag)
+          // Tcp.connect's own `timeout` bounds the handshake too, as ConnectFailed ETIMEDOUT
+          const whole = yield* Effect.flip(
+            Tcp.connect({ host: "127.0.0.1", port, timeout: "200 millis", tls: { ca: certs.ca.cert } }),
+          )
+          assert.strictEqual(whole._tag, "ConnectFailed")
+          if (whole._tag === "ConnectFailed") assert.strictEqual(whole.code, "ETIMEDOUT")
+          if (before !== undefined && env.openFds !== undefined) {
+            const openFds = env.openFds
+            yield* eventually(() => openFds() <= before + 2, `descriptors back near ${before} (now ${openFds()})`)
+          }
         }),
       ),
     )

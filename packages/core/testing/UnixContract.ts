@@ -58,8 +58,9 @@ export const tempAbstractName = (label = "netfx"): SocketAddress.UnixAbstract =>
  */
 export const unixTransport = (kind: "path" | "abstract" = "path"): StreamTransport => ({
   name: kind === "path" ? "Unix path" : "Unix abstract",
-  listen: Effect.suspend(() => Unix.listen(kind === "path" ? tempSocketPath() : tempAbstractName())),
-  connect: (listener) => Unix.connect(listener.address as SocketAddress.UnixPath | SocketAddress.UnixAbstract),
+  listen: Effect.suspend(() => Unix.listen({ path: kind === "path" ? tempSocketPath() : tempAbstractName() })),
+  connect: (listener) =>
+    Unix.connect({ path: listener.address as SocketAddress.UnixPath | SocketAddress.UnixAbstract }),
 })
 
 /**
@@ -80,9 +81,9 @@ export const unixContract = (env: ContractEnvironment): void => {
       run(
         Effect.gen(function* () {
           const path = tempSocketPath()
-          const listener = yield* Unix.listen(path)
+          const listener = yield* Unix.listen({ path })
           assert.deepStrictEqual(listener.address, SocketAddress.unixPath(path))
-          const conn = yield* Unix.connect(path)
+          const conn = yield* Unix.connect({ path })
           const server = yield* listener.accept
           assert.deepStrictEqual(conn.remoteAddress, SocketAddress.unixPath(path))
           assert.deepStrictEqual(server.localAddress, SocketAddress.unixPath(path))
@@ -97,11 +98,11 @@ export const unixContract = (env: ContractEnvironment): void => {
         Effect.gen(function* () {
           const path = tempSocketPath()
           // leave a socket file behind without a listener
-          yield* Effect.scoped(Unix.listen(path, { removeOnClose: false }))
+          yield* Effect.scoped(Unix.listen({ path, removeOnClose: false }))
           assert.isTrue(fs.lstatSync(path).isSocket(), "stale socket file left behind")
-          const listener = yield* Unix.listen(path)
+          const listener = yield* Unix.listen({ path })
           yield* Effect.forkScoped(listener.serve(echo))
-          const conn = yield* Unix.connect(path)
+          const conn = yield* Unix.connect({ path })
           yield* conn.send(bytes("again"))
           yield* conn.sendEof
           assert.strictEqual(text(yield* readAll(conn)), "again")
@@ -113,8 +114,8 @@ export const unixContract = (env: ContractEnvironment): void => {
       run(
         Effect.gen(function* () {
           const path = tempSocketPath()
-          const first = yield* Unix.listen(path)
-          const exit = yield* Effect.exit(Effect.scoped(Unix.listen(path)))
+          const first = yield* Unix.listen({ path })
+          const exit = yield* Effect.exit(Effect.scoped(Unix.listen({ path })))
           assert.isTrue(Exit.isFailure(exit))
           if (Exit.isFailure(exit)) {
             const error = exit.cause._tag === "Fail" ? exit.cause.error : undefined
@@ -123,7 +124,7 @@ export const unixContract = (env: ContractEnvironment): void => {
           }
           // the first listener still works
           yield* Effect.forkScoped(first.serve(echo))
-          const conn = yield* Unix.connect(path)
+          const conn = yield* Unix.connect({ path })
           yield* conn.send(bytes("still mine"))
           yield* conn.sendEof
           assert.strictEqual(text(yield* readAll(conn)), "still mine")
@@ -139,7 +140,7 @@ export const unixContract = (env: ContractEnvironment): void => {
             `import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\ns.listen(5)\nprint("ok",flush=True)\nsys.stdin.read()`,
             [path],
           )
-          const exit = yield* Effect.exit(Effect.scoped(Unix.listen(path)))
+          const exit = yield* Effect.exit(Effect.scoped(Unix.listen({ path })))
           assert.isTrue(Exit.isFailure(exit))
           assert.isTrue(fs.lstatSync(path).isSocket())
         }),
@@ -151,12 +152,12 @@ export const unixContract = (env: ContractEnvironment): void => {
         Effect.gen(function* () {
           const file = tempSocketPath()
           fs.writeFileSync(file, "precious")
-          const e1 = yield* Effect.flip(Effect.scoped(Unix.listen(file)))
+          const e1 = yield* Effect.flip(Effect.scoped(Unix.listen({ path: file })))
           assert.strictEqual(e1._tag, "ListenFailed")
           assert.strictEqual(fs.readFileSync(file, "utf8"), "precious")
           const dir = tempSocketPath()
           fs.mkdirSync(dir)
-          const e2 = yield* Effect.flip(Effect.scoped(Unix.listen(dir)))
+          const e2 = yield* Effect.flip(Effect.scoped(Unix.listen({ path: dir })))
           assert.strictEqual(e2._tag, "ListenFailed")
           assert.isTrue(fs.statSync(dir).isDirectory())
         }),
@@ -169,14 +170,14 @@ export const unixContract = (env: ContractEnvironment): void => {
           const path = tempSocketPath()
           yield* Effect.scoped(
             Effect.gen(function* () {
-              yield* Unix.listen(path, { mode: 0o600 })
+              yield* Unix.listen({ path, mode: 0o600 })
               assert.strictEqual(fs.statSync(path).mode & 0o777, 0o600)
             }),
           )
           assert.isFalse(fs.existsSync(path), "socket file removed")
           yield* Effect.scoped(
             Effect.gen(function* () {
-              yield* Unix.listen(path, { mode: 0o660, removeOnClose: false })
+              yield* Unix.listen({ path, mode: 0o660, removeOnClose: false })
               assert.strictEqual(fs.statSync(path).mode & 0o777, 0o660)
             }),
           )
@@ -189,13 +190,13 @@ export const unixContract = (env: ContractEnvironment): void => {
       run(
         Effect.gen(function* () {
           const path = tempSocketPath()
-          const e1 = yield* Effect.flip(Unix.connect(path))
+          const e1 = yield* Effect.flip(Unix.connect({ path }))
           assert.strictEqual(e1._tag, "ConnectFailed")
           assert.strictEqual(e1._tag === "ConnectFailed" ? e1.attempts[0]?.code : "", "ENOENT")
-          yield* Effect.scoped(Unix.listen(path, { removeOnClose: false }))
-          const e2 = yield* Effect.flip(Unix.connect(path))
+          yield* Effect.scoped(Unix.listen({ path, removeOnClose: false }))
+          const e2 = yield* Effect.flip(Unix.connect({ path }))
           assert.strictEqual(e2._tag === "ConnectFailed" ? e2.attempts[0]?.code : "", "ECONNREFUSED")
-          const e3 = yield* Effect.flip(Unix.connect(tempAbstractName()))
+          const e3 = yield* Effect.flip(Unix.connect({ path: tempAbstractName() }))
           assert.strictEqual(e3._tag === "ConnectFailed" ? e3.attempts[0]?.code : "", "ECONNREFUSED")
         }),
       ),
@@ -204,11 +205,14 @@ export const unixContract = (env: ContractEnvironment): void => {
     it.live("bad addresses give InvalidArgument", () =>
       run(
         Effect.gen(function* () {
-          assert.strictEqual((yield* Effect.flip(Unix.connect("")))._tag, "InvalidArgument")
-          assert.strictEqual((yield* Effect.flip(Unix.connect("a\0b")))._tag, "InvalidArgument")
-          assert.strictEqual((yield* Effect.flip(Unix.connect(`/tmp/${"x".repeat(200)}`)))._tag, "InvalidArgument")
+          assert.strictEqual((yield* Effect.flip(Unix.connect({ path: "" })))._tag, "InvalidArgument")
+          assert.strictEqual((yield* Effect.flip(Unix.connect({ path: "a\0b" })))._tag, "InvalidArgument")
           assert.strictEqual(
-            (yield* Effect.flip(Unix.listen("/tmp/x.sock", { mode: 0o10000 })))._tag,
+            (yield* Effect.flip(Unix.connect({ path: `/tmp/${"x".repeat(200)}` })))._tag,
+            "InvalidArgument",
+          )
+          assert.strictEqual(
+            (yield* Effect.flip(Unix.listen({ path: "/tmp/x.sock", mode: 0o10000 })))._tag,
             "InvalidArgument",
           )
         }),
@@ -219,7 +223,7 @@ export const unixContract = (env: ContractEnvironment): void => {
       run(
         Effect.gen(function* () {
           const path = tempSocketPath()
-          const listener = yield* Unix.listen(path)
+          const listener = yield* Unix.listen({ path })
           yield* Effect.forkScoped(
             listener.serve((c) =>
               Effect.gen(function* () {
@@ -240,7 +244,7 @@ export const unixContract = (env: ContractEnvironment): void => {
             [path2],
           )
           assert.strictEqual(server.firstLine, "ready")
-          const conn = yield* Unix.connect(path2)
+          const conn = yield* Unix.connect({ path: path2 })
           yield* conn.send(bytes("netfx"))
           yield* conn.sendEof
           assert.strictEqual(text(yield* readAll(conn)), "NETFX")
@@ -266,7 +270,7 @@ while True:
           )
           const failures: Array<string> = []
           for (let i = 0; i < 300; i++) {
-            const got = yield* Effect.scoped(Effect.flatMap(Unix.connect(path), readAll)).pipe(
+            const got = yield* Effect.scoped(Effect.flatMap(Unix.connect({ path }), readAll)).pipe(
               Effect.map(text),
               Effect.catchAll((e) => Effect.succeed(`${e._tag}: ${e.message}`)),
             )
@@ -294,11 +298,11 @@ c.shutdown(socket.SHUT_WR)
 c.recv(1)`,
             [theirs.name],
           )
-          const conn = yield* Unix.connect(theirs)
+          const conn = yield* Unix.connect({ path: theirs })
           assert.strictEqual(text(yield* readAll(conn)), "from python")
           // netfx listens, Python connects
           const ours = tempAbstractName("fx")
-          const listener = yield* Unix.listen(ours)
+          const listener = yield* Unix.listen({ path: ours })
           yield* Effect.forkScoped(listener.serve(echo))
           const peer = yield* python(
             `import socket,sys
@@ -326,7 +330,7 @@ print(out.decode(),flush=True)`,
       run(
         Effect.gen(function* () {
           const path = nodePath.join(nodePath.dirname(tempSocketPath()), "missing-dir", "s.sock")
-          const error = yield* Effect.flip(Unix.listen(path))
+          const error = yield* Effect.flip(Unix.listen({ path }))
           assert.strictEqual(error._tag, "ListenFailed")
           assert.strictEqual(error._tag === "ListenFailed" ? error.code : "", "ENOENT")
         }),

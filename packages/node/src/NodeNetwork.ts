@@ -7,7 +7,8 @@
  *
  * @since 0.1.0
  */
-import { Network, Resolver } from "@netfx/core"
+import * as net from "node:net"
+import { Attribute, Network, Resolver } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as native from "./internal/native.ts"
@@ -18,6 +19,38 @@ import * as udp from "./internal/udp.ts"
 import * as unix from "./internal/unix.ts"
 
 const nativeDriver = native.driver
+
+/**
+ * The connection's own `net.Socket` (a `tls.TLSSocket` for TLS), typed:
+ * `conn.attribute(NodeNetwork.NativeSocket)`. An escape hatch for socket
+ * options netfx does not model (`setTimeout`, `setKeepAlive` with other
+ * values, ...). `None` for connections Node's sockets do not carry (native
+ * fd-passing streams, the in-memory network, Bun).
+ *
+ * Reading or writing through it bypasses netfx's buffering, backpressure
+ * and interruption guarantees: use it for options, not for I/O. Closing it
+ * closes the connection under netfx (later operations fail with
+ * `BrokenResource` or read `EndOfStream`).
+ *
+ * @example
+ * ```ts
+ * import { Tcp } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import { Effect, Option } from "effect"
+ *
+ * const program = Effect.gen(function* () {
+ *   const conn = yield* Tcp.connect({ host: "127.0.0.1", port: 8080 })
+ *   const socket = Option.getOrThrow(conn.attribute(NodeNetwork.NativeSocket))
+ *   socket.setKeepAlive(true, 10_000)
+ * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
+ * ```
+ *
+ * @since 0.2.0
+ * @category attributes
+ */
+export const NativeSocket: Attribute.Attribute<net.Socket> = Attribute.make("node.socket", (facts) =>
+  facts.handle instanceof net.Socket ? facts.handle : undefined,
+)
 
 /**
  * The Node network service value. `options.resolver` replaces the system

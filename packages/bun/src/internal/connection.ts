@@ -11,6 +11,9 @@ export const LINGER_MILLIS = 30_000
  *
  * @internal
  */
+/** Parts at least this long are written as they are by `writev`, not copied together. */
+const WRITEV_COPY_LIMIT = 4096
+
 export type BunSocket = Bun.Socket<SocketData> & { readonly fd?: unknown }
 
 /**
@@ -233,6 +236,51 @@ export class BunConnection implements Driver.RawConnection {
     }
     this.pending.push(n === 0 ? data : data.subarray(n))
     return false
+  }
+
+  /**
+   * Several parts in order. Bun has no writev: runs of small parts are
+   * copied into one buffer (one syscall instead of several), parts of
+   * WRITEV_COPY_LIMIT bytes or more are written as they are (copying them
+   * costs more than the extra syscall). Measured on Bun 1.4, CPU per send:
+   * 16+64+16 B: 4 µs concatenated vs 10 µs part by part; 200 B + 16 KiB:
+   * 45-66 µs vs 28-32 µs; 200 B + 256 KiB: 470-750 µs vs 210-250 µs.
+   */
+  writev(chunks: ReadonlyArray<Uint8Array>): boolean {
+    let ok = true
+    let run: Array<Uint8Array> = []
+    let runBytes = 0
+    const flush = () => {
+      if (run.length === 0) return
+      let out = run[0] as Uint8Array
+      if (run.length > 1) {
+        out = new Uint8Array(runBytes)
+        let offset = 0
+        for (const part of run) {
+          out.set(part, offset)
+          offset += part.length
+        }
+      }
+      ok = this.write(out)
+      run = []
+      runBytes = 0
+    }
+    for (const chunk of chunks) {
+      if (chunk.length >= WRITEV_COPY_LIMIT) {
+        flush()
+        ok = this.write(chunk)
+      } else {
+        run.push(chunk)
+        runBytes += chunk.length
+      }
+    }
+    flush()
+    return ok
+  }
+
+  /** The `Bun.Socket` itself, for `Attribute.NativeHandle`. */
+  get handle(): BunSocket {
+    return this.socket
   }
 
   shutdown(): void {

@@ -179,6 +179,11 @@ class TlsConnection implements Driver.RawConnection {
     this.extra = { ...raw.extra, tls: info }
   }
 
+  /** The TLS `Bun.Socket`, for `Attribute.NativeHandle`. */
+  get handle(): BunSocket {
+    return this.socket
+  }
+
   start(handlers: Driver.ConnectionHandlers): void {
     this.handlers = handlers
     this.inner.start({

@@ -25,6 +25,7 @@ import {
 } from "../NetError.ts"
 import type * as SocketAddress from "../SocketAddress.ts"
 import type { SocketStream } from "../SocketStream.ts"
+import * as Tls from "../Tls.ts"
 import { BufferedStreamImpl, toBytes } from "./bufferedStream.ts"
 import { concatBytes } from "./bytes.ts"
 
@@ -435,16 +436,16 @@ export const extraInfo = (stream: SocketStream, name: string, defaultValue?: unk
       }
   }
   if (name in TLS_KEYS) {
-    const tls = stream.extra.tls
-    if (typeof tls !== "object" || tls === null) return defaultValue
+    const tls = Option.getOrUndefined(stream.attribute(Tls.Info))
+    if (tls === undefined) return defaultValue
     const field = TLS_KEYS[name]
     if (field === undefined) return tls
-    const value = (tls as Record<string, unknown>)[field]
+    const value = (tls as unknown as Record<string, unknown>)[field]
     // TlsInfo keeps optional facts as Options; asyncio returns the value or the default.
     const plain = Option.isOption(value) ? Option.getOrUndefined(value) : value
     return plain === undefined ? defaultValue : plain
   }
-  return name in stream.extra ? stream.extra[name] : defaultValue
+  return defaultValue
 }
 
 // ---------------------------------------------------------------------------

@@ -33,6 +33,28 @@ const encoder = new TextEncoder()
 export const toBytes = (value: Uint8Array | string): Uint8Array =>
   typeof value === "string" ? encoder.encode(value) : value
 
+/** String delimiters already encoded: a protocol uses a handful, each encoded once per process. */
+const delimiters = new Map<string, Uint8Array>()
+const MAX_CACHED_DELIMITERS = 64
+
+/**
+ * A delimiter as bytes. Strings are encoded once and cached (bounded), so
+ * `receiveLine({ delimiter: "\r\n" })` in a loop does not encode per call.
+ * The cached arrays are never handed to users (errors get a copy).
+ *
+ * @internal
+ */
+export const delimiterBytes = (value: Uint8Array | string): Uint8Array => {
+  if (typeof value !== "string") return value
+  let bytes = delimiters.get(value)
+  if (bytes === undefined) {
+    if (delimiters.size >= MAX_CACHED_DELIMITERS || value.length > 256) return encoder.encode(value)
+    bytes = encoder.encode(value)
+    delimiters.set(value, bytes)
+  }
+  return bytes
+}
+
 const busy = (operation: string) => new BusyResource({ operation })
 
 /** Where `needle` starts in `hay[from, to)`, or -1. */
@@ -226,7 +248,7 @@ export class BufferedStreamImpl implements BufferedStream {
     maxBytes: number,
     keepDelimiter: boolean,
   ): Effect.Effect<Uint8Array, UntilError | InvalidArgument | BusyResource> {
-    const delimiter = toBytes(delimiterInput)
+    const delimiter = delimiterBytes(delimiterInput)
     if (delimiter.length === 0) {
       return Effect.fail(new InvalidArgument({ argument: "delimiter", reason: "must not be empty", value: delimiter }))
     }
@@ -251,7 +273,10 @@ export class BufferedStreamImpl implements BufferedStream {
           return Effect.succeed(keepDelimiter ? this.consume(length + dlen) : this.consume(length, dlen))
         }
         searched = Math.max(0, limit - dlen + 1)
-        if (size >= window) return Effect.fail(new LimitExceeded({ limit: maxBytes, buffered: size }))
+        if (size >= window)
+          return Effect.fail(
+            new LimitExceeded({ limit: maxBytes, buffered: size, operation, delimiter: delimiter.slice() }),
+          )
         return Effect.flatMap(this.fill(), (r) =>
           r === "eof" ? Effect.fail(new IncompleteRead({ partial: this.snapshot() })) : loop,
         )
@@ -289,7 +314,7 @@ export class BufferedStreamImpl implements BufferedStream {
       ),
       Effect.mapError((e) => (Option.isOption(e) ? e : Option.some(e))),
     )
-    const delimiter = toBytes(options?.delimiter ?? "\n")
+    const delimiter = delimiterBytes(options?.delimiter ?? "\n")
     const maxLength = options?.maxLength ?? DEFAULT_MAX_LINE
     const valid = delimiter.length > 0 && Number.isInteger(maxLength) && maxLength >= 0
     const window = maxLength + delimiter.length

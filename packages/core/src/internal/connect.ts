@@ -168,3 +168,45 @@ export const connectAddresses = <A>(
       ),
     )
   })
+
+/**
+ * Runs `effect` in a child of the caller's Scope that is closed at once
+ * when it fails or is interrupted, so whatever it opened is released
+ * before the failure is seen (not when the caller's Scope closes); on
+ * success the child stays open and closes with the caller's Scope.
+ *
+ * @internal
+ */
+export const releasingOnFailure = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | Scope.Scope> =>
+  Effect.flatMap(Effect.scope, (outer) =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function* () {
+        const child = yield* Scope.fork(outer, ExecutionStrategy.sequential)
+        const exit = yield* Effect.exit(restore(Scope.extend(effect, child)))
+        if (Exit.isFailure(exit)) yield* Scope.close(child, exit)
+        return yield* exit
+      }),
+    ),
+  )
+
+/**
+ * Bounds a connect with `timeout`: when it passes the connect is
+ * interrupted (the interruption is awaited), every socket it opened is
+ * closed ({@link releasingOnFailure}), and the result is a `ConnectFailed`
+ * with code `ETIMEDOUT` listing `attempts()` as they stood.
+ *
+ * @internal
+ */
+export const withConnectTimeout =
+  <A, E, R>(
+    connect: Effect.Effect<A, E, R>,
+    timeout: Duration.Duration,
+    attempts: () => ReadonlyArray<ConnectAttempt>,
+  ) =>
+  (host: string, port: number): Effect.Effect<A, E | ConnectFailed, R | Scope.Scope> =>
+    releasingOnFailure(
+      Effect.timeoutFail(connect, {
+        duration: timeout,
+        onTimeout: () => new ConnectFailed({ host, port, attempts: attempts(), code: "ETIMEDOUT", timeout }),
+      }),
+    )

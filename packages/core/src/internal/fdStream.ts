@@ -1,9 +1,10 @@
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as FiberSet from "effect/FiberSet"
+import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
-import type { FdListener, FdStream, ListenOptions, ReceivedFd, ReceivedMessage } from "../FdPassing.ts"
+import * as Stream from "effect/Stream"
+import * as Attribute from "../Attribute.ts"
+import type { ConnectOptions, FdListener, FdStream, ListenOptions, ReceivedFd, ReceivedMessage } from "../FdPassing.ts"
+import type { ServeOptions } from "../Listener.ts"
 import type { NativeBinding } from "../NativeDriver.ts"
 import {
   BrokenResource,
@@ -18,7 +19,11 @@ import {
 import * as Network from "../Network.ts"
 import * as SocketAddress from "../SocketAddress.ts"
 import * as Unix from "../Unix.ts"
+import { concatBytes } from "./bytes.ts"
+import { withConnectTimeout } from "./connect.ts"
+import { ListenerImpl } from "./listener.ts"
 import { EV_READ, EV_WRITE, NativeSocket, nameOf, requireBinding, toAddress } from "./nativeSocket.ts"
+import { ListenerTypeId, TypeId } from "./typeId.ts"
 import * as validate from "./validate.ts"
 
 type UnixAddress = SocketAddress.UnixPath | SocketAddress.UnixAbstract
@@ -30,11 +35,13 @@ const FEATURE = "fd passing (SCM_RIGHTS)"
 const endOfStream = new EndOfStream()
 
 class FdStreamImpl implements FdStream {
+  readonly [TypeId]: typeof TypeId = TypeId
   readonly family = "unix" as const
   readonly fd: number
   private receiving = false
   private sending = false
   private sendBroken = false
+  private eofSent = false
   private eof = false
   /** Descriptors that arrived during a plain `receive`, for the next `receiveFds`. */
   private stray: Array<number> = []
@@ -51,6 +58,16 @@ class FdStreamImpl implements FdStream {
   private get binding(): NativeBinding {
     return this.socket.binding
   }
+
+  attribute<A>(key: Attribute.Attribute<A>): Option.Option<A> {
+    return Attribute.get(
+      { localAddress: this.localAddress, remoteAddress: this.remoteAddress, fd: this.fd, extra },
+      key,
+    )
+  }
+
+  /** Set by a listener's `incoming` to forget the stream once it closes. @internal */
+  onClosed: (() => void) | undefined = undefined
 
   private beginReceive<A, E, R>(
     effect: Effect.Effect<A, E, R>,
@@ -169,6 +186,7 @@ class FdStreamImpl implements FdStream {
   ): Effect.Effect<void, ClosedResource | BrokenResource | BusyResource> {
     return Effect.suspend((): Effect.Effect<void, ClosedResource | BrokenResource | BusyResource> => {
       if (this.socket.closed) return Effect.fail(new ClosedResource({ operation }))
+      if (this.eofSent) return Effect.fail(new ClosedResource({ operation: `${operation} after sendEof` }))
       if (this.sending) return Effect.fail(new BusyResource({ operation }))
       if (this.sendBroken)
         return Effect.fail(
@@ -209,8 +227,12 @@ class FdStreamImpl implements FdStream {
     })
   }
 
-  send(data: Uint8Array): Effect.Effect<void, ClosedResource | BrokenResource | BusyResource> {
-    return data.length === 0 ? Effect.void : this.write("send", data, [])
+  send(
+    data: Uint8Array | ReadonlyArray<Uint8Array>,
+  ): Effect.Effect<void, ClosedResource | BrokenResource | BusyResource> {
+    // one sendmsg for several parts: the native binding takes one buffer
+    const bytes = data instanceof Uint8Array ? data : concatBytes(data.filter((c) => c.length > 0))
+    return bytes.length === 0 ? Effect.void : this.write("send", bytes, [])
   }
 
   sendFds(
@@ -235,6 +257,8 @@ class FdStreamImpl implements FdStream {
   get sendEof(): Effect.Effect<void, ClosedResource | BrokenResource> {
     return Effect.suspend((): Effect.Effect<void, ClosedResource | BrokenResource> => {
       if (this.socket.closed) return Effect.fail(new ClosedResource({ operation: "sendEof" }))
+      if (this.eofSent) return Effect.void
+      this.eofSent = true
       const r = this.binding.shutdown(this.fd, this.binding.constants.SHUT_WR as number)
       return r < 0
         ? Effect.fail(new BrokenResource({ operation: "sendEof", code: this.socket.errno(r), syscall: "shutdown" }))
@@ -243,13 +267,22 @@ class FdStreamImpl implements FdStream {
   }
 
   get close(): Effect.Effect<void> {
-    return Effect.sync(() => {
+    return Effect.sync(() => this.closeNow())
+  }
+
+  /** @internal */
+  closeNow(): void {
+    if (!this.socket.closed) {
       this.socket.close()
-      for (const fd of this.stray) this.binding.close(fd)
-      this.stray = []
-    })
+      this.onClosed?.()
+    }
+    for (const fd of this.stray) this.binding.close(fd)
+    this.stray = []
   }
 }
+
+/** Every native stream's `extra`: shared, so a stream costs no record of its own. */
+const extra: Readonly<Record<string, unknown>> = Object.freeze({})
 
 const nativeOf = (feature: string) =>
   Effect.gen(function* () {
@@ -277,10 +310,25 @@ const makeStream = (socket: NativeSocket, local?: UnixAddress, remote?: UnixAddr
 
 /** @internal */
 export const connect = (
-  path: Unix.UnixAddressInput,
+  options: ConnectOptions,
 ): Effect.Effect<FdStream, ConnectFailed | InvalidArgument | Unsupported, Scope.Scope | Network.Network> =>
   Effect.gen(function* () {
-    const address = yield* Unix.toAddress("path", path)
+    const address = yield* Unix.toAddress("path", options.path)
+    const timeout =
+      options.timeout === undefined ? undefined : yield* validate.positiveDuration("timeout", options.timeout)
+    const attempt = connectTo(address)
+    return timeout === undefined
+      ? yield* attempt
+      : yield* withConnectTimeout(attempt, timeout, () => [{ address, code: "ETIMEDOUT" }])(
+          SocketAddress.format(address),
+          -1,
+        )
+  })
+
+const connectTo = (
+  address: UnixAddress,
+): Effect.Effect<FdStream, ConnectFailed | Unsupported, Scope.Scope | Network.Network> =>
+  Effect.gen(function* () {
     const { native, binding } = yield* nativeOf(FEATURE)
     const fd = binding.socket(binding.constants.SOCK_STREAM as number)
     if (fd < 0) return yield* Effect.fail(Unix.connectFailed(address, native.addon.errnoName(fd), "socket", undefined))
@@ -332,102 +380,117 @@ export const socketpair = (): Effect.Effect<
     return [makeStream(sa, unnamed, unnamed), makeStream(sb, unnamed, unnamed)] as const
   })
 
+/** Accept failures that pass: out of descriptors or memory, a client that gave up. */
+const TRANSIENT_ACCEPT = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM", "ECONNABORTED", "EPROTO", "EINTR"])
+const ACCEPT_BACKOFF = "100 millis"
+const unnamed = SocketAddress.unixPath("")
+
 class FdListenerImpl implements FdListener {
-  private accepting = false
+  readonly [ListenerTypeId]: typeof ListenerTypeId = ListenerTypeId
+  readonly addresses: ReadonlyArray<UnixAddress>
   readonly fd: number
+  private accepting = false
+  private readonly live = new Set<FdStreamImpl>()
+
   constructor(
     readonly socket: NativeSocket,
     readonly address: UnixAddress,
   ) {
     this.fd = socket.fd
+    this.addresses = [address]
   }
 
-  get accept(): Effect.Effect<FdStream, ClosedResource | BusyResource | BrokenResource, Scope.Scope> {
-    return Effect.suspend((): Effect.Effect<FdStream, ClosedResource | BusyResource | BrokenResource, Scope.Scope> => {
+  /**
+   * Accepts one connection and hands it to `own` with no gap an
+   * interruption could fall into (only the readiness wait and the backoff
+   * are interruptible). Transient failures are logged and retried.
+   */
+  private acceptWith<A>(
+    own: (conn: FdStreamImpl) => Effect.Effect<A>,
+  ): Effect.Effect<A, ClosedResource | BusyResource> {
+    return Effect.suspend((): Effect.Effect<A, ClosedResource | BusyResource> => {
       if (this.socket.closed) return Effect.fail(new ClosedResource({ operation: "accept" }))
       if (this.accepting) return Effect.fail(new BusyResource({ operation: "accept" }))
       this.accepting = true
       const binding = this.socket.binding
-      // uninterruptible but for the readiness wait: an accepted descriptor always reaches the Scope
-      return Effect.uninterruptible(
+      const once = Effect.uninterruptible(
         this.socket
           .io("accept", EV_READ, () => binding.accept(this.fd), this.address)
           .pipe(
-            Effect.flatMap((fd) => streamSocket(this.socket, fd)),
-            Effect.map((s) => makeStream(s, this.address, SocketAddress.unixPath(""))),
+            Effect.flatMap((fd) => own(makeStream(new NativeSocket(this.socket.addon, fd), this.address, unnamed))),
           ),
-      ).pipe(
-        Effect.ensuring(
-          Effect.sync(() => {
-            this.accepting = false
-          }),
+      )
+      const loop: Effect.Effect<A, ClosedResource> = Effect.catchTag(once, "BrokenResource", (e) =>
+        Effect.logWarning(
+          `netfx: accept failed with ${e.code}${TRANSIENT_ACCEPT.has(e.code) ? "" : " (unexpected)"}; still listening`,
+        ).pipe(
+          Effect.annotateLogs({ listener: SocketAddress.format(this.address), code: e.code }),
+          Effect.zipRight(Effect.sleep(ACCEPT_BACKOFF)),
+          Effect.zipRight(Effect.suspend(() => loop)),
         ),
+      )
+      return Effect.ensuring(
+        loop,
+        Effect.sync(() => {
+          this.accepting = false
+        }),
       )
     })
   }
 
+  get accept(): Effect.Effect<FdStream, ClosedResource | BusyResource, Scope.Scope> {
+    return Effect.flatMap(Effect.scope, (scope) =>
+      this.acceptWith((conn) => Effect.as(Scope.addFinalizer(scope, conn.close), conn as FdStream)),
+    )
+  }
+
+  get incoming(): Stream.Stream<FdStream, BusyResource> {
+    // Each connection is the consumer's; those still open close with the listener.
+    return Stream.repeatEffectOption(
+      this.acceptWith((conn) =>
+        Effect.sync(() => {
+          this.live.add(conn)
+          conn.onClosed = () => this.live.delete(conn)
+          return conn as FdStream
+        }),
+      ).pipe(Effect.mapError((e) => (e._tag === "ClosedResource" ? Option.none() : Option.some(e)))),
+    )
+  }
+
+  /** The listener's addresses for log annotations (what `ListenerImpl.serve` reads). */
+  describe(): string {
+    return SocketAddress.format(this.address)
+  }
+
   serve<E, R>(
     handler: (connection: FdStream) => Effect.Effect<unknown, E, R>,
-  ): Effect.Effect<never, ClosedResource | BusyResource | BrokenResource, R> {
-    const peer = SocketAddress.format(this.address)
-    // Out of descriptors (EMFILE/ENFILE) or a connection aborted before
-    // accept: log, back off briefly, keep serving.
-    const acceptRetrying: Effect.Effect<FdStream, ClosedResource | BusyResource | BrokenResource, Scope.Scope> =
-      Effect.catchIf(
-        this.accept,
-        (e): e is BrokenResource =>
-          e._tag === "BrokenResource" && ["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM", "ECONNABORTED"].includes(e.code),
-        (e) =>
-          Effect.logWarning(`netfx: accept failed with ${e.code}; still listening`).pipe(
-            Effect.annotateLogs({ listener: peer }),
-            Effect.zipRight(Effect.sleep("100 millis")),
-            Effect.zipRight(Effect.suspend(() => acceptRetrying)),
-          ),
-      )
-    return Effect.scoped(
-      Effect.gen(function* () {
-        const fibers = yield* FiberSet.make<unknown, never>()
-        while (true) {
-          // Accepting and handing the connection to its fiber happen without
-          // a gap an interruption could fall into.
-          yield* Effect.uninterruptibleMask((restore) =>
-            Effect.gen(function* () {
-              const scope = yield* Scope.make()
-              const conn = yield* restore(Scope.extend(acceptRetrying, scope)).pipe(
-                Effect.onError(() => Scope.close(scope, Exit.void)),
-              )
-              yield* FiberSet.run(
-                fibers,
-                handler(conn).pipe(
-                  Effect.catchAllCause((cause) =>
-                    Cause.isInterruptedOnly(cause)
-                      ? Effect.void
-                      : Effect.logError("netfx: fd-passing connection handler failed", cause).pipe(
-                          Effect.annotateLogs({ listener: peer }),
-                        ),
-                  ),
-                  Effect.ensuring(Scope.close(scope, Exit.void)),
-                ),
-              )
-            }),
-          )
-        }
-      }),
-    ).pipe(Effect.ensuring(this.close))
+    options?: ServeOptions,
+  ): Effect.Effect<never, ClosedResource | BusyResource | InvalidArgument, R> {
+    // One serve loop for every listener (limits, logging, closing): the core
+    // listener's, run over this listener's `acceptWith`, `describe` and `close`,
+    // which keep the same contract as ListenerImpl's.
+    const shared = ListenerImpl.prototype.serve as (
+      this: unknown,
+      handler: (connection: FdStream) => Effect.Effect<unknown, E, R>,
+      options?: ServeOptions,
+    ) => Effect.Effect<never, ClosedResource | BusyResource | InvalidArgument, R>
+    return shared.call(this, handler, options)
   }
 
   get close(): Effect.Effect<void> {
-    return Effect.sync(() => this.socket.close())
+    return Effect.sync(() => {
+      this.socket.close()
+      for (const conn of [...this.live]) conn.closeNow()
+    })
   }
 }
 
 /** @internal */
 export const listen = (
-  path: Unix.UnixAddressInput,
   options: ListenOptions,
 ): Effect.Effect<FdListener, ListenFailed | InvalidArgument | Unsupported, Scope.Scope | Network.Network> =>
   Effect.gen(function* () {
-    const address = yield* Unix.toAddress("path", path)
+    const address = yield* Unix.toAddress("path", options.path)
     const backlog = yield* validate.positiveInt("backlog", options.backlog ?? 511)
     yield* Unix.validateMode(options.mode)
     const { native, binding } = yield* nativeOf(FEATURE)

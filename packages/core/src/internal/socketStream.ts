@@ -1,4 +1,6 @@
 import * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import * as Attribute from "../Attribute.ts"
 import type { ConnectionHandlers, RawConnection } from "../Driver.ts"
 import {
   BrokenResource,
@@ -11,6 +13,7 @@ import {
 } from "../NetError.ts"
 import * as SocketAddress from "../SocketAddress.ts"
 import type { SocketStream, SocketStreamOptions } from "../SocketStream.ts"
+import { concatBytes } from "./bytes.ts"
 import { TypeId } from "./typeId.ts"
 
 /** @internal */
@@ -24,6 +27,27 @@ const closedSend = new ClosedResource({ operation: "send" })
 const closedSendEof = new ClosedResource({ operation: "sendEof" })
 const busyReceive = new BusyResource({ operation: "receive" })
 const busySend = new BusyResource({ operation: "send" })
+
+/** @internal Total length of one buffer or several. */
+export const byteLength = (data: Uint8Array | ReadonlyArray<Uint8Array>): number => {
+  if (data instanceof Uint8Array) return data.length
+  let n = 0
+  for (const chunk of data) n += chunk.length
+  return n
+}
+
+/**
+ * Hands one buffer or several to a RawConnection: `writev` when it has
+ * one, else one `write` of the concatenation (empty parts dropped).
+ *
+ * @internal
+ */
+export const writeTo = (raw: RawConnection, data: Uint8Array | ReadonlyArray<Uint8Array>): boolean => {
+  if (data instanceof Uint8Array) return raw.write(data)
+  const parts = data.filter((c) => c.length > 0)
+  if (parts.length === 1) return raw.write(parts[0] as Uint8Array)
+  return raw.writev !== undefined ? raw.writev(parts) : raw.write(concatBytes(parts))
+}
 
 /** @internal */
 export const invalidMaxBytes = (value: unknown) =>
@@ -43,7 +67,6 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
   readonly remoteAddress: SocketAddress.SocketAddress
   readonly family: SocketAddress.Family
   readonly fd: number | undefined
-  readonly extra: Readonly<Record<string, unknown>>
 
   /** How many chunks arrived so far (the `serve` idle timeout watches it). */
   receivedChunks = 0
@@ -73,9 +96,12 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     this.remoteAddress = raw.remoteAddress
     this.family = SocketAddress.family(raw.remoteAddress)
     this.fd = raw.fd
-    this.extra = raw.extra
     this.highWaterMark = options?.highWaterMark ?? DEFAULT_HIGH_WATER_MARK
     raw.start(this)
+  }
+
+  attribute<A>(key: Attribute.Attribute<A>): Option.Option<A> {
+    return Attribute.get(this.raw, key)
   }
 
   // ---- handlers (called by the runtime) ----
@@ -246,13 +272,13 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
 
   // ---- send ----
 
-  send(data: Uint8Array): Effect.Effect<void, SendError> {
+  send(data: Uint8Array | ReadonlyArray<Uint8Array>): Effect.Effect<void, SendError> {
     return Effect.suspend(() => {
       if (this.closed) return Effect.fail(closedSend)
       if (this.failure !== undefined) return Effect.fail(this.failureIn("send"))
       if (this.eofSent) return Effect.fail(new ClosedResource({ operation: "send after sendEof" }))
       if (this.sending) return Effect.fail(busySend)
-      if (data.length === 0) return Effect.void
+      if (byteLength(data) === 0) return Effect.void
       if (!this.needDrain) {
         this.write(data)
         return Effect.void
@@ -281,8 +307,8 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     })
   }
 
-  private write(data: Uint8Array): void {
-    if (!this.raw.write(data)) this.needDrain = true
+  private write(data: Uint8Array | ReadonlyArray<Uint8Array>): void {
+    if (!writeTo(this.raw, data)) this.needDrain = true
   }
 
   get sendEof(): Effect.Effect<void, ClosedResource | BrokenResource> {
@@ -364,6 +390,7 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
       remoteAddress: raw.remoteAddress,
       fd: raw.fd,
       extra: raw.extra,
+      handle: raw.handle,
       start: (handlers) => {
         target = handlers
         for (const f of held.splice(0)) f(handlers)
@@ -372,6 +399,7 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
       pause: () => raw.pause(),
       resume: () => raw.resume(),
       write: (data) => raw.write(data),
+      writev: (chunks) => writeTo(raw, chunks),
       shutdown: () => raw.shutdown(),
       close: (unread) => raw.close(unread),
     }

@@ -1,3 +1,4 @@
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -9,7 +10,7 @@ import { TlsFailed } from "../NetError.ts"
 import * as SocketAddress from "../SocketAddress.ts"
 import type { TlsDriver, TlsServerOptions } from "../Tls.ts"
 
-/** The default of `tls.handshakeTimeoutMillis` (the reasons are in its docs). */
+/** The default of `tls.handshakeTimeout` (the reasons are in its docs). */
 const DEFAULT_HANDSHAKE_TIMEOUT_MILLIS = 10_000
 
 /** The default of `tls.maxHandshakes` (the reasons are in its docs). */
@@ -41,7 +42,7 @@ class SecureListener implements RawListener {
   /** Handshakes in progress, oldest first (a Set iterates in insertion order). */
   private readonly handshakes = new Set<Fiber.RuntimeFiber<void, never>>()
   private readonly maxHandshakes: number
-  private readonly timeoutMillis: number
+  private readonly timeout: Duration.Duration
   private evictedSinceLog = 0
   private lastEvictionLog = Number.NEGATIVE_INFINITY
 
@@ -54,7 +55,7 @@ class SecureListener implements RawListener {
     this.address = inner.address
     this.fd = inner.fd
     this.maxHandshakes = options.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES
-    this.timeoutMillis = options.handshakeTimeoutMillis ?? DEFAULT_HANDSHAKE_TIMEOUT_MILLIS
+    this.timeout = Duration.decode(options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MILLIS)
   }
 
   start(handlers: ListenerHandlers): void {
@@ -93,10 +94,11 @@ class SecureListener implements RawListener {
   }
 
   private handshake(raw: RawConnection, handlers: ListenerHandlers): Effect.Effect<void> {
-    const millis = this.timeoutMillis
+    const limit = this.timeout
+    const millis = Duration.toMillis(limit)
     const accept = this.driver.accept(raw, this.options).pipe(
       Effect.timeoutFail({
-        duration: millis,
+        duration: limit,
         onTimeout: () =>
           new TlsFailed({
             code: "ETIMEDOUT",

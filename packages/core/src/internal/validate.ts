@@ -1,3 +1,4 @@
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { InvalidArgument } from "../NetError.ts"
 
@@ -24,3 +25,28 @@ export const host = (name: string, value: unknown): Effect.Effect<string, Invali
   typeof value === "string" && value.length > 0 && value.length <= 1024 && !value.includes("\0")
     ? Effect.succeed(value)
     : Effect.fail(new InvalidArgument({ argument: name, reason: "must be a non-empty host name or address", value }))
+
+/** @internal True for a DurationInput that decodes to a finite or infinite duration > 0. */
+export const isPositiveDuration = (value: unknown): boolean => {
+  const d = Duration.decodeUnknown(value)
+  return d._tag === "Some" && Duration.greaterThan(d.value, Duration.zero)
+}
+
+/** @internal A DurationInput > 0 (a number is milliseconds), decoded. */
+export const positiveDuration = (name: string, value: unknown): Effect.Effect<Duration.Duration, InvalidArgument> => {
+  const d = Duration.decodeUnknown(value)
+  return d._tag === "Some" && Duration.greaterThan(d.value, Duration.zero)
+    ? Effect.succeed(d.value)
+    : Effect.fail(new InvalidArgument({ argument: name, reason: "must be a positive duration", value }))
+}
+
+/** @internal A DurationInput >= 0 (a number is milliseconds), decoded. */
+export const nonNegativeDuration = (
+  name: string,
+  value: unknown,
+): Effect.Effect<Duration.Duration, InvalidArgument> => {
+  const d = Duration.decodeUnknown(value)
+  return d._tag === "Some"
+    ? Effect.succeed(d.value)
+    : Effect.fail(new InvalidArgument({ argument: name, reason: "must be a duration >= 0", value }))
+}

@@ -7,11 +7,12 @@
  * - `transports`: connected pairs over real TCP (NodeNetwork) and the
  *   in-memory network (MemoryNetwork).
  */
-import { MemoryNetwork, NetError, SocketAddress, SocketStream, Tcp } from "@netfx/core"
+import { Attribute, MemoryNetwork, NetError, SocketAddress, SocketStream, Tcp } from "@netfx/core"
 import { NodeNetwork } from "@netfx/node"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import { concatBytes } from "../../src/internal/bytes.ts"
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -85,13 +86,22 @@ export const feedStream = (): FeedStream => {
     remoteAddress: SocketAddress.ipv4("127.0.0.1", 2),
     family: "ipv4",
     fd: undefined,
-    extra: {},
+    attribute: (key) =>
+      Attribute.get(
+        {
+          localAddress: SocketAddress.ipv4("127.0.0.1", 1),
+          remoteAddress: SocketAddress.ipv4("127.0.0.1", 2),
+          fd: undefined,
+          extra: {},
+        },
+        key,
+      ),
     receive,
     send: (data) =>
       Effect.suspend((): Effect.Effect<void, NetError.SendError> => {
         if (state.closed) return Effect.fail(new NetError.ClosedResource({ operation: "send" }))
         if (failure !== undefined) return Effect.fail(failure)
-        sent.push(data)
+        sent.push(data instanceof Uint8Array ? data : concatBytes(data))
         return Effect.void
       }),
     sendEof: Effect.sync(() => {

@@ -94,6 +94,21 @@ export class NodeConnection implements Driver.RawConnection {
     return this.socket.write(data)
   }
 
+  /** One `writev` for all parts: corked writes are flushed together through `_writev`. */
+  writev(chunks: ReadonlyArray<Uint8Array>): boolean {
+    const s = this.socket
+    s.cork()
+    let ok = true
+    for (const chunk of chunks) ok = s.write(chunk)
+    s.uncork()
+    return ok
+  }
+
+  /** The `net.Socket` (or `tls.TLSSocket`) itself, for `Attribute.NativeHandle`. */
+  get handle(): net.Socket {
+    return this.socket
+  }
+
   shutdown(): void {
     this.socket.end()
   }
