@@ -46,6 +46,8 @@ class FdStreamImpl implements FdStream {
   /** Descriptors that arrived during a plain `receive`, for the next `receiveFds`. */
   private stray: Array<number> = []
   private strayTruncated = false
+  /** How many messages arrived so far (the `serve` idle timeout watches it, as on every SocketStream). */
+  receivedChunks = 0
 
   constructor(
     readonly socket: NativeSocket,
@@ -97,6 +99,7 @@ class FdStreamImpl implements FdStream {
             this.eof = true
             return Effect.fail(endOfStream)
           }
+          this.receivedChunks++
           return Effect.succeed(r)
         }),
       )

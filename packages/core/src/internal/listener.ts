@@ -72,7 +72,10 @@ const messageOf = (cause: Cause.Cause<unknown>): string => {
  *
  * @internal
  */
-export const idleWatch = (conn: SocketStreamImpl, idle: Duration.Duration): Effect.Effect<void> => {
+export const idleWatch = (
+  conn: Pick<SocketStreamImpl, "receivedChunks" | "remoteAddress">,
+  idle: Duration.Duration,
+): Effect.Effect<void> => {
   const millis = Duration.toMillis(idle)
   const step = Duration.millis(Math.max(1, millis / 4))
   return Effect.gen(function* () {
