@@ -9,6 +9,7 @@ import type { Listener, ListenerOptions, ServeOptions } from "../Listener.ts"
 import { BusyResource, ClosedResource, InvalidArgument } from "../NetError.ts"
 import * as SocketAddress from "../SocketAddress.ts"
 import type { SocketStream, SocketStreamOptions } from "../SocketStream.ts"
+import { ioScheduler } from "./ioScheduler.ts"
 import { SocketStreamImpl } from "./socketStream.ts"
 import { ListenerTypeId } from "./typeId.ts"
 
@@ -159,13 +160,15 @@ export class ListenerImpl implements Listener {
         yield* self
           .acceptWith((conn) =>
             Effect.sync(() => {
-              const peer = SocketAddress.format(conn.remoteAddress)
               const run = handler(conn).pipe(
                 Effect.catchAllCause((cause) =>
                   Cause.isInterruptedOnly(cause)
                     ? Effect.void
                     : Effect.logError("netfx: connection handler failed", cause).pipe(
-                        Effect.annotateLogs({ peer, listener: self.describe() }),
+                        Effect.annotateLogs({
+                          peer: SocketAddress.format(conn.remoteAddress),
+                          listener: self.describe(),
+                        }),
                       ),
                 ),
                 Effect.ensuring(
@@ -177,7 +180,7 @@ export class ListenerImpl implements Listener {
           )
           .pipe(Effect.onError(() => (semaphore === undefined ? Effect.void : semaphore.release(1))))
       }
-    }).pipe(Effect.scoped, Effect.ensuring(this.close))
+    }).pipe(Effect.scoped, Effect.withScheduler(ioScheduler), Effect.ensuring(this.close))
   }
 
   get close(): Effect.Effect<void> {
