@@ -761,7 +761,7 @@ export const table = (report: Report): string => {
   }
   if (verdicts.length > 0) lines.push("Targets:", ...verdicts, "")
   if (report.skipped.length > 0) lines.push(...report.skipped.map((s) => `Skipped ${s.impl}: ${s.reason}`), "")
-  if (report.notes.length > 0) lines.push(...report.notes.map((n) => `Skipped ${n}`), "")
+  if (report.notes.length > 0) lines.push(...report.notes, "")
   lines.push(
     `Machine: ${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}, Bun ${report.machine.bun ?? "n/a"}; ${report.pinning}; load average before ${report.machine.loadAverageBefore.map((x) => x.toFixed(2)).join(" ")}, after ${report.machine.loadAverageAfter.map((x) => x.toFixed(2)).join(" ")}`,
   )
