@@ -3,7 +3,7 @@
  * implementation (pinned with taskset), runs every scenario run by run,
  * alternating the implementations within each run, and summarises.
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -28,6 +28,8 @@ export const SCENARIOS = [
   "unixdgram",
   "tls",
   "handshake",
+  "http",
+  "reuseport",
   "idle",
   "cluster",
 ] as const
@@ -93,12 +95,15 @@ export interface Report {
   readonly options: Omit<Options, "log" | "out">
   readonly rows: ReadonlyArray<Row>
   readonly skipped: ReadonlyArray<{ readonly impl: ImplId; readonly reason: string }>
+  /** Scenarios skipped as a whole (e.g. no wrk for the HTTP scenarios). */
+  readonly notes: ReadonlyArray<string>
 }
 
 export const NAMES: Record<ImplId, string> = {
   "raw-node": "raw node:net",
   "netfx-node": "netfx (Node)",
   "platform-node": "@effect/platform-node NodeSocket",
+  "node-http": "node:http",
   "raw-bun": "raw Bun",
   "netfx-bun": "netfx (Bun)",
 }
@@ -115,16 +120,17 @@ class Worker {
     readonly role: string,
     cpu: string | undefined,
     raiseFdLimit: boolean,
+    args: ReadonlyArray<string> = [],
   ) {
     // BENCH_NODE_FLAGS: extra node flags for the workers, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
     const extra = (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter((f) => f !== "")
     const runtime = isBun(id) ? [BUN, WORKER] : [process.execPath, "--expose-gc", ...extra, "--import", "tsx", WORKER]
-    const command = [...(cpu === undefined ? [] : ["taskset", "-c", cpu]), ...runtime, role, id]
+    const command = [...(cpu === undefined ? [] : ["taskset", "-c", cpu]), ...runtime, role, id, ...args]
     // the idle scenario holds 10,000 descriptors: raise the soft limit to the hard one first
-    const [file, ...args] = raiseFdLimit
+    const [file, ...argv] = raiseFdLimit
       ? ["sh", "-c", 'ulimit -n "$(ulimit -Hn)" && exec "$@"', "sh", ...command]
       : command
-    this.child = spawn(file as string, args, { cwd: BENCH_DIR, stdio: ["pipe", "pipe", "pipe"] })
+    this.child = spawn(file as string, argv, { cwd: BENCH_DIR, stdio: ["pipe", "pipe", "pipe"] })
     this.child.stderr?.on("data", (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-4000)
     })
@@ -173,8 +179,17 @@ export const run = async (options: Options): Promise<Report> => {
     samples.set(key, list)
   }
 
-  const timed = options.scenarios.filter((s) => s !== "idle" && s !== "cluster")
-  const live: Array<{ id: ImplId; server: Worker; client: Worker; ports: ServerPorts }> = []
+  const wrk = wrkVersion()
+  const wanted = options.scenarios.filter((s) => s !== "idle" && s !== "cluster")
+  const timed = wanted.filter((s) => (s !== "http" && s !== "reuseport") || wrk !== undefined)
+  const notes: Array<string> = []
+  if (timed.length < wanted.length) {
+    const note = `${wanted.filter((s) => !timed.includes(s)).join(", ")}: skipped, wrk not found (Debian: apt-get install wrk)`
+    notes.push(note)
+    log(note)
+  }
+  const live: Array<Live> = []
+  const reusePortGroups = new Map<string, ReusePortGroup>()
   if (timed.length > 0) {
     for (const id of options.impls) {
       const server = new Worker(id, "server", pins.server, false)
@@ -197,6 +212,25 @@ export const run = async (options: Options): Promise<Report> => {
       for (let r = 0; r < options.warmup + options.runs; r++) {
         const warm = r < options.warmup
         for (const w of live) {
+          if (w.id === "node-http" && scenario !== "http" && scenario !== "reuseport") continue
+          if (scenario === "http" || scenario === "reuseport") {
+            if (w.ports.http === undefined) {
+              if (r === 0) log(`  ${scenario} ${w.id}: no HTTP server in this implementation; skipped`)
+              continue
+            }
+            try {
+              const results =
+                scenario === "http"
+                  ? await httpRun(w, options, pins)
+                  : await reusePortRun(w, options, pins, reusePortGroups)
+              const shown = results.map(([metric, value]) => `${metric} ${value.toFixed(metric.includes("÷") ? 2 : 0)}`)
+              log(`  ${scenario} ${warm ? "warm-up" : `run ${r - options.warmup + 1}`} ${w.id}: ${shown.join(", ")}`)
+              if (!warm) for (const [metric, value] of results) record(w.id, scenario, metric, value)
+            } catch (e) {
+              log(`  ${scenario} ${w.id}: failed: ${e instanceof Error ? e.message : String(e)}`)
+            }
+            continue
+          }
           if (scenario === "unix" && w.ports.unixSink === undefined) {
             if (r === 0) log(`  unix ${w.id}: no Unix sockets in this implementation; skipped`)
             continue
@@ -307,10 +341,11 @@ export const run = async (options: Options): Promise<Report> => {
       await w.server.stop()
       await w.client.stop()
     }
+    for (const group of reusePortGroups.values()) for (const worker of group.workers) await worker.stop()
   }
 
   if (options.scenarios.includes("idle")) {
-    const idleImpls = options.impls.filter((id) => !skipped.some((s) => s.impl === id))
+    const idleImpls = options.impls.filter((id) => id !== "node-http" && !skipped.some((s) => s.impl === id))
     for (let r = 0; r < options.idleRuns; r++) {
       for (const id of idleImpls) {
         try {
@@ -380,6 +415,7 @@ export const run = async (options: Options): Promise<Report> => {
     },
     rows,
     skipped,
+    notes,
   }
   if (options.out !== undefined) {
     fs.mkdirSync(path.dirname(options.out), { recursive: true })
@@ -478,6 +514,161 @@ const clusterOnce = (id: ClusterImpl, millis: number, cpu: string | undefined): 
     })
   })
 
+// ---- the HTTP scenarios (driven by wrk) ----
+
+interface Live {
+  readonly id: ImplId
+  readonly server: Worker
+  readonly client: Worker
+  readonly ports: ServerPorts
+}
+
+/** reusePort configurations that could not start (e.g. no SO_REUSEPORT in node:net before Node 22.12). */
+const groupFailures = new Map<string, Error>()
+
+/** The server processes of one reusePort configuration (one or two processes sharing the ports). */
+interface ReusePortGroup {
+  readonly workers: ReadonlyArray<Worker>
+  readonly ports: { readonly keepAlive: number; readonly close: number }
+}
+
+const wrkVersion = (): string | undefined => {
+  const r = spawnSync("wrk", ["--version"], { encoding: "utf8" })
+  if (r.error !== undefined) return undefined
+  return `${r.stdout}${r.stderr}`.split("\n")[0]
+}
+
+/** Connections wrk keeps open in the http scenario and the keep-alive half of reuseport. */
+const HTTP_CONNECTIONS = 50
+/** Concurrent connect-request-close loops in the accept half of reuseport. */
+const CLOSE_CONNECTIONS = 16
+
+interface WrkResult {
+  readonly requests: number
+  readonly seconds: number
+  readonly p99Micros: number
+  readonly errors: string | undefined
+}
+
+const UNIT_SECONDS: Record<string, number> = { us: 1e-6, ms: 1e-3, s: 1, m: 60 }
+
+const micros = (value: string, unit: string): number =>
+  Number(value) * (unit === "us" ? 1 : unit === "ms" ? 1000 : unit === "s" ? 1e6 : Number.NaN)
+
+/** Runs wrk against 127.0.0.1:port (GET /), pinned like a client. */
+const wrkRun = (port: number, connections: number, millis: number, cpu: string | undefined): Promise<WrkResult> =>
+  new Promise((resolve, reject) => {
+    // wrk takes whole seconds
+    const seconds = Math.max(1, Math.round(millis / 1000))
+    const args = ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", `http://127.0.0.1:${port}/`]
+    const [file, ...argv] = cpu === undefined ? ["wrk", ...args] : ["taskset", "-c", cpu, "wrk", ...args]
+    const child = spawn(file as string, argv, { stdio: ["ignore", "pipe", "pipe"] })
+    let out = ""
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString()
+    })
+    child.stderr.on("data", (d: Buffer) => {
+      out += d.toString()
+    })
+    child.once("error", reject)
+    child.once("exit", (code) => {
+      const total = /(\d+) requests in ([\d.]+)(us|ms|s|m)/.exec(out)
+      const p99 = /^\s*99%\s+([\d.]+)(us|ms|s)\s*$/m.exec(out)
+      if (code !== 0 || total === null || p99 === null) return reject(new Error(`wrk failed: ${out.trim()}`))
+      const errors = /Socket errors:.*|Non-2xx or 3xx responses:.*/.exec(out)?.[0]
+      resolve({
+        requests: Number(total[1]),
+        seconds: Number(total[2]) * (UNIT_SECONDS[total[3] as string] ?? Number.NaN),
+        p99Micros: micros(p99[1] as string, p99[2] as string),
+        errors,
+      })
+    })
+  })
+
+/** The http scenario: wrk with HTTP_CONNECTIONS keep-alive connections against one server process. */
+const httpRun = async (
+  w: Live,
+  options: Options,
+  pins: { server?: string; client?: string },
+): Promise<Array<[string, number]>> => {
+  const port = w.ports.http?.keepAlive ?? 0
+  const cpu0 = await w.server.request<number>({ scenario: "cpu" })
+  const r = await wrkRun(port, HTTP_CONNECTIONS, options.millis, pins.client)
+  const cpu = (await w.server.request<number>({ scenario: "cpu" })) - cpu0
+  if (r.errors !== undefined) options.log(`  http ${w.id}: wrk: ${r.errors}`)
+  return [
+    ["requests", r.requests / r.seconds],
+    ["p99 latency", r.p99Micros],
+    ["server CPU per request", cpu / Math.max(1, r.requests)],
+  ]
+}
+
+/**
+ * The reusePort scenario: the same HTTP servers in one process, then in two
+ * processes bound to the same ports with SO_REUSEPORT (the kernel spreads
+ * new connections over both). wrk drives keep-alive requests
+ * (HTTP_CONNECTIONS connections: the "many" shape) and connection-per-request
+ * (CLOSE_CONNECTIONS concurrent connect/request/close loops: the accept
+ * shape). One process runs on the server CPU; the second of two on the
+ * client CPU, which it shares with wrk.
+ */
+const reusePortRun = async (
+  w: Live,
+  options: Options,
+  pins: { server?: string; client?: string },
+  groups: Map<string, ReusePortGroup>,
+): Promise<Array<[string, number]>> => {
+  const group = async (n: 1 | 2): Promise<ReusePortGroup> => {
+    const key = `${w.id}/${n}`
+    const existing = groups.get(key)
+    if (existing !== undefined) return existing
+    const failed = groupFailures.get(key)
+    if (failed !== undefined) throw failed
+    const first = new Worker(w.id, "http-server", pins.server, false, ["0", "0"])
+    const workers = [first]
+    try {
+      const ports = (await first.next()) as { keepAlive: number; close: number }
+      if (n === 2) {
+        const second = new Worker(w.id, "http-server", pins.client, false, [
+          String(ports.keepAlive),
+          String(ports.close),
+        ])
+        workers.push(second)
+        await second.next()
+      }
+      const g = { workers, ports }
+      groups.set(key, g)
+      return g
+    } catch (e) {
+      for (const worker of workers) await worker.stop()
+      const error = new Error(`${n} process${n === 1 ? "" : "es"}: ${e instanceof Error ? e.message : String(e)}`)
+      groupFailures.set(key, error)
+      throw error
+    }
+  }
+  const measure = async (g: ReusePortGroup, port: number, connections: number) => {
+    const cpus0 = await Promise.all(g.workers.map((x) => x.request<number>({ scenario: "cpu" })))
+    const r = await wrkRun(port, connections, options.millis, pins.client)
+    const cpus = await Promise.all(g.workers.map((x) => x.request<number>({ scenario: "cpu" })))
+    if (r.errors !== undefined) options.log(`  reuseport ${w.id}: wrk: ${r.errors}`)
+    return { rate: r.requests / r.seconds, cpu: cpus.reduce((a, c, i) => a + c - (cpus0[i] ?? 0), 0) }
+  }
+  const one = await group(1)
+  const two = await group(2)
+  const keep1 = await measure(one, one.ports.keepAlive, HTTP_CONNECTIONS)
+  const keep2 = await measure(two, two.ports.keepAlive, HTTP_CONNECTIONS)
+  const close1 = await measure(one, one.ports.close, CLOSE_CONNECTIONS)
+  const close2 = await measure(two, two.ports.close, CLOSE_CONNECTIONS)
+  return [
+    ["requests, 1 process", keep1.rate],
+    ["requests, 2 processes", keep2.rate],
+    ["requests, 2 ÷ 1 process", keep2.rate / keep1.rate],
+    ["accepts, 1 process", close1.rate],
+    ["accepts, 2 processes", close2.rate],
+    ["accepts, 2 ÷ 1 process", close2.rate / close1.rate],
+  ]
+}
+
 const UNITS: Record<string, { unit: string; better: "higher" | "lower" }> = {
   messages: { unit: "messages/s", better: "higher" },
   throughput: { unit: "MB/s", better: "higher" },
@@ -491,6 +682,14 @@ const UNITS: Record<string, { unit: string; better: "higher" | "lower" }> = {
   loss: { unit: "% of sent", better: "lower" },
   "CPU per op": { unit: "µs CPU (client+server)", better: "lower" },
   "CPU per MB": { unit: "µs CPU (client+server)", better: "lower" },
+  requests: { unit: "requests/s", better: "higher" },
+  "server CPU per request": { unit: "µs CPU (server)", better: "lower" },
+  "requests, 1 process": { unit: "requests/s", better: "higher" },
+  "requests, 2 processes": { unit: "requests/s", better: "higher" },
+  "requests, 2 ÷ 1 process": { unit: "×", better: "higher" },
+  "accepts, 1 process": { unit: "connections/s", better: "higher" },
+  "accepts, 2 processes": { unit: "connections/s", better: "higher" },
+  "accepts, 2 ÷ 1 process": { unit: "×", better: "higher" },
   "RSS per connection": { unit: "KiB", better: "lower" },
   "heap per connection": { unit: "KiB", better: "lower" },
 }
@@ -575,6 +774,7 @@ export const table = (report: Report): string => {
   }
   if (verdicts.length > 0) lines.push("Targets:", ...verdicts, "")
   if (report.skipped.length > 0) lines.push(...report.skipped.map((s) => `Skipped ${s.impl}: ${s.reason}`), "")
+  if (report.notes.length > 0) lines.push(...report.notes, "")
   lines.push(
     `Machine: ${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}, Bun ${report.machine.bun ?? "n/a"}; ${report.pinning}; load average before ${report.machine.loadAverageBefore.map((x) => x.toFixed(2)).join(" ")}, after ${report.machine.loadAverageAfter.map((x) => x.toFixed(2)).join(" ")}`,
   )

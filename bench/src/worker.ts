@@ -5,6 +5,9 @@
  * - `server <impl>`: starts the sink/echo/accept servers; the ready line
  *   carries their ports.
  * - `client <impl>`: runs `Job`s (one scenario run each).
+ * - `http-server <impl> <port> <closePort>`: only the HTTP servers, bound
+ *   with SO_REUSEPORT to the given ports (0: any); the reusePort scenario
+ *   starts one or two of them. Command `cpu`.
  * - `idle-server <impl>`: starts the idle-memory server (ready line carries
  *   the port); commands `wait` and `mem`.
  * - `idle-client <impl>`: commands `open`, `closeAll` and `mem`.
@@ -36,7 +39,7 @@ export type Job =
     }
   | { readonly scenario: "handshake"; readonly port: number; readonly ca: string; readonly millis: number }
 
-export const IMPLS = ["raw-node", "netfx-node", "platform-node", "raw-bun", "netfx-bun"] as const
+export const IMPLS = ["raw-node", "netfx-node", "platform-node", "node-http", "raw-bun", "netfx-bun"] as const
 export type ImplId = (typeof IMPLS)[number]
 
 /** Implementations that run under bun rather than node. */
@@ -52,6 +55,8 @@ export const loadImpl = async (id: ImplId): Promise<Impl> => {
     }
     case "platform-node":
       return (await import("./impls/platformNode.ts")).platformNode
+    case "node-http":
+      return (await import("./impls/nodeHttp.ts")).nodeHttp
     case "raw-bun":
       return (await import("./impls/rawBun.ts")).rawBun
     case "netfx-bun": {
@@ -108,6 +113,8 @@ const cpuMicros = (): number => {
 }
 
 const main = async () => {
+  // stdout carries the protocol: anything an implementation logs goes to stderr
+  console.log = console.error
   const [role, id] = process.argv.slice(2)
   if (!IMPLS.includes(id as ImplId)) throw new Error(`unknown implementation ${id}`)
   const impl = await loadImpl(id as ImplId)
@@ -126,13 +133,31 @@ const main = async () => {
     const dgramPath = unixPath("dgram")
     const unixDatagram =
       impl.unixDatagramSink === undefined ? undefined : await impl.unixDatagramSink(dgramPath).catch(() => undefined)
-    print({ ...ports, udp: udp?.port, tls, unixDatagram: unixDatagram === undefined ? undefined : dgramPath })
+    const http =
+      impl.httpServe === undefined
+        ? undefined
+        : await (async () => ({
+            keepAlive: await impl.httpServe!({ port: 0, reusePort: false, close: false }),
+            close: await impl.httpServe!({ port: 0, reusePort: false, close: true }),
+          }))().catch(() => undefined)
+    print({ ...ports, udp: udp?.port, tls, unixDatagram: unixDatagram === undefined ? undefined : dgramPath, http })
     handle = async (job) => {
       // a baseline running in a child process reports its CPU separately
       if (job.scenario === "cpu") return cpuMicros() + ((await unixDatagram?.cpuMicros?.()) ?? 0)
       if (job.scenario === "udpCount") return udp?.received() ?? 0
       if (job.scenario === "unixDatagramCount") return (await unixDatagram?.received()) ?? 0
       throw new Error(`server: unknown command ${job.scenario}`)
+    }
+  } else if (role === "http-server") {
+    if (impl.httpServe === undefined) throw new Error(`${impl.name} has no HTTP server`)
+    const [keepAlive, close] = process.argv.slice(4).map(Number)
+    print({
+      keepAlive: await impl.httpServe({ port: keepAlive ?? 0, reusePort: true, close: false }),
+      close: await impl.httpServe({ port: close ?? 0, reusePort: true, close: true }),
+    })
+    handle = async (job) => {
+      if (job.scenario === "cpu") return cpuMicros()
+      throw new Error(`http-server: unknown command ${job.scenario}`)
     }
   } else if (role === "client") {
     print({ ready: true })

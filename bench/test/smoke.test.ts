@@ -4,11 +4,14 @@
  * processes, Bun included when it is installed). No timing assertions:
  * benchmarks are not unit tests; this only keeps the code from rotting.
  */
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { BUN, run, SCENARIOS, table } from "../src/harness.ts"
+import { nodeHasReusePort, RESPONSE, RESPONSE_CLOSE } from "../src/impls/http.ts"
 import { selfSigned, until } from "../src/impls/types.ts"
 import { parseOptions } from "../src/main.ts"
 import { type ImplId, loadImpl } from "../src/worker.ts"
@@ -19,7 +22,56 @@ import { type ImplId, loadImpl } from "../src/worker.ts"
 // a plain worker process too)
 const NODE_IMPLS: ReadonlyArray<ImplId> = ["platform-node", "raw-node", "netfx-node"]
 
+const hasWrk = spawnSync("wrk", ["--version"]).error === undefined
+
+/** Sends `parts` on one connection and collects everything until `expected` bytes arrived or the server closed. */
+const exchange = (port: number, parts: ReadonlyArray<string>, expected: number) =>
+  new Promise<{ readonly bytes: Buffer; readonly closed: boolean }>((resolve, reject) => {
+    const socket = net.connect({ host: "127.0.0.1", port })
+    const chunks: Array<Buffer> = []
+    let length = 0
+    socket.on("error", reject)
+    socket.on("connect", async () => {
+      // one write per part, apart, so the server sees the requests split across reads
+      for (const part of parts) {
+        socket.write(part)
+        await new Promise((r) => setTimeout(r, 20))
+      }
+    })
+    socket.on("data", (d: Buffer) => {
+      chunks.push(d)
+      length += d.length
+      if (length >= expected) setTimeout(() => finish(false), 50)
+    })
+    socket.on("end", () => finish(true))
+    let done = false
+    const finish = (closed: boolean) => {
+      if (done) return
+      done = true
+      socket.destroy()
+      resolve({ bytes: Buffer.concat(chunks), closed })
+    }
+  })
+
 describe("bench smoke", () => {
+  for (const id of ["raw-node", "netfx-node", "node-http"] as const) {
+    it(`${id}: the HTTP servers answer pipelined, split requests and close when asked`, async () => {
+      const impl = await loadImpl(id)
+      const port = await impl.httpServe!({ port: 0, reusePort: false, close: false })
+      const get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+      // three requests: the first split inside its terminator, the next two in one write
+      const keepAlive = await exchange(port, [get.slice(0, -3), get.slice(-3) + get + get], 3 * RESPONSE.length)
+      expect(keepAlive.closed).toBe(false)
+      const text = keepAlive.bytes.toString()
+      expect(text.match(/HTTP\/1\.1 200 OK/g)?.length).toBe(3)
+      expect(text.match(/Hello, world!/g)?.length).toBe(3)
+      const closing = await impl.httpServe!({ port: 0, reusePort: false, close: true })
+      const once = await exchange(closing, [get], RESPONSE_CLOSE.length + 1)
+      expect(once.closed).toBe(true)
+      expect(once.bytes.toString()).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*Connection: close\r\n[\s\S]*Hello, world!$/i)
+    })
+  }
+
   for (const id of NODE_IMPLS) {
     it(`${id}: every scenario runs`, async () => {
       const impl = await loadImpl(id)
@@ -73,7 +125,7 @@ describe("bench smoke", () => {
   it("the harness runs every scenario end to end and writes its JSON", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "netfx-bench-"))
     const out = path.join(dir, "latest.json")
-    const impls: Array<ImplId> = ["raw-node", "netfx-node"]
+    const impls: Array<ImplId> = ["raw-node", "netfx-node", "node-http"]
     if (fs.existsSync(BUN)) impls.push("raw-bun")
     const lines: Array<string> = []
     const options = {
@@ -83,12 +135,18 @@ describe("bench smoke", () => {
     try {
       const report = await run(options)
       expect(report.skipped).toEqual([])
+      if (!hasWrk) expect(report.notes.join("\n")).toContain("http, reuseport: skipped, wrk not found")
       for (const scenario of SCENARIOS) {
         for (const impl of impls) {
           // raw Bun has no TLS loop in the harness
           if (impl === "raw-bun" && (scenario === "tls" || scenario === "handshake")) continue
           // the cluster scenario runs @effect/cluster over netfx and over NodeClusterSocket only
           if (scenario === "cluster" && impl !== "netfx-node") continue
+          // the HTTP scenarios need wrk; node:net binds with SO_REUSEPORT from Node 22.12 on
+          if ((scenario === "http" || scenario === "reuseport") && !hasWrk) continue
+          if (scenario === "reuseport" && (impl === "raw-node" || impl === "node-http") && !nodeHasReusePort) continue
+          // node:http takes part in the HTTP scenarios only
+          if (impl === "node-http" && scenario !== "http" && scenario !== "reuseport") continue
           expect(
             report.rows.some((r) => r.scenario === scenario && r.impl === impl),
             `${scenario} ${impl}: ${lines.join("\n")}`,
@@ -101,7 +159,7 @@ describe("bench smoke", () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }
-    // every scenario starts fresh processes (the cluster scenario one per run and implementation):
-    // minutes on a loaded machine
+    // the whole harness: worker start-ups, every scenario (the cluster scenario starts fresh processes
+    // per run and implementation) and wrk's whole-second runs
   }, 300_000)
 })

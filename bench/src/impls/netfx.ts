@@ -13,6 +13,7 @@ import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Scope from "effect/Scope"
+import { type HttpServeOptions, RESPONSE_CLOSE, RequestCounter, responses } from "./http.ts"
 import { type Impl, MAX_SAMPLES, now, type ServerPorts, unixPath } from "./types.ts"
 
 const HOST = "127.0.0.1"
@@ -22,7 +23,7 @@ const portOf = (listener: { readonly address: SocketAddress.SocketAddress }): nu
   SocketAddress.isIp(listener.address) ? listener.address.port : 0
 
 /** Receives until EOF; `onChunk` sees every chunk. */
-const drain = (conn: SocketStream.SocketStream, onChunk: (c: Uint8Array) => Effect.Effect<void, unknown>) =>
+const drain = <E>(conn: SocketStream.SocketStream, onChunk: (c: Uint8Array) => Effect.Effect<void, E>) =>
   Effect.gen(function* () {
     while (true) {
       const chunk = yield* Effect.catchTag(conn.receive(), "EndOfStream", () => Effect.succeed(undefined))
@@ -261,6 +262,36 @@ export const netfx = (name: string, layer: Layer.Layer<Network.Network>): Impl =
           return { count, seconds: (now() - t0) / 1000 }
         }),
       ),
+
+    async httpServe(options: HttpServeOptions) {
+      const scope = await runtime.runPromise(Scope.make())
+      return runtime.runPromise(
+        Effect.gen(function* () {
+          const listener = yield* Tcp.listen({ host: HOST, port: options.port, reusePort: options.reusePort })
+          yield* Effect.forkIn(
+            listener.serve((conn) => {
+              const counter = new RequestCounter()
+              if (options.close) {
+                // one request, one answer; serve closes the connection when the handler returns
+                return Effect.gen(function* () {
+                  while (counter.feed(yield* conn.receive()) === 0) {}
+                  yield* conn.send(RESPONSE_CLOSE)
+                }).pipe(Effect.catchTags({ EndOfStream: () => Effect.void, BrokenResource: () => Effect.void }))
+              }
+              return drain(conn, (chunk) => {
+                const n = counter.feed(chunk)
+                return n === 0 ? Effect.void : conn.send(responses(n))
+              }).pipe(
+                // wrk resets its connections when it stops: not a server error
+                Effect.catchTag("BrokenResource", () => Effect.void),
+              )
+            }),
+            scope,
+          )
+          return portOf(listener)
+        }).pipe(Scope.extend(scope)),
+      )
+    },
 
     async idleServer() {
       const scope = await runtime.runPromise(Scope.make())

@@ -1,4 +1,5 @@
 import type { Socket } from "bun"
+import { type HttpServeOptions, RESPONSE_CLOSE, RequestCounter, responses } from "./http.ts"
 import { pythonUnixDatagram } from "./pythonUnixDatagram.ts"
 import { type Impl, MAX_SAMPLES, now, type ServerPorts, type Target, type Timed, unixPath } from "./types.ts"
 
@@ -241,6 +242,30 @@ export const rawBun: Impl = {
     const seconds = (now() - t0) / 1000
     socket.close()
     return { count, seconds }
+  },
+
+  async httpServe(options: HttpServeOptions) {
+    const listenOptions: Bun.TCPSocketListenOptions<{ counter: RequestCounter }> & { reusePort?: boolean } = {
+      hostname: HOST,
+      port: options.port,
+      socket: {
+        open(s) {
+          s.data = { counter: new RequestCounter() }
+          s.setNoDelay(true)
+        },
+        data(s, d) {
+          const n = s.data.counter.feed(d)
+          if (n === 0) return
+          if (options.close) s.end(RESPONSE_CLOSE)
+          else s.write(responses(n))
+        },
+        error() {},
+      },
+    }
+    // SO_REUSEPORT: Bun.listen honours it; its typings lack the field
+    if (options.reusePort) listenOptions.reusePort = true
+    const server = Bun.listen(listenOptions)
+    return server.port
   },
 
   async idleServer() {

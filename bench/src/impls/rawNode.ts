@@ -1,6 +1,14 @@
 import * as dgram from "node:dgram"
 import * as net from "node:net"
 import * as tls from "node:tls"
+import {
+  type HttpServeOptions,
+  nodeHasReusePort,
+  noReusePort,
+  RESPONSE_CLOSE,
+  RequestCounter,
+  responses,
+} from "./http.ts"
 import { pythonUnixDatagram } from "./pythonUnixDatagram.ts"
 import { type Impl, MAX_SAMPLES, now, type ServerPorts, type Target, type Timed, unixPath } from "./types.ts"
 
@@ -80,6 +88,28 @@ const streamBytes = async (s: net.Socket, bytes: number, chunkSize: number): Pro
   s.destroy()
   return { count: bytes, seconds }
 }
+
+/** The HTTP server over raw node:net (reusePort needs Node 22.12+). */
+export const rawHttpServe = (options: HttpServeOptions): Promise<number> =>
+  options.reusePort && !nodeHasReusePort
+    ? noReusePort()
+    : new Promise((resolve, reject) => {
+        const server = net.createServer({ noDelay: true }, (socket) => {
+          const counter = new RequestCounter()
+          socket.on("error", () => {})
+          socket.on("data", (chunk: Buffer) => {
+            const n = counter.feed(chunk)
+            if (n === 0) return
+            if (options.close) socket.end(RESPONSE_CLOSE)
+            else socket.write(responses(n))
+          })
+        })
+        server.once("error", reject)
+        server.listen({ host: HOST, port: options.port, ...(options.reusePort ? { reusePort: true } : {}) }, () => {
+          const address = server.address()
+          resolve(typeof address === "object" && address !== null ? address.port : 0)
+        })
+      })
 
 export const rawNode: Impl = {
   ...pythonUnixDatagram,
@@ -220,6 +250,8 @@ export const rawNode: Impl = {
     }
     return { count, seconds: (now() - t0) / 1000 }
   },
+
+  httpServe: rawHttpServe,
 
   async idleServer() {
     let accepted = 0

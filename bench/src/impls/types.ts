@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
+import type { HttpServeOptions } from "./http.ts"
 
 /**
  * The contract every benchmarked implementation fulfils. Each method is the
@@ -39,6 +40,8 @@ export interface ServerPorts {
   unixDatagramSend?(path: string, millis: number, size: number): Promise<Timed & { readonly cpuMicros?: number }>
   /** TLS sink and accept-and-close servers and the self-signed certificate (added by the server worker). */
   readonly tls?: { readonly sink: number; readonly accept: number; readonly cert: string } | undefined
+  /** HTTP/1.1 servers (added by the server worker where the implementation has `httpServe`): keep-alive, and close-after-one-request. */
+  readonly http?: { readonly keepAlive: number; readonly close: number } | undefined
 }
 
 /** A self-signed P-256 certificate for 127.0.0.1, made with the openssl CLI. */
@@ -139,6 +142,12 @@ export interface Impl {
   tlsBulk?(port: number, ca: string, bytes: number, chunk: number): Promise<Timed>
   /** Sequential TLS connect + handshake, wait for the server's close, close; count = handshakes. */
   tlsHandshakes?(port: number, ca: string, millis: number): Promise<Timed>
+  /**
+   * Starts an HTTP/1.1 server answering every request with the same small
+   * response, using the shared minimal parser of `./http.ts` (absent: no
+   * HTTP server in this implementation). Resolves the port.
+   */
+  httpServe?(options: HttpServeOptions): Promise<number>
   /** Starts the idle-memory server. */
   idleServer(): Promise<IdleServer>
   /** Opens `connections` idle connections (reading, as a client would); resolves a function that closes them. */

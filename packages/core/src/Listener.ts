@@ -150,6 +150,14 @@ export interface Listener<A extends SocketStream = SocketStream> {
    * Recurring listener conditions are logged at most once a second, with
    * the number of occurrences.
    *
+   * **Scheduling**: the accept loop and the handler fibers run on netfx's
+   * I/O scheduler: a handler woken by its socket (data, drain, close) runs
+   * at once in that I/O callback instead of a microtask later, as a raw
+   * runtime handler would. A handler that computes for long still yields
+   * every `maxOpsBeforeYield` operations through Effect's default scheduler,
+   * and a wake-up from inside another running fiber is deferred as usual.
+   * A handler can pick another scheduler with `Effect.withScheduler`.
+   *
    * **Errors**: `ClosedResource` when the listener is closed from elsewhere;
    * `BusyResource` when another fiber accepts; `InvalidArgument` for a bad
    * `maxConnections` or `idleTimeout`.

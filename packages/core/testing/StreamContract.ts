@@ -155,6 +155,30 @@ export const streamContract = (env: ContractEnvironment, transport: StreamTransp
       ),
     )
 
+    it.live("serve: a handler computing without I/O does not starve the other connections", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          const spinning = yield* Deferred.make<void>()
+          yield* Effect.forkScoped(
+            listener.serve((c) =>
+              Effect.flatMap(c.receive(1), (first) =>
+                first[0] === 115 // "s": spin forever, woken by its socket
+                  ? Effect.zipRight(Deferred.succeed(spinning, undefined), Effect.forever(Effect.void))
+                  : Effect.zipRight(c.send(first), echo(c)),
+              ),
+            ),
+          )
+          const spinner = yield* transport.connect(listener)
+          yield* spinner.send(bytes("s"))
+          yield* Deferred.await(spinning)
+          const other = yield* transport.connect(listener)
+          yield* other.send(bytes("hello"))
+          assert.strictEqual(text(yield* readN(other, 5)), "hello")
+        }),
+      ),
+    )
+
     it.live("attributes: addresses, family and fd as typed keys; None for facts that do not apply", () =>
       run(
         Effect.gen(function* () {
@@ -173,6 +197,32 @@ export const streamContract = (env: ContractEnvironment, transport: StreamTransp
             assert.strictEqual(Option.isSome(c.attribute(Tls.Info)), transport.tls === true)
           }
           assert.deepStrictEqual(conn.attribute(Attribute.RemotePort), server.attribute(Attribute.LocalPort))
+        }),
+      ),
+    )
+
+    it.live("receive: one Effect value run again, and changing maxBytes between receives", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          yield* Effect.forkScoped(listener.serve((c) => Effect.zipRight(c.send(bytes("abcdefghij")), c.sendEof)))
+          const conn = yield* transport.connect(listener)
+          const two = conn.receive(2)
+          let got = ""
+          const fives: Array<number> = []
+          for (let i = 0; got.length < 10; i++) {
+            // the 2-byte Effect value reused, a 5-byte receive in between
+            const chunk = i % 2 === 0 ? yield* two : yield* conn.receive(5)
+            assert.isTrue(chunk.length >= 1 && chunk.length <= (i % 2 === 0 ? 2 : 5))
+            if (i % 2 === 1) fives.push(chunk.length)
+            got += text(chunk)
+          }
+          assert.strictEqual(got, "abcdefghij")
+          // one 10-byte write arrives as one segment on loopback: a 5-byte receive got more than 2
+          assert.isTrue(Math.max(...fives) > 2, `5-byte receives returned ${fives.join(", ")}`)
+          const invalid = yield* Effect.flip(conn.receive(0))
+          assert.strictEqual(invalid._tag, "InvalidArgument")
+          assert.strictEqual((yield* Effect.flip(two))._tag, "EndOfStream")
         }),
       ),
     )

@@ -14,6 +14,7 @@ import type { Listener, ListenerOptions, ServeOptions } from "../Listener.ts"
 import { BrokenResource, BusyResource, ClosedResource, EndOfStream, InvalidArgument } from "../NetError.ts"
 import * as SocketAddress from "../SocketAddress.ts"
 import type { SocketStream, SocketStreamOptions } from "../SocketStream.ts"
+import { ioScheduler } from "./ioScheduler.ts"
 import { SocketStreamImpl } from "./socketStream.ts"
 import { ListenerTypeId } from "./typeId.ts"
 
@@ -290,9 +291,10 @@ export class ListenerImpl implements Listener {
         yield* self
           .acceptWith((conn) =>
             Effect.sync(() => {
-              const peer = SocketAddress.format(conn.remoteAddress)
               const handled =
                 idle === undefined ? handler(conn) : Effect.raceFirst(handler(conn), idleWatch(conn, idle))
+              // the peer's address is formatted only when a line is logged
+              const where = () => ({ peer: SocketAddress.format(conn.remoteAddress), listener: self.describe() })
               const run = handled.pipe(
                 Effect.catchAllCause((cause) => {
                   if (Cause.isInterruptedOnly(cause)) return Effect.void
@@ -302,11 +304,9 @@ export class ListenerImpl implements Listener {
                     return Effect.logWithLevel(
                       LogLevel.fromLiteral(peerGoneLevel),
                       `netfx: peer closed the connection (${messageOf(cause)})`,
-                    ).pipe(Effect.annotateLogs({ peer, listener: self.describe() }))
+                    ).pipe(Effect.annotateLogs(where()))
                   }
-                  return Effect.logError("netfx: connection handler failed", cause).pipe(
-                    Effect.annotateLogs({ peer, listener: self.describe() }),
-                  )
+                  return Effect.logError("netfx: connection handler failed", cause).pipe(Effect.annotateLogs(where()))
                 }),
                 Effect.ensuring(
                   semaphore === undefined ? conn.close : Effect.zipRight(conn.close, semaphore.release(1)),
@@ -317,7 +317,7 @@ export class ListenerImpl implements Listener {
           )
           .pipe(Effect.onError(() => (semaphore === undefined ? Effect.void : semaphore.release(1))))
       }
-    }).pipe(Effect.scoped, Effect.ensuring(this.close))
+    }).pipe(Effect.scoped, Effect.withScheduler(ioScheduler), Effect.ensuring(this.close))
   }
 
   get close(): Effect.Effect<void> {

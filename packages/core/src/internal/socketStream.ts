@@ -80,9 +80,8 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
   private closed = false
   private eofSent = false
 
-  /** true while a receive is in flight (parked or about to take). */
+  /** true while a receive is parked or woken but not yet run again. */
   private receiving = false
-  private readWaiter: (() => void) | undefined = undefined
 
   private needDrain = false
   private sending = false
@@ -162,10 +161,13 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
   }
 
   private wakeReader(): void {
-    const w = this.readWaiter
-    if (w !== undefined) {
-      this.readWaiter = undefined
-      w()
+    const resume = this.resumeReader
+    if (resume !== undefined) {
+      const retry = this.readRetry as Effect.Effect<Uint8Array, ReceiveError>
+      this.resumeReader = undefined
+      this.readRetry = undefined
+      // `receiving` stays true until the fiber runs `retry`
+      resume(retry)
     }
   }
 
@@ -235,40 +237,61 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     return undefined
   }
 
+  /**
+   * The last `receive(maxBytes)` Effect built, reused while callers ask for
+   * the same `maxBytes` (a read loop asks for the same size every time), so
+   * the steady state builds no Effect and no closure per receive.
+   */
+  private lastReceive: Effect.Effect<Uint8Array, ReceiveError> | undefined = undefined
+  private lastMaxBytes = Number.NaN
+
   receive(maxBytes: number = DEFAULT_RECEIVE): Effect.Effect<Uint8Array, ReceiveError> {
+    if (maxBytes === this.lastMaxBytes) return this.lastReceive as Effect.Effect<Uint8Array, ReceiveError>
     if (!Number.isInteger(maxBytes) || maxBytes < 1) return Effect.fail(invalidMaxBytes(maxBytes))
-    return Effect.suspend(() => {
-      if (this.receiving) return Effect.fail(busyReceive)
-      return this.poll(maxBytes) ?? this.wait(maxBytes)
-    })
+    const effect = this.makeReceive(maxBytes)
+    this.lastMaxBytes = maxBytes
+    this.lastReceive = effect
+    return effect
   }
 
-  private wait(maxBytes: number): Effect.Effect<Uint8Array, ReceiveError> {
+  /**
+   * One receive of at most `maxBytes`, built once and run any number of
+   * times. Bytes are taken by the receiving fiber itself (`attempt`), never
+   * by the data callback: the callback only wakes the fiber, so an
+   * interruption racing the wake-up leaves the bytes buffered.
+   */
+  private makeReceive(maxBytes: number): Effect.Effect<Uint8Array, ReceiveError> {
+    const attempt: Effect.Effect<Uint8Array, ReceiveError> = Effect.suspend(() => {
+      if (this.receiving) return Effect.fail(busyReceive)
+      return this.poll(maxBytes) ?? park
+    })
     const retry: Effect.Effect<Uint8Array, ReceiveError> = Effect.suspend(() => {
-      const r = this.poll(maxBytes)
-      if (r !== undefined) {
-        this.receiving = false
-        return r
-      }
-      return park
+      this.receiving = false
+      return this.poll(maxBytes) ?? park
     })
     const park: Effect.Effect<Uint8Array, ReceiveError> = Effect.async<Uint8Array, ReceiveError>((resume) => {
-      // Only wake the fiber; the bytes are taken by the fiber itself (retry),
-      // so an interruption racing the wake-up leaves them buffered.
-      const waiter = () => resume(retry)
       this.receiving = true
-      this.readWaiter = waiter
+      this.resumeReader = resume
+      this.readRetry = retry
       if (this.paused && this.buffered < this.highWaterMark) {
         this.paused = false
         this.raw.resume()
       }
-      return Effect.sync(() => {
-        if (this.readWaiter === waiter) this.readWaiter = undefined
-        this.receiving = false
-      })
+      return this.cancelReceive
     })
-    return park
+    return attempt
   }
+
+  /** The parked receive's resume callback and what it resumes with. */
+  private resumeReader: ((effect: Effect.Effect<Uint8Array, ReceiveError>) => void) | undefined = undefined
+  private readRetry: Effect.Effect<Uint8Array, ReceiveError> | undefined = undefined
+
+  /** Runs when a parked receive is interrupted (built once per stream). */
+  private readonly cancelReceive: Effect.Effect<void> = Effect.sync(() => {
+    this.resumeReader = undefined
+    this.readRetry = undefined
+    this.receiving = false
+  })
 
   // ---- send ----
 

@@ -28,17 +28,41 @@ export const fdOf = (socket: net.Socket | net.Server): number | undefined => {
   return typeof handle?.fd === "number" && handle.fd >= 0 ? handle.fd : undefined
 }
 
+/** Where a socket's events go: the NodeConnection wrapping it. */
+const owner = Symbol("netfx/NodeConnection")
+type OwnedSocket = net.Socket & { [owner]: NodeConnection }
+
+// One listener function per event for every socket (the socket is `this`),
+// instead of five closures per connection.
+function onSocketError(this: OwnedSocket, error: Error): void {
+  this[owner].deliverError(error)
+}
+function onSocketData(this: OwnedSocket, chunk: Buffer): void {
+  this[owner].handlers?.onData(chunk)
+}
+function onSocketEnd(this: OwnedSocket): void {
+  this[owner].handlers?.onEnd()
+}
+function onSocketDrain(this: OwnedSocket): void {
+  this[owner].handlers?.onDrain()
+}
+function onSocketClose(this: OwnedSocket): void {
+  this[owner].handlers?.onClose()
+}
+
 /**
  * A `node:net` socket (or a `node:tls` one, which extends it) adapted to
  * core's RawConnection. Errors that happen before `start` are held and
  * delivered by it, so an early reset can never become an uncaught
- * exception.
+ * exception. The socket's listeners are shared functions that find this
+ * object through a symbol on the socket: an idle connection holds no
+ * closure of its own.
  *
  * @internal
  */
 export class NodeConnection implements Driver.RawConnection {
-  private handlers: Driver.ConnectionHandlers | undefined = undefined
-  private early: Array<(h: Driver.ConnectionHandlers) => void> | undefined = []
+  handlers: Driver.ConnectionHandlers | undefined = undefined
+  private early: Array<NetError.BrokenResource> | undefined = undefined
   private closed = false
   localAddress: SocketAddress.SocketAddress
   remoteAddress: SocketAddress.SocketAddress
@@ -52,7 +76,8 @@ export class NodeConnection implements Driver.RawConnection {
     this.localAddress = addresses?.local ?? addressOf(socket.localAddress, socket.localPort, socket.localFamily)
     this.remoteAddress = addresses?.remote ?? addressOf(socket.remoteAddress, socket.remotePort, socket.remoteFamily)
     this.fd = fdOf(socket)
-    socket.on("error", this.onError)
+    ;(socket as OwnedSocket)[owner] = this
+    socket.on("error", onSocketError)
   }
 
   /** Re-reads addresses and fd once a connect completed. */
@@ -62,22 +87,24 @@ export class NodeConnection implements Driver.RawConnection {
     this.fd = fdOf(this.socket)
   }
 
-  private readonly onError = (error: Error) => {
+  /** @internal */
+  deliverError(error: Error): void {
     const broken = brokenFrom("socket", error, this.remoteAddress)
     if (this.handlers !== undefined) this.handlers.onError(broken)
-    else this.early?.push((h) => h.onError(broken))
+    else if (this.early === undefined) this.early = [broken]
+    else this.early.push(broken)
   }
 
   start(handlers: Driver.ConnectionHandlers): void {
     this.handlers = handlers
     const s = this.socket
-    s.on("data", (chunk: Buffer) => handlers.onData(chunk))
-    s.on("end", () => handlers.onEnd())
-    s.on("drain", () => handlers.onDrain())
-    s.on("close", () => handlers.onClose())
-    const early = this.early ?? []
+    s.on("data", onSocketData)
+    s.on("end", onSocketEnd)
+    s.on("drain", onSocketDrain)
+    s.on("close", onSocketClose)
+    const early = this.early
     this.early = undefined
-    for (const deliver of early) deliver(handlers)
+    if (early !== undefined) for (const broken of early) handlers.onError(broken)
     if (s.destroyed && s.readableLength === 0) handlers.onClose()
     else s.resume()
   }
