@@ -14,14 +14,16 @@
 // C compilers, make and python shadowed on PATH (stubs that exit 1) and with
 // each package manager's default treatment of install scripts, so the addon
 // must come from the tarball. Without prebuilt binaries (before they land)
-// the test says so, leaves the toolchain on PATH and lets pnpm and bun run
-// the addon's install script, so that it still checks the addon-backed parts.
+// the test says so, leaves the toolchain on PATH and, for pnpm and bun (which
+// block install scripts), runs the addon's install script itself, so that it
+// still checks the addon-backed parts.
 //
 // Node 22 and 24 come from the npm packages node-linux-<arch>@22/@24 (and
 // Node 20 too when the running Node is not 20), cached under
 // ~/.cache/netfx-ci (scripts/node-binary.mjs).
 //
 //   node scripts/consumer-test.mjs [--skip-build] [--keep] [--refresh] [--pm npm,pnpm,bun]
+//                                  [--native-tarball <file>]
 //
 // Exit status 1 when any check failed; the closing table shows each result.
 import { spawnSync } from "node:child_process"
@@ -101,8 +103,15 @@ say("pack every package (pnpm pack)")
 const tarballDir = join(work, "tarballs")
 mkdirSync(tarballDir)
 const tarballs = {}
+// --native-tarball <file>: use that @netfx/native tarball instead of packing packages/native
+const nativeTarball = option("--native-tarball", undefined)
 for (const pkg of packages) {
   const dir = join(root, "packages", pkg)
+  if (pkg === "native" && nativeTarball !== undefined) {
+    tarballs.native = join(tarballDir, "netfx-native-given.tgz")
+    copyFileSync(nativeTarball, tarballs.native)
+    continue
+  }
   must(
     `pnpm pack in packages/${pkg}`,
     run("npx", ["-y", "pnpm@10", "pack", "--pack-destination", tarballDir], { cwd: dir, env: process.env }),
@@ -263,27 +272,21 @@ for (const pm of managers) {
     private: true,
     type: "module",
     dependencies: { ...netfx, "@effect/platform": "^0.97.0", effect: "^3.22.0" },
+    // the packages' own dependencies on each other resolve to the tarballs too
     devDependencies: { "@types/node": "^20", typescript: "5" },
     // the packages' own dependencies on each other resolve to the tarballs too
     ...(pm === "npm" ? { overrides: Object.fromEntries(packages.map((p) => [`@netfx/${p}`, `$@netfx/${p}`])) } : {}),
 
-    ...(pm === "bun" ? { overrides: netfx, ...(prebuilt ? {} : { trustedDependencies: ["@netfx/native"] }) } : {}),
+    ...(pm === "bun" ? { overrides: netfx } : {}),
   }
   writeFileSync(join(app, "package.json"), `${JSON.stringify(manifest, null, 2)}\n`)
   // pnpm 10 reads its settings from pnpm-workspace.yaml (JSON is YAML)
   if (pm === "pnpm")
-    writeFileSync(
-      join(app, "pnpm-workspace.yaml"),
-      `${JSON.stringify({ overrides: netfx, ...(prebuilt ? {} : { onlyBuiltDependencies: ["@netfx/native"] }) }, null, 2)}\n`,
-    )
+    writeFileSync(join(app, "pnpm-workspace.yaml"), `${JSON.stringify({ overrides: netfx }, null, 2)}\n`)
   for (const f of ["smoke.mjs", "app.ts"]) copyFileSync(join(here, f), join(app, f))
   writeFileSync(join(app, "readme.mjs"), readmeProgram)
   const env = { ...baseEnv, PATH: prebuilt ? pathWith(stubs) : process.env.PATH }
-  let install = run(installer.cmd, installer.args, { cwd: app, env, show: true })
-  // bun leaves a tarball dependency's install script blocked even when it is
-  // listed in trustedDependencies; `bun pm trust` runs it
-  if (install.ok && pm === "bun" && !prebuilt)
-    install = run(bunBin, ["pm", "trust", "@netfx/native"], { cwd: app, env, show: true })
+  const install = run(installer.cmd, installer.args, { cwd: app, env, show: true })
   record(pm, "install", install.ok)
   if (!install.ok) {
     failures.push(`${pm} install`)
@@ -303,8 +306,15 @@ for (const pm of managers) {
     failures.push(`${pm}: expected one copy of each of ${packages.length} packages, found ${unique.size} distinct`)
     record(pm, "install", false)
   }
-  // where the addon comes from: with the toolchain shadowed nothing can have compiled it
   const nativeDir = dirname(join(app, installed.find((f) => f.endsWith("@netfx/native/package.json")) ?? ""))
+  // no prebuilt binaries: compile the addon as a user would after approving
+  // its install script (pnpm and bun block it by default; npm ran it)
+  if (!prebuilt && pm !== "npm") {
+    const script = JSON.parse(readFileSync(join(nativeDir, "package.json"), "utf8")).scripts?.install ?? ""
+    const file = /^node (\S+)$/.exec(script)?.[1]
+    if (file !== undefined) run(process.execPath, [file], { cwd: nativeDir, env, show: true })
+  }
+  // where the addon comes from: with the toolchain shadowed nothing can have compiled it
   const compiled = existsSync(join(nativeDir, "build", "Release", "netfx_native.node"))
   console.log(`${pm}: @netfx/native ${compiled ? "was compiled on install (build/Release)" : "was not compiled"}`)
   if (prebuilt && compiled) {

@@ -5,7 +5,8 @@
 //   node smoke.mjs <dir with cert.pem and key.pem> <temp dir for Unix paths>
 import * as assert from "node:assert/strict"
 import { readFileSync, writeFileSync } from "node:fs"
-import { join } from "node:path"
+import { createRequire } from "node:module"
+import { dirname, join, relative } from "node:path"
 import { FdPassing, Tcp, Udp, UnixDatagram } from "@netfx/core"
 import { Effect } from "effect"
 
@@ -101,7 +102,12 @@ const fdPassing = Effect.gen(function* () {
   const handle = yield* FdPassing.toFileHandle(yield* received.take)
   const contents = decode(yield* handle.readAll)
   assert.equal(contents, "passed by descriptor")
-  return contents
+  // which addon binary the runtime package loaded (a prebuilt one, or build/Release)
+  const require = createRequire(import.meta.resolve(isBun ? "@netfx/bun" : "@netfx/node"))
+  const native = require("@netfx/native")
+  const from =
+    native.loadedFrom === undefined ? "?" : relative(dirname(require.resolve("@netfx/native")), native.loadedFrom)
+  return `${contents} (addon binary: ${from})`
 }).pipe(Effect.scoped)
 
 // every public entry point of the packages this runtime uses loads
