@@ -312,7 +312,8 @@ for (const pm of managers) {
   if (!prebuilt && pm !== "npm") {
     const script = JSON.parse(readFileSync(join(nativeDir, "package.json"), "utf8")).scripts?.install ?? ""
     const file = /^node (\S+)$/.exec(script)?.[1]
-    if (file !== undefined) run(process.execPath, [file], { cwd: nativeDir, env, show: true })
+    // from the repository root, where node-gyp is (npm gives its own to install scripts)
+    if (file !== undefined) run(process.execPath, [join(nativeDir, file)], { cwd: root, env, show: true })
   }
   // where the addon comes from: with the toolchain shadowed nothing can have compiled it
   const compiled = existsSync(join(nativeDir, "build", "Release", "netfx_native.node"))
