@@ -1,7 +1,8 @@
 // Checks the API documentation of @netfx/core, @netfx/node and @netfx/bun:
 // 1. every exported declaration of a public module (src/*.ts) has a JSDoc
 //    block with an @example, unless it is marked @internal;
-// 2. every ```ts example in those JSDoc blocks, and in README.md, type-checks
+// 2. every ```ts example in those JSDoc blocks, and every ```ts and ```js
+//    block in README.md, type-checks
 //    against the packages, with the repository's strict settings.
 //
 // A fence may carry a tag after the language: "```ts no-run: <reason>" marks
@@ -95,11 +96,12 @@ for (const pkg of packages) {
   }
 }
 
-// the README's ```ts blocks too
+// the README's ```ts blocks too, and its ```js blocks (plain JavaScript that
+// must also type-check: the program a user runs with `node`)
 {
   const lines = readFileSync(join(root, "README.md"), "utf8").split("\n")
   for (let i = 0; i < lines.length; i++) {
-    const fence = /^```ts(?:\s+(.*))?$/.exec(lines[i].trim())
+    const fence = /^```(?:ts|js)(?:\s+(.*))?$/.exec(lines[i].trim())
     if (fence === null) continue
     const noRun = noRunOf(fence[1])
     const first = i + 2

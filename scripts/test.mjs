@@ -2,6 +2,11 @@
 // Runs the whole test suite: every package under Node, then the Bun package
 // under Bun, and prints one closing line "N passed, N failed, N skipped".
 // Exit status is non-zero when anything failed or a runner crashed.
+//
+//   node scripts/test.mjs [--runtime=node|bun] [vitest arguments...]
+//
+// The Node run uses the Node that runs this script (CI runs it with Node 20
+// and with Node 24); `--runtime=node` leaves out the Bun run.
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs"
 import { dirname, join } from "node:path"
@@ -13,7 +18,8 @@ rmSync(out, { recursive: true, force: true })
 mkdirSync(out, { recursive: true })
 const bin = (name) => join(root, "node_modules", ".bin", name)
 const vitest = join(root, "node_modules", "vitest", "vitest.mjs")
-const extra = process.argv.slice(2)
+const only = process.argv.find((a) => a.startsWith("--runtime="))?.slice("--runtime=".length)
+const extra = process.argv.slice(2).filter((a) => !a.startsWith("--runtime="))
 
 const runs = [
   {
@@ -49,8 +55,8 @@ let passed = 0
 let failed = 0
 let skipped = 0
 let crashed = false
-for (const run of runs) {
-  console.log(`\n### tests on ${run.name}`)
+for (const run of runs.filter((r) => only === undefined || r.name === only)) {
+  console.log(`\n### tests on ${run.name}${run.name === "node" ? ` ${process.version}` : ""}`)
   const result = spawnSync(run.cmd, run.args, { cwd: run.cwd, stdio: "inherit" })
   const file = join(out, `${run.name}.json`)
   if (!existsSync(file)) {

@@ -78,15 +78,14 @@ const watch = (fd, onEvent) => {
   }
 }
 
-module.exports = {
-  binding,
-  loadError,
-  fix: FIX,
-  target: here,
-  prebuilt: target.PREBUILT,
-  loadedFrom,
-  runtime: isBun ? "bun" : "node",
-  readiness: isBun ? "epoll thread + napi_threadsafe_function" : "libuv uv_poll",
-  errnoName,
-  watch: binding === undefined ? undefined : watch,
-}
+// one assignment per name, so Node's ESM named imports (cjs-module-lexer) see every export
+exports.binding = binding
+exports.loadError = loadError
+exports.fix = FIX
+exports.target = here
+exports.prebuilt = target.PREBUILT
+exports.loadedFrom = loadedFrom
+exports.runtime = isBun ? "bun" : "node"
+exports.readiness = isBun ? "epoll thread + napi_threadsafe_function" : "libuv uv_poll"
+exports.errnoName = errnoName
+exports.watch = binding === undefined ? undefined : watch
