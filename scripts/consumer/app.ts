@@ -20,7 +20,7 @@ const server: Effect.Effect<void, NetError.NetError, never> = Effect.gen(functio
   const lines = BufferedStream.make(conn)
   const line: Uint8Array = yield* lines.receiveLine()
   const udp = yield* Udp.bind({ port: 0 })
-  yield* udp.sendTo(line, "127.0.0.1", 9)
+  yield* udp.sendTo(line, { host: "127.0.0.1", port: 9 })
   const unix = yield* UnixDatagram.bind({ path: "/tmp/app.sock" })
   yield* unix.sendTo(new Uint8Array([1]), "/tmp/other.sock")
 }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))

@@ -65,10 +65,10 @@ const tls = Effect.gen(function* () {
 const udp = Effect.gen(function* () {
   const a = yield* Udp.bind({ host: "127.0.0.1", port: 0 })
   const b = yield* Udp.bind({ host: "127.0.0.1", port: 0 })
-  yield* a.sendTo(encode("ping"), "127.0.0.1", b.localAddress.port)
+  yield* a.sendTo(encode("ping"), { host: "127.0.0.1", port: b.localAddress.port })
   const got = yield* b.receive()
   assert.equal(decode(got.data), "ping")
-  yield* b.sendTo(encode("pong"), "127.0.0.1", got.address.port)
+  yield* b.sendTo(encode("pong"), got.address)
   const back = yield* a.receive()
   assert.equal(decode(back.data), "pong")
   return "ping/pong"
@@ -78,7 +78,7 @@ const udp = Effect.gen(function* () {
 const unixDatagram = Effect.gen(function* () {
   const server = yield* UnixDatagram.bind({ path: join(tmp, `${runtime}-dgram-server.sock`) })
   const client = yield* UnixDatagram.bind({ path: join(tmp, `${runtime}-dgram-client.sock`) })
-  yield* client.sendTo(encode("hello unix"), server.address)
+  yield* client.sendTo(encode("hello unix"), server.localAddress)
   const packet = yield* server.receive()
   assert.equal(decode(packet.data), "hello unix")
   yield* server.sendTo(encode("reply"), packet.address)
