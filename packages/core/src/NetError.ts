@@ -264,10 +264,46 @@ export class ListenFailed extends Data.TaggedError("ListenFailed")<{
   }
 }
 
+/** Codes of a certificate chain that does not lead to a trusted CA. */
+const UNTRUSTED = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+])
+
+/** Codes of a peer whose bytes are not TLS records (a plaintext server, an HTTP request). */
+const NOT_TLS = new Set([
+  "ERR_SSL_WRONG_VERSION_NUMBER",
+  "ERR_SSL_PACKET_LENGTH_TOO_LONG",
+  "ERR_SSL_HTTP_REQUEST",
+  "ERR_SSL_HTTPS_PROXY_REQUEST",
+  "ERR_SSL_UNKNOWN_PROTOCOL",
+])
+
+/**
+ * What a user can do about a TLS failure, when its code says what caused
+ * it (`TlsFailed.hint`).
+ */
+const tlsHint = (code: string): string | undefined =>
+  UNTRUSTED.has(code)
+    ? "the peer's certificate does not chain to a trusted CA: pass that CA (PEM) in tls.ca"
+    : NOT_TLS.has(code)
+      ? "the peer did not answer with TLS records: is the peer speaking TLS (right port, STARTTLS step done)?"
+      : code === "ERR_TLS_CERT_ALTNAME_INVALID"
+        ? "the name checked is not in the certificate: connect by a name it lists or set tls.serverName"
+        : undefined
+
 /**
  * A TLS handshake or certificate verification failed. `code` is the
  * platform's reason code (`DEPTH_ZERO_SELF_SIGNED_CERT`,
- * `ERR_TLS_CERT_ALTNAME_INVALID`, `CERT_HAS_EXPIRED`, ...).
+ * `ERR_TLS_CERT_ALTNAME_INVALID`, `ERR_SSL_WRONG_VERSION_NUMBER`,
+ * `CERT_HAS_EXPIRED`, ...), `reason` the short text (`"wrong version
+ * number"`, not OpenSSL's full error line), and `hint`, where the code says
+ * what caused the failure, what to do about it (an untrusted certificate:
+ * pass the CA in `tls.ca`; a peer that is not speaking TLS). The `message`
+ * includes the hint.
  *
  * @example
  * ```ts
@@ -276,6 +312,8 @@ export class ListenFailed extends Data.TaggedError("ListenFailed")<{
  *
  * const e = new NetError.TlsFailed({ code: "CERT_HAS_EXPIRED", reason: "certificate has expired" })
  * assert.strictEqual(e.code, "CERT_HAS_EXPIRED")
+ * const plain = new NetError.TlsFailed({ code: "ERR_SSL_WRONG_VERSION_NUMBER", reason: "wrong version number" })
+ * assert.ok(plain.hint?.includes("is the peer speaking TLS?"))
  * ```
  *
  * @since 0.1.0
@@ -287,8 +325,13 @@ export class TlsFailed extends Data.TaggedError("TlsFailed")<{
   readonly address?: SocketAddress.SocketAddress | undefined
   readonly cause?: unknown
 }> {
+  /** What to do about the failure, when its code tells the cause. */
+  get hint(): string | undefined {
+    return tlsHint(this.code)
+  }
   override get message(): string {
-    return `TLS failed${at(this.address)}: ${this.code}: ${this.reason}`
+    const hint = this.hint
+    return `TLS failed${at(this.address)}: ${this.code}: ${this.reason}${hint === undefined ? "" : ` (${hint})`}`
   }
 }
 
@@ -548,4 +591,77 @@ export const errnoOf = (error: unknown): { readonly code: string; readonly sysca
     return { code, syscall: typeof e.syscall === "string" ? e.syscall : undefined }
   }
   return { code: "EUNKNOWN" }
+}
+
+/**
+ * The short reason of a TLS failure from a platform error: Node's and
+ * Bun's `reason` (`"wrong version number"`; BoringSSL's
+ * `WRONG_VERSION_NUMBER` spelled the same way), else the message with
+ * OpenSSL's error-line framing (queue id, library, function, source file
+ * and line) removed, else `fallback`.
+ *
+ * @example
+ * ```ts
+ * import { NetError } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const err = Object.assign(new Error("80:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:ssl/record/ssl3_record.c:350:\n"), {
+ *   code: "ERR_SSL_WRONG_VERSION_NUMBER",
+ * })
+ * assert.strictEqual(NetError.tlsReasonOf(err, "handshake failed"), "wrong version number")
+ * ```
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const tlsReasonOf = (error: unknown, fallback: string): string => {
+  const ssl = sslReasonOf(error)
+  if (ssl !== undefined) return ssl
+  const message = typeof error === "object" && error !== null ? (error as { message?: unknown }).message : undefined
+  return typeof message === "string" && message.trim().length > 0 ? message.trim() : fallback
+}
+
+/** The reason an SSL library named (its `reason` field or its error-line framing), in lower case words. */
+const sslReasonOf = (error: unknown): string | undefined => {
+  if (typeof error !== "object" || error === null) return undefined
+  const { reason, message } = error as { reason?: unknown; message?: unknown }
+  const words = (r: string) => r.toLowerCase().replaceAll("_", " ")
+  if (typeof reason === "string" && reason.length > 0) return /^[A-Z0-9_]+$/.test(reason) ? words(reason) : reason
+  if (typeof message !== "string") return undefined
+  // OpenSSL 3: "<id>:error:<code>:<library>:<function>:<reason>:<file>:<line>:"
+  const openssl = /^[0-9A-Fa-f]*:error:[0-9A-Fa-f]+:[^:]*:[^:]*:([^:]+)(?::[^:]*:\d+:?)?\s*$/.exec(message)
+  if (openssl?.[1] !== undefined) return openssl[1]
+  // BoringSSL: "error:<code>:<library>:OPENSSL_internal:<REASON>"
+  const boring = /^error:[0-9A-Fa-f]+:[^:]*:[^:]*:([A-Z0-9_]+)\s*$/.exec(message)
+  return boring?.[1] === undefined ? undefined : words(boring[1])
+}
+
+/**
+ * The code of a TLS failure from a platform error: its `code`, except that
+ * a generic `EPROTO` (how Bun reports BoringSSL failures) becomes Node's
+ * spelling `ERR_SSL_<REASON>` when the error names the SSL reason, so a
+ * plaintext peer is `ERR_SSL_WRONG_VERSION_NUMBER` on every runtime.
+ *
+ * @example
+ * ```ts
+ * import { NetError } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const bun = Object.assign(new Error("error:100000f7:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER"), {
+ *   code: "EPROTO",
+ *   reason: "WRONG_VERSION_NUMBER",
+ * })
+ * assert.strictEqual(NetError.tlsCodeOf(bun), "ERR_SSL_WRONG_VERSION_NUMBER")
+ * ```
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const tlsCodeOf = (error: unknown): string => {
+  const { code } = errnoOf(error)
+  if (code !== "EPROTO" && code !== "EUNKNOWN") return code
+  const reason = sslReasonOf(error)
+  return reason !== undefined && /^[a-z0-9 ]+$/.test(reason)
+    ? `ERR_SSL_${reason.toUpperCase().replaceAll(" ", "_")}`
+    : code
 }

@@ -124,4 +124,52 @@ describe("NetError", () => {
       assert.strictEqual(caught, "ECONNRESET")
       assert.deepStrictEqual(NetError.errnoOf("weird"), { code: "EUNKNOWN" })
     }).pipe(Effect.runPromise))
+  it("tlsReasonOf: Node's and Bun's short reason, OpenSSL's line stripped, a fallback", () => {
+    const node = Object.assign(
+      new Error("80:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:x.c:1:\n"),
+      {
+        reason: "wrong version number",
+      },
+    )
+    assert.strictEqual(NetError.tlsReasonOf(node, "?"), "wrong version number")
+    const bun = Object.assign(new Error("error:100000f7:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER"), {
+      reason: "WRONG_VERSION_NUMBER",
+    })
+    assert.strictEqual(NetError.tlsReasonOf(bun, "?"), "wrong version number")
+    const line = new Error(
+      "807C0A32707F0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/openssl/openssl/ssl/record/ssl3_record.c:350:\n",
+    )
+    assert.strictEqual(NetError.tlsReasonOf(line, "?"), "wrong version number")
+    assert.strictEqual(
+      NetError.tlsReasonOf(new Error("error:100000f7:SSL routines:OPENSSL_internal:HTTP_REQUEST"), "?"),
+      "http request",
+    )
+    assert.strictEqual(NetError.tlsReasonOf(new Error("self-signed certificate"), "?"), "self-signed certificate")
+    assert.strictEqual(NetError.tlsReasonOf(undefined, "the handshake failed"), "the handshake failed")
+  })
+
+  it("tlsCodeOf: Bun's EPROTO with an SSL reason reads as Node's ERR_SSL_ code", () => {
+    const bun = Object.assign(new Error("error:100000f7:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER"), {
+      code: "EPROTO",
+    })
+    assert.strictEqual(NetError.tlsCodeOf(bun), "ERR_SSL_WRONG_VERSION_NUMBER")
+    assert.strictEqual(
+      NetError.tlsCodeOf(Object.assign(new Error("x"), { code: "CERT_HAS_EXPIRED" })),
+      "CERT_HAS_EXPIRED",
+    )
+    assert.strictEqual(NetError.tlsCodeOf(Object.assign(new Error("socket hang up"), { code: "EPROTO" })), "EPROTO")
+  })
+
+  it("TlsFailed: a hint where the code tells the cause, none otherwise", () => {
+    const hint = (code: string) => new NetError.TlsFailed({ code, reason: "r" }).hint
+    assert.include(hint("DEPTH_ZERO_SELF_SIGNED_CERT"), "tls.ca")
+    assert.include(hint("UNABLE_TO_VERIFY_LEAF_SIGNATURE"), "tls.ca")
+    assert.include(hint("ERR_SSL_WRONG_VERSION_NUMBER"), "is the peer speaking TLS")
+    assert.include(hint("ERR_SSL_PACKET_LENGTH_TOO_LONG"), "is the peer speaking TLS")
+    assert.isUndefined(hint("CERT_HAS_EXPIRED"))
+    assert.strictEqual(
+      new NetError.TlsFailed({ code: "ERR_SSL_WRONG_VERSION_NUMBER", reason: "wrong version number" }).message,
+      "TLS failed: ERR_SSL_WRONG_VERSION_NUMBER: wrong version number (the peer did not answer with TLS records: is the peer speaking TLS (right port, STARTTLS step done)?)",
+    )
+  })
 })

@@ -287,6 +287,37 @@ export const tlsContract = (env: TlsEnvironment): void => {
       ),
     )
 
+    it.live("failures carry the short reason and a hint: untrusted certificate, a peer not speaking TLS", () =>
+      run(
+        Effect.gen(function* () {
+          const failure = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | Network>) =>
+            Effect.flip(Effect.scoped(effect)).pipe(
+              Effect.map((e) => e as { _tag?: string; code?: string; reason?: string; message?: string }),
+            )
+          const selfSigned = yield* server({ cert: certs.selfSigned.cert, key: certs.selfSigned.key })
+          yield* Effect.forkScoped(selfSigned.serve(echo))
+          const untrusted = yield* failure(client(selfSigned, true))
+          assert.strictEqual(untrusted._tag, "TlsFailed")
+          assert.strictEqual(untrusted.code, "DEPTH_ZERO_SELF_SIGNED_CERT")
+          assert.include(untrusted.message, "pass that CA (PEM) in tls.ca")
+          // a plaintext server that greets first (SMTP-like): its bytes are no TLS record
+          const plain = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+          yield* Effect.forkScoped(
+            plain.serve((conn) =>
+              Effect.zipRight(conn.send(bytes("220 plaintext greeting\r\n")), Effect.either(conn.receive())),
+            ),
+          )
+          const notTls = yield* failure(client(plain))
+          assert.strictEqual(notTls._tag, "TlsFailed")
+          assert.include(["ERR_SSL_WRONG_VERSION_NUMBER", "ERR_SSL_PACKET_LENGTH_TOO_LONG"], notTls.code)
+          assert.include(["wrong version number", "packet length too long"], notTls.reason)
+          assert.include(notTls.message, "is the peer speaking TLS")
+          // OpenSSL's error-line framing (queue id, function, source file) is not passed on
+          assert.notMatch(notTls.message ?? "", /error:[0-9A-Fa-f]+:|\.c:\d+/)
+        }),
+      ),
+    )
+
     it.live("an expired certificate fails with CERT_HAS_EXPIRED", () =>
       run(
         Effect.gen(function* () {

@@ -363,8 +363,8 @@ class Session {
 }
 
 const tlsFailed = (error: unknown, address: SocketAddress.SocketAddress, fallback: string): NetError.TlsFailed => {
-  const { code } = NetError.errnoOf(error)
-  const reason = error instanceof Error ? error.message : fallback
+  const code = NetError.tlsCodeOf(error)
+  const reason = NetError.tlsReasonOf(error, fallback)
   return new NetError.TlsFailed({ code, reason, address, cause: error ?? undefined })
 }
 

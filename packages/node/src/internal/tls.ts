@@ -225,8 +225,8 @@ const infoOf = (socket: tls.TLSSocket, serverSide: boolean, serverName: string |
 }
 
 const tlsFailed = (error: unknown, address: SocketAddress.SocketAddress): NetError.TlsFailed => {
-  const { code } = NetError.errnoOf(error)
-  const reason = error instanceof Error ? error.message : String(error)
+  const code = NetError.tlsCodeOf(error)
+  const reason = NetError.tlsReasonOf(error, String(error))
   return new NetError.TlsFailed({ code, reason, address, cause: error })
 }
 
@@ -467,7 +467,7 @@ export const accept = (
         return rejectUnauthorized
           ? new NetError.TlsFailed({
               code,
-              reason: `the client certificate was not accepted: ${verifyError.message}`,
+              reason: `the client certificate was not accepted: ${NetError.tlsReasonOf(verifyError, String(verifyError))}`,
               address: raw.remoteAddress,
               cause: verifyError,
             })
