@@ -45,18 +45,30 @@ const portOf = (address: SocketAddress.SocketAddress): number => (SocketAddress.
 /**
  * The TLS transport (a TLS listener on 127.0.0.1 with a certificate from
  * the test CA, clients verifying against that CA) for {@link streamContract}.
+ * `standardCompatible` is set on both ends when given (`false` lets a
+ * driver take a path without the close_notify check, which the byte-stream
+ * contract must hold on as well).
  *
  * @since 0.1.0
  */
-export const tlsTransport = (certs: Certs.TestCerts): StreamTransport => ({
-  name: "TLS 127.0.0.1",
-  listen: Tcp.listen({ host: "127.0.0.1", port: 0, tls: { cert: certs.server.cert, key: certs.server.key } }),
-  connect: (listener) => Tcp.connect({ host: "127.0.0.1", port: portOf(listener.address), tls: { ca: certs.ca.cert } }),
-  // A TLS peer that closes with data unread aborts without close_notify; the
-  // reset may then arrive after its FIN, which reads as a missing close_notify.
-  resetCodes: ["ECONNRESET", "EPIPE", "ERR_SSL_UNEXPECTED_EOF_WHILE_READING"],
-  tls: true,
-})
+export const tlsTransport = (certs: Certs.TestCerts, standardCompatible?: boolean): StreamTransport => {
+  const extra = standardCompatible === undefined ? {} : { standardCompatible }
+  return {
+    name:
+      standardCompatible === undefined ? "TLS 127.0.0.1" : `TLS 127.0.0.1 (standardCompatible: ${standardCompatible})`,
+    listen: Tcp.listen({
+      host: "127.0.0.1",
+      port: 0,
+      tls: { cert: certs.server.cert, key: certs.server.key, ...extra },
+    }),
+    connect: (listener) =>
+      Tcp.connect({ host: "127.0.0.1", port: portOf(listener.address), tls: { ca: certs.ca.cert, ...extra } }),
+    // A TLS peer that closes with data unread aborts without close_notify; the
+    // reset may then arrive after its FIN, which reads as a missing close_notify.
+    resetCodes: ["ECONNRESET", "EPIPE", "ERR_SSL_UNEXPECTED_EOF_WHILE_READING"],
+    tls: true,
+  }
+}
 
 /**
  * A child process (an `openssl` peer) yielding the first stdout line
@@ -187,6 +199,7 @@ export const tlsContract = (env: TlsEnvironment): void => {
   const certs = Certs.generate()
   afterAll(() => Certs.remove(certs))
   streamContract(env, tlsTransport(certs))
+  streamContract(env, tlsTransport(certs, false))
 
   const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | Network>) =>
     effect.pipe(Effect.scoped, Effect.provide(env.layer))

@@ -21,6 +21,13 @@ export const DEFAULT_RECEIVE = 65536
 /** @internal */
 export const DEFAULT_HIGH_WATER_MARK = 65536
 
+/**
+ * Chunks at least this big are handed out as they are; smaller ones are
+ * coalesced (copied) up to `maxBytes`. TLS delivers 16 KiB records, and
+ * copying those into one bigger array costs more than the extra receive.
+ */
+const COALESCE_BELOW = 16384
+
 const endOfStream = new EndOfStream()
 const closedReceive = new ClosedResource({ operation: "receive" })
 const closedSend = new ClosedResource({ operation: "send" })
@@ -203,7 +210,7 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     if (first.length > maxBytes) {
       out = first.subarray(0, maxBytes)
       this.chunks[0] = first.subarray(maxBytes)
-    } else if (first.length === maxBytes || this.chunks.length === 1) {
+    } else if (first.length === maxBytes || this.chunks.length === 1 || first.length >= COALESCE_BELOW) {
       out = first
       this.chunks.shift()
     } else {

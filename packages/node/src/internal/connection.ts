@@ -95,6 +95,11 @@ export class NodeConnection implements Driver.RawConnection {
     else this.early.push(broken)
   }
 
+  /** Whether `start` ran (someone consumes the socket's events). */
+  get started(): boolean {
+    return this.handlers !== undefined
+  }
+
   start(handlers: Driver.ConnectionHandlers): void {
     this.handlers = handlers
     const s = this.socket

@@ -1,3 +1,4 @@
+import type * as net from "node:net"
 import { Duplex } from "node:stream"
 import * as tls from "node:tls"
 import type { Driver } from "@netfx/core"
@@ -5,7 +6,7 @@ import { NetError, SocketAddress, Tls } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import { LINGER_MILLIS, NodeConnection } from "./connection.ts"
+import { fdOf, LINGER_MILLIS, NodeConnection } from "./connection.ts"
 
 /** The code a missing close_notify is reported with (OpenSSL's reason, in Node's spelling). */
 export const RAGGED_EOF_CODE = "ERR_SSL_UNEXPECTED_EOF_WHILE_READING"
@@ -93,16 +94,14 @@ class RawDuplex extends Duplex {
 class TlsConnection extends NodeConnection {
   constructor(
     socket: tls.TLSSocket,
-    readonly duplex: RawDuplex,
+    readonly raw: Driver.RawConnection,
+    /** The Duplex node:tls runs over; `undefined` when node:tls owns the net.Socket's handle (no close_notify check). */
+    readonly duplex: RawDuplex | undefined,
     info: Tls.TlsInfo,
     readonly standardCompatible: boolean,
   ) {
-    super(
-      socket,
-      { ...duplex.raw.extra, tls: info },
-      { local: duplex.raw.localAddress, remote: duplex.raw.remoteAddress },
-    )
-    this.fd = duplex.raw.fd
+    super(socket, { ...raw.extra, tls: info }, { local: raw.localAddress, remote: raw.remoteAddress })
+    this.fd = raw.fd
   }
 
   override refresh(): void {}
@@ -118,18 +117,22 @@ class TlsConnection extends NodeConnection {
     if (this.closing) return
     this.closing = true
     const s = this.socket
+    const duplex = this.duplex
     if (s.destroyed) {
-      this.duplex.destroy()
+      if (duplex !== undefined) duplex.destroy()
+      else this.raw.close()
       return
     }
     if (
       !s.readableEnded &&
-      (unread === true || s.readableLength > 0 || this.duplex.readableLength > 0 || this.duplex.rawPaused)
+      (unread === true ||
+        s.readableLength > 0 ||
+        (duplex !== undefined && (duplex.readableLength > 0 || duplex.rawPaused)))
     ) {
       // Closing with received data unread aborts, as TCP does (RST): no
       // close_notify, so the peer cannot mistake it for a clean end.
-      this.duplex.abort = true
-      this.duplex.raw.close(true)
+      if (duplex !== undefined) duplex.abort = true
+      this.raw.close(true)
       s.destroy()
       return
     }
@@ -158,8 +161,9 @@ class TlsConnection extends NodeConnection {
     super.start({
       onData: (chunk) => handlers.onData(chunk),
       onEnd: () => {
-        if (this.duplex.failure !== undefined) handlers.onError(this.duplex.failure)
-        else if (this.duplex.ragged && this.standardCompatible) {
+        const failure = this.duplex?.failure
+        if (failure !== undefined) handlers.onError(failure)
+        else if (this.duplex?.ragged === true && this.standardCompatible) {
           handlers.onError(
             new NetError.BrokenResource({
               operation: "receive",
@@ -170,11 +174,12 @@ class TlsConnection extends NodeConnection {
           )
         } else handlers.onEnd()
       },
-      onError: (error) => handlers.onError(this.duplex.failure ?? error),
+      onError: (error) => handlers.onError(this.duplex?.failure ?? error),
       onDrain: () => handlers.onDrain(),
       onClose: () => {
         // node:tls closes quietly when the raw connection broke underneath it
-        if (this.duplex.failure !== undefined) handlers.onError(this.duplex.failure)
+        const failure = this.duplex?.failure
+        if (failure !== undefined) handlers.onError(failure)
         handlers.onClose()
       },
     })
@@ -237,17 +242,43 @@ const tlsFailed = (error: unknown, address: SocketAddress.SocketAddress): NetErr
  */
 const ignoreError = (_error: Error): void => {}
 
+/**
+ * The net.Socket node:tls may own directly: a Node TCP or Unix connection
+ * nobody has read from yet, when the session does not need the close_notify
+ * check (`standardCompatible: false`). node:tls then runs on the socket's
+ * native handle (no JS stream in between), which cannot tell close_notify
+ * from a bare FIN; every other case goes through a {@link RawDuplex}.
+ */
+const directSocket = (raw: Driver.RawConnection, standardCompatible: boolean): net.Socket | undefined =>
+  !standardCompatible &&
+  raw instanceof NodeConnection &&
+  !(raw instanceof TlsConnection) &&
+  !raw.started &&
+  raw.socket.readableLength === 0 &&
+  !raw.socket.destroyed &&
+  fdOf(raw.socket) !== undefined
+    ? raw.socket
+    : undefined
+
 const handshake = (
   raw: Driver.RawConnection,
-  make: (duplex: RawDuplex) => tls.TLSSocket,
+  standardCompatible: boolean,
+  make: (carrier: net.Socket | RawDuplex) => tls.TLSSocket,
   secureEvent: "secureConnect" | "secure",
   check: (socket: tls.TLSSocket) => NetError.TlsFailed | undefined,
-  finish: (socket: tls.TLSSocket, duplex: RawDuplex) => Driver.RawConnection,
+  finish: (socket: tls.TLSSocket, duplex: RawDuplex | undefined) => Driver.RawConnection,
 ): Effect.Effect<Driver.RawConnection, NetError.TlsFailed, Scope.Scope> =>
   Effect.gen(function* () {
     let established: Driver.RawConnection | undefined
     const { socket, duplex } = yield* Effect.acquireRelease(
       Effect.sync(() => {
+        const direct = directSocket(raw, standardCompatible)
+        if (direct !== undefined) {
+          const socket = make(direct)
+          socket.on("error", ignoreError)
+          socket.pause()
+          return { socket, duplex: undefined }
+        }
         const duplex = new RawDuplex(raw)
         const socket = make(duplex)
         duplex.cleartext = socket
@@ -266,7 +297,8 @@ const handshake = (
         established === undefined
           ? Effect.sync(() => {
               socket.destroy()
-              duplex.destroy()
+              if (duplex !== undefined) duplex.destroy()
+              else raw.close()
             })
           : gracefulClose(socket, established),
     )
@@ -290,10 +322,10 @@ const handshake = (
         finishWith(
           Effect.fail(
             new NetError.TlsFailed({
-              code: duplex.failure?.code ?? "ECONNRESET",
+              code: duplex?.failure?.code ?? "ECONNRESET",
               reason: "the connection closed before the TLS handshake completed",
               address: raw.remoteAddress,
-              cause: duplex.failure,
+              cause: duplex?.failure,
             }),
           ),
         )
@@ -311,7 +343,7 @@ const handshake = (
       })
     })
     const conn = finish(socket, duplex)
-    socket.once("close", () => duplex.destroy())
+    socket.once("close", () => (duplex !== undefined ? duplex.destroy() : raw.close()))
     established = conn
     return conn
   })
@@ -350,12 +382,14 @@ export const connect = (
 ): Effect.Effect<Driver.RawConnection, NetError.TlsFailed, Scope.Scope> => {
   const name = request.serverName ?? request.host
   const numeric = SocketAddress.numericFamily(name) !== 0
+  const standardCompatible = request.standardCompatible ?? true
   return handshake(
     raw,
-    (duplex) => {
+    standardCompatible,
+    (carrier) => {
       const options: tls.ConnectionOptions = {
         ...credentials(request),
-        socket: duplex,
+        socket: carrier,
         host: name,
         rejectUnauthorized: request.rejectUnauthorized ?? true,
       }
@@ -368,12 +402,7 @@ export const connect = (
     // rejectUnauthorized is on; nothing more to check here.
     () => undefined,
     (socket, duplex) =>
-      new TlsConnection(
-        socket,
-        duplex,
-        infoOf(socket, false, numeric ? undefined : name),
-        request.standardCompatible ?? true,
-      ),
+      new TlsConnection(socket, raw, duplex, infoOf(socket, false, numeric ? undefined : name), standardCompatible),
   )
 }
 
@@ -436,9 +465,11 @@ export const accept = (
               cb(error instanceof Error ? error : new Error(String(error)))
             }
           }
+    const standardCompatible = options.standardCompatible ?? true
     return handshake(
       raw,
-      (duplex) => {
+      standardCompatible,
+      (carrier) => {
         const o: tls.TLSSocketOptions = {
           isServer: true,
           secureContext,
@@ -447,8 +478,8 @@ export const accept = (
         }
         if (options.alpnProtocols !== undefined) o.ALPNProtocols = [...options.alpnProtocols]
         if (sni !== undefined) o.SNICallback = sni
-        // allowHalfOpen is inherited from the duplex (true)
-        return new tls.TLSSocket(duplex as unknown as import("node:net").Socket, o)
+        // allowHalfOpen is inherited from the carrier (true)
+        return new tls.TLSSocket(carrier as net.Socket, o)
       },
       "secure",
       (socket) => {
@@ -473,8 +504,7 @@ export const accept = (
             })
           : undefined
       },
-      (socket, duplex) =>
-        new TlsConnection(socket, duplex, infoOf(socket, true, undefined), options.standardCompatible ?? true),
+      (socket, duplex) => new TlsConnection(socket, raw, duplex, infoOf(socket, true, undefined), standardCompatible),
     )
   })
 
