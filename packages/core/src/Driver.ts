@@ -10,8 +10,23 @@
  *
  * @since 0.1.0
  */
-import type { BrokenResource } from "./NetError.ts"
-import type * as SocketAddress from "./SocketAddress.ts"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import { sniName, sniTable } from "./internal/sni.ts"
+import {
+  type BrokenResource,
+  type ConnectFailed,
+  errnoOf,
+  ListenFailed,
+  OperationFailed,
+  type TlsFailed,
+  type Unsupported,
+} from "./NetError.ts"
+import * as SocketAddress from "./SocketAddress.ts"
+import type { PeerCertificate, TlsClientOptions, TlsCredentials, TlsServerOptions } from "./Tls.ts"
+import type { UdpOption } from "./Udp.ts"
+import type { PathKind } from "./Unix.ts"
 
 /**
  * Callbacks core installs on a {@link RawConnection} with `start`. A
@@ -19,7 +34,7 @@ import type * as SocketAddress from "./SocketAddress.ts"
  *
  * @example
  * ```ts
- * import type { Driver } from "@netfx/core"
+ * import type * as Driver from "@netfx/core/Driver"
  * // socket.on("data", (chunk) => handlers.onData(chunk))
  * ```
  *
@@ -59,7 +74,8 @@ export interface ConnectionHandlers {
  *
  * @example
  * ```ts
- * import { Driver, SocketStream, SocketAddress } from "@netfx/core"
+ * import { SocketStream, SocketAddress } from "@netfx/core"
+ * import * as Driver from "@netfx/core/Driver"
  *
  * // the smallest RawConnection: a loopback that echoes what is written
  * const echo = (): Driver.RawConnection => {
@@ -111,7 +127,7 @@ export interface RawConnection {
  *
  * @example
  * ```ts
- * import type { Driver } from "@netfx/core"
+ * import type * as Driver from "@netfx/core/Driver"
  * // server.on("connection", (socket) => handlers.onConnection(adapt(socket)))
  * ```
  *
@@ -162,3 +178,634 @@ export interface RawListener {
  * @internal
  */
 export { guardListener } from "./internal/acceptGuard.ts"
+
+/**
+ * The addon-backed driver (`@netfx/native`): its binding, addresses and
+ * file operations, as `Driver.NativeDriver`. For runtime adapters.
+ *
+ * @example
+ * ```ts
+ * import { NativeDriver } from "@netfx/core/Driver"
+ *
+ * const reason = NativeDriver.missingAddonReason("not built", "linux")
+ * ```
+ *
+ * @since 0.2.0
+ * @category driver
+ */
+export * as NativeDriver from "./NativeDriver.ts"
+
+// ---------------------------------------------------------------------------
+// Tcp
+// ---------------------------------------------------------------------------
+
+/**
+ * One connection attempt, as core asks a runtime's TCP driver for it.
+ *
+ * @example
+ * ```ts
+ * import type * as Driver from "@netfx/core/Driver"
+ * import { SocketAddress } from "@netfx/core"
+ *
+ * const request: Driver.ConnectRequest = {
+ *   address: SocketAddress.ipv4("127.0.0.1", 8080),
+ *   noDelay: true,
+ *   keepAlive: false,
+ *   keepAliveInitialDelayMillis: 0,
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface ConnectRequest {
+  readonly address: SocketAddress.Ipv4 | SocketAddress.Ipv6
+  readonly localHost?: string | undefined
+  readonly localPort?: number | undefined
+  readonly noDelay: boolean
+  readonly keepAlive: boolean
+  readonly keepAliveInitialDelayMillis: number
+}
+
+/**
+ * One bind + listen, as core asks a runtime's TCP driver for it.
+ *
+ * @example
+ * ```ts
+ * import type * as Driver from "@netfx/core/Driver"
+ * import { SocketAddress } from "@netfx/core"
+ *
+ * const request: Driver.ListenRequest = {
+ *   address: SocketAddress.ipv6("::", 0),
+ *   backlog: 511,
+ *   reusePort: false,
+ *   ipv6Only: true,
+ *   noDelay: true,
+ *   keepAlive: true,
+ *   keepAliveInitialDelayMillis: 60_000,
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface ListenRequest {
+  readonly address: SocketAddress.Ipv4 | SocketAddress.Ipv6
+  readonly backlog: number
+  readonly reusePort: boolean
+  /** IPV6_V6ONLY for IPv6 addresses (always true for dual-stack listeners). */
+  readonly ipv6Only: boolean
+  /** TCP_NODELAY on accepted sockets. */
+  readonly noDelay: boolean
+  /** SO_KEEPALIVE on accepted sockets (absent: off). */
+  readonly keepAlive?: boolean | undefined
+  /** TCP_KEEPIDLE for accepted sockets when `keepAlive`; 0 or absent keeps the system's default. */
+  readonly keepAliveInitialDelayMillis?: number | undefined
+}
+
+/**
+ * What a runtime implements for TCP. Both effects register the socket in
+ * the given Scope *before* they wait, so interruption never leaks it.
+ *
+ * @example
+ * ```ts
+ * import type * as Driver from "@netfx/core/Driver"
+ * import { SocketAddress } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * // wraps a runtime's driver to log every attempt
+ * const logged = (inner: Driver.TcpDriver): Driver.TcpDriver => ({
+ *   connect: (request) =>
+ *     Effect.zipRight(Effect.log(`connect ${SocketAddress.format(request.address)}`), inner.connect(request)),
+ *   listen: inner.listen,
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface TcpDriver {
+  /** Connects to one numeric address; fails with a one-attempt `ConnectFailed`. */
+  readonly connect: (request: ConnectRequest) => Effect.Effect<RawConnection, ConnectFailed, Scope.Scope>
+  /** Binds and listens on one numeric address. */
+  readonly listen: (request: ListenRequest) => Effect.Effect<RawListener, ListenFailed | Unsupported, Scope.Scope>
+}
+
+// ---------------------------------------------------------------------------
+// Udp
+// ---------------------------------------------------------------------------
+
+/**
+ * Callbacks core gives a runtime's UDP driver with the bind request.
+ *
+ * @example
+ * ```ts
+ * import type * as Driver from "@netfx/core/Driver"
+ * import type { Udp } from "@netfx/core"
+ *
+ * const received: Array<Udp.Received> = []
+ * const handlers: Driver.UdpHandlers = {
+ *   onMessage: (data, address) => {
+ *     received.push({ data, address, truncated: false })
+ *   },
+ *   onError: (error) => console.warn(error.code),
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface UdpHandlers {
+  /** A datagram arrived. The array is owned by core from now on (may be empty). */
+  onMessage(data: Uint8Array, address: SocketAddress.Ipv4 | SocketAddress.Ipv6): void
+  /** An asynchronous socket error (ICMP errors on a connected socket: `ECONNREFUSED`, ...). */
+  onError(error: { readonly code: string; readonly syscall?: string | undefined; readonly cause: unknown }): void
+}
+
+/**
+ * One UDP socket as core asks a runtime for it: a numeric local address,
+ * options that must be set before `bind`, and optionally a peer to
+ * `connect` to.
+ *
+ * @example
+ * ```ts
+ * import type * as Driver from "@netfx/core/Driver"
+ * import { SocketAddress } from "@netfx/core"
+ *
+ * const request: Driver.UdpBindRequest = {
+ *   address: SocketAddress.ipv4("0.0.0.0", 0),
+ *   reusePort: false,
+ *   reuseAddress: false,
+ *   ipv6Only: false,
+ *   handlers: { onMessage: () => {}, onError: () => {} },
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface UdpBindRequest {
+  readonly address: SocketAddress.Ipv4 | SocketAddress.Ipv6
+  /** connect(2) to this peer after binding. */
+  readonly connect?: SocketAddress.Ipv4 | SocketAddress.Ipv6 | undefined
+  readonly reusePort: boolean
+  readonly reuseAddress: boolean
+  /** IPV6_V6ONLY, for IPv6 addresses. */
+  readonly ipv6Only: boolean
+  readonly receiveBufferSize?: number | undefined
+  readonly sendBufferSize?: number | undefined
+  /** Installed before the socket can receive anything. */
+  readonly handlers: UdpHandlers
+}
+
+/**
+ * A bound UDP socket as a runtime exposes it.
+ *
+ * Rules for implementers:
+ * - `send` calls `callback` exactly once, when the runtime accepted the
+ *   datagram or with the errno facts when it refused it; it must not throw.
+ *   A runtime whose socket says "not now" holds the datagram and retries on
+ *   drain. Core never has more sends in flight than fibers sending.
+ * - `setOption` is synchronous and returns the error (or `undefined`).
+ * - `close` is idempotent and must not throw; callbacks after it are ignored.
+ *
+ * @example
+ * ```ts
+ * import type * as Driver from "@netfx/core/Driver"
+ * import { SocketAddress } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const sendRaw = (socket: Driver.RawUdpSocket, data: Uint8Array) =>
+ *   Effect.async<void, string>((resume) => {
+ *     socket.send(data, SocketAddress.ipv4("127.0.0.1", 9), (error) =>
+ *       resume(error === undefined ? Effect.void : Effect.fail(error.code)),
+ *     )
+ *   })
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface RawUdpSocket {
+  readonly localAddress: SocketAddress.Ipv4 | SocketAddress.Ipv6
+  readonly remoteAddress: SocketAddress.Ipv4 | SocketAddress.Ipv6 | undefined
+  readonly fd: number | undefined
+  /** `address` is `undefined` on a connected socket. */
+  send(
+    data: Uint8Array,
+    address: SocketAddress.Ipv4 | SocketAddress.Ipv6 | undefined,
+    callback: (
+      error: { readonly code: string; readonly syscall?: string | undefined; readonly cause: unknown } | undefined,
+    ) => void,
+  ): void
+  setOption(option: UdpOption): OperationFailed | Unsupported | undefined
+  close(): void
+}
+
+/**
+ * What a runtime implements for UDP (the `udp` field of `NetworkService`).
+ * `bind` registers the socket in the given Scope before it waits, so
+ * interruption never leaks it.
+ *
+ * @example
+ * ```ts
+ * import type * as Driver from "@netfx/core/Driver"
+ * import { NetError } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * // a driver for a sandbox without UDP
+ * const noUdp: Driver.UdpDriver = {
+ *   bind: () => Effect.fail(new NetError.Unsupported({ feature: "UDP", runtime: "sandbox", reason: "no sockets" })),
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface UdpDriver {
+  /**
+   * Wake a waiting receiver once per event-loop turn (with `setImmediate`,
+   * after the poll phase) instead of once per datagram, so that one wake-up
+   * hands over every datagram that arrived in that turn. For runtimes that
+   * deliver each datagram in its own callback followed by a microtask
+   * checkpoint (Node's and Bun's UDP sockets). Default false: wake at once.
+   */
+  readonly coalesceWakeups?: boolean
+  readonly bind: (
+    request: UdpBindRequest,
+  ) => Effect.Effect<RawUdpSocket, ListenFailed | ConnectFailed | Unsupported, Scope.Scope>
+}
+
+/**
+ * The option setters `node:dgram` sockets and `Bun.udpSocket` sockets share
+ * (what {@link applyOption} calls). A setter fails by throwing, or — as Bun's
+ * interface and membership setters do — by returning `false`.
+ *
+ * @example
+ * ```ts
+ * import type * as Driver from "@netfx/core/Driver"
+ * import * as dgram from "node:dgram"
+ *
+ * const setters: Driver.OptionSetters = dgram.createSocket("udp4")
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface OptionSetters {
+  setBroadcast(enabled: boolean): unknown
+  setTTL(ttl: number): unknown
+  setMulticastTTL(ttl: number): unknown
+  setMulticastLoopback(enabled: boolean): unknown
+  setMulticastInterface(address: string): unknown
+  addMembership(group: string, iface?: string): unknown
+  dropMembership(group: string, iface?: string): unknown
+  addSourceSpecificMembership(source: string, group: string, iface?: string): unknown
+  dropSourceSpecificMembership(source: string, group: string, iface?: string): unknown
+}
+
+/**
+ * Applies one {@link UdpOption} through a runtime socket's setters: what a
+ * runtime's `RawUdpSocket.setOption` does on Node and on Bun.
+ *
+ * **Errors** (returned, not thrown): `OperationFailed` with the errno when
+ * the setter throws, or `EUNKNOWN` when it returns `false` for an
+ * interface or membership change.
+ *
+ * @example
+ * ```ts
+ * import * as Driver from "@netfx/core/Driver"
+ * import { SocketAddress } from "@netfx/core"
+ * import * as dgram from "node:dgram"
+ *
+ * const socket = dgram.createSocket("udp4")
+ * socket.bind(0, "127.0.0.1", () => {
+ *   const error = Driver.applyOption(socket, { _tag: "Broadcast", enabled: true }, SocketAddress.ipv4("127.0.0.1", 0))
+ *   socket.close()
+ *   if (error !== undefined) throw error
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export const applyOption = (
+  socket: OptionSetters,
+  option: UdpOption,
+  address: SocketAddress.SocketAddress,
+): OperationFailed | undefined => {
+  const operation = `set ${option._tag}`
+  try {
+    // only these setters report failure with `false` (Bun); the others return the value set
+    let result: unknown
+    switch (option._tag) {
+      case "Broadcast":
+        socket.setBroadcast(option.enabled)
+        return undefined
+      case "Ttl":
+        socket.setTTL(option.ttl)
+        return undefined
+      case "MulticastTtl":
+        socket.setMulticastTTL(option.ttl)
+        return undefined
+      case "MulticastLoopback":
+        socket.setMulticastLoopback(option.enabled)
+        return undefined
+      case "MulticastInterface":
+        result = socket.setMulticastInterface(option.address)
+        break
+      case "JoinGroup":
+        result =
+          option.source !== undefined
+            ? socket.addSourceSpecificMembership(option.source, option.group, option.interface)
+            : socket.addMembership(option.group, option.interface)
+        break
+      case "LeaveGroup":
+        result =
+          option.source !== undefined
+            ? socket.dropSourceSpecificMembership(option.source, option.group, option.interface)
+            : socket.dropMembership(option.group, option.interface)
+        break
+    }
+    return result === false
+      ? new OperationFailed({ operation, code: "EUNKNOWN", address, cause: "the runtime's setter returned false" })
+      : undefined
+  } catch (error) {
+    const { code, syscall } = errnoOf(error)
+    return new OperationFailed({ operation, code, syscall, address, cause: error })
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Tls
+// ---------------------------------------------------------------------------
+
+/**
+ * A peer certificate as `node:tls` reports it (`getPeerCertificate()`;
+ * Bun's TLS sockets report the same shape): what {@link peerCertificateOf}
+ * converts.
+ *
+ * @example
+ * ```ts
+ * import type * as Driver from "@netfx/core/Driver"
+ * import type * as tls from "node:tls"
+ *
+ * const raw = (socket: tls.TLSSocket): Driver.RuntimePeerCertificate => socket.getPeerCertificate(false)
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface RuntimePeerCertificate {
+  readonly subject?: unknown
+  readonly issuer?: unknown
+  readonly subjectaltname?: string | undefined
+  readonly valid_from?: string | undefined
+  readonly valid_to?: string | undefined
+  readonly serialNumber?: string | undefined
+  readonly fingerprint256?: string | undefined
+  readonly raw?: Uint8Array | undefined
+}
+
+const certField = (v: unknown): string => (Array.isArray(v) ? v.join(", ") : String(v))
+const certFields = (o: unknown): Record<string, string> => {
+  const out: Record<string, string> = {}
+  if (typeof o === "object" && o !== null) for (const [k, v] of Object.entries(o)) out[k] = certField(v)
+  return out
+}
+
+/**
+ * Converts a runtime's peer certificate into a {@link PeerCertificate}
+ * (repeated subject fields joined with `, `); `None` when there is no
+ * certificate (an empty object or `null`, as the runtimes report it). For
+ * runtime adapters (`NodeNetwork`, `BunNetwork`).
+ *
+ * @example
+ * ```ts
+ * import * as Driver from "@netfx/core/Driver"
+ * import { Option } from "effect"
+ * import * as assert from "node:assert"
+ *
+ * assert.ok(Option.isNone(Driver.peerCertificateOf({})))
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export const peerCertificateOf = (c: RuntimePeerCertificate | null | undefined): Option.Option<PeerCertificate> =>
+  c === null || c === undefined || c.raw === undefined
+    ? Option.none()
+    : Option.some({
+        subject: certFields(c.subject),
+        issuer: certFields(c.issuer),
+        subjectAltNames: c.subjectaltname === undefined ? [] : c.subjectaltname.split(", "),
+        validFrom: new Date(c.valid_from ?? 0),
+        validTo: new Date(c.valid_to ?? 0),
+        serialNumber: c.serialNumber ?? "",
+        fingerprint256: c.fingerprint256 ?? "",
+        der: new Uint8Array(c.raw),
+      })
+
+/**
+ * The credentials a server presents for an SNI name: `sniCallback`'s
+ * choice, else the `sniContexts` entry for the name (keys and name compared
+ * after IDNA normalisation, case-insensitively, without a trailing dot),
+ * else the one for `*.` + the name without its first label; `undefined`
+ * means the default credentials. For runtime TLS drivers, so every runtime
+ * chooses alike.
+ *
+ * **Errors**: none (an exception thrown by `sniCallback` propagates to the
+ * driver, which fails that handshake).
+ *
+ * @example
+ * ```ts
+ * import * as Driver from "@netfx/core/Driver"
+ * import { Tls } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const shop = { cert: "<cert pem>", key: "<key pem>" }
+ * const options: Tls.TlsServerOptions = { cert: "<cert pem>", key: "<key pem>", sniContexts: { "*.bücher.example": shop } }
+ * assert.strictEqual(Driver.credentialsFor(options, "www.xn--bcher-kva.example"), shop)
+ * assert.strictEqual(Driver.credentialsFor(options, "xn--bcher-kva.example"), undefined)
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export const credentialsFor = (options: TlsServerOptions, serverName: string): TlsCredentials | undefined => {
+  const chosen = options.sniCallback?.(serverName)
+  if (chosen !== undefined || options.sniContexts === undefined) return chosen
+  const name = sniName(serverName)
+  if (name === undefined) return undefined
+  const table = sniTable(options.sniContexts)
+  const exact = table.get(name)
+  if (exact !== undefined) return exact
+  const dot = name.indexOf(".")
+  return dot > 0 ? table.get(`*${name.slice(dot)}`) : undefined
+}
+
+/**
+ * What a runtime's TLS driver receives for a client handshake.
+ *
+ * @example
+ * ```ts
+ * import type * as Driver from "@netfx/core/Driver"
+ *
+ * const request: Driver.ClientRequest = { host: "localhost", serverName: "localhost" }
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface ClientRequest extends TlsClientOptions {
+  /** The host the certificate is checked against (SNI unless numeric). */
+  readonly host: string
+}
+
+/**
+ * What a runtime implements for TLS. Both functions take an unstarted
+ * {@link RawConnection} (ciphertext) and return a new one (cleartext) after
+ * a successful handshake; the new one owns the old (closing it closes the
+ * old). Both register what they create in the Scope before waiting, so an
+ * interrupted handshake closes everything. Failures are `TlsFailed` with
+ * the platform's code and the peer address; on failure the raw connection
+ * is closed.
+ *
+ * @example
+ * ```ts
+ * import type * as Driver from "@netfx/core/Driver"
+ * import { NetError } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * // a runtime without TLS says so, precisely
+ * const none: Driver.TlsDriver = {
+ *   unsupported: new NetError.Unsupported({ feature: "TLS", runtime: "memory", reason: "no TLS in memory" }),
+ *   connect: () => Effect.dieMessage("unreachable"),
+ *   accept: () => Effect.dieMessage("unreachable"),
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface TlsDriver {
+  /**
+   * Set when this runtime cannot provide TLS that meets the contract:
+   * `Tcp.connect({ tls })`, `Tcp.listen({ tls })` and `wrap` then fail
+   * with it (saying why) instead of calling `connect`/`accept`.
+   */
+  readonly unsupported?: Unsupported | undefined
+  readonly connect: (raw: RawConnection, request: ClientRequest) => Effect.Effect<RawConnection, TlsFailed, Scope.Scope>
+  readonly accept: (
+    raw: RawConnection,
+    options: TlsServerOptions,
+  ) => Effect.Effect<RawConnection, TlsFailed, Scope.Scope>
+}
+
+// ---------------------------------------------------------------------------
+// Unix
+// ---------------------------------------------------------------------------
+
+/**
+ * What a runtime implements for Unix stream sockets. Both effects register
+ * the socket in the given Scope before they wait.
+ *
+ * @example
+ * ```ts
+ * import type * as Driver from "@netfx/core/Driver"
+ * import { Network, type Unix } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const unix = Network.driver("unix", "Unix sockets")
+ * const kind = Effect.flatMap(unix, (driver: Driver.UnixDriver) => driver.pathKind("/run/app.sock"))
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface UnixDriver {
+  /** Connects to one address; fails with a one-attempt `ConnectFailed`. */
+  readonly connect: (
+    address: SocketAddress.UnixPath | SocketAddress.UnixAbstract,
+  ) => Effect.Effect<RawConnection, ConnectFailed, Scope.Scope>
+  /** Binds and listens; fails with `ListenFailed` carrying the bind errno. */
+  readonly listen: (request: {
+    readonly address: SocketAddress.UnixPath | SocketAddress.UnixAbstract
+    readonly backlog: number
+  }) => Effect.Effect<RawListener, ListenFailed, Scope.Scope>
+  /** `lstat` of a path, without following symlinks. */
+  readonly pathKind: (path: string) => Effect.Effect<PathKind>
+  /** Removes a file; errors are ignored. */
+  readonly unlink: (path: string) => Effect.Effect<void>
+  /** Applies permission bits to a path. */
+  readonly chmod: (path: string, mode: number) => Effect.Effect<void, ListenFailed>
+}
+
+/**
+ * The synchronous half of `node:fs` that {@link makePathOps} needs; Node and
+ * Bun both provide it (pass `import * as fs from "node:fs"`).
+ *
+ * @example
+ * ```ts
+ * import * as Driver from "@netfx/core/Driver"
+ * import * as fs from "node:fs"
+ *
+ * const sync: Driver.FsSync = fs
+ * const ops = Driver.makePathOps(sync)
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface FsSync {
+  lstatSync(path: string): {
+    readonly ino: number
+    isSocket(): boolean
+    isDirectory(): boolean
+    isFile(): boolean
+  }
+  unlinkSync(path: string): void
+  chmodSync(path: string, mode: number): void
+  linkSync(existingPath: string, newPath: string): void
+}
+
+/**
+ * The path operations of a {@link UnixDriver} (`pathKind`, `unlink`,
+ * `chmod`), written once for every runtime over its `node:fs`.
+ *
+ * @example
+ * ```ts
+ * import * as Driver from "@netfx/core/Driver"
+ * import * as fs from "node:fs"
+ *
+ * const { pathKind, unlink, chmod } = Driver.makePathOps(fs)
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export const makePathOps = (fs: FsSync): Pick<UnixDriver, "pathKind" | "unlink" | "chmod"> => ({
+  pathKind: (path) =>
+    Effect.sync((): PathKind => {
+      try {
+        const st = fs.lstatSync(path)
+        if (st.isSocket()) return { _tag: "Socket", ino: st.ino }
+        return { _tag: "Other", kind: st.isDirectory() ? "directory" : st.isFile() ? "file" : "other" }
+      } catch {
+        return { _tag: "Missing" }
+      }
+    }),
+  unlink: (path) =>
+    Effect.sync(() => {
+      try {
+        fs.unlinkSync(path)
+      } catch {
+        // already gone
+      }
+    }),
+  chmod: (path, mode) =>
+    Effect.try({
+      try: () => fs.chmodSync(path, mode),
+      catch: (error) => new ListenFailed({ address: SocketAddress.unixPath(path), ...errnoOf(error), cause: error }),
+    }),
+})

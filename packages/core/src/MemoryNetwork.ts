@@ -102,6 +102,7 @@ import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type { TlsDriver } from "./Driver.ts"
 import { Kernel } from "./internal/memory/kernel.ts"
 import { MemoryNet } from "./internal/memory/network.ts"
 import { Scheduler } from "./internal/memory/scheduler.ts"
@@ -111,7 +112,6 @@ import { UnixNamespace, unixDriver } from "./internal/memory/unix.ts"
 import { Network, type NetworkService } from "./Network.ts"
 import * as Resolver from "./Resolver.ts"
 import type * as SocketAddress from "./SocketAddress.ts"
-import type { TlsDriver } from "./Tls.ts"
 
 /**
  * The transports the memory network carries.

@@ -25,7 +25,8 @@ import { BrokenResource, errnoOf } from "./NetError.ts"
  *
  * @example
  * ```ts
- * import { NativeDriver, SocketAddress } from "@netfx/core"
+ * import { SocketAddress } from "@netfx/core"
+ * import { NativeDriver } from "@netfx/core/Driver"
  *
  * const toSocketAddress = (a: NativeDriver.NativeAddress) =>
  *   a.abstract ? SocketAddress.unixAbstract(a.path) : SocketAddress.unixPath(a.path)
@@ -45,7 +46,7 @@ export interface NativeAddress {
  *
  * @example
  * ```ts
- * import type { NativeDriver } from "@netfx/core"
+ * import { type NativeDriver } from "@netfx/core/Driver"
  *
  * const loopback: NativeDriver.AnyAddress = { family: 4, host: "127.0.0.1", port: 8080 }
  * const unix: NativeDriver.AnyAddress = { family: 1, path: "/run/app.sock", abstract: false }
@@ -71,7 +72,7 @@ export type AnyAddress =
  *
  * @example
  * ```ts
- * import { NativeDriver } from "@netfx/core"
+ * import { NativeDriver } from "@netfx/core/Driver"
  *
  * const closeFd = (binding: NativeDriver.NativeBinding, fd: number): void => {
  *   const result = binding.close(fd)
@@ -145,7 +146,7 @@ export interface NativeBinding {
  *
  * @example
  * ```ts
- * import { NativeDriver } from "@netfx/core"
+ * import { NativeDriver } from "@netfx/core/Driver"
  *
  * const bindingOf = (addon: NativeDriver.NativeAddon): NativeDriver.NativeBinding => {
  *   if (addon.binding === undefined) throw new Error(`${addon.loadError}; ${addon.fix}`)
@@ -174,7 +175,7 @@ export interface NativeAddon {
  *
  * @example
  * ```ts
- * import { NativeDriver } from "@netfx/core"
+ * import { NativeDriver } from "@netfx/core/Driver"
  * import { Effect } from "effect"
  * import * as fs from "node:fs"
  *
@@ -198,7 +199,7 @@ export interface FileOps {
  *
  * @example
  * ```ts
- * import { NativeDriver } from "@netfx/core"
+ * import { NativeDriver } from "@netfx/core/Driver"
  * import * as fs from "node:fs"
  *
  * const callbacks: NativeDriver.FsCallbacks = fs
@@ -237,7 +238,7 @@ export interface FsCallbacks {
  *
  * @example
  * ```ts
- * import { NativeDriver } from "@netfx/core"
+ * import { NativeDriver } from "@netfx/core/Driver"
  * import * as fs from "node:fs"
  *
  * const file = NativeDriver.makeFileOps(fs)
@@ -282,7 +283,8 @@ export const makeFileOps = (fs: FsCallbacks): FileOps => {
  *
  * @example
  * ```ts
- * import { type NativeDriver, Network } from "@netfx/core"
+ * import { Network } from "@netfx/core"
+ * import { type NativeDriver } from "@netfx/core/Driver"
  * import { Effect } from "effect"
  *
  * const addonStatus = Effect.map(
@@ -344,7 +346,8 @@ const platformOf = (): string | undefined =>
  *
  * @example
  * ```ts
- * import { NativeDriver, NetError } from "@netfx/core"
+ * import { NetError } from "@netfx/core"
+ * import { NativeDriver } from "@netfx/core/Driver"
  * import { Effect } from "effect"
  * import * as fs from "node:fs"
  * import { createRequire } from "node:module"

@@ -12,13 +12,10 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import type { TcpDriver, TlsDriver, UdpDriver, UnixDriver } from "./Driver.ts"
 import type { NativeDriver } from "./NativeDriver.ts"
 import { Unsupported } from "./NetError.ts"
 import type { ResolverService } from "./Resolver.ts"
-import type { TcpDriver } from "./Tcp.ts"
-import type { TlsDriver } from "./Tls.ts"
-import type { UdpDriver } from "./Udp.ts"
-import type { UnixDriver } from "./Unix.ts"
 
 /**
  * What a runtime implements.

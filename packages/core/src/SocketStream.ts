@@ -43,7 +43,7 @@ export {
  *
  * @example
  * ```ts
- * import { Tcp, SocketStream } from "@netfx/core"
+ * import { Tcp } from "@netfx/core"
  * import { Effect } from "effect"
  *
  * const hello = Effect.gen(function* () {
@@ -129,7 +129,8 @@ export interface SocketStream extends Attribute.HasAttributes {
  *
  * @example
  * ```ts
- * import { type Driver, SocketStream } from "@netfx/core"
+ * import { SocketStream } from "@netfx/core"
+ * import type * as Driver from "@netfx/core/Driver"
  *
  * const options: SocketStream.SocketStreamOptions = { highWaterMark: 16 * 1024 }
  * const adopt = (raw: Driver.RawConnection) => SocketStream.makeScoped(raw, options)
@@ -190,7 +191,8 @@ export const make = (raw: RawConnection, options?: SocketStreamOptions): SocketS
  *
  * @example
  * ```ts
- * import { type Driver, SocketStream } from "@netfx/core"
+ * import { SocketStream } from "@netfx/core"
+ * import type * as Driver from "@netfx/core/Driver"
  * import { Effect } from "effect"
  *
  * // in a runtime adapter: the connection closes with the caller's Scope

@@ -7,7 +7,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import type { RawConnection, RawListener } from "./Driver.ts"
+import type { RawListener } from "./Driver.ts"
 import { bindAll } from "./internal/bind.ts"
 import { connectAddresses, withConnectTimeout } from "./internal/connect.ts"
 import * as internalListener from "./internal/listener.ts"
@@ -27,95 +27,6 @@ import * as Resolver from "./Resolver.ts"
 import * as SocketAddress from "./SocketAddress.ts"
 import * as SocketStream from "./SocketStream.ts"
 import * as Tls from "./Tls.ts"
-
-/**
- * One connection attempt, as core asks a runtime's TCP driver for it.
- *
- * @example
- * ```ts
- * import { SocketAddress, type Tcp } from "@netfx/core"
- *
- * const request: Tcp.ConnectRequest = {
- *   address: SocketAddress.ipv4("127.0.0.1", 8080),
- *   noDelay: true,
- *   keepAlive: false,
- *   keepAliveInitialDelayMillis: 0,
- * }
- * ```
- *
- * @since 0.1.0
- * @category driver
- */
-export interface ConnectRequest {
-  readonly address: SocketAddress.Ipv4 | SocketAddress.Ipv6
-  readonly localHost?: string | undefined
-  readonly localPort?: number | undefined
-  readonly noDelay: boolean
-  readonly keepAlive: boolean
-  readonly keepAliveInitialDelayMillis: number
-}
-
-/**
- * One bind + listen, as core asks a runtime's TCP driver for it.
- *
- * @example
- * ```ts
- * import { SocketAddress, type Tcp } from "@netfx/core"
- *
- * const request: Tcp.ListenRequest = {
- *   address: SocketAddress.ipv6("::", 0),
- *   backlog: 511,
- *   reusePort: false,
- *   ipv6Only: true,
- *   noDelay: true,
- *   keepAlive: true,
- *   keepAliveInitialDelayMillis: 60_000,
- * }
- * ```
- *
- * @since 0.1.0
- * @category driver
- */
-export interface ListenRequest {
-  readonly address: SocketAddress.Ipv4 | SocketAddress.Ipv6
-  readonly backlog: number
-  readonly reusePort: boolean
-  /** IPV6_V6ONLY for IPv6 addresses (always true for dual-stack listeners). */
-  readonly ipv6Only: boolean
-  /** TCP_NODELAY on accepted sockets. */
-  readonly noDelay: boolean
-  /** SO_KEEPALIVE on accepted sockets (absent: off). */
-  readonly keepAlive?: boolean | undefined
-  /** TCP_KEEPIDLE for accepted sockets when `keepAlive`; 0 or absent keeps the system's default. */
-  readonly keepAliveInitialDelayMillis?: number | undefined
-}
-
-/**
- * What a runtime implements for TCP. Both effects register the socket in
- * the given Scope *before* they wait, so interruption never leaks it.
- *
- * @example
- * ```ts
- * import { SocketAddress, type Tcp } from "@netfx/core"
- * import { Effect } from "effect"
- *
- * // wraps a runtime's driver to log every attempt
- * const logged = (inner: Tcp.TcpDriver): Tcp.TcpDriver => ({
- *   connect: (request) =>
- *     Effect.zipRight(Effect.log(`connect ${SocketAddress.format(request.address)}`), inner.connect(request)),
- *   listen: inner.listen,
- * })
- * ```
- *
- * @since 0.1.0
- * @category driver
- */
-export interface TcpDriver {
-  /** Connects to one numeric address; fails with a one-attempt `ConnectFailed`. */
-  readonly connect: (request: ConnectRequest) => Effect.Effect<RawConnection, ConnectFailed, Scope.Scope>
-  /** Binds and listens on one numeric address. */
-  readonly listen: (request: ListenRequest) => Effect.Effect<RawListener, ListenFailed | Unsupported, Scope.Scope>
-}
 
 /**
  * Options of {@link connect}.

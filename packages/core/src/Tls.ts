@@ -38,8 +38,9 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Attribute from "./Attribute.ts"
-import type { RawConnection } from "./Driver.ts"
+import type { ClientRequest, RawConnection, TlsDriver } from "./Driver.ts"
 import { releasingOnFailure } from "./internal/connect.ts"
+import { sniKey } from "./internal/sni.ts"
 import { SocketStreamImpl } from "./internal/socketStream.ts"
 import * as validate from "./internal/validate.ts"
 import { InvalidArgument, TlsFailed, type Unsupported } from "./NetError.ts"
@@ -282,152 +283,6 @@ export interface PeerCertificate {
 }
 
 /**
- * A peer certificate as `node:tls` reports it (`getPeerCertificate()`;
- * Bun's TLS sockets report the same shape): what {@link peerCertificateOf}
- * converts.
- *
- * @example
- * ```ts
- * import type { Tls } from "@netfx/core"
- * import type * as tls from "node:tls"
- *
- * const raw = (socket: tls.TLSSocket): Tls.RuntimePeerCertificate => socket.getPeerCertificate(false)
- * ```
- *
- * @since 0.1.0
- * @category driver
- */
-export interface RuntimePeerCertificate {
-  readonly subject?: unknown
-  readonly issuer?: unknown
-  readonly subjectaltname?: string | undefined
-  readonly valid_from?: string | undefined
-  readonly valid_to?: string | undefined
-  readonly serialNumber?: string | undefined
-  readonly fingerprint256?: string | undefined
-  readonly raw?: Uint8Array | undefined
-}
-
-const certField = (v: unknown): string => (Array.isArray(v) ? v.join(", ") : String(v))
-const certFields = (o: unknown): Record<string, string> => {
-  const out: Record<string, string> = {}
-  if (typeof o === "object" && o !== null) for (const [k, v] of Object.entries(o)) out[k] = certField(v)
-  return out
-}
-
-/**
- * Converts a runtime's peer certificate into a {@link PeerCertificate}
- * (repeated subject fields joined with `, `); `None` when there is no
- * certificate (an empty object or `null`, as the runtimes report it). For
- * runtime adapters (`NodeNetwork`, `BunNetwork`).
- *
- * @example
- * ```ts
- * import { Tls } from "@netfx/core"
- * import { Option } from "effect"
- * import * as assert from "node:assert"
- *
- * assert.ok(Option.isNone(Tls.peerCertificateOf({})))
- * ```
- *
- * @since 0.1.0
- * @category driver
- */
-export const peerCertificateOf = (c: RuntimePeerCertificate | null | undefined): Option.Option<PeerCertificate> =>
-  c === null || c === undefined || c.raw === undefined
-    ? Option.none()
-    : Option.some({
-        subject: certFields(c.subject),
-        issuer: certFields(c.issuer),
-        subjectAltNames: c.subjectaltname === undefined ? [] : c.subjectaltname.split(", "),
-        validFrom: new Date(c.valid_from ?? 0),
-        validTo: new Date(c.valid_to ?? 0),
-        serialNumber: c.serialNumber ?? "",
-        fingerprint256: c.fingerprint256 ?? "",
-        der: new Uint8Array(c.raw),
-      })
-
-/** A server name in its matching form: A-labels, lower case, no trailing dot; `undefined` when invalid. */
-const sniName = (name: string): string | undefined => {
-  if (name.includes("*")) return undefined
-  const ascii = Resolver.toAscii(name)
-  if (Either.isLeft(ascii)) return undefined
-  const lower = ascii.right.toLowerCase()
-  const bare = lower.endsWith(".") ? lower.slice(0, -1) : lower
-  // the URL host parser validates ASCII names too (labels, forbidden characters)
-  try {
-    if (bare === "" || new URL(`http://${bare}/`).hostname !== bare) return undefined
-  } catch {
-    return undefined
-  }
-  return bare
-}
-
-/** An `sniContexts` key in its matching form (`*.` + name for a wildcard); `undefined` when invalid. */
-const sniKey = (key: string): string | undefined => {
-  if (key.startsWith("*.")) {
-    const rest = sniName(key.slice(2))
-    return rest === undefined ? undefined : `*.${rest}`
-  }
-  return sniName(key)
-}
-
-/** `sniContexts` by normalised key, built once per object. */
-const sniTables = new WeakMap<object, ReadonlyMap<string, TlsCredentials>>()
-
-const sniTable = (contexts: Readonly<Record<string, TlsCredentials>>): ReadonlyMap<string, TlsCredentials> => {
-  let table = sniTables.get(contexts)
-  if (table === undefined) {
-    const built = new Map<string, TlsCredentials>()
-    for (const [key, credentials] of Object.entries(contexts)) {
-      const normalised = sniKey(key)
-      // the first spelling of a name wins; invalid keys were refused at listen time
-      if (normalised !== undefined && !built.has(normalised)) built.set(normalised, credentials)
-    }
-    table = built
-    sniTables.set(contexts, table)
-  }
-  return table
-}
-
-/**
- * The credentials a server presents for an SNI name: `sniCallback`'s
- * choice, else the `sniContexts` entry for the name (keys and name compared
- * after IDNA normalisation, case-insensitively, without a trailing dot),
- * else the one for `*.` + the name without its first label; `undefined`
- * means the default credentials. For runtime TLS drivers, so every runtime
- * chooses alike.
- *
- * **Errors**: none (an exception thrown by `sniCallback` propagates to the
- * driver, which fails that handshake).
- *
- * @example
- * ```ts
- * import { Tls } from "@netfx/core"
- * import * as assert from "node:assert"
- *
- * const shop = { cert: "<cert pem>", key: "<key pem>" }
- * const options: Tls.TlsServerOptions = { cert: "<cert pem>", key: "<key pem>", sniContexts: { "*.bücher.example": shop } }
- * assert.strictEqual(Tls.credentialsFor(options, "www.xn--bcher-kva.example"), shop)
- * assert.strictEqual(Tls.credentialsFor(options, "xn--bcher-kva.example"), undefined)
- * ```
- *
- * @since 0.1.0
- * @category driver
- */
-export const credentialsFor = (options: TlsServerOptions, serverName: string): TlsCredentials | undefined => {
-  const chosen = options.sniCallback?.(serverName)
-  if (chosen !== undefined || options.sniContexts === undefined) return chosen
-  const name = sniName(serverName)
-  if (name === undefined) return undefined
-  const table = sniTable(options.sniContexts)
-  const exact = table.get(name)
-  if (exact !== undefined) return exact
-  const dot = name.indexOf(".")
-  return dot > 0 ? table.get(`*${name.slice(dot)}`) : undefined
-}
-
-/**
  * Facts of an established TLS session: `stream.attribute(Tls.Info)`, or
  * one fact at a time with `Tls.AlpnProtocol`, `Tls.PeerCertificate`, ...
  *
@@ -457,63 +312,6 @@ export interface TlsInfo {
   readonly serverSide: boolean
   /** The SNI name (sent by a client / received by a server). */
   readonly serverName: Option.Option<string>
-}
-
-/**
- * What a runtime's TLS driver receives for a client handshake.
- *
- * @example
- * ```ts
- * import type { Tls } from "@netfx/core"
- *
- * const request: Tls.ClientRequest = { host: "localhost", serverName: "localhost" }
- * ```
- *
- * @since 0.1.0
- * @category driver
- */
-export interface ClientRequest extends TlsClientOptions {
-  /** The host the certificate is checked against (SNI unless numeric). */
-  readonly host: string
-}
-
-/**
- * What a runtime implements for TLS. Both functions take an unstarted
- * {@link RawConnection} (ciphertext) and return a new one (cleartext) after
- * a successful handshake; the new one owns the old (closing it closes the
- * old). Both register what they create in the Scope before waiting, so an
- * interrupted handshake closes everything. Failures are `TlsFailed` with
- * the platform's code and the peer address; on failure the raw connection
- * is closed.
- *
- * @example
- * ```ts
- * import { type Tls, NetError } from "@netfx/core"
- * import { Effect } from "effect"
- *
- * // a runtime without TLS says so, precisely
- * const none: Tls.TlsDriver = {
- *   unsupported: new NetError.Unsupported({ feature: "TLS", runtime: "memory", reason: "no TLS in memory" }),
- *   connect: () => Effect.dieMessage("unreachable"),
- *   accept: () => Effect.dieMessage("unreachable"),
- * }
- * ```
- *
- * @since 0.1.0
- * @category driver
- */
-export interface TlsDriver {
-  /**
-   * Set when this runtime cannot provide TLS that meets the contract:
-   * `Tcp.connect({ tls })`, `Tcp.listen({ tls })` and `wrap` then fail
-   * with it (saying why) instead of calling `connect`/`accept`.
-   */
-  readonly unsupported?: Unsupported | undefined
-  readonly connect: (raw: RawConnection, request: ClientRequest) => Effect.Effect<RawConnection, TlsFailed, Scope.Scope>
-  readonly accept: (
-    raw: RawConnection,
-    options: TlsServerOptions,
-  ) => Effect.Effect<RawConnection, TlsFailed, Scope.Scope>
 }
 
 /**

@@ -56,15 +56,14 @@ import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Datagram from "./Datagram.ts"
 import * as internal from "./internal/udp.ts"
-import {
-  type ClosedResource,
-  type ConnectFailed,
-  errnoOf,
-  type InvalidArgument,
-  type ListenFailed,
+import type {
+  ClosedResource,
+  ConnectFailed,
+  InvalidArgument,
+  ListenFailed,
   OperationFailed,
-  type ResolveFailed,
-  type Unsupported,
+  ResolveFailed,
+  Unsupported,
 } from "./NetError.ts"
 import type * as Network from "./Network.ts"
 import type * as SocketAddress from "./SocketAddress.ts"
@@ -368,67 +367,6 @@ export interface ConnectedUdpSocket
 // ---------------------------------------------------------------------------
 
 /**
- * Callbacks core gives a runtime's UDP driver with the bind request.
- *
- * @example
- * ```ts
- * import type { Udp } from "@netfx/core"
- *
- * const received: Array<Udp.Received> = []
- * const handlers: Udp.UdpHandlers = {
- *   onMessage: (data, address) => {
- *     received.push({ data, address, truncated: false })
- *   },
- *   onError: (error) => console.warn(error.code),
- * }
- * ```
- *
- * @since 0.1.0
- * @category driver
- */
-export interface UdpHandlers {
-  /** A datagram arrived. The array is owned by core from now on (may be empty). */
-  onMessage(data: Uint8Array, address: SocketAddress.Ipv4 | SocketAddress.Ipv6): void
-  /** An asynchronous socket error (ICMP errors on a connected socket: `ECONNREFUSED`, ...). */
-  onError(error: { readonly code: string; readonly syscall?: string | undefined; readonly cause: unknown }): void
-}
-
-/**
- * One UDP socket as core asks a runtime for it: a numeric local address,
- * options that must be set before `bind`, and optionally a peer to
- * `connect` to.
- *
- * @example
- * ```ts
- * import { SocketAddress, type Udp } from "@netfx/core"
- *
- * const request: Udp.UdpBindRequest = {
- *   address: SocketAddress.ipv4("0.0.0.0", 0),
- *   reusePort: false,
- *   reuseAddress: false,
- *   ipv6Only: false,
- *   handlers: { onMessage: () => {}, onError: () => {} },
- * }
- * ```
- *
- * @since 0.1.0
- * @category driver
- */
-export interface UdpBindRequest {
-  readonly address: SocketAddress.Ipv4 | SocketAddress.Ipv6
-  /** connect(2) to this peer after binding. */
-  readonly connect?: SocketAddress.Ipv4 | SocketAddress.Ipv6 | undefined
-  readonly reusePort: boolean
-  readonly reuseAddress: boolean
-  /** IPV6_V6ONLY, for IPv6 addresses. */
-  readonly ipv6Only: boolean
-  readonly receiveBufferSize?: number | undefined
-  readonly sendBufferSize?: number | undefined
-  /** Installed before the socket can receive anything. */
-  readonly handlers: UdpHandlers
-}
-
-/**
  * A socket option core asks a runtime to set.
  *
  * @example
@@ -454,82 +392,6 @@ export type UdpOption =
       readonly interface?: string | undefined
       readonly source?: string | undefined
     }
-
-/**
- * A bound UDP socket as a runtime exposes it.
- *
- * Rules for implementers:
- * - `send` calls `callback` exactly once, when the runtime accepted the
- *   datagram or with the errno facts when it refused it; it must not throw.
- *   A runtime whose socket says "not now" holds the datagram and retries on
- *   drain. Core never has more sends in flight than fibers sending.
- * - `setOption` is synchronous and returns the error (or `undefined`).
- * - `close` is idempotent and must not throw; callbacks after it are ignored.
- *
- * @example
- * ```ts
- * import { SocketAddress, type Udp } from "@netfx/core"
- * import { Effect } from "effect"
- *
- * const sendRaw = (socket: Udp.RawUdpSocket, data: Uint8Array) =>
- *   Effect.async<void, string>((resume) => {
- *     socket.send(data, SocketAddress.ipv4("127.0.0.1", 9), (error) =>
- *       resume(error === undefined ? Effect.void : Effect.fail(error.code)),
- *     )
- *   })
- * ```
- *
- * @since 0.1.0
- * @category driver
- */
-export interface RawUdpSocket {
-  readonly localAddress: SocketAddress.Ipv4 | SocketAddress.Ipv6
-  readonly remoteAddress: SocketAddress.Ipv4 | SocketAddress.Ipv6 | undefined
-  readonly fd: number | undefined
-  /** `address` is `undefined` on a connected socket. */
-  send(
-    data: Uint8Array,
-    address: SocketAddress.Ipv4 | SocketAddress.Ipv6 | undefined,
-    callback: (
-      error: { readonly code: string; readonly syscall?: string | undefined; readonly cause: unknown } | undefined,
-    ) => void,
-  ): void
-  setOption(option: UdpOption): OperationFailed | Unsupported | undefined
-  close(): void
-}
-
-/**
- * What a runtime implements for UDP (the `udp` field of `NetworkService`).
- * `bind` registers the socket in the given Scope before it waits, so
- * interruption never leaks it.
- *
- * @example
- * ```ts
- * import { NetError, type Udp } from "@netfx/core"
- * import { Effect } from "effect"
- *
- * // a driver for a sandbox without UDP
- * const noUdp: Udp.UdpDriver = {
- *   bind: () => Effect.fail(new NetError.Unsupported({ feature: "UDP", runtime: "sandbox", reason: "no sockets" })),
- * }
- * ```
- *
- * @since 0.1.0
- * @category driver
- */
-export interface UdpDriver {
-  /**
-   * Wake a waiting receiver once per event-loop turn (with `setImmediate`,
-   * after the poll phase) instead of once per datagram, so that one wake-up
-   * hands over every datagram that arrived in that turn. For runtimes that
-   * deliver each datagram in its own callback followed by a microtask
-   * checkpoint (Node's and Bun's UDP sockets). Default false: wake at once.
-   */
-  readonly coalesceWakeups?: boolean
-  readonly bind: (
-    request: UdpBindRequest,
-  ) => Effect.Effect<RawUdpSocket, ListenFailed | ConnectFailed | Unsupported, Scope.Scope>
-}
 
 // ---------------------------------------------------------------------------
 // constructors
@@ -707,102 +569,3 @@ export const connect: (
  * @category utils
  */
 export const isMulticast: (host: string) => boolean = internal.isMulticast
-
-/**
- * The option setters `node:dgram` sockets and `Bun.udpSocket` sockets share
- * (what {@link applyOption} calls). A setter fails by throwing, or — as Bun's
- * interface and membership setters do — by returning `false`.
- *
- * @example
- * ```ts
- * import type { Udp } from "@netfx/core"
- * import * as dgram from "node:dgram"
- *
- * const setters: Udp.OptionSetters = dgram.createSocket("udp4")
- * ```
- *
- * @since 0.1.0
- * @category driver
- */
-export interface OptionSetters {
-  setBroadcast(enabled: boolean): unknown
-  setTTL(ttl: number): unknown
-  setMulticastTTL(ttl: number): unknown
-  setMulticastLoopback(enabled: boolean): unknown
-  setMulticastInterface(address: string): unknown
-  addMembership(group: string, iface?: string): unknown
-  dropMembership(group: string, iface?: string): unknown
-  addSourceSpecificMembership(source: string, group: string, iface?: string): unknown
-  dropSourceSpecificMembership(source: string, group: string, iface?: string): unknown
-}
-
-/**
- * Applies one {@link UdpOption} through a runtime socket's setters: what a
- * runtime's `RawUdpSocket.setOption` does on Node and on Bun.
- *
- * **Errors** (returned, not thrown): `OperationFailed` with the errno when
- * the setter throws, or `EUNKNOWN` when it returns `false` for an
- * interface or membership change.
- *
- * @example
- * ```ts
- * import { SocketAddress, Udp } from "@netfx/core"
- * import * as dgram from "node:dgram"
- *
- * const socket = dgram.createSocket("udp4")
- * socket.bind(0, "127.0.0.1", () => {
- *   const error = Udp.applyOption(socket, { _tag: "Broadcast", enabled: true }, SocketAddress.ipv4("127.0.0.1", 0))
- *   socket.close()
- *   if (error !== undefined) throw error
- * })
- * ```
- *
- * @since 0.1.0
- * @category driver
- */
-export const applyOption = (
-  socket: OptionSetters,
-  option: UdpOption,
-  address: SocketAddress.SocketAddress,
-): OperationFailed | undefined => {
-  const operation = `set ${option._tag}`
-  try {
-    // only these setters report failure with `false` (Bun); the others return the value set
-    let result: unknown
-    switch (option._tag) {
-      case "Broadcast":
-        socket.setBroadcast(option.enabled)
-        return undefined
-      case "Ttl":
-        socket.setTTL(option.ttl)
-        return undefined
-      case "MulticastTtl":
-        socket.setMulticastTTL(option.ttl)
-        return undefined
-      case "MulticastLoopback":
-        socket.setMulticastLoopback(option.enabled)
-        return undefined
-      case "MulticastInterface":
-        result = socket.setMulticastInterface(option.address)
-        break
-      case "JoinGroup":
-        result =
-          option.source !== undefined
-            ? socket.addSourceSpecificMembership(option.source, option.group, option.interface)
-            : socket.addMembership(option.group, option.interface)
-        break
-      case "LeaveGroup":
-        result =
-          option.source !== undefined
-            ? socket.dropSourceSpecificMembership(option.source, option.group, option.interface)
-            : socket.dropMembership(option.group, option.interface)
-        break
-    }
-    return result === false
-      ? new OperationFailed({ operation, code: "EUNKNOWN", address, cause: "the runtime's setter returned false" })
-      : undefined
-  } catch (error) {
-    const { code, syscall } = errnoOf(error)
-    return new OperationFailed({ operation, code, syscall, address, cause: error })
-  }
-}

@@ -19,13 +19,13 @@
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type { RawConnection, RawListener } from "./Driver.ts"
+import type { FsSync, UnixDriver } from "./Driver.ts"
 import { withConnectTimeout } from "./internal/connect.ts"
 import * as internalListener from "./internal/listener.ts"
 import * as validate from "./internal/validate.ts"
 import type { Listener } from "./Listener.ts"
 import type { NativeAddon, NativeBinding } from "./NativeDriver.ts"
-import { ConnectFailed, errnoOf, InvalidArgument, ListenFailed, type Unsupported } from "./NetError.ts"
+import { ConnectFailed, InvalidArgument, ListenFailed, type Unsupported } from "./NetError.ts"
 import * as Network from "./Network.ts"
 import * as SocketAddress from "./SocketAddress.ts"
 import * as SocketStream from "./SocketStream.ts"
@@ -52,12 +52,13 @@ export type UnixAddressInput = string | SocketAddress.UnixPath | SocketAddress.U
  *
  * @example
  * ```ts
+ * import * as Driver from "@netfx/core/Driver"
  * import { Unix } from "@netfx/core"
  * import { Effect } from "effect"
  * import * as fs from "node:fs"
  * import * as assert from "node:assert"
  *
- * const kind: Unix.PathKind = Effect.runSync(Unix.makePathOps(fs).pathKind("/nonexistent/app.sock"))
+ * const kind: Unix.PathKind = Effect.runSync(Driver.makePathOps(fs).pathKind("/nonexistent/app.sock"))
  * assert.strictEqual(kind._tag, "Missing")
  * ```
  *
@@ -68,109 +69,6 @@ export type PathKind =
   | { readonly _tag: "Missing" }
   | { readonly _tag: "Socket"; readonly ino: number }
   | { readonly _tag: "Other"; readonly kind: string }
-
-/**
- * What a runtime implements for Unix stream sockets. Both effects register
- * the socket in the given Scope before they wait.
- *
- * @example
- * ```ts
- * import { Network, type Unix } from "@netfx/core"
- * import { Effect } from "effect"
- *
- * const unix = Network.driver("unix", "Unix sockets")
- * const kind = Effect.flatMap(unix, (driver: Unix.UnixDriver) => driver.pathKind("/run/app.sock"))
- * ```
- *
- * @since 0.1.0
- * @category driver
- */
-export interface UnixDriver {
-  /** Connects to one address; fails with a one-attempt `ConnectFailed`. */
-  readonly connect: (
-    address: SocketAddress.UnixPath | SocketAddress.UnixAbstract,
-  ) => Effect.Effect<RawConnection, ConnectFailed, Scope.Scope>
-  /** Binds and listens; fails with `ListenFailed` carrying the bind errno. */
-  readonly listen: (request: {
-    readonly address: SocketAddress.UnixPath | SocketAddress.UnixAbstract
-    readonly backlog: number
-  }) => Effect.Effect<RawListener, ListenFailed, Scope.Scope>
-  /** `lstat` of a path, without following symlinks. */
-  readonly pathKind: (path: string) => Effect.Effect<PathKind>
-  /** Removes a file; errors are ignored. */
-  readonly unlink: (path: string) => Effect.Effect<void>
-  /** Applies permission bits to a path. */
-  readonly chmod: (path: string, mode: number) => Effect.Effect<void, ListenFailed>
-}
-
-/**
- * The synchronous half of `node:fs` that {@link makePathOps} needs; Node and
- * Bun both provide it (pass `import * as fs from "node:fs"`).
- *
- * @example
- * ```ts
- * import { Unix } from "@netfx/core"
- * import * as fs from "node:fs"
- *
- * const sync: Unix.FsSync = fs
- * const ops = Unix.makePathOps(sync)
- * ```
- *
- * @since 0.1.0
- * @category driver
- */
-export interface FsSync {
-  lstatSync(path: string): {
-    readonly ino: number
-    isSocket(): boolean
-    isDirectory(): boolean
-    isFile(): boolean
-  }
-  unlinkSync(path: string): void
-  chmodSync(path: string, mode: number): void
-  linkSync(existingPath: string, newPath: string): void
-}
-
-/**
- * The path operations of a {@link UnixDriver} (`pathKind`, `unlink`,
- * `chmod`), written once for every runtime over its `node:fs`.
- *
- * @example
- * ```ts
- * import { Unix } from "@netfx/core"
- * import * as fs from "node:fs"
- *
- * const { pathKind, unlink, chmod } = Unix.makePathOps(fs)
- * ```
- *
- * @since 0.1.0
- * @category driver
- */
-export const makePathOps = (fs: FsSync): Pick<UnixDriver, "pathKind" | "unlink" | "chmod"> => ({
-  pathKind: (path) =>
-    Effect.sync((): PathKind => {
-      try {
-        const st = fs.lstatSync(path)
-        if (st.isSocket()) return { _tag: "Socket", ino: st.ino }
-        return { _tag: "Other", kind: st.isDirectory() ? "directory" : st.isFile() ? "file" : "other" }
-      } catch {
-        return { _tag: "Missing" }
-      }
-    }),
-  unlink: (path) =>
-    Effect.sync(() => {
-      try {
-        fs.unlinkSync(path)
-      } catch {
-        // already gone
-      }
-    }),
-  chmod: (path, mode) =>
-    Effect.try({
-      try: () => fs.chmodSync(path, mode),
-      catch: (error) => new ListenFailed({ address: SocketAddress.unixPath(path), ...errnoOf(error), cause: error }),
-    }),
-})
 
 /**
  * Runs a runtime's listener `close` while keeping its socket file: libuv

@@ -15,7 +15,6 @@ export * as BufferedStream from "./BufferedStream.ts"
 /** @since 0.2.0 */
 export * as Datagram from "./Datagram.ts"
 /** @since 0.1.0 */
-export * as Driver from "./Driver.ts"
 /** @since 0.1.0 */
 export * as FdPassing from "./FdPassing.ts"
 /** @since 0.1.0 */
@@ -23,7 +22,6 @@ export * as Listener from "./Listener.ts"
 /** @since 0.1.0 */
 export * as MemoryNetwork from "./MemoryNetwork.ts"
 /** @since 0.1.0 */
-export * as NativeDriver from "./NativeDriver.ts"
 /** @since 0.1.0 */
 export * as NetError from "./NetError.ts"
 /** @since 0.1.0 */

@@ -6,13 +6,12 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
-import type { RawConnection, RawListener } from "../src/Driver.ts"
+import type { ListenRequest, RawConnection, RawListener, TcpDriver } from "../src/Driver.ts"
 import { interleave } from "../src/internal/connect.ts"
 import { ConnectFailed, ListenFailed } from "../src/NetError.ts"
 import * as Network from "../src/Network.ts"
 import * as Resolver from "../src/Resolver.ts"
 import * as SocketAddress from "../src/SocketAddress.ts"
-import type * as Tcp from "../src/Tcp.ts"
 import * as TcpModule from "../src/Tcp.ts"
 
 /** What the fake driver does for one address. */
@@ -43,7 +42,7 @@ const fakeNetwork = (names: Resolver.StaticEntries, scripts: Record<string, Scri
   const starts: Array<{ readonly host: string; readonly at: number }> = []
   const open = new Set<string>()
   const closed: Array<string> = []
-  const driver: Tcp.TcpDriver = {
+  const driver: TcpDriver = {
     connect: (request) =>
       Effect.gen(function* () {
         const host = request.address.host
@@ -335,8 +334,8 @@ describe("dual-stack Tcp.listen", () => {
   const fakeListen = (takenForIpv6: (port: number) => boolean) => {
     let next = 40000
     const open = new Set<string>()
-    const requests: Array<Tcp.ListenRequest> = []
-    const driver: Tcp.TcpDriver = {
+    const requests: Array<ListenRequest> = []
+    const driver: TcpDriver = {
       connect: () => Effect.die("not used"),
       listen: (request) =>
         Effect.gen(function* () {

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { type Driver, Listener, SocketAddress } from "@netfx/core"
+import { Listener, SocketAddress } from "@netfx/core"
+import type * as Driver from "@netfx/core/Driver"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 

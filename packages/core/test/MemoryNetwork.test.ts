@@ -1,6 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
 import {
-  type Driver,
   type Listener,
   MemoryNetwork,
   Network,
@@ -11,6 +10,7 @@ import {
   Udp,
   Unix,
 } from "@netfx/core"
+import type * as Driver from "@netfx/core/Driver"
 import { datagramContract, readN, streamContract, tcpContract, unixTransport } from "@netfx/core/testing"
 import { scenarioOutcome } from "@netfx/core/testing/DatagramScenarios"
 import * as Clock from "effect/Clock"

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { NetError, Network, Resolver, SocketAddress, Udp } from "@netfx/core"
+import type * as Driver from "@netfx/core/Driver"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -12,9 +13,9 @@ const decoder = new TextDecoder()
 const peer = SocketAddress.ipv4("192.0.2.7", 4000)
 
 interface Fake {
-  handlers: Udp.UdpHandlers | undefined
-  request: Udp.UdpBindRequest | undefined
-  sent: Array<{ readonly text: string; readonly address: Udp.RawUdpSocket["localAddress"] | undefined }>
+  handlers: Driver.UdpHandlers | undefined
+  request: Driver.UdpBindRequest | undefined
+  sent: Array<{ readonly text: string; readonly address: Driver.RawUdpSocket["localAddress"] | undefined }>
   /** Send callbacks not answered yet (when `holdSends`). */
   held: Array<() => void>
   holdSends: boolean
@@ -34,12 +35,12 @@ const makeFake = (): { readonly fake: Fake; readonly layer: Layer.Layer<Network.
     options: [],
     closed: 0,
   }
-  const driver: Udp.UdpDriver = {
+  const driver: Driver.UdpDriver = {
     bind: (request) =>
       Effect.sync(() => {
         fake.handlers = request.handlers
         fake.request = request
-        const raw: Udp.RawUdpSocket = {
+        const raw: Driver.RawUdpSocket = {
           localAddress: { ...request.address, port: request.address.port || 5000 },
           remoteAddress: request.connect,
           fd: undefined,

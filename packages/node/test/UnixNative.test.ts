@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { FdPassing, NativeDriver, Network, SocketAddress, Tcp, UnixDatagram } from "@netfx/core"
+import { FdPassing, Network, SocketAddress, Tcp, UnixDatagram } from "@netfx/core"
+import { NativeDriver } from "@netfx/core/Driver"
 import { nativeContract, Peers } from "@netfx/core/testing"
 import { NodeNetwork } from "@netfx/node"
 import * as Effect from "effect/Effect"

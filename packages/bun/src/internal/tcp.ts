@@ -1,5 +1,5 @@
-import type { Driver, Tcp } from "@netfx/core"
 import { NetError, SocketAddress } from "@netfx/core"
+import type * as Driver from "@netfx/core/Driver"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as abortConnect from "./abortConnect.ts"
@@ -24,7 +24,7 @@ export class Attempt {
   private cancelled = false
   private tracked: abortConnect.Tracked | undefined = undefined
 
-  constructor(readonly request: Tcp.ConnectRequest) {}
+  constructor(readonly request: Driver.ConnectRequest) {}
 
   /** `more` is merged into the `Bun.connect` options (e.g. `tls` for a TLS driver). */
   begin(more: Readonly<Record<string, unknown>> = {}): void {
@@ -128,7 +128,7 @@ export class Attempt {
 
 /** @internal */
 export const connect = (
-  request: Tcp.ConnectRequest,
+  request: Driver.ConnectRequest,
 ): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed, Scope.Scope> =>
   Effect.gen(function* () {
     // registered in the Scope before waiting: interruption or scope close
@@ -146,7 +146,7 @@ export const connect = (
 
 /** @internal */
 export const listen = (
-  request: Tcp.ListenRequest,
+  request: Driver.ListenRequest,
 ): Effect.Effect<Driver.RawListener, NetError.ListenFailed | NetError.Unsupported, Scope.Scope> => {
   const { address } = request
   return listenWith({
@@ -186,4 +186,4 @@ export const listen = (
 }
 
 /** @internal */
-export const driver: Tcp.TcpDriver = { connect, listen }
+export const driver: Driver.TcpDriver = { connect, listen }

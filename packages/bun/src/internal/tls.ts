@@ -1,5 +1,5 @@
-import type { Driver } from "@netfx/core"
-import { NetError, SocketAddress, Tls } from "@netfx/core"
+import { NetError, SocketAddress, type Tls } from "@netfx/core"
+import * as Driver from "@netfx/core/Driver"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -107,13 +107,13 @@ interface BunTlsSocket {
   readonly alpnProtocol: string | false | null
   getCipher(): { readonly name: string; readonly standardName?: string }
   getTLSVersion(): string
-  getPeerCertificate(): Tls.RuntimePeerCertificate | null | undefined
+  getPeerCertificate(): Driver.RuntimePeerCertificate | null | undefined
   getServername(): string | undefined
 }
 
 const peerCertificate = (socket: BunTlsSocket): Option.Option<Tls.PeerCertificate> => {
   try {
-    return Tls.peerCertificateOf(socket.getPeerCertificate())
+    return Driver.peerCertificateOf(socket.getPeerCertificate())
   } catch {
     return Option.none()
   }
@@ -887,7 +887,7 @@ const upgrade = (
 /** @internal */
 export const connect = (
   raw: Driver.RawConnection,
-  request: Tls.ClientRequest,
+  request: Driver.ClientRequest,
 ): Effect.Effect<Driver.RawConnection, NetError.TlsFailed, Scope.Scope> => {
   const name = request.serverName ?? request.host
   const numeric = SocketAddress.numericFamily(name) !== 0
@@ -915,11 +915,11 @@ export const accept = (
       ? undefined
       : (name: string | undefined): BunTlsOptions => {
           if (name === undefined) return o
-          const chosen = Tls.credentialsFor(options, name)
+          const chosen = Driver.credentialsFor(options, name)
           return chosen === undefined ? o : { ...o, ...baseOptions(chosen) }
         }
   return upgrade(raw, o, { serverSide: true, requestCert, serverName: undefined, sni })
 }
 
 /** @internal */
-export const driver: Tls.TlsDriver = { connect, accept }
+export const driver: Driver.TlsDriver = { connect, accept }

@@ -1,11 +1,12 @@
-import { NetError, SocketAddress, Udp } from "@netfx/core"
+import { NetError, SocketAddress, type Udp } from "@netfx/core"
+import * as Driver from "@netfx/core/Driver"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as native from "./native.ts"
 
 type Ip = SocketAddress.Ipv4 | SocketAddress.Ipv6
 type Errno = { readonly code: string; readonly syscall?: string | undefined; readonly cause: unknown }
-type SendCallback = Parameters<Udp.RawUdpSocket["send"]>[2]
+type SendCallback = Parameters<Driver.RawUdpSocket["send"]>[2]
 
 /**
  * `Bun.udpSocket`'s `flags` option (uSockets' listen flags). Not in Bun's
@@ -50,7 +51,7 @@ const MAX_STALE = 16
 
 const errno = (error: unknown): Errno => ({ ...NetError.errnoOf(error), cause: error })
 
-class BunUdpSocket implements Udp.RawUdpSocket {
+class BunUdpSocket implements Driver.RawUdpSocket {
   readonly localAddress: Ip
   readonly remoteAddress: Ip | undefined
   readonly fd: number | undefined
@@ -108,7 +109,7 @@ class BunUdpSocket implements Udp.RawUdpSocket {
   }
 
   setOption(option: Udp.UdpOption): NetError.OperationFailed | NetError.Unsupported | undefined {
-    return Udp.applyOption(this.socket, option, this.localAddress)
+    return Driver.applyOption(this.socket, option, this.localAddress)
   }
 
   close(): void {
@@ -126,9 +127,9 @@ class BunUdpSocket implements Udp.RawUdpSocket {
 
 /** @internal */
 export const bind = (
-  request: Udp.UdpBindRequest,
+  request: Driver.UdpBindRequest,
 ): Effect.Effect<
-  Udp.RawUdpSocket,
+  Driver.RawUdpSocket,
   NetError.ListenFailed | NetError.ConnectFailed | NetError.Unsupported,
   Scope.Scope
 > =>
@@ -233,4 +234,4 @@ export const bind = (
   })
 
 /** @internal */
-export const driver: Udp.UdpDriver = { bind, coalesceWakeups: true }
+export const driver: Driver.UdpDriver = { bind, coalesceWakeups: true }

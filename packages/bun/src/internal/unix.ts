@@ -1,6 +1,6 @@
 import * as fs from "node:fs"
-import type { Driver, Unix } from "@netfx/core"
 import { NetError, SocketAddress, Unix as UnixCore } from "@netfx/core"
+import * as Driver from "@netfx/core/Driver"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { BunConnection, type BunSocket, listenWith, type SocketData, streamHandlers } from "./connection.ts"
@@ -163,7 +163,7 @@ export const listen = (request: {
 }
 
 /** @internal */
-export const { pathKind, unlink, chmod } = UnixCore.makePathOps(fs)
+export const { pathKind, unlink, chmod } = Driver.makePathOps(fs)
 
 /** @internal */
-export const driver: Unix.UnixDriver = { connect, listen, pathKind, unlink, chmod }
+export const driver: Driver.UnixDriver = { connect, listen, pathKind, unlink, chmod }

@@ -5,10 +5,10 @@ import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
-import type { ListenerHandlers, RawConnection, RawListener } from "../Driver.ts"
+import type { ListenerHandlers, RawConnection, RawListener, TlsDriver } from "../Driver.ts"
 import { TlsFailed } from "../NetError.ts"
 import * as SocketAddress from "../SocketAddress.ts"
-import type { TlsDriver, TlsServerOptions } from "../Tls.ts"
+import type { TlsServerOptions } from "../Tls.ts"
 
 /** The default of `tls.handshakeTimeout` (the reasons are in its docs). */
 const DEFAULT_HANDSHAKE_TIMEOUT_MILLIS = 10_000

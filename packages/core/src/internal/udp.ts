@@ -4,6 +4,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Datagram from "../Datagram.ts"
+import type { RawUdpSocket, UdpHandlers } from "../Driver.ts"
 import {
   BusyResource,
   ClosedResource,
@@ -25,9 +26,7 @@ import type {
   MulticastGroup,
   OptionError,
   OverflowPolicy,
-  RawUdpSocket,
   SendError,
-  UdpHandlers,
   UdpOption,
   UdpSocket,
 } from "../Udp.ts"

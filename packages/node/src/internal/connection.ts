@@ -1,5 +1,7 @@
 import * as net from "node:net"
-import { Driver, type NativeDriver, NetError, SocketAddress } from "@netfx/core"
+import { NetError, SocketAddress } from "@netfx/core"
+import type { NativeDriver } from "@netfx/core/Driver"
+import * as Driver from "@netfx/core/Driver"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 

@@ -1,6 +1,6 @@
 import * as net from "node:net"
-import type { Driver, Tcp } from "@netfx/core"
 import { NetError, SocketAddress } from "@netfx/core"
+import type * as Driver from "@netfx/core/Driver"
 import * as Effect from "effect/Effect"
 import { addressOf, connectSocket, listenServer, NodeConnection, NodeServerListener } from "./connection.ts"
 import * as native from "./native.ts"
@@ -11,7 +11,7 @@ const hasReusePort = nodeMajor > 23 || (nodeMajor === 23 && nodeMinor >= 1) || (
 
 /** @internal */
 export const connect = (
-  request: Tcp.ConnectRequest,
+  request: Driver.ConnectRequest,
 ): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed, import("effect/Scope").Scope> =>
   Effect.suspend(() => {
     const { address } = request
@@ -41,7 +41,7 @@ export const connect = (
     )
   })
 
-const listenerOf = (server: net.Server, request: Tcp.ListenRequest): Driver.RawListener => {
+const listenerOf = (server: net.Server, request: Driver.ListenRequest): Driver.RawListener => {
   const a = server.address()
   const address =
     a !== null && typeof a === "object" ? addressOf(a.address, a.port, a.family) : SocketAddress.unixPath(String(a))
@@ -63,7 +63,7 @@ const listenerOf = (server: net.Server, request: Tcp.ListenRequest): Driver.RawL
 
 /** @internal */
 export const listen = (
-  request: Tcp.ListenRequest,
+  request: Driver.ListenRequest,
 ): Effect.Effect<Driver.RawListener, NetError.ListenFailed | NetError.Unsupported, import("effect/Scope").Scope> =>
   Effect.gen(function* () {
     if (request.reusePort && !hasReusePort) {
@@ -105,4 +105,4 @@ export const listen = (
   })
 
 /** @internal */
-export const driver: Tcp.TcpDriver = { connect, listen }
+export const driver: Driver.TcpDriver = { connect, listen }

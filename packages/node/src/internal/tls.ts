@@ -1,8 +1,8 @@
 import type * as net from "node:net"
 import { Duplex } from "node:stream"
 import * as tls from "node:tls"
-import type { Driver } from "@netfx/core"
-import { NetError, SocketAddress, Tls } from "@netfx/core"
+import { NetError, SocketAddress, type Tls } from "@netfx/core"
+import * as Driver from "@netfx/core/Driver"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -213,7 +213,7 @@ const credentials = (c: {
 }
 
 const peerCertificate = (socket: tls.TLSSocket): Option.Option<Tls.PeerCertificate> =>
-  Tls.peerCertificateOf(socket.getPeerCertificate(false) as Partial<tls.PeerCertificate>)
+  Driver.peerCertificateOf(socket.getPeerCertificate(false) as Partial<tls.PeerCertificate>)
 
 const infoOf = (socket: tls.TLSSocket, serverSide: boolean, serverName: string | undefined): Tls.TlsInfo => {
   const cipher = socket.getCipher()
@@ -378,7 +378,7 @@ const CLOSE_WAIT_MILLIS = 2_000
 /** @internal */
 export const connect = (
   raw: Driver.RawConnection,
-  request: Tls.ClientRequest,
+  request: Driver.ClientRequest,
 ): Effect.Effect<Driver.RawConnection, NetError.TlsFailed, Scope.Scope> => {
   const name = request.serverName ?? request.host
   const numeric = SocketAddress.numericFamily(name) !== 0
@@ -459,7 +459,7 @@ export const accept = (
         ? undefined
         : (servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => {
             try {
-              const chosen = Tls.credentialsFor(options, servername)
+              const chosen = Driver.credentialsFor(options, servername)
               cb(null, chosen === undefined ? secureContext : sniContext(options, chosen))
             } catch (error) {
               cb(error instanceof Error ? error : new Error(String(error)))
@@ -509,4 +509,4 @@ export const accept = (
   })
 
 /** @internal */
-export const driver: Tls.TlsDriver = { connect, accept }
+export const driver: Driver.TlsDriver = { connect, accept }

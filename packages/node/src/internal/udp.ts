@@ -1,5 +1,6 @@
 import * as dgram from "node:dgram"
-import { NetError, SocketAddress, Udp } from "@netfx/core"
+import { NetError, SocketAddress, type Udp } from "@netfx/core"
+import * as Driver from "@netfx/core/Driver"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as native from "./native.ts"
@@ -25,7 +26,7 @@ const fdOf = (socket: dgram.Socket): number | undefined => {
 
 const errno = (error: unknown) => ({ ...NetError.errnoOf(error), cause: error })
 
-class NodeUdpSocket implements Udp.RawUdpSocket {
+class NodeUdpSocket implements Driver.RawUdpSocket {
   readonly localAddress: Ip
   remoteAddress: Ip | undefined = undefined
   readonly fd: number | undefined
@@ -35,7 +36,7 @@ class NodeUdpSocket implements Udp.RawUdpSocket {
     this.localAddress = ipAddress(a.address, a.port, a.family)
     this.fd = fdOf(socket)
   }
-  send(data: Uint8Array, address: Ip | undefined, callback: Parameters<Udp.RawUdpSocket["send"]>[2]): void {
+  send(data: Uint8Array, address: Ip | undefined, callback: Parameters<Driver.RawUdpSocket["send"]>[2]): void {
     const done = (error: Error | null) => callback(error ? errno(error) : undefined)
     try {
       if (address === undefined) this.socket.send(data, done)
@@ -45,7 +46,7 @@ class NodeUdpSocket implements Udp.RawUdpSocket {
     }
   }
   setOption(option: Udp.UdpOption): NetError.OperationFailed | NetError.Unsupported | undefined {
-    return Udp.applyOption(this.socket, option, this.localAddress)
+    return Driver.applyOption(this.socket, option, this.localAddress)
   }
   close(): void {
     if (this.closed) return
@@ -60,9 +61,9 @@ class NodeUdpSocket implements Udp.RawUdpSocket {
 
 /** @internal */
 export const bind = (
-  request: Udp.UdpBindRequest,
+  request: Driver.UdpBindRequest,
 ): Effect.Effect<
-  Udp.RawUdpSocket,
+  Driver.RawUdpSocket,
   NetError.ListenFailed | NetError.ConnectFailed | NetError.Unsupported,
   Scope.Scope
 > =>
@@ -185,4 +186,4 @@ export const bind = (
   })
 
 /** @internal */
-export const driver: Udp.UdpDriver = { bind, coalesceWakeups: true }
+export const driver: Driver.UdpDriver = { bind, coalesceWakeups: true }

@@ -1,8 +1,8 @@
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as nodePathModule from "node:path"
-import type { Driver, Unix } from "@netfx/core"
 import { NetError, SocketAddress, Unix as UnixCore } from "@netfx/core"
+import * as Driver from "@netfx/core/Driver"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { connectSocket, fdOf, listenServer, NodeConnection, NodeServerListener } from "./connection.ts"
@@ -105,7 +105,7 @@ const missingDirectory = (error: NetError.ListenFailed, address: UnixAddress): N
 }
 
 /** @internal */
-export const { pathKind, unlink, chmod } = UnixCore.makePathOps(fs)
+export const { pathKind, unlink, chmod } = Driver.makePathOps(fs)
 
 /** @internal */
-export const driver: Unix.UnixDriver = { connect, listen, pathKind, unlink, chmod }
+export const driver: Driver.UnixDriver = { connect, listen, pathKind, unlink, chmod }

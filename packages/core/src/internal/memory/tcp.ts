@@ -1,9 +1,9 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
+import type { ConnectRequest, ListenRequest, TcpDriver } from "../../Driver.ts"
 import { ConnectFailed, ListenFailed } from "../../NetError.ts"
 import * as SocketAddress from "../../SocketAddress.ts"
-import type { ConnectRequest, ListenRequest, TcpDriver } from "../../Tcp.ts"
 import type { MemoryNet } from "./network.ts"
 import { MemoryConnection, MemoryListener, scoped } from "./stream.ts"
 
