@@ -15,7 +15,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { sniName, sniTable } from "./internal/sni.ts"
 import {
-  type BrokenResource,
+  BrokenResource,
   type ConnectFailed,
   errnoOf,
   ListenFailed,
@@ -178,6 +178,150 @@ export interface RawListener {
  * @internal
  */
 export { guardListener } from "./internal/acceptGuard.ts"
+
+/**
+ * The address a runtime reports for a socket (`socket.remoteAddress`,
+ * `remotePort`, `remoteFamily`, ...) as a `SocketAddress`: IPv6 when the
+ * family says so (`"IPv6"`, `6`, `"6"`) or the host has a colon, IPv4
+ * otherwise (with the `%zone` of a link-local IPv6 address kept as its scope
+ * id); a missing or empty host (a Unix socket) is the unnamed Unix address.
+ * Shared by the Node and Bun adapters.
+ *
+ * @example
+ * ```ts
+ * import * as Driver from "@netfx/core/Driver"
+ * import * as assert from "node:assert"
+ *
+ * assert.deepStrictEqual(Driver.addressFromRuntime("::1", 443, "IPv6")._tag, "Ipv6")
+ * assert.deepStrictEqual(Driver.addressFromRuntime(undefined, undefined)._tag, "UnixPath")
+ * ```
+ *
+ * @since 0.2.0
+ * @category driver
+ */
+export const addressFromRuntime = (
+  host: string | undefined,
+  port: number | undefined,
+  family?: string | number,
+): SocketAddress.SocketAddress =>
+  host === undefined || host === "" ? SocketAddress.unixPath("") : ipFromRuntime(host, port ?? 0, family)
+
+/**
+ * {@link addressFromRuntime} for a socket that is always IP (UDP): the host
+ * is required and the result an IPv4 or IPv6 address. `family` may be the
+ * runtime's family name or number, or `true` for IPv6.
+ *
+ * @example
+ * ```ts
+ * import * as Driver from "@netfx/core/Driver"
+ *
+ * const peer = Driver.ipFromRuntime("fe80::1%2", 53, "IPv6") // Ipv6, scopeId 2
+ * ```
+ *
+ * @since 0.2.0
+ * @category driver
+ */
+export const ipFromRuntime = (
+  host: string,
+  port: number,
+  family?: string | number | boolean,
+): SocketAddress.Ipv4 | SocketAddress.Ipv6 =>
+  SocketAddress.fromRuntime(
+    host,
+    port,
+    family === true || family === "IPv6" || family === 6 || family === "6" || host.includes(":"),
+  )
+
+/**
+ * A runtime error as the `BrokenResource` a {@link ConnectionHandlers}
+ * `onError` takes: the errno code and syscall (`NetError.errnoOf`), the
+ * operation and the peer address, the error as `cause`.
+ *
+ * @example
+ * ```ts
+ * import * as Driver from "@netfx/core/Driver"
+ *
+ * const error = Driver.brokenFrom("receive", Object.assign(new Error("reset"), { code: "ECONNRESET", syscall: "read" }))
+ * // error.code === "ECONNRESET"
+ * ```
+ *
+ * @since 0.2.0
+ * @category driver
+ */
+export const brokenFrom = (
+  operation: string,
+  error: unknown,
+  address?: SocketAddress.SocketAddress,
+): BrokenResource => {
+  const { code, syscall } = errnoOf(error)
+  return new BrokenResource({ operation, code, syscall, address, cause: error })
+}
+
+/**
+ * The errno facts of a runtime error with the error itself as `cause`: the
+ * shape the UDP callbacks of a {@link RawUdpSocket} report.
+ *
+ * @example
+ * ```ts
+ * import * as Driver from "@netfx/core/Driver"
+ *
+ * const failure = Driver.errnoWithCause(Object.assign(new Error("no route"), { code: "EHOSTUNREACH", syscall: "send" }))
+ * // { code: "EHOSTUNREACH", syscall: "send", cause: Error }
+ * ```
+ *
+ * @since 0.2.0
+ * @category driver
+ */
+export const errnoWithCause = (
+  error: unknown,
+): { readonly code: string; readonly syscall?: string | undefined; readonly cause: unknown } => ({
+  ...errnoOf(error),
+  cause: error,
+})
+
+/**
+ * A descriptor a runtime exposes on a handle object (`handle.fd`), or
+ * `undefined` when it is missing, not a number or negative (closed, or a
+ * runtime that does not expose it).
+ *
+ * @example
+ * ```ts
+ * import * as Driver from "@netfx/core/Driver"
+ *
+ * Driver.fdOf({ fd: 12 }) // 12
+ * Driver.fdOf({ fd: -1 }) // undefined
+ * Driver.fdOf(undefined) // undefined
+ * ```
+ *
+ * @since 0.2.0
+ * @category driver
+ */
+export const fdOf = (handle: { readonly fd?: unknown } | null | undefined): number | undefined => {
+  const fd = handle?.fd
+  return typeof fd === "number" && fd >= 0 ? fd : undefined
+}
+
+/**
+ * Whether a Node version (`process.versions.node`) sets `SO_REUSEPORT` itself
+ * (`reusePort` of `net.Server.listen` and `dgram.createSocket`): from Node
+ * 22.12 and 23.1 on. Before, the Node adapter opens the socket through the
+ * addon.
+ *
+ * @example
+ * ```ts
+ * import * as Driver from "@netfx/core/Driver"
+ *
+ * Driver.nodeHasReusePort("22.12.0") // true
+ * Driver.nodeHasReusePort("20.18.1") // false
+ * ```
+ *
+ * @since 0.2.0
+ * @category driver
+ */
+export const nodeHasReusePort = (version: string): boolean => {
+  const [major = 0, minor = 0] = version.split(".").map(Number)
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12)
+}
 
 /**
  * The addon-backed driver (`@netfx/native`): its binding, addresses and

@@ -1,4 +1,4 @@
-import { NetError, SocketAddress } from "@netfx/core"
+import { NetError, type SocketAddress } from "@netfx/core"
 import type { NativeDriver } from "@netfx/core/Driver"
 import * as Driver from "@netfx/core/Driver"
 import * as Effect from "effect/Effect"
@@ -44,20 +44,14 @@ export const streamHandlers = {
 } as const
 
 /** @internal */
-export const addressOf = (host: string | undefined, port: number | undefined): SocketAddress.SocketAddress => {
-  if (host === undefined || host === "") return SocketAddress.unixPath("")
-  return SocketAddress.fromRuntime(host, port ?? 0)
-}
+export const addressOf = (host: string | undefined, port: number | undefined): SocketAddress.SocketAddress =>
+  Driver.addressFromRuntime(host, port)
 
 /** @internal */
-export const brokenFrom = (operation: string, error: unknown, address?: SocketAddress.SocketAddress) => {
-  const { code, syscall } = NetError.errnoOf(error)
-  return new NetError.BrokenResource({ operation, code, syscall, address, cause: error })
-}
+export const brokenFrom = Driver.brokenFrom
 
 /** @internal */
-export const fdOf = (handle: { readonly fd?: unknown }): number | undefined =>
-  typeof handle.fd === "number" && handle.fd >= 0 ? handle.fd : undefined
+export const fdOf = Driver.fdOf
 
 /**
  * Every BunConnection by its `extra` object, which wrappers (a STARTTLS

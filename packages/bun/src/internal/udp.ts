@@ -42,14 +42,13 @@ declare const Bun: {
 }
 
 /** @internal */
-export const ipAddress = (host: string, port: number, v6: boolean): Ip =>
-  SocketAddress.fromRuntime(host, port, v6 || host.includes(":"))
+export const ipAddress: (host: string, port: number, v6: boolean) => Ip = Driver.ipFromRuntime
 
 /** Errors an ICMP message for an earlier datagram leaves pending on the socket. */
 const STALE_ICMP = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN", "EPROTO"])
 const MAX_STALE = 16
 
-const errno = (error: unknown): Errno => ({ ...NetError.errnoOf(error), cause: error })
+const errno = (error: unknown): Errno => Driver.errnoWithCause(error)
 
 class BunUdpSocket implements Driver.RawUdpSocket {
   readonly localAddress: Ip

@@ -1,5 +1,5 @@
 import * as net from "node:net"
-import { NetError, SocketAddress } from "@netfx/core"
+import { NetError, type SocketAddress } from "@netfx/core"
 import type { NativeDriver } from "@netfx/core/Driver"
 import * as Driver from "@netfx/core/Driver"
 import * as Effect from "effect/Effect"
@@ -9,26 +9,14 @@ import type * as Scope from "effect/Scope"
 export const LINGER_MILLIS = 30_000
 
 /** @internal */
-export const addressOf = (
-  host: string | undefined,
-  port: number | undefined,
-  family?: string,
-): SocketAddress.SocketAddress => {
-  if (host === undefined) return SocketAddress.unixPath("")
-  return SocketAddress.fromRuntime(host, port ?? 0, family === "IPv6" || family === "6" || host.includes(":"))
-}
+export const addressOf = Driver.addressFromRuntime
 
 /** @internal */
-export const brokenFrom = (operation: string, error: unknown, address?: SocketAddress.SocketAddress) => {
-  const { code, syscall } = NetError.errnoOf(error)
-  return new NetError.BrokenResource({ operation, code, syscall, address, cause: error })
-}
+export const brokenFrom = Driver.brokenFrom
 
 /** @internal */
-export const fdOf = (socket: net.Socket | net.Server): number | undefined => {
-  const handle = (socket as unknown as { _handle?: { fd?: unknown } })._handle
-  return typeof handle?.fd === "number" && handle.fd >= 0 ? handle.fd : undefined
-}
+export const fdOf = (socket: net.Socket | net.Server): number | undefined =>
+  Driver.fdOf((socket as unknown as { _handle?: { fd?: unknown } })._handle)
 
 /** Where a socket's events go: the NodeConnection wrapping it. */
 const owner = Symbol("netfx/NodeConnection")

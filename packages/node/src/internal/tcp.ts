@@ -1,13 +1,12 @@
 import * as net from "node:net"
 import { NetError, SocketAddress } from "@netfx/core"
-import type * as Driver from "@netfx/core/Driver"
+import * as Driver from "@netfx/core/Driver"
 import * as Effect from "effect/Effect"
 import { addressOf, connectSocket, listenServer, NodeConnection, NodeServerListener } from "./connection.ts"
 import * as native from "./native.ts"
 
-const [nodeMajor = 0, nodeMinor = 0] = process.versions.node.split(".").map(Number)
 /** SO_REUSEPORT for TCP arrived in Node 22.12 / 23.1. */
-const hasReusePort = nodeMajor > 23 || (nodeMajor === 23 && nodeMinor >= 1) || (nodeMajor === 22 && nodeMinor >= 12)
+const hasReusePort = Driver.nodeHasReusePort(process.versions.node)
 
 /** @internal */
 export const connect = (

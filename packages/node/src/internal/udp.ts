@@ -5,26 +5,23 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as native from "./native.ts"
 
-const [nodeMajor = 0, nodeMinor = 0] = process.versions.node.split(".").map(Number)
 /** SO_REUSEPORT for dgram arrived in Node 22.12 / 23.1 (`reusePort` of `createSocket`). */
-const hasReusePort = nodeMajor > 23 || (nodeMajor === 23 && nodeMinor >= 1) || (nodeMajor === 22 && nodeMinor >= 12)
+const hasReusePort = Driver.nodeHasReusePort(process.versions.node)
 
 type Ip = SocketAddress.Ipv4 | SocketAddress.Ipv6
 
 /** @internal */
-export const ipAddress = (host: string, port: number, family?: string | number): Ip =>
-  SocketAddress.fromRuntime(host, port, family === "IPv6" || family === 6 || host.includes(":"))
+export const ipAddress: (host: string, port: number, family?: string | number) => Ip = Driver.ipFromRuntime
 
 /** The descriptor, from dgram's internal state (`_handle` is deprecated); `undefined` if that moves. */
 const fdOf = (socket: dgram.Socket): number | undefined => {
   const key = Object.getOwnPropertySymbols(socket).find((k) => k.description === "state symbol")
   const state =
     key === undefined ? undefined : (socket as unknown as Record<symbol, { handle?: { fd?: unknown } }>)[key]
-  const fd = state?.handle?.fd
-  return typeof fd === "number" && fd >= 0 ? fd : undefined
+  return Driver.fdOf(state?.handle)
 }
 
-const errno = (error: unknown) => ({ ...NetError.errnoOf(error), cause: error })
+const errno = Driver.errnoWithCause
 
 class NodeUdpSocket implements Driver.RawUdpSocket {
   readonly localAddress: Ip
