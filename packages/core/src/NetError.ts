@@ -313,7 +313,7 @@ const tlsHint = (code: string): string | undefined =>
  * const e = new NetError.TlsFailed({ code: "CERT_HAS_EXPIRED", reason: "certificate has expired" })
  * assert.strictEqual(e.code, "CERT_HAS_EXPIRED")
  * const plain = new NetError.TlsFailed({ code: "ERR_SSL_WRONG_VERSION_NUMBER", reason: "wrong version number" })
- * assert.ok(plain.hint?.includes("is the peer speaking TLS?"))
+ * assert.ok(plain.hint?.includes("is the peer speaking TLS"))
  * ```
  *
  * @since 0.1.0
