@@ -29,7 +29,7 @@ const overview = (text) => {
 export const load = (app) => {
   app.converter.on(Converter.EVENT_RESOLVE_BEGIN, (context) => {
     for (const module of context.project.getReflectionsByKind(ReflectionKind.Module)) {
-      const m = /^(core|node|bun)\/(?:src\/)?(.+)$/.exec(module.name)
+      const m = /^(core|node|bun|cluster)\/(?:src\/)?(.+)$/.exec(module.name)
       if (m !== null) module.name = `@netfx/${m[1]}/${m[2]}`
       const file = module.sources?.[0]?.fullFileName
       if (module.comment !== undefined || file === undefined) continue

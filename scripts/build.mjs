@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds the published form of @netfx/core, @netfx/node and @netfx/bun:
+// Builds the published form of @netfx/core, @netfx/node, @netfx/bun and
+// @netfx/cluster:
 // ESM JavaScript, declarations, declaration maps and source maps in each
 // package's dist/ (tsc -b tsconfig.build.json, project references).
 //
@@ -22,7 +23,7 @@ import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
-const packages = ["core", "node", "bun"]
+const packages = ["core", "node", "bun", "cluster"]
 const verifyOnly = process.argv.includes("--verify")
 
 /** Every file under `dir`, recursively. */

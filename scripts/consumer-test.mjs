@@ -3,12 +3,14 @@
 // package, checks each tarball with publint and attw, installs the tarballs
 // into fresh projects with npm, with pnpm and with bun, and in each project
 // - runs scripts/consumer/smoke.mjs (plain JavaScript) with `node` 20, 22 and
-//   24 and with `bun`: every public entry point loads; TCP echo through
+//   24 and with `bun`: every public entry point loads (@netfx/cluster's too,
+//   with its @effect/cluster peers installed); TCP echo through
 //   `serve`; a TLS round trip; a UDP round trip; Unix datagrams and fd
 //   passing (both need the @netfx/native addon); and on each Node the
 //   README's "Use netfx in your project" program;
-// - type-checks scripts/consumer/app.ts with TypeScript 5.x (strict,
-//   skipLibCheck off), moduleResolution NodeNext and Bundler.
+// - type-checks scripts/consumer/app.ts and scripts/consumer/cluster.ts with
+//   TypeScript 5.x (strict, skipLibCheck off), moduleResolution NodeNext and
+//   Bundler.
 //
 // When @netfx/native ships prebuilt binaries, installs and runs happen with
 // C compilers, make and python shadowed on PATH (stubs that exit 1) and with
@@ -52,7 +54,7 @@ const option = (name, fallback) => {
   return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback
 }
 const managers = option("--pm", "npm,pnpm,bun").split(",")
-const packages = ["core", "node", "bun", "native"]
+const packages = ["core", "node", "bun", "native", "cluster"]
 const work = mkdtempSync(join(tmpdir(), "netfx-consumer-"))
 const bunBin = join(root, "node_modules", ".bin", "bun")
 const started = Date.now()
@@ -257,6 +259,9 @@ const installers = {
   bun: { cmd: bunBin, args: ["install"] },
 }
 const spec = (pkg) => `file:${tarballs[pkg]}`
+const clusterPeers = JSON.parse(
+  readFileSync(join(root, "packages", "cluster", "package.json"), "utf8"),
+).peerDependencies
 for (const pm of managers) {
   const installer = installers[pm]
   if (installer === undefined) {
@@ -271,7 +276,8 @@ for (const pm of managers) {
     name: `netfx-consumer-${pm}`,
     private: true,
     type: "module",
-    dependencies: { ...netfx, "@effect/platform": "^0.97.0", effect: "^3.22.0" },
+    // @netfx/cluster's peers (@effect/cluster, rpc, sql, workflow, platform, effect) as its manifest names them
+    dependencies: { ...clusterPeers, ...netfx },
     // the packages' own dependencies on each other resolve to the tarballs too
     devDependencies: { "@types/node": "^20", typescript: "5" },
     // the packages' own dependencies on each other resolve to the tarballs too
@@ -283,7 +289,7 @@ for (const pm of managers) {
   // pnpm 10 reads its settings from pnpm-workspace.yaml (JSON is YAML)
   if (pm === "pnpm")
     writeFileSync(join(app, "pnpm-workspace.yaml"), `${JSON.stringify({ overrides: netfx }, null, 2)}\n`)
-  for (const f of ["smoke.mjs", "app.ts"]) copyFileSync(join(here, f), join(app, f))
+  for (const f of ["smoke.mjs", "app.ts", "cluster.ts"]) copyFileSync(join(here, f), join(app, f))
   writeFileSync(join(app, "readme.mjs"), readmeProgram)
   const env = { ...baseEnv, PATH: prebuilt ? pathWith(stubs) : process.env.PATH }
   const install = run(installer.cmd, installer.args, { cwd: app, env, show: true })
@@ -342,15 +348,22 @@ for (const pm of managers) {
     if (!smoke.ok) failures.push(`${pm} smoke on ${r.name}`)
   }
 
-  for (const resolution of ["NodeNext", "Bundler"]) {
-    const config = `tsconfig.${resolution.toLowerCase()}.json`
+  // app.ts (core, node, bun) with the ES lib only; cluster.ts (@netfx/cluster
+  // and its peers) with the DOM lib too, which @effect/rpc's declarations need
+  for (const [resolution, program, lib] of [
+    ["NodeNext", "app", ["ES2022"]],
+    ["Bundler", "app", ["ES2022"]],
+    ["NodeNext", "cluster", ["ES2022", "DOM"]],
+    ["Bundler", "cluster", ["ES2022", "DOM"]],
+  ]) {
+    const config = `tsconfig.${program}.${resolution.toLowerCase()}.json`
     writeFileSync(
       join(app, config),
       JSON.stringify(
         {
           compilerOptions: {
             target: "ES2022",
-            lib: ["ES2022"],
+            lib,
             module: resolution === "NodeNext" ? "NodeNext" : "Preserve",
             moduleResolution: resolution,
             strict: true,
@@ -358,7 +371,7 @@ for (const pm of managers) {
             noEmit: true,
             types: ["node"],
           },
-          files: ["app.ts"],
+          files: [`${program}.ts`],
         },
         null,
         2,
@@ -370,8 +383,8 @@ for (const pm of managers) {
       show: true,
     })
     const version = JSON.parse(readFileSync(join(app, "node_modules", "typescript", "package.json"), "utf8")).version
-    record(pm, `tsc ${version} ${resolution}`, tsc.ok)
-    if (!tsc.ok) failures.push(`${pm}: tsc ${resolution}`)
+    record(pm, `tsc ${version} ${program}.ts ${resolution}`, tsc.ok)
+    if (!tsc.ok) failures.push(`${pm}: tsc ${program}.ts ${resolution}`)
   }
 }
 

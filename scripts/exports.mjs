@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Keeps the published entry points of @netfx/core, @netfx/node and @netfx/bun
+// Keeps the published entry points of @netfx/core, @netfx/node, @netfx/bun and @netfx/cluster
 // in step with their modules. Every top-level module `src/<Name>.ts` is a
 // public entry `./<Name>` (`src/index.ts` is `.`); in @netfx/core every
 // `testing/<Name>.ts` is `./testing/<Name>` (`testing/index.ts` is `./testing`).
@@ -32,7 +32,7 @@ const entry = (path) => ({ types: `./dist/${path}.d.ts`, default: `./dist/${path
 /** The publishConfig.exports a package should have. */
 const expected = (pkg) => {
   const dir = join(root, "packages", pkg)
-  // core compiles src/ and testing/ (dist/src, dist/testing); node and bun only src/ (dist)
+  // core compiles src/ and testing/ (dist/src, dist/testing); node, bun and cluster only src/ (dist)
   const src = pkg === "core" ? "src/" : ""
   const out = { ".": entry(`${src}index`) }
   for (const m of modules(join(dir, "src"))) if (m !== "index") out[`./${m}`] = entry(`${src}${m}`)
@@ -45,7 +45,7 @@ const expected = (pkg) => {
 }
 
 let stale = 0
-for (const pkg of ["core", "node", "bun"]) {
+for (const pkg of ["core", "node", "bun", "cluster"]) {
   const file = join(root, "packages", pkg, "package.json")
   const text = readFileSync(file, "utf8")
   const json = JSON.parse(text)

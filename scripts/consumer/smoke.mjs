@@ -114,7 +114,7 @@ const fdPassing = Effect.gen(function* () {
 // (`@netfx/core/testing` needs vitest, which this project does not install)
 const entries = Effect.promise(async () => {
   let count = 0
-  for (const pkg of ["@netfx/core", isBun ? "@netfx/bun" : "@netfx/node"]) {
+  for (const pkg of ["@netfx/core", isBun ? "@netfx/bun" : "@netfx/node", "@netfx/cluster"]) {
     const manifest = JSON.parse(readFileSync(new URL(import.meta.resolve(`${pkg}/package.json`)), "utf8"))
     for (const key of Object.keys(manifest.exports)) {
       if (key === "./package.json" || key.startsWith("./testing")) continue

@@ -202,7 +202,7 @@ export const layerSocketServer: Layer.Layer<
  * - `"local"`: a single-runner setup — no message persistence
  *   (`MessageStorage.layerNoop`) and `RunnerStorage.layerMemory`;
  * - `"byo"`: you provide `MessageStorage` and `RunnerStorage` (e.g.
- *   `MessageStorage.layerMemory` and {@link MemoryRunnerStorage.layer} shared
+ *   `MessageStorage.layerMemory` and `MemoryRunnerStorage.layer` shared
  *   by simulated runners).
  *
  * @example
