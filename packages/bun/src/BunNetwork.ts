@@ -47,11 +47,42 @@ const nativeDriver = native.driver
  * @since 0.2.0
  * @category attributes
  */
-export const NativeSocket: Attribute.Attribute<Bun.Socket<unknown>> = Attribute.make("bun.socket", (facts) =>
+export const NativeSocket: Attribute.Attribute<BunSocket> = Attribute.make("bun.socket", (facts) =>
   isBunSocket(facts.handle) ? facts.handle : undefined,
 )
 
-const isBunSocket = (u: unknown): u is Bun.Socket<unknown> =>
+/**
+ * The part of Bun's `Bun.Socket` that `NativeSocket` promises, written out
+ * so that these declarations type-check without `@types/bun` (a Node
+ * project type-checking its imports of `@netfx/bun` has no `Bun` namespace).
+ * With `@types/bun` installed, `socket as unknown as Bun.Socket` gives the
+ * whole API; the object is the runtime's `Bun.Socket` either way.
+ *
+ * @example
+ * ```ts
+ * import type { BunNetwork } from "@netfx/bun"
+ *
+ * const tune = (socket: BunNetwork.BunSocket) => {
+ *   socket.setNoDelay(true)
+ *   socket.setKeepAlive(true, 10_000)
+ * }
+ * ```
+ *
+ * @since 0.2.0
+ * @category attributes
+ */
+export interface BunSocket {
+  readonly remoteAddress: string
+  readonly remotePort: number
+  readonly localPort: number
+  setKeepAlive(enable?: boolean, initialDelay?: number): boolean
+  setNoDelay(noDelay?: boolean): boolean
+  ref(): void
+  unref(): void
+  terminate(): void
+}
+
+const isBunSocket = (u: unknown): u is BunSocket =>
   typeof u === "object" &&
   u !== null &&
   typeof (u as { terminate?: unknown }).terminate === "function" &&
