@@ -476,14 +476,84 @@ const FORBIDDEN_RE = /[\x00-\x20\x7f#%/:<>?@[\\\]^|]/
 /** A label starting with the ACE prefix (`xn--`, any case). */
 const A_LABEL_RE = /(?:^|\.)xn--/i
 
-const parsesAsHost = (host: string): boolean => {
+// RFC 3492 Punycode parameters
+const PUNY_BASE = 36
+const PUNY_TMIN = 1
+const PUNY_TMAX = 26
+const PUNY_MAX = 0x7fffffff
+
+const punyAdapt = (delta: number, points: number, first: boolean): number => {
+  let d = first ? Math.floor(delta / 700) : delta >> 1
+  d += Math.floor(d / points)
+  let k = 0
+  while (d > ((PUNY_BASE - PUNY_TMIN) * PUNY_TMAX) >> 1) {
+    d = Math.floor(d / (PUNY_BASE - PUNY_TMIN))
+    k += PUNY_BASE
+  }
+  return k + Math.floor(((PUNY_BASE - PUNY_TMIN + 1) * d) / (d + 38))
+}
+
+const punyDigit = (c: number): number =>
+  c >= 48 && c <= 57 ? c - 22 : c >= 65 && c <= 90 ? c - 65 : c >= 97 && c <= 122 ? c - 97 : PUNY_BASE
+
+/** RFC 3492 decoding of the part after `xn--`; `undefined` where it is not valid Punycode. */
+const punycodeDecode = (input: string): string | undefined => {
+  const dash = input.lastIndexOf("-")
+  const out: Array<number> = []
+  for (let j = 0; j < Math.max(dash, 0); j++) {
+    const c = input.charCodeAt(j)
+    if (c >= 0x80) return undefined
+    out.push(c)
+  }
+  let n = 0x80
+  let i = 0
+  let bias = 72
+  for (let pos = dash > 0 ? dash + 1 : 0; pos < input.length; ) {
+    const old = i
+    let w = 1
+    for (let k = PUNY_BASE; ; k += PUNY_BASE) {
+      if (pos >= input.length) return undefined
+      const digit = punyDigit(input.charCodeAt(pos++))
+      if (digit >= PUNY_BASE || digit > Math.floor((PUNY_MAX - i) / w)) return undefined
+      i += digit * w
+      const t = k <= bias ? PUNY_TMIN : k >= bias + PUNY_TMAX ? PUNY_TMAX : k - bias
+      if (digit < t) break
+      if (w > Math.floor(PUNY_MAX / (PUNY_BASE - t))) return undefined
+      w *= PUNY_BASE - t
+    }
+    const points = out.length + 1
+    bias = punyAdapt(i - old, points, old === 0)
+    if (Math.floor(i / points) > PUNY_MAX - n) return undefined
+    n += Math.floor(i / points)
+    i %= points
+    if (n > 0x10ffff || (n >= 0xd800 && n <= 0xdfff)) return undefined
+    out.splice(i, 0, n)
+    i++
+  }
+  return String.fromCodePoint(...out)
+}
+
+/**
+ * Whether `label` (starting `xn--`) is a valid A-label: its Punycode
+ * decodes, to a label with a non-ASCII code point, which UTS #46 (the
+ * platform's URL host parser) maps back to exactly this label. Decoded here
+ * rather than left to the URL parser, whose acceptance of an undecodable
+ * A-label differs between runtimes (Node 24 passes `xn--zz` through).
+ */
+const isValidALabel = (label: string): boolean => {
+  const decoded = punycodeDecode(label.slice(4))
+  if (decoded === undefined || decoded === "" || isAscii(decoded)) return false
   try {
-    new URL(`http://${host}/`)
-    return true
+    return new URL(`http://${decoded}/`).hostname === label.toLowerCase()
   } catch {
     return false
   }
 }
+
+/** Every label starting `xn--` (any case) is a valid A-label. */
+const aLabelsValid = (host: string): boolean =>
+  !A_LABEL_RE.test(host) ||
+  host.split(".").every((label) => !label.toLowerCase().startsWith("xn--") || isValidALabel(label))
 
 /**
  * Converts a host name to its ASCII (A-label) form with IDNA 2008, UTS #46
@@ -522,7 +592,7 @@ export const toAscii = (host: string): Either.Either<string, ResolveFailed> => {
   if (isAscii(host)) {
     if (!A_LABEL_RE.test(host)) return Either.right(host)
     // UTS #46 decodes and checks every A-label (Punycode, then the U-label's validity)
-    if (FORBIDDEN_RE.test(host) || !parsesAsHost(host)) {
+    if (FORBIDDEN_RE.test(host) || !aLabelsValid(host)) {
       return invalid("the name has an invalid A-label (xn--): no valid IDNA 2008 (UTS #46) label decodes from it")
     }
     return Either.right(host)
@@ -534,7 +604,8 @@ export const toAscii = (host: string): Either.Either<string, ResolveFailed> => {
   } catch {
     return invalid("the name has no valid IDNA 2008 (UTS #46) ASCII form")
   }
-  if (ascii === "" || !isAscii(ascii)) return invalid("the name has no valid IDNA 2008 (UTS #46) ASCII form")
+  if (ascii === "" || !isAscii(ascii) || !aLabelsValid(ascii))
+    return invalid("the name has no valid IDNA 2008 (UTS #46) ASCII form")
   return Either.right(ascii.startsWith("[") ? ascii.slice(1, -1) : ascii)
 }
 
