@@ -63,9 +63,6 @@ export const C = {
   EV_ERROR: 4,
 } as const
 
-export const EV_READ = 1
-export const EV_WRITE = 2
-
 /** Linux's defaults: socket buffer (wmem_default) and the datagram queue length (max_dgram_qlen). */
 export const SNDBUF = 212992
 export const MAX_DGRAM_QLEN = 10

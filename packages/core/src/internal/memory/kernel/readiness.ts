@@ -1,5 +1,5 @@
 import type { Scheduler } from "../scheduler.ts"
-import { EV_READ, EV_WRITE, err } from "./constants.ts"
+import { C, err } from "./constants.ts"
 import type { DescriptorTable } from "./descriptors.ts"
 import { Sock } from "./socket.ts"
 
@@ -43,7 +43,8 @@ export class Readiness {
           if (w.armed === 0 || w.closed) continue
           const events =
             o instanceof Sock
-              ? (w.armed & EV_READ && o.readable() ? EV_READ : 0) | (w.armed & EV_WRITE && o.writable() ? EV_WRITE : 0)
+              ? (w.armed & C.EV_READ && o.readable() ? C.EV_READ : 0) |
+                (w.armed & C.EV_WRITE && o.writable() ? C.EV_WRITE : 0)
               : w.armed
           if (events !== 0) {
             w.armed = 0
