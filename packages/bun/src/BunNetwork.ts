@@ -14,7 +14,7 @@ import * as Layer from "effect/Layer"
 import * as native from "./internal/native.ts"
 import * as resolver from "./internal/resolver.ts"
 import * as tcp from "./internal/tcp.ts"
-import * as tls from "./internal/tls.ts"
+import * as tls from "./internal/tls/index.ts"
 import * as udp from "./internal/udp.ts"
 import * as unix from "./internal/unix.ts"
 

@@ -17,7 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 
-// The TLS contract on Bun's native TLS (packages/bun/src/internal/tls.ts). One limit,
+// The TLS contract on Bun's native TLS (packages/bun/src/internal/tls/). One limit,
 // measured on Bun 1.4.5: Bun reports a peer's close_notify and a bare TCP FIN with the same
 // `end` event, so a missing close_notify reads as EndOfStream even with standardCompatible
 // (the contract then checks that documented behaviour instead). SNI and a read-ahead
