@@ -32,7 +32,6 @@ import {
 import type { ResolverService } from "./Resolver.ts"
 import * as SocketAddress from "./SocketAddress.ts"
 import type { PeerCertificate, TlsClientOptions, TlsCredentials, TlsServerOptions } from "./Tls.ts"
-import type { UdpOption } from "./Udp.ts"
 
 /**
  * Callbacks core installs on a {@link RawConnection} with `start`. A
@@ -518,6 +517,34 @@ export interface TcpDriver {
 // ---------------------------------------------------------------------------
 // Udp
 // ---------------------------------------------------------------------------
+
+/**
+ * A socket option core asks a runtime to set ({@link RawUdpSocket.setOption}),
+ * from the option methods of `Udp.UdpSocket` (`setTtl`, `joinGroup`, ...).
+ *
+ * @example
+ * ```ts
+ * import type * as Driver from "@netfx/core/Driver"
+ *
+ * const join: Driver.UdpOption = { _tag: "JoinGroup", group: "239.255.255.250", interface: "192.168.1.10" }
+ * const hops: Driver.UdpOption = { _tag: "MulticastTtl", ttl: 4 }
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export type UdpOption =
+  | { readonly _tag: "Broadcast"; readonly enabled: boolean }
+  | { readonly _tag: "Ttl"; readonly ttl: number }
+  | { readonly _tag: "MulticastTtl"; readonly ttl: number }
+  | { readonly _tag: "MulticastLoopback"; readonly enabled: boolean }
+  | { readonly _tag: "MulticastInterface"; readonly address: string }
+  | {
+      readonly _tag: "JoinGroup" | "LeaveGroup"
+      readonly group: string
+      readonly interface?: string | undefined
+      readonly source?: string | undefined
+    }
 
 /**
  * Callbacks core gives a runtime's UDP driver with the bind request.

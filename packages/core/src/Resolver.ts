@@ -43,7 +43,6 @@ import * as Effect from "effect/Effect"
 import type * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import { cached as cachedImpl } from "./internal/resolver/cache.ts"
-import * as flags from "./internal/resolver/flags.ts"
 import { make as makeFront } from "./internal/resolver/front.ts"
 import { toAscii as toAsciiImpl } from "./internal/resolver/idna.ts"
 import { logged as loggedImpl } from "./internal/resolver/logged.ts"
@@ -73,7 +72,7 @@ import type * as SocketAddress from "./SocketAddress.ts"
  * @since 0.1.0
  * @category constants
  */
-export const AI_PASSIVE = flags.AI_PASSIVE
+export const AI_PASSIVE = 0x0001
 /**
  * `getaddrinfo` flag: report the canonical name (in the first result's
  * `canonicalName`).
@@ -92,7 +91,7 @@ export const AI_PASSIVE = flags.AI_PASSIVE
  * @since 0.1.0
  * @category constants
  */
-export const AI_CANONNAME = flags.AI_CANONNAME
+export const AI_CANONNAME = 0x0002
 /**
  * `getaddrinfo` flag: the host must be numeric; names fail with
  * `EAI_NONAME` without any lookup.
@@ -111,7 +110,7 @@ export const AI_CANONNAME = flags.AI_CANONNAME
  * @since 0.1.0
  * @category constants
  */
-export const AI_NUMERICHOST = flags.AI_NUMERICHOST
+export const AI_NUMERICHOST = 0x0004
 /**
  * `getaddrinfo` flag: with `family: 6`, report IPv4 results as IPv4-mapped
  * IPv6 addresses (`::ffff:a.b.c.d`) when there are no IPv6 results.
@@ -130,7 +129,7 @@ export const AI_NUMERICHOST = flags.AI_NUMERICHOST
  * @since 0.1.0
  * @category constants
  */
-export const AI_V4MAPPED = flags.AI_V4MAPPED
+export const AI_V4MAPPED = 0x0008
 /**
  * `getaddrinfo` flag: with `AI_V4MAPPED`, report IPv6 results *and* mapped
  * IPv4 results.
@@ -153,7 +152,7 @@ export const AI_V4MAPPED = flags.AI_V4MAPPED
  * @since 0.1.0
  * @category constants
  */
-export const AI_ALL = flags.AI_ALL
+export const AI_ALL = 0x0010
 /**
  * `getaddrinfo` flag: only families the host has a configured address of.
  *
@@ -172,7 +171,7 @@ export const AI_ALL = flags.AI_ALL
  * @since 0.1.0
  * @category constants
  */
-export const AI_ADDRCONFIG = flags.AI_ADDRCONFIG
+export const AI_ADDRCONFIG = 0x0020
 /**
  * `getaddrinfo` flag: the service must be a port number; a service name
  * (`"https"`) fails with `EAI_NONAME` without a services lookup.
@@ -191,7 +190,7 @@ export const AI_ADDRCONFIG = flags.AI_ADDRCONFIG
  * @since 0.1.0
  * @category constants
  */
-export const AI_NUMERICSERV = flags.AI_NUMERICSERV
+export const AI_NUMERICSERV = 0x0400
 /**
  * `getnameinfo` flag: the host as a numeric address, no reverse lookup.
  *
@@ -210,7 +209,7 @@ export const AI_NUMERICSERV = flags.AI_NUMERICSERV
  * @since 0.1.0
  * @category constants
  */
-export const NI_NUMERICHOST = flags.NI_NUMERICHOST
+export const NI_NUMERICHOST = 0x01
 /**
  * `getnameinfo` flag: the service as a port number, no services lookup.
  *
@@ -228,7 +227,7 @@ export const NI_NUMERICHOST = flags.NI_NUMERICHOST
  * @since 0.1.0
  * @category constants
  */
-export const NI_NUMERICSERV = flags.NI_NUMERICSERV
+export const NI_NUMERICSERV = 0x02
 /**
  * `getnameinfo` flag: only the host part of local names.
  *
@@ -246,7 +245,7 @@ export const NI_NUMERICSERV = flags.NI_NUMERICSERV
  * @since 0.1.0
  * @category constants
  */
-export const NI_NOFQDN = flags.NI_NOFQDN
+export const NI_NOFQDN = 0x04
 /**
  * `getnameinfo` flag: fail (`ENOTFOUND`) instead of answering with the
  * numeric host when the address has no name.
@@ -267,7 +266,7 @@ export const NI_NOFQDN = flags.NI_NOFQDN
  * @since 0.1.0
  * @category constants
  */
-export const NI_NAMEREQD = flags.NI_NAMEREQD
+export const NI_NAMEREQD = 0x08
 /**
  * `getnameinfo` flag: the service is a datagram service (`udp`).
  *
@@ -282,7 +281,7 @@ export const NI_NAMEREQD = flags.NI_NAMEREQD
  * @since 0.1.0
  * @category constants
  */
-export const NI_DGRAM = flags.NI_DGRAM
+export const NI_DGRAM = 0x10
 
 // ---------------------------------------------------------------------------
 // models
