@@ -17,8 +17,6 @@ import type * as Scope from "effect/Scope"
 import { makeSystem } from "./internal/resolver/system.ts"
 import { sniName, sniTable } from "./internal/sni.ts"
 import { connectFailed } from "./internal/unix/address.ts"
-import { connectNative, listenNative } from "./internal/unix/native.ts"
-import { closeKeepingFile as closeKeeping } from "./internal/unix/socketFile.ts"
 import type { NativeAddon, NativeBinding } from "./NativeDriver.ts"
 import {
   BrokenResource,
@@ -1112,7 +1110,33 @@ export const closeKeepingFile = (
   fs: FsSync,
   address: SocketAddress.UnixPath | SocketAddress.UnixAbstract,
   close: () => void,
-): void => closeKeeping(fs, address, close)
+): void => {
+  if (address._tag !== "UnixPath") {
+    close()
+    return
+  }
+  const path = address.path
+  const keep = `${path}.netfx-${process.pid}-${Date.now()}`
+  let linked = false
+  try {
+    fs.linkSync(path, keep)
+    linked = true
+  } catch {
+    // the file is gone or the directory is not writable: nothing to keep
+  }
+  close()
+  if (!linked) return
+  try {
+    fs.linkSync(keep, path) // never replaces a newer socket at the path
+  } catch {
+    // somebody bound the path meanwhile: theirs wins
+  }
+  try {
+    fs.unlinkSync(keep)
+  } catch {
+    // nothing left to clean
+  }
+}
 
 /**
  * The `ConnectFailed` a {@link UnixDriver}'s `connect` fails with: one
@@ -1178,7 +1202,28 @@ export const connectUnixNative = <A, E>(
   binding: NativeBinding,
   address: SocketAddress.UnixPath | SocketAddress.UnixAbstract,
   use: (fd: number) => Effect.Effect<A, E, Scope.Scope>,
-): Effect.Effect<A, ConnectFailed | E, Scope.Scope> => connectNative(addon, binding, address, use)
+): Effect.Effect<A, ConnectFailed | E, Scope.Scope> =>
+  withNativeFd(
+    binding,
+    () => binding.socket(binding.constants.SOCK_STREAM as number),
+    (code) => unixConnectFailed(address, code, "socket", undefined),
+    (fd) =>
+      Effect.gen(function* () {
+        const [name, abstract] = nativeName(address)
+        let delay = 5
+        while (true) {
+          const r = binding.connect(fd, name, abstract)
+          if (r >= 0) return
+          const code = addon.errnoName(r)
+          if (code !== "EAGAIN") return yield* Effect.fail(unixConnectFailed(address, code, "connect", undefined))
+          // the listener's backlog is full; Linux has no readiness for "room again"
+          yield* Effect.sleep(delay)
+          delay = Math.min(delay * 2, 100)
+        }
+      }),
+    addon,
+    use,
+  )
 
 /**
  * Runs `use` with a Unix stream socket the `@netfx/native` addon opened,
@@ -1217,4 +1262,54 @@ export const listenUnixNative = <A, E>(
   address: SocketAddress.UnixPath | SocketAddress.UnixAbstract,
   backlog: number,
   use: (fd: number) => Effect.Effect<A, E, Scope.Scope>,
-): Effect.Effect<A, ListenFailed | E, Scope.Scope> => listenNative(addon, binding, address, backlog, use)
+): Effect.Effect<A, ListenFailed | E, Scope.Scope> =>
+  withNativeFd(
+    binding,
+    () => binding.socket(binding.constants.SOCK_STREAM as number),
+    (code) => new ListenFailed({ address, code, syscall: "socket" }),
+    (fd) => {
+      const [name, abstract] = nativeName(address)
+      const bound = binding.bind(fd, name, abstract)
+      if (bound < 0) return Effect.fail(new ListenFailed({ address, code: addon.errnoName(bound), syscall: "bind" }))
+      const listening = binding.listen(fd, backlog)
+      if (listening < 0)
+        return Effect.fail(new ListenFailed({ address, code: addon.errnoName(listening), syscall: "listen" }))
+      return Effect.void
+    },
+    addon,
+    use,
+  )
+
+const nativeName = (address: SocketAddress.UnixPath | SocketAddress.UnixAbstract): readonly [string, boolean] =>
+  address._tag === "UnixPath" ? [address.path, false] : [address.name, true]
+
+const withNativeFd = <A, E, E2>(
+  binding: NativeBinding,
+  open: () => number,
+  openFailed: (code: string) => E2,
+  prepare: (fd: number) => Effect.Effect<void, E2>,
+  addon: NativeAddon,
+  use: (fd: number) => Effect.Effect<A, E, Scope.Scope>,
+): Effect.Effect<A, E | E2, Scope.Scope> =>
+  Effect.gen(function* () {
+    const fd = open()
+    if (fd < 0) return yield* Effect.fail(openFailed(addon.errnoName(fd)))
+    let owned = true
+    const release = Effect.sync(() => {
+      if (owned) binding.close(fd)
+      owned = false
+    })
+    yield* Effect.addFinalizer(() => release)
+    yield* Effect.onError(prepare(fd), () => release)
+    // handing over must not be cut short: either the runtime owns it or we close it
+    return yield* Effect.uninterruptible(
+      use(fd).pipe(
+        Effect.tap(() =>
+          Effect.sync(() => {
+            owned = false
+          }),
+        ),
+        Effect.onError(() => release),
+      ),
+    )
+  })

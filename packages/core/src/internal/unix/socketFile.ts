@@ -1,10 +1,10 @@
 // The life of a Unix socket file: binding with netfx's path rules (a stale
 // file is replaced, a live one never stolen, other files left alone), its
-// mode, its removal when the listener closes, and keeping it through a
-// runtime's close.
+// mode, and its removal when the listener closes. (Keeping it through a
+// runtime's own close is `Driver.closeKeepingFile`.)
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type { FsSync, UnixDriver } from "../../Driver.ts"
+import type { UnixDriver } from "../../Driver.ts"
 import { InvalidArgument, ListenFailed } from "../../NetError.ts"
 import type * as SocketAddress from "../../SocketAddress.ts"
 
@@ -59,36 +59,3 @@ export const validateMode = (mode: number | undefined): Effect.Effect<void, Inva
         new InvalidArgument({ argument: "mode", reason: "must be permission bits in 0..0o7777", value: mode }),
       )
     : Effect.void
-
-/** See `Driver.closeKeepingFile`. */
-export const closeKeepingFile = (
-  fs: FsSync,
-  address: SocketAddress.UnixPath | SocketAddress.UnixAbstract,
-  close: () => void,
-): void => {
-  if (address._tag !== "UnixPath") {
-    close()
-    return
-  }
-  const path = address.path
-  const keep = `${path}.netfx-${process.pid}-${Date.now()}`
-  let linked = false
-  try {
-    fs.linkSync(path, keep)
-    linked = true
-  } catch {
-    // the file is gone or the directory is not writable: nothing to keep
-  }
-  close()
-  if (!linked) return
-  try {
-    fs.linkSync(keep, path) // never replaces a newer socket at the path
-  } catch {
-    // somebody bound the path meanwhile: theirs wins
-  }
-  try {
-    fs.unlinkSync(keep)
-  } catch {
-    // nothing left to clean
-  }
-}
