@@ -81,7 +81,7 @@ describe("BunNetwork TCP specifics", () => {
         address: SocketAddress.ipv4("127.0.0.1", portOf(raw.address)),
         noDelay: true,
         keepAlive: false,
-        keepAliveInitialDelayMillis: 0,
+        keepAliveInitialDelay: 0,
       })
       const drained = yield* Deferred.make<void>()
       client.start({

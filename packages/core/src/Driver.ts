@@ -10,10 +10,14 @@
  *
  * @since 0.1.0
  */
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import { makeSystem } from "./internal/resolver/system.ts"
 import { sniName, sniTable } from "./internal/sni.ts"
+import { connectFailed } from "./internal/unix/address.ts"
+import type { NativeAddon, NativeBinding } from "./NativeDriver.ts"
 import {
   BrokenResource,
   type ConnectFailed,
@@ -23,10 +27,9 @@ import {
   type TlsFailed,
   type Unsupported,
 } from "./NetError.ts"
+import type { ResolverService } from "./Resolver.ts"
 import * as SocketAddress from "./SocketAddress.ts"
 import type { PeerCertificate, TlsClientOptions, TlsCredentials, TlsServerOptions } from "./Tls.ts"
-import type { UdpOption } from "./Udp.ts"
-import type { PathKind } from "./Unix.ts"
 
 /**
  * Callbacks core installs on a {@link RawConnection} with `start`. A
@@ -139,14 +142,14 @@ export interface ListenerHandlers {
   onConnection(connection: RawConnection): void
   /**
    * Accepting failed (EMFILE, ENFILE, ...); the listener keeps listening.
-   * `retryInMillis`: the runtime stopped accepting and tries again after
-   * this long (backing off while descriptors are exhausted).
+   * `retryIn`: the runtime stopped accepting and tries again after this
+   * long (backing off while descriptors are exhausted).
    */
   onError(error: {
     readonly code: string
     readonly syscall?: string | undefined
     readonly cause: unknown
-    readonly retryInMillis?: number | undefined
+    readonly retryIn?: Duration.DurationInput | undefined
   }): void
 }
 
@@ -340,6 +343,79 @@ export const nodeHasReusePort = (version: string): boolean => {
 export * as NativeDriver from "./NativeDriver.ts"
 
 // ---------------------------------------------------------------------------
+// Resolver
+// ---------------------------------------------------------------------------
+
+/**
+ * The part of a `node:dns`-compatible module the system resolver uses
+ * (Node's `node:dns`, Bun's native `node:dns`).
+ *
+ * @example
+ * ```ts
+ * import * as Driver from "@netfx/core/Driver"
+ * import * as dns from "node:dns"
+ *
+ * const dnsModule: Driver.DnsModule = dns
+ * const system = Driver.makeSystemResolver(dnsModule)
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export interface DnsModule {
+  readonly ADDRCONFIG: number
+  readonly V4MAPPED: number
+  readonly ALL: number
+  readonly lookup: (
+    hostname: string,
+    options: { all: true; family: number; hints: number; verbatim: boolean },
+    callback: (error: Error | null, addresses: Array<{ address: string; family: number }>) => void,
+  ) => void
+  readonly lookupService: (
+    address: string,
+    port: number,
+    callback: (error: Error | null, hostname: string, service: string) => void,
+  ) => void
+}
+
+/**
+ * The system resolver — getaddrinfo(3) / getnameinfo(3), honouring
+ * /etc/hosts and nsswitch — over a `node:dns`-compatible module
+ * (`dns.lookup` with `all`, `verbatim`; `dns.lookupService`). This is what
+ * `NodeNetwork.layerResolver` and `BunNetwork.layerResolver` are; it lives
+ * in the driver tier so both runtimes share it (users get it from those
+ * layers; `Resolver` has what they build resolvers with). Wrapped with the
+ * front (`Resolver.make`): `AI_ADDRCONFIG`, `AI_V4MAPPED` and `AI_ALL`
+ * reach the platform, the other flags are applied by the front. `node:dns` does not expose `ai_canonname`, so
+ * `AI_CANONNAME` reports the name asked for (after IDNA), not a CNAME
+ * target; `NI_DGRAM` is not passed (services are looked up as TCP).
+ * Service names (`Resolver.getaddrinfo(host, "https")`) come from the
+ * services database `readServices` returns (`/etc/services`, read once on
+ * first use); without it, or when it cannot be read, from
+ * `Resolver.wellKnownService`.
+ *
+ * **Errors** (of the service): `ResolveFailed` with the platform's code
+ * (`ENOTFOUND` for EAI_NONAME, `EAI_AGAIN`, `EAI_FAIL`, ...).
+ *
+ * **Interruption**: the platform lookup cannot be cancelled; it finishes in
+ * libuv's thread pool and its result is dropped.
+ *
+ * @example
+ * ```ts
+ * import * as dns from "node:dns"
+ * import * as fs from "node:fs"
+ * import * as Driver from "@netfx/core/Driver"
+ *
+ * const system = Driver.makeSystemResolver(dns, () => fs.promises.readFile("/etc/services", "utf8"))
+ * ```
+ *
+ * @since 0.3.0
+ * @category driver
+ */
+export const makeSystemResolver = (dns: DnsModule, readServices?: () => Promise<string | undefined>): ResolverService =>
+  makeSystem(dns, readServices)
+
+// ---------------------------------------------------------------------------
 // Tcp
 // ---------------------------------------------------------------------------
 
@@ -355,7 +431,7 @@ export * as NativeDriver from "./NativeDriver.ts"
  *   address: SocketAddress.ipv4("127.0.0.1", 8080),
  *   noDelay: true,
  *   keepAlive: false,
- *   keepAliveInitialDelayMillis: 0,
+ *   keepAliveInitialDelay: 0,
  * }
  * ```
  *
@@ -368,7 +444,8 @@ export interface ConnectRequest {
   readonly localPort?: number | undefined
   readonly noDelay: boolean
   readonly keepAlive: boolean
-  readonly keepAliveInitialDelayMillis: number
+  /** TCP_KEEPIDLE when `keepAlive`; zero keeps the system's default. */
+  readonly keepAliveInitialDelay: Duration.DurationInput
 }
 
 /**
@@ -386,7 +463,7 @@ export interface ConnectRequest {
  *   ipv6Only: true,
  *   noDelay: true,
  *   keepAlive: true,
- *   keepAliveInitialDelayMillis: 60_000,
+ *   keepAliveInitialDelay: "60 seconds",
  * }
  * ```
  *
@@ -404,7 +481,7 @@ export interface ListenRequest {
   /** SO_KEEPALIVE on accepted sockets (absent: off). */
   readonly keepAlive?: boolean | undefined
   /** TCP_KEEPIDLE for accepted sockets when `keepAlive`; 0 or absent keeps the system's default. */
-  readonly keepAliveInitialDelayMillis?: number | undefined
+  readonly keepAliveInitialDelay?: Duration.DurationInput | undefined
 }
 
 /**
@@ -438,6 +515,34 @@ export interface TcpDriver {
 // ---------------------------------------------------------------------------
 // Udp
 // ---------------------------------------------------------------------------
+
+/**
+ * A socket option core asks a runtime to set ({@link RawUdpSocket.setOption}),
+ * from the option methods of `Udp.UdpSocket` (`setTtl`, `joinGroup`, ...).
+ *
+ * @example
+ * ```ts
+ * import type * as Driver from "@netfx/core/Driver"
+ *
+ * const join: Driver.UdpOption = { _tag: "JoinGroup", group: "239.255.255.250", interface: "192.168.1.10" }
+ * const hops: Driver.UdpOption = { _tag: "MulticastTtl", ttl: 4 }
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export type UdpOption =
+  | { readonly _tag: "Broadcast"; readonly enabled: boolean }
+  | { readonly _tag: "Ttl"; readonly ttl: number }
+  | { readonly _tag: "MulticastTtl"; readonly ttl: number }
+  | { readonly _tag: "MulticastLoopback"; readonly enabled: boolean }
+  | { readonly _tag: "MulticastInterface"; readonly address: string }
+  | {
+      readonly _tag: "JoinGroup" | "LeaveGroup"
+      readonly group: string
+      readonly interface?: string | undefined
+      readonly source?: string | undefined
+    }
 
 /**
  * Callbacks core gives a runtime's UDP driver with the bind request.
@@ -851,6 +956,29 @@ export interface TlsDriver {
 // ---------------------------------------------------------------------------
 
 /**
+ * What a path in the file system currently is, as a driver reports it
+ * ({@link UnixDriver.pathKind}).
+ *
+ * @example
+ * ```ts
+ * import * as Driver from "@netfx/core/Driver"
+ * import { Effect } from "effect"
+ * import * as fs from "node:fs"
+ * import * as assert from "node:assert"
+ *
+ * const kind: Driver.PathKind = Effect.runSync(Driver.makePathOps(fs).pathKind("/nonexistent/app.sock"))
+ * assert.strictEqual(kind._tag, "Missing")
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export type PathKind =
+  | { readonly _tag: "Missing" }
+  | { readonly _tag: "Socket"; readonly ino: number }
+  | { readonly _tag: "Other"; readonly kind: string }
+
+/**
  * What a runtime implements for Unix stream sockets. Both effects register
  * the socket in the given Scope before they wait.
  *
@@ -953,3 +1081,235 @@ export const makePathOps = (fs: FsSync): Pick<UnixDriver, "pathKind" | "unlink" 
       catch: (error) => new ListenFailed({ address: SocketAddress.unixPath(path), ...errnoOf(error), cause: error }),
     }),
 })
+
+/**
+ * Runs a runtime's listener `close` while keeping its socket file: libuv
+ * (Node) and Bun unlink a listener's path when it closes, but whether the
+ * file goes is core's decision (`Unix.listen`'s `removeOnClose`). The file
+ * is kept through a temporary hard link and put back, never replacing a
+ * newer socket that somebody bound at the path meanwhile. Abstract names
+ * have no file. For the `listen` of a {@link UnixDriver}.
+ *
+ * **Errors**: none (file system failures only mean there is nothing to keep).
+ *
+ * @example
+ * ```ts
+ * import * as Driver from "@netfx/core/Driver"
+ * import { SocketAddress } from "@netfx/core"
+ * import * as fs from "node:fs"
+ *
+ * Driver.closeKeepingFile(fs, SocketAddress.unixPath("/tmp/app.sock"), () => {
+ *   // server.close()
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category driver
+ */
+export const closeKeepingFile = (
+  fs: FsSync,
+  address: SocketAddress.UnixPath | SocketAddress.UnixAbstract,
+  close: () => void,
+): void => {
+  if (address._tag !== "UnixPath") {
+    close()
+    return
+  }
+  const path = address.path
+  const keep = `${path}.netfx-${process.pid}-${Date.now()}`
+  let linked = false
+  try {
+    fs.linkSync(path, keep)
+    linked = true
+  } catch {
+    // the file is gone or the directory is not writable: nothing to keep
+  }
+  close()
+  if (!linked) return
+  try {
+    fs.linkSync(keep, path) // never replaces a newer socket at the path
+  } catch {
+    // somebody bound the path meanwhile: theirs wins
+  }
+  try {
+    fs.unlinkSync(keep)
+  } catch {
+    // nothing left to clean
+  }
+}
+
+/**
+ * The `ConnectFailed` a {@link UnixDriver}'s `connect` fails with: one
+ * attempt at `address` with the errno `code`, `host` the formatted address
+ * and `port` -1, as `Unix.connect` reports it on every runtime.
+ *
+ * @example
+ * ```ts
+ * import * as Driver from "@netfx/core/Driver"
+ * import { SocketAddress } from "@netfx/core"
+ * import * as assert from "node:assert"
+ *
+ * const error = Driver.unixConnectFailed(SocketAddress.unixPath("/run/app.sock"), "ENOENT", "connect", undefined)
+ * assert.strictEqual(error.attempts[0]?.code, "ENOENT")
+ * assert.strictEqual(error.port, -1)
+ * ```
+ *
+ * @since 0.3.0
+ * @category driver
+ */
+export const unixConnectFailed = (
+  address: SocketAddress.UnixPath | SocketAddress.UnixAbstract,
+  code: string,
+  syscall: string | undefined,
+  cause: unknown,
+): ConnectFailed => connectFailed(address, code, syscall, cause)
+
+/**
+ * Runs `use` with a Unix stream socket the `@netfx/native` addon opened and
+ * connected to `address` with its exact length (so abstract names reach
+ * every other program; node:net before Node 22 pads them to 108 bytes).
+ * For the `connect` of a {@link UnixDriver} whose runtime mangles abstract
+ * names.
+ *
+ * **Resource**: the descriptor belongs to the Scope until `use` succeeds,
+ * which hands it to the runtime; if `use` fails or is interrupted, the
+ * descriptor is closed.
+ *
+ * **Errors**: {@link unixConnectFailed} with the errno of `socket` or
+ * `connect`; a full backlog (`EAGAIN`) is retried with a short, growing
+ * delay (Linux has no readiness for it); whatever `use` fails with.
+ *
+ * **Interruption**: while connecting, closes the descriptor; the hand-over
+ * in `use` runs uninterruptibly.
+ *
+ * @example
+ * ```ts
+ * import * as Driver from "@netfx/core/Driver"
+ * import { SocketAddress } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const connectAbstract = (native: { addon: Driver.NativeDriver.NativeAddon; binding: Driver.NativeDriver.NativeBinding }) =>
+ *   Driver.connectUnixNative(native.addon, native.binding, SocketAddress.unixAbstract("app"), (fd) =>
+ *     Effect.succeed(fd), // a runtime adopts the descriptor here (`new net.Socket({ fd })`)
+ *   )
+ * ```
+ *
+ * @since 0.3.0
+ * @category driver
+ */
+export const connectUnixNative = <A, E>(
+  addon: NativeAddon,
+  binding: NativeBinding,
+  address: SocketAddress.UnixPath | SocketAddress.UnixAbstract,
+  use: (fd: number) => Effect.Effect<A, E, Scope.Scope>,
+): Effect.Effect<A, ConnectFailed | E, Scope.Scope> =>
+  withNativeFd(
+    binding,
+    () => binding.socket(binding.constants.SOCK_STREAM as number),
+    (code) => unixConnectFailed(address, code, "socket", undefined),
+    (fd) =>
+      Effect.gen(function* () {
+        const [name, abstract] = nativeName(address)
+        let delay = 5
+        while (true) {
+          const r = binding.connect(fd, name, abstract)
+          if (r >= 0) return
+          const code = addon.errnoName(r)
+          if (code !== "EAGAIN") return yield* Effect.fail(unixConnectFailed(address, code, "connect", undefined))
+          // the listener's backlog is full; Linux has no readiness for "room again"
+          yield* Effect.sleep(delay)
+          delay = Math.min(delay * 2, 100)
+        }
+      }),
+    addon,
+    use,
+  )
+
+/**
+ * Runs `use` with a Unix stream socket the `@netfx/native` addon opened,
+ * bound to `address` with its exact length and set listening with
+ * `backlog`. For the `listen` of a {@link UnixDriver} whose runtime's own
+ * bind mangles abstract names.
+ *
+ * **Resource**: the descriptor belongs to the Scope until `use` succeeds,
+ * which hands it to the runtime; if `use` fails or is interrupted, the
+ * descriptor is closed.
+ *
+ * **Errors**: `ListenFailed` with the errno of `socket`, `bind` or
+ * `listen`; whatever `use` fails with.
+ *
+ * **Interruption**: closes the descriptor unless `use` already took it;
+ * the hand-over runs uninterruptibly.
+ *
+ * @example
+ * ```ts
+ * import * as Driver from "@netfx/core/Driver"
+ * import { SocketAddress } from "@netfx/core"
+ * import { Effect } from "effect"
+ *
+ * const listenAbstract = (native: { addon: Driver.NativeDriver.NativeAddon; binding: Driver.NativeDriver.NativeBinding }) =>
+ *   Driver.listenUnixNative(native.addon, native.binding, SocketAddress.unixAbstract("app"), 511, (fd) =>
+ *     Effect.succeed(fd), // a runtime listens on the descriptor here (`server.listen({ fd })`)
+ *   )
+ * ```
+ *
+ * @since 0.3.0
+ * @category driver
+ */
+export const listenUnixNative = <A, E>(
+  addon: NativeAddon,
+  binding: NativeBinding,
+  address: SocketAddress.UnixPath | SocketAddress.UnixAbstract,
+  backlog: number,
+  use: (fd: number) => Effect.Effect<A, E, Scope.Scope>,
+): Effect.Effect<A, ListenFailed | E, Scope.Scope> =>
+  withNativeFd(
+    binding,
+    () => binding.socket(binding.constants.SOCK_STREAM as number),
+    (code) => new ListenFailed({ address, code, syscall: "socket" }),
+    (fd) => {
+      const [name, abstract] = nativeName(address)
+      const bound = binding.bind(fd, name, abstract)
+      if (bound < 0) return Effect.fail(new ListenFailed({ address, code: addon.errnoName(bound), syscall: "bind" }))
+      const listening = binding.listen(fd, backlog)
+      if (listening < 0)
+        return Effect.fail(new ListenFailed({ address, code: addon.errnoName(listening), syscall: "listen" }))
+      return Effect.void
+    },
+    addon,
+    use,
+  )
+
+const nativeName = (address: SocketAddress.UnixPath | SocketAddress.UnixAbstract): readonly [string, boolean] =>
+  address._tag === "UnixPath" ? [address.path, false] : [address.name, true]
+
+const withNativeFd = <A, E, E2>(
+  binding: NativeBinding,
+  open: () => number,
+  openFailed: (code: string) => E2,
+  prepare: (fd: number) => Effect.Effect<void, E2>,
+  addon: NativeAddon,
+  use: (fd: number) => Effect.Effect<A, E, Scope.Scope>,
+): Effect.Effect<A, E | E2, Scope.Scope> =>
+  Effect.gen(function* () {
+    const fd = open()
+    if (fd < 0) return yield* Effect.fail(openFailed(addon.errnoName(fd)))
+    let owned = true
+    const release = Effect.sync(() => {
+      if (owned) binding.close(fd)
+      owned = false
+    })
+    yield* Effect.addFinalizer(() => release)
+    yield* Effect.onError(prepare(fd), () => release)
+    // handing over must not be cut short: either the runtime owns it or we close it
+    return yield* Effect.uninterruptible(
+      use(fd).pipe(
+        Effect.tap(() =>
+          Effect.sync(() => {
+            owned = false
+          }),
+        ),
+        Effect.onError(() => release),
+      ),
+    )
+  })

@@ -26,6 +26,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { concatBytes } from "./internal/bytes.ts"
 import * as fdStream from "./internal/fdStream.ts"
+import { spanPath } from "./internal/unix/address.ts"
 import type { Listener } from "./Listener.ts"
 import type {
   BrokenResource,
@@ -42,7 +43,6 @@ import * as Network from "./Network.ts"
 import type * as SocketAddress from "./SocketAddress.ts"
 import * as SocketStream from "./SocketStream.ts"
 import type { UnixAddressInput } from "./Unix.ts"
-import * as Unix from "./Unix.ts"
 
 /**
  * A descriptor received with {@link FdStream.receiveFds}. It belongs to the
@@ -251,7 +251,7 @@ export const connect = (
 ): Effect.Effect<FdStream, ConnectFailed | InvalidArgument | Unsupported, Scope.Scope | Network.Network> =>
   fdStream
     .connect(options)
-    .pipe(Effect.withSpan("netfx.FdPassing.connect", { attributes: { path: Unix.spanPath(options) } }))
+    .pipe(Effect.withSpan("netfx.FdPassing.connect", { attributes: { path: spanPath(options) } }))
 
 /**
  * An fd-passing listener: an ordinary `Listener` (`accept`, `serve`,
@@ -347,9 +347,7 @@ export interface ListenOptions {
 export const listen = (
   options: ListenOptions,
 ): Effect.Effect<FdListener, ListenFailed | InvalidArgument | Unsupported, Scope.Scope | Network.Network> =>
-  fdStream
-    .listen(options)
-    .pipe(Effect.withSpan("netfx.FdPassing.listen", { attributes: { path: Unix.spanPath(options) } }))
+  fdStream.listen(options).pipe(Effect.withSpan("netfx.FdPassing.listen", { attributes: { path: spanPath(options) } }))
 
 /**
  * A connected pair of fd-passing Unix stream sockets (`socketpair`), e.g.

@@ -11,6 +11,7 @@ import type { RawListener } from "./Driver.ts"
 import { bindAll } from "./internal/bind.ts"
 import { connectAddresses, withConnectTimeout } from "./internal/connect.ts"
 import * as internalListener from "./internal/listener.ts"
+import * as internalTls from "./internal/tls.ts"
 import { secureListeners } from "./internal/tlsListener.ts"
 import * as validate from "./internal/validate.ts"
 import type { Listener } from "./Listener.ts"
@@ -26,7 +27,7 @@ import * as Network from "./Network.ts"
 import * as Resolver from "./Resolver.ts"
 import * as SocketAddress from "./SocketAddress.ts"
 import * as SocketStream from "./SocketStream.ts"
-import * as Tls from "./Tls.ts"
+import type * as Tls from "./Tls.ts"
 
 /**
  * Options of {@link connect}.
@@ -142,12 +143,12 @@ export const connect = (
     if (options.happyEyeballsDelay !== undefined) {
       yield* validate.nonNegativeDuration("happyEyeballsDelay", options.happyEyeballsDelay)
     }
-    const keepAliveMillis = yield* keepAliveOf(options.keepAlive)
+    const keepAlive = yield* keepAliveOf(options.keepAlive)
     const timeout =
       options.timeout === undefined ? undefined : yield* validate.positiveDuration("timeout", options.timeout)
     const tcp = yield* Network.driver("tcp", "TCP")
     const tls = options.tls === undefined || options.tls === false ? undefined : options.tls
-    const tlsDriver = tls === undefined ? undefined : yield* Tls.driver
+    const tlsDriver = tls === undefined ? undefined : yield* internalTls.driver
     const network = yield* Network.Network
     // a numeric local address binds one family: only addresses of that family can connect from it
     const localFamily = options.localHost === undefined ? 0 : SocketAddress.numericFamily(options.localHost)
@@ -165,8 +166,8 @@ export const connect = (
               localHost: options.localHost,
               localPort,
               noDelay: options.noDelay ?? true,
-              keepAlive: keepAliveMillis !== undefined,
-              keepAliveInitialDelayMillis: keepAliveMillis ?? 0,
+              keepAlive: keepAlive !== undefined,
+              keepAliveInitialDelay: keepAlive ?? Duration.zero,
             })
             .pipe(
               Effect.tapError((e) =>
@@ -180,7 +181,7 @@ export const connect = (
       )
       return tlsDriver === undefined || tls === undefined
         ? raw
-        : yield* Tls.clientHandshake(tlsDriver, raw, Tls.clientRequest(host, tls))
+        : yield* internalTls.clientHandshake(tlsDriver, raw, internalTls.clientRequest(host, tls))
     })
     const raw =
       timeout === undefined
@@ -192,12 +193,15 @@ export const connect = (
     return yield* SocketStream.makeScoped(raw, streamOptions)
   }).pipe(Effect.withSpan("netfx.Tcp.connect", { attributes: { host: options.host, port: options.port } }))
 
-const keepAliveOf = (value: unknown): Effect.Effect<number | undefined, InvalidArgument> =>
+/** SO_KEEPALIVE off (`undefined`), or on with this idle time (zero: the system's), in whole milliseconds. */
+const keepAliveOf = (value: unknown): Effect.Effect<Duration.Duration | undefined, InvalidArgument> =>
   value === undefined || value === false
     ? Effect.succeed(undefined)
     : value === true
-      ? Effect.succeed(0)
-      : Effect.map(validate.nonNegativeDuration("keepAlive", value), (d) => Math.round(Duration.toMillis(d)))
+      ? Effect.succeed(Duration.zero)
+      : Effect.map(validate.nonNegativeDuration("keepAlive", value), (d) =>
+          Duration.millis(Math.round(Duration.toMillis(d))),
+        )
 
 const resolveStream = (
   resolver: Network.NetworkService["resolver"],
@@ -327,14 +331,14 @@ export const listen = (
           ipv6Only,
           noDelay: options.noDelay ?? true,
           keepAlive: keepAlive !== false,
-          keepAliveInitialDelayMillis: typeof keepAlive === "boolean" ? 0 : Duration.toMillis(keepAlive),
+          keepAliveInitialDelay: typeof keepAlive === "boolean" ? Duration.zero : keepAlive,
         }),
       { wildcard },
     )
     const secured =
       options.tls === undefined
         ? raws
-        : yield* secureListeners(raws, yield* Tls.driver, yield* Tls.validateServer(options.tls))
+        : yield* secureListeners(raws, yield* internalTls.driver, yield* internalTls.validateServer(options.tls))
     return yield* internalListener.make(secured, {
       backlog,
       ...(options.highWaterMark === undefined ? {} : { streamOptions: { highWaterMark: options.highWaterMark } }),

@@ -363,37 +363,6 @@ export interface ConnectedUdpSocket
     Datagram.ConnectedDatagramSocket<SocketAddress.Ipv4 | SocketAddress.Ipv6> {}
 
 // ---------------------------------------------------------------------------
-// driver
-// ---------------------------------------------------------------------------
-
-/**
- * A socket option core asks a runtime to set.
- *
- * @example
- * ```ts
- * import type { Udp } from "@netfx/core"
- *
- * const join: Udp.UdpOption = { _tag: "JoinGroup", group: "239.255.255.250", interface: "192.168.1.10" }
- * const hops: Udp.UdpOption = { _tag: "MulticastTtl", ttl: 4 }
- * ```
- *
- * @since 0.1.0
- * @category driver
- */
-export type UdpOption =
-  | { readonly _tag: "Broadcast"; readonly enabled: boolean }
-  | { readonly _tag: "Ttl"; readonly ttl: number }
-  | { readonly _tag: "MulticastTtl"; readonly ttl: number }
-  | { readonly _tag: "MulticastLoopback"; readonly enabled: boolean }
-  | { readonly _tag: "MulticastInterface"; readonly address: string }
-  | {
-      readonly _tag: "JoinGroup" | "LeaveGroup"
-      readonly group: string
-      readonly interface?: string | undefined
-      readonly source?: string | undefined
-    }
-
-// ---------------------------------------------------------------------------
 // constructors
 // ---------------------------------------------------------------------------
 

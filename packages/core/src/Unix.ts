@@ -19,13 +19,13 @@
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type { FsSync, UnixDriver } from "./Driver.ts"
 import { withConnectTimeout } from "./internal/connect.ts"
 import * as internalListener from "./internal/listener.ts"
+import { spanPath, toUnixAddress } from "./internal/unix/address.ts"
+import { bindAt, validateMode } from "./internal/unix/socketFile.ts"
 import * as validate from "./internal/validate.ts"
 import type { Listener } from "./Listener.ts"
-import type { NativeAddon, NativeBinding } from "./NativeDriver.ts"
-import { ConnectFailed, InvalidArgument, ListenFailed, type Unsupported } from "./NetError.ts"
+import type { ConnectFailed, InvalidArgument, ListenFailed, Unsupported } from "./NetError.ts"
 import * as Network from "./Network.ts"
 import * as SocketAddress from "./SocketAddress.ts"
 import * as SocketStream from "./SocketStream.ts"
@@ -46,112 +46,6 @@ import * as SocketStream from "./SocketStream.ts"
  * @category models
  */
 export type UnixAddressInput = string | SocketAddress.UnixPath | SocketAddress.UnixAbstract
-
-/**
- * What a path in the file system currently is, as a driver reports it.
- *
- * @example
- * ```ts
- * import * as Driver from "@netfx/core/Driver"
- * import { Unix } from "@netfx/core"
- * import { Effect } from "effect"
- * import * as fs from "node:fs"
- * import * as assert from "node:assert"
- *
- * const kind: Unix.PathKind = Effect.runSync(Driver.makePathOps(fs).pathKind("/nonexistent/app.sock"))
- * assert.strictEqual(kind._tag, "Missing")
- * ```
- *
- * @since 0.1.0
- * @category driver
- */
-export type PathKind =
-  | { readonly _tag: "Missing" }
-  | { readonly _tag: "Socket"; readonly ino: number }
-  | { readonly _tag: "Other"; readonly kind: string }
-
-/**
- * Runs a runtime's listener `close` while keeping its socket file: libuv
- * (Node) and Bun unlink a listener's path when it closes, but whether the
- * file goes is core's decision (`removeOnClose`). The file is kept through
- * a temporary hard link and put back, never replacing a newer socket that
- * somebody bound at the path meanwhile. Abstract names have no file.
- *
- * @example
- * ```ts
- * import { SocketAddress, Unix } from "@netfx/core"
- * import * as fs from "node:fs"
- *
- * Unix.closeKeepingFile(fs, SocketAddress.unixPath("/tmp/app.sock"), () => {
- *   // server.close()
- * })
- * ```
- *
- * @since 0.1.0
- * @category driver
- */
-export const closeKeepingFile = (
-  fs: FsSync,
-  address: SocketAddress.UnixPath | SocketAddress.UnixAbstract,
-  close: () => void,
-): void => {
-  if (address._tag !== "UnixPath") {
-    close()
-    return
-  }
-  const path = address.path
-  const keep = `${path}.netfx-${process.pid}-${Date.now()}`
-  let linked = false
-  try {
-    fs.linkSync(path, keep)
-    linked = true
-  } catch {
-    // the file is gone or the directory is not writable: nothing to keep
-  }
-  close()
-  if (!linked) return
-  try {
-    fs.linkSync(keep, path) // never replaces a newer socket at the path
-  } catch {
-    // somebody bound the path meanwhile: theirs wins
-  }
-  try {
-    fs.unlinkSync(keep)
-  } catch {
-    // nothing left to clean
-  }
-}
-
-/** The kernel limit of `sun_path` (108 bytes including the NUL for paths). */
-const SUN_PATH_MAX = 108
-
-/** @internal */
-export const toAddress = (
-  argument: string,
-  input: UnixAddressInput,
-): Effect.Effect<SocketAddress.UnixPath | SocketAddress.UnixAbstract, InvalidArgument> => {
-  const address = typeof input === "string" ? SocketAddress.unixPath(input) : input
-  if (
-    typeof address !== "object" ||
-    address === null ||
-    (address._tag !== "UnixPath" && address._tag !== "UnixAbstract")
-  )
-    return Effect.fail(
-      new InvalidArgument({ argument, reason: "must be a path or a Unix SocketAddress", value: input }),
-    )
-  const name = address._tag === "UnixPath" ? address.path : address.name
-  // paths need a terminating NUL, abstract names a leading one
-  const limit = SUN_PATH_MAX - 1
-  if (typeof name !== "string" || name.includes("\0"))
-    return Effect.fail(new InvalidArgument({ argument, reason: "must not contain NUL bytes", value: input }))
-  if (address._tag === "UnixPath" && name.length === 0)
-    return Effect.fail(new InvalidArgument({ argument, reason: "must be a non-empty path", value: input }))
-  if (new TextEncoder().encode(name).length > limit)
-    return Effect.fail(
-      new InvalidArgument({ argument, reason: `is longer than the kernel's limit of ${limit} bytes`, value: input }),
-    )
-  return Effect.succeed(address)
-}
 
 /**
  * Options of {@link connect}: the address as `path`, shaped like
@@ -221,7 +115,7 @@ export const connect = (
   Scope.Scope | Network.Network
 > =>
   Effect.gen(function* () {
-    const address = yield* toAddress("path", options.path)
+    const address = yield* toUnixAddress("path", options.path)
     if (options.highWaterMark !== undefined) yield* validate.positiveInt("highWaterMark", options.highWaterMark)
     const timeout =
       options.timeout === undefined ? undefined : yield* validate.positiveDuration("timeout", options.timeout)
@@ -238,15 +132,6 @@ export const connect = (
       options.highWaterMark === undefined ? undefined : { highWaterMark: options.highWaterMark },
     )
   }).pipe(Effect.withSpan("netfx.Unix.connect", { attributes: { path: spanPath(options) } }))
-
-/** @internal The path for a span attribute (whatever the caller passed, printable). */
-export const spanPath = (options: { readonly path?: unknown } | undefined): string => {
-  const path = options?.path
-  if (typeof path === "string") return path
-  return typeof path === "object" && path !== null && "_tag" in path
-    ? SocketAddress.format(path as SocketAddress.SocketAddress)
-    : String(path)
-}
 
 /**
  * Options of {@link listen}.
@@ -283,9 +168,6 @@ export interface ListenOptions {
   /** Read-ahead bound for accepted connections (default 65536 bytes). */
   readonly highWaterMark?: number
 }
-
-const listenFailed = (address: SocketAddress.UnixPath | SocketAddress.UnixAbstract, code: string, syscall: string) =>
-  new ListenFailed({ address, code, syscall })
 
 /**
  * Binds and listens on a Unix stream socket.
@@ -328,7 +210,7 @@ export const listen = (
   options: ListenOptions,
 ): Effect.Effect<Listener, ListenFailed | InvalidArgument | Unsupported, Scope.Scope | Network.Network> =>
   Effect.gen(function* () {
-    const address = yield* toAddress("path", options.path)
+    const address = yield* toUnixAddress("path", options.path)
     const backlog = yield* validate.positiveInt("backlog", options.backlog ?? internalListener.DEFAULT_BACKLOG)
     if (options.highWaterMark !== undefined) yield* validate.positiveInt("highWaterMark", options.highWaterMark)
     yield* validateMode(options.mode)
@@ -347,167 +229,3 @@ export const listen = (
       ...(options.highWaterMark === undefined ? {} : { streamOptions: { highWaterMark: options.highWaterMark } }),
     })
   }).pipe(Effect.withSpan("netfx.Unix.listen", { attributes: { path: spanPath(options) } }))
-
-/**
- * Binds at a Unix address with netfx's path rules: a stale socket file is
- * replaced, a live one is not stolen, other files are left alone; applies
- * `mode` and registers the removal of the socket file.
- *
- * @internal
- */
-export const bindAt = <A>(
-  unix: UnixDriver,
-  address: SocketAddress.UnixPath | SocketAddress.UnixAbstract,
-  bindOnce: Effect.Effect<A, ListenFailed, Scope.Scope>,
-  probe: Effect.Effect<"alive" | "stale" | "unknown">,
-  options: { readonly mode?: number | undefined; readonly removeOnClose?: boolean | undefined },
-): Effect.Effect<A, ListenFailed, Scope.Scope> =>
-  Effect.gen(function* () {
-    const bound = yield* Effect.catchTag(bindOnce, "ListenFailed", (error) => {
-      if (error.code !== "EADDRINUSE" || address._tag !== "UnixPath") return Effect.fail(error)
-      return Effect.flatMap(unix.pathKind(address.path), (kind) => {
-        if (kind._tag !== "Socket") return Effect.fail(error)
-        // A socket file: is anybody using it?
-        return Effect.flatMap(probe, (state) => {
-          if (state === "alive") return Effect.fail(listenFailed(address, "EADDRINUSE", "bind"))
-          if (state !== "stale") return Effect.fail(error)
-          return Effect.zipRight(unix.unlink(address.path), bindOnce)
-        })
-      })
-    })
-    if (address._tag === "UnixPath") {
-      const created = yield* unix.pathKind(address.path)
-      if (options.removeOnClose ?? true) {
-        yield* Effect.addFinalizer(() =>
-          Effect.flatMap(unix.pathKind(address.path), (now) =>
-            now._tag === "Socket" && created._tag === "Socket" && now.ino === created.ino
-              ? unix.unlink(address.path)
-              : Effect.void,
-          ),
-        )
-      }
-      if (options.mode !== undefined) yield* unix.chmod(address.path, options.mode)
-    }
-    return bound
-  })
-
-/** @internal */
-export const validateMode = (mode: number | undefined): Effect.Effect<void, InvalidArgument> =>
-  mode !== undefined && !(Number.isInteger(mode) && mode >= 0 && mode <= 0o7777)
-    ? Effect.fail(
-        new InvalidArgument({ argument: "mode", reason: "must be permission bits in 0..0o7777", value: mode }),
-      )
-    : Effect.void
-
-/** @internal */
-export const connectFailed = (
-  address: SocketAddress.UnixPath | SocketAddress.UnixAbstract,
-  code: string,
-  syscall: string | undefined,
-  cause: unknown,
-): ConnectFailed =>
-  new ConnectFailed({ host: SocketAddress.format(address), port: -1, attempts: [{ address, code, syscall, cause }] })
-
-/**
- * Runs `use` with a Unix stream socket the `@netfx/native` addon opened and
- * connected to `address` with its exact length (so abstract names reach
- * every other program; node:net before Node 22 pads them to 108 bytes).
- * The descriptor belongs to the Scope until `use` succeeds, which hands it
- * to the runtime; a full backlog (EAGAIN) is retried with a short, growing
- * delay. For runtime drivers.
- *
- * @internal
- */
-export const connectNative = <A, E>(
-  addon: NativeAddon,
-  binding: NativeBinding,
-  address: SocketAddress.UnixPath | SocketAddress.UnixAbstract,
-  use: (fd: number) => Effect.Effect<A, E, Scope.Scope>,
-): Effect.Effect<A, ConnectFailed | E, Scope.Scope> =>
-  withNativeFd(
-    binding,
-    () => binding.socket(binding.constants.SOCK_STREAM as number),
-    (code) => connectFailed(address, code, "socket", undefined),
-    (fd) =>
-      Effect.gen(function* () {
-        const [name, abstract] = nativeName(address)
-        let delay = 5
-        while (true) {
-          const r = binding.connect(fd, name, abstract)
-          if (r >= 0) return
-          const code = addon.errnoName(r)
-          if (code !== "EAGAIN") return yield* Effect.fail(connectFailed(address, code, "connect", undefined))
-          // the listener's backlog is full; Linux has no readiness for "room again"
-          yield* Effect.sleep(delay)
-          delay = Math.min(delay * 2, 100)
-        }
-      }),
-    addon,
-    use,
-  )
-
-/**
- * Runs `use` with a Unix stream socket the `@netfx/native` addon opened,
- * bound to `address` with its exact length and set listening. The
- * descriptor belongs to the Scope until `use` succeeds. For runtime drivers
- * whose own bind mangles abstract names.
- *
- * @internal
- */
-export const listenNative = <A, E>(
-  addon: NativeAddon,
-  binding: NativeBinding,
-  address: SocketAddress.UnixPath | SocketAddress.UnixAbstract,
-  backlog: number,
-  use: (fd: number) => Effect.Effect<A, E, Scope.Scope>,
-): Effect.Effect<A, ListenFailed | E, Scope.Scope> =>
-  withNativeFd(
-    binding,
-    () => binding.socket(binding.constants.SOCK_STREAM as number),
-    (code) => new ListenFailed({ address, code, syscall: "socket" }),
-    (fd) => {
-      const [name, abstract] = nativeName(address)
-      const bound = binding.bind(fd, name, abstract)
-      if (bound < 0) return Effect.fail(new ListenFailed({ address, code: addon.errnoName(bound), syscall: "bind" }))
-      const listening = binding.listen(fd, backlog)
-      if (listening < 0)
-        return Effect.fail(new ListenFailed({ address, code: addon.errnoName(listening), syscall: "listen" }))
-      return Effect.void
-    },
-    addon,
-    use,
-  )
-
-const nativeName = (address: SocketAddress.UnixPath | SocketAddress.UnixAbstract): readonly [string, boolean] =>
-  address._tag === "UnixPath" ? [address.path, false] : [address.name, true]
-
-const withNativeFd = <A, E, E2>(
-  binding: NativeBinding,
-  open: () => number,
-  openFailed: (code: string) => E2,
-  prepare: (fd: number) => Effect.Effect<void, E2>,
-  addon: NativeAddon,
-  use: (fd: number) => Effect.Effect<A, E, Scope.Scope>,
-): Effect.Effect<A, E | E2, Scope.Scope> =>
-  Effect.gen(function* () {
-    const fd = open()
-    if (fd < 0) return yield* Effect.fail(openFailed(addon.errnoName(fd)))
-    let owned = true
-    const release = Effect.sync(() => {
-      if (owned) binding.close(fd)
-      owned = false
-    })
-    yield* Effect.addFinalizer(() => release)
-    yield* Effect.onError(prepare(fd), () => release)
-    // handing over must not be cut short: either the runtime owns it or we close it
-    return yield* Effect.uninterruptible(
-      use(fd).pipe(
-        Effect.tap(() =>
-          Effect.sync(() => {
-            owned = false
-          }),
-        ),
-        Effect.onError(() => release),
-      ),
-    )
-  })

@@ -31,7 +31,7 @@ describe("Listener logging", () => {
       yield* Listener.make([fake.raw])
       const h = fake.handlers()
       for (let i = 0; i < 1000; i++)
-        h.onError({ code: "EMFILE", syscall: "accept", cause: undefined, retryInMillis: 5 })
+        h.onError({ code: "EMFILE", syscall: "accept", cause: undefined, retryIn: "5 millis" })
       // the log fibers run on the caller's runtime: let them finish
       yield* Effect.yieldNow()
       yield* Effect.sleep("10 millis")

@@ -375,7 +375,7 @@ describe("MemoryNetwork observability, ports and names", () => {
           address: SocketAddress.ipv4("10.0.0.80", 7),
           noDelay: true,
           keepAlive: false,
-          keepAliveInitialDelayMillis: 0,
+          keepAliveInitialDelay: 0,
         })
         const drained = yield* Deferred.make<void>()
         const ignore = () => {}

@@ -5,6 +5,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as TestClock from "effect/TestClock"
+import * as Driver from "../src/Driver.ts"
 import { ResolveFailed } from "../src/NetError.ts"
 import * as Resolver from "../src/Resolver.ts"
 import * as SocketAddress from "../src/SocketAddress.ts"
@@ -352,7 +353,7 @@ describe("Resolver service names", () => {
           throw new Error("no lookup expected")
         },
       }
-      const system = Resolver.makeSystem(dns as unknown as Parameters<typeof Resolver.makeSystem>[0], () => {
+      const system = Driver.makeSystemResolver(dns as unknown as Driver.DnsModule, () => {
         reads++
         return Promise.resolve("# local services\nmyapp 9999/tcp app-alias # comment\nhttps 8443/tcp\n")
       })
@@ -360,7 +361,7 @@ describe("Resolver service names", () => {
       assert.deepStrictEqual(view(yield* Resolver.lookup(system, "127.0.0.1", "app-alias")), ["127.0.0.1:9999 stream"])
       assert.deepStrictEqual(view(yield* Resolver.lookup(system, "127.0.0.1", "https")), ["127.0.0.1:8443 stream"])
       assert.strictEqual(reads, 1)
-      const unreadable = Resolver.makeSystem(dns as unknown as Parameters<typeof Resolver.makeSystem>[0], () =>
+      const unreadable = Driver.makeSystemResolver(dns as unknown as Driver.DnsModule, () =>
         Promise.reject(new Error("ENOENT")),
       )
       assert.deepStrictEqual(view(yield* Resolver.lookup(unreadable, "127.0.0.1", "ssh")), ["127.0.0.1:22 stream"])

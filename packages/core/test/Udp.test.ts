@@ -20,7 +20,7 @@ interface Fake {
   held: Array<() => void>
   holdSends: boolean
   sendError: string | undefined
-  options: Array<Udp.UdpOption>
+  options: Array<Driver.UdpOption>
   closed: number
 }
 

@@ -355,7 +355,7 @@ export const nativeContract = (env: NativeEnvironment): void => {
   })
 
   // the options are read back from the kernel's sockets
-  describe.skipIf(!kernel)(`socket options on accepted TCP connections on ${env.name}`, () => {
+  describe.skipIf(!kernel)(`TCP socket options, read back from the kernel, on ${env.name}`, () => {
     it.live("keepAlive on Tcp.listen sets SO_KEEPALIVE (and TCP_KEEPIDLE) on accepted connections", () =>
       Effect.gen(function* () {
         const SOL_SOCKET = 1
@@ -375,6 +375,21 @@ export const nativeContract = (env: NativeEnvironment): void => {
         assert.strictEqual(yield* FdPassing.getSocketOption(on.fd as number, 6, TCP_KEEPIDLE), 45)
         const bad = yield* Effect.flip(Tcp.listen({ host: "127.0.0.1", port: 0, keepAlive: "forever" as never }))
         assert.strictEqual(bad._tag, "InvalidArgument")
+      }).pipe(run),
+    )
+
+    it.live("keepAlive on Tcp.connect sets SO_KEEPALIVE and TCP_KEEPIDLE on the client socket", () =>
+      Effect.gen(function* () {
+        const SOL_SOCKET = 1
+        const SO_KEEPALIVE = 9
+        const TCP_KEEPIDLE = 4
+        const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+        const port = SocketAddress.isIp(listener.address) ? listener.address.port : 0
+        const client = yield* Tcp.connect({ host: "127.0.0.1", port, keepAlive: "30 seconds" })
+        assert.strictEqual(yield* FdPassing.getSocketOption(client.fd as number, SOL_SOCKET, SO_KEEPALIVE), 1)
+        assert.strictEqual(yield* FdPassing.getSocketOption(client.fd as number, 6, TCP_KEEPIDLE), 30)
+        const millis = yield* Tcp.connect({ host: "127.0.0.1", port, keepAlive: 75_000 })
+        assert.strictEqual(yield* FdPassing.getSocketOption(millis.fd as number, 6, TCP_KEEPIDLE), 75)
       }).pipe(run),
     )
   })

@@ -8,6 +8,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -103,10 +104,16 @@ export const readN = (conn: SocketStream.SocketStream, n: number) =>
 /** @since 0.1.0 */
 export const echo = (conn: SocketStream.SocketStream) => SocketStream.pipe(conn, conn)
 
-/** Polls `check` until it holds (for states with no event to wait on, like descriptor counts). @since 0.1.0 */
-export const eventually = (check: () => boolean, what: string, millis = 10_000) =>
+/**
+ * Polls `check` until it holds (for states with no event to wait on, like
+ * descriptor counts), for at most `within` (default 10 seconds); dies with
+ * `what` when it never does.
+ *
+ * @since 0.1.0
+ */
+export const eventually = (check: () => boolean, what: string, within: Duration.DurationInput = "10 seconds") =>
   Effect.suspend(() => (check() ? Effect.void : Effect.fail(what))).pipe(
-    Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.upTo(`${millis} millis`))),
+    Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.upTo(within))),
     Effect.orDie,
   )
 

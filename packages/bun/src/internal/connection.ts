@@ -424,7 +424,7 @@ class BunServerListener<L extends BunListenerHandle> implements Driver.RawListen
         } as unknown as Bun.TCPSocketListenOptions<SocketData>) as unknown as L
       },
       report: (code, retryInMillis) =>
-        this.handlers?.onError({ code, syscall: "accept", cause: undefined, retryInMillis }),
+        this.handlers?.onError({ code, syscall: "accept", cause: undefined, retryIn: retryInMillis }),
     })
   }
 

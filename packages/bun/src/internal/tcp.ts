@@ -1,5 +1,6 @@
 import { NetError, SocketAddress } from "@netfx/core"
 import type * as Driver from "@netfx/core/Driver"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as abortConnect from "./abortConnect.ts"
@@ -79,7 +80,7 @@ export class Attempt {
     const conn = new BunConnection(socket, {
       noDelay: this.request.noDelay,
       keepAlive: this.request.keepAlive,
-      keepAliveInitialDelayMillis: this.request.keepAliveInitialDelayMillis,
+      keepAliveInitialDelayMillis: Duration.toMillis(this.request.keepAliveInitialDelay),
     })
     this.settle({ _tag: "open", conn })
   }
@@ -170,7 +171,7 @@ export const listen = (
       const conn = new BunConnection(socket, {
         noDelay: request.noDelay,
         keepAlive: request.keepAlive ?? false,
-        keepAliveInitialDelayMillis: request.keepAliveInitialDelayMillis ?? 0,
+        keepAliveInitialDelayMillis: Duration.toMillis(request.keepAliveInitialDelay ?? 0),
       })
       // reset before it was accepted: the system no longer knows the peer, but it was TCP
       const mutable = conn as unknown as {

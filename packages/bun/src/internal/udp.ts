@@ -1,4 +1,4 @@
-import { NetError, SocketAddress, type Udp } from "@netfx/core"
+import { NetError, SocketAddress } from "@netfx/core"
 import * as Driver from "@netfx/core/Driver"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -107,7 +107,7 @@ class BunUdpSocket implements Driver.RawUdpSocket {
     }
   }
 
-  setOption(option: Udp.UdpOption): NetError.OperationFailed | NetError.Unsupported | undefined {
+  setOption(option: Driver.UdpOption): NetError.OperationFailed | NetError.Unsupported | undefined {
     return Driver.applyOption(this.socket, option, this.localAddress)
   }
 

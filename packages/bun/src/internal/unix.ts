@@ -1,5 +1,5 @@
 import * as fs from "node:fs"
-import { NetError, SocketAddress, Unix as UnixCore } from "@netfx/core"
+import { NetError, SocketAddress } from "@netfx/core"
 import * as Driver from "@netfx/core/Driver"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -42,7 +42,7 @@ export const connect = (
   const binding = addon.binding
   if (binding === undefined) return connectWithBun(address)
   return Effect.acquireRelease(
-    UnixCore.connectNative(addon, binding, address, (fd) => adopt(fd, address)),
+    Driver.connectUnixNative(addon, binding, address, (fd) => adopt(fd, address)),
     (conn) => Effect.sync(() => conn.close()),
   )
 }
@@ -65,7 +65,7 @@ const adopt = (fd: number, address: UnixAddress): Effect.Effect<BunConnection, N
     } as unknown as Bun.TCPSocketConnectOptions<SocketData>).catch((error: unknown) => {
       if (conn !== undefined) return
       const { code, syscall } = NetError.errnoOf(error)
-      resume(Effect.fail(UnixCore.connectFailed(address, code, syscall, error)))
+      resume(Effect.fail(Driver.unixConnectFailed(address, code, syscall, error)))
     })
   })
 
@@ -132,7 +132,7 @@ const connectWithBun = (
     })
     if ("error" in result) {
       const { code, syscall } = NetError.errnoOf(result.error)
-      return yield* Effect.fail(UnixCore.connectFailed(address, code, syscall, result.error))
+      return yield* Effect.fail(Driver.unixConnectFailed(address, code, syscall, result.error))
     }
     const conn = withAddresses(new BunConnection(result.socket, { noDelay: false }), unnamed, address)
     state.conn = conn
@@ -158,7 +158,7 @@ export const listen = (request: {
     addressOf: () => address,
     wrap: (socket) => withAddresses(new BunConnection(socket, { noDelay: false }), address, unnamed),
     // the runtime unlinks the socket file on close; core decides (`removeOnClose`)
-    stop: (listener) => UnixCore.closeKeepingFile(fs, address, () => listener.stop(false)),
+    stop: (listener) => Driver.closeKeepingFile(fs, address, () => listener.stop(false)),
   })
 }
 

@@ -18,12 +18,13 @@ import {
 } from "../NetError.ts"
 import * as Network from "../Network.ts"
 import * as SocketAddress from "../SocketAddress.ts"
-import * as Unix from "../Unix.ts"
 import { concatBytes } from "./bytes.ts"
 import { withConnectTimeout } from "./connect.ts"
 import { ListenerImpl } from "./listener.ts"
 import { EV_READ, EV_WRITE, NativeSocket, nameOf, requireBinding, toAddress } from "./nativeSocket.ts"
 import { ListenerTypeId, TypeId } from "./typeId.ts"
+import { connectFailed, toUnixAddress } from "./unix/address.ts"
+import { bindAt, validateMode } from "./unix/socketFile.ts"
 import * as validate from "./validate.ts"
 
 type UnixAddress = SocketAddress.UnixPath | SocketAddress.UnixAbstract
@@ -316,7 +317,7 @@ export const connect = (
   options: ConnectOptions,
 ): Effect.Effect<FdStream, ConnectFailed | InvalidArgument | Unsupported, Scope.Scope | Network.Network> =>
   Effect.gen(function* () {
-    const address = yield* Unix.toAddress("path", options.path)
+    const address = yield* toUnixAddress("path", options.path)
     const timeout =
       options.timeout === undefined ? undefined : yield* validate.positiveDuration("timeout", options.timeout)
     const attempt = connectTo(address)
@@ -334,7 +335,7 @@ const connectTo = (
   Effect.gen(function* () {
     const { native, binding } = yield* nativeOf(FEATURE)
     const fd = binding.socket(binding.constants.SOCK_STREAM as number)
-    if (fd < 0) return yield* Effect.fail(Unix.connectFailed(address, native.addon.errnoName(fd), "socket", undefined))
+    if (fd < 0) return yield* Effect.fail(connectFailed(address, native.addon.errnoName(fd), "socket", undefined))
     const socket = yield* streamSocket(native, fd)
     const [name, abstract] = nameOf(address)
     // A Unix connect completes at once or fails, except EAGAIN: the
@@ -353,10 +354,10 @@ const connectTo = (
           binding.constants.SO_ERROR as number,
         )
         if (e !== 0 || v !== 0)
-          return yield* Effect.fail(Unix.connectFailed(address, native.addon.errnoName(e || v), "connect", undefined))
+          return yield* Effect.fail(connectFailed(address, native.addon.errnoName(e || v), "connect", undefined))
         break
       }
-      if (code !== "EAGAIN") return yield* Effect.fail(Unix.connectFailed(address, code, "connect", undefined))
+      if (code !== "EAGAIN") return yield* Effect.fail(connectFailed(address, code, "connect", undefined))
       yield* Effect.sleep(delay)
       delay = Math.min(delay * 2, 100)
     }
@@ -493,9 +494,9 @@ export const listen = (
   options: ListenOptions,
 ): Effect.Effect<FdListener, ListenFailed | InvalidArgument | Unsupported, Scope.Scope | Network.Network> =>
   Effect.gen(function* () {
-    const address = yield* Unix.toAddress("path", options.path)
+    const address = yield* toUnixAddress("path", options.path)
     const backlog = yield* validate.positiveInt("backlog", options.backlog ?? 511)
-    yield* Unix.validateMode(options.mode)
+    yield* validateMode(options.mode)
     const { native, binding } = yield* nativeOf(FEATURE)
     const network = yield* Network.Network
     const fd = binding.socket(binding.constants.SOCK_STREAM as number)
@@ -517,7 +518,7 @@ export const listen = (
       if (r === 0 || native.addon.errnoName(r) === "EAGAIN") return "alive" as const
       return native.addon.errnoName(r) === "ECONNREFUSED" ? ("stale" as const) : ("unknown" as const)
     })
-    if (network.unix !== undefined) yield* Unix.bindAt(network.unix, address, bindOnce, probe, options)
+    if (network.unix !== undefined) yield* bindAt(network.unix, address, bindOnce, probe, options)
     else yield* bindOnce
     const r = binding.listen(fd, backlog)
     if (r < 0)

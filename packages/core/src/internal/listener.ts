@@ -166,7 +166,7 @@ export class ListenerImpl implements Listener {
         }
       },
       onError: (error) => {
-        const retry = error.retryInMillis
+        const retry = error.retryIn === undefined ? undefined : Duration.toMillis(error.retryIn)
         this.acceptFailed.report(Date.now(), (occurrences) =>
           this.log(
             Effect.logWarning(

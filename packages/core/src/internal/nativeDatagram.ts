@@ -16,7 +16,7 @@ import {
 } from "../NetError.ts"
 import * as Network from "../Network.ts"
 import * as SocketAddress from "../SocketAddress.ts"
-import * as Unix from "../Unix.ts"
+import type { UnixAddressInput } from "../Unix.ts"
 import type {
   BindOptions,
   ConnectedUnixDatagramSocket,
@@ -27,6 +27,8 @@ import type {
 } from "../UnixDatagram.ts"
 import { EV_READ, EV_WRITE, NativeSocket, nameOf, requireBinding, toAddress } from "./nativeSocket.ts"
 import { endOnClose } from "./udp.ts"
+import { connectFailed, toUnixAddress } from "./unix/address.ts"
+import { bindAt, validateMode } from "./unix/socketFile.ts"
 
 /** How long one worker-thread blocking sendto may sleep before netfx checks for interruption. */
 const SEND_WAIT_MILLIS = 250
@@ -213,8 +215,8 @@ class UnixDatagramImpl {
     })
   }
 
-  sendTo(data: Uint8Array, to: Unix.UnixAddressInput): Effect.Effect<void, SendError> {
-    return Effect.flatMap(Unix.toAddress("to", to), (address) => this.send(data, address))
+  sendTo(data: Uint8Array, to: UnixAddressInput): Effect.Effect<void, SendError> {
+    return Effect.flatMap(toUnixAddress("to", to), (address) => this.send(data, address))
   }
 
   get close(): Effect.Effect<void> {
@@ -263,16 +265,16 @@ const listenFailed = (address: UnixAddress, code: string) => new ListenFailed({ 
 /** @internal */
 const open = (
   options: BindOptions,
-  remote: Unix.UnixAddressInput | undefined,
+  remote: UnixAddressInput | undefined,
 ): Effect.Effect<
   UnixDatagramImpl,
   ListenFailed | ConnectFailed | InvalidArgument | Unsupported,
   Scope.Scope | Network.Network
 > =>
   Effect.gen(function* () {
-    const local = options.path === undefined ? undefined : yield* Unix.toAddress("path", options.path)
-    const peer = remote === undefined ? undefined : yield* Unix.toAddress("path", remote)
-    yield* Unix.validateMode(options.mode)
+    const local = options.path === undefined ? undefined : yield* toUnixAddress("path", options.path)
+    const peer = remote === undefined ? undefined : yield* toUnixAddress("path", remote)
+    yield* validateMode(options.mode)
     const native = yield* Network.driver("native", "Unix datagram sockets")
     const { binding } = yield* requireBinding(native.addon, "Unix datagram sockets")
     const network = yield* Network.Network
@@ -294,13 +296,7 @@ const open = (
         return r < 0 ? Effect.fail(listenFailed(local, native.addon.errnoName(r))) : Effect.void
       })
       if (network.unix !== undefined) {
-        yield* Unix.bindAt(
-          network.unix,
-          local,
-          bindOnce,
-          probeDatagram(binding, native.addon.errnoName, local),
-          options,
-        )
+        yield* bindAt(network.unix, local, bindOnce, probeDatagram(binding, native.addon.errnoName, local), options)
       } else {
         yield* bindOnce
       }
@@ -308,7 +304,7 @@ const open = (
     if (peer !== undefined) {
       const [name, abstract] = nameOf(peer)
       const r = binding.connect(socket.fd, name, abstract)
-      if (r < 0) return yield* Effect.fail(Unix.connectFailed(peer, native.addon.errnoName(r), "connect", undefined))
+      if (r < 0) return yield* Effect.fail(connectFailed(peer, native.addon.errnoName(r), "connect", undefined))
     }
     const named = binding.getsockname(socket.fd)
     const address = typeof named === "number" ? (local ?? SocketAddress.unixPath("")) : toAddress(named)

@@ -4,7 +4,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Datagram from "../Datagram.ts"
-import type { RawUdpSocket, UdpHandlers } from "../Driver.ts"
+import type { RawUdpSocket, UdpHandlers, UdpOption } from "../Driver.ts"
 import {
   BusyResource,
   ClosedResource,
@@ -27,7 +27,6 @@ import type {
   OptionError,
   OverflowPolicy,
   SendError,
-  UdpOption,
   UdpSocket,
 } from "../Udp.ts"
 import * as validate from "./validate.ts"

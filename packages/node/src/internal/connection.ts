@@ -246,7 +246,7 @@ export const listenServer = (
  * A listening `net.Server` as a RawListener: each connection is wrapped by
  * `wrap` and handed to core (closed at once when nobody listens any more);
  * accept errors are reported and the server keeps listening. `stop` closes
- * the server (a Unix listener keeps its socket file, see `Unix.closeKeepingFile`).
+ * the server (a Unix listener keeps its socket file, see `Driver.closeKeepingFile`).
  *
  * @internal
  */
@@ -288,7 +288,7 @@ export class NodeServerListener implements Driver.RawListener {
       },
       relisten: (fd) => this.server.listen({ fd } as net.ListenOptions),
       report: (code, retryInMillis) =>
-        this.handlers?.onError({ code, syscall: "accept", cause: undefined, retryInMillis }),
+        this.handlers?.onError({ code, syscall: "accept", cause: undefined, retryIn: retryInMillis }),
     })
   }
 

@@ -1,6 +1,7 @@
 import * as net from "node:net"
 import { NetError, SocketAddress } from "@netfx/core"
 import * as Driver from "@netfx/core/Driver"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { addressOf, connectSocket, listenServer, NodeConnection, NodeServerListener } from "./connection.ts"
 import * as native from "./native.ts"
@@ -21,7 +22,7 @@ export const connect = (
       allowHalfOpen: true,
       noDelay: request.noDelay,
       keepAlive: request.keepAlive,
-      keepAliveInitialDelay: request.keepAliveInitialDelayMillis,
+      keepAliveInitialDelay: Duration.toMillis(request.keepAliveInitialDelay),
     }
     if (request.localHost !== undefined) options.localAddress = request.localHost
     if (request.localPort !== undefined) options.localPort = request.localPort
@@ -49,7 +50,7 @@ const listenerOf = (server: net.Server, request: Driver.ListenRequest): Driver.R
     address,
     (socket) => {
       const conn = new NodeConnection(socket)
-      if (request.keepAlive === true) socket.setKeepAlive(true, request.keepAliveInitialDelayMillis ?? 0)
+      if (request.keepAlive === true) socket.setKeepAlive(true, Duration.toMillis(request.keepAliveInitialDelay ?? 0))
       // reset before it was accepted: the system no longer knows the peer, but it was TCP
       if (conn.localAddress._tag === "UnixPath") conn.localAddress = address
       if (conn.remoteAddress._tag === "UnixPath") conn.remoteAddress = SocketAddress.unspecified(address)

@@ -1,5 +1,5 @@
 import * as dgram from "node:dgram"
-import { NetError, SocketAddress, type Udp } from "@netfx/core"
+import { NetError, SocketAddress } from "@netfx/core"
 import * as Driver from "@netfx/core/Driver"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -42,7 +42,7 @@ class NodeUdpSocket implements Driver.RawUdpSocket {
       queueMicrotask(() => callback(errno(error)))
     }
   }
-  setOption(option: Udp.UdpOption): NetError.OperationFailed | NetError.Unsupported | undefined {
+  setOption(option: Driver.UdpOption): NetError.OperationFailed | NetError.Unsupported | undefined {
     return Driver.applyOption(this.socket, option, this.localAddress)
   }
   close(): void {

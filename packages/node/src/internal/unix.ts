@@ -1,7 +1,7 @@
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as nodePathModule from "node:path"
-import { NetError, SocketAddress, Unix as UnixCore } from "@netfx/core"
+import { NetError, SocketAddress } from "@netfx/core"
 import * as Driver from "@netfx/core/Driver"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -38,7 +38,7 @@ export const connect = (
   const n = nativeFor(address)
   if (n === undefined) return connectWithNode(address)
   return Effect.acquireRelease(
-    UnixCore.connectNative(n.addon, n.binding, address, (fd) =>
+    Driver.connectUnixNative(n.addon, n.binding, address, (fd) =>
       Effect.sync(() => {
         const socket = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true })
         socket.pause()
@@ -57,7 +57,7 @@ const connectWithNode = (
     { local: unnamed, remote: address },
     (error) => {
       const { code, syscall } = NetError.errnoOf(error)
-      return UnixCore.connectFailed(address, code, syscall, error)
+      return Driver.unixConnectFailed(address, code, syscall, error)
     },
     (conn) => {
       conn.fd = fdOf(conn.socket)
@@ -75,7 +75,7 @@ export const listen = (request: {
     const server = yield* (
       n === undefined
         ? listenServer({}, { path: nodePath(address), backlog: request.backlog }, address)
-        : UnixCore.listenNative(n.addon, n.binding, address, request.backlog, (fd) =>
+        : Driver.listenUnixNative(n.addon, n.binding, address, request.backlog, (fd) =>
             listenServer({}, { fd, backlog: request.backlog } as net.ListenOptions, address),
           )
     ).pipe(Effect.mapError((error) => missingDirectory(error, address)))
@@ -84,7 +84,7 @@ export const listen = (request: {
       address,
       (socket) => new NodeConnection(socket, {}, { local: address, remote: unnamed }),
       // the runtime unlinks the socket file on close; core decides (`removeOnClose`)
-      () => UnixCore.closeKeepingFile(fs, address, () => server.close()),
+      () => Driver.closeKeepingFile(fs, address, () => server.close()),
       native.addon(),
     )
   })
