@@ -275,8 +275,10 @@ export interface MulticastGroup {
  * - `sendMany(datagrams)`: in order, in one call: names are resolved
  *   first (nothing is sent if one fails), then every datagram is handed to
  *   the runtime without waiting in between. Fails with the first failure;
- *   on Bun the rest is then not sent, on Node (which reports a send's
- *   outcome on the next tick) later datagrams may already be on their way.
+ *   where the runtime reports it at once (Bun; Node with the
+ *   `@netfx/native` addon) the rest is then not sent; where it reports it
+ *   on the next tick (Node's node:dgram) later datagrams may already be on
+ *   their way.
  *
  * **Resource**: acquired by {@link bind} into the caller's Scope; closing
  * the Scope closes the socket (and leaves every joined group).
