@@ -1,7 +1,16 @@
 import type { Socket } from "bun"
 import { type HttpServeOptions, RESPONSE_CLOSE, RequestCounter, responses } from "./http.ts"
 import { pythonUnixDatagram } from "./pythonUnixDatagram.ts"
-import { type Impl, MAX_SAMPLES, now, type ServerPorts, type Target, type Timed, unixPath } from "./types.ts"
+import {
+  DATAGRAM_BATCH,
+  type Impl,
+  MAX_SAMPLES,
+  now,
+  type ServerPorts,
+  type Target,
+  type Timed,
+  unixPath,
+} from "./types.ts"
 
 const HOST = "127.0.0.1"
 const ONE = new Uint8Array([1])
@@ -233,9 +242,9 @@ export const rawBun: Impl = {
     while (true) {
       if (socket.send(data)) count++
       else await new Promise<void>((resolve) => (drained = resolve))
-      if ((count & 63) === 0) {
+      if (count % DATAGRAM_BATCH === 0) {
         if (now() >= deadline) break
-        // let the event loop breathe, as an awaited send would
+        // a batch sent: let the event loop breathe, as an awaited sendMany would
         await new Promise((r) => setImmediate(r))
       }
     }

@@ -10,7 +10,16 @@ import {
   responses,
 } from "./http.ts"
 import { pythonUnixDatagram } from "./pythonUnixDatagram.ts"
-import { type Impl, MAX_SAMPLES, now, type ServerPorts, type Target, type Timed, unixPath } from "./types.ts"
+import {
+  DATAGRAM_BATCH,
+  type Impl,
+  MAX_SAMPLES,
+  now,
+  type ServerPorts,
+  type Target,
+  type Timed,
+  unixPath,
+} from "./types.ts"
 
 const HOST = "127.0.0.1"
 const ONE = Buffer.from([1])
@@ -195,13 +204,21 @@ export const rawNode: Impl = {
     const t0 = now()
     const deadline = t0 + millis
     let count = 0
+    // batches of DATAGRAM_BATCH, each waiting for the previous one's callbacks (as netfx's sendMany)
     await new Promise<void>((resolve, reject) => {
-      const next = (error?: Error | null) => {
-        if (error) return reject(error)
-        if ((++count & 63) === 0 && now() >= deadline) return resolve()
-        socket.send(data, next)
+      let left = 0
+      const batch = () => {
+        left = DATAGRAM_BATCH
+        for (let i = 0; i < DATAGRAM_BATCH; i++) socket.send(data, done)
       }
-      socket.send(data, next)
+      const done = (error: Error | null) => {
+        if (error) return reject(error)
+        count++
+        if (--left > 0) return
+        if (now() >= deadline) resolve()
+        else batch()
+      }
+      batch()
     })
     const seconds = (now() - t0) / 1000
     socket.close()

@@ -154,6 +154,13 @@ export interface Impl {
   idleOpen(port: number, connections: number): Promise<() => Promise<void>>
 }
 
+/**
+ * Datagrams per batch of the datagram senders (udp, unixdgram): each
+ * implementation hands this many to its runtime (netfx: one `sendMany`),
+ * then waits until they went before the next batch.
+ */
+export const DATAGRAM_BATCH = 64
+
 /** How many latency samples a ping-pong run keeps at most. */
 export const MAX_SAMPLES = 200_000
 

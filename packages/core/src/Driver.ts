@@ -236,6 +236,43 @@ export const ipFromRuntime = (
   )
 
 /**
+ * {@link ipFromRuntime} with a memo of the last address it built: a UDP
+ * socket's datagrams mostly come from the same few peers (a connected
+ * socket's all from one), so a receive path that calls this per datagram
+ * builds an address object only when the sender changes. One per socket;
+ * the addresses it returns are shared, as every `SocketAddress` is immutable.
+ *
+ * @example
+ * ```ts
+ * import * as Driver from "@netfx/core/Driver"
+ *
+ * const senderOf = Driver.ipFromRuntimeCached()
+ * const a = senderOf("127.0.0.1", 5353, "IPv4")
+ * const b = senderOf("127.0.0.1", 5353, "IPv4") // the same object as `a`
+ * ```
+ *
+ * @since 0.3.0
+ * @category driver
+ */
+export const ipFromRuntimeCached = (): ((
+  host: string,
+  port: number,
+  family?: string | number | boolean,
+) => SocketAddress.Ipv4 | SocketAddress.Ipv6) => {
+  let lastHost: string | undefined
+  let lastPort = -1
+  let lastFamily: string | number | boolean | undefined
+  let last: SocketAddress.Ipv4 | SocketAddress.Ipv6 | undefined
+  return (host, port, family) => {
+    if (last !== undefined && port === lastPort && host === lastHost && family === lastFamily) return last
+    lastHost = host
+    lastPort = port
+    lastFamily = family
+    last = ipFromRuntime(host, port, family)
+    return last
+  }
+}
+/**
  * A runtime error as the `BrokenResource` a {@link ConnectionHandlers}
  * `onError` takes: the errno code and syscall (`NetError.errnoOf`), the
  * operation and the peer address, the error as `cause`.

@@ -41,6 +41,13 @@
  * - `EMSGSIZE` (over 65507 bytes for IPv4): Node fails the send callback,
  *   Bun throws from `send`; both become `OperationFailed` and the socket
  *   stays usable.
+ * - Sends on Node: node:dgram reports every send on the next tick, even one
+ *   the kernel took at once, so with the `@netfx/native` addon netfx sends
+ *   on the socket's descriptor (a non-blocking `send`/`sendto`, which
+ *   completes or fails at once) and hands a datagram to node:dgram only
+ *   when the kernel's send buffer is full (`EAGAIN`) and while such a send
+ *   is pending (order is kept). Without the addon every send goes through
+ *   node:dgram. Receiving is always node:dgram's.
  * - `reusePort`: Node's `node:dgram` has it from 22.12 / 23.1; on older Node
  *   the `@netfx/native` addon sets it (without the addon, `bind` fails with
  *   `Unsupported`). Bun supports it.
@@ -268,8 +275,10 @@ export interface MulticastGroup {
  * - `sendMany(datagrams)`: in order, in one call: names are resolved
  *   first (nothing is sent if one fails), then every datagram is handed to
  *   the runtime without waiting in between. Fails with the first failure;
- *   on Bun the rest is then not sent, on Node (which reports a send's
- *   outcome on the next tick) later datagrams may already be on their way.
+ *   where the runtime reports it at once (Bun; Node with the
+ *   `@netfx/native` addon) the rest is then not sent; where it reports it
+ *   on the next tick (Node's node:dgram) later datagrams may already be on
+ *   their way.
  *
  * **Resource**: acquired by {@link bind} into the caller's Scope; closing
  * the Scope closes the socket (and leaves every joined group).

@@ -707,16 +707,31 @@ export const datagramContract = (env: DatagramEnvironment): void => {
               const total = 100_000
               const size = 1000
               const queueSize = 64
+              /** A separate process floods `port` as fast as it can (Python's socket); waits until all arrived. */
+              const flood = (port: number) =>
+                Effect.gen(function* () {
+                  const sender = yield* python(PY_FLOOD, [String(total), String(size), String(port)])
+                  assert.strictEqual(sender.firstLine, `sent ${total}`)
+                  // everything the kernel accepted has reached netfx once its queue is empty
+                  yield* eventually(() => kernelUdp(port, false)?.rxQueue === 0, "kernel queue drained", 30_000)
+                })
+              if (env.rss !== undefined && env.kernel !== false)
+                // The same flood on a throwaway endpoint first: a runtime's own memory
+                // for receiving a flood (V8 grows its young generation with the
+                // allocation rate, the allocator keeps freed receive buffers) is not
+                // given back after the first one — raw node:dgram grows as much — so
+                // the growth measured below is what netfx retains.
+                yield* Effect.scoped(
+                  Effect.flatMap(Udp.bind({ host: "127.0.0.1", queueSize, overflow }), (u) =>
+                    flood(portOf(u.localAddress)),
+                  ),
+                )
               const rssBefore = env.rss?.()
               const udp = yield* Udp.bind({ host: "127.0.0.1", queueSize, overflow })
               const port = portOf(udp.localAddress)
               let arrived = total
               if (env.kernel !== false) {
-                // a separate process floods as fast as it can (Python's socket)
-                const flood = yield* python(PY_FLOOD, [String(total), String(size), String(port)])
-                assert.strictEqual(flood.firstLine, `sent ${total}`)
-                // everything the kernel accepted has reached netfx once its queue is empty
-                yield* eventually(() => kernelUdp(port, false)?.rxQueue === 0, "kernel queue drained", 30_000)
+                yield* flood(port)
                 const kernel = kernelUdp(port, false)
                 assert.isDefined(kernel)
                 arrived = total - (kernel?.drops ?? 0)
@@ -740,8 +755,15 @@ export const datagramContract = (env: DatagramEnvironment): void => {
               assert.strictEqual(queued, queueSize)
               assert.strictEqual(dropped, arrived - queueSize, "every arrived datagram is queued or counted as dropped")
               if (rssBefore !== undefined && env.rss !== undefined) {
+                // The runtime warmed up above, so this is about netfx: its queue holds
+                // 64 KB; keeping the dropped datagrams (tens of thousands of 1000 bytes
+                // reach the socket on loopback) would cost more than this bound.
                 const growth = env.rss() - rssBefore
-                assert.isBelow(growth, 64 * 1024 * 1024, `memory grew by ${growth} bytes for ${total * size} sent`)
+                assert.isBelow(
+                  growth,
+                  16 * 1024 * 1024,
+                  `memory grew by ${growth} bytes for ${total * size} sent (${dropped} dropped)`,
+                )
               }
               const seqs: Array<number> = []
               while ((yield* udp.queued) > 0) {

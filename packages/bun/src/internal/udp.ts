@@ -152,6 +152,7 @@ export const bind = (
     const { address, handlers } = request
     const remote = request.connect
     let raw: BunUdpSocket | undefined
+    const senderOf = Driver.ipFromRuntimeCached()
     const flags =
       (request.reusePort ? LISTEN_REUSE_PORT | LISTEN_DISALLOW_REUSE_PORT_FAILURE : 0) |
       (address._tag === "Ipv6" && request.ipv6Only ? SOCKET_IPV6_ONLY : 0) |
@@ -162,7 +163,7 @@ export const bind = (
       flags,
       socket: {
         data: (_socket: BunUdp, data: Uint8Array, port: number, host: string, info?: { readonly ipv6?: boolean }) =>
-          handlers.onMessage(data, ipAddress(host, port, info?.ipv6 === true)),
+          handlers.onMessage(data, senderOf(host, port, info?.ipv6 === true)),
         drain: () => raw?.onDrain(),
         // Bun 1.4 calls `error(err)` with the socket as `this` (its typings say `(socket, err)`).
         error: (...args: ReadonlyArray<unknown>) => {

@@ -259,8 +259,9 @@ export class UdpSocketImpl implements UdpHandlers {
   /**
    * Runs `start`, which hands datagrams to the runtime and calls `finish`
    * once with the outcome (or never, if the socket closes first). A runtime
-   * that completes at once (Bun) costs no fiber suspension; one that
-   * completes later (Node: on the next tick) suspends the fiber once.
+   * that completes at once (Bun; Node sending on the descriptor) costs no
+   * fiber suspension; one that completes later (node:dgram: on the next
+   * tick) suspends the fiber once.
    *
    * No canceler on purpose: an interrupted send leaves its completion
    * pending (the runtime calls back exactly once, which removes the close
@@ -309,8 +310,8 @@ export class UdpSocketImpl implements UdpHandlers {
    * Hands every datagram to the runtime in order without waiting in
    * between, and completes when the runtime accepted all of them; fails with
    * the first failure reported (a runtime that reports failures at once —
-   * Bun — stops there; one that reports them later — Node — may have sent
-   * later datagrams already).
+   * Bun, Node sending on the descriptor — stops there; one that reports
+   * them later — node:dgram — may have sent later datagrams already).
    */
   sendBatch(
     datagrams: ReadonlyArray<Uint8Array>,

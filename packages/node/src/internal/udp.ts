@@ -1,5 +1,6 @@
 import * as dgram from "node:dgram"
 import { NetError, SocketAddress } from "@netfx/core"
+import type { NativeDriver } from "@netfx/core/Driver"
 import * as Driver from "@netfx/core/Driver"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -23,22 +24,102 @@ const fdOf = (socket: dgram.Socket): number | undefined => {
 
 const errno = Driver.errnoWithCause
 
-class NodeUdpSocket implements Driver.RawUdpSocket {
+/** EAGAIN (= EWOULDBLOCK on Linux and macOS): the send buffer is full; node:dgram then queues and waits. */
+const EAGAIN_NAME = "EAGAIN"
+
+/**
+ * A send straight on the descriptor: the addon's `sendtoAny` (bytes sent or
+ * -errno) and its errno names.
+ *
+ * @internal
+ */
+export interface DirectSend {
+  readonly send: (fd: number, data: Uint8Array, address: NativeDriver.AnyAddress | null) => number
+  readonly errnoName: (n: number) => string
+}
+
+/** The addon's {@link DirectSend}, when the addon is built (it loads with the first socket). */
+const directSend = (): DirectSend | undefined => {
+  const a = native.addon()
+  const send = a.binding?.sendtoAny
+  return send === undefined ? undefined : { send: send.bind(a.binding), errnoName: a.errnoName }
+}
+
+/** The addon's form of an address; `undefined` where only node:dgram knows the way (a named IPv6 zone). */
+const anyAddress = (address: Ip): NativeDriver.AnyAddress | undefined =>
+  address._tag === "Ipv4"
+    ? { family: 4, host: address.host, port: address.port }
+    : address.host.includes("%")
+      ? undefined
+      : { family: 6, host: address.host, port: address.port, scopeId: address.scopeId, flowInfo: address.flowInfo }
+
+/**
+ * A node:dgram socket. Receiving is node:dgram's; sending tries the
+ * descriptor first when the @netfx/native addon is there: a non-blocking
+ * `send`/`sendto` completes (or fails with its errno) at once, so a send
+ * costs no fiber suspension, where node:dgram reports even a datagram it
+ * sent at once on the next tick. When the kernel says "not now" (EAGAIN),
+ * or without the addon or descriptor, the datagram goes through
+ * `socket.send`, which queues it and calls back when it went; while such
+ * sends are in flight, later ones queue behind them so datagrams leave in
+ * order.
+ *
+ * @internal
+ */
+export class NodeUdpSocket implements Driver.RawUdpSocket {
   readonly localAddress: Ip
   remoteAddress: Ip | undefined = undefined
   readonly fd: number | undefined
   private closed = false
-  constructor(readonly socket: dgram.Socket) {
+  /** node:dgram sends not called back yet. */
+  private queued = 0
+  /** The last destination and its addon form (a server mostly answers the peer it just heard). */
+  private lastTo: Ip | undefined = undefined
+  private lastAny: NativeDriver.AnyAddress | undefined = undefined
+  constructor(
+    readonly socket: dgram.Socket,
+    private readonly direct: DirectSend | undefined = directSend(),
+  ) {
     const a = socket.address()
     this.localAddress = ipAddress(a.address, a.port, a.family)
     this.fd = fdOf(socket)
   }
   send(data: Uint8Array, address: Ip | undefined, callback: Parameters<Driver.RawUdpSocket["send"]>[2]): void {
-    const done = (error: Error | null) => callback(error ? errno(error) : undefined)
+    const direct = this.direct
+    if (direct !== undefined && this.queued === 0 && this.fd !== undefined && !this.closed) {
+      let target: NativeDriver.AnyAddress | null | undefined = null
+      if (address !== undefined) {
+        if (address !== this.lastTo) {
+          this.lastTo = address
+          this.lastAny = anyAddress(address)
+        }
+        target = this.lastAny
+      }
+      if (target !== undefined) {
+        const r = direct.send(this.fd, data, target)
+        if (r >= 0) {
+          callback(undefined)
+          return
+        }
+        const code = direct.errnoName(r)
+        if (code !== EAGAIN_NAME) {
+          const where = address === undefined ? "" : ` ${SocketAddress.format(address)}`
+          const cause = Object.assign(new Error(`send ${code}${where}`), { code, errno: r, syscall: "send" })
+          callback({ code, syscall: "send", cause })
+          return
+        }
+      }
+    }
+    this.queued++
+    const done = (error: Error | null) => {
+      this.queued--
+      callback(error ? errno(error) : undefined)
+    }
     try {
       if (address === undefined) this.socket.send(data, done)
       else this.socket.send(data, address.port, SocketAddress.runtimeHost(address), done)
     } catch (error) {
+      this.queued--
       queueMicrotask(() => callback(errno(error)))
     }
   }
@@ -103,8 +184,9 @@ export const bind = (
         if (request.receiveBufferSize !== undefined) options.recvBufferSize = request.receiveBufferSize
         if (request.sendBufferSize !== undefined) options.sendBufferSize = request.sendBufferSize
         const s = dgram.createSocket(options)
+        const senderOf = Driver.ipFromRuntimeCached()
         s.on("message", (msg: Buffer, rinfo: dgram.RemoteInfo) =>
-          handlers.onMessage(msg, ipAddress(rinfo.address, rinfo.port, rinfo.family)),
+          handlers.onMessage(msg, senderOf(rinfo.address, rinfo.port, rinfo.family)),
         )
         s.on("error", (error: Error) => {
           if (phase !== undefined) phase(error)
