@@ -367,17 +367,30 @@ const credentials = (c: {
   return o
 }
 
-const peerCertificate = (socket: tls.TLSSocket): Option.Option<Tls.PeerCertificate> =>
-  Driver.peerCertificateOf(socket.getPeerCertificate(false) as Partial<tls.PeerCertificate>)
-
+/**
+ * The session facts. The peer certificate is taken as an `X509Certificate`
+ * (a reference to OpenSSL's copy, cheap) and turned into a
+ * `Tls.PeerCertificate` (subject, fingerprint, ...: the expensive part)
+ * only when someone reads it; the reference keeps it readable after the
+ * connection closed.
+ */
 const infoOf = (socket: tls.TLSSocket, serverSide: boolean, serverName: string | undefined): Tls.TlsInfo => {
   const cipher = socket.getCipher()
   const sni = serverSide ? (socket as unknown as { servername?: string | false }).servername : serverName
+  const x509 = socket.getPeerX509Certificate()
+  let peerCertificate: Option.Option<Tls.PeerCertificate> | undefined
   return {
     alpnProtocol: typeof socket.alpnProtocol === "string" ? Option.some(socket.alpnProtocol) : Option.none(),
     cipher: { name: cipher.name, standardName: cipher.standardName },
     version: socket.getProtocol() ?? "unknown",
-    peerCertificate: peerCertificate(socket),
+    get peerCertificate() {
+      if (peerCertificate === undefined)
+        peerCertificate =
+          x509 === undefined
+            ? Option.none()
+            : Driver.peerCertificateOf(x509.toLegacyObject() as Partial<tls.PeerCertificate>)
+      return peerCertificate
+    },
     authorized: socket.authorized,
     serverSide,
     serverName: typeof sni === "string" && sni.length > 0 ? Option.some(sni) : Option.none(),
@@ -533,6 +546,45 @@ const gracefulClose = (socket: tls.TLSSocket, conn: Driver.RawConnection): Effec
 
 const CLOSE_WAIT_MILLIS = 2_000
 
+/**
+ * Client secure contexts, by credentials: building one parses the CA and
+ * keys, which would otherwise happen on every connect. Only credentials
+ * given as PEM strings (or absent) are cached, keyed by their content
+ * (strings compare by value); the cache is bounded, since every distinct
+ * set of credentials adds an entry.
+ */
+const clientContexts = new Map<string, tls.SecureContext>()
+const CLIENT_CONTEXTS_MAX = 64
+
+const pemKey = (value: Tls.Pem | ReadonlyArray<Tls.Pem> | undefined): string | undefined =>
+  value === undefined ? "" : typeof value === "string" ? value : undefined
+
+const clientContext = (request: Driver.ClientRequest): tls.SecureContext => {
+  const ca = pemKey(request.ca)
+  const cert = pemKey(request.cert)
+  const key = pemKey(request.key)
+  if (ca === undefined || cert === undefined || key === undefined) return tls.createSecureContext(credentials(request))
+  // lengths first, so different fields cannot run into each other
+  const id = [
+    ca.length,
+    cert.length,
+    key.length,
+    request.passphrase ?? "",
+    request.minVersion ?? "",
+    request.maxVersion ?? "",
+    ca,
+    cert,
+    key,
+  ].join("\0")
+  let context = clientContexts.get(id)
+  if (context === undefined) {
+    context = tls.createSecureContext(credentials(request))
+    if (clientContexts.size >= CLIENT_CONTEXTS_MAX) clientContexts.clear()
+    clientContexts.set(id, context)
+  }
+  return context
+}
+
 /** @internal */
 export const connect = (
   raw: Driver.RawConnection,
@@ -546,7 +598,7 @@ export const connect = (
     standardCompatible,
     (carrier) => {
       const options: tls.ConnectionOptions = {
-        ...credentials(request),
+        secureContext: clientContext(request),
         socket: carrier,
         host: name,
         rejectUnauthorized: request.rejectUnauthorized ?? true,
