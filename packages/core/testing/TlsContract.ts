@@ -261,6 +261,43 @@ export const tlsContract = (env: TlsEnvironment): void => {
   const client = (listener: Listener, tls: Tls.TlsClientOptions | true = { ca: certs.ca.cert }) =>
     Tcp.connect({ host: "127.0.0.1", port: portOf(listener.address), tls })
 
+  /** `openssl s_client` arguments to connect to a listener, verifying it against the test CA. */
+  const sClientTo = (listener: Listener) => [
+    "-connect",
+    `127.0.0.1:${portOf(listener.address)}`,
+    "-servername",
+    "localhost",
+    "-CAfile",
+    certs.ca.certFile,
+    "-verify_return_error",
+  ]
+
+  /** An `openssl s_server -rev` (answers each line reversed; CLOSE ends with close_notify) and a netfx client of it. */
+  const revServer = Effect.gen(function* () {
+    const peer = yield* spawnPeer(
+      "openssl",
+      [
+        "s_server",
+        "-accept",
+        "127.0.0.1:0",
+        "-cert",
+        certs.server.certFile,
+        "-key",
+        certs.server.keyFile,
+        "-rev",
+        "-naccept",
+        "1",
+      ],
+      /^ACCEPT .*:(\d+)$/,
+    )
+    const conn = yield* Tcp.connect({
+      host: "127.0.0.1",
+      port: Number(peer.match[1]),
+      tls: { ca: certs.ca.cert, serverName: "localhost" },
+    })
+    return { peer, conn }
+  })
+
   describe(`TLS contract on ${env.name}`, () => {
     it.live("round trip verified against the test CA, with session facts on both ends", () =>
       run(
@@ -1051,27 +1088,7 @@ export const tlsContract = (env: TlsEnvironment): void => {
     it.live("real peer: the netfx client against openssl s_server", () =>
       run(
         Effect.gen(function* () {
-          const peer = yield* spawnPeer(
-            "openssl",
-            [
-              "s_server",
-              "-accept",
-              "127.0.0.1:0",
-              "-cert",
-              certs.server.certFile,
-              "-key",
-              certs.server.keyFile,
-              "-rev",
-              "-naccept",
-              "1",
-            ],
-            /^ACCEPT .*:(\d+)$/,
-          )
-          const conn = yield* Tcp.connect({
-            host: "127.0.0.1",
-            port: Number(peer.match[1]),
-            tls: { ca: certs.ca.cert, serverName: "localhost" },
-          })
+          const { conn } = yield* revServer
           yield* conn.send(bytes("hello netfx\n"))
           let reply = ""
           while (!reply.includes("\n")) reply += text(yield* conn.receive())
@@ -1096,19 +1113,7 @@ export const tlsContract = (env: TlsEnvironment): void => {
           )
           const result = yield* runProcess(
             "openssl",
-            [
-              "s_client",
-              "-connect",
-              `127.0.0.1:${portOf(listener.address)}`,
-              "-servername",
-              "localhost",
-              "-CAfile",
-              certs.ca.certFile,
-              "-verify_return_error",
-              "-alpn",
-              "netfx/1",
-              "-ign_eof",
-            ],
+            ["s_client", ...sClientTo(listener), "-alpn", "netfx/1", "-ign_eof"],
             "openssl\n",
           )
           assert.include(result.stdout, "Hello, openssl")
@@ -1125,27 +1130,7 @@ export const tlsContract = (env: TlsEnvironment): void => {
       it.live(`real peer: openssl s_server ending with ${mode}`, () =>
         run(
           Effect.gen(function* () {
-            const peer = yield* spawnPeer(
-              "openssl",
-              [
-                "s_server",
-                "-accept",
-                "127.0.0.1:0",
-                "-cert",
-                certs.server.certFile,
-                "-key",
-                certs.server.keyFile,
-                "-rev",
-                "-naccept",
-                "1",
-              ],
-              /^ACCEPT .*:(\d+)$/,
-            )
-            const conn = yield* Tcp.connect({
-              host: "127.0.0.1",
-              port: Number(peer.match[1]),
-              tls: { ca: certs.ca.cert, serverName: "localhost" },
-            })
+            const { peer, conn } = yield* revServer
             yield* conn.send(bytes("hello\n"))
             let reply = ""
             while (!reply.includes("\n")) reply += text(yield* conn.receive())
@@ -1177,15 +1162,7 @@ export const tlsContract = (env: TlsEnvironment): void => {
                 }).pipe(Effect.orDie),
               ),
             )
-            const client = yield* openSslClient([
-              "-connect",
-              `127.0.0.1:${portOf(listener.address)}`,
-              "-servername",
-              "localhost",
-              "-CAfile",
-              certs.ca.certFile,
-              "-verify_return_error",
-            ])
+            const client = yield* openSslClient(sClientTo(listener))
             client.process.stdin.write("hi\n")
             // the reply comes after the TLS 1.3 session tickets: s_client has read everything
             yield* client.waitFor("ok hi")
