@@ -132,6 +132,44 @@ const runProcess = (command: string, args: ReadonlyArray<string>, input: string,
     })
   })
 
+/**
+ * An `openssl s_client` whose stdout can be awaited line by line; killed
+ * (SIGKILL) when the Scope closes.
+ */
+const openSslClient = (args: ReadonlyArray<string>) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const child = spawn("openssl", ["s_client", ...args], { stdio: ["pipe", "pipe", "pipe"] })
+      const lines: Array<string> = []
+      const waiting: Array<{ readonly line: string; readonly resume: () => void }> = []
+      createInterface({ input: child.stdout }).on("line", (line) => {
+        lines.push(line)
+        for (const w of waiting.filter((w) => w.line === line)) {
+          waiting.splice(waiting.indexOf(w), 1)
+          w.resume()
+        }
+      })
+      child.stdin.on("error", () => {})
+      /** Waits until s_client printed `line` (what the server sent, or its own reports). */
+      const waitFor = (line: string) =>
+        Effect.async<void>((resume) => {
+          if (lines.includes(line)) return resume(Effect.void)
+          waiting.push({ line, resume: () => resume(Effect.void) })
+        })
+      /** Waits until s_client exited (after a SIGKILL: once the kernel closed its socket). */
+      const exited = Effect.async<void>((resume) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
+        child.once("exit", () => resume(Effect.void))
+      })
+      return { process: child, waitFor, exited }
+    }),
+    ({ process, exited }) =>
+      Effect.suspend(() => {
+        if (process.exitCode === null && process.signalCode === null) process.kill("SIGKILL")
+        return exited
+      }),
+  )
+
 /** The TlsFailed code of a failed effect (or a description of what happened instead). */
 const failureCode = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | Network>) =>
   Effect.map(Effect.either(Effect.scoped(effect)), (e) =>
@@ -222,6 +260,43 @@ export const tlsContract = (env: TlsEnvironment): void => {
 
   const client = (listener: Listener, tls: Tls.TlsClientOptions | true = { ca: certs.ca.cert }) =>
     Tcp.connect({ host: "127.0.0.1", port: portOf(listener.address), tls })
+
+  /** `openssl s_client` arguments to connect to a listener, verifying it against the test CA. */
+  const sClientTo = (listener: Listener) => [
+    "-connect",
+    `127.0.0.1:${portOf(listener.address)}`,
+    "-servername",
+    "localhost",
+    "-CAfile",
+    certs.ca.certFile,
+    "-verify_return_error",
+  ]
+
+  /** An `openssl s_server -rev` (answers each line reversed; CLOSE ends with close_notify) and a netfx client of it. */
+  const revServer = Effect.gen(function* () {
+    const peer = yield* spawnPeer(
+      "openssl",
+      [
+        "s_server",
+        "-accept",
+        "127.0.0.1:0",
+        "-cert",
+        certs.server.certFile,
+        "-key",
+        certs.server.keyFile,
+        "-rev",
+        "-naccept",
+        "1",
+      ],
+      /^ACCEPT .*:(\d+)$/,
+    )
+    const conn = yield* Tcp.connect({
+      host: "127.0.0.1",
+      port: Number(peer.match[1]),
+      tls: { ca: certs.ca.cert, serverName: "localhost" },
+    })
+    return { peer, conn }
+  })
 
   describe(`TLS contract on ${env.name}`, () => {
     it.live("round trip verified against the test CA, with session facts on both ends", () =>
@@ -1013,27 +1088,7 @@ export const tlsContract = (env: TlsEnvironment): void => {
     it.live("real peer: the netfx client against openssl s_server", () =>
       run(
         Effect.gen(function* () {
-          const peer = yield* spawnPeer(
-            "openssl",
-            [
-              "s_server",
-              "-accept",
-              "127.0.0.1:0",
-              "-cert",
-              certs.server.certFile,
-              "-key",
-              certs.server.keyFile,
-              "-rev",
-              "-naccept",
-              "1",
-            ],
-            /^ACCEPT .*:(\d+)$/,
-          )
-          const conn = yield* Tcp.connect({
-            host: "127.0.0.1",
-            port: Number(peer.match[1]),
-            tls: { ca: certs.ca.cert, serverName: "localhost" },
-          })
+          const { conn } = yield* revServer
           yield* conn.send(bytes("hello netfx\n"))
           let reply = ""
           while (!reply.includes("\n")) reply += text(yield* conn.receive())
@@ -1058,19 +1113,7 @@ export const tlsContract = (env: TlsEnvironment): void => {
           )
           const result = yield* runProcess(
             "openssl",
-            [
-              "s_client",
-              "-connect",
-              `127.0.0.1:${portOf(listener.address)}`,
-              "-servername",
-              "localhost",
-              "-CAfile",
-              certs.ca.certFile,
-              "-verify_return_error",
-              "-alpn",
-              "netfx/1",
-              "-ign_eof",
-            ],
+            ["s_client", ...sClientTo(listener), "-alpn", "netfx/1", "-ign_eof"],
             "openssl\n",
           )
           assert.include(result.stdout, "Hello, openssl")
@@ -1079,6 +1122,64 @@ export const tlsContract = (env: TlsEnvironment): void => {
         }),
       ),
     )
+
+    // close_notify against a bare close, with OpenSSL as the peer: `s_server -rev` sends close_notify
+    // when it reads CLOSE, `s_client` when its stdin ends; SIGKILL makes the kernel close the socket
+    // with a bare FIN (everything sent to the peer was read by then, so no reset).
+    for (const mode of ["close_notify", "killed"] as const) {
+      it.live(`real peer: openssl s_server ending with ${mode}`, () =>
+        run(
+          Effect.gen(function* () {
+            const { peer, conn } = yield* revServer
+            yield* conn.send(bytes("hello\n"))
+            let reply = ""
+            while (!reply.includes("\n")) reply += text(yield* conn.receive())
+            assert.strictEqual(reply, "olleh\n")
+            if (mode === "close_notify") yield* conn.send(bytes("CLOSE\n"))
+            else peer.process.kill("SIGKILL")
+            const end = yield* Effect.flip(conn.receive())
+            if (mode === "killed" && limits.raggedEof !== false) {
+              assert.strictEqual(end._tag, "BrokenResource")
+              if (end._tag === "BrokenResource") assert.strictEqual(end.code, "ERR_SSL_UNEXPECTED_EOF_WHILE_READING")
+            } else assert.strictEqual(end._tag, "EndOfStream")
+          }),
+        ),
+      )
+
+      it.live(`real peer: openssl s_client ending with ${mode}`, () =>
+        run(
+          Effect.gen(function* () {
+            const listener = yield* server()
+            const ended = yield* Deferred.make<string>()
+            yield* Effect.forkScoped(
+              listener.serve((c) =>
+                Effect.gen(function* () {
+                  let got = ""
+                  while (!got.includes("\n")) got += text(yield* c.receive())
+                  yield* c.send(bytes(`ok ${got.trim()}\n`))
+                  const end = yield* Effect.flip(c.receive())
+                  yield* Deferred.succeed(ended, end._tag === "BrokenResource" ? `${end._tag}:${end.code}` : end._tag)
+                }).pipe(Effect.orDie),
+              ),
+            )
+            const client = yield* openSslClient(sClientTo(listener))
+            client.process.stdin.write("hi\n")
+            // the reply comes after the TLS 1.3 session tickets: s_client has read everything
+            yield* client.waitFor("ok hi")
+            if (mode === "close_notify") client.process.stdin.end()
+            else client.process.kill("SIGKILL")
+            yield* client.exited
+            const end = yield* Deferred.await(ended)
+            assert.strictEqual(
+              end,
+              mode === "killed" && limits.raggedEof !== false
+                ? "BrokenResource:ERR_SSL_UNEXPECTED_EOF_WHILE_READING"
+                : "EndOfStream",
+            )
+          }),
+        ),
+      )
+    }
 
     it.live("a listener drops a connection whose handshake times out, without calling the handler", () =>
       run(

@@ -1,4 +1,5 @@
 import type * as net from "node:net"
+import { constants as osConstants } from "node:os"
 import { Duplex } from "node:stream"
 import * as tls from "node:tls"
 import { NetError, SocketAddress, type Tls } from "@netfx/core"
@@ -87,6 +88,112 @@ class RawDuplex extends Duplex {
   }
 }
 
+const EMPTY = Buffer.alloc(0)
+
+/** libuv's UV_EALREADY: `uv_read_start` on a stream that is already reading. */
+const UV_EALREADY = -osConstants.errno.EALREADY
+
+/** The parts of a Node stream handle (TLSWrap, TCPWrap, PipeWrap) an {@link EndWatch} uses. */
+interface StreamHandle {
+  onread: (this: StreamHandle, buffer: ArrayBuffer | undefined) => unknown
+  readStart(): number
+  readStop(): number
+  /** On a TLSWrap: the handle of the stream it runs on (TCPWrap, PipeWrap). */
+  readonly _parent?: StreamHandle | undefined
+  [watchKey]?: EndWatch
+}
+
+const watchKey = Symbol("netfx/EndWatch")
+
+// Shared by every watched TLS handle (the handle is `this`): no closures per connection.
+function watchedOnread(this: StreamHandle, buffer: ArrayBuffer | undefined): unknown {
+  const watch = this[watchKey] as EndWatch
+  // node delivers the end of the cleartext (and read errors) without a buffer
+  if (buffer === undefined) watch.sawEnd()
+  return watch.onread.call(this, buffer)
+}
+function watchedReadStart(this: StreamHandle): number {
+  const watch = this[watchKey] as EndWatch
+  watch.stopped = false
+  return watch.proto.readStart.call(this)
+}
+function watchedReadStop(this: StreamHandle): number {
+  const watch = this[watchKey] as EndWatch
+  watch.stopped = true
+  return watch.proto.readStop.call(this)
+}
+
+/**
+ * Tells close_notify from a bare FIN while `node:tls` runs on the socket's
+ * own handle (no JS stream in between), from the state of the TCP (or
+ * Unix) handle at the moment TLS reports its end.
+ *
+ * Node's TLSWrap reports the end in two ways: from its cleartext read, when
+ * OpenSSL saw close_notify in ciphertext that just arrived (the TCP handle
+ * is then still reading), or from the TCP handle's own end of stream (a
+ * FIN: libuv stopped reading the TCP handle just before). So at the end:
+ * - the TCP handle is still reading (`uv_read_start` answers
+ *   `UV_EALREADY`): the end is close_notify;
+ * - node itself stopped reading (backpressure, in the same read that
+ *   carried close_notify): the TCP handle cannot have read a FIN since, so
+ *   the end is close_notify too;
+ * - otherwise the TCP handle stopped on its own at a FIN: a bare close,
+ *   unless TLS reports a second end right behind it (OpenSSL found
+ *   close_notify in ciphertext it only read at the FIN), which the
+ *   connection waits for before it calls the end ragged.
+ * The probe that restarted reading a stopped TCP handle stops it again at
+ * once.
+ */
+class EndWatch {
+  /** Whether node's last request to the TLS handle was to stop reading. */
+  stopped = false
+  /** How many ends (or read errors) TLS reported. */
+  ends = 0
+  /** Set once the end is known to be close_notify. */
+  clean = false
+
+  constructor(
+    readonly tcp: StreamHandle,
+    readonly onread: StreamHandle["onread"],
+    readonly proto: StreamHandle,
+  ) {}
+
+  /** Installs a watch on a TLSSocket's handle; `undefined` when the handle is not the kind this knows. */
+  static install(socket: tls.TLSSocket): EndWatch | undefined {
+    const handle = (socket as unknown as { _handle?: StreamHandle | null })._handle
+    const tcp = handle?._parent
+    if (
+      handle == null ||
+      tcp == null ||
+      typeof handle.onread !== "function" ||
+      typeof handle.readStart !== "function" ||
+      typeof handle.readStop !== "function" ||
+      typeof tcp.readStart !== "function" ||
+      typeof tcp.readStop !== "function"
+    )
+      return undefined
+    const watch = new EndWatch(tcp, handle.onread, Object.getPrototypeOf(handle) as StreamHandle)
+    handle[watchKey] = watch
+    handle.onread = watchedOnread
+    handle.readStart = watchedReadStart
+    handle.readStop = watchedReadStop
+    return watch
+  }
+
+  sawEnd(): void {
+    this.ends++
+    if (this.clean) return
+    if (this.ends > 1 || this.stopped) {
+      this.clean = true
+      return
+    }
+    const tcp = this.tcp
+    const started = tcp.readStart()
+    if (started === UV_EALREADY) this.clean = true
+    else if (started === 0) tcp.readStop()
+  }
+}
+
 /**
  * The cleartext side as a RawConnection: a NodeConnection over the
  * TLSSocket, with the close_notify policy applied to its end.
@@ -95,8 +202,10 @@ class TlsConnection extends NodeConnection {
   constructor(
     socket: tls.TLSSocket,
     readonly raw: Driver.RawConnection,
-    /** The Duplex node:tls runs over; `undefined` when node:tls owns the net.Socket's handle (no close_notify check). */
+    /** The Duplex node:tls runs over; `undefined` when node:tls owns the net.Socket's handle. */
     readonly duplex: RawDuplex | undefined,
+    /** Tells close_notify from a bare FIN when node:tls owns the handle and the session checks it. */
+    readonly watch: EndWatch | undefined,
     info: Tls.TlsInfo,
     readonly standardCompatible: boolean,
   ) {
@@ -105,6 +214,24 @@ class TlsConnection extends NodeConnection {
   }
 
   override refresh(): void {}
+
+  /**
+   * Ends the cleartext side: close_notify, then FIN. On its own handle,
+   * node:tls sends the FIN as soon as the last write's callback ran, which
+   * can be before the ciphertext of that write (and the close_notify behind
+   * it) left the TLS layer; the close_notify then never reaches the peer.
+   * An empty write completes only once the TLS layer has handed all its
+   * ciphertext on, so ending behind one keeps the order.
+   */
+  private end(): void {
+    const s = this.socket
+    if (this.duplex === undefined && !s.writableEnded && !s.destroyed) s.write(EMPTY)
+    s.end()
+  }
+
+  override shutdown(): void {
+    this.end()
+  }
 
   private closing = false
 
@@ -153,8 +280,26 @@ class TlsConnection extends NodeConnection {
     if (s.writableFinished) afterFinish()
     else {
       s.once("finish", afterFinish)
-      s.end()
+      this.end()
     }
+  }
+
+  /** An end waiting for the verdict of the {@link EndWatch} (delivered at the latest before an error or close). */
+  private pendingEnd: (() => void) | undefined = undefined
+
+  private ragged(): NetError.BrokenResource {
+    return new NetError.BrokenResource({
+      operation: "receive",
+      code: RAGGED_EOF_CODE,
+      address: this.remoteAddress,
+      cause: "the peer closed the connection without sending TLS close_notify",
+    })
+  }
+
+  private flushEnd(): void {
+    const pending = this.pendingEnd
+    this.pendingEnd = undefined
+    pending?.()
   }
 
   override start(handlers: Driver.ConnectionHandlers): void {
@@ -162,21 +307,31 @@ class TlsConnection extends NodeConnection {
       onData: (chunk) => handlers.onData(chunk),
       onEnd: () => {
         const failure = this.duplex?.failure
-        if (failure !== undefined) handlers.onError(failure)
-        else if (this.duplex?.ragged === true && this.standardCompatible) {
-          handlers.onError(
-            new NetError.BrokenResource({
-              operation: "receive",
-              code: RAGGED_EOF_CODE,
-              address: this.remoteAddress,
-              cause: "the peer closed the connection without sending TLS close_notify",
-            }),
-          )
-        } else handlers.onEnd()
+        if (failure !== undefined) return handlers.onError(failure)
+        if (!this.standardCompatible) return handlers.onEnd()
+        if (this.duplex !== undefined) return this.duplex.ragged ? handlers.onError(this.ragged()) : handlers.onEnd()
+        const watch = this.watch
+        if (watch?.clean === true) return handlers.onEnd()
+        if (watch === undefined) return handlers.onError(this.ragged())
+        // The TCP handle ended first. TLS may still report close_notify it
+        // found in ciphertext read at that FIN, within the same read callback:
+        // decide once that callback is over.
+        const decide = () => {
+          if (this.pendingEnd !== decide) return
+          this.pendingEnd = undefined
+          if (watch.clean) handlers.onEnd()
+          else handlers.onError(this.ragged())
+        }
+        this.pendingEnd = decide
+        setImmediate(decide)
       },
-      onError: (error) => handlers.onError(this.duplex?.failure ?? error),
+      onError: (error) => {
+        this.flushEnd()
+        handlers.onError(this.duplex?.failure ?? error)
+      },
       onDrain: () => handlers.onDrain(),
       onClose: () => {
+        this.flushEnd()
         // node:tls closes quietly when the raw connection broke underneath it
         const failure = this.duplex?.failure
         if (failure !== undefined) handlers.onError(failure)
@@ -212,17 +367,30 @@ const credentials = (c: {
   return o
 }
 
-const peerCertificate = (socket: tls.TLSSocket): Option.Option<Tls.PeerCertificate> =>
-  Driver.peerCertificateOf(socket.getPeerCertificate(false) as Partial<tls.PeerCertificate>)
-
+/**
+ * The session facts. The peer certificate is taken as an `X509Certificate`
+ * (a reference to OpenSSL's copy, cheap) and turned into a
+ * `Tls.PeerCertificate` (subject, fingerprint, ...: the expensive part)
+ * only when someone reads it; the reference keeps it readable after the
+ * connection closed.
+ */
 const infoOf = (socket: tls.TLSSocket, serverSide: boolean, serverName: string | undefined): Tls.TlsInfo => {
   const cipher = socket.getCipher()
   const sni = serverSide ? (socket as unknown as { servername?: string | false }).servername : serverName
+  const x509 = socket.getPeerX509Certificate()
+  let peerCertificate: Option.Option<Tls.PeerCertificate> | undefined
   return {
     alpnProtocol: typeof socket.alpnProtocol === "string" ? Option.some(socket.alpnProtocol) : Option.none(),
     cipher: { name: cipher.name, standardName: cipher.standardName },
     version: socket.getProtocol() ?? "unknown",
-    peerCertificate: peerCertificate(socket),
+    get peerCertificate() {
+      if (peerCertificate === undefined)
+        peerCertificate =
+          x509 === undefined
+            ? Option.none()
+            : Driver.peerCertificateOf(x509.toLegacyObject() as Partial<tls.PeerCertificate>)
+      return peerCertificate
+    },
     authorized: socket.authorized,
     serverSide,
     serverName: typeof sni === "string" && sni.length > 0 ? Option.some(sni) : Option.none(),
@@ -244,19 +412,20 @@ const ignoreError = (_error: Error): void => {}
 
 /**
  * The net.Socket node:tls may own directly: a Node TCP or Unix connection
- * nobody has read from yet, when the session does not need the close_notify
- * check (`standardCompatible: false`). node:tls then runs on the socket's
- * native handle (no JS stream in between), which cannot tell close_notify
- * from a bare FIN; every other case goes through a {@link RawDuplex}.
+ * nobody has read from yet (nothing read ahead to hand over). node:tls then
+ * runs on the socket's native handle, with no JS stream in between, and an
+ * {@link EndWatch} tells close_notify from a bare FIN; every other case
+ * (STARTTLS over a stream that was read from, TLS over TLS, another
+ * driver's connection) goes through a {@link RawDuplex}.
  */
-const directSocket = (raw: Driver.RawConnection, standardCompatible: boolean): net.Socket | undefined =>
-  !standardCompatible &&
+const directSocket = (raw: Driver.RawConnection): net.Socket | undefined =>
   raw instanceof NodeConnection &&
   !(raw instanceof TlsConnection) &&
   !raw.started &&
   raw.socket.readableLength === 0 &&
   !raw.socket.destroyed &&
-  fdOf(raw.socket) !== undefined
+  fdOf(raw.socket) !== undefined &&
+  typeof (raw.socket as unknown as { _handle?: Partial<StreamHandle> })._handle?.readStart === "function"
     ? raw.socket
     : undefined
 
@@ -266,18 +435,20 @@ const handshake = (
   make: (carrier: net.Socket | RawDuplex) => tls.TLSSocket,
   secureEvent: "secureConnect" | "secure",
   check: (socket: tls.TLSSocket) => NetError.TlsFailed | undefined,
-  finish: (socket: tls.TLSSocket, duplex: RawDuplex | undefined) => Driver.RawConnection,
+  finish: (socket: tls.TLSSocket, duplex: RawDuplex | undefined, watch: EndWatch | undefined) => Driver.RawConnection,
 ): Effect.Effect<Driver.RawConnection, NetError.TlsFailed, Scope.Scope> =>
   Effect.gen(function* () {
     let established: Driver.RawConnection | undefined
-    const { socket, duplex } = yield* Effect.acquireRelease(
+    const { socket, duplex, watch } = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const direct = directSocket(raw, standardCompatible)
+        const direct = directSocket(raw)
         if (direct !== undefined) {
           const socket = make(direct)
+          // installed before node reads anything (its first read is on the next tick)
+          const watch = standardCompatible ? EndWatch.install(socket) : undefined
           socket.on("error", ignoreError)
           socket.pause()
-          return { socket, duplex: undefined }
+          return { socket, duplex: undefined, watch }
         }
         const duplex = new RawDuplex(raw)
         const socket = make(duplex)
@@ -291,7 +462,7 @@ const handshake = (
         socket.on("error", ignoreError)
         duplex.on("error", ignoreError)
         socket.pause()
-        return { socket, duplex }
+        return { socket, duplex, watch: undefined }
       }),
       ({ socket, duplex }) =>
         established === undefined
@@ -342,7 +513,7 @@ const handshake = (
         socket.off("end", onClose)
       })
     })
-    const conn = finish(socket, duplex)
+    const conn = finish(socket, duplex, watch)
     socket.once("close", () => (duplex !== undefined ? duplex.destroy() : raw.close()))
     established = conn
     return conn
@@ -375,6 +546,45 @@ const gracefulClose = (socket: tls.TLSSocket, conn: Driver.RawConnection): Effec
 
 const CLOSE_WAIT_MILLIS = 2_000
 
+/**
+ * Client secure contexts, by credentials: building one parses the CA and
+ * keys, which would otherwise happen on every connect. Only credentials
+ * given as PEM strings (or absent) are cached, keyed by their content
+ * (strings compare by value); the cache is bounded, since every distinct
+ * set of credentials adds an entry.
+ */
+const clientContexts = new Map<string, tls.SecureContext>()
+const CLIENT_CONTEXTS_MAX = 64
+
+const pemKey = (value: Tls.Pem | ReadonlyArray<Tls.Pem> | undefined): string | undefined =>
+  value === undefined ? "" : typeof value === "string" ? value : undefined
+
+const clientContext = (request: Driver.ClientRequest): tls.SecureContext => {
+  const ca = pemKey(request.ca)
+  const cert = pemKey(request.cert)
+  const key = pemKey(request.key)
+  if (ca === undefined || cert === undefined || key === undefined) return tls.createSecureContext(credentials(request))
+  // lengths first, so different fields cannot run into each other
+  const id = [
+    ca.length,
+    cert.length,
+    key.length,
+    request.passphrase ?? "",
+    request.minVersion ?? "",
+    request.maxVersion ?? "",
+    ca,
+    cert,
+    key,
+  ].join("\0")
+  let context = clientContexts.get(id)
+  if (context === undefined) {
+    context = tls.createSecureContext(credentials(request))
+    if (clientContexts.size >= CLIENT_CONTEXTS_MAX) clientContexts.clear()
+    clientContexts.set(id, context)
+  }
+  return context
+}
+
 /** @internal */
 export const connect = (
   raw: Driver.RawConnection,
@@ -388,7 +598,7 @@ export const connect = (
     standardCompatible,
     (carrier) => {
       const options: tls.ConnectionOptions = {
-        ...credentials(request),
+        secureContext: clientContext(request),
         socket: carrier,
         host: name,
         rejectUnauthorized: request.rejectUnauthorized ?? true,
@@ -401,8 +611,15 @@ export const connect = (
     // node:tls already failed the handshake for a rejected certificate when
     // rejectUnauthorized is on; nothing more to check here.
     () => undefined,
-    (socket, duplex) =>
-      new TlsConnection(socket, raw, duplex, infoOf(socket, false, numeric ? undefined : name), standardCompatible),
+    (socket, duplex, watch) =>
+      new TlsConnection(
+        socket,
+        raw,
+        duplex,
+        watch,
+        infoOf(socket, false, numeric ? undefined : name),
+        standardCompatible,
+      ),
   )
 }
 
@@ -504,7 +721,8 @@ export const accept = (
             })
           : undefined
       },
-      (socket, duplex) => new TlsConnection(socket, raw, duplex, infoOf(socket, true, undefined), standardCompatible),
+      (socket, duplex, watch) =>
+        new TlsConnection(socket, raw, duplex, watch, infoOf(socket, true, undefined), standardCompatible),
     )
   })
 
