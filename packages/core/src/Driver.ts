@@ -181,6 +181,24 @@ export interface RawListener {
  * @internal
  */
 export { guardListener } from "./internal/acceptGuard.ts"
+/**
+ * `Effect.acquireRelease` for a synchronous acquire and a release that
+ * needs nothing from the fiber (closing a socket): registered directly in
+ * the Scope, without the FiberRefs snapshot and patching `acquireRelease`
+ * does (see `internal/scoped.ts`). For runtime adapters.
+ *
+ * @internal
+ */
+/**
+ * Opens a handle synchronously, waits (interruptibly) until it is ready,
+ * and registers its release in the Scope only then; a wait that fails or
+ * is interrupted releases the handle at once and leaves nothing in the
+ * Scope (what {@link TcpDriver} `releasesOnFailure` promises). For
+ * runtime adapters.
+ *
+ * @internal
+ */
+export { acquireSync, acquireUntilReady } from "./internal/scoped.ts"
 
 /**
  * The address a runtime reports for a socket (`socket.remoteAddress`,
@@ -545,6 +563,17 @@ export interface ListenRequest {
 export interface TcpDriver {
   /** Connects to one numeric address; fails with a one-attempt `ConnectFailed`. */
   readonly connect: (request: ConnectRequest) => Effect.Effect<RawConnection, ConnectFailed, Scope.Scope>
+  /**
+   * `true` promises that a `connect` that fails or is interrupted has
+   * already released everything it opened and left nothing in the Scope
+   * (it registers its finalizer only once connected, as
+   * `Driver.acquireUntilReady` does). Core then runs a lone attempt (a
+   * numeric host) directly in the caller's Scope instead of a child Scope
+   * it closes on failure, which saves ~10 µs of CPU per connect. Absent:
+   * core assumes nothing. A wrapper that changes `connect` must not copy
+   * it unless it keeps the promise.
+   */
+  readonly releasesOnFailure?: boolean | undefined
   /** Binds and listens on one numeric address. */
   readonly listen: (request: ListenRequest) => Effect.Effect<RawListener, ListenFailed | Unsupported, Scope.Scope>
 }

@@ -158,6 +158,14 @@ export interface Listener<A extends SocketStream = SocketStream> {
    * and a wake-up from inside another running fiber is deferred as usual.
    * A handler can pick another scheduler with `Effect.withScheduler`.
    *
+   * **Cost**: the fiber per connection is the design (a handler is an
+   * Effect that can wait, fail and be interrupted on its own), and it is
+   * most of what a connection costs over the runtime's own socket: forking
+   * it (a fiber, a copy of the FiberRefs, a `FiberSet` entry) is most of
+   * serve's CPU per accepted connection, and the parked fiber with its
+   * continuation stack is most of an idle connection's memory (see the
+   * bench README, "Server path").
+   *
    * **Errors**: `ClosedResource` when the listener is closed from elsewhere;
    * `BusyResource` when another fiber accepts; `InvalidArgument` for a bad
    * `maxConnections` or `idleTimeout`.

@@ -12,10 +12,12 @@
  */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import type * as Attribute from "./Attribute.ts"
 import type { RawConnection } from "./Driver.ts"
+import { acquireSync } from "./internal/scoped.ts"
 import { SocketStreamImpl } from "./internal/socketStream.ts"
 import { TypeId } from "./internal/typeId.ts"
 import type { BrokenResource, ClosedResource, EndOfStream, ReceiveError, SendError } from "./NetError.ts"
@@ -203,10 +205,13 @@ export const make = (raw: RawConnection, options?: SocketStreamOptions): SocketS
  * @since 0.1.0
  * @category constructors
  */
-export const makeScoped = (raw: RawConnection, options?: SocketStreamOptions) =>
-  Effect.acquireRelease(
-    Effect.sync(() => make(raw, options)),
-    (s) => s.close,
+export const makeScoped = (
+  raw: RawConnection,
+  options?: SocketStreamOptions,
+): Effect.Effect<SocketStream, never, Scope.Scope> =>
+  acquireSync(
+    () => new SocketStreamImpl(raw, options),
+    (s) => s.closeNow(),
   )
 
 /**

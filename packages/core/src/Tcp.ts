@@ -13,6 +13,7 @@ import { connectAddresses, withConnectTimeout } from "./internal/connect.ts"
 import * as internalListener from "./internal/listener.ts"
 import * as internalTls from "./internal/tls.ts"
 import { secureListeners } from "./internal/tlsListener.ts"
+import { traced } from "./internal/tracing.ts"
 import * as validate from "./internal/validate.ts"
 import type { Listener } from "./Listener.ts"
 import {
@@ -105,8 +106,10 @@ export interface ConnectOptions {
  * ...), with `code: "ETIMEDOUT"` when `timeout` passed; `TlsFailed` when
  * the handshake fails; `Unsupported` when the runtime has no TCP.
  *
- * **Tracing**: runs in a span `netfx.Tcp.connect` (attributes `host`,
- * `port`), so a failure's trace points at the caller.
+ * **Tracing**: when a tracer is installed (`Effect.withTracer`,
+ * OpenTelemetry, ...), runs in a span `netfx.Tcp.connect` (attributes
+ * `host`, `port`). Under Effect's built-in tracer, which exports nothing,
+ * there is no span: it would cost about a tenth of a loopback connect.
  *
  * **Interruption**: at any moment (resolving or racing) it closes every
  * socket it opened, the winner's too if one had connected; nothing leaks.
@@ -134,10 +137,15 @@ export const connect = (
   SocketStream.SocketStream,
   ConnectFailed | ResolveFailed | InvalidArgument | Unsupported | TlsFailed,
   Scope.Scope | Network.Network
-> =>
+> => traced(connectUntraced(options), "netfx.Tcp.connect", { host: options.host, port: options.port })
+
+const connectUntraced = (options: ConnectOptions) =>
   Effect.gen(function* () {
-    const host = yield* validate.host("host", options.host)
-    const port = yield* validate.port("port", options.port)
+    // host and port checked without an Effect each: this runs on every connect
+    const invalid = validate.hostError("host", options.host) ?? validate.portError("port", options.port)
+    if (invalid !== undefined) return yield* Effect.fail(invalid)
+    const host = options.host
+    const port = options.port
     const localPort = options.localPort === undefined ? undefined : yield* validate.port("localPort", options.localPort)
     if (options.highWaterMark !== undefined) yield* validate.positiveInt("highWaterMark", options.highWaterMark)
     if (options.happyEyeballsDelay !== undefined) {
@@ -146,52 +154,56 @@ export const connect = (
     const keepAlive = yield* keepAliveOf(options.keepAlive)
     const timeout =
       options.timeout === undefined ? undefined : yield* validate.positiveDuration("timeout", options.timeout)
-    const tcp = yield* Network.driver("tcp", "TCP")
+    const network = yield* Network.Network
+    const tcp = network.tcp ?? (yield* Network.driver("tcp", "TCP"))
     const tls = options.tls === undefined || options.tls === false ? undefined : options.tls
     const tlsDriver = tls === undefined ? undefined : yield* internalTls.driver
-    const network = yield* Network.Network
     // a numeric local address binds one family: only addresses of that family can connect from it
     const localFamily = options.localHost === undefined ? 0 : SocketAddress.numericFamily(options.localHost)
-    const tried: Array<{ readonly address: SocketAddress.Ipv4 | SocketAddress.Ipv6; code?: string }> = []
-    const run = Effect.gen(function* () {
-      const addresses = yield* resolveStream(network.resolver, host, port, localFamily)
-      const raw = yield* connectAddresses(
-        addresses,
-        (address) => {
-          const attempt: { readonly address: SocketAddress.Ipv4 | SocketAddress.Ipv6; code?: string } = { address }
-          tried.push(attempt)
-          return tcp
-            .connect({
-              address,
-              localHost: options.localHost,
-              localPort,
-              noDelay: options.noDelay ?? true,
-              keepAlive: keepAlive !== undefined,
-              keepAliveInitialDelay: keepAlive ?? Duration.zero,
-            })
-            .pipe(
-              Effect.tapError((e) =>
-                Effect.sync(() => {
-                  attempt.code = e.attempts[0]?.code ?? "ECONNREFUSED"
-                }),
-              ),
-            )
-        },
-        { host, port, delay: options.happyEyeballsDelay },
+    // the attempts as they stand, for a timeout's error (kept only when there is a timeout)
+    const tried: Array<{ readonly address: SocketAddress.Ipv4 | SocketAddress.Ipv6; code?: string }> | undefined =
+      timeout === undefined ? undefined : []
+    const attempt = (address: SocketAddress.Ipv4 | SocketAddress.Ipv6) => {
+      const connecting = tcp.connect({
+        address,
+        localHost: options.localHost,
+        localPort,
+        noDelay: options.noDelay ?? true,
+        keepAlive: keepAlive !== undefined,
+        keepAliveInitialDelay: keepAlive ?? Duration.zero,
+      })
+      if (tried === undefined) return connecting
+      const entry: { readonly address: SocketAddress.Ipv4 | SocketAddress.Ipv6; code?: string } = { address }
+      tried.push(entry)
+      return Effect.tapError(connecting, (e) =>
+        Effect.sync(() => {
+          entry.code = e.attempts[0]?.code ?? "ECONNREFUSED"
+        }),
       )
-      return tlsDriver === undefined || tls === undefined
-        ? raw
-        : yield* internalTls.clientHandshake(tlsDriver, raw, internalTls.clientRequest(host, tls))
-    })
+    }
+    const plan = { host, port, delay: options.happyEyeballsDelay, releasesOnFailure: tcp.releasesOnFailure }
+    // a dotted-quad IPv4 host is its own only address (what the resolver's front answers for it)
+    const run =
+      localFamily !== 6 && SocketAddress.numericFamily(host) === 4
+        ? connectAddresses([SocketAddress.ipv4(host, port)], attempt, plan)
+        : Effect.flatMap(resolveStream(network.resolver, host, port, localFamily), (addresses) =>
+            connectAddresses(addresses, attempt, plan),
+          )
+    const secured =
+      tlsDriver === undefined || tls === undefined
+        ? run
+        : Effect.flatMap(run, (raw) =>
+            internalTls.clientHandshake(tlsDriver, raw, internalTls.clientRequest(host, tls)),
+          )
     const raw =
-      timeout === undefined
-        ? yield* run
-        : yield* withConnectTimeout(run, timeout, () =>
+      timeout === undefined || tried === undefined
+        ? yield* secured
+        : yield* withConnectTimeout(secured, timeout, () =>
             tried.map((t) => ({ address: t.address, code: t.code ?? "ETIMEDOUT" })),
           )(host, port)
     const streamOptions = options.highWaterMark === undefined ? undefined : { highWaterMark: options.highWaterMark }
     return yield* SocketStream.makeScoped(raw, streamOptions)
-  }).pipe(Effect.withSpan("netfx.Tcp.connect", { attributes: { host: options.host, port: options.port } }))
+  })
 
 /** SO_KEEPALIVE off (`undefined`), or on with this idle time (zero: the system's), in whole milliseconds. */
 const keepAliveOf = (value: unknown): Effect.Effect<Duration.Duration | undefined, InvalidArgument> =>

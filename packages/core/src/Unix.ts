@@ -21,6 +21,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { withConnectTimeout } from "./internal/connect.ts"
 import * as internalListener from "./internal/listener.ts"
+import { traced } from "./internal/tracing.ts"
 import { spanPath, toUnixAddress } from "./internal/unix/address.ts"
 import { bindAt, validateMode } from "./internal/unix/socketFile.ts"
 import * as validate from "./internal/validate.ts"
@@ -90,7 +91,9 @@ export interface ConnectOptions {
  *
  * **Interruption**: closes the socket; nothing leaks.
  *
- * **Tracing**: runs in a span `netfx.Unix.connect` (attribute `path`).
+ * **Tracing**: when a tracer is installed, runs in a span
+ * `netfx.Unix.connect` (attribute `path`); none under Effect's built-in
+ * tracer (see `Tcp.connect`).
  *
  * @example
  * ```ts
@@ -113,7 +116,9 @@ export const connect = (
   SocketStream.SocketStream,
   ConnectFailed | InvalidArgument | Unsupported,
   Scope.Scope | Network.Network
-> =>
+> => traced(connectUntraced(options), "netfx.Unix.connect", { path: spanPath(options) })
+
+const connectUntraced = (options: ConnectOptions) =>
   Effect.gen(function* () {
     const address = yield* toUnixAddress("path", options.path)
     if (options.highWaterMark !== undefined) yield* validate.positiveInt("highWaterMark", options.highWaterMark)
@@ -131,7 +136,7 @@ export const connect = (
       raw,
       options.highWaterMark === undefined ? undefined : { highWaterMark: options.highWaterMark },
     )
-  }).pipe(Effect.withSpan("netfx.Unix.connect", { attributes: { path: spanPath(options) } }))
+  })
 
 /**
  * Options of {@link listen}.

@@ -1,5 +1,5 @@
 import { NetError, SocketAddress } from "@netfx/core"
-import type * as Driver from "@netfx/core/Driver"
+import * as Driver from "@netfx/core/Driver"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -131,19 +131,17 @@ export class Attempt {
 export const connect = (
   request: Driver.ConnectRequest,
 ): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed, Scope.Scope> =>
-  Effect.gen(function* () {
-    // registered in the Scope before waiting: interruption or scope close
-    // always releases the socket, whatever state the connect is in
-    const attempt = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const a = new Attempt(request)
-        a.begin()
-        return a
-      }),
-      (a) => Effect.sync(() => a.cancel()),
-    )
-    return yield* attempt.await()
-  })
+  // cancelled at once when the connect fails or is interrupted (whatever
+  // state it is in), registered in the Scope once connected
+  Driver.acquireUntilReady(
+    () => {
+      const a = new Attempt(request)
+      a.begin()
+      return a
+    },
+    (a) => a.await(),
+    (a) => a.cancel(),
+  )
 
 /** @internal */
 export const listen = (
@@ -187,4 +185,4 @@ export const listen = (
 }
 
 /** @internal */
-export const driver: Driver.TcpDriver = { connect, listen }
+export const driver: Driver.TcpDriver = { connect, listen, releasesOnFailure: true }

@@ -23,6 +23,12 @@ export interface ConnectPlan {
    * 250 ms.
    */
   readonly delay?: Duration.DurationInput | undefined
+  /**
+   * The attempt leaves nothing in the Scope when it fails or is
+   * interrupted (`TcpDriver.releasesOnFailure`): a lone attempt then runs
+   * in the caller's Scope, without a child Scope.
+   */
+  readonly releasesOnFailure?: boolean | undefined
 }
 
 /**
@@ -78,27 +84,51 @@ export const connectAddresses = <A>(
   attempt: (address: SocketAddress.Ipv4 | SocketAddress.Ipv6) => Effect.Effect<A, ConnectFailed, Scope.Scope>,
   plan: ConnectPlan,
 ): Effect.Effect<A, ConnectFailed, Scope.Scope> =>
+  addresses.length === 1
+    ? connectOne(addresses[0] as SocketAddress.Ipv4 | SocketAddress.Ipv6, attempt, plan)
+    : connectMany(addresses, attempt, plan)
+
+/**
+ * One address (numeric hosts): nothing to race, so no fibers, no Deferreds
+ * and no timers; the attempt runs in one child scope, closed at once when
+ * it fails, or directly in the caller's when it releases what it opened
+ * itself.
+ */
+const connectOne = <A>(
+  address: SocketAddress.Ipv4 | SocketAddress.Ipv6,
+  attempt: (address: SocketAddress.Ipv4 | SocketAddress.Ipv6) => Effect.Effect<A, ConnectFailed, Scope.Scope>,
+  plan: ConnectPlan,
+): Effect.Effect<A, ConnectFailed, Scope.Scope> =>
+  plan.releasesOnFailure === true
+    ? Effect.catchAllCause(attempt(address), (cause) => failedWith(cause, plan))
+    : Effect.flatMap(Effect.scope, (outer) =>
+        Effect.uninterruptibleMask((restore) =>
+          Effect.flatMap(Scope.fork(outer, ExecutionStrategy.sequential), (child) =>
+            Effect.catchAllCause(restore(Scope.extend(attempt(address), child)), (cause) =>
+              Effect.zipRight(Scope.close(child, Exit.failCause(cause)), failedWith(cause, plan)),
+            ),
+          ),
+        ),
+      )
+
+/** A failed attempt as the connect's failure: its `ConnectFailed` for the whole plan, or the cause as it is. */
+const failedWith = (cause: Cause.Cause<ConnectFailed>, plan: ConnectPlan): Effect.Effect<never, ConnectFailed> => {
+  const failure = Cause.failureOption(cause)
+  return failure._tag === "Some"
+    ? Effect.fail(new ConnectFailed({ host: plan.host, port: plan.port, attempts: failure.value.attempts }))
+    : Effect.failCause(cause)
+}
+
+const connectMany = <A>(
+  addresses: ReadonlyArray<SocketAddress.Ipv4 | SocketAddress.Ipv6>,
+  attempt: (address: SocketAddress.Ipv4 | SocketAddress.Ipv6) => Effect.Effect<A, ConnectFailed, Scope.Scope>,
+  plan: ConnectPlan,
+): Effect.Effect<A, ConnectFailed, Scope.Scope> =>
   Effect.gen(function* () {
     const outer = yield* Effect.scope
     const delay = Duration.decode(plan.delay ?? DEFAULT_HAPPY_EYEBALLS_DELAY)
     const racing = Duration.greaterThan(delay, Duration.zero)
     const ordered = interleave(addresses)
-    if (ordered.length === 1) {
-      // nothing to race (numeric hosts): no fibers, one child scope
-      const only = ordered[0] as SocketAddress.Ipv4 | SocketAddress.Ipv6
-      return yield* Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function* () {
-          const child = yield* Scope.fork(outer, ExecutionStrategy.sequential)
-          const exit = yield* Effect.exit(restore(Scope.extend(attempt(only), child)))
-          if (Exit.isSuccess(exit)) return exit.value
-          yield* Scope.close(child, exit)
-          const failure = Cause.failureOption(exit.cause)
-          return yield* failure._tag === "Some"
-            ? Effect.fail(new ConnectFailed({ host: plan.host, port: plan.port, attempts: failure.value.attempts }))
-            : Effect.failCause(exit.cause)
-        }),
-      )
-    }
     const failures: Array<ReadonlyArray<ConnectAttempt> | undefined> = ordered.map(() => undefined)
     const winner = yield* Deferred.make<Won<A>>()
     const fibers: Array<Fiber.RuntimeFiber<void>> = []

@@ -2,11 +2,17 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { InvalidArgument } from "../NetError.ts"
 
-/** @internal */
-export const port = (name: string, value: unknown): Effect.Effect<number, InvalidArgument> =>
+/** @internal The error for a bad port, `undefined` for a good one (no Effect: for hot paths). */
+export const portError = (name: string, value: unknown): InvalidArgument | undefined =>
   typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= 65535
-    ? Effect.succeed(value)
-    : Effect.fail(new InvalidArgument({ argument: name, reason: "must be an integer in 0..65535", value }))
+    ? undefined
+    : new InvalidArgument({ argument: name, reason: "must be an integer in 0..65535", value })
+
+/** @internal */
+export const port = (name: string, value: unknown): Effect.Effect<number, InvalidArgument> => {
+  const error = portError(name, value)
+  return error === undefined ? Effect.succeed(value as number) : Effect.fail(error)
+}
 
 /** @internal */
 export const positiveInt = (name: string, value: unknown): Effect.Effect<number, InvalidArgument> =>
@@ -20,11 +26,17 @@ export const nonNegative = (name: string, value: unknown): Effect.Effect<number,
     ? Effect.succeed(value)
     : Effect.fail(new InvalidArgument({ argument: name, reason: "must be a number >= 0", value }))
 
-/** @internal */
-export const host = (name: string, value: unknown): Effect.Effect<string, InvalidArgument> =>
+/** @internal The error for a bad host, `undefined` for a good one (no Effect: for hot paths). */
+export const hostError = (name: string, value: unknown): InvalidArgument | undefined =>
   typeof value === "string" && value.length > 0 && value.length <= 1024 && !value.includes("\0")
-    ? Effect.succeed(value)
-    : Effect.fail(new InvalidArgument({ argument: name, reason: "must be a non-empty host name or address", value }))
+    ? undefined
+    : new InvalidArgument({ argument: name, reason: "must be a non-empty host name or address", value })
+
+/** @internal */
+export const host = (name: string, value: unknown): Effect.Effect<string, InvalidArgument> => {
+  const error = hostError(name, value)
+  return error === undefined ? Effect.succeed(value as string) : Effect.fail(error)
+}
 
 /** @internal True for a DurationInput that decodes to a finite or infinite duration > 0. */
 export const isPositiveDuration = (value: unknown): boolean => {

@@ -155,10 +155,11 @@ export class NodeConnection implements Driver.RawConnection {
 }
 
 /**
- * Opens a client socket with `open`, registers it in the Scope before
- * waiting (so interruption closes it), and waits for 'connect'. `failed`
- * maps the connect error; `connected` runs once connected (re-read
- * addresses, fd).
+ * Opens a client socket with `open` and waits for 'connect'; the socket is
+ * registered in the Scope once connected, and closed at once when the
+ * connect fails or is interrupted, so a failed connect leaves nothing in
+ * the Scope (`TcpDriver.releasesOnFailure`). `failed` maps the connect
+ * error; `connected` runs once connected (re-read addresses, fd).
  *
  * @internal
  */
@@ -168,36 +169,34 @@ export const connectSocket = (
   failed: (error: Error) => NetError.ConnectFailed,
   connected: (conn: NodeConnection) => void,
 ): Effect.Effect<NodeConnection, NetError.ConnectFailed, Scope.Scope> =>
-  Effect.gen(function* () {
-    const conn = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const socket = open()
-        socket.pause()
-        return new NodeConnection(socket, {}, addresses)
+  Driver.acquireUntilReady(
+    () => {
+      const socket = open()
+      socket.pause()
+      return new NodeConnection(socket, {}, addresses)
+    },
+    (conn) =>
+      Effect.async<NodeConnection, NetError.ConnectFailed>((resume) => {
+        const socket = conn.socket
+        const onConnect = () => {
+          socket.off("error", onError)
+          connected(conn)
+          resume(Effect.succeed(conn))
+        }
+        const onError = (error: Error) => {
+          socket.off("connect", onConnect)
+          resume(Effect.fail(failed(error)))
+        }
+        socket.once("connect", onConnect)
+        socket.once("error", onError)
+        return Effect.sync(() => {
+          socket.off("connect", onConnect)
+          socket.off("error", onError)
+          socket.destroy()
+        })
       }),
-      (c) => Effect.sync(() => c.close()),
-    )
-    yield* Effect.async<void, NetError.ConnectFailed>((resume) => {
-      const socket = conn.socket
-      const onConnect = () => {
-        socket.off("error", onError)
-        connected(conn)
-        resume(Effect.void)
-      }
-      const onError = (error: Error) => {
-        socket.off("connect", onConnect)
-        resume(Effect.fail(failed(error)))
-      }
-      socket.once("connect", onConnect)
-      socket.once("error", onError)
-      return Effect.sync(() => {
-        socket.off("connect", onConnect)
-        socket.off("error", onError)
-        socket.destroy()
-      })
-    })
-    return conn
-  })
+    (conn) => conn.close(),
+  )
 
 /**
  * Creates a paused-on-connect, half-open server in the Scope and waits

@@ -105,4 +105,4 @@ export const listen = (
   })
 
 /** @internal */
-export const driver: Driver.TcpDriver = { connect, listen }
+export const driver: Driver.TcpDriver = { connect, listen, releasesOnFailure: true }

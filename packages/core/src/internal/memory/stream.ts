@@ -1,9 +1,10 @@
-import * as Effect from "effect/Effect"
-import * as Scope from "effect/Scope"
+import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import type { ConnectionHandlers, ListenerHandlers, RawConnection, RawListener } from "../../Driver.ts"
 import type * as MemoryNetwork from "../../MemoryNetwork.ts"
 import { BrokenResource } from "../../NetError.ts"
 import type * as SocketAddress from "../../SocketAddress.ts"
+import { acquireSync } from "../scoped.ts"
 import { hostOf, type MemoryNet, type Tracked } from "./network.ts"
 
 /** The largest piece a write is cut into (like a kernel's socket buffer reads). */
@@ -366,15 +367,4 @@ export class MemoryListener implements RawListener {
  * @internal
  */
 export const scoped = <A extends { close(): void }>(make: () => A): Effect.Effect<A, never, Scope.Scope> =>
-  Effect.uninterruptible(
-    Effect.flatMap(Effect.scope, (scope) => {
-      const a = make()
-      return Effect.as(
-        Scope.addFinalizer(
-          scope,
-          Effect.sync(() => a.close()),
-        ),
-        a,
-      )
-    }),
-  )
+  acquireSync(make, (a) => a.close())
