@@ -15,6 +15,7 @@
 import { netfx } from "./impls/netfx.ts"
 import { rawNode } from "./impls/rawNode.ts"
 import { type Impl, selfSigned } from "./impls/types.ts"
+import { startProfile } from "./profile.ts"
 
 const env = (name: string, fallback: string) => process.env[name] ?? fallback
 
@@ -39,26 +40,7 @@ const main = async () => {
   // warm-up
   await client.tlsBulk!(ports.sink, cert, mib * 1024 * 1024, chunk)
   await client.tlsHandshakes!(ports.accept, cert, handshakeMillis)
-  let stopProfile: (() => Promise<void>) | undefined
-  if (process.env.PROFILE !== undefined) {
-    const file = process.env.PROFILE
-    const inspector = await import("node:inspector")
-    const fs = await import("node:fs")
-    const session = new inspector.Session()
-    session.connect()
-    const post = (method: string, params?: object) =>
-      new Promise<unknown>((resolve, reject) =>
-        session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))),
-      )
-    await post("Profiler.enable")
-    await post("Profiler.setSamplingInterval", { interval: 100 })
-    await post("Profiler.start")
-    stopProfile = async () => {
-      const { profile } = (await post("Profiler.stop")) as { profile: unknown }
-      fs.writeFileSync(file, JSON.stringify(profile))
-      session.disconnect()
-    }
-  }
+  const stopProfile = process.env.PROFILE === undefined ? undefined : await startProfile(process.env.PROFILE)
   const perMiB: Array<number> = []
   const perHandshake: Array<number> = []
   for (let i = 0; i < windows; i++) {
