@@ -17,6 +17,7 @@ import type { Network } from "@netfx/core"
 import type * as Layer from "effect/Layer"
 import { netfx } from "./impls/netfx.ts"
 import type { Impl } from "./impls/types.ts"
+import { startProfile } from "./profile.ts"
 
 const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined"
 const env = (name: string, fallback: string) => process.env[name] ?? fallback
@@ -32,26 +33,6 @@ const netfxImpl = async (): Promise<Impl> => {
 }
 
 const pick = (which: string) => (which === "raw" ? rawImpl() : netfxImpl())
-
-/** Starts the V8 profiler through the inspector; the returned function stops it and writes `file`. */
-const startProfile = async (file: string): Promise<() => Promise<void>> => {
-  const inspector = await import("node:inspector")
-  const fs = await import("node:fs")
-  const session = new inspector.Session()
-  session.connect()
-  const post = (method: string, params?: object) =>
-    new Promise<unknown>((resolve, reject) =>
-      session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))),
-    )
-  await post("Profiler.enable")
-  await post("Profiler.setSamplingInterval", { interval: 100 })
-  await post("Profiler.start")
-  return async () => {
-    const { profile } = (await post("Profiler.stop")) as { profile: unknown }
-    fs.writeFileSync(file, JSON.stringify(profile))
-    session.disconnect()
-  }
-}
 
 const main = async () => {
   const server = await pick(env("SERVER", "netfx"))

@@ -19,6 +19,14 @@ const DEFAULT_MAX_HANDSHAKES = 1024
 /** A flood evicts handshakes by the thousand: one warning per interval, with the count. */
 const EVICTION_LOG_INTERVAL_MILLIS = 10_000
 
+/** The longest delay setTimeout honours (a longer one fires at once). */
+const MAX_TIMER_MILLIS = 2_147_483_647
+
+/** Whether a handshake's timeout passed (set by the timer that interrupts it). */
+interface Deadline {
+  passed: boolean
+}
+
 /**
  * A raw listener whose connections are handed on only after a successful
  * TLS handshake. A failed or timed-out handshake is logged once (with the
@@ -46,6 +54,9 @@ class SecureListener implements RawListener {
   private evictedSinceLog = 0
   private lastEvictionLog = Number.NEGATIVE_INFINITY
 
+  /** The handshake timeout for a timer (`undefined`: beyond what setTimeout takes). */
+  private readonly timerMillis: number | undefined
+
   constructor(
     readonly inner: RawListener,
     readonly driver: TlsDriver,
@@ -56,6 +67,8 @@ class SecureListener implements RawListener {
     this.fd = inner.fd
     this.maxHandshakes = options.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES
     this.timeout = Duration.decode(options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MILLIS)
+    const millis = Duration.toMillis(this.timeout)
+    this.timerMillis = millis <= MAX_TIMER_MILLIS ? millis : undefined
   }
 
   start(handlers: ListenerHandlers): void {
@@ -63,9 +76,27 @@ class SecureListener implements RawListener {
       onConnection: (raw) => {
         if (this.closed) return raw.close()
         if (this.handshakes.size >= this.maxHandshakes) this.evictOldest()
-        const fiber = Runtime.runFork(this.runtime)(this.handshake(raw, handlers))
+        const millis = this.timerMillis
+        if (millis === undefined) {
+          const fiber = Runtime.runFork(this.runtime)(this.handshake(raw, handlers, undefined))
+          this.handshakes.add(fiber)
+          fiber.addObserver(() => this.handshakes.delete(fiber))
+          return
+        }
+        // The handshake timeout as a plain timer that interrupts the
+        // handshake, rather than Effect.timeoutFail (which forks a racing
+        // sleep fiber per connection, a measurable share of a handshake's CPU).
+        const deadline: Deadline = { passed: false }
+        const fiber = Runtime.runFork(this.runtime)(this.handshake(raw, handlers, deadline))
+        const timer = setTimeout(() => {
+          deadline.passed = true
+          fiber.unsafeInterruptAsFork(FiberId.none)
+        }, millis)
         this.handshakes.add(fiber)
-        fiber.addObserver(() => this.handshakes.delete(fiber))
+        fiber.addObserver(() => {
+          clearTimeout(timer)
+          this.handshakes.delete(fiber)
+        })
       },
       onError: (error) => handlers.onError(error),
     })
@@ -93,20 +124,29 @@ class SecureListener implements RawListener {
     )
   }
 
-  private handshake(raw: RawConnection, handlers: ListenerHandlers): Effect.Effect<void> {
-    const limit = this.timeout
-    const millis = Duration.toMillis(limit)
-    const accept = this.driver.accept(raw, this.options).pipe(
-      Effect.timeoutFail({
-        duration: limit,
-        onTimeout: () =>
-          new TlsFailed({
-            code: "ETIMEDOUT",
-            reason: `TLS handshake did not complete within ${millis} ms`,
-            address: raw.remoteAddress,
-          }),
-      }),
-    )
+  private timedOut(raw: RawConnection): TlsFailed {
+    return new TlsFailed({
+      code: "ETIMEDOUT",
+      reason: `TLS handshake did not complete within ${Duration.toMillis(this.timeout)} ms`,
+      address: raw.remoteAddress,
+    })
+  }
+
+  /**
+   * `deadline` is the timer `start` set for this handshake (it interrupts
+   * the fiber when it fires); without one, Effect.timeoutFail bounds it.
+   */
+  private handshake(
+    raw: RawConnection,
+    handlers: ListenerHandlers,
+    deadline: Deadline | undefined,
+  ): Effect.Effect<void> {
+    const accept =
+      deadline === undefined
+        ? this.driver
+            .accept(raw, this.options)
+            .pipe(Effect.timeoutFail({ duration: this.timeout, onTimeout: () => this.timedOut(raw) }))
+        : this.driver.accept(raw, this.options)
     return Effect.uninterruptibleMask((restore) =>
       Effect.gen(this, function* () {
         const scope = yield* Scope.make()
@@ -119,7 +159,8 @@ class SecureListener implements RawListener {
         yield* Scope.close(scope, exit)
         raw.close()
         if (Exit.isFailure(exit)) {
-          const failure = exit.cause._tag === "Fail" ? exit.cause.error : undefined
+          const failure =
+            exit.cause._tag === "Fail" ? exit.cause.error : deadline?.passed === true ? this.timedOut(raw) : undefined
           if (failure !== undefined) {
             yield* Effect.logWarning("netfx: TLS handshake failed, connection dropped").pipe(
               Effect.annotateLogs({
