@@ -245,4 +245,23 @@ describe("BunNetwork TCP specifics", () => {
       }),
     ),
   )
+
+  // the adapter takes a client's peer and a listener's local end from what it
+  // knows instead of asking the socket: both ends must still read the truth
+  it.live("both ends report their addresses, behind a wildcard listener too", () =>
+    run(
+      Effect.gen(function* () {
+        for (const host of ["127.0.0.1", "0.0.0.0"]) {
+          const listener = yield* Tcp.listen({ host, port: 0 })
+          const port = portOf(listener.address)
+          const client = yield* Tcp.connect({ host: "127.0.0.1", port })
+          const server = yield* listener.accept
+          assert.deepStrictEqual(client.remoteAddress, SocketAddress.ipv4("127.0.0.1", port))
+          assert.deepStrictEqual(server.localAddress, SocketAddress.ipv4("127.0.0.1", port))
+          assert.deepStrictEqual(server.remoteAddress, client.localAddress)
+          assert.deepStrictEqual(client.remoteAddress, server.localAddress)
+        }
+      }),
+    ),
+  )
 })

@@ -4,7 +4,15 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as abortConnect from "./abortConnect.ts"
-import { addressOf, BunConnection, type BunSocket, listenWith, type SocketData, streamHandlers } from "./connection.ts"
+import {
+  addressOf,
+  BunConnection,
+  type BunSocket,
+  exactIpv4,
+  listenWith,
+  type SocketData,
+  streamHandlers,
+} from "./connection.ts"
 import * as native from "./native.ts"
 
 interface ConnectData extends SocketData {
@@ -81,6 +89,8 @@ export class Attempt {
       noDelay: this.request.noDelay,
       keepAlive: this.request.keepAlive,
       keepAliveInitialDelayMillis: Duration.toMillis(this.request.keepAliveInitialDelay),
+      // connected: the peer is the address dialled
+      remoteAddress: exactIpv4(this.request.address),
     })
     this.settle({ _tag: "open", conn })
   }
@@ -170,6 +180,8 @@ export const listen = (
         noDelay: request.noDelay,
         keepAlive: request.keepAlive ?? false,
         keepAliveInitialDelayMillis: Duration.toMillis(request.keepAliveInitialDelay ?? 0),
+        // accepted on a listener bound to one IPv4 address: that is the local end
+        localAddress: exactIpv4(local),
       })
       // reset before it was accepted: the system no longer knows the peer, but it was TCP
       const mutable = conn as unknown as {

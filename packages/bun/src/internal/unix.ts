@@ -15,12 +15,8 @@ export const bunPath = (address: UnixAddress): string =>
 const unnamed = SocketAddress.unixPath("")
 
 /** Bun reports no addresses for Unix sockets: netfx knows them. */
-const withAddresses = (conn: BunConnection, local: UnixAddress, remote: UnixAddress): BunConnection => {
-  const mutable = conn as unknown as { localAddress: UnixAddress; remoteAddress: UnixAddress }
-  mutable.localAddress = local
-  mutable.remoteAddress = remote
-  return conn
-}
+const unixConnection = (socket: BunSocket, local: UnixAddress, remote: UnixAddress): BunConnection =>
+  new BunConnection(socket, { noDelay: false, localAddress: local, remoteAddress: remote })
 
 interface ConnectData extends SocketData {
   settle: ((result: { readonly socket: BunSocket } | { readonly error: unknown }) => void) | undefined
@@ -58,7 +54,7 @@ const adopt = (fd: number, address: UnixAddress): Effect.Effect<BunConnection, N
       socket: {
         ...streamHandlers,
         open: (socket: BunSocket) => {
-          conn = withAddresses(new BunConnection(socket, { noDelay: false }), unnamed, address)
+          conn = unixConnection(socket, unnamed, address)
           resume(Effect.succeed(conn))
         },
       },
@@ -134,7 +130,7 @@ const connectWithBun = (
       const { code, syscall } = NetError.errnoOf(result.error)
       return yield* Effect.fail(Driver.unixConnectFailed(address, code, syscall, result.error))
     }
-    const conn = withAddresses(new BunConnection(result.socket, { noDelay: false }), unnamed, address)
+    const conn = unixConnection(result.socket, unnamed, address)
     state.conn = conn
     return conn as Driver.RawConnection
   })
@@ -156,7 +152,7 @@ export const listen = (request: {
         socket,
       } as Bun.UnixSocketOptions<SocketData>),
     addressOf: () => address,
-    wrap: (socket) => withAddresses(new BunConnection(socket, { noDelay: false }), address, unnamed),
+    wrap: (socket) => unixConnection(socket, address, unnamed),
     // the runtime unlinks the socket file on close; core decides (`removeOnClose`)
     stop: (listener) => Driver.closeKeepingFile(fs, address, () => listener.stop(false)),
   })
