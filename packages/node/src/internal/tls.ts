@@ -418,6 +418,9 @@ const ignoreError = (_error: Error): void => {}
  * (STARTTLS over a stream that was read from, TLS over TLS, another
  * driver's connection) goes through a {@link RawDuplex}.
  */
+/** Whether {@link EndWatch} could be installed on this Node's TLS handles (assumed until one install fails). */
+let endWatchWorks = true
+
 const directSocket = (raw: Driver.RawConnection): net.Socket | undefined =>
   raw instanceof NodeConnection &&
   !(raw instanceof TlsConnection) &&
@@ -441,11 +444,15 @@ const handshake = (
     let established: Driver.RawConnection | undefined
     const { socket, duplex, watch } = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const direct = directSocket(raw)
+        const direct = standardCompatible && !endWatchWorks ? undefined : directSocket(raw)
         if (direct !== undefined) {
           const socket = make(direct)
           // installed before node reads anything (its first read is on the next tick)
           const watch = standardCompatible ? EndWatch.install(socket) : undefined
+          // A Node whose TLS handles this does not know: this session's end
+          // counts as a bare close (never a truncation taken for a clean
+          // end), and later sessions that check close_notify take the Duplex.
+          if (standardCompatible && watch === undefined) endWatchWorks = false
           socket.on("error", ignoreError)
           socket.pause()
           return { socket, duplex: undefined, watch }
