@@ -5,16 +5,14 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { BunNetwork } from "@netfx/bun"
-import { Asyncio, BufferedStream, SocketAddress, Tcp } from "@netfx/core"
-import { bytes, text } from "@netfx/core/testing"
+import { Asyncio, BufferedStream, Tcp } from "@netfx/core"
+import { bytes, portOf, text } from "@netfx/core/testing"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 
 const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | import("@netfx/core").Network.Network>) =>
   effect.pipe(Effect.scoped, Effect.provide(BunNetwork.layer))
-
-const portOf = (a: SocketAddress.SocketAddress) => (SocketAddress.isIp(a) ? a.port : -1)
 
 const pair = Effect.gen(function* () {
   const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })

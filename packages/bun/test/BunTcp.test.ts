@@ -9,7 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { BunNetwork } from "@netfx/bun"
 import { Attribute, SocketAddress, Tcp } from "@netfx/core"
 import type * as Driver from "@netfx/core/Driver"
-import { bytes, readAll, text } from "@netfx/core/testing"
+import { bytes, portOf, readAll, text } from "@netfx/core/testing"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -17,8 +17,6 @@ import type * as Scope from "effect/Scope"
 
 const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | import("@netfx/core").Network.Network>) =>
   effect.pipe(Effect.scoped, Effect.provide(BunNetwork.layer))
-
-const portOf = (a: SocketAddress.SocketAddress) => (SocketAddress.isIp(a) ? a.port : -1)
 
 /** 0, 1, 2 ... 250, 0, 1 ...: a pattern where a lost or reordered chunk shows. */
 const pattern = (size: number) => Uint8Array.from({ length: size }, (_, i) => i % 251)

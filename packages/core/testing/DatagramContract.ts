@@ -24,7 +24,7 @@ import * as SocketAddress from "../src/SocketAddress.ts"
 import * as Udp from "../src/Udp.ts"
 import { namespaceScenarios } from "./DatagramScenarios.ts"
 import { python, pythonExit } from "./peers.ts"
-import { bytes, eventually, text } from "./StreamContract.ts"
+import { bytes, eventually, portOf, text } from "./StreamContract.ts"
 
 /**
  * What the environment under test can offer.
@@ -63,8 +63,6 @@ export interface DatagramEnvironment {
    */
   readonly coalescedWakeups?: boolean
 }
-
-const portOf = (address: SocketAddress.SocketAddress): number => (SocketAddress.isIp(address) ? address.port : -1)
 
 /**
  * Whether this machine can bind a UDP socket on `::1` (checked with

@@ -25,6 +25,7 @@ import {
   bytes,
   type ContractEnvironment,
   eventually,
+  portOf,
   readAll,
   readN,
   type StreamTransport,
@@ -32,8 +33,6 @@ import {
   text,
 } from "./StreamContract.ts"
 import { tempAbstractName, tempSocketPath } from "./UnixContract.ts"
-
-const portOf = (a: SocketAddress.SocketAddress) => (SocketAddress.isIp(a) ? a.port : -1)
 
 /**
  * What the native-transport contract needs beyond {@link ContractEnvironment}.

@@ -76,6 +76,9 @@ const decoder = new TextDecoder()
 export const bytes = (s: string): Uint8Array => encoder.encode(s)
 /** @since 0.1.0 */
 export const text = (b: Uint8Array): string => decoder.decode(b)
+/** The port of an IP address; -1 for a Unix address. @since 0.3.0 */
+export const portOf = (address: SocketAddress.SocketAddress): number =>
+  SocketAddress.isIp(address) ? address.port : -1
 
 /** Reads until EndOfStream and returns everything. @since 0.1.0 */
 export const readAll = (conn: SocketStream.SocketStream) =>

@@ -16,6 +16,7 @@ import {
   bytes,
   type ContractEnvironment,
   eventually,
+  portOf,
   readAll,
   type StreamTransport,
   streamContract,
@@ -35,8 +36,6 @@ export interface TcpEnvironment extends ContractEnvironment {
   /** Whether `::1` can be bound here. */
   readonly ipv6?: boolean
 }
-
-const portOf = (address: SocketAddress.SocketAddress): number => (SocketAddress.isIp(address) ? address.port : -1)
 
 /**
  * The TCP transport over a loopback host, for {@link streamContract}.

@@ -33,14 +33,13 @@ import {
   type ContractEnvironment,
   echo,
   eventually,
+  portOf,
   readAll,
   readN,
   type StreamTransport,
   streamContract,
   text,
 } from "./StreamContract.ts"
-
-const portOf = (address: SocketAddress.SocketAddress): number => (SocketAddress.isIp(address) ? address.port : -1)
 
 /**
  * The TLS transport (a TLS listener on 127.0.0.1 with a certificate from

@@ -1,13 +1,11 @@
 import * as net from "node:net"
 import { assert, describe, it } from "@effect/vitest"
-import { Attribute, FdPassing, type Network, SocketAddress, Tcp } from "@netfx/core"
-import { bytes, Peers, readAll, tcpContract, text } from "@netfx/core/testing"
+import { Attribute, FdPassing, type Network, Tcp } from "@netfx/core"
+import { bytes, Peers, portOf, readAll, tcpContract, text } from "@netfx/core/testing"
 import { NodeNetwork } from "@netfx/node"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
-
-const portOf = (address: SocketAddress.SocketAddress) => (SocketAddress.isIp(address) ? address.port : -1)
 
 tcpContract({
   name: "node",
