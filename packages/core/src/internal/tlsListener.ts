@@ -76,25 +76,22 @@ class SecureListener implements RawListener {
       onConnection: (raw) => {
         if (this.closed) return raw.close()
         if (this.handshakes.size >= this.maxHandshakes) this.evictOldest()
-        const millis = this.timerMillis
-        if (millis === undefined) {
-          const fiber = Runtime.runFork(this.runtime)(this.handshake(raw, handlers, undefined))
-          this.handshakes.add(fiber)
-          fiber.addObserver(() => this.handshakes.delete(fiber))
-          return
-        }
         // The handshake timeout as a plain timer that interrupts the
         // handshake, rather than Effect.timeoutFail (which forks a racing
         // sleep fiber per connection, a measurable share of a handshake's CPU).
-        const deadline: Deadline = { passed: false }
+        const millis = this.timerMillis
+        const deadline: Deadline | undefined = millis === undefined ? undefined : { passed: false }
         const fiber = Runtime.runFork(this.runtime)(this.handshake(raw, handlers, deadline))
-        const timer = setTimeout(() => {
-          deadline.passed = true
-          fiber.unsafeInterruptAsFork(FiberId.none)
-        }, millis)
+        const timer =
+          deadline === undefined
+            ? undefined
+            : setTimeout(() => {
+                deadline.passed = true
+                fiber.unsafeInterruptAsFork(FiberId.none)
+              }, millis)
         this.handshakes.add(fiber)
         fiber.addObserver(() => {
-          clearTimeout(timer)
+          if (timer !== undefined) clearTimeout(timer)
           this.handshakes.delete(fiber)
         })
       },
