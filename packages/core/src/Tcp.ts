@@ -9,7 +9,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { RawListener } from "./Driver.ts"
 import { bindAll } from "./internal/bind.ts"
-import { connectAddresses, withConnectTimeout } from "./internal/connect.ts"
+import { connectAddresses, releasingOnFailure, withConnectTimeout } from "./internal/connect.ts"
 import * as internalListener from "./internal/listener.ts"
 import * as internalTls from "./internal/tls.ts"
 import { secureListeners } from "./internal/tlsListener.ts"
@@ -192,8 +192,12 @@ const connectUntraced = (options: ConnectOptions) =>
     const secured =
       tlsDriver === undefined || tls === undefined
         ? run
-        : Effect.flatMap(run, (raw) =>
-            internalTls.clientHandshake(tlsDriver, raw, internalTls.clientRequest(host, tls)),
+        : // a failed handshake releases the TCP connection and its registration
+          // at once, so a retry loop in a long-lived Scope accumulates nothing
+          releasingOnFailure(
+            Effect.flatMap(run, (raw) =>
+              internalTls.clientHandshake(tlsDriver, raw, internalTls.clientRequest(host, tls)),
+            ),
           )
     const raw =
       timeout === undefined || tried === undefined

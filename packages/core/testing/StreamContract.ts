@@ -16,9 +16,10 @@ import type * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
+import { pipeArguments } from "effect/Pipeable"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Attribute from "../src/Attribute.ts"
 import { concatBytes } from "../src/internal/bytes.ts"
@@ -119,6 +120,61 @@ export const eventually = (check: () => boolean, what: string, within: Duration.
     Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.upTo(within))),
     Effect.orDie,
   )
+
+/**
+ * A Scope that counts what is registered in it: `calls()` counts every
+ * finalizer added and child Scope forked, `live()` those still held (a
+ * finalizer that ran or a child Scope that was closed no longer counts). Closing `outer` closes
+ * everything. Effect 3's `Scope.addFinalizer` and `Scope.fork` call these two
+ * methods of the Scope object, which its public type leaves out.
+ *
+ * @since 0.3.1
+ */
+export const countingScope = Effect.map(Scope.make(), (outer) => {
+  interface ScopeMethods {
+    fork(strategy: unknown): Effect.Effect<Scope.CloseableScope>
+    addFinalizer(finalizer: (exit: Exit.Exit<unknown, unknown>) => Effect.Effect<unknown>): Effect.Effect<void>
+  }
+  const inner = outer as unknown as ScopeMethods
+  let calls = 0
+  let live = 0
+  const methods: ScopeMethods = {
+    fork: (strategy) => {
+      calls++
+      return Effect.tap(inner.fork(strategy), (child) => {
+        live++
+        return Scope.addFinalizer(
+          child,
+          Effect.sync(() => {
+            live--
+          }),
+        )
+      })
+    },
+    addFinalizer: (finalizer) => {
+      calls++
+      live++
+      return inner.addFinalizer((exit) =>
+        Effect.ensuring(
+          finalizer(exit),
+          Effect.sync(() => {
+            live--
+          }),
+        ),
+      )
+    },
+  }
+  const scope = {
+    [Scope.ScopeTypeId]: Scope.ScopeTypeId,
+    strategy: outer.strategy,
+    ...methods,
+    pipe() {
+      // biome-ignore lint/complexity/noArguments: Pipeable's variadic pipe
+      return pipeArguments(this, arguments)
+    },
+  } as Scope.Scope
+  return { scope, outer, calls: () => calls, live: () => live }
+})
 
 /**
  * Registers the contract tests for one transport in one environment.

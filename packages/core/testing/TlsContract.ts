@@ -12,12 +12,13 @@ import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Attribute from "../src/Attribute.ts"
 import type { Listener } from "../src/Listener.ts"
@@ -31,6 +32,7 @@ import { python } from "./peers.ts"
 import {
   bytes,
   type ContractEnvironment,
+  countingScope,
   echo,
   eventually,
   portOf,
@@ -370,6 +372,26 @@ export const tlsContract = (env: TlsEnvironment): void => {
           const conn = yield* client(listener, { ca: certs.selfSigned.cert })
           yield* conn.send(bytes("ok"))
           assert.strictEqual(text(yield* readN(conn, 2)), "ok")
+        }),
+      ),
+    )
+
+    it.live("a failed handshake leaves nothing in the caller's Scope (a retry loop accumulates nothing)", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* server({ cert: certs.selfSigned.cert, key: certs.selfSigned.key })
+          yield* Effect.forkScoped(listener.serve(echo))
+          const { scope, outer, live } = yield* countingScope
+          for (let i = 0; i < 10; i++) {
+            const error = yield* Effect.flip(Scope.extend(client(listener, { ca: certs.ca.cert }), scope))
+            assert.strictEqual(error._tag, "TlsFailed")
+          }
+          assert.strictEqual(live(), 0)
+          // a connect that succeeds is held by the Scope until it closes
+          yield* Scope.extend(client(listener, { ca: certs.selfSigned.cert }), scope)
+          assert.isAbove(live(), 0)
+          yield* Scope.close(outer, Exit.void)
+          assert.strictEqual(live(), 0)
         }),
       ),
     )
