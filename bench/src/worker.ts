@@ -5,9 +5,10 @@
  * - `server <impl>`: starts the sink/echo/accept servers; the ready line
  *   carries their ports.
  * - `client <impl>`: runs `Job`s (one scenario run each).
- * - `http-server <impl> <port> <closePort>`: only the HTTP servers, bound
- *   with SO_REUSEPORT to the given ports (0: any); the reusePort scenario
- *   starts one or two of them. Command `cpu`.
+ * - `http-server <impl> <port> <closePort> single|shared`: only the HTTP
+ *   servers, bound to the given ports (0: any), with SO_REUSEPORT when
+ *   `shared`; the reusePort scenario starts one (`single`) or two
+ *   (`shared`) of them. Command `cpu`.
  * - `idle-server <impl>`: starts the idle-memory server (ready line carries
  *   the port); commands `wait` and `mem`.
  * - `idle-client <impl>`: commands `open`, `closeAll` and `mem`.
@@ -150,10 +151,11 @@ const main = async () => {
     }
   } else if (role === "http-server") {
     if (impl.httpServe === undefined) throw new Error(`${impl.name} has no HTTP server`)
-    const [keepAlive, close] = process.argv.slice(4).map(Number)
+    const [keepAlive, close] = process.argv.slice(4, 6).map(Number)
+    const reusePort = process.argv[6] !== "single"
     print({
-      keepAlive: await impl.httpServe({ port: keepAlive ?? 0, reusePort: true, close: false }),
-      close: await impl.httpServe({ port: close ?? 0, reusePort: true, close: true }),
+      keepAlive: await impl.httpServe({ port: keepAlive ?? 0, reusePort, close: false }),
+      close: await impl.httpServe({ port: close ?? 0, reusePort, close: true }),
     })
     handle = async (job) => {
       if (job.scenario === "cpu") return cpuMicros()
