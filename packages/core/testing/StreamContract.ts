@@ -404,6 +404,45 @@ export const streamContract = (env: ContractEnvironment, transport: StreamTransp
       ),
     )
 
+    it.live("the fiber whose receive was interrupted can receive again while it winds down", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          const go = yield* Deferred.make<void>()
+          yield* Effect.forkScoped(
+            listener.serve((c) =>
+              Effect.gen(function* () {
+                yield* Deferred.await(go)
+                yield* c.send(bytes("late"))
+                yield* c.sendEof
+              }),
+            ),
+          )
+          const conn = yield* transport.connect(listener)
+          const parked = yield* Deferred.make<void>()
+          const late = yield* Deferred.make<Exit.Exit<Uint8Array, unknown>>()
+          // the interrupted fiber's own finalizer receives: the same fiber
+          // that parked asks again, so its first receive is over (not busy)
+          const pending = yield* Effect.fork(
+            Deferred.succeed(parked, undefined).pipe(
+              Effect.zipRight(conn.receive()),
+              Effect.onInterrupt(() =>
+                Effect.flatMap(Effect.exit(readAll(conn)), (exit) => Deferred.succeed(late, exit)),
+              ),
+            ),
+          )
+          yield* Deferred.await(parked)
+          yield* Effect.yieldNow()
+          const interrupting = yield* Effect.fork(Fiber.interrupt(pending))
+          yield* Deferred.succeed(go, undefined)
+          const exit = yield* Deferred.await(late)
+          assert.isTrue(Exit.isSuccess(exit), `the finalizer's receive failed: ${String(exit)}`)
+          if (Exit.isSuccess(exit)) assert.strictEqual(text(exit.value), "late")
+          assert.isTrue(Exit.isInterrupted(yield* Fiber.join(interrupting)))
+        }),
+      ),
+    )
+
     it.live("many interrupted receives racing arriving data lose no byte", () =>
       run(
         Effect.gen(function* () {
