@@ -176,6 +176,14 @@ export const countingScope = Effect.map(Scope.make(), (outer) => {
   return { scope, outer, calls: () => calls, live: () => live }
 })
 
+/** A handler that sends `message` and its EOF once `go` is released. */
+const sendOnceReleased = (go: Deferred.Deferred<void>, message: string) => (conn: SocketStream.SocketStream) =>
+  Effect.gen(function* () {
+    yield* Deferred.await(go)
+    yield* conn.send(bytes(message))
+    yield* conn.sendEof
+  })
+
 /**
  * Registers the contract tests for one transport in one environment.
  *
@@ -385,15 +393,7 @@ export const streamContract = (env: ContractEnvironment, transport: StreamTransp
         Effect.gen(function* () {
           const listener = yield* transport.listen
           const go = yield* Deferred.make<void>()
-          yield* Effect.forkScoped(
-            listener.serve((c) =>
-              Effect.gen(function* () {
-                yield* Deferred.await(go)
-                yield* c.send(bytes("kept"))
-                yield* c.sendEof
-              }),
-            ),
-          )
+          yield* Effect.forkScoped(listener.serve(sendOnceReleased(go, "kept")))
           const conn = yield* transport.connect(listener)
           const pending = yield* Effect.fork(conn.receive())
           yield* Effect.yieldNow()
@@ -409,15 +409,7 @@ export const streamContract = (env: ContractEnvironment, transport: StreamTransp
         Effect.gen(function* () {
           const listener = yield* transport.listen
           const go = yield* Deferred.make<void>()
-          yield* Effect.forkScoped(
-            listener.serve((c) =>
-              Effect.gen(function* () {
-                yield* Deferred.await(go)
-                yield* c.send(bytes("late"))
-                yield* c.sendEof
-              }),
-            ),
-          )
+          yield* Effect.forkScoped(listener.serve(sendOnceReleased(go, "late")))
           const conn = yield* transport.connect(listener)
           const parked = yield* Deferred.make<void>()
           const late = yield* Deferred.make<Exit.Exit<Uint8Array, unknown>>()

@@ -90,6 +90,9 @@ interface SwappableFiber {
   currentScheduler: Scheduler.Scheduler
 }
 
+/** true while {@link resumeFromIo} runs. */
+let waking = false
+
 /**
  * The scheduler one parked fiber's next wake-up goes through, installed by
  * {@link wakeInline} in place of the fiber's own (`original`) and removed
@@ -98,12 +101,13 @@ interface SwappableFiber {
  * A parked fiber resumes through `fiber.currentScheduler.scheduleTask(run,
  * priority, fiber)`, called from the resume callback, only while the fiber
  * is not running. This scheduler gives the fiber its own scheduler back
- * first, then runs the task inline when the I/O scheduler may (nothing else
+ * first, then runs the task inline when netfx's own I/O callback is waking
+ * it ({@link resumeFromIo}) and the I/O scheduler may (nothing else
  * running), else hands it to the fiber's own scheduler exactly as the fiber
- * would have. So the swap lasts from the park to the next wake-up, whatever
- * wakes the fiber (the socket's callback, an interruption from another
- * fiber), and everything else (yields, forks) goes through the fiber's own
- * scheduler as before.
+ * would have (an interruption, a message from another fiber). So the swap
+ * lasts from the park to the next wake-up, whatever wakes the fiber, and
+ * everything else (yields, forks) goes through the fiber's own scheduler as
+ * before.
  */
 class WakeScheduler implements Scheduler.Scheduler {
   constructor(readonly original: Scheduler.Scheduler) {}
@@ -112,7 +116,7 @@ class WakeScheduler implements Scheduler.Scheduler {
     if (fiber !== undefined && (fiber as unknown as SwappableFiber).currentScheduler === this) {
       ;(fiber as unknown as SwappableFiber).currentScheduler = this.original
     }
-    if (ioScheduler.canRunInline()) ioScheduler.runTask(task)
+    if (waking && ioScheduler.canRunInline()) ioScheduler.runTask(task)
     else this.original.scheduleTask(task, priority, fiber)
   }
 
@@ -187,5 +191,21 @@ export const wakeDone = (): void => {
   const fiber = currentFiber() as unknown as SwappableFiber | undefined
   if (fiber !== undefined && fiber.currentScheduler instanceof WakeScheduler) {
     fiber.currentScheduler = fiber.currentScheduler.original
+  }
+}
+
+/**
+ * Resumes a fiber parked in netfx's `Effect.async` from the I/O callback
+ * that ended its wait: the one wake-up a {@link wakeInline} swap runs
+ * inline. Any other wake-up of the parked fiber goes through its scheduler.
+ *
+ * @internal
+ */
+export const resumeFromIo = <A>(resume: (value: A) => void, value: A): void => {
+  waking = true
+  try {
+    resume(value)
+  } finally {
+    waking = false
   }
 }

@@ -15,7 +15,7 @@ import {
 import * as SocketAddress from "../SocketAddress.ts"
 import type { SocketStream, SocketStreamOptions } from "../SocketStream.ts"
 import { concatBytes } from "./bytes.ts"
-import { currentFiber, wakeDone, wakeInline } from "./ioScheduler.ts"
+import { currentFiber, resumeFromIo, wakeDone, wakeInline } from "./ioScheduler.ts"
 import { TypeId } from "./typeId.ts"
 
 /** @internal */
@@ -176,7 +176,7 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
       this.resumeReader = undefined
       this.readRetry = undefined
       // `receiving` stays true until the fiber runs `retry`
-      resume(retry)
+      resumeFromIo(resume, retry)
     }
   }
 
