@@ -404,6 +404,23 @@ export const streamContract = (env: ContractEnvironment, transport: StreamTransp
       ),
     )
 
+    it.live("receives that timed out leave none in progress: the next one gets the bytes", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          const go = yield* Deferred.make<void>()
+          yield* Effect.forkScoped(listener.serve(sendOnceReleased(go, "after")))
+          const conn = yield* transport.connect(listener)
+          for (let i = 0; i < 3; i++) {
+            const error = yield* Effect.flip(Effect.timeout(conn.receive(), "5 millis"))
+            assert.strictEqual(error._tag, "TimeoutException")
+          }
+          yield* Deferred.succeed(go, undefined)
+          assert.strictEqual(text(yield* readAll(conn)), "after")
+        }),
+      ),
+    )
+
     it.live("the fiber whose receive was interrupted can receive again while it winds down", () =>
       run(
         Effect.gen(function* () {
