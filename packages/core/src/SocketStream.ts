@@ -87,7 +87,10 @@ export interface SocketStream extends Attribute.HasAttributes {
    * >= 1.
    *
    * **Interruption**: loses no data. Bytes not yet returned stay buffered for
-   * the next call.
+   * the next call. An interrupted receive counts as in progress for other
+   * fibers until its fiber has finished (`Fiber.interrupt`, races and
+   * timeouts wait for that); the interrupted fiber itself, in a finalizer,
+   * may receive at once.
    */
   receive(maxBytes?: number): Effect.Effect<Uint8Array, ReceiveError>
   /**

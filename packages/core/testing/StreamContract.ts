@@ -176,6 +176,14 @@ export const countingScope = Effect.map(Scope.make(), (outer) => {
   return { scope, outer, calls: () => calls, live: () => live }
 })
 
+/** A handler that sends `message` and its EOF once `go` is released. */
+const sendOnceReleased = (go: Deferred.Deferred<void>, message: string) => (conn: SocketStream.SocketStream) =>
+  Effect.gen(function* () {
+    yield* Deferred.await(go)
+    yield* conn.send(bytes(message))
+    yield* conn.sendEof
+  })
+
 /**
  * Registers the contract tests for one transport in one environment.
  *
@@ -385,21 +393,61 @@ export const streamContract = (env: ContractEnvironment, transport: StreamTransp
         Effect.gen(function* () {
           const listener = yield* transport.listen
           const go = yield* Deferred.make<void>()
-          yield* Effect.forkScoped(
-            listener.serve((c) =>
-              Effect.gen(function* () {
-                yield* Deferred.await(go)
-                yield* c.send(bytes("kept"))
-                yield* c.sendEof
-              }),
-            ),
-          )
+          yield* Effect.forkScoped(listener.serve(sendOnceReleased(go, "kept")))
           const conn = yield* transport.connect(listener)
           const pending = yield* Effect.fork(conn.receive())
           yield* Effect.yieldNow()
           yield* Fiber.interrupt(pending)
           yield* Deferred.succeed(go, undefined)
           assert.strictEqual(text(yield* readAll(conn)), "kept")
+        }),
+      ),
+    )
+
+    it.live("receives that timed out leave none in progress: the next one gets the bytes", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          const go = yield* Deferred.make<void>()
+          yield* Effect.forkScoped(listener.serve(sendOnceReleased(go, "after")))
+          const conn = yield* transport.connect(listener)
+          for (let i = 0; i < 3; i++) {
+            const error = yield* Effect.flip(Effect.timeout(conn.receive(), "5 millis"))
+            assert.strictEqual(error._tag, "TimeoutException")
+          }
+          yield* Deferred.succeed(go, undefined)
+          assert.strictEqual(text(yield* readAll(conn)), "after")
+        }),
+      ),
+    )
+
+    it.live("the fiber whose receive was interrupted can receive again while it winds down", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          const go = yield* Deferred.make<void>()
+          yield* Effect.forkScoped(listener.serve(sendOnceReleased(go, "late")))
+          const conn = yield* transport.connect(listener)
+          const parked = yield* Deferred.make<void>()
+          const late = yield* Deferred.make<Exit.Exit<Uint8Array, unknown>>()
+          // the interrupted fiber's own finalizer receives: the same fiber
+          // that parked asks again, so its first receive is over (not busy)
+          const pending = yield* Effect.fork(
+            Deferred.succeed(parked, undefined).pipe(
+              Effect.zipRight(conn.receive()),
+              Effect.onInterrupt(() =>
+                Effect.flatMap(Effect.exit(readAll(conn)), (exit) => Deferred.succeed(late, exit)),
+              ),
+            ),
+          )
+          yield* Deferred.await(parked)
+          yield* Effect.yieldNow()
+          const interrupting = yield* Effect.fork(Fiber.interrupt(pending))
+          yield* Deferred.succeed(go, undefined)
+          const exit = yield* Deferred.await(late)
+          assert.isTrue(Exit.isSuccess(exit), `the finalizer's receive failed: ${String(exit)}`)
+          if (Exit.isSuccess(exit)) assert.strictEqual(text(exit.value), "late")
+          assert.isTrue(Exit.isInterrupted(yield* Fiber.join(interrupting)))
         }),
       ),
     )

@@ -1,4 +1,5 @@
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import type * as Option from "effect/Option"
 import * as Attribute from "../Attribute.ts"
 import type { ConnectionHandlers, RawConnection } from "../Driver.ts"
@@ -14,6 +15,7 @@ import {
 import * as SocketAddress from "../SocketAddress.ts"
 import type { SocketStream, SocketStreamOptions } from "../SocketStream.ts"
 import { concatBytes } from "./bytes.ts"
+import { currentFiber, resumeFromIo, wakeDone, wakeInline } from "./ioScheduler.ts"
 import { TypeId } from "./typeId.ts"
 
 /** @internal */
@@ -174,7 +176,7 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
       this.resumeReader = undefined
       this.readRetry = undefined
       // `receiving` stays true until the fiber runs `retry`
-      resume(retry)
+      resumeFromIo(resume, retry)
     }
   }
 
@@ -266,24 +268,48 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
    * times. Bytes are taken by the receiving fiber itself (`attempt`), never
    * by the data callback: the callback only wakes the fiber, so an
    * interruption racing the wake-up leaves the bytes buffered.
+   *
+   * The park comes in two forms. `parkLean` registers no canceler: Effect
+   * then resumes an interrupted park without running any code of ours, and
+   * saves the interruption frames it builds around every wait that has one
+   * (an `onInterrupt`: a mask, two runtime-flag changes and a match, about
+   * as much work as the rest of the receive). What the canceler would clear
+   * (the `receiving` mark and the parked callback) is found stale later
+   * instead, by {@link receiveInProgress}, from the fiber that parked: a
+   * park is over once that fiber is done, or is the one asking. `park`,
+   * with the canceler, is the fallback where the running fiber is not
+   * published (`globalThis["effect/FiberCurrent"]`, Effect 3).
    */
   private makeReceive(maxBytes: number): Effect.Effect<Uint8Array, ReceiveError> {
     const attempt: Effect.Effect<Uint8Array, ReceiveError> = Effect.suspend(() => {
-      if (this.receiving) return Effect.fail(busyReceive)
-      return this.poll(maxBytes) ?? park
+      if (this.receiving && this.receiveInProgress()) return Effect.fail(busyReceive)
+      const polled = this.poll(maxBytes)
+      if (polled !== undefined) return polled
+      this.readerFiber = currentFiber()
+      return this.readerFiber === undefined ? park : parkLean
     })
     const retry: Effect.Effect<Uint8Array, ReceiveError> = Effect.suspend(() => {
       this.receiving = false
-      return this.poll(maxBytes) ?? park
+      this.readerFiber = undefined
+      wakeDone()
+      const polled = this.poll(maxBytes)
+      if (polled !== undefined) return polled
+      this.readerFiber = currentFiber()
+      return this.readerFiber === undefined ? park : parkLean
     })
-    const park: Effect.Effect<Uint8Array, ReceiveError> = Effect.async<Uint8Array, ReceiveError>((resume) => {
+    const register = (resume: (effect: Effect.Effect<Uint8Array, ReceiveError>) => void): void => {
       this.receiving = true
       this.resumeReader = resume
       this.readRetry = retry
+      wakeInline()
       if (this.paused && this.buffered < this.highWaterMark) {
         this.paused = false
         this.raw.resume()
       }
+    }
+    const parkLean: Effect.Effect<Uint8Array, ReceiveError> = Effect.async<Uint8Array, ReceiveError>(register)
+    const park: Effect.Effect<Uint8Array, ReceiveError> = Effect.async<Uint8Array, ReceiveError>((resume) => {
+      register(resume)
       return this.cancelReceive
     })
     return attempt
@@ -292,13 +318,36 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
   /** The parked receive's resume callback and what it resumes with. */
   private resumeReader: ((effect: Effect.Effect<Uint8Array, ReceiveError>) => void) | undefined = undefined
   private readRetry: Effect.Effect<Uint8Array, ReceiveError> | undefined = undefined
+  /** The fiber parked in (or woken from) `parkLean`. */
+  private readerFiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
 
   /** Runs when a parked receive is interrupted (built once per stream). */
   private readonly cancelReceive: Effect.Effect<void> = Effect.sync(() => {
+    wakeDone()
+    this.clearReader()
+  })
+
+  private clearReader(): void {
     this.resumeReader = undefined
     this.readRetry = undefined
+    this.readerFiber = undefined
     this.receiving = false
-  })
+  }
+
+  /**
+   * Whether a receive is really in progress while `receiving` is set: after
+   * an interrupted `parkLean` nobody cleared the mark, and it is cleared
+   * here once the parked fiber is done (`Fiber.interrupt`, a race or a
+   * timeout wait for that) or is the caller itself (it cannot be parked and
+   * asking at once). Bytes that arrived meanwhile stay buffered for the
+   * next receive.
+   */
+  private receiveInProgress(): boolean {
+    const fiber = this.readerFiber
+    if (fiber === undefined || (fiber !== currentFiber() && fiber.unsafePoll() === null)) return true
+    this.clearReader()
+    return false
+  }
 
   // ---- send ----
 
@@ -387,7 +436,7 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
    */
   detach(): RawConnection | string {
     if (this.closed) return "is closed"
-    if (this.receiving) return "has a receive in progress"
+    if (this.receiving && this.receiveInProgress()) return "has a receive in progress"
     if (this.sending) return "has a send in progress"
     if (this.eofSent) return "was half-closed with sendEof"
     const raw = this.raw
