@@ -138,6 +138,29 @@ describe("Listener serve", () => {
     }).pipe(Effect.scoped, Effect.provide(logs.layer))
   })
 
+  it.live("a long queue of handlers that end at once, one slot at a time, all run (no nested starts)", () =>
+    Effect.gen(function* () {
+      const fake = fakeListener()
+      const n = 5000
+      const listener = yield* Listener.make([fake.raw], { backlog: n })
+      const h = fake.handlers()
+      const conns = Array.from({ length: n }, (_, i) => fakeConnection(i))
+      for (const c of conns) h.onConnection(c.raw)
+      let ran = 0
+      yield* Effect.forkScoped(
+        listener.serve(
+          () =>
+            Effect.sync(() => {
+              ran++
+            }),
+          { maxConnections: 1 },
+        ),
+      )
+      yield* eventually(() => ran === n, "every handler ran")
+      assert.isTrue(conns.every((c) => c.state.closed))
+    }).pipe(Effect.scoped),
+  )
+
   it.live("interrupting serve waits until every handler's finalizers have run", () =>
     Effect.gen(function* () {
       const fake = fakeListener()

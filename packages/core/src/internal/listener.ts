@@ -313,10 +313,23 @@ export class ListenerImpl implements Listener {
     this.accepting = false
   }
 
-  /** Starts queued connections while `server` has free slots. */
+  private feeding = false
+
+  /**
+   * Starts queued connections while `server` has free slots. Not re-entered:
+   * a handler that ends at once frees its slot from inside `start`, and the
+   * running loop takes the next connection instead of a nested call (so a
+   * long queue of such handlers cannot deepen the stack).
+   */
   private feed(server: Server<SocketStreamImpl, unknown, unknown>): void {
-    while (this.server === server && this.queue.length > 0 && server.hasSlot()) {
-      server.start(new SocketStreamImpl(this.queue.shift() as RawConnection, this.streamOptions))
+    if (this.feeding) return
+    this.feeding = true
+    try {
+      while (this.server === server && this.queue.length > 0 && server.hasSlot()) {
+        server.start(new SocketStreamImpl(this.queue.shift() as RawConnection, this.streamOptions))
+      }
+    } finally {
+      this.feeding = false
     }
   }
 
