@@ -161,10 +161,15 @@ export interface Listener<A extends SocketStream = SocketStream> {
    * **Cost**: the fiber per connection is the design (a handler is an
    * Effect that can wait, fail and be interrupted on its own), and it is
    * most of what a connection costs over the runtime's own socket: forking
-   * it (a fiber, a copy of the FiberRefs, a `FiberSet` entry) is most of
-   * serve's CPU per accepted connection, and the parked fiber with its
-   * continuation stack is most of an idle connection's memory (see the
-   * bench README, "Server path").
+   * it (a fiber, a copy of the FiberRefs) is most of serve's CPU per
+   * accepted connection, and the parked fiber with its continuation stack
+   * is most of an idle connection's memory (see the bench README, "Server
+   * path"). `serve` adds nothing to the handler's stack: the handler is
+   * started straight from the runtime's connection callback (no accept loop
+   * wakes up), and one exit observer per fiber logs a failure, closes the
+   * connection and frees its `maxConnections` slot however the handler
+   * ends, even if it is interrupted before its first step. A `handler` that
+   * throws instead of returning an Effect is treated as one that died.
    *
    * **Errors**: `ClosedResource` when the listener is closed from elsewhere;
    * `BusyResource` when another fiber accepts; `InvalidArgument` for a bad

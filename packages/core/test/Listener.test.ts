@@ -1,7 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Listener, SocketAddress } from "@netfx/core"
 import type * as Driver from "@netfx/core/Driver"
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
 
 /** A raw listener the test drives by hand: it reports what `start` installed. */
@@ -44,3 +48,183 @@ describe("Listener logging", () => {
     }).pipe(Effect.scoped, Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
   })
 })
+
+/** A raw connection that records whether it was closed (and can reset itself). */
+const fakeConnection = (n: number) => {
+  let handlers: Driver.ConnectionHandlers | undefined
+  const state = { closed: false, started: false }
+  const raw: Driver.RawConnection = {
+    localAddress: SocketAddress.ipv4("127.0.0.1", 1),
+    remoteAddress: SocketAddress.ipv4("127.0.0.2", 1000 + n),
+    fd: undefined,
+    extra: {},
+    start: (h) => {
+      handlers = h
+      state.started = true
+    },
+    pause: () => {},
+    resume: () => {},
+    write: () => true,
+    shutdown: () => {},
+    close: () => {
+      state.closed = true
+    },
+  }
+  return { raw, state, handlers: () => handlers as Driver.ConnectionHandlers }
+}
+
+const collectLogs = () => {
+  const lines: Array<{ level: string; message: unknown; peer: unknown }> = []
+  const logger = Logger.make(({ logLevel, message, annotations }) => {
+    let peer: unknown
+    for (const [k, v] of annotations) if (k === "peer") peer = v
+    lines.push({ level: logLevel.label, message, peer })
+  })
+  return { lines, layer: Logger.replace(Logger.defaultLogger, logger) }
+}
+
+describe("Listener serve", () => {
+  it.live("every connection is closed and its maxConnections slot freed however its handler ends", () => {
+    const logs = collectLogs()
+    return Effect.gen(function* () {
+      const fake = fakeListener()
+      const listener = yield* Listener.make([fake.raw])
+      const h = fake.handlers()
+      const conns = Array.from({ length: 6 }, (_, i) => fakeConnection(i))
+      // two arrive before serve starts: serve takes them from the queue
+      h.onConnection(conns[0]!.raw)
+      h.onConnection(conns[1]!.raw)
+      const go = yield* Deferred.make<void>()
+      const started: Array<number> = []
+      const endings: Record<number, Effect.Effect<unknown, unknown>> = {
+        0: Effect.void,
+        1: Effect.fail("handler failed"),
+        2: Effect.die("handler died"),
+        4: Effect.interrupt,
+        5: Effect.never,
+      }
+      const fiber = yield* Effect.forkScoped(
+        listener.serve(
+          (c) => {
+            const n = (c.remoteAddress as { port: number }).port - 1000
+            started.push(n)
+            // 3 throws instead of returning an Effect
+            if (n === 3) throw new Error("handler threw")
+            return Effect.zipRight(Deferred.await(go), endings[n]!)
+          },
+          { maxConnections: 1 },
+        ),
+      )
+      for (const c of conns.slice(2)) h.onConnection(c.raw)
+      yield* Effect.yieldNow()
+      // one slot: only the first queued connection runs until go
+      assert.deepStrictEqual(started, [0])
+      yield* Deferred.succeed(go, undefined)
+      yield* eventually(() => started.length === 6, "every handler started in turn")
+      assert.deepStrictEqual(started, [0, 1, 2, 3, 4, 5])
+      assert.deepStrictEqual(
+        conns.map((c) => c.state.closed),
+        [true, true, true, true, true, false],
+      )
+      // a failure, a defect and a throw are logged at Error with their peer; an interruption is not
+      const errors = logs.lines.filter((l) => l.level === "ERROR")
+      assert.deepStrictEqual(
+        errors.map((l) => l.peer),
+        ["127.0.0.2:1001", "127.0.0.2:1002", "127.0.0.2:1003"],
+      )
+      // interrupting serve interrupts the last handler and closes its connection
+      yield* Fiber.interrupt(fiber)
+      assert.isTrue(conns[5]!.state.closed)
+    }).pipe(Effect.scoped, Effect.provide(logs.layer))
+  })
+
+  it.live("a long queue of handlers that end at once, one slot at a time, all run (no nested starts)", () =>
+    Effect.gen(function* () {
+      const fake = fakeListener()
+      const n = 5000
+      const listener = yield* Listener.make([fake.raw], { backlog: n })
+      const h = fake.handlers()
+      const conns = Array.from({ length: n }, (_, i) => fakeConnection(i))
+      for (const c of conns) h.onConnection(c.raw)
+      let ran = 0
+      const all = yield* Deferred.make<void>()
+      yield* Effect.forkScoped(
+        listener.serve(
+          () =>
+            Effect.suspend(() => {
+              ran++
+              return ran === n ? Deferred.succeed(all, undefined) : Effect.void
+            }),
+          { maxConnections: 1 },
+        ),
+      )
+      yield* Deferred.await(all)
+      // the last handler's connection closes as its fiber exits
+      yield* eventually(() => conns.every((c) => c.state.closed), "every connection closed")
+    }).pipe(Effect.scoped),
+  )
+
+  it.live("interrupting serve waits until every handler's finalizers have run", () =>
+    Effect.gen(function* () {
+      const fake = fakeListener()
+      const listener = yield* Listener.make([fake.raw])
+      const h = fake.handlers()
+      const release = yield* Deferred.make<void>()
+      const finalized: Array<number> = []
+      let running = 0
+      const fiber = yield* Effect.forkScoped(
+        listener.serve((c) => {
+          running++
+          const n = (c.remoteAddress as { port: number }).port
+          return Effect.never.pipe(
+            Effect.onInterrupt(() =>
+              Effect.zipRight(
+                Deferred.await(release),
+                Effect.sync(() => finalized.push(n)),
+              ),
+            ),
+          )
+        }),
+      )
+      const conns = [fakeConnection(1), fakeConnection(2)]
+      yield* eventually(() => {
+        for (const c of conns) if (!c.state.started) h.onConnection(c.raw)
+        return running === 2
+      }, "two handlers")
+      const interrupting = yield* Effect.fork(Fiber.interrupt(fiber))
+      yield* Effect.sleep("20 millis")
+      assert.isNull(interrupting.unsafePoll(), "serve ended before its handlers' finalizers ran")
+      assert.deepStrictEqual(finalized, [])
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(interrupting)
+      assert.deepStrictEqual([...finalized].sort(), [1001, 1002])
+      assert.isTrue(conns.every((c) => c.state.closed))
+    }).pipe(Effect.scoped),
+  )
+
+  it.live("accept on a listener a serve consumes fails with BusyResource; closing the listener ends serve", () =>
+    Effect.gen(function* () {
+      const fake = fakeListener()
+      const listener = yield* Listener.make([fake.raw])
+      const first = yield* Effect.forkScoped(listener.serve(() => Effect.never))
+      yield* Effect.yieldNow()
+      const accept = yield* Effect.flip(Effect.scoped(listener.accept))
+      assert.strictEqual(accept._tag, "BusyResource")
+      yield* listener.close
+      const exit = yield* Fiber.await(first)
+      assert.isTrue(
+        Exit.isFailure(exit) &&
+          Cause.failureOption(exit.cause).pipe((o) => o._tag === "Some" && o.value._tag === "ClosedResource"),
+      )
+    }).pipe(Effect.scoped),
+  )
+})
+
+const eventually = (check: () => boolean, what: string) =>
+  Effect.gen(function* () {
+    for (let i = 0; i < 2500; i++) {
+      if (check()) return
+      yield* Effect.sleep("2 millis")
+    }
+    assert.fail(`timed out waiting for: ${what}`)
+  })

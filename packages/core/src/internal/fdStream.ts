@@ -20,7 +20,7 @@ import * as Network from "../Network.ts"
 import * as SocketAddress from "../SocketAddress.ts"
 import { concatBytes } from "./bytes.ts"
 import { withConnectTimeout } from "./connect.ts"
-import { ListenerImpl } from "./listener.ts"
+import { acceptLoop, serveWith } from "./listener.ts"
 import { EV_READ, EV_WRITE, NativeSocket, nameOf, requireBinding, toAddress } from "./nativeSocket.ts"
 import { ListenerTypeId, TypeId } from "./typeId.ts"
 import { connectFailed, toUnixAddress } from "./unix/address.ts"
@@ -461,7 +461,7 @@ class FdListenerImpl implements FdListener {
     )
   }
 
-  /** The listener's addresses for log annotations (what `ListenerImpl.serve` reads). */
+  /** The listener's addresses for log annotations (what `serve` reads). */
   describe(): string {
     return SocketAddress.format(this.address)
   }
@@ -470,15 +470,10 @@ class FdListenerImpl implements FdListener {
     handler: (connection: FdStream) => Effect.Effect<unknown, E, R>,
     options?: ServeOptions,
   ): Effect.Effect<never, ClosedResource | BusyResource | InvalidArgument, R> {
-    // One serve loop for every listener (limits, logging, closing): the core
-    // listener's, run over this listener's `acceptWith`, `describe` and `close`,
-    // which keep the same contract as ListenerImpl's.
-    const shared = ListenerImpl.prototype.serve as (
-      this: unknown,
-      handler: (connection: FdStream) => Effect.Effect<unknown, E, R>,
-      options?: ServeOptions,
-    ) => Effect.Effect<never, ClosedResource | BusyResource | InvalidArgument, R>
-    return shared.call(this, handler, options)
+    // The core listener's serve (limits, logging, closing), fed by this listener's accept loop.
+    return serveWith<FdStreamImpl, E, R>(this, handler, options, (server) =>
+      acceptLoop(server, (use) => this.acceptWith(use)),
+    )
   }
 
   get close(): Effect.Effect<void> {

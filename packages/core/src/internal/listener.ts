@@ -3,7 +3,8 @@ import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as FiberSet from "effect/FiberSet"
+import type * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
@@ -145,6 +146,12 @@ export class ListenerImpl implements Listener {
     const handlers: ListenerHandlers = {
       onConnection: (conn) => {
         if (this.closed) return conn.close()
+        const server = this.server
+        if (server !== undefined && this.queue.length === 0 && server.hasSlot()) {
+          // a running `serve` with room: the handler starts here, in the runtime's callback
+          server.start(new SocketStreamImpl(conn, this.streamOptions))
+          return
+        }
         if (this.queue.length >= this.capacity) {
           // Over the bound: refuse rather than grow without limit.
           conn.close()
@@ -159,6 +166,7 @@ export class ListenerImpl implements Listener {
           return
         }
         this.queue.push(conn)
+        if (server !== undefined) return
         const w = this.waiter
         if (w !== undefined) {
           this.waiter = undefined
@@ -194,10 +202,6 @@ export class ListenerImpl implements Listener {
 
   private log(effect: Effect.Effect<void>): void {
     Runtime.runFork(this.runtime)(effect)
-  }
-
-  private describe(): string {
-    return this.addresses.map(SocketAddress.format).join(", ")
   }
 
   /** Waits until a connection is queued (or the listener closed); takes nothing. */
@@ -262,62 +266,71 @@ export class ListenerImpl implements Listener {
     handler: (connection: SocketStream) => Effect.Effect<unknown, E, R>,
     options?: ServeOptions,
   ): Effect.Effect<never, ClosedResource | BusyResource | InvalidArgument, R> {
-    const max = options?.maxConnections
-    if (max !== undefined && (!Number.isInteger(max) || max < 1)) {
-      return Effect.fail(
-        new InvalidArgument({ argument: "maxConnections", reason: "must be an integer >= 1", value: max }),
-      )
-    }
-    const idle = options?.idleTimeout === undefined ? undefined : Duration.decode(options.idleTimeout)
-    if (idle !== undefined && !(Duration.toMillis(idle) > 0 && Duration.isFinite(idle))) {
-      return Effect.fail(
-        new InvalidArgument({
-          argument: "idleTimeout",
-          reason: "must be a finite duration > 0",
-          value: options?.idleTimeout,
-        }),
-      )
-    }
-    const self = this
-    const peerGoneLevel = options?.peerGoneLogLevel ?? "Debug"
-    return Effect.gen(function* () {
+    return serveWith<SocketStreamImpl, E, R>(this, handler, options, (server, runtime) => {
       // from now on the listener's own log lines go where the server's go
-      self.runtime = yield* Effect.runtime<never>()
-      const fibers = yield* FiberSet.make<unknown, never>()
-      const runFork = yield* FiberSet.runtime(fibers)<R>()
-      const semaphore = max === undefined ? undefined : yield* Effect.makeSemaphore(max)
-      while (true) {
-        if (semaphore !== undefined) yield* semaphore.take(1)
-        yield* self
-          .acceptWith((conn) =>
-            Effect.sync(() => {
-              const handled =
-                idle === undefined ? handler(conn) : Effect.raceFirst(handler(conn), idleWatch(conn, idle))
-              // the peer's address is formatted only when a line is logged
-              const where = () => ({ peer: SocketAddress.format(conn.remoteAddress), listener: self.describe() })
-              const run = handled.pipe(
-                Effect.catchAllCause((cause) => {
-                  if (Cause.isInterruptedOnly(cause)) return Effect.void
-                  if (isPeerGone(cause)) {
-                    // a peer that resets or ends its connection is routine for a server
-                    if (peerGoneLevel === "None") return Effect.void
-                    return Effect.logWithLevel(
-                      LogLevel.fromLiteral(peerGoneLevel),
-                      `netfx: peer closed the connection (${messageOf(cause)})`,
-                    ).pipe(Effect.annotateLogs(where()))
-                  }
-                  return Effect.logError("netfx: connection handler failed", cause).pipe(Effect.annotateLogs(where()))
-                }),
-                Effect.ensuring(
-                  semaphore === undefined ? conn.close : Effect.zipRight(conn.close, semaphore.release(1)),
-                ),
-              )
-              runFork(run)
-            }),
-          )
-          .pipe(Effect.onError(() => (semaphore === undefined ? Effect.void : semaphore.release(1))))
+      this.runtime = runtime
+      return this.attach(server)
+    })
+  }
+
+  /** @internal The listener's addresses, as a log annotation. */
+  describe(): string {
+    return this.addresses.map(SocketAddress.format).join(", ")
+  }
+
+  /** The `serve` that takes this listener's connections as they arrive, if one runs. */
+  private server: Server<SocketStreamImpl, unknown, unknown> | undefined = undefined
+  /** Ends the attached `serve` with `ClosedResource`. */
+  private serverClosed: (() => void) | undefined = undefined
+
+  /**
+   * Makes `server` the listener's consumer until the listener closes (then
+   * fails with `ClosedResource`) or the calling fiber is interrupted. There
+   * is no accept loop: `onConnection` starts each handler directly, and
+   * connections that find no free `maxConnections` slot wait in the queue
+   * until a handler ends (`feed`).
+   */
+  private attach(
+    server: Server<SocketStreamImpl, unknown, unknown>,
+  ): Effect.Effect<never, ClosedResource | BusyResource> {
+    return Effect.async<never, ClosedResource | BusyResource>((resume) => {
+      if (this.closed) return resume(Effect.fail(closedAccept))
+      if (this.accepting) return resume(Effect.fail(busyAccept))
+      this.accepting = true
+      this.server = server
+      this.serverClosed = () => resume(Effect.fail(closedAccept))
+      server.slotFreed = () => this.feed(server)
+      // what arrived before `serve` started
+      this.feed(server)
+      return Effect.sync(() => this.detach(server))
+    })
+  }
+
+  private detach(server: Server<SocketStreamImpl, unknown, unknown>): void {
+    if (this.server !== server) return
+    this.server = undefined
+    this.serverClosed = undefined
+    this.accepting = false
+  }
+
+  private feeding = false
+
+  /**
+   * Starts queued connections while `server` has free slots. Not re-entered:
+   * a handler that ends at once frees its slot from inside `start`, and the
+   * running loop takes the next connection instead of a nested call (so a
+   * long queue of such handlers cannot deepen the stack).
+   */
+  private feed(server: Server<SocketStreamImpl, unknown, unknown>): void {
+    if (this.feeding) return
+    this.feeding = true
+    try {
+      while (this.server === server && this.queue.length > 0 && server.hasSlot()) {
+        server.start(new SocketStreamImpl(this.queue.shift() as RawConnection, this.streamOptions))
       }
-    }).pipe(Effect.scoped, Effect.withScheduler(ioScheduler), Effect.ensuring(this.close))
+    } finally {
+      this.feeding = false
+    }
   }
 
   get close(): Effect.Effect<void> {
@@ -330,6 +343,12 @@ export class ListenerImpl implements Listener {
     for (const raw of this.raws) raw.close()
     for (const conn of this.queue.splice(0)) conn.close()
     for (const conn of [...this.live]) conn.closeNow()
+    const server = this.server
+    if (server !== undefined) {
+      const closed = this.serverClosed
+      this.detach(server)
+      closed?.()
+    }
     const w = this.waiter
     if (w !== undefined) {
       this.waiter = undefined
@@ -344,3 +363,183 @@ export const make = (raws: ReadonlyArray<RawListener>, options?: ListenerOptions
     Effect.map(Effect.runtime<never>(), (runtime) => new ListenerImpl(raws, options, runtime)),
     (l) => l.close,
   )
+
+/** What `serve` needs of a connection. */
+interface Served extends Pick<SocketStreamImpl, "receivedChunks" | "remoteAddress" | "closeNow"> {}
+
+/**
+ * `Listener.serve` for every listener: validates the options, runs
+ * `consume` (which hands the listener's connections to the Server) until
+ * it fails or is interrupted, then interrupts and awaits every handler
+ * still running and closes the listener. `ListenerImpl` pushes connections
+ * from its runtime callback (`attach`); listeners that only accept by
+ * waiting use {@link acceptLoop}.
+ *
+ * @internal
+ */
+export const serveWith = <C extends Served, E, R>(
+  listener: { describe(): string; readonly close: Effect.Effect<void> },
+  handler: (connection: C) => Effect.Effect<unknown, E, R>,
+  options: ServeOptions | undefined,
+  consume: (
+    server: Server<C, unknown, unknown>,
+    runtime: Runtime.Runtime<never>,
+  ) => Effect.Effect<never, ClosedResource | BusyResource>,
+): Effect.Effect<never, ClosedResource | BusyResource | InvalidArgument, R> => {
+  const max = options?.maxConnections
+  if (max !== undefined && (!Number.isInteger(max) || max < 1)) {
+    return Effect.fail(
+      new InvalidArgument({ argument: "maxConnections", reason: "must be an integer >= 1", value: max }),
+    )
+  }
+  const idle = options?.idleTimeout === undefined ? undefined : Duration.decode(options.idleTimeout)
+  if (idle !== undefined && !(Duration.toMillis(idle) > 0 && Duration.isFinite(idle))) {
+    return Effect.fail(
+      new InvalidArgument({
+        argument: "idleTimeout",
+        reason: "must be a finite duration > 0",
+        value: options?.idleTimeout,
+      }),
+    )
+  }
+  const peerGoneLevel = options?.peerGoneLogLevel ?? "Debug"
+  return Effect.flatMap(Effect.runtime<R>(), (runtime) => {
+    const server = new Server<C, E, R>(listener, runtime, handler, max, idle, peerGoneLevel)
+    return Effect.zipRight(
+      Effect.addFinalizer(() => server.interruptAll),
+      consume(server as Server<C, unknown, unknown>, runtime as Runtime.Runtime<never>),
+    )
+  }).pipe(Effect.scoped, Effect.withScheduler(ioScheduler), Effect.ensuring(listener.close))
+}
+
+/**
+ * Feeds a Server from a listener that accepts by waiting (`acceptWith`):
+ * one accept at a time, each waiting for a free `maxConnections` slot
+ * first. Built once per `serve`, so an accept builds no Effect of its own.
+ *
+ * @internal
+ */
+export const acceptLoop = <C extends Served>(
+  server: Server<C, unknown, unknown>,
+  acceptWith: (use: (conn: C) => Effect.Effect<void>) => Effect.Effect<void, ClosedResource | BusyResource>,
+): Effect.Effect<never, ClosedResource | BusyResource> => {
+  let waiter: (() => void) | undefined
+  server.slotFreed = () => {
+    const w = waiter
+    waiter = undefined
+    w?.()
+  }
+  const waitSlot = Effect.async<void>((resume) => {
+    waiter = () => resume(Effect.void)
+    return Effect.sync(() => {
+      waiter = undefined
+    })
+  })
+  const acceptOne = acceptWith((conn) => {
+    server.start(conn)
+    return Effect.void
+  })
+  const step = Effect.zipRight(
+    Effect.suspend(() => (server.hasSlot() ? Effect.void : waitSlot)),
+    acceptOne,
+  )
+  const loop: Effect.Effect<never, ClosedResource | BusyResource> = Effect.flatMap(step, () => loop)
+  return loop
+}
+
+/**
+ * One `serve` call: the registry of its handler fibers.
+ *
+ * Per accepted connection this keeps only what a running handler needs: the
+ * handler's fiber (forked bare, with no wrapper frames on its stack), its
+ * slot in `fibers`, and one exit observer. The observer does what a
+ * `catchAllCause` + `ensuring` wrapper around the handler used to do, when
+ * the fiber ends however it ends (success, failure, defect, interruption,
+ * also before the handler ran a step): it logs a failure with the peer,
+ * closes the connection and frees the `maxConnections` slot. Observers run
+ * synchronously as the fiber exits, so none of this can be skipped or
+ * interrupted.
+ *
+ * Closing the serve Scope interrupts every handler still running and waits
+ * for all of them (`interruptAll`).
+ */
+export class Server<C extends Served, E, R> {
+  private readonly fibers = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
+  /** Handlers running, for `maxConnections`. */
+  private active = 0
+  /** Called when a handler ended and freed a `maxConnections` slot (set by whoever feeds this server). */
+  slotFreed: (() => void) | undefined = undefined
+  private readonly fork: (effect: Effect.Effect<unknown, E, R>) => Fiber.RuntimeFiber<unknown, E>
+
+  constructor(
+    private readonly listener: { describe(): string },
+    private readonly runtime: Runtime.Runtime<R>,
+    private readonly handler: (connection: C) => Effect.Effect<unknown, E, R>,
+    private readonly max: number | undefined,
+    private readonly idle: Duration.Duration | undefined,
+    private readonly peerGoneLevel: LogLevel.Literal,
+  ) {
+    this.fork = Runtime.runFork(runtime)
+  }
+
+  /** Whether another handler may start now (`maxConnections`). */
+  hasSlot(): boolean {
+    return this.max === undefined || this.active < this.max
+  }
+
+  /**
+   * Forks the handler for `conn` and registers it; called by the listener
+   * when a connection arrives (or a queued one gets a slot), outside any
+   * fiber or from a fiber's exit observer.
+   */
+  start(conn: C): void {
+    this.active++
+    let handled: Effect.Effect<unknown, E, R>
+    try {
+      handled = this.handler(conn)
+    } catch (defect) {
+      // a handler that throws instead of returning an Effect fails its own connection only
+      handled = Effect.die(defect)
+    }
+    if (this.idle !== undefined) handled = Effect.raceFirst(handled, idleWatch(conn, this.idle))
+    // The fiber starts at once and runs until it first waits (or ends); the
+    // observer is added after, and runs at once if it already ended.
+    const fiber = this.fork(handled)
+    this.fibers.add(fiber)
+    fiber.addObserver((exit) => this.end(fiber, conn, exit))
+  }
+
+  private end(fiber: Fiber.RuntimeFiber<unknown, unknown>, conn: C, exit: Exit.Exit<unknown, unknown>) {
+    this.fibers.delete(fiber)
+    if (exit._tag === "Failure") this.logFailure(conn, exit.cause)
+    conn.closeNow()
+    this.active--
+    if (this.max !== undefined) this.slotFreed?.()
+  }
+
+  private logFailure(conn: C, cause: Cause.Cause<unknown>): void {
+    if (Cause.isInterruptedOnly(cause)) return
+    let line: Effect.Effect<void>
+    if (isPeerGone(cause)) {
+      // a peer that resets or ends its connection is routine for a server
+      if (this.peerGoneLevel === "None") return
+      line = Effect.logWithLevel(
+        LogLevel.fromLiteral(this.peerGoneLevel),
+        `netfx: peer closed the connection (${messageOf(cause)})`,
+      )
+    } else {
+      line = Effect.logError("netfx: connection handler failed", cause)
+    }
+    Runtime.runFork(this.runtime as Runtime.Runtime<never>)(
+      Effect.annotateLogs(line, {
+        peer: SocketAddress.format(conn.remoteAddress),
+        listener: this.listener.describe(),
+      }),
+    )
+  }
+
+  /** The serve Scope's finalizer: interrupts every running handler and waits for all. */
+  get interruptAll(): Effect.Effect<void> {
+    return Effect.suspend(() => (this.fibers.size === 0 ? Effect.void : Fiber.interruptAll(Array.from(this.fibers))))
+  }
+}

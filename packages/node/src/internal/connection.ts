@@ -18,6 +18,9 @@ export const brokenFrom = Driver.brokenFrom
 export const fdOf = (socket: net.Socket | net.Server): number | undefined =>
   Driver.fdOf((socket as unknown as { _handle?: { fd?: unknown } })._handle)
 
+/** The `extra` of a connection with no runtime facts: one shared object, not one per connection. */
+const noExtra: Readonly<Record<string, unknown>> = Object.freeze({})
+
 /** Where a socket's events go: the NodeConnection wrapping it. */
 const owner = Symbol("netfx/NodeConnection")
 type OwnedSocket = net.Socket & { [owner]: NodeConnection }
@@ -60,7 +63,7 @@ export class NodeConnection implements Driver.RawConnection {
 
   constructor(
     readonly socket: net.Socket,
-    readonly extra: Readonly<Record<string, unknown>> = {},
+    readonly extra: Readonly<Record<string, unknown>> = noExtra,
     addresses?: { readonly local: SocketAddress.SocketAddress; readonly remote: SocketAddress.SocketAddress },
   ) {
     this.localAddress = addresses?.local ?? addressOf(socket.localAddress, socket.localPort, socket.localFamily)
@@ -173,7 +176,7 @@ export const connectSocket = (
     () => {
       const socket = open()
       socket.pause()
-      return new NodeConnection(socket, {}, addresses)
+      return new NodeConnection(socket, undefined, addresses)
     },
     (conn) =>
       Effect.async<NodeConnection, NetError.ConnectFailed>((resume) => {

@@ -42,7 +42,7 @@ export const connect = (
       Effect.sync(() => {
         const socket = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true })
         socket.pause()
-        return new NodeConnection(socket, {}, { local: unnamed, remote: address })
+        return new NodeConnection(socket, undefined, { local: unnamed, remote: address })
       }),
     ),
     (conn) => Effect.sync(() => conn.close()),
@@ -82,7 +82,7 @@ export const listen = (request: {
     return new NodeServerListener(
       server,
       address,
-      (socket) => new NodeConnection(socket, {}, { local: address, remote: unnamed }),
+      (socket) => new NodeConnection(socket, undefined, { local: address, remote: unnamed }),
       // the runtime unlinks the socket file on close; core decides (`removeOnClose`)
       () => Driver.closeKeepingFile(fs, address, () => server.close()),
       native.addon(),
