@@ -172,8 +172,9 @@ export interface Listener<A extends SocketStream = SocketStream> {
    * throws instead of returning an Effect is treated as one that died.
    *
    * **Errors**: `ClosedResource` when the listener is closed from elsewhere;
-   * `BusyResource` when another fiber accepts; `InvalidArgument` for a bad
-   * `maxConnections` or `idleTimeout`.
+   * `BusyResource` when another fiber accepts (another `serve`, `accept` or
+   * `incoming`; the listener then stays open, it is that fiber's);
+   * `InvalidArgument` for a bad `maxConnections` or `idleTimeout`.
    */
   serve<E, R>(
     handler: (connection: A) => Effect.Effect<unknown, E, R>,

@@ -218,6 +218,26 @@ describe("Listener serve", () => {
       )
     }).pipe(Effect.scoped),
   )
+
+  it.live("a second serve fails with BusyResource and leaves the listener to the first", () =>
+    Effect.gen(function* () {
+      const fake = fakeListener()
+      const listener = yield* Listener.make([fake.raw])
+      const served = yield* Deferred.make<string>()
+      const first = yield* Effect.forkScoped(
+        listener.serve((conn) => Deferred.succeed(served, SocketAddress.format(conn.remoteAddress))),
+      )
+      yield* Effect.yieldNow()
+      const second = yield* Effect.flip(listener.serve(() => Effect.void))
+      assert.strictEqual(second._tag, "BusyResource")
+      // the first serve still runs and still gets connections
+      assert.isNull(first.unsafePoll())
+      const conn = fakeConnection(7)
+      fake.handlers().onConnection(conn.raw)
+      assert.strictEqual(yield* Deferred.await(served), "127.0.0.2:1007")
+      assert.isNull(first.unsafePoll())
+    }).pipe(Effect.scoped),
+  )
 })
 
 const eventually = (check: () => boolean, what: string) =>

@@ -409,8 +409,17 @@ export const serveWith = <C extends Served, E, R>(
       Effect.addFinalizer(() => server.interruptAll),
       consume(server as Server<C, unknown, unknown>, runtime as Runtime.Runtime<never>),
     )
-  }).pipe(Effect.scoped, Effect.withScheduler(ioScheduler), Effect.ensuring(listener.close))
+  }).pipe(
+    Effect.scoped,
+    Effect.withScheduler(ioScheduler),
+    // A serve that found the listener busy leaves it open: it belongs to
+    // the fiber that is accepting (closing it would end that one's serve).
+    Effect.onExit((exit) => (isBusyExit(exit) ? Effect.void : listener.close)),
+  )
 }
+
+const isBusyExit = (exit: Exit.Exit<unknown, unknown>): boolean =>
+  exit._tag === "Failure" && Option.exists(Cause.failureOption(exit.cause), (e) => e instanceof BusyResource)
 
 /**
  * Feeds a Server from a listener that accepts by waiting (`acceptWith`):
