@@ -117,6 +117,20 @@ export interface NativeBinding {
     maxBytes: number,
   ): { readonly data: Uint8Array; readonly address: NativeAddress; readonly truncated: boolean } | number
   sendmsg(fd: number, data: Uint8Array, fds: ReadonlyArray<number>): number
+  /**
+   * `datas[start .. start + count)` (at most 1024) in one `sendmmsg`, all to
+   * `name` (null: connected), never blocking: how many went (fewer when the
+   * peer's queue filled or a later one failed: retry the next to learn why),
+   * or -errno when the first could not go. Absent from older addons.
+   */
+  sendmmsg?(
+    fd: number,
+    datas: ReadonlyArray<Uint8Array>,
+    start: number,
+    count: number,
+    name: string | null,
+    abstract: boolean,
+  ): number
   recvmsg(
     fd: number,
     maxBytes: number,

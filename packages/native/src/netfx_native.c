@@ -542,6 +542,66 @@ static napi_value js_sendmsg(napi_env env, napi_callback_info info) {
   return num(env, r < 0 ? -e : (double)r);
 }
 
+/* sendmmsg(fd, datas: Array<Uint8Array>, start, count, name|null, abstract) -> datagrams sent | -errno:
+   datas[start .. start+count) in one sendmmsg call (count <= 1024), all to one
+   destination (null: connected), never blocking, no SIGPIPE. Like sendmmsg(2),
+   a failure after the first datagram ends the batch early and returns how many
+   went; the caller retries the next one to learn its error (or wait for room). */
+#define SENDMMSG_MAX 1024
+static napi_value js_sendmmsg(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  int32_t fd, start, count;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 6 || !get_int(env, argv[0], &fd) || !get_int(env, argv[2], &start) || !get_int(env, argv[3], &count) ||
+      start < 0 || count < 0)
+    return throw_type(env, "sendmmsg(fd, datas, start, count, name, abstract)");
+  if (count > SENDMMSG_MAX) count = SENDMMSG_MAX;
+  if (count == 0) return num(env, 0);
+  struct sockaddr_un sa;
+  socklen_t len = 0;
+  napi_valuetype t;
+  napi_typeof(env, argv[4], &t);
+  int connected = t == napi_null || t == napi_undefined;
+  if (!connected) {
+    int ok = make_addr(env, argv[4], argv[5], &sa, &len);
+    if (ok == 0) return throw_type(env, "name must be a string");
+    if (ok < 0) return num(env, -ENAMETOOLONG);
+  }
+  struct mmsghdr* msgs = calloc((size_t)count, sizeof(struct mmsghdr));
+  struct iovec* iov = calloc((size_t)count, sizeof(struct iovec));
+  if (msgs == NULL || iov == NULL) {
+    free(msgs);
+    free(iov);
+    return num(env, -ENOMEM);
+  }
+  for (int32_t i = 0; i < count; i++) {
+    napi_value e;
+    void* data;
+    size_t size;
+    if (napi_get_element(env, argv[1], (uint32_t)(start + i), &e) != napi_ok || !get_bytes(env, e, &data, &size)) {
+      free(msgs);
+      free(iov);
+      return throw_type(env, "datas must be an array of Uint8Array");
+    }
+    iov[i].iov_base = data;
+    iov[i].iov_len = size;
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    if (!connected) {
+      msgs[i].msg_hdr.msg_name = &sa;
+      msgs[i].msg_hdr.msg_namelen = len;
+    }
+  }
+  int r;
+  do r = sendmmsg(fd, msgs, (unsigned int)count, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (r < 0 && errno == EINTR);
+  int e = errno;
+  free(msgs);
+  free(iov);
+  return num(env, r < 0 ? -e : r);
+}
+
 /* recvmsg(fd, maxBytes, maxFds) -> { data, fds, truncated, dataTruncated } | -errno */
 static napi_value js_recvmsg(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -1352,6 +1412,7 @@ NAPI_MODULE_INIT() {
       {"sendto", 0, js_sendto, 0, 0, 0, napi_default, 0},
       {"recvfrom", 0, js_recvfrom, 0, 0, 0, napi_default, 0},
       {"sendmsg", 0, js_sendmsg, 0, 0, 0, napi_default, 0},
+      {"sendmmsg", 0, js_sendmmsg, 0, 0, 0, napi_default, 0},
       {"recvmsg", 0, js_recvmsg, 0, 0, 0, napi_default, 0},
       {"setsockopt", 0, js_setsockopt, 0, 0, 0, napi_default, 0},
       {"getsockopt", 0, js_getsockopt, 0, 0, 0, napi_default, 0},

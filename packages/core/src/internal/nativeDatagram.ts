@@ -36,6 +36,8 @@ const SEND_WAIT_MILLIS = 250
 const DEFAULT_MAX_BYTES = 65536
 /** How many waiting datagrams one pull of `packets` takes at most. */
 const PACKETS_BATCH = 256
+/** Datagrams per `sendmmsg` call at most (the kernel's UIO_MAXIOV). */
+const SENDMMSG_MAX = 1024
 
 const busyReceive = new BusyResource({ operation: "receive" })
 
@@ -215,6 +217,41 @@ class UnixDatagramImpl {
     })
   }
 
+  /**
+   * Sends `datas` in order, `to` one destination (undefined: the connected
+   * peer). While no send waits, runs go to the kernel in one `sendmmsg`
+   * each; the datagram a batch stopped at (the peer's queue is full, or it
+   * fails) takes the ordered path of {@link send} (waiting for room, or
+   * failing with its error, which ends the batch there), and the rest
+   * continue in batches after it.
+   */
+  sendBatch(datas: ReadonlyArray<Uint8Array>, to: UnixAddress | undefined): Effect.Effect<void, SendError> {
+    return Effect.suspend(() => {
+      const socket = this.socket
+      const sendmmsg = socket.binding.sendmmsg
+      if (sendmmsg === undefined || datas.length < 2)
+        return Effect.forEach(datas, (d) => this.send(d, to), { discard: true })
+      // the datagrams before one that is not a Uint8Array go, then its send fails (as one by one)
+      let n = 0
+      while (n < datas.length && datas[n] instanceof Uint8Array) n++
+      const [name, abstract] = to === undefined ? [null, false] : nameOf(to)
+      let i = 0
+      const loop: Effect.Effect<void, SendError> = Effect.suspend(() => {
+        while (i < n && this.waitingSends === 0 && !socket.closed) {
+          const r = sendmmsg.call(socket.binding, this.fd, datas, i, Math.min(n - i, SENDMMSG_MAX), name, abstract)
+          if (r <= 0) break
+          i += r
+        }
+        if (i >= datas.length) return Effect.void
+        // the one the kernel did not take goes the ordered way (its error, or a wait for room)
+        const d = datas[i] as Uint8Array
+        i++
+        return Effect.zipRight(this.send(d, to), loop)
+      })
+      return loop
+    })
+  }
+
   sendTo(data: Uint8Array, to: UnixAddressInput): Effect.Effect<void, SendError> {
     return Effect.flatMap(toUnixAddress("to", to), (address) => this.send(data, address))
   }
@@ -256,7 +293,7 @@ const makeConnected = (impl: UnixDatagramImpl, remoteAddress: UnixAddress): Conn
     ),
   ),
   send: (data) => impl.send(data, undefined),
-  sendMany: (datagrams) => Effect.forEach(datagrams, (d) => impl.send(d, undefined), { discard: true }),
+  sendMany: (datagrams) => impl.sendBatch(Array.from(datagrams), undefined),
   close: impl.close,
 })
 
