@@ -218,37 +218,63 @@ class UnixDatagramImpl {
   }
 
   /**
-   * Sends `datas` in order, `to` one destination (undefined: the connected
-   * peer). While no send waits, runs go to the kernel in one `sendmmsg`
-   * each; the datagram a batch stopped at (the peer's queue is full, or it
-   * fails) takes the ordered path of {@link send} (waiting for room, or
-   * failing with its error, which ends the batch there), and the rest
-   * continue in batches after it.
+   * A connected socket's `sendMany`: `datas` in order, in `sendmmsg`
+   * batches. While no other send waits, each call hands the kernel what
+   * fits in the peer's queue at once; when it is full, the batch takes the
+   * ordered path (the send lock, behind earlier waiting sends) and waits for
+   * room (connected sockets get a writability signal), sending again as
+   * much as fits after each wake-up. A failing datagram ends the batch with
+   * its error: the ones before it went, the rest did not.
    */
-  sendBatch(datas: ReadonlyArray<Uint8Array>, to: UnixAddress | undefined): Effect.Effect<void, SendError> {
+  sendBatch(datas: ReadonlyArray<Uint8Array>): Effect.Effect<void, SendError> {
     return Effect.suspend(() => {
       const socket = this.socket
-      const sendmmsg = socket.binding.sendmmsg
+      const binding = socket.binding
+      const sendmmsg = binding.sendmmsg
       if (sendmmsg === undefined || datas.length < 2)
-        return Effect.forEach(datas, (d) => this.send(d, to), { discard: true })
+        return Effect.forEach(datas, (d) => this.send(d, undefined), { discard: true })
       // the datagrams before one that is not a Uint8Array go, then its send fails (as one by one)
       let n = 0
       while (n < datas.length && datas[n] instanceof Uint8Array) n++
-      const [name, abstract] = to === undefined ? [null, false] : nameOf(to)
+      const fd = this.fd
       let i = 0
-      const loop: Effect.Effect<void, SendError> = Effect.suspend(() => {
-        while (i < n && this.waitingSends === 0 && !socket.closed) {
-          const r = sendmmsg.call(socket.binding, this.fd, datas, i, Math.min(n - i, SENDMMSG_MAX), name, abstract)
-          if (r <= 0) break
-          i += r
+      const call = () => sendmmsg.call(binding, fd, datas, i, Math.min(n - i, SENDMMSG_MAX), null, false)
+      const rest = (): Effect.Effect<void, SendError> =>
+        n < datas.length ? this.send(datas[n] as Uint8Array, undefined) : Effect.void
+      // fast path: nothing waits, so this batch may go first
+      while (i < n && this.waitingSends === 0 && !socket.closed) {
+        const r = call()
+        if (r <= 0) {
+          const code = socket.errno(r)
+          if (r < 0 && code !== "EAGAIN" && code !== "EWOULDBLOCK" && code !== "EINTR")
+            return Effect.fail(
+              new OperationFailed({ operation: "send", code, syscall: "sendmmsg", address: this.remoteAddress }),
+            )
+          break
         }
-        if (i >= datas.length) return Effect.void
-        // the one the kernel did not take goes the ordered way (its error, or a wait for room)
-        const d = datas[i] as Uint8Array
-        i++
-        return Effect.zipRight(this.send(d, to), loop)
+        i += r
+      }
+      if (i >= n) return rest()
+      const waiting: Effect.Effect<void, ClosedResource | OperationFailed> = Effect.suspend(() => {
+        if (i >= n) return Effect.void
+        return Effect.flatMap(
+          Effect.mapError(socket.io("send", EV_WRITE, call, this.remoteAddress), operationFailed),
+          (r) => {
+            i += r
+            return waiting
+          },
+        )
       })
-      return loop
+      this.waitingSends++
+      return Effect.zipRight(
+        Effect.ensuring(
+          this.sendLock.withPermits(1)(waiting),
+          Effect.sync(() => {
+            this.waitingSends--
+          }),
+        ),
+        Effect.suspend(rest),
+      )
     })
   }
 
@@ -293,7 +319,7 @@ const makeConnected = (impl: UnixDatagramImpl, remoteAddress: UnixAddress): Conn
     ),
   ),
   send: (data) => impl.send(data, undefined),
-  sendMany: (datagrams) => impl.sendBatch(Array.from(datagrams), undefined),
+  sendMany: (datagrams) => impl.sendBatch(Array.from(datagrams)),
   close: impl.close,
 })
 
