@@ -1094,7 +1094,8 @@ static napi_value js_unwatch(napi_env env, napi_callback_info info) {
    its %interface). A receive error (an ICMP error reported on a connected
    socket, ...) is callback(null, 0, undefined, -errno). EAGAIN ends a
    wake-up; EINTR retries. Stop closes the watcher and the duplicate at once;
-   no callback runs after it. Bun has no uv_poll: -ENOSYS there. */
+   no callback runs after it. -ENOSYS under Bun (no uv_poll) and in any
+   environment but the first to load the addon (a worker thread). */
 
 #include <net/if.h>
 
@@ -1294,7 +1295,10 @@ static napi_value js_udp_recv_start(napi_env env, napi_callback_info info) {
   if (is_ta) napi_get_typedarray_info(env, argv[2], &type, &length, NULL, NULL, NULL);
   if (!is_ta || type != napi_int32_array || length < 2 * UDP_BATCH)
     return throw_type(env, "meta must be an Int32Array of 128");
-  if (S->bun) return num(env, -ENOSYS);
+  /* Bun has no uv_poll; and the readiness state belongs to the first
+     environment that loaded the addon (a worker thread's sockets must not be
+     polled on the main thread's loop): node:dgram receives there. */
+  if (S->bun || env != S->env) return num(env, -ENOSYS);
   if (udp_scratch == NULL) {
     udp_scratch = malloc((size_t)UDP_BATCH * UDP_SLOT);
     if (udp_scratch == NULL) return num(env, -ENOMEM);

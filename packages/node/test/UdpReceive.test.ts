@@ -1,10 +1,13 @@
 import * as dgram from "node:dgram"
 import * as fs from "node:fs"
+import { createRequire } from "node:module"
+import { Worker } from "node:worker_threads"
 import { assert, describe, it } from "@effect/vitest"
 import { SocketAddress } from "@netfx/core"
 import type * as Driver from "@netfx/core/Driver"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import * as native from "../src/internal/native.ts"
 import { NativeReceiver } from "../src/internal/udp.ts"
 
 // The Node UDP adapter receives through the addon in batches (recvmmsg on a
@@ -193,6 +196,31 @@ describe("Node UDP adapter: batched receive through the addon", () => {
       yield* sendAll(sender, receiver.address().port, "127.0.0.1", [new Uint8Array([2])])
       assert.deepStrictEqual([...(yield* Effect.promise(() => toDgram))], [2])
       assert.strictEqual(r.got.length, 1)
+    }),
+  )
+
+  it.live("in a worker thread the addon declines (ENOSYS), so node:dgram receives there", () =>
+    Effect.gen(function* () {
+      // the addon's readiness state belongs to the environment that loaded it first (this one)
+      assert.isDefined(native.addon().binding)
+      const addonPath = createRequire(import.meta.url).resolve("@netfx/native")
+      const code = `
+        const { parentPort } = require("node:worker_threads")
+        const a = require(${JSON.stringify(addonPath)})
+        const b = a.binding
+        const fd = b.socketAny(4, b.constants.SOCK_DGRAM)
+        b.bindAny(fd, { family: 4, host: "127.0.0.1", port: 0 })
+        const r = b.udpRecvStart(fd, () => {}, new Int32Array(128))
+        b.close(fd)
+        parentPort.postMessage(typeof r === "number" ? a.errnoName(r) : "started")
+      `
+      const answer = yield* Effect.async<string, Error>((resume) => {
+        const w = new Worker(code, { eval: true })
+        w.once("message", (m: string) => resume(Effect.succeed(m)))
+        w.once("error", (e) => resume(Effect.fail(e)))
+        return Effect.promise(() => w.terminate())
+      })
+      assert.strictEqual(answer, "ENOSYS")
     }),
   )
 })
