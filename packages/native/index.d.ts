@@ -59,6 +59,15 @@ export interface NativeBinding {
     maxBytes: number,
   ): { readonly data: Uint8Array; readonly address: NativeAddress; readonly truncated: boolean } | number
   sendmsg(fd: number, data: Uint8Array, fds: ReadonlyArray<number>): number
+  /** `datas[start .. start + count)` (at most 1024) in one sendmmsg to `name` (null: connected): how many went, or -errno. */
+  sendmmsg(
+    fd: number,
+    datas: ReadonlyArray<Uint8Array>,
+    start: number,
+    count: number,
+    name: string | null,
+    abstract: boolean,
+  ): number
   recvmsg(
     fd: number,
     maxBytes: number,
@@ -82,6 +91,25 @@ export interface NativeBinding {
   sendtoWait(fd: number, data: Uint8Array, name: string, abstract: boolean, callback: (result: number) => void): number
   /** SO_SNDTIMEO / SO_RCVTIMEO in milliseconds. */
   setTimeout(fd: number, name: number, millis: number): number
+  /**
+   * Node only (-ENOSYS under Bun): batched UDP receive on a duplicate of
+   * `fd` (recvmmsg, up to 64 per callback). `meta[i]` is datagram i's
+   * length in `data`, `meta[64 + i]` the entry (host, port, family) in
+   * `senders` of a sender that differs from the previous datagram's, else
+   * -1. A receive error: `data` null, `error` -errno. See the C source.
+   */
+  udpRecvStart(
+    fd: number,
+    callback: (
+      data: Uint8Array | null,
+      count: number,
+      senders: ReadonlyArray<string | number> | undefined,
+      error: number,
+    ) => void,
+    meta: Int32Array,
+  ): object | number
+  /** Stops a `udpRecvStart` watcher and closes its duplicate; no callback after it. */
+  udpRecvStop(handle: object): number
   readonly constants: Readonly<Record<string, number>>
 }
 

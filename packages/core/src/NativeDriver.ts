@@ -117,6 +117,20 @@ export interface NativeBinding {
     maxBytes: number,
   ): { readonly data: Uint8Array; readonly address: NativeAddress; readonly truncated: boolean } | number
   sendmsg(fd: number, data: Uint8Array, fds: ReadonlyArray<number>): number
+  /**
+   * `datas[start .. start + count)` (at most 1024) in one `sendmmsg`, all to
+   * `name` (null: connected), never blocking: how many went (fewer when the
+   * peer's queue filled or a later one failed: retry the next to learn why),
+   * or -errno when the first could not go. Absent from older addons.
+   */
+  sendmmsg?(
+    fd: number,
+    datas: ReadonlyArray<Uint8Array>,
+    start: number,
+    count: number,
+    name: string | null,
+    abstract: boolean,
+  ): number
   recvmsg(
     fd: number,
     maxBytes: number,
@@ -137,6 +151,29 @@ export interface NativeBinding {
   setNonBlocking(fd: number, on: boolean): number
   sendtoWait(fd: number, data: Uint8Array, name: string, abstract: boolean, callback: (result: number) => void): number
   setTimeout(fd: number, name: number, millis: number): number
+  /**
+   * Node only (absent from older addons; -ENOSYS under Bun): receives the
+   * datagrams of a UDP socket in batches. Watches a duplicate of `fd` and,
+   * whenever it is readable, reads what is queued with `recvmmsg` and calls
+   * `callback` once per batch of up to 64: `data` holds the datagrams back
+   * to back, `meta[i]` is datagram i's length and `meta[64 + i]` the index
+   * (in entries of three: host, port, family 4 | 6) of its sender in
+   * `senders`, or -1 when it came from the previous datagram's sender. A
+   * receive error calls back with `data` null and `error` -errno. Returns
+   * the handle for {@link NativeBinding.udpRecvStop}, or -errno.
+   */
+  udpRecvStart?(
+    fd: number,
+    callback: (
+      data: Uint8Array | null,
+      count: number,
+      senders: ReadonlyArray<string | number> | undefined,
+      error: number,
+    ) => void,
+    meta: Int32Array,
+  ): object | number
+  /** Stops a {@link NativeBinding.udpRecvStart} watcher and closes its duplicate descriptor; no callback after it. */
+  udpRecvStop?(handle: object): number
   readonly constants: Readonly<Record<string, number>>
 }
 

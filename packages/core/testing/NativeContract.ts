@@ -202,27 +202,35 @@ export const nativeContract = (env: NativeEnvironment): void => {
     )
 
     it.live(
-      "10,000 datagrams through a slow receiver: none lost, none reordered (connected and sendTo)",
+      "10,000 datagrams through a slow receiver: none lost, none reordered (connected, sendTo, sendMany)",
       () =>
         run(
           Effect.gen(function* () {
             const N = 10_000
-            for (const connected of [true, false]) {
+            for (const mode of ["connected", "sendTo", "sendMany"] as const) {
               const path = tempSocketPath("dg")
               const server = yield* UnixDatagram.bind({ path })
-              const send = connected
-                ? (yield* UnixDatagram.connect({ path })).send
-                : (
-                    (unnamed) => (data: Uint8Array) =>
-                      unnamed.sendTo(data, path)
-                  )(yield* UnixDatagram.bind())
-              const sender = yield* Effect.fork(
-                Effect.forEach(
-                  Array.from({ length: N }, (_, i) => i),
-                  (i) => send(bytes(String(i))),
-                  { discard: true },
-                ),
-              )
+              const numbers = Array.from({ length: N }, (_, i) => i)
+              const sending =
+                mode === "sendMany"
+                  ? // batches larger than the peer's queue: each stops where it fills, waits, goes on
+                    Effect.flatMap(UnixDatagram.connect({ path }), (client) =>
+                      Effect.forEach(
+                        Array.from({ length: N / 1000 }, (_, k) => numbers.slice(k * 1000, (k + 1) * 1000)),
+                        (batch) => client.sendMany(batch.map((i) => bytes(String(i)))),
+                        { discard: true },
+                      ),
+                    )
+                  : Effect.flatMap(
+                      mode === "connected"
+                        ? Effect.map(UnixDatagram.connect({ path }), (c) => c.send)
+                        : Effect.map(
+                            UnixDatagram.bind(),
+                            (unnamed) => (data: Uint8Array) => unnamed.sendTo(data, path),
+                          ),
+                      (send) => Effect.forEach(numbers, (i) => send(bytes(String(i))), { discard: true }),
+                    )
+              const sender = yield* Effect.fork(sending)
               for (let i = 0; i < N; i++) {
                 // slow: give the event loop away every few datagrams so the sender hits EAGAIN
                 if (i % 50 === 0) yield* Effect.promise(() => new Promise((r) => setImmediate(r)))
@@ -248,6 +256,14 @@ export const nativeContract = (env: NativeEnvironment): void => {
           assert.strictEqual(error._tag === "OperationFailed" ? error.code : "", "EMSGSIZE")
           yield* client.send(bytes("small"))
           assert.strictEqual(text((yield* server.receive()).data), "small")
+          // in a batch it stops the batch there: the ones before it went, the rest did not
+          const stopped = yield* Effect.flip(
+            client.sendMany([bytes("b1"), bytes("b2"), new Uint8Array(8 * 1024 * 1024), bytes("b4")]),
+          )
+          assert.strictEqual(stopped._tag === "OperationFailed" ? stopped.code : stopped._tag, "EMSGSIZE")
+          yield* client.send(bytes("b5"))
+          const after = [text((yield* server.receive()).data), text((yield* server.receive()).data)]
+          assert.deepStrictEqual([...after, text((yield* server.receive()).data)], ["b1", "b2", "b5"])
           // a datagram longer than maxBytes is reported truncated
           yield* client.send(new Uint8Array(100))
           const p = yield* server.receive(10)

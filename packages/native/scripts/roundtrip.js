@@ -2,7 +2,8 @@
 // (Node, Bun, or an arm64 Node under qemu-user): the loader must pick
 // prebuilds/<expected>/ and the addon must pass a descriptor over a
 // socketpair (SCM_RIGHTS) and report readiness through the runtime's
-// event loop (uv_poll on Node, the epoll thread on Bun).
+// event loop (uv_poll on Node, the epoll thread on Bun), and send and
+// receive datagrams in batches (sendmmsg; recvmmsg on Node).
 //
 // Usage: <runtime> scripts/roundtrip.js <expected target>, e.g. linux-arm64-glibc
 "use strict"
@@ -56,6 +57,48 @@ const main = async () => {
   assert.equal(b.close(left), 0)
   assert.equal(b.close(right), 0)
   fs.rmSync(dir, { recursive: true, force: true })
+
+  // batches: sendmmsg over a datagram socketpair; on Node, recvmmsg through udpRecvStart on a UDP socket
+  const dpair = b.socketpair(b.constants.SOCK_DGRAM)
+  assert.ok(Array.isArray(dpair), `socketpair(SOCK_DGRAM) failed: ${addon.errnoName(dpair)}`)
+  const datas = ["a", "bb", "ccc"].map((t) => new TextEncoder().encode(t))
+  assert.equal(b.sendmmsg(dpair[0], datas, 0, 3, null, false), 3)
+  for (const t of ["a", "bb", "ccc"]) assert.equal(new TextDecoder().decode(b.recvfrom(dpair[1], 16).data), t)
+  b.close(dpair[0])
+  b.close(dpair[1])
+  if (typeof globalThis.Bun === "undefined") {
+    const rx = b.socketAny(4, b.constants.SOCK_DGRAM)
+    const tx = b.socketAny(4, b.constants.SOCK_DGRAM)
+    assert.equal(b.bindAny(rx, { family: 4, host: "127.0.0.1", port: 0 }), 0)
+    assert.equal(b.bindAny(tx, { family: 4, host: "127.0.0.1", port: 0 }), 0)
+    const to = b.getsocknameAny(rx)
+    for (const d of datas) assert.equal(b.sendtoAny(tx, d, to), d.length)
+    const meta = new Int32Array(128)
+    const got = []
+    await new Promise((resolve, reject) => {
+      const handle = b.udpRecvStart(
+        rx,
+        (data, count, senders, error) => {
+          if (error !== 0) return reject(new Error(`udpRecvStart: ${addon.errnoName(error)}`))
+          let at = 0
+          for (let i = 0; i < count; i++) {
+            got.push(new TextDecoder().decode(data.subarray(at, at + meta[i])))
+            at += meta[i]
+          }
+          assert.deepEqual(senders.slice(0, 3), ["127.0.0.1", b.getsocknameAny(tx).port, 4])
+          if (got.length === 3) {
+            b.udpRecvStop(handle)
+            resolve()
+          }
+        },
+        meta,
+      )
+      if (typeof handle === "number") reject(new Error(`udpRecvStart: ${addon.errnoName(handle)}`))
+    })
+    assert.deepEqual(got, ["a", "bb", "ccc"])
+    b.close(rx)
+    b.close(tx)
+  }
   console.log(`roundtrip ok: ${label}`)
 }
 

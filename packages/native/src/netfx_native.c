@@ -542,6 +542,66 @@ static napi_value js_sendmsg(napi_env env, napi_callback_info info) {
   return num(env, r < 0 ? -e : (double)r);
 }
 
+/* sendmmsg(fd, datas: Array<Uint8Array>, start, count, name|null, abstract) -> datagrams sent | -errno:
+   datas[start .. start+count) in one sendmmsg call (count <= 1024), all to one
+   destination (null: connected), never blocking, no SIGPIPE. Like sendmmsg(2),
+   a failure after the first datagram ends the batch early and returns how many
+   went; the caller retries the next one to learn its error (or wait for room). */
+#define SENDMMSG_MAX 1024
+static napi_value js_sendmmsg(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  int32_t fd, start, count;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 6 || !get_int(env, argv[0], &fd) || !get_int(env, argv[2], &start) || !get_int(env, argv[3], &count) ||
+      start < 0 || count < 0)
+    return throw_type(env, "sendmmsg(fd, datas, start, count, name, abstract)");
+  if (count > SENDMMSG_MAX) count = SENDMMSG_MAX;
+  if (count == 0) return num(env, 0);
+  struct sockaddr_un sa;
+  socklen_t len = 0;
+  napi_valuetype t;
+  napi_typeof(env, argv[4], &t);
+  int connected = t == napi_null || t == napi_undefined;
+  if (!connected) {
+    int ok = make_addr(env, argv[4], argv[5], &sa, &len);
+    if (ok == 0) return throw_type(env, "name must be a string");
+    if (ok < 0) return num(env, -ENAMETOOLONG);
+  }
+  struct mmsghdr* msgs = calloc((size_t)count, sizeof(struct mmsghdr));
+  struct iovec* iov = calloc((size_t)count, sizeof(struct iovec));
+  if (msgs == NULL || iov == NULL) {
+    free(msgs);
+    free(iov);
+    return num(env, -ENOMEM);
+  }
+  for (int32_t i = 0; i < count; i++) {
+    napi_value e;
+    void* data;
+    size_t size;
+    if (napi_get_element(env, argv[1], (uint32_t)(start + i), &e) != napi_ok || !get_bytes(env, e, &data, &size)) {
+      free(msgs);
+      free(iov);
+      return throw_type(env, "datas must be an array of Uint8Array");
+    }
+    iov[i].iov_base = data;
+    iov[i].iov_len = size;
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    if (!connected) {
+      msgs[i].msg_hdr.msg_name = &sa;
+      msgs[i].msg_hdr.msg_namelen = len;
+    }
+  }
+  int r;
+  do r = sendmmsg(fd, msgs, (unsigned int)count, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (r < 0 && errno == EINTR);
+  int e = errno;
+  free(msgs);
+  free(iov);
+  return num(env, r < 0 ? -e : r);
+}
+
 /* recvmsg(fd, maxBytes, maxFds) -> { data, fds, truncated, dataTruncated } | -errno */
 static napi_value js_recvmsg(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -1016,6 +1076,277 @@ static napi_value js_unwatch(napi_env env, napi_callback_info info) {
   return num(env, 0);
 }
 
+/* ---------- batched UDP receive (Node only) ----------
+   udpRecvStart(fd, callback, meta: Int32Array(2 * UDP_BATCH)) -> handle | -errno
+   udpRecvStop(handle)
+
+   Watches a private duplicate of `fd` with a persistent uv_poll (never the
+   runtime's own descriptor number: libuv allows one watcher per fd number)
+   and, whenever it is readable, reads what is queued with recvmmsg in
+   batches of up to UDP_BATCH datagrams (up to UDP_ROUNDS batches per
+   wake-up), crossing into JS once per batch:
+     callback(data: Buffer, count, senders: Array | undefined, error: 0)
+   data holds the datagrams back to back; meta[i] is datagram i's length and
+   meta[UDP_BATCH + i] the index in `senders` of a sender that differs from
+   the previous datagram's (-1: the same sender as the datagram before it,
+   across batches). senders is flat: host, port, family (4 | 6) per entry;
+   the host is Node's rinfo.address form (a link-local IPv6 address carries
+   its %interface). A receive error (an ICMP error reported on a connected
+   socket, ...) is callback(null, 0, undefined, -errno). EAGAIN ends a
+   wake-up; EINTR retries. Stop closes the watcher and the duplicate at once;
+   no callback runs after it. -ENOSYS under Bun (no uv_poll) and in any
+   environment but the first to load the addon (a worker thread). */
+
+#include <net/if.h>
+
+#define UDP_BATCH 64
+#define UDP_ROUNDS 4
+#define UDP_SLOT 65536
+
+typedef struct {
+  uv_poll_t poll;
+  int fd;
+  int stopped;
+  int handle_closed;
+  int js_gone;
+  napi_ref cb;
+  napi_ref meta;
+  struct sockaddr_storage last;
+  socklen_t last_len;
+} udp_recv_t;
+
+static char* udp_scratch = NULL;
+static struct mmsghdr udp_msgs[UDP_BATCH];
+static struct iovec udp_iov[UDP_BATCH];
+static struct sockaddr_storage udp_from[UDP_BATCH];
+
+static void udp_free_if_done(udp_recv_t* r) {
+  if (r->handle_closed && r->js_gone) free(r);
+}
+
+static void udp_on_close(uv_handle_t* h) {
+  udp_recv_t* r = (udp_recv_t*)h->data;
+  r->handle_closed = 1;
+  udp_free_if_done(r);
+}
+
+static void udp_stop(napi_env env, udp_recv_t* r) {
+  if (r->stopped) return;
+  r->stopped = 1;
+  napi_delete_reference(env, r->cb);
+  napi_delete_reference(env, r->meta);
+  /* uv_close stops the poll and forgets the descriptor synchronously, so the duplicate can go now */
+  uv_close((uv_handle_t*)&r->poll, udp_on_close);
+  close(r->fd);
+  r->fd = -1;
+}
+
+static void udp_finalize(napi_env env, void* data, void* hint) {
+  udp_recv_t* r = data;
+  udp_stop(env, r);
+  r->js_gone = 1;
+  udp_free_if_done(r);
+}
+
+/* Node's rinfo.address: inet_ntop, plus %interface for a link-local IPv6 address with a scope. */
+static void udp_host(struct sockaddr_storage* ss, char* host, size_t size) {
+  if (ss->ss_family == AF_INET) {
+    inet_ntop(AF_INET, &((struct sockaddr_in*)ss)->sin_addr, host, (socklen_t)size);
+    return;
+  }
+  struct sockaddr_in6* a6 = (struct sockaddr_in6*)ss;
+  inet_ntop(AF_INET6, &a6->sin6_addr, host, (socklen_t)size);
+  if (IN6_IS_ADDR_LINKLOCAL(&a6->sin6_addr) && a6->sin6_scope_id > 0) {
+    size_t n = strlen(host);
+    char name[IF_NAMESIZE];
+    if (n + 1 + IF_NAMESIZE < size && if_indextoname(a6->sin6_scope_id, name) != NULL) {
+      host[n] = '%';
+      strcpy(host + n + 1, name);
+    } else if (n + 12 < size) {
+      snprintf(host + n, size - n, "%%%u", (unsigned)a6->sin6_scope_id);
+    }
+  }
+}
+
+static int udp_port(struct sockaddr_storage* ss) {
+  return ntohs(ss->ss_family == AF_INET ? ((struct sockaddr_in*)ss)->sin_port : ((struct sockaddr_in6*)ss)->sin6_port);
+}
+
+/* Calls the JS callback; returns 0 when the watcher was stopped meanwhile. */
+static int udp_call(napi_env env, udp_recv_t* r, napi_value data, int count, napi_value senders, int error) {
+  napi_value fn, global, args[4], result;
+  if (napi_get_reference_value(env, r->cb, &fn) != napi_ok || fn == NULL) return 0;
+  napi_get_global(env, &global);
+  args[0] = data;
+  args[1] = num(env, count);
+  args[2] = senders;
+  args[3] = num(env, error);
+  napi_make_callback(env, S->async_ctx, global, fn, 4, args, &result);
+  return !r->stopped;
+}
+
+static void udp_on_poll(uv_poll_t* h, int status, int events) {
+  udp_recv_t* r = (udp_recv_t*)h->data;
+  napi_env env = S->env;
+  if (r->stopped) return;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value undef, null;
+  napi_get_undefined(env, &undef);
+  napi_get_null(env, &null);
+  /* On EPOLLERR (an ICMP error pending on the socket) libuv stops the poll and
+     reports UV_EBADF: read anyway (recvmmsg returns the pending error and clears
+     it), then watch again. */
+  int outcome = 0; /* 1: read datagrams or an error */
+  for (int round = 0; round < UDP_ROUNDS && !r->stopped; round++) {
+    for (int i = 0; i < UDP_BATCH; i++) {
+      udp_iov[i].iov_base = udp_scratch + (size_t)i * UDP_SLOT;
+      udp_iov[i].iov_len = UDP_SLOT;
+      memset(&udp_msgs[i].msg_hdr, 0, sizeof(struct msghdr));
+      udp_msgs[i].msg_hdr.msg_iov = &udp_iov[i];
+      udp_msgs[i].msg_hdr.msg_iovlen = 1;
+      udp_msgs[i].msg_hdr.msg_name = &udp_from[i];
+      udp_msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
+      udp_msgs[i].msg_len = 0;
+    }
+    int n = recvmmsg(r->fd, udp_msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+    if (n < 0) {
+      if (errno == EINTR) {
+        round--;
+        continue;
+      }
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        outcome = 1;
+        udp_call(env, r, null, 0, undef, -errno);
+      }
+      break;
+    }
+    if (n == 0) break;
+    outcome = 1;
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += udp_msgs[i].msg_len;
+    napi_value data, meta_v, senders = undef;
+    void* out = NULL;
+    if (napi_create_buffer(env, total, &out, &data) != napi_ok) break;
+    if (napi_get_reference_value(env, r->meta, &meta_v) != napi_ok || meta_v == NULL) break;
+    napi_typedarray_type type;
+    size_t length;
+    void* base = NULL;
+    napi_value ab;
+    size_t offset;
+    if (napi_get_typedarray_info(env, meta_v, &type, &length, &base, &ab, &offset) != napi_ok ||
+        type != napi_int32_array || length < 2 * UDP_BATCH)
+      break;
+    int32_t* meta = base;
+    uint32_t nsenders = 0;
+    size_t at = 0;
+    for (int i = 0; i < n; i++) {
+      size_t len = udp_msgs[i].msg_len;
+      if (len > 0) memcpy((char*)out + at, udp_iov[i].iov_base, len);
+      at += len;
+      meta[i] = (int32_t)len;
+      socklen_t alen = udp_msgs[i].msg_hdr.msg_namelen;
+      struct sockaddr_storage* from = &udp_from[i];
+      if (alen == r->last_len && memcmp(from, &r->last, alen) == 0) {
+        meta[UDP_BATCH + i] = -1;
+        continue;
+      }
+      if (alen > sizeof(r->last)) alen = sizeof(r->last);
+      memcpy(&r->last, from, alen);
+      r->last_len = alen;
+      if (senders == undef) napi_create_array(env, &senders);
+      char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+      napi_value h;
+      udp_host(from, host, sizeof(host));
+      napi_create_string_utf8(env, host, NAPI_AUTO_LENGTH, &h);
+      meta[UDP_BATCH + i] = (int32_t)(nsenders / 3);
+      napi_set_element(env, senders, nsenders++, h);
+      napi_set_element(env, senders, nsenders++, num(env, udp_port(from)));
+      napi_set_element(env, senders, nsenders++, num(env, from->ss_family == AF_INET6 ? 6 : 4));
+    }
+    if (!udp_call(env, r, data, n, senders, 0)) break;
+    if (n < UDP_BATCH) break;
+  }
+  if (status < 0 && !r->stopped) {
+    /* nothing to read: a real poll failure, reported once (the watcher stays stopped) */
+    if (!outcome) udp_call(env, r, null, 0, undef, status);
+    else {
+      int rc = uv_poll_start(&r->poll, UV_READABLE, udp_on_poll);
+      if (rc < 0) udp_call(env, r, null, 0, undef, rc);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static napi_value js_udp_recv_start(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (S == NULL) return throw_type(env, "init first");
+  if (argc < 3 || !get_int(env, argv[0], &fd)) return throw_type(env, "udpRecvStart(fd, callback, meta)");
+  napi_valuetype t;
+  napi_typeof(env, argv[1], &t);
+  if (t != napi_function) return throw_type(env, "callback must be a function");
+  bool is_ta = false;
+  napi_is_typedarray(env, argv[2], &is_ta);
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  if (is_ta) napi_get_typedarray_info(env, argv[2], &type, &length, NULL, NULL, NULL);
+  if (!is_ta || type != napi_int32_array || length < 2 * UDP_BATCH)
+    return throw_type(env, "meta must be an Int32Array of 128");
+  /* Bun has no uv_poll; and the readiness state belongs to the first
+     environment that loaded the addon (a worker thread's sockets must not be
+     polled on the main thread's loop): node:dgram receives there. */
+  if (S->bun || env != S->env) return num(env, -ENOSYS);
+  if (udp_scratch == NULL) {
+    udp_scratch = malloc((size_t)UDP_BATCH * UDP_SLOT);
+    if (udp_scratch == NULL) return num(env, -ENOMEM);
+  }
+  udp_recv_t* r = calloc(1, sizeof(udp_recv_t));
+  if (r == NULL) return num(env, -ENOMEM);
+  r->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (r->fd < 0) {
+    int e = errno;
+    free(r);
+    return num(env, -e);
+  }
+  int rc = uv_poll_init(S->loop, &r->poll, r->fd);
+  if (rc == 0) {
+    r->poll.data = r;
+    rc = uv_poll_start(&r->poll, UV_READABLE, udp_on_poll);
+    if (rc < 0) {
+      r->stopped = 1;
+      r->js_gone = 1;
+      uv_close((uv_handle_t*)&r->poll, udp_on_close);
+      close(r->fd);
+      return num(env, rc);
+    }
+  } else {
+    close(r->fd);
+    free(r);
+    return num(env, rc);
+  }
+  napi_create_reference(env, argv[1], 1, &r->cb);
+  napi_create_reference(env, argv[2], 1, &r->meta);
+  napi_value ext;
+  CHECK(napi_create_external(env, r, udp_finalize, NULL, &ext));
+  return ext;
+}
+
+static napi_value js_udp_recv_stop(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  napi_valuetype t = napi_undefined;
+  if (argc >= 1) napi_typeof(env, argv[0], &t);
+  if (t != napi_external) return throw_type(env, "udpRecvStop(handle)");
+  void* r = NULL;
+  napi_get_value_external(env, argv[0], &r);
+  if (r != NULL) udp_stop(env, (udp_recv_t*)r);
+  return num(env, 0);
+}
+
 /* ---------- module ---------- */
 
 static napi_value constants(napi_env env) {
@@ -1085,6 +1416,7 @@ NAPI_MODULE_INIT() {
       {"sendto", 0, js_sendto, 0, 0, 0, napi_default, 0},
       {"recvfrom", 0, js_recvfrom, 0, 0, 0, napi_default, 0},
       {"sendmsg", 0, js_sendmsg, 0, 0, 0, napi_default, 0},
+      {"sendmmsg", 0, js_sendmmsg, 0, 0, 0, napi_default, 0},
       {"recvmsg", 0, js_recvmsg, 0, 0, 0, napi_default, 0},
       {"setsockopt", 0, js_setsockopt, 0, 0, 0, napi_default, 0},
       {"getsockopt", 0, js_getsockopt, 0, 0, 0, napi_default, 0},
@@ -1094,6 +1426,8 @@ NAPI_MODULE_INIT() {
       {"setNonBlocking", 0, js_setnonblocking, 0, 0, 0, napi_default, 0},
       {"sendtoWait", 0, js_sendto_wait, 0, 0, 0, napi_default, 0},
       {"setTimeout", 0, js_set_timeout, 0, 0, 0, napi_default, 0},
+      {"udpRecvStart", 0, js_udp_recv_start, 0, 0, 0, napi_default, 0},
+      {"udpRecvStop", 0, js_udp_recv_stop, 0, 0, 0, napi_default, 0},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   napi_set_named_property(env, exports, "constants", constants(env));

@@ -36,6 +36,8 @@ const SEND_WAIT_MILLIS = 250
 const DEFAULT_MAX_BYTES = 65536
 /** How many waiting datagrams one pull of `packets` takes at most. */
 const PACKETS_BATCH = 256
+/** Datagrams per `sendmmsg` call at most (the kernel's UIO_MAXIOV). */
+const SENDMMSG_MAX = 1024
 
 const busyReceive = new BusyResource({ operation: "receive" })
 
@@ -215,6 +217,67 @@ class UnixDatagramImpl {
     })
   }
 
+  /**
+   * A connected socket's `sendMany`: `datas` in order, in `sendmmsg`
+   * batches. While no other send waits, each call hands the kernel what
+   * fits in the peer's queue at once; when it is full, the batch takes the
+   * ordered path (the send lock, behind earlier waiting sends) and waits for
+   * room (connected sockets get a writability signal), sending again as
+   * much as fits after each wake-up. A failing datagram ends the batch with
+   * its error: the ones before it went, the rest did not.
+   */
+  sendBatch(datas: ReadonlyArray<Uint8Array>): Effect.Effect<void, SendError> {
+    return Effect.suspend(() => {
+      const socket = this.socket
+      const binding = socket.binding
+      const sendmmsg = binding.sendmmsg
+      if (sendmmsg === undefined || datas.length < 2)
+        return Effect.forEach(datas, (d) => this.send(d, undefined), { discard: true })
+      // the datagrams before one that is not a Uint8Array go, then its send fails (as one by one)
+      let n = 0
+      while (n < datas.length && datas[n] instanceof Uint8Array) n++
+      const fd = this.fd
+      let i = 0
+      const call = () => sendmmsg.call(binding, fd, datas, i, Math.min(n - i, SENDMMSG_MAX), null, false)
+      const rest = (): Effect.Effect<void, SendError> =>
+        n < datas.length ? this.send(datas[n] as Uint8Array, undefined) : Effect.void
+      // fast path: nothing waits, so this batch may go first
+      while (i < n && this.waitingSends === 0 && !socket.closed) {
+        const r = call()
+        if (r <= 0) {
+          const code = socket.errno(r)
+          if (r < 0 && code !== "EAGAIN" && code !== "EWOULDBLOCK" && code !== "EINTR")
+            return Effect.fail(
+              new OperationFailed({ operation: "send", code, syscall: "sendmmsg", address: this.remoteAddress }),
+            )
+          break
+        }
+        i += r
+      }
+      if (i >= n) return rest()
+      const waiting: Effect.Effect<void, ClosedResource | OperationFailed> = Effect.suspend(() => {
+        if (i >= n) return Effect.void
+        return Effect.flatMap(
+          Effect.mapError(socket.io("send", EV_WRITE, call, this.remoteAddress), operationFailed),
+          (r) => {
+            i += r
+            return waiting
+          },
+        )
+      })
+      this.waitingSends++
+      return Effect.zipRight(
+        Effect.ensuring(
+          this.sendLock.withPermits(1)(waiting),
+          Effect.sync(() => {
+            this.waitingSends--
+          }),
+        ),
+        Effect.suspend(rest),
+      )
+    })
+  }
+
   sendTo(data: Uint8Array, to: UnixAddressInput): Effect.Effect<void, SendError> {
     return Effect.flatMap(toUnixAddress("to", to), (address) => this.send(data, address))
   }
@@ -256,7 +319,7 @@ const makeConnected = (impl: UnixDatagramImpl, remoteAddress: UnixAddress): Conn
     ),
   ),
   send: (data) => impl.send(data, undefined),
-  sendMany: (datagrams) => Effect.forEach(datagrams, (d) => impl.send(d, undefined), { discard: true }),
+  sendMany: (datagrams) => impl.sendBatch(Array.from(datagrams)),
   close: impl.close,
 })
 

@@ -14,13 +14,21 @@ type Ip = SocketAddress.Ipv4 | SocketAddress.Ipv6
 /** @internal */
 export const ipAddress: (host: string, port: number, family?: string | number) => Ip = Driver.ipFromRuntime
 
-/** The descriptor, from dgram's internal state (`_handle` is deprecated); `undefined` if that moves. */
-const fdOf = (socket: dgram.Socket): number | undefined => {
+/** dgram's libuv handle, from its internal state (`_handle` is deprecated); `undefined` if that moves. */
+const handleOf = (socket: dgram.Socket): DgramHandle | undefined => {
   const key = Object.getOwnPropertySymbols(socket).find((k) => k.description === "state symbol")
-  const state =
-    key === undefined ? undefined : (socket as unknown as Record<symbol, { handle?: { fd?: unknown } }>)[key]
-  return Driver.fdOf(state?.handle)
+  return key === undefined ? undefined : (socket as unknown as Record<symbol, { handle?: DgramHandle }>)[key]?.handle
 }
+
+/** The part of node:dgram's handle (a UDPWrap) this driver uses. */
+interface DgramHandle {
+  readonly fd?: unknown
+  readonly recvStart?: () => number
+  readonly recvStop?: () => number
+}
+
+/** The descriptor, or `undefined` when dgram's state moved. */
+const fdOf = (socket: dgram.Socket): number | undefined => Driver.fdOf(handleOf(socket))
 
 const errno = Driver.errnoWithCause
 
@@ -45,6 +53,95 @@ const directSend = (): DirectSend | undefined => {
   return send === undefined ? undefined : { send: send.bind(a.binding), errnoName: a.errnoName }
 }
 
+/** Datagrams per batch of the addon's receive (its UDP_BATCH). */
+const RECV_BATCH = 64
+/**
+ * A datagram up to this size is a view of its batch's buffer; a larger one
+ * is copied out, so keeping it does not keep the batch alive (a kept small
+ * datagram keeps at most 64 × 2 KiB).
+ */
+const SHARE_MAX = 2048
+
+/**
+ * Receiving through the addon rather than node:dgram: node:dgram reads one
+ * datagram per `recvmsg` and calls into JS for each (a Buffer and an rinfo
+ * object each, and a microtask checkpoint); the addon reads up to 64 per
+ * `recvmmsg` on a duplicate of the descriptor (libuv allows one watcher per
+ * descriptor number) and calls into JS once per batch, with the senders
+ * only where they change. node:dgram's own receiving is stopped
+ * (`recvStop`) in the same turn the addon's starts, so no datagram is read
+ * twice or out of order; the socket stays node:dgram's for sending,
+ * options, multicast and closing.
+ *
+ * @internal
+ */
+export class NativeReceiver {
+  private handle: object | undefined = undefined
+  private last: Ip | undefined = undefined
+  private readonly meta = new Int32Array(2 * RECV_BATCH)
+  private readonly senderOf = Driver.ipFromRuntimeCached()
+  private constructor(
+    private readonly binding: NativeDriver.NativeBinding,
+    private readonly errnoName: (n: number) => string,
+    private readonly handlers: Driver.UdpHandlers,
+  ) {}
+
+  /**
+   * Moves `socket`'s receiving to the addon; `undefined` (node:dgram keeps
+   * receiving) without the addon, its batched receive or dgram's handle.
+   */
+  static start(socket: dgram.Socket, handlers: Driver.UdpHandlers): NativeReceiver | undefined {
+    const a = native.addon()
+    const b = a.binding
+    const handle = handleOf(socket)
+    const fd = Driver.fdOf(handle)
+    if (b?.udpRecvStart === undefined || b.udpRecvStop === undefined || fd === undefined) return undefined
+    if (typeof handle?.recvStop !== "function" || typeof handle.recvStart !== "function") return undefined
+    const receiver = new NativeReceiver(b, a.errnoName, handlers)
+    if (handle.recvStop() !== 0) return undefined
+    const h = b.udpRecvStart(fd, receiver.onBatch, receiver.meta)
+    if (typeof h === "number") {
+      handle.recvStart()
+      return undefined
+    }
+    receiver.handle = h
+    return receiver
+  }
+
+  private readonly onBatch = (
+    data: Uint8Array | null,
+    count: number,
+    senders: ReadonlyArray<string | number> | undefined,
+    error: number,
+  ): void => {
+    const handlers = this.handlers
+    if (data === null) {
+      // what node:dgram reports for a failed recvmsg (an ICMP error on a connected socket)
+      const code = this.errnoName(error)
+      handlers.onError(errno(Object.assign(new Error(`recvmsg ${code}`), { code, errno: error, syscall: "recvmsg" })))
+      return
+    }
+    const meta = this.meta
+    let at = 0
+    for (let i = 0; i < count; i++) {
+      const length = meta[i] as number
+      const s = meta[RECV_BATCH + i] as number
+      if (s >= 0 && senders !== undefined)
+        this.last = this.senderOf(senders[3 * s] as string, senders[3 * s + 1] as number, senders[3 * s + 2])
+      const d = length > SHARE_MAX ? Buffer.copyBytesFrom(data, at, length) : data.subarray(at, at + length)
+      at += length
+      handlers.onMessage(d, this.last as Ip)
+    }
+  }
+
+  stop(): void {
+    const h = this.handle
+    if (h === undefined) return
+    this.handle = undefined
+    this.binding.udpRecvStop?.(h)
+  }
+}
+
 /** The addon's form of an address; `undefined` where only node:dgram knows the way (a named IPv6 zone). */
 const anyAddress = (address: Ip): NativeDriver.AnyAddress | undefined =>
   address._tag === "Ipv4"
@@ -54,7 +151,8 @@ const anyAddress = (address: Ip): NativeDriver.AnyAddress | undefined =>
       : { family: 6, host: address.host, port: address.port, scopeId: address.scopeId, flowInfo: address.flowInfo }
 
 /**
- * A node:dgram socket. Receiving is node:dgram's; sending tries the
+ * A node:dgram socket. Receiving is the addon's in batches when it is
+ * there ({@link NativeReceiver}), else node:dgram's; sending tries the
  * descriptor first when the @netfx/native addon is there: a non-blocking
  * `send`/`sendto` completes (or fails with its errno) at once, so a send
  * costs no fiber suspension, where node:dgram reports even a datagram it
@@ -79,6 +177,7 @@ export class NodeUdpSocket implements Driver.RawUdpSocket {
   constructor(
     readonly socket: dgram.Socket,
     private readonly direct: DirectSend | undefined = directSend(),
+    private readonly receiver: NativeReceiver | undefined = undefined,
   ) {
     const a = socket.address()
     this.localAddress = ipAddress(a.address, a.port, a.family)
@@ -129,6 +228,7 @@ export class NodeUdpSocket implements Driver.RawUdpSocket {
   close(): void {
     if (this.closed) return
     this.closed = true
+    this.receiver?.stop()
     try {
       this.socket.close()
     } catch {
@@ -256,7 +356,12 @@ export const bind = (
         })
       })
     }
-    const raw = new NodeUdpSocket(socket)
+    // from here on the addon receives (when it can), until the socket closes
+    const receiver = yield* Effect.acquireRelease(
+      Effect.sync(() => NativeReceiver.start(socket, handlers)),
+      (r) => Effect.sync(() => r?.stop()),
+    )
+    const raw = new NodeUdpSocket(socket, directSend(), receiver)
     if (remote !== undefined) {
       const r = socket.remoteAddress()
       raw.remoteAddress = ipAddress(r.address, r.port, r.family)

@@ -1,0 +1,155 @@
+/**
+ * CPU time per received UDP datagram and loss, for a receiver in this
+ * process (raw node:dgram or netfx) flooded by a plain Python `socket` loop
+ * in another process (connected, 64-byte datagrams, as fast as it can), so
+ * `process.cpuUsage()` counts the receiver alone and both receivers face the
+ * same sender. Loss is the share of sent datagrams not received 200 ms after
+ * the sender stopped (kernel drops and netfx queue drops alike).
+ *
+ *   node --import tsx bench/src/udpCpu.ts
+ *   RECEIVER=raw|netfx MS=1000 (per window) WINDOWS=5 SIZE=64
+ *   PROFILE=out.cpuprofile (Node: a CPU profile of the measured windows only)
+ *
+ * BURST=n measures without a second process, so other load on the machine
+ * hardly matters: this process sends bursts of n datagrams on a plain
+ * socket through the addon, then waits (setImmediate) until the receiver
+ * has them all, COUNT datagrams per window (default 200000); the figure is
+ * the CPU of sender and receiver together per datagram, and the sender's
+ * part is the same for both receivers.
+ *
+ * Prints the minimum and the median over the windows.
+ */
+
+import { spawn } from "node:child_process"
+import { createRequire } from "node:module"
+import { netfx } from "./impls/netfx.ts"
+import { rawNode } from "./impls/rawNode.ts"
+import type { Impl } from "./impls/types.ts"
+import { startProfile } from "./profile.ts"
+
+const env = (name: string, fallback: string) => process.env[name] ?? fallback
+
+const pick = async (which: string): Promise<Impl> =>
+  which === "raw" ? rawNode : netfx("netfx", (await import("@netfx/node")).NodeNetwork.layer)
+
+const FLOOD = `
+import socket, sys, time
+port, millis, size = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.connect(("127.0.0.1", port))
+data = b"x" * size
+sent = 0
+end = time.monotonic() + millis / 1000
+while time.monotonic() < end:
+    for _ in range(256):
+        try:
+            s.send(data)
+            sent += 1
+        except BlockingIOError:
+            pass
+print(sent)
+`
+
+/** Runs the flooder for `millis`; resolves with how many datagrams it sent. */
+const flood = (port: number, millis: number, size: number): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const child = spawn("python3", ["-c", FLOOD, String(port), String(millis), String(size)])
+    let out = ""
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()))
+    child.on("error", reject)
+    child.on("exit", (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`flooder exited ${code}`))))
+  })
+
+/** BURST mode: sends `count` datagrams in bursts of `burst`, each once the receiver has the previous ones. */
+const bursts = async (port: number, count: number, burst: number, size: number, received: () => number) => {
+  // @netfx/native as @netfx/node resolves it (the bench does not depend on it directly)
+  const a = createRequire(import.meta.resolve("@netfx/node"))("@netfx/native") as {
+    readonly binding: {
+      socketAny(family: number, type: number): number
+      connectAny(fd: number, address: { family: 4; host: string; port: number }): number
+      sendtoAny(fd: number, data: Uint8Array, address: null): number
+      close(fd: number): number
+      readonly constants: Record<string, number>
+    }
+  }
+  const b = a.binding
+  const fd = b.socketAny(4, b.constants.SOCK_DGRAM as number)
+  if (fd < 0 || b.connectAny(fd, { family: 4, host: "127.0.0.1", port }) < 0) throw new Error("sender socket")
+  const data = new Uint8Array(size).fill(7)
+  const start = received()
+  let sent = 0
+  let stalls = 0
+  while (sent < count) {
+    const n = Math.min(burst, count - sent)
+    for (let i = 0; i < n; i++) if (b.sendtoAny(fd, data, null) >= 0) sent++
+    const deadline = Date.now() + 200
+    while (received() - start < sent && Date.now() < deadline) await new Promise((r) => setImmediate(r))
+    if (received() - start < sent) {
+      stalls++
+      sent = received() - start // lost (machine too busy): count what arrived
+    }
+  }
+  b.close(fd)
+  return { got: received() - start, stalls }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+const summary = (values: Array<number>, digits: number, unit: string): string => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const median = sorted[Math.floor(sorted.length / 2)] as number
+  return `min ${(sorted[0] as number).toFixed(digits)}${unit}, median ${median.toFixed(digits)}${unit} (${values.map((x) => x.toFixed(digits)).join(" ")})`
+}
+
+const main = async () => {
+  const which = env("RECEIVER", "netfx")
+  const receiver = await pick(which)
+  const sink = await receiver.udpSink!()
+  const millis = Number(env("MS", "1000"))
+  const windows = Number(env("WINDOWS", "5"))
+  const size = Number(env("SIZE", "64"))
+  const burst = Number(env("BURST", "0"))
+  if (burst > 0) {
+    const count = Number(env("COUNT", "200000"))
+    await bursts(sink.port, count / 4, burst, size, sink.received) // warm-up
+    const perDatagram: Array<number> = []
+    for (let i = 0; i < windows; i++) {
+      const cpu0 = process.cpuUsage()
+      const { got, stalls } = await bursts(sink.port, count, burst, size, sink.received)
+      const cpu = process.cpuUsage(cpu0)
+      perDatagram.push((cpu.user + cpu.system) / got)
+      if (stalls > 0) console.log(`window ${i}: ${stalls} bursts lost datagrams`)
+    }
+    console.log(
+      `receiver=${which} burst=${burst}: CPU per datagram (sender + receiver) ${summary(perDatagram, 2, " µs")}`,
+    )
+    process.exit(0)
+  }
+  await flood(sink.port, 300, size) // warm-up
+  await sleep(200)
+  const stopProfile = process.env.PROFILE === undefined ? undefined : await startProfile(process.env.PROFILE)
+  const perDatagram: Array<number> = []
+  const loss: Array<number> = []
+  const rate: Array<number> = []
+  for (let i = 0; i < windows; i++) {
+    const before = sink.received()
+    const cpu0 = process.cpuUsage()
+    const sent = await flood(sink.port, millis, size)
+    await sleep(200)
+    const cpu = process.cpuUsage(cpu0)
+    const got = sink.received() - before
+    perDatagram.push((cpu.user + cpu.system) / Math.max(1, got))
+    loss.push(100 * (1 - got / Math.max(1, sent)))
+    rate.push(sent / millis)
+  }
+  await stopProfile?.()
+  console.log(`receiver=${which}: CPU per datagram ${summary(perDatagram, 2, " µs")}`)
+  console.log(`receiver=${which}: loss ${summary(loss, 1, "%")}`)
+  console.log(`receiver=${which}: sent ${summary(rate, 0, "k/s")}`)
+  process.exit(0)
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})
