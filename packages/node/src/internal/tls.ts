@@ -6,7 +6,7 @@ import { NetError, SocketAddress, type Tls } from "@netfx/core"
 import * as Driver from "@netfx/core/Driver"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import { fdOf, LINGER_MILLIS, NodeConnection } from "./connection.ts"
 
 /** The code a missing close_notify is reported with (OpenSSL's reason, in Node's spelling). */
@@ -403,11 +403,6 @@ const tlsFailed = (error: unknown, address: SocketAddress.SocketAddress): NetErr
   return new NetError.TlsFailed({ code, reason, address, cause: error })
 }
 
-/**
- * Runs a handshake on a fresh TLSSocket and waits for it. The socket (and
- * through it the raw connection) is registered in the Scope first, so an
- * interrupted or failed handshake releases the descriptor.
- */
 const ignoreError = (_error: Error): void => {}
 
 /**
@@ -432,6 +427,12 @@ const directSocket = (raw: Driver.RawConnection): net.Socket | undefined =>
     ? raw.socket
     : undefined
 
+/**
+ * Runs a handshake on a fresh TLSSocket and waits for it. An interrupted
+ * or failed handshake destroys the socket and closes the raw connection at
+ * once; an established session is registered in the Scope, closed
+ * gracefully by {@link gracefulClose}.
+ */
 const handshake = (
   raw: Driver.RawConnection,
   standardCompatible: boolean,
@@ -440,91 +441,121 @@ const handshake = (
   check: (socket: tls.TLSSocket) => NetError.TlsFailed | undefined,
   finish: (socket: tls.TLSSocket, duplex: RawDuplex | undefined, watch: EndWatch | undefined) => Driver.RawConnection,
 ): Effect.Effect<Driver.RawConnection, NetError.TlsFailed, Scope.Scope> =>
-  Effect.gen(function* () {
-    let established: Driver.RawConnection | undefined
-    const { socket, duplex, watch } = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const direct = standardCompatible && !endWatchWorks ? undefined : directSocket(raw)
-        if (direct !== undefined) {
-          const socket = make(direct)
-          // installed before node reads anything (its first read is on the next tick)
-          const watch = standardCompatible ? EndWatch.install(socket) : undefined
-          // A Node whose TLS handles this does not know: this session's end
-          // counts as a bare close (never a truncation taken for a clean
-          // end), and later sessions that check close_notify take the Duplex.
-          if (standardCompatible && watch === undefined) endWatchWorks = false
-          socket.on("error", ignoreError)
-          socket.pause()
-          return { socket, duplex: undefined, watch }
-        }
-        const duplex = new RawDuplex(raw)
-        const socket = make(duplex)
-        duplex.cleartext = socket
-        // Node emits some handshake failures after a tick (e.g. "socket
-        // disconnected before secure TLS connection was established" from
-        // its own 'end' handler), possibly after the handshake listeners
-        // below are gone: a permanent sink keeps such an 'error' from being
-        // an uncaught exception. Every failure is still reported through the
-        // handshake listeners or the established connection's handlers.
+  openAndWait(
+    (): Carrier => {
+      const direct = standardCompatible && !endWatchWorks ? undefined : directSocket(raw)
+      if (direct !== undefined) {
+        const socket = make(direct)
+        // installed before node reads anything (its first read is on the next tick)
+        const watch = standardCompatible ? EndWatch.install(socket) : undefined
+        // A Node whose TLS handles this does not know: this session's end
+        // counts as a bare close (never a truncation taken for a clean
+        // end), and later sessions that check close_notify take the Duplex.
+        if (standardCompatible && watch === undefined) endWatchWorks = false
         socket.on("error", ignoreError)
-        duplex.on("error", ignoreError)
         socket.pause()
-        return { socket, duplex, watch: undefined }
-      }),
-      ({ socket, duplex }) =>
-        established === undefined
-          ? Effect.sync(() => {
-              socket.destroy()
-              if (duplex !== undefined) duplex.destroy()
-              else raw.close()
-            })
-          : gracefulClose(socket, established),
-    )
-    yield* Effect.async<void, NetError.TlsFailed>((resume) => {
-      let done = false
-      const finishWith = (effect: Effect.Effect<void, NetError.TlsFailed>) => {
-        if (done) return
-        done = true
-        socket.off(secureEvent, onSecure)
-        socket.off("error", onError)
-        socket.off("close", onClose)
-        socket.off("end", onClose)
-        resume(effect)
+        return { socket, duplex: undefined, watch, established: undefined }
       }
-      const onSecure = () => {
-        const failure = check(socket)
-        finishWith(failure === undefined ? Effect.void : Effect.fail(failure))
-      }
-      const onError = (error: Error) => finishWith(Effect.fail(tlsFailed(error, raw.remoteAddress)))
-      const onClose = () =>
-        finishWith(
-          Effect.fail(
+      const duplex = new RawDuplex(raw)
+      const socket = make(duplex)
+      duplex.cleartext = socket
+      // Node emits some handshake failures after a tick (e.g. "socket
+      // disconnected before secure TLS connection was established" from
+      // its own 'end' handler), possibly after the handshake listeners
+      // below are gone: a permanent sink keeps such an 'error' from being
+      // an uncaught exception. Every failure is still reported through the
+      // handshake listeners or the established connection's handlers.
+      socket.on("error", ignoreError)
+      duplex.on("error", ignoreError)
+      socket.pause()
+      return { socket, duplex, watch: undefined, established: undefined }
+    },
+    (carrier) =>
+      Effect.async<Carrier, NetError.TlsFailed>((resume) => {
+        const { socket, duplex } = carrier
+        let done = false
+        const off = () => {
+          done = true
+          socket.off(secureEvent, onSecure)
+          socket.off("error", onError)
+          socket.off("close", onClose)
+          socket.off("end", onClose)
+        }
+        const fail = (failure: NetError.TlsFailed) => {
+          if (done) return
+          off()
+          resume(Effect.fail(failure))
+        }
+        const onSecure = () => {
+          if (done) return
+          off()
+          const failure = check(socket)
+          if (failure !== undefined) return resume(Effect.fail(failure))
+          const conn = finish(socket, carrier.duplex, carrier.watch)
+          socket.once("close", () => (duplex !== undefined ? duplex.destroy() : raw.close()))
+          carrier.established = conn
+          resume(Effect.succeed(carrier))
+        }
+        const onError = (error: Error) => fail(tlsFailed(error, raw.remoteAddress))
+        const onClose = () =>
+          fail(
             new NetError.TlsFailed({
               code: duplex?.failure?.code ?? "ECONNRESET",
               reason: "the connection closed before the TLS handshake completed",
               address: raw.remoteAddress,
               cause: duplex?.failure,
             }),
-          ),
-        )
-      socket.once(secureEvent, onSecure)
-      socket.on("error", onError)
-      socket.once("close", onClose)
-      // the peer went away mid-handshake (a half-open socket gets no 'close')
-      socket.once("end", onClose)
-      return Effect.sync(() => {
-        done = true
-        socket.off(secureEvent, onSecure)
-        socket.off("error", onError)
-        socket.off("close", onClose)
-        socket.off("end", onClose)
+          )
+        socket.once(secureEvent, onSecure)
+        socket.on("error", onError)
+        socket.once("close", onClose)
+        // the peer went away mid-handshake (a half-open socket gets no 'close')
+        socket.once("end", onClose)
+        return Effect.sync(off)
+      }),
+    ({ socket, duplex }) => {
+      socket.destroy()
+      if (duplex !== undefined) duplex.destroy()
+      else raw.close()
+    },
+  )
+
+/**
+ * Opens the handshake's TLS socket, waits for the session (the only
+ * interruptible part) and registers its graceful close in the Scope once
+ * established; a failed or interrupted handshake runs `abort` at once and
+ * leaves nothing in the Scope. What `Effect.acquireRelease` would do,
+ * without snapshotting and patching the fiber's FiberRefs around the
+ * release (the close needs none of them).
+ */
+const openAndWait = (
+  open: () => Carrier,
+  wait: (carrier: Carrier) => Effect.Effect<Carrier, NetError.TlsFailed>,
+  abort: (carrier: Carrier) => void,
+): Effect.Effect<Driver.RawConnection, NetError.TlsFailed, Scope.Scope> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(Effect.scope, (scope) => {
+      const carrier = open()
+      return Effect.matchCauseEffect(restore(wait(carrier)), {
+        onFailure: (cause) => {
+          abort(carrier)
+          return Effect.failCause(cause)
+        },
+        onSuccess: ({ socket, established }) => {
+          const conn = established as Driver.RawConnection
+          return Effect.as(Scope.addFinalizer(scope, gracefulClose(socket, conn)), conn)
+        },
       })
-    })
-    const conn = finish(socket, duplex, watch)
-    socket.once("close", () => (duplex !== undefined ? duplex.destroy() : raw.close()))
-    established = conn
-    return conn
-  })
+    }),
+  )
+
+/** The TLS socket of a handshake, what it runs on, and the session once established. */
+interface Carrier {
+  readonly socket: tls.TLSSocket
+  readonly duplex: RawDuplex | undefined
+  readonly watch: EndWatch | undefined
+  established: Driver.RawConnection | undefined
+}
 
 /**
  * Scope release of an established session: close it gracefully and wait
