@@ -108,7 +108,9 @@ type Early =
  *   served connections of a listener) is never paused: the pause waits for a
  *   microtask, which skips two epoll_ctl calls per connection; Bun delivers
  *   socket events from its event loop only, so at most one read can reach
- *   `early` before the pause.
+ *   `early` before the pause. A connect queues that microtask only after it
+ *   resumed the waiting fiber (`schedulePauseCheck`), so a fiber that starts
+ *   the connection as soon as it runs skips the pause and resume too.
  * - Bun's `write` is unbuffered and may write only part of a chunk: the rest
  *   is kept here, flushed from the `drain` handler, and `write` answers
  *   `false` while anything is pending so core waits for `onDrain`.
@@ -161,11 +163,12 @@ export class BunConnection implements Driver.RawConnection, SocketData {
       readonly keepAliveInitialDelayMillis?: number
       readonly localAddress?: SocketAddress.SocketAddress | undefined
       readonly remoteAddress?: SocketAddress.SocketAddress | undefined
+      /** The caller calls `schedulePauseCheck` itself (later in the same turn). */
+      readonly deferPauseCheck?: boolean
     },
   ) {
     socket.data = this
-    if (toPause.length === 0) queueMicrotask(pauseUnstarted)
-    toPause.push(this)
+    if (options.deferPauseCheck !== true) this.schedulePauseCheck()
     if (options.noDelay !== undefined) socket.setNoDelay(options.noDelay)
     if (options.keepAlive === true) socket.setKeepAlive(true, options.keepAliveInitialDelayMillis ?? 0)
     this.localAddress = options.localAddress ?? addressOf(socket.localAddress, socket.localPort)
@@ -188,6 +191,12 @@ export class BunConnection implements Driver.RawConnection, SocketData {
       byExtra.set(this.extraFacts, this)
     }
     return this.extraFacts
+  }
+
+  /** @internal Pauses the socket in a microtask unless core has started it by then. */
+  schedulePauseCheck(): void {
+    if (toPause.length === 0) queueMicrotask(pauseUnstarted)
+    toPause.push(this)
   }
 
   /** @internal The end of the turn the adapter was created in (see the class docs). */

@@ -114,8 +114,11 @@ export class Attempt implements ConnectData {
       keepAliveInitialDelayMillis: Duration.toMillis(this.request.keepAliveInitialDelay),
       // connected: the peer is the address dialled
       remoteAddress: exactIpv4(this.request.address),
+      deferPauseCheck: true,
     })
     this.settle({ _tag: "open", conn })
+    // after the waiting fiber's resumption: it may start the connection first
+    conn.schedulePauseCheck()
   }
 
   failed(cause: unknown): void {
