@@ -23,25 +23,11 @@
  * JIT compiler (`JITWorker`), its GC helpers and mimalloc's scavenger.
  */
 import * as fs from "node:fs"
-
-import type { Network } from "@netfx/core"
-import type * as Layer from "effect/Layer"
-import { netfx } from "./impls/netfx.ts"
+import { isBun, netfxImpl, rawImpl } from "./impls/thisRuntime.ts"
 import type { Impl, ServerPorts } from "./impls/types.ts"
 import { startProfile } from "./profile.ts"
 
-const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined"
 const env = (name: string, fallback: string) => process.env[name] ?? fallback
-
-const rawImpl = async (): Promise<Impl> =>
-  isBun ? (await import("./impls/rawBun.ts")).rawBun : (await import("./impls/rawNode.ts")).rawNode
-
-const netfxImpl = async (): Promise<Impl> => {
-  const layer: Layer.Layer<Network.Network> = isBun
-    ? (await import("@netfx/bun")).BunNetwork.layer
-    : (await import("@netfx/node")).NodeNetwork.layer
-  return netfx("netfx", layer)
-}
 
 const pick = (which: string) => (which === "raw" ? rawImpl() : netfxImpl())
 

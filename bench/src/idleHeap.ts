@@ -15,31 +15,17 @@
 
 import * as fs from "node:fs"
 import * as os from "node:os"
-import type { Network } from "@netfx/core"
-import type * as Layer from "effect/Layer"
-import { netfx } from "./impls/netfx.ts"
-import type { Impl } from "./impls/types.ts"
+import { isBun, netfxImpl, rawImpl } from "./impls/thisRuntime.ts"
 
 const N = Number(process.env.N ?? 2000)
 const which = process.env.IMPL ?? "netfx"
 const side = process.env.SIDE ?? "both"
-const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined"
 
 const gc = (): void => {
   const g = globalThis as { Bun?: { gc(force: boolean): void }; gc?: () => void }
   if (g.Bun !== undefined) g.Bun.gc(true)
   else if (g.gc !== undefined) g.gc()
   else throw new Error("run node with --expose-gc")
-}
-
-const rawImpl = async (): Promise<Impl> =>
-  isBun ? (await import("./impls/rawBun.ts")).rawBun : (await import("./impls/rawNode.ts")).rawNode
-
-const netfxImpl = async (): Promise<Impl> => {
-  const layer: Layer.Layer<Network.Network> = isBun
-    ? (await import("@netfx/bun")).BunNetwork.layer
-    : (await import("@netfx/node")).NodeNetwork.layer
-  return netfx("netfx", layer)
 }
 
 /** Count and bytes per object kind (constructor, or closure name). */
