@@ -124,6 +124,76 @@ describe("BunNetwork TCP specifics", () => {
     }).pipe(Effect.scoped),
   )
 
+  it.live(
+    "a connection core has not started stops reading (client end): the peer's writes back up, nothing is lost",
+    () =>
+      Effect.gen(function* () {
+        const tcp = driver()
+        const raw = yield* tcp.listen({
+          address: SocketAddress.ipv4("127.0.0.1", 0),
+          backlog: 16,
+          reusePort: false,
+          ipv6Only: false,
+          noDelay: true,
+        })
+        const accepted = yield* Deferred.make<Driver.RawConnection>()
+        raw.start({
+          onConnection: (c) => Deferred.unsafeDone(accepted, Effect.succeed(c)),
+          onError: () => {},
+        })
+        // connected, and deliberately not started
+        const client = yield* tcp.connect({
+          address: SocketAddress.ipv4("127.0.0.1", portOf(raw.address)),
+          noDelay: true,
+          keepAlive: false,
+          keepAliveInitialDelay: 0,
+        })
+        const server = yield* Deferred.await(accepted)
+        const drained = yield* Deferred.make<void>()
+        server.start({
+          onData: () => {},
+          onEnd: () => {},
+          onError: () => {},
+          onDrain: () => Deferred.unsafeDone(drained, Effect.void),
+          onClose: () => {},
+        })
+        // far more than the kernel's buffers hold
+        const size = 32 * 1024 * 1024
+        assert.isFalse(server.write(pattern(size)), "a 32 MiB write cannot go through at once")
+        // an unpaused client would read it all into memory and let the server drain
+        const early = yield* Deferred.await(drained).pipe(Effect.timeoutOption("500 millis"))
+        assert.isTrue(Option.isNone(early), "the server's write stays backed up while the client is not started")
+        const chunks: Array<Uint8Array> = []
+        let received = 0
+        const all = yield* Deferred.make<void>()
+        client.start({
+          onData: (chunk) => {
+            chunks.push(chunk)
+            received += chunk.length
+            if (received >= size) Deferred.unsafeDone(all, Effect.void)
+          },
+          onEnd: () => {},
+          onError: (e) => Deferred.unsafeDone(all, Effect.die(e)),
+          onDrain: () => {},
+          onClose: () => Deferred.unsafeDone(all, Effect.void),
+        })
+        // what start replays was read before it: at most one read of Bun's (512 KiB)
+        assert.isAtMost(received, 512 * 1024, "the unstarted client held at most one read")
+        yield* Deferred.await(all)
+        yield* Deferred.await(drained)
+        assert.strictEqual(received, size)
+        const joined = new Uint8Array(size)
+        let offset = 0
+        for (const c of chunks) {
+          joined.set(c, offset)
+          offset += c.length
+        }
+        assert.isTrue(samePattern(joined), "bytes arrive complete and in order")
+        client.close()
+        server.close()
+      }).pipe(Effect.scoped),
+  )
+
   it.live("sendEof after a large send: every byte arrives before the FIN, and the fd stays readable", () =>
     run(
       Effect.gen(function* () {
