@@ -17,29 +17,43 @@
  *   CALLGRIND=1 under `valgrind --tool=callgrind --instr-atstart=no`: instructions counted in the
  *   windows only (one pair per run; divide the total by the operations printed)
  *
- * Prints the minimum and the median µs per operation over the windows.
+ * Prints the minimum and the median µs per operation over the windows and, on
+ * Linux with one pair, how the measured windows' CPU splits over the
+ * process's threads (`/proc/self/task`): on Bun the JavaScript thread, JSC's
+ * JIT compiler (`JITWorker`), its GC helpers and mimalloc's scavenger.
  */
-
-import type { Network } from "@netfx/core"
-import type * as Layer from "effect/Layer"
-import { netfx } from "./impls/netfx.ts"
+import * as fs from "node:fs"
+import { isBun, netfxImpl, rawImpl } from "./impls/thisRuntime.ts"
 import type { Impl, ServerPorts } from "./impls/types.ts"
 import { startProfile } from "./profile.ts"
 
-const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined"
 const env = (name: string, fallback: string) => process.env[name] ?? fallback
 
-const rawImpl = async (): Promise<Impl> =>
-  isBun ? (await import("./impls/rawBun.ts")).rawBun : (await import("./impls/rawNode.ts")).rawNode
-
-const netfxImpl = async (): Promise<Impl> => {
-  const layer: Layer.Layer<Network.Network> = isBun
-    ? (await import("@netfx/bun")).BunNetwork.layer
-    : (await import("@netfx/node")).NodeNetwork.layer
-  return netfx("netfx", layer)
-}
-
 const pick = (which: string) => (which === "raw" ? rawImpl() : netfxImpl())
+
+/** CPU µs per thread name (digits folded), from /proc/self/task; empty where there is none. */
+const threadMicros = (): Map<string, number> => {
+  const out = new Map<string, number>()
+  let tids: Array<string> = []
+  try {
+    tids = fs.readdirSync("/proc/self/task")
+  } catch {
+    return out
+  }
+  for (const tid of tids) {
+    try {
+      const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, "latin1")
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).replace(/\d+/g, "#")
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      // utime and stime, in clock ticks (100 per second on Linux)
+      const micros = (Number(fields[11]) + Number(fields[12])) * 10_000
+      out.set(name, (out.get(name) ?? 0) + micros)
+    } catch {
+      // the thread ended
+    }
+  }
+  return out
+}
 
 /** Switches callgrind's instrumentation (run `callgrind_control`, and let the event loop turn meanwhile). */
 const callgrind = async (state: "on" | "off"): Promise<void> => {
@@ -78,6 +92,7 @@ const main = async () => {
   // under `valgrind --tool=callgrind --instr-atstart=no`: count instructions in the windows only
   if (process.env.CALLGRIND !== undefined) await callgrind("on")
   const stopProfile = process.env.PROFILE === undefined || isBun ? undefined : await startProfile(process.env.PROFILE)
+  const threads0 = threadMicros()
   for (let i = 0; i < windows; i++) {
     for (const pair of pairs) {
       const cpu0 = process.cpuUsage()
@@ -88,6 +103,10 @@ const main = async () => {
     }
   }
   await stopProfile?.()
+  const threads = [...threadMicros()]
+    .map(([name, micros]) => [name, (micros - (threads0.get(name) ?? 0)) / (pairs[0]?.ops ?? 1)] as const)
+    .filter(([, perOp]) => perOp >= 1)
+    .sort((a, b) => b[1] - a[1])
   if (process.env.CALLGRIND !== undefined) {
     await callgrind("off")
     for (const { server, client, ops } of pairs) console.log(`callgrind ${server}/${client}: ${ops} operations`)
@@ -98,7 +117,10 @@ const main = async () => {
     console.log(
       `${scenario} server=${server} client=${client} ${isBun ? "bun" : "node"}: ` +
         `min ${(sorted[0] as number).toFixed(1)} µs, median ${median.toFixed(1)} µs CPU per ${scenario === "accept" ? "accept cycle" : "round trip"} ` +
-        `(${perOp.map((x) => x.toFixed(0)).join(" ")})`,
+        `(${perOp.map((x) => x.toFixed(0)).join(" ")})` +
+        (pairs.length === 1 && threads.length > 0
+          ? `; by thread: ${threads.map(([n, m]) => `${n} ${m.toFixed(0)}`).join(", ")}`
+          : ""),
     )
   }
   process.exit(0)

@@ -1,33 +1,55 @@
 /**
  * Idle-memory accounting: opens N idle connections in this process (both ends,
- * or one end against a raw node:net peer) and prints, per connection, what
- * the JS heap gained, by constructor, from two heap snapshots (before and
- * after). Used for the idle-memory section of bench/README.md.
+ * or one end against a raw peer of the same runtime) and prints, per
+ * connection, what the JS heap and the RSS gained. Used for the idle-memory
+ * sections of bench/README.md.
+ *
+ * From two heap snapshots (before and after; on Bun, JSC's snapshot in V8's
+ * format), self size by constructor or closure name, plus `heapUsed` and RSS
+ * after a full GC.
  *
  *   node --expose-gc --import tsx bench/src/idleHeap.ts
- *   IMPL=raw|netfx SIDE=both|server|client N=2000 KEEP=1 (keeps the snapshots in the temp dir)
+ *   bun bench/src/idleHeap.ts          (add --smol to compare Bun's small-heap mode)
+ *   IMPL=raw|netfx SIDE=both|server|client N=2000 ROWS=45 KEEP=1 (keeps the snapshots in the temp dir)
  */
 
 import * as fs from "node:fs"
 import * as os from "node:os"
-import * as v8 from "node:v8"
-import { NodeNetwork } from "@netfx/node"
-import { netfx } from "./impls/netfx.ts"
-import { rawNode } from "./impls/rawNode.ts"
+import { isBun, netfxImpl, rawImpl } from "./impls/thisRuntime.ts"
 
 const N = Number(process.env.N ?? 2000)
 const which = process.env.IMPL ?? "netfx"
 const side = process.env.SIDE ?? "both"
-const impl = which === "raw" ? rawNode : netfx("netfx", NodeNetwork.layer)
-const gc = (globalThis as unknown as { gc: () => void }).gc
 
+const gc = (): void => {
+  const g = globalThis as { Bun?: { gc(force: boolean): void }; gc?: () => void }
+  if (g.Bun !== undefined) g.Bun.gc(true)
+  else if (g.gc !== undefined) g.gc()
+  else throw new Error("run node with --expose-gc")
+}
+
+/** Count and bytes per object kind (constructor, or closure name). */
 type Counts = Map<string, { count: number; size: number }>
 let shot = 0
-const snapshot = (): Counts => {
-  const file = v8.writeHeapSnapshot()
-  if (process.env.KEEP) fs.copyFileSync(file, `${os.tmpdir()}/netfx-idle-${shot++}.heapsnapshot`)
-  const snap = JSON.parse(fs.readFileSync(file, "utf8"))
-  fs.rmSync(file)
+
+/** A heap snapshot in V8's format (Bun writes one too: `Bun.generateHeapSnapshot("v8")`). */
+const snapshotText = async (): Promise<string> => {
+  const bun = (globalThis as { Bun?: { generateHeapSnapshot(format: "v8"): string } }).Bun
+  const text =
+    bun !== undefined
+      ? bun.generateHeapSnapshot("v8")
+      : await import("node:v8").then((v8) => {
+          const file = v8.writeHeapSnapshot()
+          const t = fs.readFileSync(file, "utf8")
+          fs.rmSync(file)
+          return t
+        })
+  if (process.env.KEEP) fs.writeFileSync(`${os.tmpdir()}/netfx-idle-${shot++}.heapsnapshot`, text)
+  return text
+}
+
+const snapshot = async (): Promise<Counts> => {
+  const snap = JSON.parse(await snapshotText())
   const f = snap.snapshot.meta.node_fields as string[]
   const types = snap.snapshot.meta.node_types[0] as string[]
   const nf = f.length
@@ -49,35 +71,53 @@ const snapshot = (): Counts => {
   return out
 }
 
+const settle = async () => {
+  for (let i = 0; i < 3; i++) {
+    gc()
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+interface Shot {
+  readonly counts: Counts
+  readonly heap: number
+  readonly rss: number
+}
+
+const measure = async (): Promise<Shot> => {
+  await settle()
+  const m = process.memoryUsage()
+  return { counts: await snapshot(), heap: m.heapUsed, rss: m.rss }
+}
+
 const main = async () => {
-  const sImpl = side === "client" ? rawNode : impl
-  const cImpl = side === "server" ? rawNode : impl
+  const raw = await rawImpl()
+  const impl = which === "raw" ? raw : await netfxImpl()
+  const sImpl = side === "client" ? raw : impl
+  const cImpl = side === "server" ? raw : impl
   const srv = await sImpl.idleServer()
   const warm = await cImpl.idleOpen(srv.port, 100)
-  for (let i = 0; i < 3; i++) {
-    gc()
-    await new Promise((r) => setTimeout(r, 20))
-  }
-  const before = snapshot()
+  const before = await measure()
   const close = await cImpl.idleOpen(srv.port, N)
   while (srv.accepted() < N + 100) await new Promise((r) => setTimeout(r, 10))
-  for (let i = 0; i < 3; i++) {
-    gc()
-    await new Promise((r) => setTimeout(r, 20))
-  }
-  const after = snapshot()
+  const after = await measure()
   const rows: Array<[string, number, number]> = []
   let total = 0
-  for (const [name, a] of after) {
-    const b = before.get(name) ?? { count: 0, size: 0 }
+  for (const [name, a] of after.counts) {
+    const b = before.counts.get(name) ?? { count: 0, size: 0 }
     const dc = a.count - b.count,
       ds = a.size - b.size
     total += ds
     if (Math.abs(ds) / N >= 8) rows.push([name, dc / N, ds / N])
   }
   rows.sort((x, y) => y[2] - x[2])
-  console.log(`${which} (${side}): heap snapshot self size ${(total / N).toFixed(0)} B per connection`)
-  for (const [n, c, s] of rows.slice(0, 45))
+  const perConn = (bytes: number) => `${(bytes / N / 1024).toFixed(1)} KiB`
+  console.log(
+    `${which} (${side}, ${isBun ? `bun ${process.versions.bun}` : `node ${process.versions.node}`}): ` +
+      `heapUsed ${perConn(after.heap - before.heap)}, RSS ${perConn(after.rss - before.rss)} per connection; ` +
+      `heap snapshot self size ${(total / N).toFixed(0)} B per connection`,
+  )
+  for (const [n, c, s] of rows.slice(0, Number(process.env.ROWS ?? 45)))
     console.log(`${s.toFixed(0).padStart(6)} B  ${c.toFixed(2).padStart(6)}x  ${n}`)
   await close()
   await warm()

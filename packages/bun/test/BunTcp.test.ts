@@ -54,6 +54,58 @@ const driver = () => {
   return tcp
 }
 
+/** Handlers that count `size` bytes of `pattern`; `all` is done once they arrived (or the connection closed). */
+const collector = (size: number) =>
+  Effect.map(Deferred.make<void>(), (all) => {
+    let received = 0
+    let inOrder = true
+    const handlers: Driver.ConnectionHandlers = {
+      onData: (chunk) => {
+        for (let i = 0; i < chunk.length && inOrder; i++) inOrder = chunk[i] === (received + i) % 251
+        received += chunk.length
+        if (received >= size) Deferred.unsafeDone(all, Effect.void)
+      },
+      onEnd: () => {},
+      onError: (e) => Deferred.unsafeDone(all, Effect.die(e)),
+      onDrain: () => {},
+      onClose: () => Deferred.unsafeDone(all, Effect.void),
+    }
+    return { all, handlers, received: () => received, inOrder: () => inOrder }
+  })
+
+/** Handlers that ignore everything but `onDrain`, which completes `drained`. */
+const drainOnly = (drained: Deferred.Deferred<void>): Driver.ConnectionHandlers => ({
+  onData: () => {},
+  onEnd: () => {},
+  onError: () => {},
+  onDrain: () => Deferred.unsafeDone(drained, Effect.void),
+  onClose: () => {},
+})
+
+/** Through the driver: a listener and a connected client; the accepted end arrives in `accepted`. */
+const driverPair = Effect.gen(function* () {
+  const tcp = driver()
+  const raw = yield* tcp.listen({
+    address: SocketAddress.ipv4("127.0.0.1", 0),
+    backlog: 16,
+    reusePort: false,
+    ipv6Only: false,
+    noDelay: true,
+  })
+  const accepted = yield* Deferred.make<Driver.RawConnection>()
+  raw.start({
+    onConnection: (c) => Deferred.unsafeDone(accepted, Effect.succeed(c)),
+    onError: () => {},
+  })
+  const client = yield* tcp.connect({
+    address: SocketAddress.ipv4("127.0.0.1", portOf(raw.address)),
+    noDelay: true,
+    keepAlive: false,
+    keepAliveInitialDelay: 0,
+  })
+  return { client, accepted }
+})
+
 describe("BunNetwork TCP specifics", () => {
   it("runs on Bun", () => {
     assert.isDefined((globalThis as { Bun?: unknown }).Bun)
@@ -62,66 +114,52 @@ describe("BunNetwork TCP specifics", () => {
 
   it.live("a partial write makes write answer false, the rest is flushed on drain, byte-exact", () =>
     Effect.gen(function* () {
-      const tcp = driver()
-      const raw = yield* tcp.listen({
-        address: SocketAddress.ipv4("127.0.0.1", 0),
-        backlog: 16,
-        reusePort: false,
-        ipv6Only: false,
-        noDelay: true,
-      })
-      const accepted = yield* Deferred.make<Driver.RawConnection>()
-      raw.start({
-        onConnection: (c) => Deferred.unsafeDone(accepted, Effect.succeed(c)),
-        onError: () => {},
-      })
-      const client = yield* tcp.connect({
-        address: SocketAddress.ipv4("127.0.0.1", portOf(raw.address)),
-        noDelay: true,
-        keepAlive: false,
-        keepAliveInitialDelay: 0,
-      })
+      const { client, accepted } = yield* driverPair
       const drained = yield* Deferred.make<void>()
-      client.start({
-        onData: () => {},
-        onEnd: () => {},
-        onError: () => {},
-        onDrain: () => Deferred.unsafeDone(drained, Effect.void),
-        onClose: () => {},
-      })
+      client.start(drainOnly(drained))
       const server = yield* Deferred.await(accepted)
       // the server has not started reading: far more than the kernel buffers hold
       const size = 32 * 1024 * 1024
       const data = pattern(size)
       assert.isFalse(client.write(data.subarray(0, size / 2)), "a 16 MiB write cannot go through at once")
       assert.isFalse(client.write(data.subarray(size / 2)), "write answers false while bytes are pending")
-      const chunks: Array<Uint8Array> = []
-      let received = 0
-      const all = yield* Deferred.make<void>()
-      server.start({
-        onData: (chunk) => {
-          chunks.push(chunk)
-          received += chunk.length
-          if (received >= size) Deferred.unsafeDone(all, Effect.void)
-        },
-        onEnd: () => {},
-        onError: (e) => Deferred.unsafeDone(all, Effect.die(e)),
-        onDrain: () => {},
-        onClose: () => Deferred.unsafeDone(all, Effect.void),
-      })
+      const sink = yield* collector(size)
+      server.start(sink.handlers)
       yield* Deferred.await(drained)
-      yield* Deferred.await(all)
-      assert.strictEqual(received, size)
-      const joined = new Uint8Array(size)
-      let offset = 0
-      for (const c of chunks) {
-        joined.set(c, offset)
-        offset += c.length
-      }
-      assert.isTrue(samePattern(joined), "bytes arrive complete and in order")
+      yield* Deferred.await(sink.all)
+      assert.strictEqual(sink.received(), size)
+      assert.isTrue(sink.inOrder(), "bytes arrive complete and in order")
       client.close()
       server.close()
     }).pipe(Effect.scoped),
+  )
+
+  it.live(
+    "a connection core has not started stops reading (client end): the peer's writes back up, nothing is lost",
+    () =>
+      Effect.gen(function* () {
+        // connected, and deliberately not started
+        const { client, accepted } = yield* driverPair
+        const server = yield* Deferred.await(accepted)
+        const drained = yield* Deferred.make<void>()
+        server.start(drainOnly(drained))
+        // far more than the kernel's buffers hold
+        const size = 32 * 1024 * 1024
+        assert.isFalse(server.write(pattern(size)), "a 32 MiB write cannot go through at once")
+        // an unpaused client would read it all into memory and let the server drain
+        const early = yield* Deferred.await(drained).pipe(Effect.timeoutOption("500 millis"))
+        assert.isTrue(Option.isNone(early), "the server's write stays backed up while the client is not started")
+        const sink = yield* collector(size)
+        client.start(sink.handlers)
+        // what start replays was read before it: at most one read of Bun's (512 KiB)
+        assert.isAtMost(sink.received(), 512 * 1024, "the unstarted client held at most one read")
+        yield* Deferred.await(sink.all)
+        yield* Deferred.await(drained)
+        assert.strictEqual(sink.received(), size)
+        assert.isTrue(sink.inOrder(), "bytes arrive complete and in order")
+        client.close()
+        server.close()
+      }).pipe(Effect.scoped),
   )
 
   it.live("sendEof after a large send: every byte arrives before the FIN, and the fd stays readable", () =>

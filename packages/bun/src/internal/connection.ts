@@ -21,11 +21,29 @@ export type BunSocket = Bun.Socket<SocketData> & { readonly fd?: unknown }
 /**
  * What every Bun socket carries in `socket.data`: the adapter that owns it
  * (set once the socket is open), so one handler object serves every socket.
+ * An adapter is its own socket data (its `conn` is itself): no extra object
+ * per connection.
  *
  * @internal
  */
 export interface SocketData {
-  conn: BunConnection | undefined
+  readonly conn: BunConnection | undefined
+}
+
+/** The data of a socket nobody owns (not yet adopted, or handed over). */
+export const unowned: SocketData = Object.freeze({ conn: undefined })
+
+/**
+ * Adapters whose socket should stop reading unless core starts them in this
+ * turn (see BunConnection): one microtask per batch, not a closure and a
+ * microtask per connection.
+ */
+let toPause: Array<BunConnection> = []
+
+const pauseUnstarted = (): void => {
+  const batch = toPause
+  toPause = []
+  for (const conn of batch) conn.pauseUnlessStarted()
 }
 
 /**
@@ -90,7 +108,9 @@ type Early =
  *   served connections of a listener) is never paused: the pause waits for a
  *   microtask, which skips two epoll_ctl calls per connection; Bun delivers
  *   socket events from its event loop only, so at most one read can reach
- *   `early` before the pause.
+ *   `early` before the pause. A connect queues that microtask only after it
+ *   resumed the waiting fiber (`schedulePauseCheck`), so a fiber that starts
+ *   the connection as soon as it runs skips the pause and resume too.
  * - Bun's `write` is unbuffered and may write only part of a chunk: the rest
  *   is kept here, flushed from the `drain` handler, and `write` answers
  *   `false` while anything is pending so core waits for `onDrain`.
@@ -101,14 +121,16 @@ type Early =
  *
  * @internal
  */
-export class BunConnection implements Driver.RawConnection {
+export class BunConnection implements Driver.RawConnection, SocketData {
   private handlers: Driver.ConnectionHandlers | undefined = undefined
-  private early: Array<Early> = []
+  /** Events before `start` (created on the first one). */
+  private early: Array<Early> | undefined = undefined
   /** core asked to pause (it may do so before `start`). */
   private readPaused = false
   /** `socket.pause()` is in effect. */
   private socketPaused = false
-  private pending: Array<Uint8Array> = []
+  /** Accepted bytes Bun has not taken yet (created on the first partial write). */
+  private pending: Array<Uint8Array> | undefined = undefined
   private shutdownAfterFlush = false
   private shutdownDone = false
   /** close was requested locally */
@@ -119,7 +141,7 @@ export class BunConnection implements Driver.RawConnection {
   readonly localAddress: SocketAddress.SocketAddress
   readonly remoteAddress: SocketAddress.SocketAddress
   readonly fd: number | undefined
-  readonly extra: Readonly<Record<string, unknown>>
+  private extraFacts: Readonly<Record<string, unknown>> | undefined = undefined
 
   /**
    * `localAddress` / `remoteAddress`: the address when the caller knows it
@@ -127,29 +149,59 @@ export class BunConnection implements Driver.RawConnection {
    * behind a listener bound to one IPv4 address). Each of Bun's address and
    * port getters is a system call and a new string (about 2-5 µs apiece on
    * Bun 1.4), so a known address skips two of them.
+   *
+   * `noDelay`: `undefined` leaves TCP_NODELAY as Bun set it. Bun (1.4.5,
+   * the oldest this package supports) turns it on for every TCP socket it
+   * connects or accepts, so a TCP driver passes `undefined` for the default
+   * and `false` to turn it off, which saves a system call per connection.
    */
   constructor(
     readonly socket: BunSocket,
     options: {
-      readonly noDelay: boolean
+      readonly noDelay: boolean | undefined
       readonly keepAlive?: boolean
       readonly keepAliveInitialDelayMillis?: number
       readonly localAddress?: SocketAddress.SocketAddress | undefined
       readonly remoteAddress?: SocketAddress.SocketAddress | undefined
+      /** The caller calls `schedulePauseCheck` itself (later in the same turn). */
+      readonly deferPauseCheck?: boolean
     },
-    extra: Readonly<Record<string, unknown>> = {},
   ) {
-    socket.data = { conn: this }
-    queueMicrotask(() => {
-      if (this.handlers === undefined && !this.closed && !this.gone) this.pauseSocket()
-    })
-    socket.setNoDelay(options.noDelay)
+    socket.data = this
+    if (options.deferPauseCheck !== true) this.schedulePauseCheck()
+    if (options.noDelay !== undefined) socket.setNoDelay(options.noDelay)
     if (options.keepAlive === true) socket.setKeepAlive(true, options.keepAliveInitialDelayMillis ?? 0)
     this.localAddress = options.localAddress ?? addressOf(socket.localAddress, socket.localPort)
     this.remoteAddress = options.remoteAddress ?? addressOf(socket.remoteAddress, socket.remotePort)
     this.fd = fdOf(socket)
-    this.extra = extra
-    byExtra.set(extra, this)
+  }
+
+  /** The adapter is its own socket data. */
+  get conn(): BunConnection {
+    return this
+  }
+
+  /**
+   * No facts of its own; the object (created on first use, which few
+   * connections see) identifies this adapter in `byExtra`.
+   */
+  get extra(): Readonly<Record<string, unknown>> {
+    if (this.extraFacts === undefined) {
+      this.extraFacts = {}
+      byExtra.set(this.extraFacts, this)
+    }
+    return this.extraFacts
+  }
+
+  /** @internal Pauses the socket in a microtask unless core has started it by then. */
+  schedulePauseCheck(): void {
+    if (toPause.length === 0) queueMicrotask(pauseUnstarted)
+    toPause.push(this)
+  }
+
+  /** @internal The end of the turn the adapter was created in (see the class docs). */
+  pauseUnlessStarted(): void {
+    if (this.handlers === undefined && !this.closed && !this.gone) this.pauseSocket()
   }
 
   /**
@@ -161,11 +213,11 @@ export class BunConnection implements Driver.RawConnection {
    * @internal
    */
   handOver(): BunSocket | undefined {
-    if (this.closed || this.gone || this.pending.length > 0) return undefined
+    if (this.closed || this.gone || this.pending !== undefined) return undefined
     this.closed = true
     this.gone = true
-    this.early = []
-    this.socket.data = { conn: undefined }
+    this.early = undefined
+    this.socket.data = unowned
     return this.socket
   }
 
@@ -174,20 +226,20 @@ export class BunConnection implements Driver.RawConnection {
   /** @internal */
   handleData(chunk: Uint8Array): void {
     if (this.closed || chunk.length === 0) return
-    if (this.handlers === undefined) this.early.push({ _tag: "data", chunk })
+    if (this.handlers === undefined) this.hold({ _tag: "data", chunk })
     else this.handlers.onData(chunk)
   }
 
   /** @internal */
   handleEnd(): void {
-    if (this.handlers === undefined) this.early.push({ _tag: "end" })
+    if (this.handlers === undefined) this.hold({ _tag: "end" })
     else this.handlers.onEnd()
   }
 
   /** @internal */
   handleError(error: unknown): void {
     const broken = brokenFrom("socket", error, this.remoteAddress)
-    if (this.handlers === undefined) this.early.push({ _tag: "error", error: broken })
+    if (this.handlers === undefined) this.hold({ _tag: "error", error: broken })
     else this.handlers.onError(broken)
   }
 
@@ -195,10 +247,10 @@ export class BunConnection implements Driver.RawConnection {
   handleClose(error: unknown): void {
     if (this.gone) return
     this.gone = true
-    this.pending = []
+    this.pending = undefined
     if (this.linger !== undefined) clearTimeout(this.linger)
     if (error !== undefined && error !== null) this.handleError(error)
-    if (this.handlers === undefined) this.early.push({ _tag: "close" })
+    if (this.handlers === undefined) this.hold({ _tag: "close" })
     else this.handlers.onClose()
   }
 
@@ -218,7 +270,12 @@ export class BunConnection implements Driver.RawConnection {
   start(handlers: Driver.ConnectionHandlers): void {
     this.handlers = handlers
     const early = this.early
-    this.early = []
+    this.early = undefined
+    if (early !== undefined) this.replay(handlers, early)
+    if (!this.readPaused && this.socketPaused && !this.closed && !this.gone) this.resumeSocket()
+  }
+
+  private replay(handlers: Driver.ConnectionHandlers, early: ReadonlyArray<Early>): void {
     for (const e of early) {
       if (this.closed) break
       switch (e._tag) {
@@ -236,7 +293,6 @@ export class BunConnection implements Driver.RawConnection {
           break
       }
     }
-    if (!this.readPaused && this.socketPaused && !this.closed && !this.gone) this.resumeSocket()
   }
 
   pause(): void {
@@ -251,7 +307,7 @@ export class BunConnection implements Driver.RawConnection {
 
   write(data: Uint8Array): boolean {
     if (this.closed || data.length === 0) return true
-    if (this.pending.length > 0) {
+    if (this.pending !== undefined) {
       this.pending.push(data)
       return false
     }
@@ -263,7 +319,7 @@ export class BunConnection implements Driver.RawConnection {
       this.handlers?.onError(brokenFrom("send", error, this.remoteAddress))
       return true
     }
-    this.pending.push(n === 0 ? data : data.subarray(n))
+    this.pending = [n === 0 ? data : data.subarray(n)]
     return false
   }
 
@@ -314,29 +370,34 @@ export class BunConnection implements Driver.RawConnection {
 
   shutdown(): void {
     if (this.closed || this.shutdownDone) return
-    if (this.pending.length > 0) this.shutdownAfterFlush = true
+    if (this.pending !== undefined) this.shutdownAfterFlush = true
     else this.doShutdown()
   }
 
   close(): void {
     if (this.closed) return
     this.closed = true
-    this.early = []
+    this.early = undefined
     if (this.gone) return
-    if (this.pending.length === 0) {
+    if (this.pending === undefined) {
       this.finishClose()
       return
     }
     // Flush what `send` already accepted, then release the descriptor; a
     // peer that never reads cannot hold it longer than LINGER_MILLIS.
     this.linger = setTimeout(() => {
-      this.pending = []
+      this.pending = undefined
       this.socket.terminate()
     }, LINGER_MILLIS)
     this.linger.unref?.()
   }
 
   // ---- internals ----
+
+  private hold(e: Early): void {
+    if (this.early === undefined) this.early = [e]
+    else this.early.push(e)
+  }
 
   private pauseSocket(): void {
     this.socketPaused = true
@@ -348,13 +409,15 @@ export class BunConnection implements Driver.RawConnection {
     this.socket.resume()
   }
 
-  /** Writes pending bytes; true when nothing is left. */
+  /** Writes pending bytes; true when nothing is left (`pending` is then undefined). */
   private flush(): boolean {
-    while (this.pending.length > 0) {
-      const chunk = this.pending[0] as Uint8Array
+    const pending = this.pending
+    if (pending === undefined) return true
+    while (pending.length > 0) {
+      const chunk = pending[0] as Uint8Array
       const n = this.socket.write(chunk)
       if (n < 0) {
-        this.pending = []
+        this.pending = undefined
         // Bytes `send` already accepted cannot be written: the peer is gone.
         // (Bun then reports a plain end/close on Unix sockets, so without
         // this the lost data would read as a clean EndOfStream.)
@@ -365,11 +428,12 @@ export class BunConnection implements Driver.RawConnection {
         return false
       }
       if (n < chunk.length) {
-        this.pending[0] = chunk.subarray(n)
+        pending[0] = chunk.subarray(n)
         return false
       }
-      this.pending.shift()
+      pending.shift()
     }
+    this.pending = undefined
     return true
   }
 
@@ -462,7 +526,7 @@ class BunServerListener<L extends BunListenerHandle> implements Driver.RawListen
         this.listener = Bun.listen({
           fd,
           allowHalfOpen: true,
-          data: { conn: undefined },
+          data: unowned,
           socket,
         } as unknown as Bun.TCPSocketListenOptions<SocketData>) as unknown as L
       },
@@ -472,8 +536,8 @@ class BunServerListener<L extends BunListenerHandle> implements Driver.RawListen
   }
 
   private accepted(socket: BunSocket): void {
-    // every accepted socket starts with the listener's shared data: give it its own
-    socket.data = { conn: undefined }
+    // every accepted socket starts with the listener's shared data (`unowned`);
+    // the adapter `wrap` creates becomes its data
     if (this.handlers === undefined) {
       socket.end()
       return

@@ -14,9 +14,9 @@ export const bunPath = (address: UnixAddress): string =>
 
 const unnamed = SocketAddress.unixPath("")
 
-/** Bun reports no addresses for Unix sockets: netfx knows them. */
+/** Bun reports no addresses for Unix sockets: netfx knows them. No TCP_NODELAY on a Unix socket. */
 const unixConnection = (socket: BunSocket, local: UnixAddress, remote: UnixAddress): BunConnection =>
-  new BunConnection(socket, { noDelay: false, localAddress: local, remoteAddress: remote })
+  new BunConnection(socket, { noDelay: undefined, localAddress: local, remoteAddress: remote })
 
 interface ConnectData extends SocketData {
   settle: ((result: { readonly socket: BunSocket } | { readonly error: unknown }) => void) | undefined
