@@ -125,7 +125,11 @@ export interface NativeWatch {
 export declare const binding: NativeBinding | undefined
 /** What was tried and why each failed, when `binding` is undefined. */
 export declare const loadError: string | undefined
-/** One sentence on how to get the addon on this platform. */
+/**
+ * One sentence on how to get the addon on this platform; in a worker thread
+ * that does not own the addon's readiness (another thread loaded it first),
+ * why `watch` is undefined there.
+ */
 export declare const fix: string
 /** This process's target, e.g. "linux-x64-glibc"; undefined off Linux or when the C library is unknown. */
 export declare const target: string | undefined
@@ -136,4 +140,9 @@ export declare const loadedFrom: string | undefined
 export declare const runtime: "node" | "bun"
 export declare const readiness: string
 export declare const errnoName: (n: number) => string
+/**
+ * One-shot readiness on a descriptor; undefined without the addon, and in a
+ * worker thread when another thread loaded the addon first (its readiness
+ * belongs to that thread's event loop).
+ */
 export declare const watch: ((fd: number, onEvent: (events: number) => void) => NativeWatch | number) | undefined

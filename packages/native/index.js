@@ -44,13 +44,19 @@ let loadedFrom
 }
 
 const callbacks = new Map()
+// Whether this thread owns the addon's readiness (false in a worker thread
+// when another thread loaded the addon first; an older binary says nothing).
+let ownsReadiness = true
 if (binding !== undefined) {
   // Bun: uv_poll aborts the process, so the addon runs an epoll thread there.
-  binding.init((id, events) => {
+  const owner = binding.init((id, events) => {
     const cb = callbacks.get(id)
     if (cb !== undefined) cb(events)
   }, isBun)
+  ownsReadiness = owner !== false
 }
+const WORKER_FIX =
+  "the addon's readiness (which wakes netfx when a descriptor is ready) belongs to the thread that loaded the addon first; in another worker thread, Unix datagram sockets, RawSocket and fd passing are unavailable: use them from that thread"
 
 const errnoNames = new Map()
 for (const [name, value] of Object.entries(os.constants.errno)) if (!errnoNames.has(value)) errnoNames.set(value, name)
@@ -81,11 +87,11 @@ const watch = (fd, onEvent) => {
 // one assignment per name, so Node's ESM named imports (cjs-module-lexer) see every export
 exports.binding = binding
 exports.loadError = loadError
-exports.fix = FIX
+exports.fix = ownsReadiness ? FIX : WORKER_FIX
 exports.target = here
 exports.prebuilt = target.PREBUILT
 exports.loadedFrom = loadedFrom
 exports.runtime = isBun ? "bun" : "node"
 exports.readiness = isBun ? "epoll thread + napi_threadsafe_function" : "libuv uv_poll"
 exports.errnoName = errnoName
-exports.watch = binding === undefined ? undefined : watch
+exports.watch = binding === undefined || !ownsReadiness ? undefined : watch

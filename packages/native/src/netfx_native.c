@@ -946,7 +946,16 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (S != NULL) return NULL;
+  napi_value owner;
+  /* The readiness state is the first environment's: its loop (Node) or its
+     threadsafe function (Bun) delivers every event. Another environment (a
+     worker thread) learns that it does not own it (false) and gets no
+     watchers (js_watch), rather than watchers polled on a loop that is not
+     its own. */
+  if (S != NULL) {
+    napi_get_boolean(env, env == S->env, &owner);
+    return owner;
+  }
   if (argc < 2) return throw_type(env, "init(dispatcher, isBun)");
   S = calloc(1, sizeof(state_t));
   S->env = env;
@@ -974,7 +983,8 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
     pthread_create(&S->thread, NULL, epoll_thread, NULL);
     pthread_detach(S->thread);
   }
-  return NULL;
+  napi_get_boolean(env, true, &owner);
+  return owner;
 }
 
 /* watch(fd) -> id */
@@ -985,6 +995,7 @@ static napi_value js_watch(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (S == NULL) return throw_type(env, "init first");
   if (argc < 1 || !get_int(env, argv[0], &fd)) return throw_type(env, "watch(fd)");
+  if (env != S->env) return num(env, -ENOSYS);
   uint32_t id = 0;
   while (id < S->size && S->table[id] != NULL) id++;
   if (id == S->size) {

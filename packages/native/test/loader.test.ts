@@ -102,6 +102,37 @@ describe.skipIf(binary === undefined || !target.PREBUILT.includes(here))("@netfx
     assert.include(loaded.loadError, `${local} is missing`)
   })
 
+  it("a worker thread gets no readiness when another thread loaded the addon first, and says why", () => {
+    // The readiness state (uv_poll on the first thread's loop) is process-wide: a
+    // worker's watchers would be polled on, and report to, the main thread.
+    const dir = copy({ [prebuilt]: binary! })
+    const index = JSON.stringify(path.join(dir, "index.js"))
+    const script = `
+      const { Worker, isMainThread, parentPort } = require("node:worker_threads")
+      const a = require(${index})
+      const facts = () => ({ watch: typeof a.watch, fix: a.fix, fd: a.binding.watch(0),
+        udp: a.binding.udpRecvStart(0, () => {}, new Int32Array(128)) })
+      if (isMainThread) {
+        const main = { watch: typeof a.watch, fix: a.fix }
+        new Worker(__filename).on("message", (worker) => console.log(JSON.stringify({ main, worker })))
+      } else parentPort.postMessage(facts())`
+    const file = path.join(dir, "worker-probe.js")
+    fs.writeFileSync(file, script)
+    const result = spawnSync(process.execPath, [file], { encoding: "utf8" })
+    assert.strictEqual(result.status, 0, result.stderr)
+    const { main, worker } = JSON.parse(result.stdout) as {
+      main: { watch: string; fix: string }
+      worker: { watch: string; fix: string; fd: number; udp: number }
+    }
+    assert.strictEqual(main.watch, "function")
+    assert.notInclude(main.fix, "thread")
+    assert.strictEqual(worker.watch, "undefined")
+    assert.include(worker.fix, "worker thread")
+    // the binding itself refuses too (ENOSYS), so a direct caller cannot poll on another loop
+    assert.strictEqual(worker.fd, -38)
+    assert.strictEqual(worker.udp, -38)
+  })
+
   it("the install script uses a prebuilt binary that loads, and compiles nothing", () => {
     const dir = copy({ [prebuilt]: binary! })
     const result = spawnSync(process.execPath, [path.join(dir, "install.js")], { cwd: dir, encoding: "utf8" })
