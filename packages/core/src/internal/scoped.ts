@@ -39,7 +39,10 @@ export const acquireSync = <A>(acquire: () => A, release: (a: A) => void): Effec
  * Scope accumulates nothing, and needs no child Scope of its own (forking
  * one and providing it costs ~10 µs of CPU per connect). `wait`'s own
  * canceler, if it has one, runs before `release`; both must tolerate a
- * handle that is already closed.
+ * handle that is already closed. A handle that became ready is released by
+ * `releaseReady` when the Scope closes (by default `release`; an Effect
+ * when closing a ready handle takes a wait of its own, as a TLS session's
+ * graceful close does).
  *
  * @internal
  */
@@ -47,6 +50,7 @@ export const acquireUntilReady = <H, A, E>(
   open: () => H,
   wait: (handle: H) => Effect.Effect<A, E>,
   release: (handle: H) => void,
+  releaseReady: (handle: H, ready: A) => Effect.Effect<void> = (handle) => Effect.sync(() => release(handle)),
 ): Effect.Effect<A, E, Scope.Scope> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(Effect.scope, (scope) => {
@@ -56,14 +60,7 @@ export const acquireUntilReady = <H, A, E>(
           release(handle)
           return Effect.failCause(cause)
         },
-        onSuccess: (a) =>
-          Effect.as(
-            Scope.addFinalizer(
-              scope,
-              Effect.sync(() => release(handle)),
-            ),
-            a,
-          ),
+        onSuccess: (a) => Effect.as(Scope.addFinalizer(scope, releaseReady(handle, a)), a),
       })
     }),
   )

@@ -6,7 +6,7 @@ import { NetError, SocketAddress, type Tls } from "@netfx/core"
 import * as Driver from "@netfx/core/Driver"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Scope from "effect/Scope"
+import type * as Scope from "effect/Scope"
 import { fdOf, LINGER_MILLIS, NodeConnection } from "./connection.ts"
 
 /** The code a missing close_notify is reported with (OpenSSL's reason, in Node's spelling). */
@@ -431,7 +431,8 @@ const directSocket = (raw: Driver.RawConnection): net.Socket | undefined =>
  * Runs a handshake on a fresh TLSSocket and waits for it. An interrupted
  * or failed handshake destroys the socket and closes the raw connection at
  * once; an established session is registered in the Scope, closed
- * gracefully by {@link gracefulClose}.
+ * gracefully by {@link gracefulClose} (`Driver.acquireUntilReady`: no
+ * FiberRefs snapshot and patch around the release, which needs none).
  */
 const handshake = (
   raw: Driver.RawConnection,
@@ -441,7 +442,7 @@ const handshake = (
   check: (socket: tls.TLSSocket) => NetError.TlsFailed | undefined,
   finish: (socket: tls.TLSSocket, duplex: RawDuplex | undefined, watch: EndWatch | undefined) => Driver.RawConnection,
 ): Effect.Effect<Driver.RawConnection, NetError.TlsFailed, Scope.Scope> =>
-  openAndWait(
+  Driver.acquireUntilReady(
     (): Carrier => {
       const direct = standardCompatible && !endWatchWorks ? undefined : directSocket(raw)
       if (direct !== undefined) {
@@ -454,7 +455,7 @@ const handshake = (
         if (standardCompatible && watch === undefined) endWatchWorks = false
         socket.on("error", ignoreError)
         socket.pause()
-        return { socket, duplex: undefined, watch, established: undefined }
+        return { socket, duplex: undefined, watch }
       }
       const duplex = new RawDuplex(raw)
       const socket = make(duplex)
@@ -468,10 +469,10 @@ const handshake = (
       socket.on("error", ignoreError)
       duplex.on("error", ignoreError)
       socket.pause()
-      return { socket, duplex, watch: undefined, established: undefined }
+      return { socket, duplex, watch: undefined }
     },
     (carrier) =>
-      Effect.async<Carrier, NetError.TlsFailed>((resume) => {
+      Effect.async<Driver.RawConnection, NetError.TlsFailed>((resume) => {
         const { socket, duplex } = carrier
         let done = false
         const off = () => {
@@ -493,8 +494,7 @@ const handshake = (
           if (failure !== undefined) return resume(Effect.fail(failure))
           const conn = finish(socket, carrier.duplex, carrier.watch)
           socket.once("close", () => (duplex !== undefined ? duplex.destroy() : raw.close()))
-          carrier.established = conn
-          resume(Effect.succeed(carrier))
+          resume(Effect.succeed(conn))
         }
         const onError = (error: Error) => fail(tlsFailed(error, raw.remoteAddress))
         const onClose = () =>
@@ -518,43 +518,14 @@ const handshake = (
       if (duplex !== undefined) duplex.destroy()
       else raw.close()
     },
+    ({ socket }, conn) => gracefulClose(socket, conn),
   )
 
-/**
- * Opens the handshake's TLS socket, waits for the session (the only
- * interruptible part) and registers its graceful close in the Scope once
- * established; a failed or interrupted handshake runs `abort` at once and
- * leaves nothing in the Scope. What `Effect.acquireRelease` would do,
- * without snapshotting and patching the fiber's FiberRefs around the
- * release (the close needs none of them).
- */
-const openAndWait = (
-  open: () => Carrier,
-  wait: (carrier: Carrier) => Effect.Effect<Carrier, NetError.TlsFailed>,
-  abort: (carrier: Carrier) => void,
-): Effect.Effect<Driver.RawConnection, NetError.TlsFailed, Scope.Scope> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(Effect.scope, (scope) => {
-      const carrier = open()
-      return Effect.matchCauseEffect(restore(wait(carrier)), {
-        onFailure: (cause) => {
-          abort(carrier)
-          return Effect.failCause(cause)
-        },
-        onSuccess: ({ socket, established }) => {
-          const conn = established as Driver.RawConnection
-          return Effect.as(Scope.addFinalizer(scope, gracefulClose(socket, conn)), conn)
-        },
-      })
-    }),
-  )
-
-/** The TLS socket of a handshake, what it runs on, and the session once established. */
+/** The TLS socket of a handshake and what it runs on. */
 interface Carrier {
   readonly socket: tls.TLSSocket
   readonly duplex: RawDuplex | undefined
   readonly watch: EndWatch | undefined
-  established: Driver.RawConnection | undefined
 }
 
 /**
