@@ -192,17 +192,16 @@ const connectUntraced = (options: ConnectOptions) =>
     const secured =
       tlsDriver === undefined || tls === undefined
         ? run
-        : // a failed handshake releases the TCP connection and its registration
-          // at once, so a retry loop in a long-lived Scope accumulates nothing
-          releasingOnFailure(
-            Effect.flatMap(run, (raw) =>
-              internalTls.clientHandshake(tlsDriver, raw, internalTls.clientRequest(host, tls)),
-            ),
+        : Effect.flatMap(run, (raw) =>
+            internalTls.clientHandshake(tlsDriver, raw, internalTls.clientRequest(host, tls)),
           )
     const raw =
       timeout === undefined || tried === undefined
-        ? yield* secured
-        : yield* withConnectTimeout(secured, timeout, () =>
+        ? // a failed handshake releases the TCP connection and its registration
+          // at once, so a retry loop in a long-lived Scope accumulates nothing
+          yield* secured === run ? run : releasingOnFailure(secured)
+        : // releases whatever the connect opened when it fails, handshake included
+          yield* withConnectTimeout(secured, timeout, () =>
             tried.map((t) => ({ address: t.address, code: t.code ?? "ETIMEDOUT" })),
           )(host, port)
     const streamOptions = options.highWaterMark === undefined ? undefined : { highWaterMark: options.highWaterMark }
