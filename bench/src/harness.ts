@@ -138,7 +138,13 @@ class Worker {
   }
 
   async next(): Promise<unknown> {
-    const r = await this.lines.next()
+    let r = await this.lines.next()
+    // The protocol's lines are JSON objects; anything else on stdout comes from the
+    // runtime itself (e.g. V8's --trace-gc through BENCH_NODE_FLAGS) and goes to stderr.
+    while (!r.done && !r.value.startsWith("{")) {
+      process.stderr.write(`[${this.role} ${this.id}] ${r.value}\n`)
+      r = await this.lines.next()
+    }
     if (r.done)
       throw new Error(`${this.id} ${this.role} exited: ${this.stderr.trim().split("\n").slice(-5).join(" | ")}`)
     return JSON.parse(r.value)
@@ -188,6 +194,9 @@ export const run = async (options: Options): Promise<Report> => {
     notes.push(note)
     log(note)
   }
+  // Flags change what a figure means (a young-generation size moves TLS bulk by 2-4x): say them.
+  const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? "").trim()
+  if (nodeFlags !== "") notes.push(`Node workers ran with BENCH_NODE_FLAGS="${nodeFlags}"`)
   const live: Array<Live> = []
   const reusePortGroups = new Map<string, ReusePortGroup>()
   if (timed.length > 0) {
@@ -320,14 +329,17 @@ export const run = async (options: Options): Promise<Report> => {
           const rate = result.count / result.seconds
           const bulkLike = scenario === "bulk" || scenario === "unix" || scenario === "tls"
           const shown = bulkLike ? `${(rate / 1e6).toFixed(0)} MB/s` : `${rate.toFixed(0)}/s`
-          log(`  ${scenario} ${warm ? "warm-up" : `run ${r - options.warmup + 1}`} ${w.id}: ${shown}`)
+          const ops = bulkLike ? result.count / 1e6 : result.count
+          const perOp = (cpu: number) => (cpu / ops).toFixed(0)
+          log(
+            `  ${scenario} ${warm ? "warm-up" : `run ${r - options.warmup + 1}`} ${w.id}: ${shown} (CPU per ${bulkLike ? "MB" : "op"}: client ${perOp(result.cpuMicros)} µs, server ${perOp(serverCpu)} µs)`,
+          )
           if (warm) continue
           if (bulkLike) record(w.id, scenario, "throughput", rate / 1e6)
           else if (scenario === "accept") record(w.id, scenario, "accepts", rate)
           else if (scenario === "handshake") record(w.id, scenario, "handshakes", rate)
           else record(w.id, scenario, "round trips", rate)
           // CPU time per operation is far less disturbed by other load than rates are
-          const ops = bulkLike ? result.count / 1e6 : result.count
           record(w.id, scenario, bulkLike ? "CPU per MB" : "CPU per op", (result.cpuMicros + serverCpu) / ops)
           if ("latencies" in result) {
             record(w.id, scenario, "p50 latency", quantile(result.latencies, 0.5))
