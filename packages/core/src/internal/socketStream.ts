@@ -14,6 +14,7 @@ import {
 } from "../NetError.ts"
 import * as SocketAddress from "../SocketAddress.ts"
 import type { SocketStream, SocketStreamOptions } from "../SocketStream.ts"
+import { reusableAsync } from "./asyncPrimitive.ts"
 import { concatBytes } from "./bytes.ts"
 import { currentFiber, resumeFromIo, wakeDone, wakeInline } from "./ioScheduler.ts"
 import { TypeId } from "./typeId.ts"
@@ -278,7 +279,9 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
    * instead, by {@link receiveInProgress}, from the fiber that parked: a
    * park is over once that fiber is done, or is the one asking. `park`,
    * with the canceler, is the fallback where the running fiber is not
-   * published (`globalThis["effect/FiberCurrent"]`, Effect 3).
+   * published (`globalThis["effect/FiberCurrent"]`, Effect 3). `parkLean`
+   * is built once (`reusableAsync`), so a wait allocates nothing of its own
+   * beyond what the fiber needs to suspend.
    */
   private makeReceive(maxBytes: number): Effect.Effect<Uint8Array, ReceiveError> {
     const attempt: Effect.Effect<Uint8Array, ReceiveError> = Effect.suspend(() => {
@@ -307,7 +310,7 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
         this.raw.resume()
       }
     }
-    const parkLean: Effect.Effect<Uint8Array, ReceiveError> = Effect.async<Uint8Array, ReceiveError>(register)
+    const parkLean: Effect.Effect<Uint8Array, ReceiveError> = reusableAsync<Uint8Array, ReceiveError>(register)
     const park: Effect.Effect<Uint8Array, ReceiveError> = Effect.async<Uint8Array, ReceiveError>((resume) => {
       register(resume)
       return this.cancelReceive
