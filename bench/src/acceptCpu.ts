@@ -16,6 +16,9 @@
  *   PROFILE=out.cpuprofile (Node: a CPU profile of the measured windows only, after the warm-up)
  *   CALLGRIND=1 under `valgrind --tool=callgrind --instr-atstart=no`: instructions counted in the
  *   windows only (one pair per run; divide the total by the operations printed)
+ *   SPLIT=1: the servers run in a child process of the same runtime (on the same CPUs: under
+ *   `taskset -c 0` that is `pnpm bench -- --pin=same`), and the figure is the CPU of both
+ *   processes per operation, split by process and thread (one pair only)
  *
  * Prints the minimum and the median µs per operation over the windows and, on
  * Linux with one pair, how the measured windows' CPU splits over the
@@ -31,19 +34,19 @@ const env = (name: string, fallback: string) => process.env[name] ?? fallback
 
 const pick = (which: string) => (which === "raw" ? rawImpl() : netfxImpl())
 
-/** CPU µs per thread name (digits folded), from /proc/self/task; empty where there is none. */
-const threadMicros = (): Map<string, number> => {
+/** CPU µs per thread name (digits folded), from /proc/<pid>/task; empty where there is none. */
+const threadMicros = (pid: number | "self" = "self", prefix = ""): Map<string, number> => {
   const out = new Map<string, number>()
   let tids: Array<string> = []
   try {
-    tids = fs.readdirSync("/proc/self/task")
+    tids = fs.readdirSync(`/proc/${pid}/task`)
   } catch {
     return out
   }
   for (const tid of tids) {
     try {
-      const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, "latin1")
-      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).replace(/\d+/g, "#")
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, "latin1")
+      const name = prefix + stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).replace(/\d+/g, "#")
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
       // utime and stime, in clock ticks (100 per second on Linux)
       const micros = (Number(fields[11]) + Number(fields[12])) * 10_000
@@ -65,15 +68,56 @@ const callgrind = async (state: "on" | "off"): Promise<void> => {
   )
 }
 
+/** CPU µs of process `pid` (all its threads), from /proc/<pid>/stat. */
+const processMicros = (pid: number): number => {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1")
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return (Number(fields[11]) + Number(fields[12])) * 10_000
+}
+
+/** SPLIT=1's child: starts the servers, prints their ports, runs until its stdin closes. */
+const serveChild = async (servers: ReadonlyArray<string>) => {
+  const out: Record<string, ServerPorts> = {}
+  for (const which of servers) out[which] = await (await pick(which)).serve()
+  console.log(JSON.stringify(out))
+  process.stdin.on("end", () => process.exit(0))
+  process.stdin.resume()
+}
+
+/** Starts the SPLIT=1 child (this script, same runtime, same CPUs); resolves its pid and server ports. */
+const startServerChild = async (servers: ReadonlyArray<string>) => {
+  const { spawn } = await import("node:child_process")
+  const argv = isBun ? [process.argv[1] as string] : [...process.execArgv, process.argv[1] as string]
+  const child = spawn(process.execPath, argv, {
+    env: { ...process.env, ACCEPT_CPU_ROLE: "server", SERVER: servers.join(",") },
+    stdio: ["pipe", "pipe", "inherit"],
+  })
+  const line = await new Promise<string>((resolve, reject) => {
+    let buffered = ""
+    child.stdout.on("data", (d: Buffer) => {
+      buffered += d.toString()
+      const nl = buffered.indexOf("\n")
+      if (nl >= 0) resolve(buffered.slice(0, nl))
+    })
+    child.on("exit", (code) => reject(new Error(`server child exited with ${code}`)))
+  })
+  return { pid: child.pid as number, ports: JSON.parse(line) as Record<string, ServerPorts> }
+}
+
 const main = async () => {
   // every server/client pair asked for, measured window by window in turn, so
   // a change in the machine's load hits each pair alike
   const servers = env("SERVER", "netfx").split(",")
   const clients = env("CLIENT", "netfx").split(",")
+  if (process.env.ACCEPT_CPU_ROLE === "server") return serveChild(servers)
+  const split = process.env.SPLIT === "1"
   const impls = new Map<string, Impl>()
-  for (const which of new Set([...servers, ...clients])) impls.set(which, await pick(which))
+  for (const which of new Set(split ? clients : [...servers, ...clients])) impls.set(which, await pick(which))
   const ports = new Map<string, ServerPorts>()
-  for (const which of servers) ports.set(which, await (impls.get(which) as Impl).serve())
+  const child = split ? await startServerChild(servers) : undefined
+  if (child !== undefined) for (const which of servers) ports.set(which, child.ports[which] as ServerPorts)
+  else for (const which of servers) ports.set(which, await (impls.get(which) as Impl).serve())
+  if (child !== undefined && servers.length * clients.length > 1) throw new Error("SPLIT=1 measures one pair")
   const warmup = Number(env("WARMUP", "2000"))
   const window = Number(env("WINDOW", "700"))
   const windows = Number(env("WINDOWS", "6"))
@@ -92,20 +136,26 @@ const main = async () => {
   // under `valgrind --tool=callgrind --instr-atstart=no`: count instructions in the windows only
   if (process.env.CALLGRIND !== undefined) await callgrind("on")
   const stopProfile = process.env.PROFILE === undefined || isBun ? undefined : await startProfile(process.env.PROFILE)
-  const threads0 = threadMicros()
+  const allThreads = () =>
+    child === undefined
+      ? threadMicros()
+      : new Map([...threadMicros("self", "client:"), ...threadMicros(child.pid, "server:")])
+  const threads0 = allThreads()
   for (let i = 0; i < windows; i++) {
     for (const pair of pairs) {
       const cpu0 = process.cpuUsage()
+      const server0 = child === undefined ? 0 : processMicros(child.pid)
       const count = await once(pair.server, pair.client, window)
       const cpu = process.cpuUsage(cpu0)
-      pair.perOp.push((cpu.user + cpu.system) / count)
+      const server = child === undefined ? 0 : processMicros(child.pid) - server0
+      pair.perOp.push((cpu.user + cpu.system + server) / count)
       pair.ops += count
     }
   }
   await stopProfile?.()
-  const threads = [...threadMicros()]
+  const threads = [...allThreads()]
     .map(([name, micros]) => [name, (micros - (threads0.get(name) ?? 0)) / (pairs[0]?.ops ?? 1)] as const)
-    .filter(([, perOp]) => perOp >= 1)
+    .filter(([, perOp]) => perOp >= 0.2)
     .sort((a, b) => b[1] - a[1])
   if (process.env.CALLGRIND !== undefined) {
     await callgrind("off")
@@ -119,7 +169,7 @@ const main = async () => {
         `min ${(sorted[0] as number).toFixed(1)} µs, median ${median.toFixed(1)} µs CPU per ${scenario === "accept" ? "accept cycle" : "round trip"} ` +
         `(${perOp.map((x) => x.toFixed(0)).join(" ")})` +
         (pairs.length === 1 && threads.length > 0
-          ? `; by thread: ${threads.map(([n, m]) => `${n} ${m.toFixed(0)}`).join(", ")}`
+          ? `; by thread: ${threads.map(([n, m]) => `${n} ${m.toFixed(1)}`).join(", ")}`
           : ""),
     )
   }

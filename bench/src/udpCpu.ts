@@ -7,6 +7,7 @@
  * the sender stopped (kernel drops and netfx queue drops alike).
  *
  *   node --import tsx bench/src/udpCpu.ts
+ *   bun bench/src/udpCpu.ts (raw `Bun.udpSocket` against netfx over BunNetwork)
  *   RECEIVER=raw|netfx MS=1000 (per window) WINDOWS=5 SIZE=64
  *   PROFILE=out.cpuprofile (Node: a CPU profile of the measured windows only)
  *
@@ -22,15 +23,14 @@
 
 import { spawn } from "node:child_process"
 import { createRequire } from "node:module"
-import { netfx } from "./impls/netfx.ts"
-import { rawNode } from "./impls/rawNode.ts"
+import { isBun, netfxImpl, rawImpl } from "./impls/thisRuntime.ts"
 import type { Impl } from "./impls/types.ts"
 import { startProfile } from "./profile.ts"
 
 const env = (name: string, fallback: string) => process.env[name] ?? fallback
 
-const pick = async (which: string): Promise<Impl> =>
-  which === "raw" ? rawNode : netfx("netfx", (await import("@netfx/node")).NodeNetwork.layer)
+/** Under Bun: raw `Bun.udpSocket` and netfx over BunNetwork; under Node: raw node:dgram and NodeNetwork. */
+const pick = (which: string): Promise<Impl> => (which === "raw" ? rawImpl() : netfxImpl())
 
 const FLOOD = `
 import socket, sys, time
@@ -121,13 +121,13 @@ const main = async () => {
       if (stalls > 0) console.log(`window ${i}: ${stalls} bursts lost datagrams`)
     }
     console.log(
-      `receiver=${which} burst=${burst}: CPU per datagram (sender + receiver) ${summary(perDatagram, 2, " µs")}`,
+      `receiver=${which} ${isBun ? "bun" : "node"} burst=${burst}: CPU per datagram (sender + receiver) ${summary(perDatagram, 2, " µs")}`,
     )
     process.exit(0)
   }
   await flood(sink.port, 300, size) // warm-up
   await sleep(200)
-  const stopProfile = process.env.PROFILE === undefined ? undefined : await startProfile(process.env.PROFILE)
+  const stopProfile = process.env.PROFILE === undefined || isBun ? undefined : await startProfile(process.env.PROFILE)
   const perDatagram: Array<number> = []
   const loss: Array<number> = []
   const rate: Array<number> = []
@@ -143,9 +143,10 @@ const main = async () => {
     rate.push(sent / millis)
   }
   await stopProfile?.()
-  console.log(`receiver=${which}: CPU per datagram ${summary(perDatagram, 2, " µs")}`)
-  console.log(`receiver=${which}: loss ${summary(loss, 1, "%")}`)
-  console.log(`receiver=${which}: sent ${summary(rate, 0, "k/s")}`)
+  const runtime = isBun ? "bun" : "node"
+  console.log(`receiver=${which} ${runtime}: CPU per datagram ${summary(perDatagram, 2, " µs")}`)
+  console.log(`receiver=${which} ${runtime}: loss ${summary(loss, 1, "%")}`)
+  console.log(`receiver=${which} ${runtime}: sent ${summary(rate, 0, "k/s")}`)
   process.exit(0)
 }
 

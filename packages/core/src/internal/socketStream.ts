@@ -1,4 +1,5 @@
 import * as Effect from "effect/Effect"
+import * as Effectable from "effect/Effectable"
 import type * as Fiber from "effect/Fiber"
 import type * as Option from "effect/Option"
 import * as Attribute from "../Attribute.ts"
@@ -14,6 +15,7 @@ import {
 } from "../NetError.ts"
 import * as SocketAddress from "../SocketAddress.ts"
 import type { SocketStream, SocketStreamOptions } from "../SocketStream.ts"
+import { reusableAsync } from "./asyncPrimitive.ts"
 import { concatBytes } from "./bytes.ts"
 import { currentFiber, resumeFromIo, wakeDone, wakeInline } from "./ioScheduler.ts"
 import { TypeId } from "./typeId.ts"
@@ -56,6 +58,25 @@ export const writeTo = (raw: RawConnection, data: Uint8Array | ReadonlyArray<Uin
   const parts = data.filter((c) => c.length > 0)
   if (parts.length === 1) return raw.write(parts[0] as Uint8Array)
   return raw.writev !== undefined ? raw.writev(parts) : raw.write(concatBytes(parts))
+}
+
+/**
+ * The Effect `send(data)` returns: one object holding the stream and the
+ * data, run by `sendNow` when the fiber gets to it (Effect's `commit`), so
+ * the state is read then, as with `Effect.suspend`, but without a closure
+ * and its scope per call (a ping-pong sends once per message).
+ */
+class SendEffect extends Effectable.Class<void, SendError> {
+  constructor(
+    readonly stream: SocketStreamImpl,
+    readonly data: Uint8Array | ReadonlyArray<Uint8Array>,
+  ) {
+    super()
+  }
+
+  commit(): Effect.Effect<void, SendError> {
+    return this.stream.sendNow(this.data)
+  }
 }
 
 /** @internal */
@@ -278,7 +299,9 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
    * instead, by {@link receiveInProgress}, from the fiber that parked: a
    * park is over once that fiber is done, or is the one asking. `park`,
    * with the canceler, is the fallback where the running fiber is not
-   * published (`globalThis["effect/FiberCurrent"]`, Effect 3).
+   * published (`globalThis["effect/FiberCurrent"]`, Effect 3). `parkLean`
+   * is built once (`reusableAsync`), so a wait allocates nothing of its own
+   * beyond what the fiber needs to suspend.
    */
   private makeReceive(maxBytes: number): Effect.Effect<Uint8Array, ReceiveError> {
     const attempt: Effect.Effect<Uint8Array, ReceiveError> = Effect.suspend(() => {
@@ -307,7 +330,7 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
         this.raw.resume()
       }
     }
-    const parkLean: Effect.Effect<Uint8Array, ReceiveError> = Effect.async<Uint8Array, ReceiveError>(register)
+    const parkLean: Effect.Effect<Uint8Array, ReceiveError> = reusableAsync<Uint8Array, ReceiveError>(register)
     const park: Effect.Effect<Uint8Array, ReceiveError> = Effect.async<Uint8Array, ReceiveError>((resume) => {
       register(resume)
       return this.cancelReceive
@@ -352,36 +375,39 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
   // ---- send ----
 
   send(data: Uint8Array | ReadonlyArray<Uint8Array>): Effect.Effect<void, SendError> {
-    return Effect.suspend(() => {
-      if (this.closed) return Effect.fail(closedSend)
-      if (this.failure !== undefined) return Effect.fail(this.failureIn("send"))
-      if (this.eofSent) return Effect.fail(new ClosedResource({ operation: "send after sendEof" }))
-      if (this.sending) return Effect.fail(busySend)
-      if (byteLength(data) === 0) return Effect.void
-      if (!this.needDrain) {
-        this.write(data)
-        return Effect.void
-      }
-      this.sending = true
-      return Effect.async<void, SendError>((resume) => {
-        const waiter = () => {
-          this.sending = false
-          if (this.closed) return resume(Effect.fail(closedSend))
-          if (this.failure !== undefined) return resume(Effect.fail(this.failureIn("send")))
-          if (this.needDrain) {
-            // spurious wake: keep waiting
-            this.sending = true
-            this.writeWaiter = waiter
-            return
-          }
-          this.write(data)
-          resume(Effect.void)
+    return new SendEffect(this, data)
+  }
+
+  /** @internal What a `send` Effect does when it runs. */
+  sendNow(data: Uint8Array | ReadonlyArray<Uint8Array>): Effect.Effect<void, SendError> {
+    if (this.closed) return Effect.fail(closedSend)
+    if (this.failure !== undefined) return Effect.fail(this.failureIn("send"))
+    if (this.eofSent) return Effect.fail(new ClosedResource({ operation: "send after sendEof" }))
+    if (this.sending) return Effect.fail(busySend)
+    if (byteLength(data) === 0) return Effect.void
+    if (!this.needDrain) {
+      this.write(data)
+      return Effect.void
+    }
+    this.sending = true
+    return Effect.async<void, SendError>((resume) => {
+      const waiter = () => {
+        this.sending = false
+        if (this.closed) return resume(Effect.fail(closedSend))
+        if (this.failure !== undefined) return resume(Effect.fail(this.failureIn("send")))
+        if (this.needDrain) {
+          // spurious wake: keep waiting
+          this.sending = true
+          this.writeWaiter = waiter
+          return
         }
-        this.writeWaiter = waiter
-        return Effect.sync(() => {
-          if (this.writeWaiter === waiter) this.writeWaiter = undefined
-          this.sending = false
-        })
+        this.write(data)
+        resume(Effect.void)
+      }
+      this.writeWaiter = waiter
+      return Effect.sync(() => {
+        if (this.writeWaiter === waiter) this.writeWaiter = undefined
+        this.sending = false
       })
     })
   }

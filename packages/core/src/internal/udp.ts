@@ -71,7 +71,11 @@ const busyReceive = new BusyResource({ operation: "receive" })
  * (setImmediate, after the poll phase) rather than once per datagram: the
  * runtime delivers each datagram in its own callback and runs microtasks
  * after each, so an immediate wake-up would resume the fiber for every
- * datagram; deferred, one wake-up takes the whole burst.
+ * datagram; deferred, one wake-up takes the whole burst. Except when the
+ * queue fills up: then the reader is woken at once (it runs in the
+ * microtask checkpoint after that datagram's callback), so a turn that
+ * delivers more datagrams than the queue holds does not drop them while a
+ * receiver is waiting.
  *
  * @internal
  */
@@ -112,7 +116,10 @@ export class UdpSocketImpl implements UdpHandlers {
     this.ring[(this.head + this.count) % this.capacity] = { data, address, truncated: false }
     this.count++
     if (this.readWaiter === undefined) return
-    if (!this.coalesce) this.wakeReader()
+    // A full queue wakes the reader at once: the runtime may deliver more
+    // datagrams in this turn than the queue holds, and waiting for the end of
+    // the turn would drop them while a receiver is ready to take them.
+    if (!this.coalesce || this.count === this.capacity) this.wakeReader()
     else if (!this.wakeScheduled) {
       this.wakeScheduled = true
       setImmediateOrTimeout(this.deferredWake)
