@@ -4,10 +4,13 @@
  * against one raw `node:net` server in this process (it accepts and
  * destroys). Says where the netfx client's cost over raw goes: Effect
  * itself (a fiber waiting twice), the `Effect.scoped` every scoped client
- * pays, the Scope registration of a socket, and netfx's own share. Node
- * only. Used for "The connect path" in bench/README.md.
+ * pays, the Scope registration of a socket, and netfx's own share. Under
+ * Bun the netfx step runs over BunNetwork and the raw steps over Bun's
+ * `node:net` (`MODE=alloc` is Node only). Used for "The connect path" in
+ * bench/README.md.
  *
  *   node --expose-gc --import tsx bench/src/connectLadder.ts
+ *   bun bench/src/connectLadder.ts
  *   STEPS=raw,effect,scoped,resource,bracket,netfx (default: all) WARMUP=1500 (ms) WINDOW=400 (ms) WINDOWS=12
  *   MODE=cpu (default): CPU µs per cycle, one window of each step in turn; min, lower quartile, median
  *   MODE=ops: Effect operations per cycle (counted through the built-in tracer's `context` hook,
@@ -35,6 +38,7 @@ import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
+import { isBun } from "./impls/thisRuntime.ts"
 
 const HOST = "127.0.0.1"
 const env = (name: string, fallback: string) => process.env[name] ?? fallback
@@ -49,7 +53,9 @@ const main = async () => {
   })
   await new Promise<void>((resolve) => server.listen(0, HOST, () => resolve()))
   const port = (server.address() as net.AddressInfo).port
-  const runtime = ManagedRuntime.make(NodeNetwork.layer)
+  // under Bun: netfx over BunNetwork (the raw steps use Bun's node:net)
+  const layer = isBun ? (await import("@netfx/bun")).BunNetwork.layer : NodeNetwork.layer
+  const runtime = ManagedRuntime.make(layer)
   await runtime.runPromise(Effect.void)
 
   const raw: Loop = async (millis) => {
