@@ -5,8 +5,9 @@
  * destroys). Says where the netfx client's cost over raw goes: Effect
  * itself (a fiber waiting twice), the `Effect.scoped` every scoped client
  * pays, the Scope registration of a socket, and netfx's own share. Under
- * Bun the netfx step runs over BunNetwork and the raw steps over Bun's
- * `node:net` (`MODE=alloc` is Node only). Used for "The connect path" in
+ * Bun the raw and netfx steps are the bench's Bun clients (`Bun.connect`,
+ * netfx over BunNetwork) and the steps between use Bun's `node:net`
+ * (`MODE=alloc` is Node only). Used for "The connect path" in
  * bench/README.md.
  *
  *   node --expose-gc --import tsx bench/src/connectLadder.ts
@@ -19,26 +20,25 @@
  *               runs inside a window; smallest of six windows)
  *
  * Steps:
- * - `raw`: `net.connect`, resume, wait for 'close' (the bench's raw client);
+ * - `raw`: the bench's raw client (`net.connect`, resume, wait for 'close'; Bun.connect under Bun);
  * - `effect`: one fiber, two `Effect.async` waits (connect, then EOF), no Scope: the least an
  *   Effect client does;
  * - `scoped`: `effect` inside `Effect.scoped` (the Scope a scoped client opens per connection);
  * - `resource`: `scoped` plus the socket registered in that Scope (the least a scoped
  *   resource does: a finalizer, and a connect that registers nothing when it fails);
  * - `bracket`: the same resource without a Scope (`Effect.acquireUseRelease`), for comparison;
- * - `netfx`: `Tcp.connect` and `receive` in `Effect.scoped`, exactly the bench's netfx client.
+ * - `netfx`: the bench's netfx client (`Tcp.connect` and `receive` in `Effect.scoped`).
  */
 import * as net from "node:net"
 import * as v8 from "node:v8"
-import { Tcp } from "@netfx/core"
-import { NodeNetwork } from "@netfx/node"
 import * as Context from "effect/Context"
 import * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
-import { isBun } from "./impls/thisRuntime.ts"
+import { netfxImpl, rawImpl } from "./impls/thisRuntime.ts"
 
 const HOST = "127.0.0.1"
 const env = (name: string, fallback: string) => process.env[name] ?? fallback
@@ -53,25 +53,14 @@ const main = async () => {
   })
   await new Promise<void>((resolve) => server.listen(0, HOST, () => resolve()))
   const port = (server.address() as net.AddressInfo).port
-  // under Bun: netfx over BunNetwork (the raw steps use Bun's node:net)
-  const layer = isBun ? (await import("@netfx/bun")).BunNetwork.layer : NodeNetwork.layer
-  const runtime = ManagedRuntime.make(layer)
+  // the Effect steps run as the bench's netfx client does: on a ManagedRuntime
+  const runtime = ManagedRuntime.make(Layer.empty)
   await runtime.runPromise(Effect.void)
 
-  const raw: Loop = async (millis) => {
-    const deadline = now() + millis
-    let count = 0
-    while (now() < deadline) {
-      await new Promise<void>((resolve, reject) => {
-        const s = net.connect({ host: HOST, port, noDelay: true })
-        s.once("error", reject)
-        s.once("close", () => resolve())
-        s.resume()
-      })
-      count++
-    }
-    return count
-  }
+  // the bench's own raw and netfx accept clients
+  const rawClient = await rawImpl()
+  const netfxClient = await netfxImpl()
+  const raw: Loop = async (millis) => (await rawClient.accept(port, millis)).count
 
   const open = () => net.connect({ host: HOST, port, noDelay: true, allowHalfOpen: true })
   const connected = (s: net.Socket) =>
@@ -148,23 +137,7 @@ const main = async () => {
         (s) => Effect.sync(() => s.destroy()),
       ),
     ),
-    netfx: (millis) =>
-      runtime.runPromise(
-        Effect.gen(function* () {
-          const deadline = now() + millis
-          let count = 0
-          while (now() < deadline) {
-            yield* Effect.scoped(
-              Effect.gen(function* () {
-                const conn = yield* Tcp.connect({ host: HOST, port })
-                yield* Effect.either(conn.receive())
-              }),
-            )
-            count++
-          }
-          return count
-        }),
-      ),
+    netfx: async (millis) => (await netfxClient.accept(port, millis)).count,
   }
 
   const names = env("STEPS", Object.keys(steps).join(",")).split(",")
