@@ -151,7 +151,8 @@ const connectUntraced = (options: ConnectOptions) =>
     if (options.happyEyeballsDelay !== undefined) {
       yield* validate.nonNegativeDuration("happyEyeballsDelay", options.happyEyeballsDelay)
     }
-    const keepAlive = yield* keepAliveOf(options.keepAlive)
+    const keepAlive =
+      options.keepAlive === undefined || options.keepAlive === false ? undefined : yield* keepAliveOf(options.keepAlive)
     const timeout =
       options.timeout === undefined ? undefined : yield* validate.positiveDuration("timeout", options.timeout)
     const network = yield* Network.Network

@@ -147,8 +147,9 @@ export class Attempt implements ConnectData {
     return Effect.async<BunConnection, NetError.ConnectFailed>((resume) => {
       const s = this.settled
       if (s !== undefined) return resume(s._tag === "open" ? Effect.succeed(s.conn) : Effect.fail(s.error))
+      // no canceler: acquireUntilReady cancels an interrupted wait itself,
+      // and a wait without one saves Effect's interruption frames around it
       this.waiter = resume
-      return Effect.sync(() => this.cancel())
     })
   }
 

@@ -100,7 +100,10 @@ const connectOne = <A>(
   plan: ConnectPlan,
 ): Effect.Effect<A, ConnectFailed, Scope.Scope> =>
   plan.releasesOnFailure === true
-    ? Effect.catchAllCause(attempt(address), (cause) => failedWith(cause, plan))
+    ? // the attempt's own ConnectFailed already names the host when the host is this address
+      address.host === plan.host && address.port === plan.port
+      ? attempt(address)
+      : Effect.catchAllCause(attempt(address), (cause) => failedWith(cause, plan))
     : Effect.flatMap(Effect.scope, (outer) =>
         Effect.uninterruptibleMask((restore) =>
           Effect.flatMap(Scope.fork(outer, ExecutionStrategy.sequential), (child) =>

@@ -64,7 +64,8 @@ export class NodeConnection implements Driver.RawConnection {
   constructor(
     readonly socket: net.Socket,
     readonly extra: Readonly<Record<string, unknown>> = noExtra,
-    addresses?: { readonly local: SocketAddress.SocketAddress; readonly remote: SocketAddress.SocketAddress },
+    /** Either end known without asking the system (each read is a system call and ~4 µs of CPU). */
+    addresses?: { readonly local?: SocketAddress.SocketAddress; readonly remote?: SocketAddress.SocketAddress },
   ) {
     this.localAddress = addresses?.local ?? addressOf(socket.localAddress, socket.localPort, socket.localFamily)
     this.remoteAddress = addresses?.remote ?? addressOf(socket.remoteAddress, socket.remotePort, socket.remoteFamily)
@@ -73,10 +74,16 @@ export class NodeConnection implements Driver.RawConnection {
     socket.on("error", onSocketError)
   }
 
-  /** Re-reads addresses and fd once a connect completed. */
-  refresh(): void {
+  /**
+   * Re-reads addresses and fd once a connect completed; the remote address
+   * only when `remoteKnown` is false (one `getpeername` saved when the
+   * address dialled is exactly what node:net would report).
+   */
+  refresh(remoteKnown = false): void {
     this.localAddress = addressOf(this.socket.localAddress, this.socket.localPort, this.socket.localFamily)
-    this.remoteAddress = addressOf(this.socket.remoteAddress, this.socket.remotePort, this.socket.remoteFamily)
+    if (!remoteKnown) {
+      this.remoteAddress = addressOf(this.socket.remoteAddress, this.socket.remotePort, this.socket.remoteFamily)
+    }
     this.fd = fdOf(this.socket)
   }
 
@@ -178,6 +185,9 @@ export const connectSocket = (
       socket.pause()
       return new NodeConnection(socket, undefined, addresses)
     },
+    // No canceler: an interrupted wait is released by acquireUntilReady
+    // (`conn.close()` destroys the socket, after which neither event fires),
+    // and a wait without one saves Effect's interruption frames around it.
     (conn) =>
       Effect.async<NodeConnection, NetError.ConnectFailed>((resume) => {
         const socket = conn.socket
@@ -192,11 +202,6 @@ export const connectSocket = (
         }
         socket.once("connect", onConnect)
         socket.once("error", onError)
-        return Effect.sync(() => {
-          socket.off("connect", onConnect)
-          socket.off("error", onError)
-          socket.destroy()
-        })
       }),
     (conn) => conn.close(),
   )

@@ -9,6 +9,15 @@ import * as native from "./native.ts"
 /** SO_REUSEPORT for TCP arrived in Node 22.12 / 23.1. */
 const hasReusePort = Driver.nodeHasReusePort(process.versions.node)
 
+/**
+ * Whether `address` is exactly what node:net reports for a socket's end
+ * bound or connected to it: a canonical dotted-quad IPv4 address other than
+ * the wildcard (an IPv6 address may differ in spelling or zone, so it is
+ * read back from the system).
+ */
+const isExactIpv4 = (address: SocketAddress.SocketAddress): boolean =>
+  address._tag === "Ipv4" && address.host !== "0.0.0.0" && SocketAddress.numericFamily(address.host) === 4
+
 /** @internal */
 export const connect = (
   request: Driver.ConnectRequest,
@@ -26,6 +35,7 @@ export const connect = (
     }
     if (request.localHost !== undefined) options.localAddress = request.localHost
     if (request.localPort !== undefined) options.localPort = request.localPort
+    const remoteKnown = isExactIpv4(address)
     return connectSocket(
       () => net.connect(options),
       { local: SocketAddress.unixPath(""), remote: address },
@@ -37,7 +47,7 @@ export const connect = (
           attempts: [{ address, code, syscall, cause: error }],
         })
       },
-      (conn) => conn.refresh(),
+      (conn) => conn.refresh(remoteKnown),
     )
   })
 
@@ -45,11 +55,13 @@ const listenerOf = (server: net.Server, request: Driver.ListenRequest): Driver.R
   const a = server.address()
   const address =
     a !== null && typeof a === "object" ? addressOf(a.address, a.port, a.family) : SocketAddress.unixPath(String(a))
+  const local = isExactIpv4(address) ? address : undefined
   return new NodeServerListener(
     server,
     address,
     (socket) => {
-      const conn = new NodeConnection(socket)
+      // accepted on a listener bound to one canonical IPv4 address: that is the local end
+      const conn = new NodeConnection(socket, undefined, local === undefined ? undefined : { local })
       if (request.keepAlive === true) socket.setKeepAlive(true, Duration.toMillis(request.keepAliveInitialDelay ?? 0))
       // reset before it was accepted: the system no longer knows the peer, but it was TCP
       if (conn.localAddress._tag === "UnixPath") conn.localAddress = address
