@@ -90,6 +90,17 @@ class RawDuplex extends Duplex {
 
 const EMPTY = Buffer.alloc(0)
 
+/**
+ * Whether a TLS socket that owns its handle may still have ciphertext on
+ * its way to the TCP handle (see `TlsConnection.end`). Unknown counts as
+ * pending.
+ */
+const ciphertextPending = (socket: net.Socket): boolean => {
+  if (socket.writableLength > 0) return true
+  const queued = (socket as unknown as { _handle?: { writeQueueSize?: unknown } | null })._handle?.writeQueueSize
+  return queued !== 0
+}
+
 /** libuv's UV_EALREADY: `uv_read_start` on a stream that is already reading. */
 const UV_EALREADY = -osConstants.errno.EALREADY
 
@@ -219,13 +230,19 @@ class TlsConnection extends NodeConnection {
    * Ends the cleartext side: close_notify, then FIN. On its own handle,
    * node:tls sends the FIN as soon as the last write's callback ran, which
    * can be before the ciphertext of that write (and the close_notify behind
-   * it) left the TLS layer; the close_notify then never reaches the peer.
-   * An empty write completes only once the TLS layer has handed all its
-   * ciphertext on, so ending behind one keeps the order.
+   * it) left the TLS layer (the handshake's last flight too: the client's
+   * Finished, the server's session tickets); the close_notify then never
+   * reaches the peer. An empty write completes only once the TLS layer has
+   * handed all its ciphertext on, so ending behind one keeps the order. It
+   * costs a write request, a zero-length write(2) and a turn of the event
+   * loop, so it is made only when ciphertext may still be on its way: writes
+   * queued in the socket, or the TLS handle's own queue (`writeQueueSize`,
+   * the ciphertext it handed to the TCP handle and not yet seen written)
+   * not empty or not readable.
    */
   private end(): void {
     const s = this.socket
-    if (this.duplex === undefined && !s.writableEnded && !s.destroyed) s.write(EMPTY)
+    if (this.duplex === undefined && !s.writableEnded && !s.destroyed && ciphertextPending(s)) s.write(EMPTY)
     s.end()
   }
 
