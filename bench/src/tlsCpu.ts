@@ -13,6 +13,7 @@
  *   ONLY=bulk|handshake (measure one of the two)
  *   SPLIT=1 (server in a child process on CPU 0)
  *   PROFILE=out.cpuprofile (Node: a CPU profile of the measured windows only, of this process)
+ *   SERVER_PROFILE=out.cpuprofile (with SPLIT=1: the same of the server's process)
  *
  * Prints the minimum and the median over the windows.
  */
@@ -50,6 +51,8 @@ interface Ports {
 interface ServerSide {
   readonly ports: Ports
   readonly cpu: () => Promise<number>
+  /** Starts (`true`) or stops and writes (`false`) the server's SERVER_PROFILE; resolves once done. */
+  readonly profile: (on: boolean) => Promise<void>
 }
 
 /** Child mode: serve, report the ports, answer CPU requests. */
@@ -57,7 +60,12 @@ const serveChild = async () => {
   const server = await pick(env("SERVER", "netfx"))
   const { cert, key } = JSON.parse(env("TLS_CREDENTIALS", "{}")) as { cert: string; key: string }
   const ports = await server.tlsServe!(cert, key)
-  process.on("message", () => process.send!({ cpu: cpuNow() }))
+  let stopProfile: (() => Promise<void>) | undefined
+  process.on("message", async (m: string) => {
+    if (m === "profile-start") stopProfile = await startProfile(env("SERVER_PROFILE", "server.cpuprofile"))
+    if (m === "profile-stop") await stopProfile?.()
+    process.send!({ cpu: cpuNow() })
+  })
   process.send!({ ports })
 }
 
@@ -84,6 +92,11 @@ const spawnServer = (cert: string, key: string): Promise<ServerSide> =>
               waiting = done
               child.send("cpu")
             }),
+          profile: (on) =>
+            new Promise((done) => {
+              waiting = () => done()
+              child.send(on ? "profile-start" : "profile-stop")
+            }),
         })
       else if (m.cpu !== undefined) waiting?.(m.cpu)
     })
@@ -98,7 +111,7 @@ const main = async () => {
   if (split) server = await spawnServer(cert, key)
   else {
     const ports = await (await pick(env("SERVER", "netfx"))).tlsServe!(cert, key)
-    server = { ports, cpu: () => Promise.resolve(0) }
+    server = { ports, cpu: () => Promise.resolve(0), profile: () => Promise.resolve() }
   }
   const { ports } = server
   const mib = Number(env("MIB", "64"))
@@ -112,6 +125,8 @@ const main = async () => {
   if (bulk) await client.tlsBulk!(ports.sink, cert, mib * 1024 * 1024, chunk)
   if (handshakes) await client.tlsHandshakes!(ports.accept, cert, handshakeMillis)
   const stopProfile = process.env.PROFILE === undefined ? undefined : await startProfile(process.env.PROFILE)
+  const serverProfile = split && process.env.SERVER_PROFILE !== undefined
+  if (serverProfile) await server.profile(true)
   const perMiB = { client: [] as Array<number>, server: [] as Array<number> }
   const perHandshake = { client: [] as Array<number>, server: [] as Array<number> }
   const measure = async (into: typeof perMiB, run: () => Promise<number>) => {
@@ -133,6 +148,7 @@ const main = async () => {
       await measure(perHandshake, async () => (await client.tlsHandshakes!(ports.accept, cert, handshakeMillis)).count)
   }
   await stopProfile?.()
+  if (serverProfile) await server.profile(false)
   const label = `server=${env("SERVER", "netfx")} client=${env("CLIENT", "netfx")}`
   const report = (what: string, figures: typeof perMiB) => {
     if (split) {

@@ -12,6 +12,7 @@
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { makeSystem } from "./internal/resolver/system.ts"
@@ -1015,6 +1016,25 @@ export interface TlsDriver {
     raw: RawConnection,
     options: TlsServerOptions,
   ) => Effect.Effect<RawConnection, TlsFailed, Scope.Scope>
+  /**
+   * Optional: `accept` without the Effect runtime, which a TLS listener
+   * uses for its per-connection handshakes when present (no fiber and no
+   * Scope per connection). Starts the handshake on `raw` and calls `done`
+   * exactly once: with the established connection, or with the
+   * `TlsFailed` once everything the handshake opened (the raw connection
+   * included) is closed. The returned function abandons a handshake in
+   * progress: it closes everything it opened, and `done` is not called
+   * after it; once `done` ran it does nothing. The same checks as
+   * `accept` apply: a connection `accept` would fail (an unauthorized
+   * client certificate, ...) is a failure here too.
+   */
+  readonly acceptNow?:
+    | ((
+        raw: RawConnection,
+        options: TlsServerOptions,
+        done: (result: Either.Either<RawConnection, TlsFailed>) => void,
+      ) => () => void)
+    | undefined
 }
 
 // ---------------------------------------------------------------------------

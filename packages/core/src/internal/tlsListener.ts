@@ -1,7 +1,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
@@ -47,8 +47,8 @@ class SecureListener implements RawListener {
   readonly address: SocketAddress.SocketAddress
   readonly fd: number | undefined
   private closed = false
-  /** Handshakes in progress, oldest first (a Set iterates in insertion order). */
-  private readonly handshakes = new Set<Fiber.RuntimeFiber<void, never>>()
+  /** Handshakes in progress, oldest first (a Set iterates in insertion order); each abandons its handshake. */
+  private readonly handshakes = new Set<() => void>()
   private readonly maxHandshakes: number
   private readonly timeout: Duration.Duration
   private evictedSinceLog = 0
@@ -72,14 +72,16 @@ class SecureListener implements RawListener {
   }
 
   start(handlers: ListenerHandlers): void {
+    const acceptNow = this.driver.acceptNow
     this.inner.start({
       onConnection: (raw) => {
         if (this.closed) return raw.close()
         if (this.handshakes.size >= this.maxHandshakes) this.evictOldest()
+        const millis = this.timerMillis
+        if (acceptNow !== undefined && millis !== undefined) return this.handshakeNow(acceptNow, raw, handlers, millis)
         // The handshake timeout as a plain timer that interrupts the
         // handshake, rather than Effect.timeoutFail (which forks a racing
         // sleep fiber per connection, a measurable share of a handshake's CPU).
-        const millis = this.timerMillis
         const deadline: Deadline | undefined = millis === undefined ? undefined : { passed: false }
         const fiber = Runtime.runFork(this.runtime)(this.handshake(raw, handlers, deadline))
         const timer =
@@ -89,14 +91,72 @@ class SecureListener implements RawListener {
                 deadline.passed = true
                 fiber.unsafeInterruptAsFork(FiberId.none)
               }, millis)
-        this.handshakes.add(fiber)
+        const abandon = () => fiber.unsafeInterruptAsFork(FiberId.none)
+        this.handshakes.add(abandon)
         fiber.addObserver(() => {
           if (timer !== undefined) clearTimeout(timer)
-          this.handshakes.delete(fiber)
+          this.handshakes.delete(abandon)
         })
       },
       onError: (error) => handlers.onError(error),
     })
+  }
+
+  /**
+   * A handshake through the driver's `acceptNow`: no fiber and no Scope per
+   * connection, the timeout a plain timer. The outcomes are those of
+   * {@link handshake}: the connection handed on, or closed (and the
+   * failure logged) when the handshake failed or timed out; an evicted
+   * handshake closes quietly.
+   */
+  private handshakeNow(
+    acceptNow: NonNullable<TlsDriver["acceptNow"]>,
+    raw: RawConnection,
+    handlers: ListenerHandlers,
+    millis: number,
+  ): void {
+    let settled = false
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let abandon: (() => void) | undefined
+    const cancel = acceptNow(raw, this.options, (result) => {
+      settled = true
+      if (timer !== undefined) clearTimeout(timer)
+      if (abandon !== undefined) this.handshakes.delete(abandon)
+      if (Either.isLeft(result)) return this.logFailure(raw, result.left)
+      // The connection now belongs to the listener (and then to whoever accepts it).
+      if (this.closed) result.right.close()
+      else handlers.onConnection(result.right)
+    })
+    // `done` may already have run (a failure found at once)
+    if (settled) return
+    const stop = () => {
+      settled = true
+      clearTimeout(timer)
+      this.handshakes.delete(stop)
+      cancel()
+    }
+    abandon = stop
+    timer = setTimeout(() => {
+      if (settled) return
+      stop()
+      this.logFailure(raw, this.timedOut(raw))
+    }, millis)
+    this.handshakes.add(stop)
+  }
+
+  /** Logs a failed handshake once, with the peer. */
+  private logFailure(raw: RawConnection, failure: TlsFailed): void {
+    Runtime.runFork(this.runtime)(this.failureLog(raw, failure))
+  }
+
+  private failureLog(raw: RawConnection, failure: TlsFailed): Effect.Effect<void> {
+    return Effect.logWarning("netfx: TLS handshake failed, connection dropped").pipe(
+      Effect.annotateLogs({
+        peer: SocketAddress.format(raw.remoteAddress),
+        code: failure.code,
+        reason: failure.reason,
+      }),
+    )
   }
 
   /** Frees a slot: interrupts the oldest handshake (which closes its connection). */
@@ -104,7 +164,7 @@ class SecureListener implements RawListener {
     const oldest = this.handshakes.values().next().value
     if (oldest === undefined) return
     this.handshakes.delete(oldest)
-    oldest.unsafeInterruptAsFork(FiberId.none)
+    oldest()
     this.evictedSinceLog++
     const now = Date.now()
     if (now - this.lastEvictionLog < EVICTION_LOG_INTERVAL_MILLIS) return
@@ -158,15 +218,7 @@ class SecureListener implements RawListener {
         if (Exit.isFailure(exit)) {
           const failure =
             exit.cause._tag === "Fail" ? exit.cause.error : deadline?.passed === true ? this.timedOut(raw) : undefined
-          if (failure !== undefined) {
-            yield* Effect.logWarning("netfx: TLS handshake failed, connection dropped").pipe(
-              Effect.annotateLogs({
-                peer: SocketAddress.format(raw.remoteAddress),
-                code: failure.code,
-                reason: failure.reason,
-              }),
-            )
-          }
+          if (failure !== undefined) yield* this.failureLog(raw, failure)
         }
       }),
     )
@@ -176,8 +228,9 @@ class SecureListener implements RawListener {
     if (this.closed) return
     this.closed = true
     this.inner.close()
-    const fibers = [...this.handshakes]
-    if (fibers.length > 0) Effect.runFork(Fiber.interruptAll(fibers))
+    const pending = [...this.handshakes]
+    this.handshakes.clear()
+    for (const abandon of pending) abandon()
   }
 }
 

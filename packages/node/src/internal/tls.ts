@@ -5,6 +5,7 @@ import * as tls from "node:tls"
 import { NetError, SocketAddress, type Tls } from "@netfx/core"
 import * as Driver from "@netfx/core/Driver"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { fdOf, LINGER_MILLIS, NodeConnection } from "./connection.ts"
@@ -89,6 +90,17 @@ class RawDuplex extends Duplex {
 }
 
 const EMPTY = Buffer.alloc(0)
+
+/**
+ * Whether a TLS socket that owns its handle may still have ciphertext on
+ * its way to the TCP handle (see `TlsConnection.end`). Unknown counts as
+ * pending.
+ */
+const ciphertextPending = (socket: net.Socket): boolean => {
+  if (socket.writableLength > 0) return true
+  const queued = (socket as unknown as { _handle?: { writeQueueSize?: unknown } | null })._handle?.writeQueueSize
+  return queued !== 0
+}
 
 /** libuv's UV_EALREADY: `uv_read_start` on a stream that is already reading. */
 const UV_EALREADY = -osConstants.errno.EALREADY
@@ -219,13 +231,19 @@ class TlsConnection extends NodeConnection {
    * Ends the cleartext side: close_notify, then FIN. On its own handle,
    * node:tls sends the FIN as soon as the last write's callback ran, which
    * can be before the ciphertext of that write (and the close_notify behind
-   * it) left the TLS layer; the close_notify then never reaches the peer.
-   * An empty write completes only once the TLS layer has handed all its
-   * ciphertext on, so ending behind one keeps the order.
+   * it) left the TLS layer (the handshake's last flight too: the client's
+   * Finished, the server's session tickets); the close_notify then never
+   * reaches the peer. An empty write completes only once the TLS layer has
+   * handed all its ciphertext on, so ending behind one keeps the order. It
+   * costs a write request, a zero-length write(2) and a turn of the event
+   * loop, so it is made only when ciphertext may still be on its way: writes
+   * queued in the socket, or the TLS handle's own queue (`writeQueueSize`,
+   * the ciphertext it handed to the TCP handle and not yet seen written)
+   * not empty or not readable.
    */
   private end(): void {
     const s = this.socket
-    if (this.duplex === undefined && !s.writableEnded && !s.destroyed) s.write(EMPTY)
+    if (this.duplex === undefined && !s.writableEnded && !s.destroyed && ciphertextPending(s)) s.write(EMPTY)
     s.end()
   }
 
@@ -427,6 +445,114 @@ const directSocket = (raw: Driver.RawConnection): net.Socket | undefined =>
     ? raw.socket
     : undefined
 
+/** Opens the TLS socket of a handshake on `raw`: on its native handle when it can, over a {@link RawDuplex} otherwise. */
+const openCarrier = (
+  raw: Driver.RawConnection,
+  standardCompatible: boolean,
+  make: (carrier: net.Socket | RawDuplex) => tls.TLSSocket,
+): Carrier => {
+  const direct = standardCompatible && !endWatchWorks ? undefined : directSocket(raw)
+  if (direct !== undefined) {
+    const socket = make(direct)
+    // installed before node reads anything (its first read is on the next tick)
+    const watch = standardCompatible ? EndWatch.install(socket) : undefined
+    // A Node whose TLS handles this does not know: this session's end
+    // counts as a bare close (never a truncation taken for a clean
+    // end), and later sessions that check close_notify take the Duplex.
+    if (standardCompatible && watch === undefined) endWatchWorks = false
+    socket.on("error", ignoreError)
+    socket.pause()
+    return { socket, duplex: undefined, watch }
+  }
+  const duplex = new RawDuplex(raw)
+  const socket = make(duplex)
+  duplex.cleartext = socket
+  // Node emits some handshake failures after a tick (e.g. "socket
+  // disconnected before secure TLS connection was established" from
+  // its own 'end' handler), possibly after the handshake listeners
+  // below are gone: a permanent sink keeps such an 'error' from being
+  // an uncaught exception. Every failure is still reported through the
+  // handshake listeners or the established connection's handlers.
+  socket.on("error", ignoreError)
+  duplex.on("error", ignoreError)
+  socket.pause()
+  return { socket, duplex, watch: undefined }
+}
+
+/** Closes what a handshake opened, the raw connection included. */
+const releaseCarrier = ({ socket, duplex }: Carrier, raw: Driver.RawConnection): void => {
+  socket.destroy()
+  if (duplex !== undefined) duplex.destroy()
+  else raw.close()
+}
+
+/** What a client or server handshake does differently. */
+interface Side {
+  readonly standardCompatible: boolean
+  readonly make: (carrier: net.Socket | RawDuplex) => tls.TLSSocket
+  readonly secureEvent: "secureConnect" | "secure"
+  /** A failure for an established session that must not be handed on (an unauthorized client). */
+  readonly check: (socket: tls.TLSSocket) => NetError.TlsFailed | undefined
+  readonly finish: (
+    socket: tls.TLSSocket,
+    duplex: RawDuplex | undefined,
+    watch: EndWatch | undefined,
+  ) => Driver.RawConnection
+}
+
+/**
+ * Waits for the session on an opened carrier and calls `done` once with
+ * the connection or the failure (the carrier is not released here).
+ * Returns the function that stops waiting: `done` is not called after it.
+ */
+const awaitSession = (
+  carrier: Carrier,
+  raw: Driver.RawConnection,
+  side: Side,
+  done: (result: Either.Either<Driver.RawConnection, NetError.TlsFailed>) => void,
+): (() => void) => {
+  const { socket, duplex } = carrier
+  const secureEvent = side.secureEvent
+  let settled = false
+  const off = () => {
+    settled = true
+    socket.off(secureEvent, onSecure)
+    socket.off("error", onError)
+    socket.off("close", onClose)
+    socket.off("end", onClose)
+  }
+  const fail = (failure: NetError.TlsFailed) => {
+    if (settled) return
+    off()
+    done(Either.left(failure))
+  }
+  const onSecure = () => {
+    if (settled) return
+    off()
+    const failure = side.check(socket)
+    if (failure !== undefined) return done(Either.left(failure))
+    const conn = side.finish(socket, duplex, carrier.watch)
+    socket.once("close", () => (duplex !== undefined ? duplex.destroy() : raw.close()))
+    done(Either.right(conn))
+  }
+  const onError = (error: Error) => fail(tlsFailed(error, raw.remoteAddress))
+  const onClose = () =>
+    fail(
+      new NetError.TlsFailed({
+        code: duplex?.failure?.code ?? "ECONNRESET",
+        reason: "the connection closed before the TLS handshake completed",
+        address: raw.remoteAddress,
+        cause: duplex?.failure,
+      }),
+    )
+  socket.once(secureEvent, onSecure)
+  socket.on("error", onError)
+  socket.once("close", onClose)
+  // the peer went away mid-handshake (a half-open socket gets no 'close')
+  socket.once("end", onClose)
+  return off
+}
+
 /**
  * Runs a handshake on a fresh TLSSocket and waits for it. An interrupted
  * or failed handshake destroys the socket and closes the raw connection at
@@ -436,90 +562,51 @@ const directSocket = (raw: Driver.RawConnection): net.Socket | undefined =>
  */
 const handshake = (
   raw: Driver.RawConnection,
-  standardCompatible: boolean,
-  make: (carrier: net.Socket | RawDuplex) => tls.TLSSocket,
-  secureEvent: "secureConnect" | "secure",
-  check: (socket: tls.TLSSocket) => NetError.TlsFailed | undefined,
-  finish: (socket: tls.TLSSocket, duplex: RawDuplex | undefined, watch: EndWatch | undefined) => Driver.RawConnection,
+  side: Side,
 ): Effect.Effect<Driver.RawConnection, NetError.TlsFailed, Scope.Scope> =>
   Driver.acquireUntilReady(
-    (): Carrier => {
-      const direct = standardCompatible && !endWatchWorks ? undefined : directSocket(raw)
-      if (direct !== undefined) {
-        const socket = make(direct)
-        // installed before node reads anything (its first read is on the next tick)
-        const watch = standardCompatible ? EndWatch.install(socket) : undefined
-        // A Node whose TLS handles this does not know: this session's end
-        // counts as a bare close (never a truncation taken for a clean
-        // end), and later sessions that check close_notify take the Duplex.
-        if (standardCompatible && watch === undefined) endWatchWorks = false
-        socket.on("error", ignoreError)
-        socket.pause()
-        return { socket, duplex: undefined, watch }
-      }
-      const duplex = new RawDuplex(raw)
-      const socket = make(duplex)
-      duplex.cleartext = socket
-      // Node emits some handshake failures after a tick (e.g. "socket
-      // disconnected before secure TLS connection was established" from
-      // its own 'end' handler), possibly after the handshake listeners
-      // below are gone: a permanent sink keeps such an 'error' from being
-      // an uncaught exception. Every failure is still reported through the
-      // handshake listeners or the established connection's handlers.
-      socket.on("error", ignoreError)
-      duplex.on("error", ignoreError)
-      socket.pause()
-      return { socket, duplex, watch: undefined }
-    },
+    () => openCarrier(raw, side.standardCompatible, side.make),
     (carrier) =>
-      Effect.async<Driver.RawConnection, NetError.TlsFailed>((resume) => {
-        const { socket, duplex } = carrier
-        let done = false
-        const off = () => {
-          done = true
-          socket.off(secureEvent, onSecure)
-          socket.off("error", onError)
-          socket.off("close", onClose)
-          socket.off("end", onClose)
-        }
-        const fail = (failure: NetError.TlsFailed) => {
-          if (done) return
-          off()
-          resume(Effect.fail(failure))
-        }
-        const onSecure = () => {
-          if (done) return
-          off()
-          const failure = check(socket)
-          if (failure !== undefined) return resume(Effect.fail(failure))
-          const conn = finish(socket, carrier.duplex, carrier.watch)
-          socket.once("close", () => (duplex !== undefined ? duplex.destroy() : raw.close()))
-          resume(Effect.succeed(conn))
-        }
-        const onError = (error: Error) => fail(tlsFailed(error, raw.remoteAddress))
-        const onClose = () =>
-          fail(
-            new NetError.TlsFailed({
-              code: duplex?.failure?.code ?? "ECONNRESET",
-              reason: "the connection closed before the TLS handshake completed",
-              address: raw.remoteAddress,
-              cause: duplex?.failure,
-            }),
-          )
-        socket.once(secureEvent, onSecure)
-        socket.on("error", onError)
-        socket.once("close", onClose)
-        // the peer went away mid-handshake (a half-open socket gets no 'close')
-        socket.once("end", onClose)
-        return Effect.sync(off)
-      }),
-    ({ socket, duplex }) => {
-      socket.destroy()
-      if (duplex !== undefined) duplex.destroy()
-      else raw.close()
-    },
+      Effect.async<Driver.RawConnection, NetError.TlsFailed>((resume) =>
+        Effect.sync(awaitSession(carrier, raw, side, resume)),
+      ),
+    (carrier) => releaseCarrier(carrier, raw),
     ({ socket }, conn) => gracefulClose(socket, conn),
   )
+
+/**
+ * {@link handshake} without the Effect runtime (`TlsDriver.acceptNow`):
+ * `done` is called once, after a failure with everything already closed;
+ * the returned function abandons the handshake and closes everything.
+ */
+const handshakeNow = (
+  raw: Driver.RawConnection,
+  side: Side,
+  done: (result: Either.Either<Driver.RawConnection, NetError.TlsFailed>) => void,
+): (() => void) => {
+  let carrier: Carrier
+  try {
+    carrier = openCarrier(raw, side.standardCompatible, side.make)
+  } catch (error) {
+    raw.close()
+    done(Either.left(tlsFailed(error, raw.remoteAddress)))
+    return noop
+  }
+  let settled = false
+  const off = awaitSession(carrier, raw, side, (result) => {
+    settled = true
+    if (Either.isLeft(result)) releaseCarrier(carrier, raw)
+    done(result)
+  })
+  return () => {
+    if (settled) return
+    settled = true
+    off()
+    releaseCarrier(carrier, raw)
+  }
+}
+
+const noop = (): void => {}
 
 /** The TLS socket of a handshake and what it runs on. */
 interface Carrier {
@@ -602,10 +689,9 @@ export const connect = (
   const name = request.serverName ?? request.host
   const numeric = SocketAddress.numericFamily(name) !== 0
   const standardCompatible = request.standardCompatible ?? true
-  return handshake(
-    raw,
+  return handshake(raw, {
     standardCompatible,
-    (carrier) => {
+    make: (carrier) => {
       const options: tls.ConnectionOptions = {
         secureContext: clientContext(request),
         socket: carrier,
@@ -616,11 +702,11 @@ export const connect = (
       if (request.alpnProtocols !== undefined) options.ALPNProtocols = [...request.alpnProtocols]
       return tls.connect(options)
     },
-    "secureConnect",
+    secureEvent: "secureConnect",
     // node:tls already failed the handshake for a rejected certificate when
     // rejectUnauthorized is on; nothing more to check here.
-    () => undefined,
-    (socket, duplex, watch) =>
+    check: () => undefined,
+    finish: (socket, duplex, watch) =>
       new TlsConnection(
         socket,
         raw,
@@ -629,7 +715,7 @@ export const connect = (
         infoOf(socket, false, numeric ? undefined : name),
         standardCompatible,
       ),
-  )
+  })
 }
 
 /**
@@ -666,74 +752,94 @@ const sniContext = (
   return context
 }
 
+/** The server side of a handshake on `raw`, or the failure to build its secure context. */
+const serverSide = (raw: Driver.RawConnection, options: Tls.TlsServerOptions): Side | NetError.TlsFailed => {
+  let secureContext: tls.SecureContext
+  try {
+    secureContext = serverContext(options)
+  } catch (error) {
+    return tlsFailed(error, raw.remoteAddress)
+  }
+  const requestCert = options.requestCert ?? false
+  const rejectUnauthorized = options.rejectUnauthorized ?? true
+  const sni =
+    options.sniCallback === undefined && options.sniContexts === undefined
+      ? undefined
+      : (servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => {
+          try {
+            const chosen = Driver.credentialsFor(options, servername)
+            cb(null, chosen === undefined ? secureContext : sniContext(options, chosen))
+          } catch (error) {
+            cb(error instanceof Error ? error : new Error(String(error)))
+          }
+        }
+  const standardCompatible = options.standardCompatible ?? true
+  return {
+    standardCompatible,
+    make: (carrier) => {
+      const o: tls.TLSSocketOptions = {
+        isServer: true,
+        secureContext,
+        requestCert,
+        rejectUnauthorized,
+      }
+      if (options.alpnProtocols !== undefined) o.ALPNProtocols = [...options.alpnProtocols]
+      if (sni !== undefined) o.SNICallback = sni
+      // allowHalfOpen is inherited from the carrier (true)
+      return new tls.TLSSocket(carrier as net.Socket, o)
+    },
+    secureEvent: "secure",
+    check: (socket) => {
+      if (!requestCert) return undefined
+      // What tls.Server does for its sockets, done here for a standalone TLSSocket.
+      const handle = (socket as unknown as { _handle?: { verifyError?: () => Error | null } })._handle
+      const verifyError = handle?.verifyError?.() ?? null
+      const mutable = socket as unknown as { authorized: boolean; authorizationError?: Error | string }
+      if (verifyError === null) {
+        mutable.authorized = true
+        return undefined
+      }
+      const code = NetError.errnoOf(verifyError).code
+      mutable.authorized = false
+      mutable.authorizationError = code
+      return rejectUnauthorized
+        ? new NetError.TlsFailed({
+            code,
+            reason: `the client certificate was not accepted: ${NetError.tlsReasonOf(verifyError, String(verifyError))}`,
+            address: raw.remoteAddress,
+            cause: verifyError,
+          })
+        : undefined
+    },
+    finish: (socket, duplex, watch) =>
+      new TlsConnection(socket, raw, duplex, watch, infoOf(socket, true, undefined), standardCompatible),
+  }
+}
+
 /** @internal */
 export const accept = (
   raw: Driver.RawConnection,
   options: Tls.TlsServerOptions,
 ): Effect.Effect<Driver.RawConnection, NetError.TlsFailed, Scope.Scope> =>
   Effect.suspend(() => {
-    let secureContext: tls.SecureContext
-    try {
-      secureContext = serverContext(options)
-    } catch (error) {
-      return Effect.fail(tlsFailed(error, raw.remoteAddress))
-    }
-    const requestCert = options.requestCert ?? false
-    const rejectUnauthorized = options.rejectUnauthorized ?? true
-    const sni =
-      options.sniCallback === undefined && options.sniContexts === undefined
-        ? undefined
-        : (servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => {
-            try {
-              const chosen = Driver.credentialsFor(options, servername)
-              cb(null, chosen === undefined ? secureContext : sniContext(options, chosen))
-            } catch (error) {
-              cb(error instanceof Error ? error : new Error(String(error)))
-            }
-          }
-    const standardCompatible = options.standardCompatible ?? true
-    return handshake(
-      raw,
-      standardCompatible,
-      (carrier) => {
-        const o: tls.TLSSocketOptions = {
-          isServer: true,
-          secureContext,
-          requestCert,
-          rejectUnauthorized,
-        }
-        if (options.alpnProtocols !== undefined) o.ALPNProtocols = [...options.alpnProtocols]
-        if (sni !== undefined) o.SNICallback = sni
-        // allowHalfOpen is inherited from the carrier (true)
-        return new tls.TLSSocket(carrier as net.Socket, o)
-      },
-      "secure",
-      (socket) => {
-        if (!requestCert) return undefined
-        // What tls.Server does for its sockets, done here for a standalone TLSSocket.
-        const handle = (socket as unknown as { _handle?: { verifyError?: () => Error | null } })._handle
-        const verifyError = handle?.verifyError?.() ?? null
-        const mutable = socket as unknown as { authorized: boolean; authorizationError?: Error | string }
-        if (verifyError === null) {
-          mutable.authorized = true
-          return undefined
-        }
-        const code = NetError.errnoOf(verifyError).code
-        mutable.authorized = false
-        mutable.authorizationError = code
-        return rejectUnauthorized
-          ? new NetError.TlsFailed({
-              code,
-              reason: `the client certificate was not accepted: ${NetError.tlsReasonOf(verifyError, String(verifyError))}`,
-              address: raw.remoteAddress,
-              cause: verifyError,
-            })
-          : undefined
-      },
-      (socket, duplex, watch) =>
-        new TlsConnection(socket, raw, duplex, watch, infoOf(socket, true, undefined), standardCompatible),
-    )
+    const side = serverSide(raw, options)
+    return side instanceof NetError.TlsFailed ? Effect.fail(side) : handshake(raw, side)
   })
 
 /** @internal */
-export const driver: Driver.TlsDriver = { connect, accept }
+export const acceptNow = (
+  raw: Driver.RawConnection,
+  options: Tls.TlsServerOptions,
+  done: (result: Either.Either<Driver.RawConnection, NetError.TlsFailed>) => void,
+): (() => void) => {
+  const side = serverSide(raw, options)
+  if (side instanceof NetError.TlsFailed) {
+    raw.close()
+    done(Either.left(side))
+    return noop
+  }
+  return handshakeNow(raw, side, done)
+}
+
+/** @internal */
+export const driver: Driver.TlsDriver = { connect, accept, acceptNow }
