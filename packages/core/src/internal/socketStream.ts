@@ -39,6 +39,9 @@ const closedSendEof = new ClosedResource({ operation: "sendEof" })
 const busyReceive = new BusyResource({ operation: "receive" })
 const busySend = new BusyResource({ operation: "send" })
 
+/** What a stream with nothing read ahead holds: never written to (`onData` replaces it). */
+const noChunks: Array<Uint8Array> = []
+
 /** @internal Total length of one buffer or several. */
 export const byteLength = (data: Uint8Array | ReadonlyArray<Uint8Array>): number => {
   if (data instanceof Uint8Array) return data.length
@@ -84,6 +87,46 @@ export const invalidMaxBytes = (value: unknown) =>
   new InvalidArgument({ argument: "maxBytes", reason: "must be an integer >= 1", value })
 
 /**
+ * One stream's `receive(maxBytes)` as an Effect: a plain object with the
+ * stream and the size, which Effect runs by calling `commit` (an Effect
+ * `Commit`, like `Effect.suspend`). A stream keeps one for the size last
+ * asked for and, once it has waited, one more (`retry`) that the data
+ * callback resumes the parked fiber with. Each is three fields; the
+ * `suspend` + `async` Effects and closures they replace cost ~1 KB per
+ * connection, which an idle connection kept for nothing.
+ *
+ * @internal
+ */
+export class ReceiveOp extends Effectable.Class<Uint8Array, ReceiveError> {
+  /** The retry of this receive (itself, for a retry); built on the first wait. */
+  private retryOp: ReceiveOp | undefined
+
+  constructor(
+    readonly stream: SocketStreamImpl,
+    readonly maxBytes: number,
+    /** Set for a retry: the attempt it retries. */
+    attempt: ReceiveOp | undefined,
+  ) {
+    super()
+    this.retryOp = attempt === undefined ? undefined : this
+  }
+
+  /** Whether this is the parked fiber's resumption, not a new receive. */
+  get woken(): boolean {
+    return this.retryOp === this
+  }
+
+  get retry(): ReceiveOp {
+    if (this.retryOp === undefined) this.retryOp = new ReceiveOp(this.stream, this.maxBytes, this)
+    return this.retryOp
+  }
+
+  commit(): Effect.Effect<Uint8Array, ReceiveError> {
+    return this.stream.runReceive(this)
+  }
+}
+
+/**
  * The one implementation of the byte-stream contract, shared by every
  * runtime. State machine, no fibers: a receive completes synchronously when
  * bytes are buffered, otherwise it parks one callback that the socket's own
@@ -92,15 +135,15 @@ export const invalidMaxBytes = (value: unknown) =>
  * @internal
  */
 export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
-  readonly [TypeId]: typeof TypeId = TypeId
-  readonly localAddress: SocketAddress.SocketAddress
-  readonly remoteAddress: SocketAddress.SocketAddress
-  readonly family: SocketAddress.Family
-  readonly fd: number | undefined
+  // `TypeId` lives on the prototype (below), and the addresses, family and
+  // descriptor are read from `raw`: fields an idle connection would keep
+  // twice otherwise.
+  declare readonly [TypeId]: typeof TypeId
 
   /** How many chunks arrived so far (the `serve` idle timeout watches it). */
   receivedChunks = 0
-  private chunks: Array<Uint8Array> = []
+  /** Bytes read ahead and not yet received; the shared empty array until the first chunk. */
+  private chunks: Array<Uint8Array> = noChunks
   private buffered = 0
   private paused = false
   private readonly highWaterMark: number
@@ -121,12 +164,24 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     readonly raw: RawConnection,
     options?: SocketStreamOptions,
   ) {
-    this.localAddress = raw.localAddress
-    this.remoteAddress = raw.remoteAddress
-    this.family = SocketAddress.family(raw.remoteAddress)
-    this.fd = raw.fd
     this.highWaterMark = options?.highWaterMark ?? DEFAULT_HIGH_WATER_MARK
     raw.start(this)
+  }
+
+  get localAddress(): SocketAddress.SocketAddress {
+    return this.raw.localAddress
+  }
+
+  get remoteAddress(): SocketAddress.SocketAddress {
+    return this.raw.remoteAddress
+  }
+
+  get family(): SocketAddress.Family {
+    return SocketAddress.family(this.raw.remoteAddress)
+  }
+
+  get fd(): number | undefined {
+    return this.raw.fd
   }
 
   attribute<A>(key: Attribute.Attribute<A>): Option.Option<A> {
@@ -142,7 +197,8 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     }
     if (this.closed || chunk.length === 0) return
     this.receivedChunks++
-    this.chunks.push(chunk)
+    if (this.chunks === noChunks) this.chunks = [chunk]
+    else this.chunks.push(chunk)
     this.buffered += chunk.length
     if (this.buffered > this.highWaterMark && !this.paused) {
       this.paused = true
@@ -193,9 +249,9 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
   private wakeReader(): void {
     const resume = this.resumeReader
     if (resume !== undefined) {
-      const retry = this.readRetry as Effect.Effect<Uint8Array, ReceiveError>
+      const retry = this.parked as ReceiveOp
       this.resumeReader = undefined
-      this.readRetry = undefined
+      this.parked = undefined
       // `receiving` stays true until the fiber runs `retry`
       resumeFromIo(resume, retry)
     }
@@ -272,87 +328,93 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
    * the same `maxBytes` (a read loop asks for the same size every time), so
    * the steady state builds no Effect and no closure per receive.
    */
-  private lastReceive: Effect.Effect<Uint8Array, ReceiveError> | undefined = undefined
-  private lastMaxBytes = Number.NaN
+  private lastReceive: ReceiveOp | undefined = undefined
 
   receive(maxBytes: number = DEFAULT_RECEIVE): Effect.Effect<Uint8Array, ReceiveError> {
-    if (maxBytes === this.lastMaxBytes) return this.lastReceive as Effect.Effect<Uint8Array, ReceiveError>
+    const last = this.lastReceive
+    if (last !== undefined && last.maxBytes === maxBytes) return last
     if (!Number.isInteger(maxBytes) || maxBytes < 1) return Effect.fail(invalidMaxBytes(maxBytes))
-    const effect = this.makeReceive(maxBytes)
-    this.lastMaxBytes = maxBytes
-    this.lastReceive = effect
-    return effect
+    const op = new ReceiveOp(this, maxBytes, undefined)
+    this.lastReceive = op
+    return op
   }
 
   /**
-   * One receive of at most `maxBytes`, built once and run any number of
-   * times. Bytes are taken by the receiving fiber itself (`attempt`), never
-   * by the data callback: the callback only wakes the fiber, so an
-   * interruption racing the wake-up leaves the bytes buffered.
+   * A receive run by a fiber (`ReceiveOp.commit`). Bytes are taken by the
+   * receiving fiber itself, never by the data callback: the callback only
+   * wakes the fiber, so an interruption racing the wake-up leaves the bytes
+   * buffered.
    *
-   * The park comes in two forms. `parkLean` registers no canceler: Effect
-   * then resumes an interrupted park without running any code of ours, and
-   * saves the interruption frames it builds around every wait that has one
-   * (an `onInterrupt`: a mask, two runtime-flag changes and a match, about
-   * as much work as the rest of the receive). What the canceler would clear
-   * (the `receiving` mark and the parked callback) is found stale later
-   * instead, by {@link receiveInProgress}, from the fiber that parked: a
-   * park is over once that fiber is done, or is the one asking. `park`,
-   * with the canceler, is the fallback where the running fiber is not
-   * published (`globalThis["effect/FiberCurrent"]`, Effect 3). `parkLean`
-   * is built once (`reusableAsync`), so a wait allocates nothing of its own
-   * beyond what the fiber needs to suspend.
+   * @internal
    */
-  private makeReceive(maxBytes: number): Effect.Effect<Uint8Array, ReceiveError> {
-    const attempt: Effect.Effect<Uint8Array, ReceiveError> = Effect.suspend(() => {
-      if (this.receiving && this.receiveInProgress()) return Effect.fail(busyReceive)
-      const polled = this.poll(maxBytes)
-      if (polled !== undefined) return polled
-      this.readerFiber = currentFiber()
-      return this.readerFiber === undefined ? park : parkLean
-    })
-    const retry: Effect.Effect<Uint8Array, ReceiveError> = Effect.suspend(() => {
+  runReceive(op: ReceiveOp): Effect.Effect<Uint8Array, ReceiveError> {
+    if (op.woken) {
+      // the parked fiber, resumed by `wakeReader`
       this.receiving = false
       this.readerFiber = undefined
       wakeDone()
-      const polled = this.poll(maxBytes)
-      if (polled !== undefined) return polled
-      this.readerFiber = currentFiber()
-      return this.readerFiber === undefined ? park : parkLean
-    })
-    const register = (resume: (effect: Effect.Effect<Uint8Array, ReceiveError>) => void): void => {
-      this.receiving = true
-      this.resumeReader = resume
-      this.readRetry = retry
-      wakeInline()
-      if (this.paused && this.buffered < this.highWaterMark) {
-        this.paused = false
-        this.raw.resume()
-      }
+    } else if (this.receiving && this.receiveInProgress()) {
+      return Effect.fail(busyReceive)
     }
-    const parkLean: Effect.Effect<Uint8Array, ReceiveError> = reusableAsync<Uint8Array, ReceiveError>(register)
-    const park: Effect.Effect<Uint8Array, ReceiveError> = Effect.async<Uint8Array, ReceiveError>((resume) => {
-      register(resume)
-      return this.cancelReceive
-    })
-    return attempt
+    const polled = this.poll(op.maxBytes)
+    if (polled !== undefined) return polled
+    this.parked = op.retry
+    this.readerFiber = currentFiber()
+    return this.readerFiber === undefined ? this.parkCancelable() : this.parkLean()
   }
 
-  /** The parked receive's resume callback and what it resumes with. */
+  /**
+   * The park comes in two forms, each built once per stream on its first
+   * wait (a stream that never waits builds neither). `parkLean` registers
+   * no canceler: Effect then resumes an interrupted park without running
+   * any code of ours, and saves the interruption frames it builds around
+   * every wait that has one (an `onInterrupt`: a mask, two runtime-flag
+   * changes and a match, about as much work as the rest of the receive).
+   * What the canceler would clear (the `receiving` mark and the parked
+   * callback) is found stale later instead, by {@link receiveInProgress},
+   * from the fiber that parked: a park is over once that fiber is done, or
+   * is the one asking. The cancelable park is the fallback where the
+   * running fiber is not published (`globalThis["effect/FiberCurrent"]`,
+   * Effect 3).
+   */
+  private leanPark: Effect.Effect<Uint8Array, ReceiveError> | undefined = undefined
+
+  private parkLean(): Effect.Effect<Uint8Array, ReceiveError> {
+    if (this.leanPark === undefined) {
+      this.leanPark = reusableAsync<Uint8Array, ReceiveError>((resume) => this.register(resume))
+    }
+    return this.leanPark
+  }
+
+  private parkCancelable(): Effect.Effect<Uint8Array, ReceiveError> {
+    return Effect.async<Uint8Array, ReceiveError>((resume) => {
+      this.register(resume)
+      return Effect.sync(() => {
+        wakeDone()
+        this.clearReader()
+      })
+    })
+  }
+
+  private register(resume: (effect: Effect.Effect<Uint8Array, ReceiveError>) => void): void {
+    this.receiving = true
+    this.resumeReader = resume
+    wakeInline()
+    if (this.paused && this.buffered < this.highWaterMark) {
+      this.paused = false
+      this.raw.resume()
+    }
+  }
+
+  /** The parked receive's resume callback, and what it resumes with (the parked receive's `retry`). */
   private resumeReader: ((effect: Effect.Effect<Uint8Array, ReceiveError>) => void) | undefined = undefined
-  private readRetry: Effect.Effect<Uint8Array, ReceiveError> | undefined = undefined
+  private parked: ReceiveOp | undefined = undefined
   /** The fiber parked in (or woken from) `parkLean`. */
   private readerFiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
 
-  /** Runs when a parked receive is interrupted (built once per stream). */
-  private readonly cancelReceive: Effect.Effect<void> = Effect.sync(() => {
-    wakeDone()
-    this.clearReader()
-  })
-
   private clearReader(): void {
     this.resumeReader = undefined
-    this.readRetry = undefined
+    this.parked = undefined
     this.readerFiber = undefined
     this.receiving = false
   }
@@ -441,7 +503,7 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     this.closed = true
     this.onClosed?.()
     const unread = this.buffered > 0
-    this.chunks = []
+    this.chunks = noChunks
     this.buffered = 0
     this.raw.close(unread)
     this.wakeReader()
@@ -485,7 +547,7 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     }
     this.closed = true
     this.onClosed?.()
-    this.chunks = []
+    this.chunks = noChunks
     this.buffered = 0
     this.wakeReader()
     this.wakeWriter()
@@ -514,3 +576,5 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     return this.closed
   }
 }
+// on the prototype: `isSocketStream` checks it with `in`
+;(SocketStreamImpl.prototype as { [TypeId]: typeof TypeId })[TypeId] = TypeId
