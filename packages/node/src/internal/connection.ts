@@ -203,8 +203,15 @@ export const connectSocket = (
         socket.once("connect", onConnect)
         socket.once("error", onError)
       }),
-    (conn) => conn.close(),
+    closeConnection,
   )
+
+/**
+ * The release registered for a connected socket. Module-level, so the
+ * registration keeps no closure of the connect alive (a closure holds its
+ * whole lexical chain: the request, the options, the connect callbacks).
+ */
+const closeConnection = (conn: NodeConnection): void => conn.close()
 
 /**
  * Creates a paused-on-connect, half-open server in the Scope and waits
