@@ -86,6 +86,53 @@ class SendEffect extends Effectable.Class<void, SendError> {
 export const invalidMaxBytes = (value: unknown) =>
   new InvalidArgument({ argument: "maxBytes", reason: "must be an integer >= 1", value })
 
+type ParkingFiber = Fiber.RuntimeFiber<unknown, unknown>
+
+/**
+ * The stream a fiber is about to park on, and that fiber: set by
+ * `runReceive` when it returns {@link leanPark}, taken by the park's
+ * registration, which runs next on the same fiber. A fiber may yield in
+ * between (Effect yields every `maxOpsBeforeYield` operations) and another
+ * fiber park meanwhile: the earlier pair then moves to `parkingLater`, where
+ * the registration finds it by its fiber. A fiber interrupted in between
+ * never registers; its pair is overwritten by the next park (or cleared by
+ * `clearReader`), and its WeakMap entry goes with the fiber.
+ */
+let parking: SocketStreamImpl | undefined
+let parkingFiber: ParkingFiber | undefined
+const parkingLater = new WeakMap<ParkingFiber, SocketStreamImpl>()
+
+/**
+ * The wait of every stream's receive, one Effect for all of them: an idle
+ * connection holds no park of its own (an `Effect.async` built per stream
+ * is an Effect, two closures and two contexts, ~0.3 KB per idle connection
+ * end). Built once (`reusableAsync`), so a wait allocates nothing of its
+ * own beyond what the fiber needs to suspend. It registers no canceler: Effect then resumes an
+ * interrupted park without running any code of ours, and saves the
+ * interruption frames it builds around every wait that has one (an
+ * `onInterrupt`: a mask, two runtime-flag changes and a match, about as
+ * much work as the rest of the receive). What the canceler would clear (the
+ * `receiving` mark and the parked callback) is found stale later instead,
+ * by `receiveInProgress`, from the fiber that parked: a park is over once
+ * that fiber is done, or is the one asking. It needs the running fiber
+ * (`globalThis["effect/FiberCurrent"]`, Effect 3); where that is not
+ * published, a receive parks with a canceler built per wait.
+ */
+const leanPark: Effect.Effect<Uint8Array, ReceiveError> = reusableAsync<Uint8Array, ReceiveError>((resume) => {
+  const fiber = currentFiber()
+  let stream: SocketStreamImpl | undefined
+  if (parking !== undefined && parkingFiber === fiber) {
+    stream = parking
+    parking = undefined
+    parkingFiber = undefined
+  } else if (fiber !== undefined) {
+    stream = parkingLater.get(fiber)
+    parkingLater.delete(fiber)
+  }
+  if (stream === undefined) resume(Effect.dieMessage("netfx: a receive parked without its stream"))
+  else stream.register(resume)
+})
+
 /**
  * One stream's `receive(maxBytes)` as an Effect: a plain object with the
  * stream and the size, which Effect runs by calling `commit` (an Effect
@@ -359,33 +406,18 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     const polled = this.poll(op.maxBytes)
     if (polled !== undefined) return polled
     this.parked = op.retry
-    this.readerFiber = currentFiber()
-    return this.readerFiber === undefined ? this.parkCancelable() : this.parkLean()
+    const fiber = currentFiber()
+    this.readerFiber = fiber
+    if (fiber === undefined) return this.parkCancelable()
+    // in progress from now on, also while the fiber is between here and its park
+    this.receiving = true
+    if (parking !== undefined && parkingFiber !== fiber) parkingLater.set(parkingFiber as ParkingFiber, parking)
+    parking = this
+    parkingFiber = fiber
+    return leanPark
   }
 
-  /**
-   * The park comes in two forms, each built once per stream on its first
-   * wait (a stream that never waits builds neither). `parkLean` registers
-   * no canceler: Effect then resumes an interrupted park without running
-   * any code of ours, and saves the interruption frames it builds around
-   * every wait that has one (an `onInterrupt`: a mask, two runtime-flag
-   * changes and a match, about as much work as the rest of the receive).
-   * What the canceler would clear (the `receiving` mark and the parked
-   * callback) is found stale later instead, by {@link receiveInProgress},
-   * from the fiber that parked: a park is over once that fiber is done, or
-   * is the one asking. The cancelable park is the fallback where the
-   * running fiber is not published (`globalThis["effect/FiberCurrent"]`,
-   * Effect 3).
-   */
-  private leanPark: Effect.Effect<Uint8Array, ReceiveError> | undefined = undefined
-
-  private parkLean(): Effect.Effect<Uint8Array, ReceiveError> {
-    if (this.leanPark === undefined) {
-      this.leanPark = reusableAsync<Uint8Array, ReceiveError>((resume) => this.register(resume))
-    }
-    return this.leanPark
-  }
-
+  /** The park with a canceler, where the running fiber is not published (see {@link leanPark}). */
   private parkCancelable(): Effect.Effect<Uint8Array, ReceiveError> {
     return Effect.async<Uint8Array, ReceiveError>((resume) => {
       this.register(resume)
@@ -396,10 +428,16 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     })
   }
 
-  private register(resume: (effect: Effect.Effect<Uint8Array, ReceiveError>) => void): void {
+  /** @internal Parks the receive: `resume` is called with `parked` when the socket has news. */
+  register(resume: (effect: Effect.Effect<Uint8Array, ReceiveError>) => void): void {
     this.receiving = true
     this.resumeReader = resume
     wakeInline()
+    if (this.buffered > 0 || this.eof || this.failure !== undefined || this.closed) {
+      // news arrived while the fiber was on its way here (it yielded in between): no wait
+      this.wakeReader()
+      return
+    }
     if (this.paused && this.buffered < this.highWaterMark) {
       this.paused = false
       this.raw.resume()
@@ -409,7 +447,7 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
   /** The parked receive's resume callback, and what it resumes with (the parked receive's `retry`). */
   private resumeReader: ((effect: Effect.Effect<Uint8Array, ReceiveError>) => void) | undefined = undefined
   private parked: ReceiveOp | undefined = undefined
-  /** The fiber parked in (or woken from) `parkLean`. */
+  /** The fiber parked in (or woken from) `leanPark`. */
   private readerFiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
 
   private clearReader(): void {
@@ -417,11 +455,15 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     this.parked = undefined
     this.readerFiber = undefined
     this.receiving = false
+    if (parking === this) {
+      parking = undefined
+      parkingFiber = undefined
+    }
   }
 
   /**
    * Whether a receive is really in progress while `receiving` is set: after
-   * an interrupted `parkLean` nobody cleared the mark, and it is cleared
+   * an interrupted `leanPark` nobody cleared the mark, and it is cleared
    * here once the parked fiber is done (`Fiber.interrupt`, a race or a
    * timeout wait for that) or is the caller itself (it cannot be parked and
    * asking at once). Bytes that arrived meanwhile stay buffered for the
