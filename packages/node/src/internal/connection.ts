@@ -79,14 +79,9 @@ export class NodeConnection implements Driver.RawConnection {
     /** Either end known without asking the system (each read is a system call and ~4 µs of CPU). */
     addresses?: { readonly local?: SocketAddress.SocketAddress; readonly remote?: SocketAddress.SocketAddress },
   ) {
-    if (addresses === undefined) {
-      this.localAddress = addressOf(socket.localAddress, socket.localPort, socket.localFamily)
-      this.remoteAddress = addressOf(socket.remoteAddress, socket.remotePort, socket.remoteFamily)
-      forgetAddresses(socket)
-    } else {
-      this.localAddress = addresses.local
-      this.remoteAddress = addresses.remote
-    }
+    this.localAddress = addresses?.local ?? addressOf(socket.localAddress, socket.localPort, socket.localFamily)
+    this.remoteAddress = addresses?.remote ?? addressOf(socket.remoteAddress, socket.remotePort, socket.remoteFamily)
+    forgetAddresses(socket)
     this.fd = fdOf(socket)
     ;(socket as OwnedSocket)[owner] = this
     socket.on("error", onSocketError)
