@@ -249,10 +249,33 @@ export const ipFromRuntime = (
   family?: string | number | boolean,
 ): SocketAddress.Ipv4 | SocketAddress.Ipv6 =>
   SocketAddress.fromRuntime(
-    host,
+    sameHost(host),
     port,
     family === true || family === "IPv6" || family === 6 || family === "6" || host.includes(":"),
   )
+
+/** The two hosts last seen, the most recent first. */
+let recentHost = ""
+let otherHost = ""
+
+/**
+ * `host`, or an equal string seen just before: runtimes make a new string
+ * for every address they report, and every connection keeps two of them
+ * (its local host, the same for all, and its peer's, often the same as the
+ * previous one's). Reusing the earlier string keeps one copy instead.
+ */
+const sameHost = (host: string): string => {
+  if (host === recentHost) return recentHost
+  if (host === otherHost) {
+    const found = otherHost
+    otherHost = recentHost
+    recentHost = found
+    return found
+  }
+  otherHost = recentHost
+  recentHost = host
+  return host
+}
 
 /**
  * {@link ipFromRuntime} with a memo of the last address it built: a UDP

@@ -211,11 +211,10 @@ export const make = (raw: RawConnection, options?: SocketStreamOptions): SocketS
 export const makeScoped = (
   raw: RawConnection,
   options?: SocketStreamOptions,
-): Effect.Effect<SocketStream, never, Scope.Scope> =>
-  acquireSync(
-    () => new SocketStreamImpl(raw, options),
-    (s) => s.closeNow(),
-  )
+): Effect.Effect<SocketStream, never, Scope.Scope> => acquireSync(() => new SocketStreamImpl(raw, options), closeStream)
+
+/** Module-level, so the registered release keeps no closure of `makeScoped` (nor its `raw`) alive. */
+const closeStream = (stream: SocketStreamImpl): void => stream.closeNow()
 
 /**
  * The bytes of a stream as an Effect `Stream` of chunks. Ends normally at

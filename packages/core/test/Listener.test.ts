@@ -2,10 +2,13 @@ import { assert, describe, it } from "@effect/vitest"
 import { Listener, SocketAddress } from "@netfx/core"
 import type * as Driver from "@netfx/core/Driver"
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import type * as FiberRefs from "effect/FiberRefs"
 import * as Logger from "effect/Logger"
 
 /** A raw listener the test drives by hand: it reports what `start` installed. */
@@ -238,7 +241,97 @@ describe("Listener serve", () => {
       assert.isNull(first.unsafePoll())
     }).pipe(Effect.scoped),
   )
+  it.live("handler fibers share one FiberRefs and still see the serve fiber's values as their own copies", () => {
+    const level = FiberRef.unsafeMake("unset")
+    class Tag extends Context.Tag("test/ServeTag")<Tag, string>() {}
+    return Effect.gen(function* () {
+      const fake = fakeListener()
+      const listener = yield* Listener.make([fake.raw])
+      const seen: Array<{ refs: FiberRefs.FiberRefs; level: string; tag: string; after: string; joined: string }> = []
+      const done = yield* Deferred.make<void>()
+      const first = yield* Deferred.make<void>()
+      yield* Effect.forkScoped(
+        listener
+          .serve((c) =>
+            Effect.gen(function* () {
+              const n = (c.remoteAddress as { port: number }).port - 1000
+              const refs = yield* startRefs
+              const before = yield* FiberRef.get(level)
+              const tag = yield* Tag
+              // the second handler starts only after the first has set its own value
+              if (n === 1) yield* Deferred.await(first)
+              yield* FiberRef.set(level, `handler ${n}`)
+              const after = yield* FiberRef.get(level)
+              // a child's change comes back to the handler on join
+              const child = yield* Effect.fork(FiberRef.set(level, `child of ${n}`))
+              yield* Fiber.join(child)
+              const joined = yield* FiberRef.get(level)
+              seen.push({ refs, level: before, tag, after, joined })
+              if (n === 0) yield* Deferred.succeed(first, undefined)
+              if (seen.length === 2) yield* Deferred.succeed(done, undefined)
+            }),
+          )
+          .pipe(Effect.locally(level, "serve"), Effect.provideService(Tag, "service")),
+      )
+      yield* Effect.yieldNow()
+      fake.handlers().onConnection(fakeConnection(0).raw)
+      fake.handlers().onConnection(fakeConnection(1).raw)
+      yield* Deferred.await(done)
+      const [a, b] = seen
+      // one FiberRefs object for both (not a copy per fiber) ...
+      assert.strictEqual(a?.refs, b?.refs)
+      // ... with the serve fiber's values and services in both, and each handler's change its own
+      assert.deepStrictEqual(
+        seen.map(({ level, tag, after, joined }) => ({ level, tag, after, joined })),
+        [
+          { level: "serve", tag: "service", after: "handler 0", joined: "child of 0" },
+          { level: "serve", tag: "service", after: "handler 1", joined: "child of 1" },
+        ],
+      )
+      // the serve fiber's own value is untouched
+      assert.strictEqual(yield* FiberRef.get(level), "unset")
+    }).pipe(Effect.scoped)
+  })
+
+  it.live("a FiberRef whose fork gives each child its own value gets it in every handler", () => {
+    const depth = FiberRef.unsafeMake(0, { fork: (n) => n + 1 })
+    return Effect.gen(function* () {
+      const fake = fakeListener()
+      const listener = yield* Listener.make([fake.raw])
+      const seen: Array<{ refs: FiberRefs.FiberRefs; depth: number }> = []
+      const done = yield* Deferred.make<void>()
+      yield* Effect.forkScoped(
+        listener
+          .serve(() =>
+            Effect.gen(function* () {
+              seen.push({ refs: yield* startRefs, depth: yield* FiberRef.get(depth) })
+              if (seen.length === 2) yield* Deferred.succeed(done, undefined)
+            }),
+          )
+          .pipe(Effect.locally(depth, 10)),
+      )
+      yield* Effect.yieldNow()
+      fake.handlers().onConnection(fakeConnection(0).raw)
+      fake.handlers().onConnection(fakeConnection(1).raw)
+      yield* Deferred.await(done)
+      // forked from the serve fiber, where it is 10
+      assert.deepStrictEqual(
+        seen.map((s) => s.depth),
+        [11, 11],
+      )
+      assert.notStrictEqual(seen[0]?.refs, seen[1]?.refs)
+    }).pipe(Effect.scoped)
+  })
 })
+
+/**
+ * The FiberRefs a fiber holds before it changes any (Effect 3 keeps them in
+ * `_fiberRefs`; `Effect.getFiberRefs` would record the runtime flags first,
+ * which makes a new copy).
+ */
+const startRefs = Effect.withFiberRuntime<FiberRefs.FiberRefs>((fiber) =>
+  Effect.succeed((fiber as unknown as { readonly _fiberRefs: FiberRefs.FiberRefs })._fiberRefs),
+)
 
 const eventually = (check: () => boolean, what: string) =>
   Effect.gen(function* () {

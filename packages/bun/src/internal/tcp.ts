@@ -177,8 +177,11 @@ export const connect = (
       return a
     },
     (a) => a.await(),
-    (a) => a.cancel(),
+    cancelAttempt,
   )
+
+/** The release registered for a connected Attempt: module-level, so it keeps no closure of the connect alive. */
+const cancelAttempt = (a: Attempt): void => a.cancel()
 
 /** @internal */
 export const listen = (

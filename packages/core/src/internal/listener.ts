@@ -5,6 +5,9 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import type * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
@@ -457,6 +460,67 @@ export const acceptLoop = <C extends Served>(
 }
 
 /**
+ * `Runtime.runFork(runtime)` for many fibers that start alike, where every
+ * fiber shares one `FiberRefs` instead of its own copy.
+ *
+ * Forking copies the parent's FiberRefs map (and pushes one `currentContext`
+ * entry) per fiber: ~0.4 KB that an idle handler fiber keeps for as long as
+ * it lives, although every handler of one `serve` starts from the same
+ * values. FiberRefs are immutable (a fiber that sets a FiberRef gets a new
+ * map, the shared one never changes), so handler fibers can share the
+ * first one's. That one is built as `runFork` builds it (the serve fiber's
+ * FiberRefs forked for the first handler, with the runtime's context), and
+ * shared only when forking changed nothing but the context: a FiberRef
+ * whose `fork` gives each child its own value (none of Effect's own do)
+ * keeps the copy per fiber. Sharing is not observable: a later handler
+ * reads the same values, and joining a child into it (`Fiber.join`) finds
+ * the common ancestor by the fiber ids in the stacks, which read as if it
+ * had been forked from the first handler, which it was started after.
+ *
+ * The fork itself runs on a runtime with no FiberRefs, so `runFork` copies
+ * nothing that is thrown away at once.
+ *
+ * @internal
+ */
+export const forkSharingRefs = <R>(
+  runtime: Runtime.Runtime<R>,
+): (<A, E>(effect: Effect.Effect<A, E, R>) => Fiber.RuntimeFiber<A, E>) => {
+  const bare = Runtime.make({
+    context: runtime.context,
+    runtimeFlags: runtime.runtimeFlags,
+    fiberRefs: FiberRefs.empty(),
+  })
+  /** The FiberRefs every fiber gets; `null` once they cannot be shared. */
+  let shared: FiberRefs.FiberRefs | null | undefined
+  const options: Runtime.RunForkOptions = {
+    updateRefs: (_, id) => {
+      if (shared === undefined) {
+        const first = forkedRefs(runtime, id)
+        shared = sharable(runtime.fiberRefs, first) ? first : null
+        return first
+      }
+      return shared ?? forkedRefs(runtime, id)
+    },
+  }
+  return (effect) => Runtime.runFork(bare)(effect, options)
+}
+
+/** The FiberRefs `runFork(runtime)` gives the fiber `id`. */
+const forkedRefs = <R>(runtime: Runtime.Runtime<R>, id: FiberId.Runtime): FiberRefs.FiberRefs =>
+  FiberRefs.updateManyAs(runtime.fiberRefs, {
+    entries: [[FiberRef.currentContext, [[id, runtime.context]]]],
+    forkAs: id,
+  })
+
+/** Whether forking `parent` into `child` changed no FiberRef but the context. */
+const sharable = (parent: FiberRefs.FiberRefs, child: FiberRefs.FiberRefs): boolean => {
+  for (const [ref, stack] of child.locals) {
+    if (ref !== FiberRef.currentContext && parent.locals.get(ref) !== stack) return false
+  }
+  return true
+}
+
+/**
  * One `serve` call: the registry of its handler fibers.
  *
  * Per accepted connection this keeps only what a running handler needs: the
@@ -488,7 +552,7 @@ export class Server<C extends Served, E, R> {
     private readonly idle: Duration.Duration | undefined,
     private readonly peerGoneLevel: LogLevel.Literal,
   ) {
-    this.fork = Runtime.runFork(runtime)
+    this.fork = forkSharingRefs(runtime)
   }
 
   /** Whether another handler may start now (`maxConnections`). */

@@ -1,6 +1,41 @@
 import * as Effect from "effect/Effect"
+import * as Effectable from "effect/Effectable"
 import type * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
+
+/**
+ * The finalizer `Effect.sync(() => release(handle))` as an object of two
+ * fields. A closure would keep its whole lexical chain alive for as long
+ * as the Scope holds the finalizer (on the connect path: the request, the
+ * options, every callback built to connect), and the Effect and closure
+ * themselves are ~140 bytes more; a connection keeps its finalizers for as
+ * long as it is open. Effect runs it by calling `commit`; a throw from
+ * `release` is a defect, as from `Effect.sync`.
+ */
+class SyncRelease<H> extends Effectable.Class<void> {
+  constructor(
+    readonly release: (handle: H) => void,
+    readonly handle: H,
+  ) {
+    super()
+  }
+  commit(): Effect.Effect<void> {
+    this.release(this.handle)
+    return Effect.void
+  }
+}
+
+/**
+ * A Scope's finalizer entry (a function of the exit) that runs `release(handle)`:
+ * module-level, so the closure holds these two and nothing of its caller.
+ */
+const releasing =
+  <H>(release: (handle: H) => void, handle: H) =>
+  (): Effect.Effect<void> =>
+    new SyncRelease(release, handle)
+
+/** A Scope's finalizer entry that runs `finalizer`, holding nothing of its caller. */
+const running = (finalizer: Effect.Effect<void>) => (): Effect.Effect<void> => finalizer
 
 /**
  * `Effect.acquireRelease` for a synchronous acquire and a synchronous
@@ -25,19 +60,13 @@ export const acquireSync = <A>(acquire: () => A, release: (a: A) => void): Effec
     if (isOpenScope(scope)) {
       // acquire and register in this one synchronous step: nothing can interrupt in between
       const a = acquire()
-      scope.state.finalizers.set({}, () => Effect.sync(() => release(a)))
+      scope.state.finalizers.set({}, releasing(release, a))
       return Effect.succeed(a)
     }
     return Effect.uninterruptible(
       Effect.suspend(() => {
         const a = acquire()
-        return Effect.as(
-          Scope.addFinalizer(
-            scope,
-            Effect.sync(() => release(a)),
-          ),
-          a,
-        )
+        return Effect.as(Scope.addFinalizer(scope, new SyncRelease(release, a)), a)
       }),
     )
   })
@@ -90,7 +119,7 @@ export const acquireUntilReady = <H, A, E>(
   open: () => H,
   wait: (handle: H) => Effect.Effect<A, E>,
   release: (handle: H) => void,
-  releaseReady: (handle: H, ready: A) => Effect.Effect<void> = (handle) => Effect.sync(() => release(handle)),
+  releaseReady?: (handle: H, ready: A) => Effect.Effect<void>,
 ): Effect.Effect<A, E, Scope.Scope> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(Effect.scope, (scope) => {
@@ -103,11 +132,14 @@ export const acquireUntilReady = <H, A, E>(
         onSuccess: (a) => {
           // still uninterruptible here: registering directly is the same single step
           if (isOpenScope(scope)) {
-            const finalizer = releaseReady(handle, a)
-            scope.state.finalizers.set({}, () => finalizer)
+            scope.state.finalizers.set(
+              {},
+              releaseReady === undefined ? releasing(release, handle) : running(releaseReady(handle, a)),
+            )
             return Effect.succeed(a)
           }
-          return Effect.as(Scope.addFinalizer(scope, releaseReady(handle, a)), a)
+          const finalizer = releaseReady === undefined ? new SyncRelease(release, handle) : releaseReady(handle, a)
+          return Effect.as(Scope.addFinalizer(scope, finalizer), a)
         },
       })
     }),

@@ -39,6 +39,9 @@ const closedSendEof = new ClosedResource({ operation: "sendEof" })
 const busyReceive = new BusyResource({ operation: "receive" })
 const busySend = new BusyResource({ operation: "send" })
 
+/** What a stream with nothing read ahead holds: never written to (`onData` replaces it). */
+const noChunks: Array<Uint8Array> = []
+
 /** @internal Total length of one buffer or several. */
 export const byteLength = (data: Uint8Array | ReadonlyArray<Uint8Array>): number => {
   if (data instanceof Uint8Array) return data.length
@@ -83,6 +86,93 @@ class SendEffect extends Effectable.Class<void, SendError> {
 export const invalidMaxBytes = (value: unknown) =>
   new InvalidArgument({ argument: "maxBytes", reason: "must be an integer >= 1", value })
 
+type ParkingFiber = Fiber.RuntimeFiber<unknown, unknown>
+
+/**
+ * The stream a fiber is about to park on, and that fiber: set by
+ * `runReceive` when it returns {@link leanPark}, taken by the park's
+ * registration, which runs next on the same fiber. A fiber may yield in
+ * between (Effect yields every `maxOpsBeforeYield` operations) and another
+ * fiber park meanwhile: the earlier pair then moves to `parkingLater`, where
+ * the registration finds it by its fiber. A fiber interrupted in between
+ * never registers; its pair is overwritten by the next park (or cleared by
+ * `clearReader`), and its WeakMap entry goes with the fiber.
+ */
+let parking: SocketStreamImpl | undefined
+let parkingFiber: ParkingFiber | undefined
+const parkingLater = new WeakMap<ParkingFiber, SocketStreamImpl>()
+
+/**
+ * The wait of every stream's receive, one Effect for all of them: an idle
+ * connection holds no park of its own (an `Effect.async` built per stream
+ * is an Effect, two closures and two contexts, ~0.3 KB per idle connection
+ * end). Built once (`reusableAsync`), so a wait allocates nothing of its
+ * own beyond what the fiber needs to suspend. It registers no canceler: Effect then resumes an
+ * interrupted park without running any code of ours, and saves the
+ * interruption frames it builds around every wait that has one (an
+ * `onInterrupt`: a mask, two runtime-flag changes and a match, about as
+ * much work as the rest of the receive). What the canceler would clear (the
+ * `receiving` mark and the parked callback) is found stale later instead,
+ * by `receiveInProgress`, from the fiber that parked: a park is over once
+ * that fiber is done, or is the one asking. It needs the running fiber
+ * (`globalThis["effect/FiberCurrent"]`, Effect 3); where that is not
+ * published, a receive parks with a canceler built per wait.
+ */
+const leanPark: Effect.Effect<Uint8Array, ReceiveError> = reusableAsync<Uint8Array, ReceiveError>((resume) => {
+  const fiber = currentFiber()
+  let stream: SocketStreamImpl | undefined
+  if (parking !== undefined && parkingFiber === fiber) {
+    stream = parking
+    parking = undefined
+    parkingFiber = undefined
+  } else if (fiber !== undefined) {
+    stream = parkingLater.get(fiber)
+    parkingLater.delete(fiber)
+  }
+  if (stream === undefined) resume(Effect.dieMessage("netfx: a receive parked without its stream"))
+  else stream.register(resume)
+})
+
+/**
+ * One stream's `receive(maxBytes)` as an Effect: a plain object with the
+ * stream and the size, which Effect runs by calling `commit` (an Effect
+ * `Commit`, like `Effect.suspend`). A stream keeps one for the size last
+ * asked for and, once it has waited, one more (`retry`) that the data
+ * callback resumes the parked fiber with. Each is three fields; the
+ * `suspend` + `async` Effects and closures they replace cost ~1 KB per
+ * connection, which an idle connection kept for nothing.
+ *
+ * @internal
+ */
+export class ReceiveOp extends Effectable.Class<Uint8Array, ReceiveError> {
+  /** The retry of this receive (itself, for a retry); built on the first wait. */
+  private retryOp: ReceiveOp | undefined
+
+  constructor(
+    readonly stream: SocketStreamImpl,
+    readonly maxBytes: number,
+    /** Set for a retry: the attempt it retries. */
+    attempt: ReceiveOp | undefined,
+  ) {
+    super()
+    this.retryOp = attempt === undefined ? undefined : this
+  }
+
+  /** Whether this is the parked fiber's resumption, not a new receive. */
+  get woken(): boolean {
+    return this.retryOp === this
+  }
+
+  get retry(): ReceiveOp {
+    if (this.retryOp === undefined) this.retryOp = new ReceiveOp(this.stream, this.maxBytes, this)
+    return this.retryOp
+  }
+
+  commit(): Effect.Effect<Uint8Array, ReceiveError> {
+    return this.stream.runReceive(this)
+  }
+}
+
 /**
  * The one implementation of the byte-stream contract, shared by every
  * runtime. State machine, no fibers: a receive completes synchronously when
@@ -92,15 +182,15 @@ export const invalidMaxBytes = (value: unknown) =>
  * @internal
  */
 export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
-  readonly [TypeId]: typeof TypeId = TypeId
-  readonly localAddress: SocketAddress.SocketAddress
-  readonly remoteAddress: SocketAddress.SocketAddress
-  readonly family: SocketAddress.Family
-  readonly fd: number | undefined
+  // `TypeId` lives on the prototype (below), and the addresses, family and
+  // descriptor are read from `raw`: fields an idle connection would keep
+  // twice otherwise.
+  declare readonly [TypeId]: typeof TypeId
 
   /** How many chunks arrived so far (the `serve` idle timeout watches it). */
   receivedChunks = 0
-  private chunks: Array<Uint8Array> = []
+  /** Bytes read ahead and not yet received; the shared empty array until the first chunk. */
+  private chunks: Array<Uint8Array> = noChunks
   private buffered = 0
   private paused = false
   private readonly highWaterMark: number
@@ -121,12 +211,24 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     readonly raw: RawConnection,
     options?: SocketStreamOptions,
   ) {
-    this.localAddress = raw.localAddress
-    this.remoteAddress = raw.remoteAddress
-    this.family = SocketAddress.family(raw.remoteAddress)
-    this.fd = raw.fd
     this.highWaterMark = options?.highWaterMark ?? DEFAULT_HIGH_WATER_MARK
     raw.start(this)
+  }
+
+  get localAddress(): SocketAddress.SocketAddress {
+    return this.raw.localAddress
+  }
+
+  get remoteAddress(): SocketAddress.SocketAddress {
+    return this.raw.remoteAddress
+  }
+
+  get family(): SocketAddress.Family {
+    return SocketAddress.family(this.raw.remoteAddress)
+  }
+
+  get fd(): number | undefined {
+    return this.raw.fd
   }
 
   attribute<A>(key: Attribute.Attribute<A>): Option.Option<A> {
@@ -142,7 +244,8 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     }
     if (this.closed || chunk.length === 0) return
     this.receivedChunks++
-    this.chunks.push(chunk)
+    if (this.chunks === noChunks) this.chunks = [chunk]
+    else this.chunks.push(chunk)
     this.buffered += chunk.length
     if (this.buffered > this.highWaterMark && !this.paused) {
       this.paused = true
@@ -193,9 +296,9 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
   private wakeReader(): void {
     const resume = this.resumeReader
     if (resume !== undefined) {
-      const retry = this.readRetry as Effect.Effect<Uint8Array, ReceiveError>
+      const retry = this.parked as ReceiveOp
       this.resumeReader = undefined
-      this.readRetry = undefined
+      this.parked = undefined
       // `receiving` stays true until the fiber runs `retry`
       resumeFromIo(resume, retry)
     }
@@ -272,94 +375,95 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
    * the same `maxBytes` (a read loop asks for the same size every time), so
    * the steady state builds no Effect and no closure per receive.
    */
-  private lastReceive: Effect.Effect<Uint8Array, ReceiveError> | undefined = undefined
-  private lastMaxBytes = Number.NaN
+  private lastReceive: ReceiveOp | undefined = undefined
 
   receive(maxBytes: number = DEFAULT_RECEIVE): Effect.Effect<Uint8Array, ReceiveError> {
-    if (maxBytes === this.lastMaxBytes) return this.lastReceive as Effect.Effect<Uint8Array, ReceiveError>
+    const last = this.lastReceive
+    if (last !== undefined && last.maxBytes === maxBytes) return last
     if (!Number.isInteger(maxBytes) || maxBytes < 1) return Effect.fail(invalidMaxBytes(maxBytes))
-    const effect = this.makeReceive(maxBytes)
-    this.lastMaxBytes = maxBytes
-    this.lastReceive = effect
-    return effect
+    const op = new ReceiveOp(this, maxBytes, undefined)
+    this.lastReceive = op
+    return op
   }
 
   /**
-   * One receive of at most `maxBytes`, built once and run any number of
-   * times. Bytes are taken by the receiving fiber itself (`attempt`), never
-   * by the data callback: the callback only wakes the fiber, so an
-   * interruption racing the wake-up leaves the bytes buffered.
+   * A receive run by a fiber (`ReceiveOp.commit`). Bytes are taken by the
+   * receiving fiber itself, never by the data callback: the callback only
+   * wakes the fiber, so an interruption racing the wake-up leaves the bytes
+   * buffered.
    *
-   * The park comes in two forms. `parkLean` registers no canceler: Effect
-   * then resumes an interrupted park without running any code of ours, and
-   * saves the interruption frames it builds around every wait that has one
-   * (an `onInterrupt`: a mask, two runtime-flag changes and a match, about
-   * as much work as the rest of the receive). What the canceler would clear
-   * (the `receiving` mark and the parked callback) is found stale later
-   * instead, by {@link receiveInProgress}, from the fiber that parked: a
-   * park is over once that fiber is done, or is the one asking. `park`,
-   * with the canceler, is the fallback where the running fiber is not
-   * published (`globalThis["effect/FiberCurrent"]`, Effect 3). `parkLean`
-   * is built once (`reusableAsync`), so a wait allocates nothing of its own
-   * beyond what the fiber needs to suspend.
+   * @internal
    */
-  private makeReceive(maxBytes: number): Effect.Effect<Uint8Array, ReceiveError> {
-    const attempt: Effect.Effect<Uint8Array, ReceiveError> = Effect.suspend(() => {
-      if (this.receiving && this.receiveInProgress()) return Effect.fail(busyReceive)
-      const polled = this.poll(maxBytes)
-      if (polled !== undefined) return polled
-      this.readerFiber = currentFiber()
-      return this.readerFiber === undefined ? park : parkLean
-    })
-    const retry: Effect.Effect<Uint8Array, ReceiveError> = Effect.suspend(() => {
+  runReceive(op: ReceiveOp): Effect.Effect<Uint8Array, ReceiveError> {
+    if (op.woken) {
+      // the parked fiber, resumed by `wakeReader`
       this.receiving = false
       this.readerFiber = undefined
       wakeDone()
-      const polled = this.poll(maxBytes)
-      if (polled !== undefined) return polled
-      this.readerFiber = currentFiber()
-      return this.readerFiber === undefined ? park : parkLean
-    })
-    const register = (resume: (effect: Effect.Effect<Uint8Array, ReceiveError>) => void): void => {
-      this.receiving = true
-      this.resumeReader = resume
-      this.readRetry = retry
-      wakeInline()
-      if (this.paused && this.buffered < this.highWaterMark) {
-        this.paused = false
-        this.raw.resume()
-      }
+    } else if (this.receiving && this.receiveInProgress()) {
+      return Effect.fail(busyReceive)
     }
-    const parkLean: Effect.Effect<Uint8Array, ReceiveError> = reusableAsync<Uint8Array, ReceiveError>(register)
-    const park: Effect.Effect<Uint8Array, ReceiveError> = Effect.async<Uint8Array, ReceiveError>((resume) => {
-      register(resume)
-      return this.cancelReceive
-    })
-    return attempt
+    const polled = this.poll(op.maxBytes)
+    if (polled !== undefined) return polled
+    this.parked = op.retry
+    const fiber = currentFiber()
+    this.readerFiber = fiber
+    if (fiber === undefined) return this.parkCancelable()
+    // in progress from now on, also while the fiber is between here and its park
+    this.receiving = true
+    if (parking !== undefined && parkingFiber !== fiber) parkingLater.set(parkingFiber as ParkingFiber, parking)
+    parking = this
+    parkingFiber = fiber
+    return leanPark
   }
 
-  /** The parked receive's resume callback and what it resumes with. */
-  private resumeReader: ((effect: Effect.Effect<Uint8Array, ReceiveError>) => void) | undefined = undefined
-  private readRetry: Effect.Effect<Uint8Array, ReceiveError> | undefined = undefined
-  /** The fiber parked in (or woken from) `parkLean`. */
-  private readerFiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
+  /** The park with a canceler, where the running fiber is not published (see {@link leanPark}). */
+  private parkCancelable(): Effect.Effect<Uint8Array, ReceiveError> {
+    return Effect.async<Uint8Array, ReceiveError>((resume) => {
+      this.register(resume)
+      return Effect.sync(() => {
+        wakeDone()
+        this.clearReader()
+      })
+    })
+  }
 
-  /** Runs when a parked receive is interrupted (built once per stream). */
-  private readonly cancelReceive: Effect.Effect<void> = Effect.sync(() => {
-    wakeDone()
-    this.clearReader()
-  })
+  /** @internal Parks the receive: `resume` is called with `parked` when the socket has news. */
+  register(resume: (effect: Effect.Effect<Uint8Array, ReceiveError>) => void): void {
+    this.receiving = true
+    this.resumeReader = resume
+    wakeInline()
+    if (this.buffered > 0 || this.eof || this.failure !== undefined || this.closed) {
+      // news arrived while the fiber was on its way here (it yielded in between): no wait
+      this.wakeReader()
+      return
+    }
+    if (this.paused && this.buffered < this.highWaterMark) {
+      this.paused = false
+      this.raw.resume()
+    }
+  }
+
+  /** The parked receive's resume callback, and what it resumes with (the parked receive's `retry`). */
+  private resumeReader: ((effect: Effect.Effect<Uint8Array, ReceiveError>) => void) | undefined = undefined
+  private parked: ReceiveOp | undefined = undefined
+  /** The fiber parked in (or woken from) `leanPark`. */
+  private readerFiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
 
   private clearReader(): void {
     this.resumeReader = undefined
-    this.readRetry = undefined
+    this.parked = undefined
     this.readerFiber = undefined
     this.receiving = false
+    if (parking === this) {
+      parking = undefined
+      parkingFiber = undefined
+    }
   }
 
   /**
    * Whether a receive is really in progress while `receiving` is set: after
-   * an interrupted `parkLean` nobody cleared the mark, and it is cleared
+   * an interrupted `leanPark` nobody cleared the mark, and it is cleared
    * here once the parked fiber is done (`Fiber.interrupt`, a race or a
    * timeout wait for that) or is the caller itself (it cannot be parked and
    * asking at once). Bytes that arrived meanwhile stay buffered for the
@@ -441,7 +545,7 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     this.closed = true
     this.onClosed?.()
     const unread = this.buffered > 0
-    this.chunks = []
+    this.chunks = noChunks
     this.buffered = 0
     this.raw.close(unread)
     this.wakeReader()
@@ -485,7 +589,7 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     }
     this.closed = true
     this.onClosed?.()
-    this.chunks = []
+    this.chunks = noChunks
     this.buffered = 0
     this.wakeReader()
     this.wakeWriter()
@@ -514,3 +618,5 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     return this.closed
   }
 }
+// on the prototype: `isSocketStream` checks it with `in`
+;(SocketStreamImpl.prototype as { [TypeId]: typeof TypeId })[TypeId] = TypeId

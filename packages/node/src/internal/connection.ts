@@ -21,6 +21,18 @@ export const fdOf = (socket: net.Socket | net.Server): number | undefined =>
 /** The `extra` of a connection with no runtime facts: one shared object, not one per connection. */
 const noExtra: Readonly<Record<string, unknown>> = Object.freeze({})
 
+/**
+ * Drops node:net's cached `getsockname`/`getpeername` results (an object
+ * and a string each, ~0.1 KB per connection) once the NodeConnection has
+ * its own copies: the socket's address getters read them again from the
+ * handle if asked.
+ */
+const forgetAddresses = (socket: net.Socket): void => {
+  const cached = socket as unknown as { _sockname?: unknown; _peername?: unknown }
+  if (cached._sockname != null) cached._sockname = null
+  if (cached._peername !== undefined) cached._peername = undefined
+}
+
 /** Where a socket's events go: the NodeConnection wrapping it. */
 const owner = Symbol("netfx/NodeConnection")
 type OwnedSocket = net.Socket & { [owner]: NodeConnection }
@@ -69,6 +81,7 @@ export class NodeConnection implements Driver.RawConnection {
   ) {
     this.localAddress = addresses?.local ?? addressOf(socket.localAddress, socket.localPort, socket.localFamily)
     this.remoteAddress = addresses?.remote ?? addressOf(socket.remoteAddress, socket.remotePort, socket.remoteFamily)
+    forgetAddresses(socket)
     this.fd = fdOf(socket)
     ;(socket as OwnedSocket)[owner] = this
     socket.on("error", onSocketError)
@@ -85,6 +98,7 @@ export class NodeConnection implements Driver.RawConnection {
       this.remoteAddress = addressOf(this.socket.remoteAddress, this.socket.remotePort, this.socket.remoteFamily)
     }
     this.fd = fdOf(this.socket)
+    forgetAddresses(this.socket)
   }
 
   /** @internal */
@@ -203,8 +217,15 @@ export const connectSocket = (
         socket.once("connect", onConnect)
         socket.once("error", onError)
       }),
-    (conn) => conn.close(),
+    closeConnection,
   )
+
+/**
+ * The release registered for a connected socket. Module-level, so the
+ * registration keeps no closure of the connect alive (a closure holds its
+ * whole lexical chain: the request, the options, the connect callbacks).
+ */
+const closeConnection = (conn: NodeConnection): void => conn.close()
 
 /**
  * Creates a paused-on-connect, half-open server in the Scope and waits
