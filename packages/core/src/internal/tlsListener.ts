@@ -117,11 +117,18 @@ class SecureListener implements RawListener {
   ): void {
     let settled = false
     let timer: ReturnType<typeof setTimeout> | undefined
-    let abandon: (() => void) | undefined
+    // abandons the handshake (timeout, eviction, the listener's close); only
+    // called once `cancel` is set: it is added to `handshakes` below
+    const stop = () => {
+      settled = true
+      clearTimeout(timer)
+      this.handshakes.delete(stop)
+      cancel()
+    }
     const cancel = acceptNow(raw, this.options, (result) => {
       settled = true
-      if (timer !== undefined) clearTimeout(timer)
-      if (abandon !== undefined) this.handshakes.delete(abandon)
+      clearTimeout(timer)
+      this.handshakes.delete(stop)
       if (Either.isLeft(result)) return this.logFailure(raw, result.left)
       // The connection now belongs to the listener (and then to whoever accepts it).
       if (this.closed) result.right.close()
@@ -129,13 +136,6 @@ class SecureListener implements RawListener {
     })
     // `done` may already have run (a failure found at once)
     if (settled) return
-    const stop = () => {
-      settled = true
-      clearTimeout(timer)
-      this.handshakes.delete(stop)
-      cancel()
-    }
-    abandon = stop
     timer = setTimeout(() => {
       if (settled) return
       stop()
