@@ -209,15 +209,17 @@ const connectUntraced = (options: ConnectOptions) =>
     return yield* SocketStream.makeScoped(raw, streamOptions)
   })
 
-/** SO_KEEPALIVE off (`undefined`), or on with this idle time (zero: the system's), in whole milliseconds. */
-const keepAliveOf = (value: unknown): Effect.Effect<Duration.Duration | undefined, InvalidArgument> =>
-  value === undefined || value === false
-    ? Effect.succeed(undefined)
-    : value === true
-      ? Effect.succeed(Duration.zero)
-      : Effect.map(validate.nonNegativeDuration("keepAlive", value), (d) =>
-          Duration.millis(Math.round(Duration.toMillis(d))),
-        )
+/**
+ * SO_KEEPALIVE on with this idle time (zero: the system's), in whole
+ * milliseconds, for `keepAlive: true` or a delay; absent and `false` (off)
+ * are told apart by the caller without an Effect.
+ */
+const keepAliveOf = (value: unknown): Effect.Effect<Duration.Duration, InvalidArgument> =>
+  value === true
+    ? Effect.succeed(Duration.zero)
+    : Effect.map(validate.nonNegativeDuration("keepAlive", value), (d) =>
+        Duration.millis(Math.round(Duration.toMillis(d))),
+      )
 
 const resolveStream = (
   resolver: Network.NetworkService["resolver"],
