@@ -16,6 +16,7 @@
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
+import * as v8 from "node:v8"
 import { Udp } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
@@ -139,6 +140,11 @@ const main = async () => {
         cpuUsPerDelivered: +((cpu.user + cpu.system) / Math.max(1, got)).toFixed(2),
         cpuUsPerArrived: +((cpu.user + cpu.system) / Math.max(1, got + q)).toFixed(2),
         delivered: got,
+        // V8's young generation now (it grows with allocation; its size sets how rare and long scavenges are)
+        newSpaceMiB: +(
+          (v8.getHeapSpaceStatistics().find((x) => x.space_name === "new_space")?.space_size ?? 0) /
+          2 ** 20
+        ).toFixed(1),
         load: +(os.loadavg()[0] ?? 0).toFixed(1),
       }),
     )
