@@ -13,18 +13,13 @@
  *   taskset -c 0 node --import tsx bench/src/udpDiag.ts
  *   RECEIVER=raw|netfx SENDER=raw|netfx|python MS=1000 (per window) WINDOWS=5 SENDER_CPU=1
  */
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as v8 from "node:v8"
-import { Udp } from "@netfx/core"
-import * as Effect from "effect/Effect"
-import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Scope from "effect/Scope"
 import { netfxImpl, rawImpl } from "./impls/thisRuntime.ts"
+import { floodCommand, runCounting } from "./udpFlood.ts"
 
 const env = (name: string, fallback: string) => process.env[name] ?? fallback
-const HOST = "127.0.0.1"
 
 /** The kernel's drop count of the IPv4 UDP socket bound to `port` (/proc/net/udp, last column). */
 const kernelDrops = (port: number): number => {
@@ -36,65 +31,28 @@ const kernelDrops = (port: number): number => {
   return Number.NaN
 }
 
-const FLOOD = `
-import socket, sys, time
-port, millis, size = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.connect(("127.0.0.1", port))
-data = b"x" * size
-sent = 0
-end = time.monotonic() + millis / 1000
-while time.monotonic() < end:
-    for _ in range(64):
-        s.send(data)
-        sent += 1
-print(sent)
-`
-
 /** Runs a sender (pinned to SENDER_CPU) for `millis`; resolves with how many datagrams it sent. */
 const send = (sender: string, port: number, millis: number): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const cpu = env("SENDER_CPU", "1")
-    const args =
-      sender === "python"
-        ? ["python3", "-c", FLOOD, String(port), String(millis), "64"]
-        : [
-            process.execPath,
-            ...process.execArgv,
-            process.argv[1] as string,
-            "send",
-            sender,
-            String(port),
-            String(millis),
-          ]
-    const child = spawn("taskset", ["-c", cpu, ...args], { stdio: ["ignore", "pipe", "inherit"] })
-    let out = ""
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()))
-    child.on("error", reject)
-    child.on("exit", (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`sender exited ${code}`))))
-  })
+  runCounting([
+    "taskset",
+    "-c",
+    env("SENDER_CPU", "1"),
+    ...(sender === "python"
+      ? floodCommand(port, millis, 64)
+      : [
+          process.execPath,
+          ...process.execArgv,
+          process.argv[1] as string,
+          "send",
+          sender,
+          String(port),
+          String(millis),
+        ]),
+  ])
 
 const sink = async (which: string) => {
-  if (which === "raw") {
-    const s = await (await rawImpl()).udpSink!()
-    return { ...s, dropped: () => 0 }
-  }
-  const runtime = ManagedRuntime.make((await import("@netfx/node")).NodeNetwork.layer)
-  const scope = await runtime.runPromise(Scope.make())
-  let received = 0
-  const socket = await runtime.runPromise(
-    Effect.gen(function* () {
-      const socket = yield* Udp.bind({ host: HOST, port: 0 })
-      yield* Effect.forkIn(
-        Effect.gen(function* () {
-          while (true) received += (yield* socket.receiveMany(1024)).length
-        }),
-        scope,
-      )
-      return socket
-    }).pipe(Scope.extend(scope)),
-  )
-  return { port: socket.localAddress.port, received: () => received, dropped: () => Effect.runSync(socket.dropped) }
+  const s = await (which === "raw" ? await rawImpl() : await netfxImpl()).udpSink!()
+  return { port: s.port, received: s.received, dropped: s.dropped ?? (() => 0) }
 }
 
 const main = async () => {
