@@ -319,11 +319,40 @@ export const run = async (options: Options): Promise<Report> => {
             log(
               `  ${scenario} ${warm ? "warm-up" : `run ${r - options.warmup + 1}`} ${w.id}: ${pps.toFixed(0)} delivered/s, sent ${(result.count / result.seconds).toFixed(0)}/s, loss ${loss.toFixed(1)}%`,
             )
-            if (warm) continue
-            record(w.id, scenario, "delivered packets", pps)
-            record(w.id, scenario, "sent packets", result.count / result.seconds)
-            record(w.id, scenario, "loss", loss)
-            record(w.id, scenario, "CPU per op", (result.cpuMicros + serverCpu) / Math.max(1, delivered))
+            if (!warm) {
+              record(w.id, scenario, "delivered packets", pps)
+              record(w.id, scenario, "sent packets", result.count / result.seconds)
+              record(w.id, scenario, "loss", loss)
+              record(w.id, scenario, "CPU per op", (result.cpuMicros + serverCpu) / Math.max(1, delivered))
+            }
+            // Each implementation's own sender sets a different offered load, so the loss
+            // rows above do not compare the receivers: the same runtime's raw sender, sending
+            // to this implementation's receiver, does.
+            const raw =
+              scenario === "udp" ? live.find((l) => l.id === (isBun(w.id) ? "raw-bun" : "raw-node")) : undefined
+            if (raw === undefined) {
+              if (scenario === "udp" && r === 0)
+                log(`  udp ${w.id}: no raw sender of its runtime in this run; no equal-load rows`)
+              continue
+            }
+            try {
+              const received0 = await w.server.request<number>({ scenario: "udpCount" })
+              const server0 = await w.server.request<number>({ scenario: "cpu" })
+              const sent = await raw.client.request<Timed & { readonly cpuMicros: number }>(job)
+              await new Promise((r) => setTimeout(r, 200))
+              const got = (await w.server.request<number>({ scenario: "udpCount" })) - received0
+              const receiverCpu = (await w.server.request<number>({ scenario: "cpu" })) - server0
+              const lost = sent.count === 0 ? 0 : 100 * (1 - got / sent.count)
+              log(
+                `  udp ${warm ? "warm-up" : `run ${r - options.warmup + 1}`} ${raw.id} sender -> ${w.id}: ${(got / sent.seconds).toFixed(0)} delivered/s, sent ${(sent.count / sent.seconds).toFixed(0)}/s, loss ${lost.toFixed(1)}%`,
+              )
+              if (warm) continue
+              record(w.id, scenario, "delivered packets, raw sender", got / sent.seconds)
+              record(w.id, scenario, "loss, raw sender", lost)
+              record(w.id, scenario, "receiver CPU per datagram, raw sender", receiverCpu / Math.max(1, got))
+            } catch (e) {
+              log(`  udp ${raw.id} sender -> ${w.id}: failed: ${e instanceof Error ? e.message : String(e)}`)
+            }
             continue
           }
           const rate = result.count / result.seconds
@@ -704,6 +733,9 @@ const UNITS: Record<string, { unit: string; better: "higher" | "lower" }> = {
   "delivered packets": { unit: "datagrams/s", better: "higher" },
   "sent packets": { unit: "datagrams/s", better: "higher" },
   loss: { unit: "% of sent", better: "lower" },
+  "delivered packets, raw sender": { unit: "datagrams/s", better: "higher" },
+  "loss, raw sender": { unit: "% of sent", better: "lower" },
+  "receiver CPU per datagram, raw sender": { unit: "µs CPU (server)", better: "lower" },
   "CPU per op": { unit: "µs CPU (client+server)", better: "lower" },
   "CPU per MB": { unit: "µs CPU (client+server)", better: "lower" },
   requests: { unit: "requests/s", better: "higher" },

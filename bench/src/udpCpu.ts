@@ -21,44 +21,16 @@
  * Prints the minimum and the median over the windows.
  */
 
-import { spawn } from "node:child_process"
 import { createRequire } from "node:module"
 import { isBun, netfxImpl, rawImpl } from "./impls/thisRuntime.ts"
 import type { Impl } from "./impls/types.ts"
 import { startProfile } from "./profile.ts"
+import { flood } from "./udpFlood.ts"
 
 const env = (name: string, fallback: string) => process.env[name] ?? fallback
 
 /** Under Bun: raw `Bun.udpSocket` and netfx over BunNetwork; under Node: raw node:dgram and NodeNetwork. */
 const pick = (which: string): Promise<Impl> => (which === "raw" ? rawImpl() : netfxImpl())
-
-const FLOOD = `
-import socket, sys, time
-port, millis, size = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.connect(("127.0.0.1", port))
-data = b"x" * size
-sent = 0
-end = time.monotonic() + millis / 1000
-while time.monotonic() < end:
-    for _ in range(256):
-        try:
-            s.send(data)
-            sent += 1
-        except BlockingIOError:
-            pass
-print(sent)
-`
-
-/** Runs the flooder for `millis`; resolves with how many datagrams it sent. */
-const flood = (port: number, millis: number, size: number): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const child = spawn("python3", ["-c", FLOOD, String(port), String(millis), String(size)])
-    let out = ""
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()))
-    child.on("error", reject)
-    child.on("exit", (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`flooder exited ${code}`))))
-  })
 
 /** BURST mode: sends `count` datagrams in bursts of `burst`, each once the receiver has the previous ones. */
 const bursts = async (port: number, count: number, burst: number, size: number, received: () => number) => {

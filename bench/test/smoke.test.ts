@@ -152,6 +152,12 @@ describe("bench smoke", () => {
           ).toBe(true)
         }
       }
+      // every UDP receiver is also measured under its runtime's raw sender (equal offered load)
+      for (const impl of impls.filter((i) => i !== "node-http"))
+        expect(
+          report.rows.some((r) => r.scenario === "udp" && r.impl === impl && r.metric === "loss, raw sender"),
+          `udp ${impl}: ${lines.join("\n")}`,
+        ).toBe(true)
       if (hasWrk) {
         // node:net binds with SO_REUSEPORT from Node 22.12 on; before, only the one-process rows
         for (const impl of ["raw-node", "node-http"] as const) {

@@ -181,7 +181,7 @@ export const netfx = (name: string, layer: Layer.Layer<Network.Network>): Impl =
     async udpSink() {
       let received = 0
       const scope = await runtime.runPromise(Scope.make())
-      const port = await runtime.runPromise(
+      const socket = await runtime.runPromise(
         Effect.gen(function* () {
           const socket = yield* Udp.bind({ host: HOST, port: 0 })
           // the batched receive: every queued datagram per wake-up
@@ -191,10 +191,10 @@ export const netfx = (name: string, layer: Layer.Layer<Network.Network>): Impl =
             }),
             scope,
           )
-          return socket.localAddress.port
+          return socket
         }).pipe(Scope.extend(scope)),
       )
-      return { port, received: () => received }
+      return { port: socket.localAddress.port, received: () => received, dropped: () => Effect.runSync(socket.dropped) }
     },
 
     async unixDatagramSink(path) {

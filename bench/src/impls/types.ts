@@ -117,8 +117,11 @@ export interface Impl {
   many(port: number, connections: number, millis: number): Promise<Timed>
   /** Sequential connect, wait for the server's close, close; for `millis`. */
   accept(port: number, millis: number): Promise<Timed>
-  /** Starts a UDP receiver on 127.0.0.1 counting datagrams (absent: no UDP in this implementation). */
-  udpSink?(): Promise<{ readonly port: number; readonly received: () => number }>
+  /**
+   * Starts a UDP receiver on 127.0.0.1 counting datagrams (absent: no UDP in this implementation);
+   * `dropped`: datagrams its own queue dropped (netfx's `dropped`; absent where there is no such queue).
+   */
+  udpSink?(): Promise<{ readonly port: number; readonly received: () => number; readonly dropped?: () => number }>
   /** Sends `size`-byte datagrams to `port` for `millis`, each send waiting for the previous one; count = sent. */
   udpSend?(port: number, millis: number, size: number): Promise<Timed>
   /**
