@@ -132,7 +132,7 @@ export const measure = async (impl: ClusterImpl, millis: number): Promise<Cluste
 }
 
 // `tsx bench/src/cluster.ts <impl> <millis>`: one measurement, one JSON line
-if (process.argv[1]?.endsWith("cluster.ts") && process.argv.length >= 4) {
+if (/cluster\.[jt]s$/.test(process.argv[1] ?? "") && process.argv.length >= 4) {
   const impl = process.argv[2] as ClusterImpl
   measure(impl, Number(process.argv[3])).then(
     (r) => {

@@ -15,8 +15,44 @@ import { quantile, type Summary, summarize } from "./stats.ts"
 import { IMPLS, type ImplId, isBun, type Job } from "./worker.ts"
 
 export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-const WORKER = path.join(BENCH_DIR, "src", "worker.ts")
 export const BUN = path.resolve(BENCH_DIR, "..", "node_modules", ".bin", "bun")
+
+/**
+ * What the worker processes run: `dist`, the compiled bench (bench/dist/src)
+ * with the netfx packages' published builds, as `bench/build.mjs` stages them;
+ * `src`, the TypeScript sources (tsx on Node, Bun's own transpiler) with the
+ * workspace packages' sources.
+ */
+export type From = "dist" | "src"
+
+/** The file a worker process runs for a bench module (`worker`, `cluster`). */
+const entry = (from: From, module: string): string =>
+  from === "dist" ? path.join(BENCH_DIR, "dist", "src", `${module}.js`) : path.join(BENCH_DIR, "src", `${module}.ts`)
+
+/** The Node command line that runs a bench module, extra flags first. */
+const nodeCommand = (from: From, module: string, flags: ReadonlyArray<string>): Array<string> => [
+  process.execPath,
+  ...flags,
+  ...(from === "src" ? ["--import", "tsx"] : []),
+  entry(from, module),
+]
+
+/**
+ * Builds what `--from=dist` runs (`node bench/build.mjs`: the packages' dist/
+ * when stale, bench/dist/src, the staged packages); throws when a build fails.
+ */
+export const buildForBench = (log: (line: string) => void): void => {
+  const r = spawnSync(process.execPath, [path.join(BENCH_DIR, "build.mjs")], {
+    cwd: BENCH_DIR,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  })
+  // build.mjs writes everything (its children's output too) on stderr, in order
+  const lines = `${r.stdout ?? ""}${r.stderr ?? ""}${r.error?.message ?? ""}`.trim().split("\n")
+  for (const line of lines) if (line !== "") log(line)
+  if (r.status !== 0)
+    throw new Error(`the bench's build failed (node bench/build.mjs exited ${r.status ?? r.signal}): ${lines.at(-1)}`)
+}
 
 export const SCENARIOS = [
   "bulk",
@@ -55,6 +91,8 @@ export interface Options {
   readonly idleRuns: number
   /** "split": server on CPU 0, client on CPU 1; "same": both on CPU 0; "none": no pinning. */
   readonly pin: "split" | "same" | "none"
+  /** What the workers run: compiled JavaScript and the packages' builds (`dist`) or the sources (`src`). */
+  readonly from: From
   /** Where the JSON goes (undefined: not written). */
   readonly out: string | undefined
   readonly log: (line: string) => void
@@ -120,11 +158,12 @@ class Worker {
     readonly role: string,
     cpu: string | undefined,
     raiseFdLimit: boolean,
+    from: From,
     args: ReadonlyArray<string> = [],
   ) {
     // BENCH_NODE_FLAGS: extra node flags for the workers, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
     const extra = (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter((f) => f !== "")
-    const runtime = isBun(id) ? [BUN, WORKER] : [process.execPath, "--expose-gc", ...extra, "--import", "tsx", WORKER]
+    const runtime = isBun(id) ? [BUN, entry(from, "worker")] : nodeCommand(from, "worker", ["--expose-gc", ...extra])
     const command = [...(cpu === undefined ? [] : ["taskset", "-c", cpu]), ...runtime, role, id, ...args]
     // the idle scenario holds 10,000 descriptors: raise the soft limit to the hard one first
     const [file, ...argv] = raiseFdLimit
@@ -197,12 +236,15 @@ export const run = async (options: Options): Promise<Report> => {
   // Flags change what a figure means (a young-generation size moves TLS bulk by 2-4x): say them.
   const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? "").trim()
   if (nodeFlags !== "") notes.push(`Node workers ran with BENCH_NODE_FLAGS="${nodeFlags}"`)
+  // Sources under tsx cost more than what users run (tsx's __name wrappers): say so.
+  if (options.from === "src") notes.push("workers ran the TypeScript sources (--from=src: tsx on Node), not the build")
+  else buildForBench(log)
   const live: Array<Live> = []
   const reusePortGroups = new Map<string, ReusePortGroup>()
   if (timed.length > 0) {
     for (const id of options.impls) {
-      const server = new Worker(id, "server", pins.server, false)
-      const client = new Worker(id, "client", pins.client, false)
+      const server = new Worker(id, "server", pins.server, false, options.from)
+      const client = new Worker(id, "client", pins.client, false, options.from)
       try {
         const ports = (await server.next()) as ServerPorts
         await client.next()
@@ -390,7 +432,7 @@ export const run = async (options: Options): Promise<Report> => {
     for (let r = 0; r < options.idleRuns; r++) {
       for (const id of idleImpls) {
         try {
-          const m = await idleOnce(id, options.idleConnections, pins)
+          const m = await idleOnce(id, options.idleConnections, pins, options.from)
           log(
             `  idle run ${r + 1} ${id}: ${(m.rss / 1024).toFixed(1)} KiB RSS, ${(m.heap / 1024).toFixed(1)} KiB heap per connection (server end ${(m.serverRss / 1024).toFixed(1)} KiB RSS, ${(m.serverHeap / 1024).toFixed(1)} KiB heap)`,
           )
@@ -409,7 +451,7 @@ export const run = async (options: Options): Promise<Report> => {
       const warm = r < options.warmup
       for (const id of clusterImpls) {
         try {
-          const m = await clusterOnce(id, options.millis, pins.client)
+          const m = await clusterOnce(id, options.millis, pins.client, options.from)
           log(
             `  cluster ${warm ? "warm-up" : `run ${r - options.warmup + 1}`} ${id}: ${m.roundTrips.toFixed(0)} round trips/s, ${m.messages.toFixed(0)} messages/s`,
           )
@@ -453,6 +495,7 @@ export const run = async (options: Options): Promise<Report> => {
       warmup: options.warmup,
       idleRuns: options.idleRuns,
       pin: options.pin,
+      from: options.from,
     },
     rows,
     skipped,
@@ -495,9 +538,10 @@ const idleOnce = async (
   id: ImplId,
   connections: number,
   pins: { server?: string; client?: string },
+  from: From,
 ): Promise<{ rss: number; heap: number; serverRss: number; serverHeap: number }> => {
-  const server = new Worker(id, "idle-server", pins.server, true)
-  const client = new Worker(id, "idle-client", pins.client, true)
+  const server = new Worker(id, "idle-server", pins.server, true, from)
+  const client = new Worker(id, "idle-client", pins.client, true, from)
   try {
     const { port } = (await server.next()) as { port: number }
     await client.next()
@@ -529,14 +573,11 @@ const idleOnce = async (
  * One cluster measurement (bench/src/cluster.ts): two @effect/cluster runners
  * in one fresh process, messages over loopback TCP.
  */
-const clusterOnce = (id: ClusterImpl, millis: number, cpu: string | undefined): Promise<ClusterResult> =>
+const clusterOnce = (id: ClusterImpl, millis: number, cpu: string | undefined, from: From): Promise<ClusterResult> =>
   new Promise((resolve, reject) => {
     const command = [
       ...(cpu === undefined ? [] : ["taskset", "-c", cpu]),
-      process.execPath,
-      "--import",
-      "tsx",
-      path.join(BENCH_DIR, "src", "cluster.ts"),
+      ...nodeCommand(from, "cluster", []),
       id,
       String(millis),
     ]
@@ -667,12 +708,16 @@ const reusePortRun = async (
     if (failed !== undefined) throw failed
     // one process binds without SO_REUSEPORT (what a lone server does, and
     // what node:net before 22.12 can do); two bind with it
-    const first = new Worker(w.id, "http-server", pins.server, false, ["0", "0", n === 1 ? "single" : "shared"])
+    const first = new Worker(w.id, "http-server", pins.server, false, options.from, [
+      "0",
+      "0",
+      n === 1 ? "single" : "shared",
+    ])
     const workers = [first]
     try {
       const ports = (await first.next()) as { keepAlive: number; close: number }
       if (n === 2) {
-        const second = new Worker(w.id, "http-server", pins.client, false, [
+        const second = new Worker(w.id, "http-server", pins.client, false, options.from, [
           String(ports.keepAlive),
           String(ports.close),
         ])

@@ -14,6 +14,9 @@
  *   --impls=a,b         BENCH_IMPLS     of raw-node,netfx-node,platform-node,raw-bun,netfx-bun
  *   --scenarios=a,b     BENCH_SCENARIOS of bulk,pingpong,many,accept,unix,udp,unixdgram,tls,handshake,idle,cluster
  *   --out=path          BENCH_OUT       JSON output (default bench/results/latest.json)
+ *   --from=dist|src     BENCH_FROM      what the workers run (default dist: compiled, the
+ *                                       packages' builds, built first by bench/build.mjs;
+ *                                       src: the sources, through tsx on Node)
  *   --quick                             tiny sizes for a smoke run
  */
 import * as fs from "node:fs"
@@ -51,6 +54,8 @@ export const parseOptions = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
   const pin = get("pin", "BENCH_PIN", "split")
   if (pin !== "split" && pin !== "same" && pin !== "none") throw new Error(`--pin: split, same or none, not ${pin}`)
   const out = get("out", "BENCH_OUT", path.join(BENCH_DIR, "results", "latest.json"))
+  const from = get("from", "BENCH_FROM", "dist")
+  if (from !== "dist" && from !== "src") throw new Error(`--from: dist or src, not ${from}`)
   return {
     impls: list<ImplId>("impls", "BENCH_IMPLS", IMPLS, defaultImpls),
     scenarios: list<Scenario>("scenarios", "BENCH_SCENARIOS", SCENARIOS, SCENARIOS),
@@ -63,6 +68,7 @@ export const parseOptions = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
     warmup: num("warmup", "BENCH_WARMUP", 1, 0),
     idleRuns: num("idle-runs", "BENCH_IDLE_RUNS", 3, 1),
     pin,
+    from,
     out: out === "" ? undefined : out,
     log: (line) => process.stderr.write(`${line}\n`),
   }

@@ -73,7 +73,8 @@ const spawnServer = (cert: string, key: string): Promise<ServerSide> =>
   new Promise((resolve, reject) => {
     const child = spawn(
       "taskset",
-      ["-c", "0", process.execPath, "--import", "tsx", fileURLToPath(import.meta.url), "serve"],
+      // the same runtime flags as this process (under tsx: `--import tsx`; compiled: none)
+      ["-c", "0", process.execPath, ...process.execArgv, fileURLToPath(import.meta.url), "serve"],
       {
         stdio: ["ignore", "inherit", "inherit", "ipc"],
         env: { ...process.env, TLS_CREDENTIALS: JSON.stringify({ cert, key }) },

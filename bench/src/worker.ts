@@ -12,7 +12,8 @@
  * - `idle-server <impl>`: starts the idle-memory server (ready line carries
  *   the port); commands `wait` and `mem`.
  * - `idle-client <impl>`: commands `open`, `closeAll` and `mem`.
- * Runs under Node (through tsx, with --expose-gc) or under Bun.
+ * Runs under Node (with --expose-gc) or under Bun, compiled (bench/dist/src/worker.js,
+ * `pnpm bench`'s default) or from its source (`--from=src`: tsx on Node).
  */
 import * as readline from "node:readline"
 import { type Impl, selfSigned, settledMemory, type Target, unixPath, until } from "./impls/types.ts"
@@ -211,7 +212,7 @@ const main = async () => {
 }
 
 // only when run as a script (the smoke test imports the helpers above)
-if (process.argv[1] !== undefined && /worker\.ts$/.test(process.argv[1])) {
+if (process.argv[1] !== undefined && /worker\.[jt]s$/.test(process.argv[1])) {
   main().catch((e) => {
     process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
     process.exit(1)

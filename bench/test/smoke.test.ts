@@ -9,8 +9,9 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import { pathToFileURL } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
-import { BUN, run, SCENARIOS, table } from "../src/harness.ts"
+import { BENCH_DIR, BUN, buildForBench, run, SCENARIOS, table } from "../src/harness.ts"
 import { nodeHasReusePort, RESPONSE, RESPONSE_CLOSE } from "../src/impls/http.ts"
 import { selfSigned, until } from "../src/impls/types.ts"
 import { parseOptions } from "../src/main.ts"
@@ -121,6 +122,48 @@ describe("bench smoke", () => {
       await close()
     })
   }
+
+  it("the compiled bench resolves @netfx/* to the packages' published builds", () => {
+    const lines: Array<string> = []
+    buildForBench((line) => lines.push(line))
+    const dist = path.join(BENCH_DIR, "dist")
+    for (const pkg of ["core", "node", "bun", "cluster"]) {
+      const manifest = (dir: string) =>
+        JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) as {
+          exports: unknown
+          publishConfig: { exports: unknown }
+        }
+      const staged = manifest(path.join(dist, "node_modules", "@netfx", pkg))
+      expect(staged.exports).toEqual(manifest(path.join(BENCH_DIR, "..", "packages", pkg)).publishConfig.exports)
+    }
+    // what a worker (bench/dist/src/*.js) gets for each bare specifier, in each runtime
+    const resolve = (runtime: string, specifiers: ReadonlyArray<string>) => {
+      const probe = path.join(dist, "src", `resolve-probe-${process.pid}.js`)
+      fs.writeFileSync(
+        probe,
+        `console.log(JSON.stringify(${JSON.stringify(specifiers)}.map((s) => import.meta.resolve(s))))\n`,
+      )
+      try {
+        const r = spawnSync(runtime, [probe], { encoding: "utf8" })
+        expect(r.status, r.stderr).toBe(0)
+        return JSON.parse(r.stdout) as Array<string>
+      } finally {
+        fs.rmSync(probe)
+      }
+    }
+    const staged = (pkg: string, file: string) =>
+      pathToFileURL(path.join(dist, "node_modules", "@netfx", pkg, file)).href
+    expect(resolve(process.execPath, ["@netfx/core", "@netfx/node", "@netfx/cluster"])).toEqual([
+      staged("core", "dist/src/index.js"),
+      staged("node", "dist/index.js"),
+      staged("cluster", "dist/index.js"),
+    ])
+    if (fs.existsSync(BUN))
+      expect(resolve(BUN, ["@netfx/core", "@netfx/bun"])).toEqual([
+        staged("core", "dist/src/index.js"),
+        staged("bun", "dist/index.js"),
+      ])
+  }, 120_000)
 
   it("the harness runs every scenario end to end and writes its JSON", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "netfx-bench-"))
