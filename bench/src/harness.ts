@@ -236,6 +236,9 @@ export const run = async (options: Options): Promise<Report> => {
   // Flags change what a figure means (a young-generation size moves TLS bulk by 2-4x): say them.
   const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? "").trim()
   if (nodeFlags !== "") notes.push(`Node workers ran with BENCH_NODE_FLAGS="${nodeFlags}"`)
+  // glibc's malloc tunables change how freed buffers go back to the system (see bench/README.md, TLS bulk)
+  const tunables = (process.env.GLIBC_TUNABLES ?? "").trim()
+  if (tunables !== "") notes.push(`workers ran with GLIBC_TUNABLES="${tunables}"`)
   // Sources under tsx cost more than what users run (tsx's __name wrappers): say so.
   if (options.from === "src") notes.push("workers ran the TypeScript sources (--from=src: tsx on Node), not the build")
   else buildForBench(log)
