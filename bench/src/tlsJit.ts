@@ -3,6 +3,9 @@
  * --trace-opt/--trace-deopt lines per window (both ends in this process).
  *   node --trace-opt --trace-deopt --import tsx bench/src/tlsJit.ts
  *   SERVER=raw|netfx CLIENT=raw|netfx WINDOWS=10 HANDSHAKES=200
+ *   LOOP_MS=1000: each window is one `tlsHandshakes` call of that length (one
+ *   long client loop, as in `pnpm bench`) instead of one call per handshake;
+ *   ALTERNATE=1: windows alternate between the two ways
  */
 import { netfx } from "./impls/netfx.ts"
 import { rawNode } from "./impls/rawNode.ts"
@@ -18,12 +21,17 @@ const main = async () => {
   const client = await pick(env("CLIENT", "netfx"))
   const ports = await server.tlsServe!(cert, key)
   const n = Number(env("HANDSHAKES", "200"))
+  const loopMillis = Number(env("LOOP_MS", "0"))
+  const alternate = process.env.ALTERNATE === "1"
   for (let w = 0; w < Number(env("WINDOWS", "10")); w++) {
+    const loop = loopMillis > 0 && (!alternate || w % 2 === 1)
     let count = 0
     const c0 = process.cpuUsage()
-    while (count < n) count += (await client.tlsHandshakes!(ports.accept, cert, 1)).count
+    if (loop) count = (await client.tlsHandshakes!(ports.accept, cert, loopMillis)).count
+    else while (count < n) count += (await client.tlsHandshakes!(ports.accept, cert, 1)).count
     const c = process.cpuUsage(c0)
-    console.log(`@@window ${w} ${count} handshakes, ${((c.user + c.system) / count).toFixed(0)} µs CPU each`)
+    const how = loop ? "one loop" : "one call each"
+    console.log(`@@window ${w} ${count} handshakes (${how}), ${((c.user + c.system) / count).toFixed(0)} µs CPU each`)
   }
   process.exit(0)
 }
