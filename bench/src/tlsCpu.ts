@@ -15,7 +15,10 @@
  *   PROFILE=out.cpuprofile (Node: a CPU profile of the measured windows only, of this process)
  *   SERVER_PROFILE=out.cpuprofile (with SPLIT=1: the same of the server's process)
  *
- * Prints the minimum and the median over the windows.
+ * Prints the minimum and the median over the windows, then (per side) the
+ * medians of user and system CPU, minor page faults and voluntary context
+ * switches per operation: CPU time that callgrind's instruction counts do
+ * not see (the kernel, cache and page-fault costs of a larger heap).
  */
 
 import { spawn } from "node:child_process"
@@ -37,10 +40,14 @@ const summary = (values: Array<number>): string => {
   return `min ${(sorted[0] as number).toFixed(0)} µs, median ${median.toFixed(0)} µs (${values.map((x) => x.toFixed(0)).join(" ")})`
 }
 
-const cpuNow = () => {
-  const c = process.cpuUsage()
-  return c.user + c.system
+/** user µs, system µs, minor page faults, voluntary context switches of this process so far */
+type Usage = [number, number, number, number]
+const usageNow = (): Usage => {
+  const r = process.resourceUsage()
+  return [r.userCPUTime, r.systemCPUTime, r.minorPageFault, r.voluntaryContextSwitches]
 }
+const cpuOf = (u: Usage) => u[0] + u[1]
+const minus = (a: Usage, b: Usage): Usage => [a[0] - b[0], a[1] - b[1], a[2] - b[2], a[3] - b[3]]
 
 interface Ports {
   readonly sink: number
@@ -50,7 +57,7 @@ interface Ports {
 /** The server side, in this process or in a child; `cpu` reads its process's CPU time (µs). */
 interface ServerSide {
   readonly ports: Ports
-  readonly cpu: () => Promise<number>
+  readonly cpu: () => Promise<Usage>
   /** Starts (`true`) or stops and writes (`false`) the server's SERVER_PROFILE; resolves once done. */
   readonly profile: (on: boolean) => Promise<void>
 }
@@ -64,7 +71,7 @@ const serveChild = async () => {
   process.on("message", async (m: string) => {
     if (m === "profile-start") stopProfile = await startProfile(env("SERVER_PROFILE", "server.cpuprofile"))
     if (m === "profile-stop") await stopProfile?.()
-    process.send!({ cpu: cpuNow() })
+    process.send!({ cpu: usageNow() })
   })
   process.send!({ ports })
 }
@@ -83,8 +90,8 @@ const spawnServer = (cert: string, key: string): Promise<ServerSide> =>
     child.unref()
     child.once("error", reject)
     process.once("exit", () => child.kill())
-    let waiting: ((cpu: number) => void) | undefined
-    child.on("message", (m: { ports?: Ports; cpu?: number }) => {
+    let waiting: ((cpu: Usage) => void) | undefined
+    child.on("message", (m: { ports?: Ports; cpu?: Usage }) => {
       if (m.ports !== undefined)
         resolve({
           ports: m.ports,
@@ -112,7 +119,7 @@ const main = async () => {
   if (split) server = await spawnServer(cert, key)
   else {
     const ports = await (await pick(env("SERVER", "netfx"))).tlsServe!(cert, key)
-    server = { ports, cpu: () => Promise.resolve(0), profile: () => Promise.resolve() }
+    server = { ports, cpu: () => Promise.resolve([0, 0, 0, 0]), profile: () => Promise.resolve() }
   }
   const { ports } = server
   const mib = Number(env("MIB", "64"))
@@ -128,16 +135,18 @@ const main = async () => {
   const stopProfile = process.env.PROFILE === undefined ? undefined : await startProfile(process.env.PROFILE)
   const serverProfile = split && process.env.SERVER_PROFILE !== undefined
   if (serverProfile) await server.profile(true)
-  const perMiB = { client: [] as Array<number>, server: [] as Array<number> }
-  const perHandshake = { client: [] as Array<number>, server: [] as Array<number> }
-  const measure = async (into: typeof perMiB, run: () => Promise<number>) => {
+  type Figures = { client: Array<Usage>; server: Array<Usage> }
+  const perMiB: Figures = { client: [], server: [] }
+  const perHandshake: Figures = { client: [], server: [] }
+  const perOp = (u: Usage, ops: number): Usage => [u[0] / ops, u[1] / ops, u[2] / ops, u[3] / ops]
+  const measure = async (into: Figures, run: () => Promise<number>) => {
     const server0 = await server.cpu()
-    const client0 = cpuNow()
+    const client0 = usageNow()
     const ops = await run()
-    const client = cpuNow() - client0
-    const serverCpu = (await server.cpu()) - server0
-    into.client.push(client / ops)
-    into.server.push(serverCpu / ops)
+    const client = minus(usageNow(), client0)
+    const serverUsage = minus(await server.cpu(), server0)
+    into.client.push(perOp(client, ops))
+    into.server.push(perOp(serverUsage, ops))
   }
   for (let i = 0; i < windows; i++) {
     if (bulk)
@@ -151,11 +160,21 @@ const main = async () => {
   await stopProfile?.()
   if (serverProfile) await server.profile(false)
   const label = `server=${env("SERVER", "netfx")} client=${env("CLIENT", "netfx")}`
-  const report = (what: string, figures: typeof perMiB) => {
-    if (split) {
-      console.log(`${label}: client CPU per ${what} ${summary(figures.client)}`)
-      console.log(`${label}: server CPU per ${what} ${summary(figures.server)}`)
-    } else console.log(`${label}: CPU per ${what} ${summary(figures.client)}`)
+  const median = (values: Array<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN
+  const detail = (usages: Array<Usage>) =>
+    `user ${median(usages.map((u) => u[0])).toFixed(0)} µs, system ${median(usages.map((u) => u[1])).toFixed(0)} µs, ` +
+    `${median(usages.map((u) => u[2])).toFixed(1)} minor faults, ${median(usages.map((u) => u[3])).toFixed(1)} voluntary switches`
+  const report = (what: string, figures: Figures) => {
+    const sides: Array<["client" | "server", string]> = split
+      ? [
+          ["client", "client "],
+          ["server", "server "],
+        ]
+      : [["client", ""]]
+    for (const [side, name] of sides) {
+      console.log(`${label}: ${name}CPU per ${what} ${summary(figures[side].map(cpuOf))}`)
+      console.log(`${label}:   medians per ${what}: ${detail(figures[side])}`)
+    }
   }
   if (bulk) report("MiB", perMiB)
   if (handshakes) report("handshake", perHandshake)
