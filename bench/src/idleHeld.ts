@@ -12,18 +12,13 @@
  *   IMPL=raw|netfx SIDE=both|server|client N=5000 (both ends in one process:
  *   keep 2 × N under the descriptor limit)
  */
-import { isBun, netfxImpl, rawImpl } from "./impls/thisRuntime.ts"
+import { fullGc, isBun, netfxImpl, rawImpl } from "./impls/thisRuntime.ts"
 
 const N = Number(process.env.N ?? 5000)
 const which = process.env.IMPL ?? "netfx"
 const side = process.env.SIDE ?? "server"
 
-const gc = (): void => {
-  const g = globalThis as { Bun?: { gc(force: boolean): void }; gc?: () => void }
-  if (g.Bun !== undefined) g.Bun.gc(true)
-  else if (g.gc !== undefined) g.gc()
-  else throw new Error("run node with --expose-gc")
-}
+const gc = fullGc
 
 /** Bytes by what holds them: `rss`, `heapUsed`, then the runtime's own figures. */
 type Figures = Record<string, number>
