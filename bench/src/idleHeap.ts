@@ -15,18 +15,13 @@
 
 import * as fs from "node:fs"
 import * as os from "node:os"
-import { isBun, netfxImpl, rawImpl } from "./impls/thisRuntime.ts"
+import { fullGc, isBun, netfxImpl, rawImpl } from "./impls/thisRuntime.ts"
 
 const N = Number(process.env.N ?? 2000)
 const which = process.env.IMPL ?? "netfx"
 const side = process.env.SIDE ?? "both"
 
-const gc = (): void => {
-  const g = globalThis as { Bun?: { gc(force: boolean): void }; gc?: () => void }
-  if (g.Bun !== undefined) g.Bun.gc(true)
-  else if (g.gc !== undefined) g.gc()
-  else throw new Error("run node with --expose-gc")
-}
+const gc = fullGc
 
 /** Count and bytes per object kind (constructor, or closure name). */
 type Counts = Map<string, { count: number; size: number }>

@@ -10,6 +10,14 @@ import type { Impl } from "./types.ts"
 
 export const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined"
 
+/** A full collection now: `Bun.gc(true)` on Bun, `gc()` on Node (run node with --expose-gc). */
+export const fullGc = (): void => {
+  const g = globalThis as { Bun?: { gc(force: boolean): void }; gc?: () => void }
+  if (g.Bun !== undefined) g.Bun.gc(true)
+  else if (g.gc !== undefined) g.gc()
+  else throw new Error("run node with --expose-gc")
+}
+
 /** Raw Bun under Bun, raw node:net under Node. */
 export const rawImpl = async (): Promise<Impl> =>
   isBun ? (await import("./rawBun.ts")).rawBun : (await import("./rawNode.ts")).rawNode
