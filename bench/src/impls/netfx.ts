@@ -178,6 +178,22 @@ export const netfx = (name: string, layer: Layer.Layer<Network.Network>): Impl =
         }),
       ),
 
+    // the same client as `accept`, written with the bracket connect: no Scope per connection
+    acceptBracket: (port, millis) =>
+      run(
+        Effect.gen(function* () {
+          const t0 = now()
+          const deadline = t0 + millis
+          let count = 0
+          while (now() < deadline) {
+            // the server closes at once: wait for its EOF
+            yield* Tcp.withConnection({ host: HOST, port }, (conn) => Effect.either(conn.receive()))
+            count++
+          }
+          return { count, seconds: (now() - t0) / 1000 }
+        }),
+      ),
+
     async udpSink() {
       let received = 0
       const scope = await runtime.runPromise(Scope.make())

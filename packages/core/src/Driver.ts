@@ -194,12 +194,19 @@ export { guardListener } from "./internal/acceptGuard.ts"
  * Opens a handle synchronously, waits (interruptibly) until it is ready,
  * and registers its release in the Scope only then; a wait that fails or
  * is interrupted releases the handle at once and leaves nothing in the
- * Scope (what {@link TcpDriver} `releasesOnFailure` promises). For
- * runtime adapters.
+ * Scope (a {@link UnixDriver} `connect`). For runtime adapters.
  *
  * @internal
  */
-export { acquireSync, acquireUntilReady } from "./internal/scoped.ts"
+/**
+ * Opens a handle synchronously and waits (interruptibly) until it is
+ * ready, for a caller that owns the result: a wait that fails or is
+ * interrupted releases the handle at once. What {@link TcpDriver} `connect`
+ * is made of; the caller runs it uninterruptibly. For runtime adapters.
+ *
+ * @internal
+ */
+export { acquireOwned, acquireSync, acquireUntilReady } from "./internal/scoped.ts"
 
 /**
  * The address a runtime reports for a socket (`socket.remoteAddress`,
@@ -564,8 +571,19 @@ export interface ListenRequest {
 }
 
 /**
- * What a runtime implements for TCP. Both effects register the socket in
- * the given Scope *before* they wait, so interruption never leaks it.
+ * What a runtime implements for TCP.
+ *
+ * `connect` hands its connection to the caller instead of registering it
+ * in a Scope: core runs it **uninterruptibly** (as the acquire of
+ * `Effect.acquireUseRelease`), the runtime makes only its waits
+ * interruptible (`Effect.interruptible`, or `Driver.acquireOwned` which
+ * does it), and when a wait fails or is interrupted it releases everything
+ * it opened before it returns. A connection it returns belongs to the
+ * caller, who releases it with its `close` (core does, when the Scope of
+ * `Tcp.connect` closes or `Tcp.withConnection` ends). So core can put a
+ * connection in a Scope or in a bracket without a Scope, in one step
+ * nothing can interrupt. `listen` registers its socket in the Scope
+ * *before* it waits, so interruption never leaks it.
  *
  * @example
  * ```ts
@@ -585,17 +603,16 @@ export interface ListenRequest {
  * @category driver
  */
 export interface TcpDriver {
-  /** Connects to one numeric address; fails with a one-attempt `ConnectFailed`. */
-  readonly connect: (request: ConnectRequest) => Effect.Effect<RawConnection, ConnectFailed, Scope.Scope>
   /**
-   * `true` promises that a `connect` that fails or is interrupted has
-   * already released everything it opened and left nothing in the Scope
-   * (it registers its finalizer only once connected, as
-   * `Driver.acquireUntilReady` does). Core then runs a lone attempt (a
-   * numeric host) directly in the caller's Scope instead of a child Scope
-   * it closes on failure, which saves ~10 µs of CPU per connect. Absent:
-   * core assumes nothing. A wrapper that changes `connect` must not copy
-   * it unless it keeps the promise.
+   * Connects to one numeric address; fails with a one-attempt
+   * `ConnectFailed`. Run uninterruptibly by core; interruptible only while
+   * it waits, and then it releases what it opened (see above). Since
+   * 0.4.0 it needs no Scope: the caller owns the connection and closes it.
+   */
+  readonly connect: (request: ConnectRequest) => Effect.Effect<RawConnection, ConnectFailed>
+  /**
+   * @deprecated Since 0.4.0 every `connect` releases what it opened when it
+   * fails or is interrupted (see {@link TcpDriver}); core ignores this.
    */
   readonly releasesOnFailure?: boolean | undefined
   /** Binds and listens on one numeric address. */

@@ -5,7 +5,7 @@ import type { ConnectRequest, ListenRequest, TcpDriver } from "../../Driver.ts"
 import { ConnectFailed, ListenFailed } from "../../NetError.ts"
 import * as SocketAddress from "../../SocketAddress.ts"
 import type { MemoryNet } from "./network.ts"
-import { MemoryConnection, MemoryListener, scoped } from "./stream.ts"
+import { MemoryConnection, MemoryListener } from "./stream.ts"
 
 /** Where a network view's outgoing connections come from. @internal */
 export interface View {
@@ -15,6 +15,8 @@ export interface View {
 
 /** Sleeps on the network's clock; nothing at all for 0. @internal */
 export const delay = (ms: number): Effect.Effect<void> => (ms > 0 ? Effect.sleep(Duration.millis(ms)) : Effect.void)
+
+const interruptibleDelay = (ms: number): Effect.Effect<void> => (ms > 0 ? Effect.interruptible(delay(ms)) : Effect.void)
 
 /** The in-memory TCP driver. @internal */
 export const tcpDriver = (net: MemoryNet, view: View): TcpDriver => ({
@@ -35,20 +37,21 @@ export const tcpDriver = (net: MemoryNet, view: View): TcpDriver => ({
             request.localHost)
       ).toLowerCase()
       net.connects.push({ at: net.now(), transport: "tcp", from: localHost, address: remote })
+      // run uninterruptibly by core (TcpDriver): only the waits are interruptible
       // across a partition the SYNs are retransmitted until it heals
-      while (net.partitioned(localHost, remoteHost)) yield* net.healed
+      while (net.partitioned(localHost, remoteHost)) yield* Effect.interruptible(net.healed)
       const forward = net.faults(localHost, remoteHost)
       if (forward.blackhole) {
         // SYNs vanish: the connect hangs until interrupted (or a timeout the caller sets)
-        return yield* Effect.never
+        return yield* Effect.interruptible(Effect.never)
       }
       // SYN
-      yield* delay(net.departure(localHost, remoteHost, forward, 0) - net.now())
+      yield* interruptibleDelay(net.departure(localHost, remoteHost, forward, 0) - net.now())
       const back = net.faults(remoteHost, localHost)
       const listener = forward.refuse ? undefined : net.lookup<MemoryListener>("tcp", remote)
       if (listener === undefined) {
         // RST back
-        yield* delay(net.departure(remoteHost, localHost, back, 0) - net.now())
+        yield* interruptibleDelay(net.departure(remoteHost, localHost, back, 0) - net.now())
         net.stats.connectionsRefused++
         return yield* Effect.fail(fail("ECONNREFUSED"))
       }
@@ -62,14 +65,17 @@ export const tcpDriver = (net: MemoryNet, view: View): TcpDriver => ({
       }
       const portKey = `tcp|${localHost}|${localPort}`
       const local = SocketAddress.ip(localHost, localPort)
-      const client = yield* scoped(() => {
-        net.used.add(portKey)
-        const [client, server] = MemoryConnection.pair(net, "tcp", local, remote, () => net.used.delete(portKey))
-        listener.deliver(server)
-        return client
-      })
-      // SYN-ACK
-      yield* delay(net.departure(remoteHost, localHost, back, 0) - net.now())
+      net.used.add(portKey)
+      const [client, server] = MemoryConnection.pair(net, "tcp", local, remote, () => net.used.delete(portKey))
+      listener.deliver(server)
+      // SYN-ACK; the caller owns the client once it is returned, this closes it before
+      yield* Effect.catchAllCause(
+        interruptibleDelay(net.departure(remoteHost, localHost, back, 0) - net.now()),
+        (cause) => {
+          client.close()
+          return Effect.failCause(cause)
+        },
+      )
       return client
     }),
   listen: (request: ListenRequest) =>
