@@ -64,6 +64,14 @@ export const tcpContract = (env: TcpEnvironment): void => {
   const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | Network>) =>
     effect.pipe(Effect.scoped, Effect.provide(env.layer))
 
+  /** Waits until the environment's open descriptors are back to `before` (nothing where it cannot count). */
+  const descriptorsBack = (before: number | undefined) => {
+    const openFds = env.openFds
+    return before === undefined || openFds === undefined
+      ? Effect.void
+      : eventually(() => openFds() <= before, `descriptors back to ${before} (now ${openFds()})`)
+  }
+
   describe(`TCP contract on ${env.name}`, () => {
     it.live("reusePort lets two listeners share a port, both accept, and a plain listen is refused", () =>
       run(
@@ -196,10 +204,7 @@ export const tcpContract = (env: TcpEnvironment): void => {
             yield* Effect.sleep("50 millis")
             for (const f of fibers) assert.isNull(f.unsafePoll(), "connect should still be pending")
             yield* Fiber.interruptAll(fibers)
-            if (before !== undefined && env.openFds !== undefined) {
-              const openFds = env.openFds
-              yield* eventually(() => openFds() <= before, `descriptors back to ${before} (now ${openFds()})`)
-            }
+            yield* descriptorsBack(before)
           }),
         ),
       )
@@ -231,10 +236,7 @@ export const tcpContract = (env: TcpEnvironment): void => {
               Tcp.connect({ ...target, timeout: "200 millis", tls: { serverName: "localhost" } }),
             )
             if (tls._tag !== "Unsupported") assert.strictEqual(tls._tag, "ConnectFailed")
-            if (before !== undefined && env.openFds !== undefined) {
-              const openFds = env.openFds
-              yield* eventually(() => openFds() <= before, `descriptors back to ${before} (now ${openFds()})`)
-            }
+            yield* descriptorsBack(before)
             // and a bad timeout is a typed InvalidArgument, nothing opened
             const bad = yield* Effect.flip(Effect.scoped(Tcp.connect({ ...target, timeout: "soon" as "1 second" })))
             assert.strictEqual(bad._tag, "InvalidArgument")
@@ -283,10 +285,7 @@ export const tcpContract = (env: TcpEnvironment): void => {
               if (outcome === "interrupt") assert.isTrue(Exit.isInterrupted(exit), "interrupted")
               yield* server.close
             }
-            if (before !== undefined && env.openFds !== undefined) {
-              const openFds = env.openFds
-              yield* eventually(() => openFds() <= before, `descriptors back to ${before} (now ${openFds()})`)
-            }
+            yield* descriptorsBack(before)
           }),
         ),
       )
@@ -368,10 +367,7 @@ export const tcpContract = (env: TcpEnvironment): void => {
               const timedOut = yield* Effect.flip(Tcp.withConnection({ ...target, timeout: "100 millis" }, use))
               assert.strictEqual(timedOut._tag === "ConnectFailed" ? timedOut.code : timedOut._tag, "ETIMEDOUT")
               assert.strictEqual(used, 0)
-              if (before !== undefined && env.openFds !== undefined) {
-                const openFds = env.openFds
-                yield* eventually(() => openFds() <= before, `descriptors back to ${before} (now ${openFds()})`)
-              }
+              yield* descriptorsBack(before)
             }),
           ),
         )
