@@ -134,6 +134,32 @@ describe("MemoryNetwork faults", () => {
     ),
   )
 
+  it.effect("a connect interrupted while its SYN-ACK is in flight closes its end: the server's end reads EOF", () =>
+    virtual(
+      Effect.gen(function* () {
+        const control = yield* MemoryNetwork.Control
+        const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+        const port = (listener.address as SocketAddress.Ipv4).port
+        yield* control.setFaults({ latency: "50 millis" })
+        const connects = [
+          Effect.scoped(Tcp.connect({ host: "127.0.0.1", port })),
+          Tcp.withConnection({ host: "127.0.0.1", port }, () => Effect.dieMessage("use must not run")),
+        ]
+        for (const connect of connects) {
+          const fiber = yield* Effect.fork(connect)
+          // the SYN arrived at 50 ms (both ends exist), the SYN-ACK arrives at 100 ms
+          yield* Effect.sleep("75 millis")
+          assert.isNull(fiber.unsafePoll(), "still connecting")
+          yield* Fiber.interrupt(fiber)
+          const server = yield* listener.accept
+          assert.strictEqual((yield* Effect.flip(server.receive()))._tag, "EndOfStream")
+          yield* server.close
+        }
+        assert.strictEqual((yield* control.sockets).length, 0)
+      }),
+    ),
+  )
+
   it.effect("jitter is drawn from the seeded PRNG: same seed, same timings; streams stay ordered", () =>
     Effect.gen(function* () {
       const once = virtual(
