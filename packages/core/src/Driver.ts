@@ -209,6 +209,28 @@ export { guardListener } from "./internal/acceptGuard.ts"
 export { acquireOwned, acquireSync, acquireUntilReady } from "./internal/scoped.ts"
 
 /**
+ * The `restore` of the `Effect.uninterruptibleMask` core runs a
+ * {@link TcpDriver} `connect` in: the driver wraps its waits in it, so they
+ * are exactly as interruptible as the caller of `Tcp.connect` was (and not
+ * at all inside the caller's own `Effect.uninterruptible`), while the rest
+ * of the connect, the hand-over of the connection included, cannot be
+ * interrupted.
+ *
+ * @example
+ * ```ts
+ * import type * as Driver from "@netfx/core/Driver"
+ * import { Effect } from "effect"
+ *
+ * // a connect's wait for the runtime's 'connect' event
+ * const waitConnected = (restore: Driver.Restore, connected: Effect.Effect<void>) => restore(connected)
+ * ```
+ *
+ * @since 0.4.0
+ * @category driver
+ */
+export type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+
+/**
  * The address a runtime reports for a socket (`socket.remoteAddress`,
  * `remotePort`, `remoteFamily`, ...) as a `SocketAddress`: IPv6 when the
  * family says so (`"IPv6"`, `6`, `"6"`) or the host has a colon, IPv4
@@ -574,11 +596,12 @@ export interface ListenRequest {
  * What a runtime implements for TCP.
  *
  * `connect` hands its connection to the caller instead of registering it
- * in a Scope: core runs it **uninterruptibly** (as the acquire of
- * `Effect.acquireUseRelease`), the runtime makes only its waits
- * interruptible (`Effect.interruptible`, or `Driver.acquireOwned` which
- * does it), and when a wait fails or is interrupted it releases everything
- * it opened before it returns. A connection it returns belongs to the
+ * in a Scope: core runs it **uninterruptibly**, inside
+ * `Effect.uninterruptibleMask`, and passes that mask's `restore`; the
+ * runtime wraps only its waits in `restore` (`Driver.acquireOwned` does),
+ * so they are as interruptible as the caller of `Tcp.connect` was, and when
+ * a wait fails or is interrupted it releases everything it opened before
+ * it returns. A connection it returns belongs to the
  * caller, who releases it with its `close` (core does, when the Scope of
  * `Tcp.connect` closes or `Tcp.withConnection` ends). So core can put a
  * connection in a Scope or in a bracket without a Scope, in one step
@@ -593,8 +616,8 @@ export interface ListenRequest {
  *
  * // wraps a runtime's driver to log every attempt
  * const logged = (inner: Driver.TcpDriver): Driver.TcpDriver => ({
- *   connect: (request) =>
- *     Effect.zipRight(Effect.log(`connect ${SocketAddress.format(request.address)}`), inner.connect(request)),
+ *   connect: (request, restore) =>
+ *     Effect.zipRight(Effect.log(`connect ${SocketAddress.format(request.address)}`), inner.connect(request, restore)),
  *   listen: inner.listen,
  * })
  * ```
@@ -609,7 +632,11 @@ export interface TcpDriver {
    * it waits, and then it releases what it opened (see above). Since
    * 0.4.0 it needs no Scope: the caller owns the connection and closes it.
    */
-  readonly connect: (request: ConnectRequest) => Effect.Effect<RawConnection, ConnectFailed>
+  readonly connect: (
+    request: ConnectRequest,
+    /** Wraps the waits (absent, from a caller that did not pass it: `Effect.interruptible`). */
+    restore?: Restore,
+  ) => Effect.Effect<RawConnection, ConnectFailed>
   /**
    * @deprecated Since 0.4.0 every `connect` releases what it opened when it
    * fails or is interrupted (see {@link TcpDriver}); core ignores this.

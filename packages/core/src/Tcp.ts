@@ -7,7 +7,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import type { ConnectRequest, RawListener, TcpDriver, TlsDriver } from "./Driver.ts"
+import type { ConnectRequest, RawListener, Restore, TcpDriver, TlsDriver } from "./Driver.ts"
 import { bindAll } from "./internal/bind.ts"
 import {
   closeRaw,
@@ -168,11 +168,11 @@ export const connect = (
  * caller's Scope as usual.
  *
  * **Cost**: for a numeric IPv4 host without `tls` and `timeout`, the
- * connection is one step of the runtime's driver between
- * `Effect.acquireUseRelease`'s acquire and release, with no Scope at all:
- * about a third of the Effect operations and allocations of
- * `Effect.scoped(Tcp.connect(...))` (see the bench's `accept` scenario).
- * Other connects run in a Scope of their own, closed when `use` ends.
+ * connection is one step of the runtime's driver, acquired and released
+ * as `Effect.acquireUseRelease` would, with no Scope at all: about half
+ * the Effect operations and allocations of `Effect.scoped(Tcp.connect(...))`
+ * (see the bench's `accept` scenario). Other connects run in a Scope of
+ * their own that `use` does not see, closed when `use` ends.
  *
  * **Errors**: those of {@link connect} (`InvalidArgument`, `ResolveFailed`,
  * `ConnectFailed`, `TlsFailed`, `Unsupported`), plus whatever `use` fails
@@ -181,7 +181,8 @@ export const connect = (
  * **Interruption**: while connecting, as {@link connect}: every socket it
  * opened is closed and nothing leaks. While `use` runs, `use` is
  * interrupted and the connection closed before the interruption
- * completes. The close itself is not interruptible.
+ * completes. The close itself is not interruptible. Inside the caller's
+ * own `Effect.uninterruptible`, neither the connect nor `use` is.
  *
  * @example
  * ```ts
@@ -213,14 +214,16 @@ export const withConnection = <A, E, R>(
   E | ConnectFailed | ResolveFailed | InvalidArgument | Unsupported | TlsFailed,
   R | Network.Network
 > =>
-  Effect.flatMap(planOf(options), (plan) =>
-    plan.direct === undefined
+  Effect.flatMap(planOf(options), (plan) => {
+    const direct = plan.direct
+    return direct === undefined
       ? withPrivateScope(traced(connectPlanned(plan), "netfx.Tcp.connect", { host: plan.host, port: plan.port }), use)
       : withOwnedStream(
-          traced(ownedStream(plan, plan.direct), "netfx.Tcp.connect", { host: plan.host, port: plan.port }),
+          (restore) =>
+            traced(ownedStream(plan, direct, restore), "netfx.Tcp.connect", { host: plan.host, port: plan.port }),
           use,
-        ),
-  )
+        )
+  })
 
 /** A validated connect: what `connect` and `withConnection` share. */
 interface Plan {
@@ -294,16 +297,21 @@ const planOf = (options: ConnectOptions): Effect.Effect<Plan, InvalidArgument | 
   })
 
 const connectUntraced = (options: ConnectOptions) =>
-  Effect.flatMap(planOf(options), (plan) =>
-    plan.direct === undefined
+  Effect.flatMap(planOf(options), (plan) => {
+    const direct = plan.direct
+    return direct === undefined
       ? connectPlanned(plan)
       : // one step registers the stream and its socket: one finalizer closes both
-        acquireInScope(ownedStream(plan, plan.direct), closeWithRaw),
-  )
+        acquireInScope((restore) => ownedStream(plan, direct, restore), closeWithRaw)
+  })
 
-/** The direct connect's stream, owned by the caller (run uninterruptibly, see `TcpDriver`). */
-const ownedStream = (plan: Plan, address: SocketAddress.Ipv4): Effect.Effect<SocketStreamImpl, ConnectFailed> =>
-  Effect.map(plan.tcp.connect(plan.request(address)), (raw) => new SocketStreamImpl(raw, plan.streamOptions))
+/** The direct connect's stream, owned by the caller (run uninterruptibly, its waits in `restore`: see `TcpDriver`). */
+const ownedStream = (
+  plan: Plan,
+  address: SocketAddress.Ipv4,
+  restore: Restore,
+): Effect.Effect<SocketStreamImpl, ConnectFailed> =>
+  Effect.map(plan.tcp.connect(plan.request(address), restore), (raw) => new SocketStreamImpl(raw, plan.streamOptions))
 
 /** Every other connect: resolving, racing, TLS, timeout, each attempt in the Scope. */
 const connectPlanned = (
@@ -319,7 +327,7 @@ const connectPlanned = (
     const tried: Array<{ readonly address: SocketAddress.Ipv4 | SocketAddress.Ipv6; code?: string }> | undefined =
       timeout === undefined ? undefined : []
     const attempt = (address: SocketAddress.Ipv4 | SocketAddress.Ipv6) => {
-      const connecting = acquireInScope(plan.tcp.connect(plan.request(address)), closeRaw)
+      const connecting = acquireInScope((restore) => plan.tcp.connect(plan.request(address), restore), closeRaw)
       if (tried === undefined) return connecting
       const entry: { readonly address: SocketAddress.Ipv4 | SocketAddress.Ipv6; code?: string } = { address }
       tried.push(entry)

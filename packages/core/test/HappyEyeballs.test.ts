@@ -43,9 +43,9 @@ const fakeNetwork = (names: Resolver.StaticEntries, scripts: Record<string, Scri
   const open = new Set<string>()
   const closed: Array<string> = []
   const driver: TcpDriver = {
-    // the TcpDriver contract: run uninterruptibly, interruptible only while it waits,
+    // the TcpDriver contract: run uninterruptibly, its waits in `restore`,
     // releasing what it opened when a wait fails or is interrupted
-    connect: (request) =>
+    connect: (request, restore = Effect.interruptible) =>
       Effect.gen(function* () {
         const host = request.address.host
         starts.push({ host, at: yield* Clock.currentTimeMillis })
@@ -58,9 +58,7 @@ const fakeNetwork = (names: Resolver.StaticEntries, scripts: Record<string, Scri
           closed.push(host)
         }
         const script = scripts[host] ?? hang
-        const waited = yield* Effect.exit(
-          Effect.interruptible(script._tag === "hang" ? Effect.never : Effect.sleep(script.after)),
-        )
+        const waited = yield* Effect.exit(restore(script._tag === "hang" ? Effect.never : Effect.sleep(script.after)))
         if (Exit.isFailure(waited) || script._tag === "refuse") {
           release()
           if (Exit.isFailure(waited)) return yield* Effect.failCause(waited.cause)

@@ -160,6 +160,36 @@ describe("MemoryNetwork faults", () => {
     ),
   )
 
+  it.effect("inside Effect.uninterruptible a connect is not interrupted while it waits (connect, withConnection)", () =>
+    virtual(
+      Effect.gen(function* () {
+        const control = yield* MemoryNetwork.Control
+        const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+        const port = (listener.address as SocketAddress.Ipv4).port
+        yield* control.setFaults({ latency: "50 millis" })
+        const connects = {
+          connect: (used: Deferred.Deferred<void>) =>
+            Effect.scoped(
+              Effect.flatMap(Tcp.connect({ host: "127.0.0.1", port }), () => Deferred.succeed(used, undefined)),
+            ),
+          withConnection: (used: Deferred.Deferred<void>) =>
+            Tcp.withConnection({ host: "127.0.0.1", port }, () => Deferred.succeed(used, undefined)),
+        }
+        for (const [name, connect] of Object.entries(connects)) {
+          const used = yield* Deferred.make<void>()
+          const fiber = yield* Effect.fork(Effect.uninterruptible(connect(used)))
+          // the connect waits for its SYN-ACK until 100 ms
+          yield* Effect.sleep("25 millis")
+          yield* Fiber.interrupt(fiber)
+          assert.isTrue(yield* Deferred.isDone(used), `${name}: connected and used despite the interruption`)
+          const server = yield* listener.accept
+          assert.strictEqual((yield* Effect.flip(server.receive()))._tag, "EndOfStream", name)
+          yield* server.close
+        }
+      }),
+    ),
+  )
+
   it.effect("jitter is drawn from the seeded PRNG: same seed, same timings; streams stay ordered", () =>
     Effect.gen(function* () {
       const once = virtual(

@@ -165,7 +165,10 @@ export class Attempt implements ConnectData {
 }
 
 /** @internal */
-export const connect = (request: Driver.ConnectRequest): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed> =>
+export const connect = (
+  request: Driver.ConnectRequest,
+  restore?: Driver.Restore,
+): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed> =>
   // cancelled at once when the connect fails or is interrupted (whatever
   // state it is in); once connected the caller owns it (run uninterruptibly)
   Driver.acquireOwned(
@@ -176,6 +179,7 @@ export const connect = (request: Driver.ConnectRequest): Effect.Effect<Driver.Ra
     },
     (a) => a.await(),
     cancelAttempt,
+    restore,
   )
 
 /** The release of a failed or interrupted Attempt: module-level, so it keeps no closure of the connect alive. */

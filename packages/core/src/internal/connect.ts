@@ -6,7 +6,7 @@ import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
-import type { RawConnection } from "../Driver.ts"
+import type { RawConnection, Restore } from "../Driver.ts"
 import { type ConnectAttempt, ConnectFailed } from "../NetError.ts"
 import type * as SocketAddress from "../SocketAddress.ts"
 import type { SocketStream } from "../SocketStream.ts"
@@ -251,20 +251,28 @@ export const closeWithRaw = (stream: SocketStreamImpl): void => {
   stream.raw.close()
 }
 
-const releaseStream = (stream: SocketStreamImpl): Effect.Effect<void> => Effect.sync(() => closeWithRaw(stream))
-
 /**
  * A bracket over a stream `acquire` hands over (a `TcpDriver` connect,
- * interruptible only while it waits): `acquireUseRelease` runs `acquire`
- * uninterruptibly, so the stream is either never made or closed by
- * {@link closeWithRaw} when `use` ends, however it ends. No Scope.
+ * whose waits are in `restore`): `acquire` runs uninterruptibly and `use`
+ * as interruptibly as the caller was, so the stream is either never made
+ * or closed by {@link closeWithRaw} when `use` ends, however it ends (what
+ * `Effect.acquireUseRelease` does, with the mask's `restore` also given to
+ * `acquire`). No Scope.
  *
  * @internal
  */
 export const withOwnedStream = <A, E, R, E2, R2>(
-  acquire: Effect.Effect<SocketStreamImpl, E2, R2>,
+  acquire: (restore: Restore) => Effect.Effect<SocketStreamImpl, E2, R2>,
   use: (conn: SocketStream) => Effect.Effect<A, E, R>,
-): Effect.Effect<A, E | E2, R | R2> => Effect.acquireUseRelease(acquire, use, releaseStream)
+): Effect.Effect<A, E | E2, R | R2> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(acquire(restore), (stream) =>
+      Effect.flatMap(Effect.exit(restore(Effect.suspend(() => use(stream)))), (exit) => {
+        closeWithRaw(stream)
+        return exit
+      }),
+    ),
+  )
 
 /**
  * A bracket over a scoped `connect`: it runs in a Scope of its own that

@@ -201,8 +201,8 @@ export const connectSocket = (
 
 /**
  * {@link connectSocket} for a caller that owns the connection (a
- * `TcpDriver` connect, run uninterruptibly): no Scope; a connect that
- * fails or is interrupted has closed its socket.
+ * `TcpDriver` connect, run uninterruptibly, its wait in `restore`): no
+ * Scope; a connect that fails or is interrupted has closed its socket.
  *
  * @internal
  */
@@ -211,11 +211,13 @@ export const connectSocketOwned = (
   addresses: { readonly local: SocketAddress.SocketAddress; readonly remote: SocketAddress.SocketAddress },
   failed: (error: Error) => NetError.ConnectFailed,
   connected: (conn: NodeConnection) => void,
+  restore: Driver.Restore | undefined,
 ): Effect.Effect<NodeConnection, NetError.ConnectFailed> =>
   Driver.acquireOwned(
     () => openPaused(open, addresses),
     (conn) => awaitConnect(conn, failed, connected),
     closeConnection,
+    restore,
   )
 
 const openPaused = (

@@ -19,7 +19,10 @@ const isExactIpv4 = (address: SocketAddress.SocketAddress): boolean =>
   address._tag === "Ipv4" && address.host !== "0.0.0.0" && SocketAddress.numericFamily(address.host) === 4
 
 /** @internal */
-export const connect = (request: Driver.ConnectRequest): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed> =>
+export const connect = (
+  request: Driver.ConnectRequest,
+  restore?: Driver.Restore,
+): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed> =>
   Effect.suspend(() => {
     const { address } = request
     const options: net.TcpNetConnectOpts = {
@@ -46,6 +49,7 @@ export const connect = (request: Driver.ConnectRequest): Effect.Effect<Driver.Ra
         })
       },
       (conn) => conn.refresh(remoteKnown),
+      restore,
     )
   })
 

@@ -1,7 +1,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
-import type { ConnectRequest, ListenRequest, TcpDriver } from "../../Driver.ts"
+import type { ConnectRequest, ListenRequest, Restore, TcpDriver } from "../../Driver.ts"
 import { ConnectFailed, ListenFailed } from "../../NetError.ts"
 import * as SocketAddress from "../../SocketAddress.ts"
 import type { MemoryNet } from "./network.ts"
@@ -16,11 +16,9 @@ export interface View {
 /** Sleeps on the network's clock; nothing at all for 0. @internal */
 export const delay = (ms: number): Effect.Effect<void> => (ms > 0 ? Effect.sleep(Duration.millis(ms)) : Effect.void)
 
-const interruptibleDelay = (ms: number): Effect.Effect<void> => (ms > 0 ? Effect.interruptible(delay(ms)) : Effect.void)
-
 /** The in-memory TCP driver. @internal */
 export const tcpDriver = (net: MemoryNet, view: View): TcpDriver => ({
-  connect: (request: ConnectRequest) =>
+  connect: (request: ConnectRequest, restore: Restore = Effect.interruptible) =>
     Effect.gen(function* () {
       const remote = request.address
       const remoteHost = remote.host.toLowerCase()
@@ -37,21 +35,21 @@ export const tcpDriver = (net: MemoryNet, view: View): TcpDriver => ({
             request.localHost)
       ).toLowerCase()
       net.connects.push({ at: net.now(), transport: "tcp", from: localHost, address: remote })
-      // run uninterruptibly by core (TcpDriver): only the waits are interruptible
+      // run uninterruptibly by core (TcpDriver): only the waits are interruptible (as the caller was)
       // across a partition the SYNs are retransmitted until it heals
-      while (net.partitioned(localHost, remoteHost)) yield* Effect.interruptible(net.healed)
+      while (net.partitioned(localHost, remoteHost)) yield* restore(net.healed)
       const forward = net.faults(localHost, remoteHost)
       if (forward.blackhole) {
         // SYNs vanish: the connect hangs until interrupted (or a timeout the caller sets)
-        return yield* Effect.interruptible(Effect.never)
+        return yield* restore(Effect.never)
       }
       // SYN
-      yield* interruptibleDelay(net.departure(localHost, remoteHost, forward, 0) - net.now())
+      yield* restore(delay(net.departure(localHost, remoteHost, forward, 0) - net.now()))
       const back = net.faults(remoteHost, localHost)
       const listener = forward.refuse ? undefined : net.lookup<MemoryListener>("tcp", remote)
       if (listener === undefined) {
         // RST back
-        yield* interruptibleDelay(net.departure(remoteHost, localHost, back, 0) - net.now())
+        yield* restore(delay(net.departure(remoteHost, localHost, back, 0) - net.now()))
         net.stats.connectionsRefused++
         return yield* Effect.fail(fail("ECONNREFUSED"))
       }
@@ -70,7 +68,7 @@ export const tcpDriver = (net: MemoryNet, view: View): TcpDriver => ({
       listener.deliver(server)
       // SYN-ACK; the caller owns the client once it is returned, this closes it before
       yield* Effect.catchAllCause(
-        interruptibleDelay(net.departure(remoteHost, localHost, back, 0) - net.now()),
+        restore(delay(net.departure(remoteHost, localHost, back, 0) - net.now())),
         (cause) => {
           client.close()
           return Effect.failCause(cause)
