@@ -73,7 +73,7 @@ export const netfx = (name: string, layer: Layer.Layer<Network.Network>): Impl =
   const run = <A, E>(effect: Effect.Effect<A, E, Network.Network | Scope.Scope>): Promise<A> =>
     runtime.runPromise(Effect.scoped(effect))
 
-  /** Sequential accept cycles for `millis`, each one `cycle()`. */
+  /** Sequential connect cycles for `millis` (accepts, TLS handshakes), each one `cycle()`. */
   const acceptLoop = <E>(millis: number, cycle: () => Effect.Effect<unknown, E, Network.Network>) =>
     run(
       Effect.gen(function* () {
@@ -265,19 +265,10 @@ export const netfx = (name: string, layer: Layer.Layer<Network.Network>): Impl =
       ),
 
     tlsHandshakes: (port, ca, millis) =>
-      run(
-        Effect.gen(function* () {
-          const t0 = now()
-          const deadline = t0 + millis
-          let count = 0
-          while (now() < deadline) {
-            yield* Effect.scoped(
-              Effect.flatMap(Tcp.connect({ host: HOST, port, tls: { ca } }), (conn) => Effect.either(conn.receive())),
-            )
-            count++
-          }
-          return { count, seconds: (now() - t0) / 1000 }
-        }),
+      acceptLoop(millis, () =>
+        Effect.scoped(
+          Effect.flatMap(Tcp.connect({ host: HOST, port, tls: { ca } }), (conn) => Effect.either(conn.receive())),
+        ),
       ),
 
     async httpServe(options: HttpServeOptions) {

@@ -118,6 +118,14 @@ const echoOn = (host: string, port: number) =>
   })
 
 describe("MemoryNetwork faults", () => {
+  /** A listener on 127.0.0.1 behind a 50 ms one-way latency: a connect takes 100 ms. */
+  const slowListener = Effect.gen(function* () {
+    const control = yield* MemoryNetwork.Control
+    const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+    yield* control.setFaults({ latency: "50 millis" })
+    return { control, listener, port: (listener.address as SocketAddress.Ipv4).port }
+  })
+
   it.effect("latency is exact: a connect is one round trip, an echo another", () =>
     virtual(
       Effect.gen(function* () {
@@ -137,10 +145,7 @@ describe("MemoryNetwork faults", () => {
   it.effect("a connect interrupted while its SYN-ACK is in flight closes its end: the server's end reads EOF", () =>
     virtual(
       Effect.gen(function* () {
-        const control = yield* MemoryNetwork.Control
-        const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
-        const port = (listener.address as SocketAddress.Ipv4).port
-        yield* control.setFaults({ latency: "50 millis" })
+        const { control, listener, port } = yield* slowListener
         const connects = [
           Effect.scoped(Tcp.connect({ host: "127.0.0.1", port })),
           Tcp.withConnection({ host: "127.0.0.1", port }, () => Effect.dieMessage("use must not run")),
@@ -163,10 +168,7 @@ describe("MemoryNetwork faults", () => {
   it.effect("inside Effect.uninterruptible a connect is not interrupted while it waits (connect, withConnection)", () =>
     virtual(
       Effect.gen(function* () {
-        const control = yield* MemoryNetwork.Control
-        const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
-        const port = (listener.address as SocketAddress.Ipv4).port
-        yield* control.setFaults({ latency: "50 millis" })
+        const { listener, port } = yield* slowListener
         const connects = {
           connect: (used: Deferred.Deferred<void>) =>
             Effect.scoped(
