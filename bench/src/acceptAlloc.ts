@@ -7,7 +7,7 @@
  * bench/README.md.
  *
  *   node --expose-gc --max-semi-space-size=128 --import tsx bench/src/acceptAlloc.ts
- *   SERVER=raw|netfx CLIENT=raw|netfx WINDOWS=8
+ *   SERVER=raw|netfx CLIENT=raw|netfx WINDOWS=8 BRACKET=1 (the client's `acceptBracket`: netfx's `Tcp.withConnection`)
  *
  * Prints the bytes per cycle of every window, smallest first.
  */
@@ -31,8 +31,11 @@ new PerformanceObserver((list) => {
 const main = async () => {
   const server = pick(env("SERVER", "netfx"))
   const client = pick(env("CLIENT", "raw"))
+  const bracket = env("BRACKET", "0") === "1" ? client.acceptBracket : undefined
+  const loop = (port: number, millis: number) =>
+    bracket === undefined ? client.accept(port, millis) : bracket(port, millis)
   const ports = await server.serve()
-  await client.accept(ports.accept, 1500)
+  await loop(ports.accept, 1500)
   const perCycle: Array<number> = []
   for (let i = 0; i < Number(env("WINDOWS", "8")); i++) {
     gc()
@@ -41,13 +44,13 @@ const main = async () => {
     const heap0 = v8.getHeapStatistics().used_heap_size
     // short windows, so the young generation does not fill
     let count = 0
-    for (let k = 0; k < 4; k++) count += (await client.accept(ports.accept, 50)).count
+    for (let k = 0; k < 4; k++) count += (await loop(ports.accept, 50)).count
     const heap1 = v8.getHeapStatistics().used_heap_size
     if (gcs === gcs0) perCycle.push((heap1 - heap0) / count)
   }
   perCycle.sort((a, b) => a - b)
   console.log(
-    `server=${env("SERVER", "netfx")} client=${env("CLIENT", "raw")}: bytes allocated per accept cycle ` +
+    `server=${env("SERVER", "netfx")} client=${env("CLIENT", "raw")}${bracket === undefined ? "" : " (bracket)"}: bytes allocated per accept cycle ` +
       `(${perCycle.map((x) => x.toFixed(0)).join(" ")})`,
   )
   process.exit(0)

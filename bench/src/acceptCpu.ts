@@ -11,7 +11,7 @@
  *
  *   node --expose-gc --import tsx bench/src/acceptCpu.ts
  *   bun bench/src/acceptCpu.ts
- *   SCENARIO=accept|pingpong|many SERVER=raw|netfx CLIENT=raw|netfx WARMUP=2000 (ms) WINDOW=700 (ms) WINDOWS=6
+ *   SCENARIO=accept|pingpong|many SERVER=raw|netfx CLIENT=raw|netfx|netfx-bracket (accept only) WARMUP=2000 (ms) WINDOW=700 (ms) WINDOWS=6
  *   (SERVER=raw,netfx CLIENT=raw,netfx measures all four pairs, one window of each in turn)
  *   PROFILE=out.cpuprofile (Node: a CPU profile of the measured windows only, after the warm-up)
  *   CALLGRIND=1 under `valgrind --tool=callgrind --instr-atstart=no`: instructions counted in the
@@ -130,6 +130,9 @@ const main = async () => {
     const to = ports.get(server) as ServerPorts
     if (scenario === "pingpong") return (await impl.pingPong(to.echo, millis)).count
     if (scenario === "many") return (await impl.many(to.echo, 100, millis)).count
+    // netfx-bracket: the netfx client written with `Tcp.withConnection` (no Scope per connection)
+    if (client === "netfx-bracket" && impl.acceptBracket !== undefined)
+      return (await impl.acceptBracket(to.accept, millis)).count
     return (await impl.accept(to.accept, millis)).count
   }
   for (const { server, client } of pairs) await once(server, client, warmup)

@@ -12,7 +12,7 @@
  *
  *   node --expose-gc --import tsx bench/src/connectLadder.ts
  *   bun bench/src/connectLadder.ts
- *   STEPS=raw,effect,scoped,resource,bracket,netfx (default: all) WARMUP=1500 (ms) WINDOW=400 (ms) WINDOWS=12
+ *   STEPS=raw,effect,scoped,resource,bracket,netfx,withConnection (default: all) WARMUP=1500 (ms) WINDOW=400 (ms) WINDOWS=12
  *   MODE=cpu (default): CPU µs per cycle, one window of each step in turn; min, lower quartile, median
  *   MODE=ops: Effect operations per cycle (counted through the built-in tracer's `context` hook,
  *             which the fiber run loop calls once per operation)
@@ -27,7 +27,8 @@
  * - `resource`: `scoped` plus the socket registered in that Scope (the least a scoped
  *   resource does: a finalizer, and a connect that registers nothing when it fails);
  * - `bracket`: the same resource without a Scope (`Effect.acquireUseRelease`), for comparison;
- * - `netfx`: the bench's netfx client (`Tcp.connect` and `receive` in `Effect.scoped`).
+ * - `netfx`: the bench's netfx client (`Tcp.connect` and `receive` in `Effect.scoped`);
+ * - `withConnection`: the bench's netfx bracket client (`Tcp.withConnection` and `receive`, no Scope).
  */
 import * as net from "node:net"
 import * as v8 from "node:v8"
@@ -138,6 +139,7 @@ const main = async () => {
       ),
     ),
     netfx: async (millis) => (await netfxClient.accept(port, millis)).count,
+    withConnection: async (millis) => (await (netfxClient.acceptBracket ?? netfxClient.accept)(port, millis)).count,
   }
 
   const names = env("STEPS", Object.keys(steps).join(",")).split(",")
@@ -161,7 +163,7 @@ const main = async () => {
     for (const name of names) {
       ops = 0
       const count = await run(name, 300)
-      console.log(`${name.padEnd(9)} ${(ops / count).toFixed(1)} Effect operations per cycle`)
+      console.log(`${name.padEnd(14)} ${(ops / count).toFixed(1)} Effect operations per cycle`)
     }
   } else if (mode === "alloc") {
     const gc = (globalThis as { gc?: () => void }).gc
@@ -174,7 +176,7 @@ const main = async () => {
         const count = await run(name, 40)
         perCycle.push((v8.getHeapStatistics().used_heap_size - heap0) / count)
       }
-      console.log(`${name.padEnd(9)} ${Math.min(...perCycle).toFixed(0)} bytes allocated per cycle (smallest of 6)`)
+      console.log(`${name.padEnd(14)} ${Math.min(...perCycle).toFixed(0)} bytes allocated per cycle (smallest of 6)`)
     }
   } else {
     const perOp = new Map<string, Array<number>>(names.map((name) => [name, []]))
@@ -191,7 +193,7 @@ const main = async () => {
     for (const [name, xs] of perOp) {
       const s = [...xs].sort((a, b) => a - b)
       const at = (q: number) => (s[Math.floor(s.length * q)] as number).toFixed(1)
-      console.log(`${name.padEnd(9)} CPU µs per cycle: min ${at(0)}, q1 ${at(0.25)}, median ${at(0.5)}`)
+      console.log(`${name.padEnd(14)} CPU µs per cycle: min ${at(0)}, q1 ${at(0.25)}, median ${at(0.5)}`)
     }
   }
   process.exit(0)

@@ -400,6 +400,11 @@ export const run = async (options: Options): Promise<Report> => {
             }
             continue
           }
+          if (scenario === "accept" && (w.id === "netfx-node" || w.id === "netfx-bun")) {
+            await acceptBracketRun(w, options.millis, warm ? "warm-up" : `run ${r - options.warmup + 1}`, log, (m, v) =>
+              record(w.id, scenario, m, v),
+            )
+          }
           const rate = result.count / result.seconds
           const bulkLike = scenario === "bulk" || scenario === "unix" || scenario === "tls"
           const shown = bulkLike ? `${(rate / 1e6).toFixed(0)} MB/s` : `${rate.toFixed(0)}/s`
@@ -608,6 +613,44 @@ interface Live {
   readonly ports: ServerPorts
 }
 
+/**
+ * The accept loop again with netfx's bracket connect (`Tcp.withConnection`),
+ * right after the `Effect.scoped` one in the same run: its rows have
+ * metrics of their own, compared with raw's `accepts` and `CPU per op`
+ * (`BASE_METRIC`), and the `Effect.scoped` rows stay as they were.
+ */
+const acceptBracketRun = async (
+  w: Live,
+  millis: number,
+  label: string,
+  log: (line: string) => void,
+  record: (metric: string, value: number) => void,
+): Promise<void> => {
+  try {
+    const server0 = await w.server.request<number>({ scenario: "cpu" })
+    const result = await w.client.request<Timed & { readonly cpuMicros: number }>({
+      scenario: "acceptBracket",
+      port: w.ports.accept,
+      millis,
+    })
+    const serverCpu = (await w.server.request<number>({ scenario: "cpu" })) - server0
+    const rate = result.count / result.seconds
+    const perOp = (result.cpuMicros + serverCpu) / Math.max(1, result.count)
+    log(`  accept (withConnection) ${label} ${w.id}: ${rate.toFixed(0)}/s (CPU per op ${perOp.toFixed(0)} µs)`)
+    if (label === "warm-up") return
+    record("accepts (withConnection)", rate)
+    record("CPU per op (withConnection)", perOp)
+  } catch (e) {
+    log(`  accept (withConnection) ${w.id}: failed: ${e instanceof Error ? e.message : String(e)}`)
+  }
+}
+
+/** Metrics compared with another metric of the baseline (raw has no bracket row of its own). */
+const BASE_METRIC: Readonly<Record<string, string>> = {
+  "accepts (withConnection)": "accepts",
+  "CPU per op (withConnection)": "CPU per op",
+}
+
 /** reusePort configurations that could not start (e.g. no SO_REUSEPORT in node:net before Node 22.12). */
 const groupFailures = new Map<string, Error>()
 
@@ -777,6 +820,7 @@ const UNITS: Record<string, { unit: string; better: "higher" | "lower" }> = {
   "p50 latency": { unit: "µs", better: "lower" },
   "p99 latency": { unit: "µs", better: "lower" },
   accepts: { unit: "connections/s", better: "higher" },
+  "accepts (withConnection)": { unit: "connections/s", better: "higher" },
   handshakes: { unit: "handshakes/s", better: "higher" },
   "delivered packets": { unit: "datagrams/s", better: "higher" },
   "sent packets": { unit: "datagrams/s", better: "higher" },
@@ -785,6 +829,7 @@ const UNITS: Record<string, { unit: string; better: "higher" | "lower" }> = {
   "loss, raw sender": { unit: "% of sent", better: "lower" },
   "receiver CPU per datagram, raw sender": { unit: "µs CPU (server)", better: "lower" },
   "CPU per op": { unit: "µs CPU (client+server)", better: "lower" },
+  "CPU per op (withConnection)": { unit: "µs CPU (client+server)", better: "lower" },
   "CPU per MB": { unit: "µs CPU (client+server)", better: "lower" },
   requests: { unit: "requests/s", better: "higher" },
   "server CPU per request": { unit: "µs CPU (server)", better: "lower" },
@@ -807,7 +852,7 @@ const summarise = (samples: Map<string, Array<number>>): Array<Row> => {
       for (const impl of IMPLS) {
         const s = stats.get(`${impl}\u0000${scenario}\u0000${metric}`)
         if (s === undefined) continue
-        const base = (b: ImplId) => stats.get(`${b}\u0000${scenario}\u0000${metric}`)?.median
+        const base = (b: ImplId) => stats.get(`${b}\u0000${scenario}\u0000${BASE_METRIC[metric] ?? metric}`)?.median
         const rawNode = base("raw-node")
         // the cluster scenario has no raw baseline: its ratio is to NodeClusterSocket
         const same = base(scenario === "cluster" ? "platform-node" : isBun(impl) ? "raw-bun" : "raw-node")

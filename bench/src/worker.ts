@@ -23,6 +23,7 @@ export type Job =
   | { readonly scenario: "pingpong"; readonly port: number; readonly millis: number }
   | { readonly scenario: "many"; readonly port: number; readonly connections: number; readonly millis: number }
   | { readonly scenario: "accept"; readonly port: number; readonly millis: number }
+  | { readonly scenario: "acceptBracket"; readonly port: number; readonly millis: number }
   | { readonly scenario: "open"; readonly port: number; readonly connections: number }
   | { readonly scenario: "closeAll" }
   | { readonly scenario: "wait"; readonly connections: number }
@@ -83,6 +84,9 @@ export const runJob = (impl: Impl, job: Job): Promise<unknown> => {
       return impl.many(job.port, job.connections, job.millis)
     case "accept":
       return impl.accept(job.port, job.millis)
+    case "acceptBracket":
+      if (impl.acceptBracket === undefined) return Promise.reject(new Error(`${impl.name} has no bracket connect`))
+      return impl.acceptBracket(job.port, job.millis)
     case "tls":
       if (impl.tlsBulk === undefined) return Promise.reject(new Error(`${impl.name} has no TLS`))
       return impl.tlsBulk(job.port, job.ca, job.bytes, job.chunk)

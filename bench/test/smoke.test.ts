@@ -90,6 +90,8 @@ describe("bench smoke", () => {
       expect(many.count).toBeGreaterThanOrEqual(5)
       const accept = await impl.accept(ports.accept, 100)
       expect(accept.count).toBeGreaterThan(0)
+      // netfx's accept client written with Tcp.withConnection
+      if (id === "netfx-node") expect((await impl.acceptBracket?.(ports.accept, 100))?.count).toBeGreaterThan(0)
       if (impl.udpSink !== undefined && impl.udpSend !== undefined) {
         const sink = await impl.udpSink()
         const sent = await impl.udpSend(sink.port, 100, 64)
@@ -209,6 +211,10 @@ describe("bench smoke", () => {
           expect(metrics.includes("accepts, 2 processes")).toBe(nodeHasReusePort)
         }
       }
+      // netfx's accept client written with Tcp.withConnection: rows of its own, compared with raw's
+      const bracket = report.rows.find((r) => r.impl === "netfx-node" && r.metric === "accepts (withConnection)")
+      expect(bracket?.scenario).toBe("accept")
+      expect(bracket?.ratio).toBeGreaterThan(0)
       const json = JSON.parse(fs.readFileSync(out, "utf8")) as { rows: Array<{ ratio?: number }> }
       expect(json.rows.length).toBe(report.rows.length)
       expect(table(report)).toContain("| bulk | throughput | netfx (Node) |")

@@ -73,6 +73,21 @@ export const netfx = (name: string, layer: Layer.Layer<Network.Network>): Impl =
   const run = <A, E>(effect: Effect.Effect<A, E, Network.Network | Scope.Scope>): Promise<A> =>
     runtime.runPromise(Effect.scoped(effect))
 
+  /** Sequential connect cycles for `millis` (accepts, TLS handshakes), each one `cycle()`. */
+  const acceptLoop = <E>(millis: number, cycle: () => Effect.Effect<unknown, E, Network.Network>) =>
+    run(
+      Effect.gen(function* () {
+        const t0 = now()
+        const deadline = t0 + millis
+        let count = 0
+        while (now() < deadline) {
+          yield* cycle()
+          count++
+        }
+        return { count, seconds: (now() - t0) / 1000 }
+      }),
+    )
+
   return {
     name,
 
@@ -159,24 +174,20 @@ export const netfx = (name: string, layer: Layer.Layer<Network.Network>): Impl =
       ),
 
     accept: (port, millis) =>
-      run(
-        Effect.gen(function* () {
-          const t0 = now()
-          const deadline = t0 + millis
-          let count = 0
-          while (now() < deadline) {
-            yield* Effect.scoped(
-              Effect.gen(function* () {
-                const conn = yield* Tcp.connect({ host: HOST, port })
-                // the server closes at once: wait for its EOF
-                yield* Effect.either(conn.receive())
-              }),
-            )
-            count++
-          }
-          return { count, seconds: (now() - t0) / 1000 }
-        }),
+      acceptLoop(millis, () =>
+        Effect.scoped(
+          Effect.gen(function* () {
+            const conn = yield* Tcp.connect({ host: HOST, port })
+            // the server closes at once: wait for its EOF
+            yield* Effect.either(conn.receive())
+          }),
+        ),
       ),
+
+    // the same client as `accept`, written with the bracket connect: no Scope per connection
+    acceptBracket: (port, millis) =>
+      // the server closes at once: wait for its EOF
+      acceptLoop(millis, () => Tcp.withConnection({ host: HOST, port }, (conn) => Effect.either(conn.receive()))),
 
     async udpSink() {
       let received = 0
@@ -254,19 +265,10 @@ export const netfx = (name: string, layer: Layer.Layer<Network.Network>): Impl =
       ),
 
     tlsHandshakes: (port, ca, millis) =>
-      run(
-        Effect.gen(function* () {
-          const t0 = now()
-          const deadline = t0 + millis
-          let count = 0
-          while (now() < deadline) {
-            yield* Effect.scoped(
-              Effect.flatMap(Tcp.connect({ host: HOST, port, tls: { ca } }), (conn) => Effect.either(conn.receive())),
-            )
-            count++
-          }
-          return { count, seconds: (now() - t0) / 1000 }
-        }),
+      acceptLoop(millis, () =>
+        Effect.scoped(
+          Effect.flatMap(Tcp.connect({ host: HOST, port, tls: { ca } }), (conn) => Effect.either(conn.receive())),
+        ),
       ),
 
     async httpServe(options: HttpServeOptions) {

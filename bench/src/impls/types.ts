@@ -118,6 +118,13 @@ export interface Impl {
   /** Sequential connect, wait for the server's close, close; for `millis`. */
   accept(port: number, millis: number): Promise<Timed>
   /**
+   * The same loop written with the implementation's bracket connect, which
+   * needs no Scope per connection (netfx: `Tcp.withConnection`); absent
+   * where there is none. Its rows stand beside `accept`'s, which stay as
+   * they were.
+   */
+  acceptBracket?(port: number, millis: number): Promise<Timed>
+  /**
    * Starts a UDP receiver on 127.0.0.1 counting datagrams (absent: no UDP in this implementation);
    * `dropped`: datagrams its own queue dropped (netfx's `dropped`; absent where there is no such queue).
    */

@@ -194,12 +194,41 @@ export { guardListener } from "./internal/acceptGuard.ts"
  * Opens a handle synchronously, waits (interruptibly) until it is ready,
  * and registers its release in the Scope only then; a wait that fails or
  * is interrupted releases the handle at once and leaves nothing in the
- * Scope (what {@link TcpDriver} `releasesOnFailure` promises). For
- * runtime adapters.
+ * Scope (a {@link UnixDriver} `connect`). For runtime adapters.
  *
  * @internal
  */
-export { acquireSync, acquireUntilReady } from "./internal/scoped.ts"
+/**
+ * Opens a handle synchronously and waits (interruptibly) until it is
+ * ready, for a caller that owns the result: a wait that fails or is
+ * interrupted releases the handle at once. What {@link TcpDriver} `connect`
+ * is made of; the caller runs it uninterruptibly. For runtime adapters.
+ *
+ * @internal
+ */
+export { acquireOwned, acquireSync, acquireUntilReady } from "./internal/scoped.ts"
+
+/**
+ * The `restore` of the `Effect.uninterruptibleMask` core runs a
+ * {@link TcpDriver} `connect` in: the driver wraps its waits in it, so they
+ * are exactly as interruptible as the caller of `Tcp.connect` was (and not
+ * at all inside the caller's own `Effect.uninterruptible`), while the rest
+ * of the connect, the hand-over of the connection included, cannot be
+ * interrupted.
+ *
+ * @example
+ * ```ts
+ * import type * as Driver from "@netfx/core/Driver"
+ * import { Effect } from "effect"
+ *
+ * // a connect's wait for the runtime's 'connect' event
+ * const waitConnected = (restore: Driver.Restore, connected: Effect.Effect<void>) => restore(connected)
+ * ```
+ *
+ * @since 0.4.0
+ * @category driver
+ */
+export type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 
 /**
  * The address a runtime reports for a socket (`socket.remoteAddress`,
@@ -564,8 +593,20 @@ export interface ListenRequest {
 }
 
 /**
- * What a runtime implements for TCP. Both effects register the socket in
- * the given Scope *before* they wait, so interruption never leaks it.
+ * What a runtime implements for TCP.
+ *
+ * `connect` hands its connection to the caller instead of registering it
+ * in a Scope: core runs it **uninterruptibly**, inside
+ * `Effect.uninterruptibleMask`, and passes that mask's `restore`; the
+ * runtime wraps only its waits in `restore` (`Driver.acquireOwned` does),
+ * so they are as interruptible as the caller of `Tcp.connect` was, and when
+ * a wait fails or is interrupted it releases everything it opened before
+ * it returns. A connection it returns belongs to the
+ * caller, who releases it with its `close` (core does, when the Scope of
+ * `Tcp.connect` closes or `Tcp.withConnection` ends). So core can put a
+ * connection in a Scope or in a bracket without a Scope, in one step
+ * nothing can interrupt. `listen` registers its socket in the Scope
+ * *before* it waits, so interruption never leaks it.
  *
  * @example
  * ```ts
@@ -575,8 +616,8 @@ export interface ListenRequest {
  *
  * // wraps a runtime's driver to log every attempt
  * const logged = (inner: Driver.TcpDriver): Driver.TcpDriver => ({
- *   connect: (request) =>
- *     Effect.zipRight(Effect.log(`connect ${SocketAddress.format(request.address)}`), inner.connect(request)),
+ *   connect: (request, restore) =>
+ *     Effect.zipRight(Effect.log(`connect ${SocketAddress.format(request.address)}`), inner.connect(request, restore)),
  *   listen: inner.listen,
  * })
  * ```
@@ -585,17 +626,20 @@ export interface ListenRequest {
  * @category driver
  */
 export interface TcpDriver {
-  /** Connects to one numeric address; fails with a one-attempt `ConnectFailed`. */
-  readonly connect: (request: ConnectRequest) => Effect.Effect<RawConnection, ConnectFailed, Scope.Scope>
   /**
-   * `true` promises that a `connect` that fails or is interrupted has
-   * already released everything it opened and left nothing in the Scope
-   * (it registers its finalizer only once connected, as
-   * `Driver.acquireUntilReady` does). Core then runs a lone attempt (a
-   * numeric host) directly in the caller's Scope instead of a child Scope
-   * it closes on failure, which saves ~10 µs of CPU per connect. Absent:
-   * core assumes nothing. A wrapper that changes `connect` must not copy
-   * it unless it keeps the promise.
+   * Connects to one numeric address; fails with a one-attempt
+   * `ConnectFailed`. Run uninterruptibly by core; interruptible only while
+   * it waits, and then it releases what it opened (see above). Since
+   * 0.4.0 it needs no Scope: the caller owns the connection and closes it.
+   */
+  readonly connect: (
+    request: ConnectRequest,
+    /** Wraps the waits (absent, from a caller that did not pass it: `Effect.interruptible`). */
+    restore?: Restore,
+  ) => Effect.Effect<RawConnection, ConnectFailed>
+  /**
+   * @deprecated Since 0.4.0 every `connect` releases what it opened when it
+   * fails or is interrupted (see {@link TcpDriver}); core ignores this.
    */
   readonly releasesOnFailure?: boolean | undefined
   /** Binds and listens on one numeric address. */

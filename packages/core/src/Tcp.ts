@@ -7,10 +7,20 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import type { RawListener } from "./Driver.ts"
+import type { ConnectRequest, RawListener, Restore, TcpDriver, TlsDriver } from "./Driver.ts"
 import { bindAll } from "./internal/bind.ts"
-import { connectAddresses, releasingOnFailure, withConnectTimeout } from "./internal/connect.ts"
+import {
+  closeRaw,
+  closeWithRaw,
+  connectAddresses,
+  releasingOnFailure,
+  withConnectTimeout,
+  withOwnedStream,
+  withPrivateScope,
+} from "./internal/connect.ts"
 import * as internalListener from "./internal/listener.ts"
+import { acquireInScope } from "./internal/scoped.ts"
+import { SocketStreamImpl } from "./internal/socketStream.ts"
 import * as internalTls from "./internal/tls.ts"
 import { secureListeners } from "./internal/tlsListener.ts"
 import { traced } from "./internal/tracing.ts"
@@ -139,7 +149,104 @@ export const connect = (
   Scope.Scope | Network.Network
 > => traced(connectUntraced(options), "netfx.Tcp.connect", { host: options.host, port: options.port })
 
-const connectUntraced = (options: ConnectOptions) =>
+/**
+ * Opens a TCP connection, runs `use` with it, and closes it when `use`
+ * ends: a bracket for short-lived connections that needs no `Scope` (as
+ * AnyIO's `async with await connect_tcp(...)`). The connect is exactly
+ * {@link connect}'s: the same options (`tls`, `timeout`, happy eyeballs,
+ * ...), the same errors, the same span.
+ *
+ * **Resource**: the connection is closed when `use` succeeds, fails, dies
+ * or is interrupted, before `withConnection` returns, exactly as
+ * `Tcp.connect` inside `Effect.scoped` closes it: a graceful close (FIN;
+ * a reset when received bytes were left unread), and for TLS the
+ * `close_notify` first. Using the connection after that (a fiber `use`
+ * forked, a reference it kept) fails with `ClosedResource`, as on any
+ * closed connection. `use` runs without a Scope of netfx's in its context:
+ * the Stream and Sink views (`SocketStream.toStream`, `toSink`) need none;
+ * what `use` itself acquires with `Effect.acquireRelease` goes to the
+ * caller's Scope as usual.
+ *
+ * **Cost**: for a numeric IPv4 host without `tls` and `timeout`, the
+ * connection is one step of the runtime's driver, acquired and released
+ * as `Effect.acquireUseRelease` would, with no Scope at all: about half
+ * the Effect operations and allocations of `Effect.scoped(Tcp.connect(...))`
+ * (see the bench's `accept` scenario). Other connects run in a Scope of
+ * their own that `use` does not see, closed when `use` ends.
+ *
+ * **Errors**: those of {@link connect} (`InvalidArgument`, `ResolveFailed`,
+ * `ConnectFailed`, `TlsFailed`, `Unsupported`), plus whatever `use` fails
+ * with.
+ *
+ * **Interruption**: while connecting, as {@link connect}: every socket it
+ * opened is closed and nothing leaks. While `use` runs, `use` is
+ * interrupted and the connection closed before the interruption
+ * completes. The close itself is not interruptible. Inside the caller's
+ * own `Effect.uninterruptible`, neither the connect nor `use` is.
+ *
+ * @example
+ * ```ts
+ * import { Tcp } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import { Effect } from "effect"
+ *
+ * // one request per connection: no Effect.scoped needed
+ * const ask = (question: string) =>
+ *   Tcp.withConnection({ host: "127.0.0.1", port: 1234, timeout: "5 seconds" }, (conn) =>
+ *     Effect.gen(function* () {
+ *       yield* conn.send(new TextEncoder().encode(question))
+ *       yield* conn.sendEof
+ *       return new TextDecoder().decode(yield* conn.receive())
+ *     }),
+ *   )
+ *
+ * const program = ask("ping\n").pipe(Effect.provide(NodeNetwork.layer))
+ * ```
+ *
+ * @since 0.4.0
+ * @category constructors
+ */
+export const withConnection = <A, E, R>(
+  options: ConnectOptions,
+  use: (conn: SocketStream.SocketStream) => Effect.Effect<A, E, R>,
+): Effect.Effect<
+  A,
+  E | ConnectFailed | ResolveFailed | InvalidArgument | Unsupported | TlsFailed,
+  R | Network.Network
+> =>
+  Effect.flatMap(planOf(options), (plan) => {
+    const direct = plan.direct
+    return direct === undefined
+      ? withPrivateScope(traced(connectPlanned(plan), "netfx.Tcp.connect", { host: plan.host, port: plan.port }), use)
+      : withOwnedStream(
+          (restore) =>
+            traced(ownedStream(plan, direct, restore), "netfx.Tcp.connect", { host: plan.host, port: plan.port }),
+          use,
+        )
+  })
+
+/** A validated connect: what `connect` and `withConnection` share. */
+interface Plan {
+  readonly host: string
+  readonly port: number
+  readonly network: Network.NetworkService
+  readonly tcp: TcpDriver
+  readonly request: (address: SocketAddress.Ipv4 | SocketAddress.Ipv6) => ConnectRequest
+  readonly tls: true | Tls.TlsClientOptions | undefined
+  readonly tlsDriver: TlsDriver | undefined
+  readonly timeout: Duration.Duration | undefined
+  readonly localFamily: 0 | 4 | 6
+  readonly happyEyeballsDelay: Duration.DurationInput | undefined
+  readonly streamOptions: SocketStream.SocketStreamOptions | undefined
+  /**
+   * The host's only address when it needs no resolver, no race, no TLS and
+   * no timeout, and the driver's own `ConnectFailed` names it as it is (a
+   * canonical dotted quad): the connect is then the driver's one step.
+   */
+  readonly direct: SocketAddress.Ipv4 | undefined
+}
+
+const planOf = (options: ConnectOptions): Effect.Effect<Plan, InvalidArgument | Unsupported, Network.Network> =>
   Effect.gen(function* () {
     // host and port checked without an Effect each: this runs on every connect
     const invalid = validate.hostError("host", options.host) ?? validate.portError("port", options.port)
@@ -161,18 +268,66 @@ const connectUntraced = (options: ConnectOptions) =>
     const tlsDriver = tls === undefined ? undefined : yield* internalTls.driver
     // a numeric local address binds one family: only addresses of that family can connect from it
     const localFamily = options.localHost === undefined ? 0 : SocketAddress.numericFamily(options.localHost)
+    const request = (address: SocketAddress.Ipv4 | SocketAddress.Ipv6): ConnectRequest => ({
+      address,
+      localHost: options.localHost,
+      localPort,
+      noDelay: options.noDelay ?? true,
+      keepAlive: keepAlive !== undefined,
+      keepAliveInitialDelay: keepAlive ?? Duration.zero,
+    })
+    // a dotted-quad IPv4 host is its own only address (what the resolver's front answers for it)
+    const only =
+      localFamily !== 6 && SocketAddress.numericFamily(host) === 4 ? SocketAddress.ipv4(host, port) : undefined
+    const plan: Plan = {
+      host,
+      port,
+      network,
+      tcp,
+      request,
+      tls,
+      tlsDriver,
+      timeout,
+      localFamily,
+      happyEyeballsDelay: options.happyEyeballsDelay,
+      streamOptions: options.highWaterMark === undefined ? undefined : { highWaterMark: options.highWaterMark },
+      direct: only !== undefined && only.host === host && tls === undefined && timeout === undefined ? only : undefined,
+    }
+    return plan
+  })
+
+const connectUntraced = (options: ConnectOptions) =>
+  Effect.flatMap(planOf(options), (plan) => {
+    const direct = plan.direct
+    return direct === undefined
+      ? connectPlanned(plan)
+      : // one step registers the stream and its socket: one finalizer closes both
+        acquireInScope((restore) => ownedStream(plan, direct, restore), closeWithRaw)
+  })
+
+/** The direct connect's stream, owned by the caller (run uninterruptibly, its waits in `restore`: see `TcpDriver`). */
+const ownedStream = (
+  plan: Plan,
+  address: SocketAddress.Ipv4,
+  restore: Restore,
+): Effect.Effect<SocketStreamImpl, ConnectFailed> =>
+  Effect.map(plan.tcp.connect(plan.request(address), restore), (raw) => new SocketStreamImpl(raw, plan.streamOptions))
+
+/** Every other connect: resolving, racing, TLS, timeout, each attempt in the Scope. */
+const connectPlanned = (
+  plan: Plan,
+): Effect.Effect<
+  SocketStream.SocketStream,
+  ConnectFailed | ResolveFailed | InvalidArgument | Unsupported | TlsFailed,
+  Scope.Scope
+> =>
+  Effect.gen(function* () {
+    const { host, port, tls, tlsDriver, timeout } = plan
     // the attempts as they stand, for a timeout's error (kept only when there is a timeout)
     const tried: Array<{ readonly address: SocketAddress.Ipv4 | SocketAddress.Ipv6; code?: string }> | undefined =
       timeout === undefined ? undefined : []
     const attempt = (address: SocketAddress.Ipv4 | SocketAddress.Ipv6) => {
-      const connecting = tcp.connect({
-        address,
-        localHost: options.localHost,
-        localPort,
-        noDelay: options.noDelay ?? true,
-        keepAlive: keepAlive !== undefined,
-        keepAliveInitialDelay: keepAlive ?? Duration.zero,
-      })
+      const connecting = acquireInScope((restore) => plan.tcp.connect(plan.request(address), restore), closeRaw)
       if (tried === undefined) return connecting
       const entry: { readonly address: SocketAddress.Ipv4 | SocketAddress.Ipv6; code?: string } = { address }
       tried.push(entry)
@@ -182,14 +337,13 @@ const connectUntraced = (options: ConnectOptions) =>
         }),
       )
     }
-    const plan = { host, port, delay: options.happyEyeballsDelay, releasesOnFailure: tcp.releasesOnFailure }
-    // a dotted-quad IPv4 host is its own only address (what the resolver's front answers for it)
-    const run =
-      localFamily !== 6 && SocketAddress.numericFamily(host) === 4
-        ? connectAddresses([SocketAddress.ipv4(host, port)], attempt, plan)
-        : Effect.flatMap(resolveStream(network.resolver, host, port, localFamily), (addresses) =>
-            connectAddresses(addresses, attempt, plan),
-          )
+    const race = { host, port, delay: plan.happyEyeballsDelay }
+    const only = plan.localFamily !== 6 && SocketAddress.numericFamily(host) === 4
+    const run = only
+      ? connectAddresses([SocketAddress.ipv4(host, port)], attempt, race)
+      : Effect.flatMap(resolveStream(plan.network.resolver, host, port, plan.localFamily), (addresses) =>
+          connectAddresses(addresses, attempt, race),
+        )
     const secured =
       tlsDriver === undefined || tls === undefined
         ? run
@@ -205,8 +359,7 @@ const connectUntraced = (options: ConnectOptions) =>
           yield* withConnectTimeout(secured, timeout, () =>
             tried.map((t) => ({ address: t.address, code: t.code ?? "ETIMEDOUT" })),
           )(host, port)
-    const streamOptions = options.highWaterMark === undefined ? undefined : { highWaterMark: options.highWaterMark }
-    return yield* SocketStream.makeScoped(raw, streamOptions)
+    return yield* SocketStream.makeScoped(raw, plan.streamOptions)
   })
 
 /**

@@ -19,7 +19,7 @@
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { withConnectTimeout } from "./internal/connect.ts"
+import { withConnectTimeout, withPrivateScope } from "./internal/connect.ts"
 import * as internalListener from "./internal/listener.ts"
 import { traced } from "./internal/tracing.ts"
 import { spanPath, toUnixAddress } from "./internal/unix/address.ts"
@@ -137,6 +137,46 @@ const connectUntraced = (options: ConnectOptions) =>
       options.highWaterMark === undefined ? undefined : { highWaterMark: options.highWaterMark },
     )
   })
+
+/**
+ * Connects to a Unix stream socket, runs `use` with the connection, and
+ * closes it when `use` ends: a bracket for short-lived connections that
+ * needs no `Scope` in the caller's context (as `Tcp.withConnection`). The
+ * connect is exactly {@link connect}'s, with the same options and errors.
+ *
+ * **Resource**: the connection is closed when `use` succeeds, fails, dies
+ * or is interrupted, before `withConnection` returns, exactly as
+ * `Unix.connect` inside `Effect.scoped` closes it. The connect runs in a
+ * Scope of its own that `use` does not see (the Unix drivers register
+ * their socket in one). Using the connection afterwards fails with
+ * `ClosedResource`; the Stream and Sink views need no Scope.
+ *
+ * **Errors**: those of {@link connect} (`InvalidArgument`,
+ * `ConnectFailed`, `Unsupported`), plus whatever `use` fails with.
+ *
+ * **Interruption**: while connecting, the socket is closed; while `use`
+ * runs, `use` is interrupted and the connection closed before the
+ * interruption completes.
+ *
+ * @example
+ * ```ts
+ * import { Unix } from "@netfx/core"
+ * import { NodeNetwork } from "@netfx/node"
+ * import { Effect } from "effect"
+ *
+ * const hello = Unix.withConnection({ path: "/tmp/mysock" }, (conn) =>
+ *   conn.send(new TextEncoder().encode("Hi")),
+ * ).pipe(Effect.provide(NodeNetwork.layer))
+ * ```
+ *
+ * @since 0.4.0
+ * @category constructors
+ */
+export const withConnection = <A, E, R>(
+  options: ConnectOptions,
+  use: (conn: SocketStream.SocketStream) => Effect.Effect<A, E, R>,
+): Effect.Effect<A, E | ConnectFailed | InvalidArgument | Unsupported, R | Network.Network> =>
+  withPrivateScope(connect(options), use)
 
 /**
  * Options of {@link listen}.

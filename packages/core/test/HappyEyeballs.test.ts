@@ -24,7 +24,7 @@ const hang: Script = { _tag: "hang" }
 const connectAfter = (after: number): Script => ({ _tag: "connect", after })
 const refuseAfter = (after: number): Script => ({ _tag: "refuse", after })
 
-const fakeConnection = (remote: SocketAddress.Ipv4 | SocketAddress.Ipv6): RawConnection => ({
+const fakeConnection = (remote: SocketAddress.Ipv4 | SocketAddress.Ipv6, close: () => void): RawConnection => ({
   localAddress: SocketAddress.unixPath(""),
   remoteAddress: remote,
   fd: undefined,
@@ -34,7 +34,7 @@ const fakeConnection = (remote: SocketAddress.Ipv4 | SocketAddress.Ipv6): RawCon
   resume: () => {},
   write: () => true,
   shutdown: () => {},
-  close: () => {},
+  close,
 })
 
 /** A TcpDriver whose connects follow a script per host and run on Effect's Clock (TestClock). */
@@ -43,22 +43,25 @@ const fakeNetwork = (names: Resolver.StaticEntries, scripts: Record<string, Scri
   const open = new Set<string>()
   const closed: Array<string> = []
   const driver: TcpDriver = {
-    connect: (request) =>
+    // the TcpDriver contract: run uninterruptibly, its waits in `restore`,
+    // releasing what it opened when a wait fails or is interrupted
+    connect: (request, restore = Effect.interruptible) =>
       Effect.gen(function* () {
         const host = request.address.host
         starts.push({ host, at: yield* Clock.currentTimeMillis })
-        yield* Effect.acquireRelease(
-          Effect.sync(() => open.add(host)),
-          () =>
-            Effect.sync(() => {
-              open.delete(host)
-              closed.push(host)
-            }),
-        )
+        open.add(host)
+        let released = false
+        const release = () => {
+          if (released) return
+          released = true
+          open.delete(host)
+          closed.push(host)
+        }
         const script = scripts[host] ?? hang
-        if (script._tag === "hang") return yield* Effect.never
-        yield* Effect.sleep(script.after)
-        if (script._tag === "refuse") {
+        const waited = yield* Effect.exit(restore(script._tag === "hang" ? Effect.never : Effect.sleep(script.after)))
+        if (Exit.isFailure(waited) || script._tag === "refuse") {
+          release()
+          if (Exit.isFailure(waited)) return yield* Effect.failCause(waited.cause)
           return yield* Effect.fail(
             new ConnectFailed({
               host,
@@ -67,7 +70,7 @@ const fakeNetwork = (names: Resolver.StaticEntries, scripts: Record<string, Scri
             }),
           )
         }
-        return fakeConnection(request.address)
+        return fakeConnection(request.address, release)
       }),
     listen: () => Effect.die("not used"),
   }

@@ -118,6 +118,14 @@ const echoOn = (host: string, port: number) =>
   })
 
 describe("MemoryNetwork faults", () => {
+  /** A listener on 127.0.0.1 behind a 50 ms one-way latency: a connect takes 100 ms. */
+  const slowListener = Effect.gen(function* () {
+    const control = yield* MemoryNetwork.Control
+    const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+    yield* control.setFaults({ latency: "50 millis" })
+    return { control, listener, port: (listener.address as SocketAddress.Ipv4).port }
+  })
+
   it.effect("latency is exact: a connect is one round trip, an echo another", () =>
     virtual(
       Effect.gen(function* () {
@@ -130,6 +138,56 @@ describe("MemoryNetwork faults", () => {
         yield* conn.send(encoder.encode("x"))
         yield* conn.receive()
         assert.strictEqual((yield* now) - t0, 200)
+      }),
+    ),
+  )
+
+  it.effect("a connect interrupted while its SYN-ACK is in flight closes its end: the server's end reads EOF", () =>
+    virtual(
+      Effect.gen(function* () {
+        const { control, listener, port } = yield* slowListener
+        const connects = [
+          Effect.scoped(Tcp.connect({ host: "127.0.0.1", port })),
+          Tcp.withConnection({ host: "127.0.0.1", port }, () => Effect.dieMessage("use must not run")),
+        ]
+        for (const connect of connects) {
+          const fiber = yield* Effect.fork(connect)
+          // the SYN arrived at 50 ms (both ends exist), the SYN-ACK arrives at 100 ms
+          yield* Effect.sleep("75 millis")
+          assert.isNull(fiber.unsafePoll(), "still connecting")
+          yield* Fiber.interrupt(fiber)
+          const server = yield* listener.accept
+          assert.strictEqual((yield* Effect.flip(server.receive()))._tag, "EndOfStream")
+          yield* server.close
+        }
+        assert.strictEqual((yield* control.sockets).length, 0)
+      }),
+    ),
+  )
+
+  it.effect("inside Effect.uninterruptible a connect is not interrupted while it waits (connect, withConnection)", () =>
+    virtual(
+      Effect.gen(function* () {
+        const { listener, port } = yield* slowListener
+        const connects = {
+          connect: (used: Deferred.Deferred<void>) =>
+            Effect.scoped(
+              Effect.flatMap(Tcp.connect({ host: "127.0.0.1", port }), () => Deferred.succeed(used, undefined)),
+            ),
+          withConnection: (used: Deferred.Deferred<void>) =>
+            Tcp.withConnection({ host: "127.0.0.1", port }, () => Deferred.succeed(used, undefined)),
+        }
+        for (const [name, connect] of Object.entries(connects)) {
+          const used = yield* Deferred.make<void>()
+          const fiber = yield* Effect.fork(Effect.uninterruptible(connect(used)))
+          // the connect waits for its SYN-ACK until 100 ms
+          yield* Effect.sleep("25 millis")
+          yield* Fiber.interrupt(fiber)
+          assert.isTrue(yield* Deferred.isDone(used), `${name}: connected and used despite the interruption`)
+          const server = yield* listener.accept
+          assert.strictEqual((yield* Effect.flip(server.receive()))._tag, "EndOfStream", name)
+          yield* server.close
+        }
       }),
     ),
   )

@@ -4,12 +4,16 @@
  * @since 0.1.0
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
-import { type Network, Network as NetworkTag } from "../src/Network.ts"
+import * as Stream from "effect/Stream"
+import type { Network } from "../src/Network.ts"
 import * as SocketAddress from "../src/SocketAddress.ts"
+import * as SocketStream from "../src/SocketStream.ts"
 import * as Tcp from "../src/Tcp.ts"
 import {
   bytes,
@@ -60,6 +64,14 @@ export const tcpContract = (env: TcpEnvironment): void => {
   const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | Network>) =>
     effect.pipe(Effect.scoped, Effect.provide(env.layer))
 
+  /** Waits until the environment's open descriptors are back to `before` (nothing where it cannot count). */
+  const descriptorsBack = (before: number | undefined) => {
+    const openFds = env.openFds
+    return before === undefined || openFds === undefined
+      ? Effect.void
+      : eventually(() => openFds() <= before, `descriptors back to ${before} (now ${openFds()})`)
+  }
+
   describe(`TCP contract on ${env.name}`, () => {
     it.live("reusePort lets two listeners share a port, both accept, and a plain listen is refused", () =>
       run(
@@ -105,8 +117,6 @@ export const tcpContract = (env: TcpEnvironment): void => {
     it.live("a refused or interrupted connect to a numeric host leaves nothing in the caller's Scope", () =>
       run(
         Effect.gen(function* () {
-          const network = yield* NetworkTag
-          if (network.tcp?.releasesOnFailure !== true) return
           const port = yield* Effect.scoped(
             Effect.map(Tcp.listen({ host: "127.0.0.1", port: 0 }), (l) => portOf(l.address)),
           )
@@ -194,10 +204,7 @@ export const tcpContract = (env: TcpEnvironment): void => {
             yield* Effect.sleep("50 millis")
             for (const f of fibers) assert.isNull(f.unsafePoll(), "connect should still be pending")
             yield* Fiber.interruptAll(fibers)
-            if (before !== undefined && env.openFds !== undefined) {
-              const openFds = env.openFds
-              yield* eventually(() => openFds() <= before, `descriptors back to ${before} (now ${openFds()})`)
-            }
+            yield* descriptorsBack(before)
           }),
         ),
       )
@@ -229,10 +236,7 @@ export const tcpContract = (env: TcpEnvironment): void => {
               Tcp.connect({ ...target, timeout: "200 millis", tls: { serverName: "localhost" } }),
             )
             if (tls._tag !== "Unsupported") assert.strictEqual(tls._tag, "ConnectFailed")
-            if (before !== undefined && env.openFds !== undefined) {
-              const openFds = env.openFds
-              yield* eventually(() => openFds() <= before, `descriptors back to ${before} (now ${openFds()})`)
-            }
+            yield* descriptorsBack(before)
             // and a bad timeout is a typed InvalidArgument, nothing opened
             const bad = yield* Effect.flip(Effect.scoped(Tcp.connect({ ...target, timeout: "soon" as "1 second" })))
             assert.strictEqual(bad._tag, "InvalidArgument")
@@ -240,5 +244,134 @@ export const tcpContract = (env: TcpEnvironment): void => {
         ),
       )
     }
+
+    describe("withConnection", () => {
+      /** The outcomes of `use` a bracket must close the connection after. */
+      const outcomes = ["succeed", "fail", "die", "interrupt"] as const
+
+      it.live("closes the connection when use succeeds, fails, dies or is interrupted: the peer reads EOF", () =>
+        run(
+          Effect.gen(function* () {
+            const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+            const port = portOf(listener.address)
+            const before = env.openFds?.()
+            // a numeric host alone connects without any Scope; with a `timeout` the connect has a Scope of its own
+            for (const [outcome, options] of outcomes.flatMap((o) => [
+              [o, { host: "127.0.0.1", port }] as const,
+              [o, { host: "127.0.0.1", port, timeout: "1 minute" }] as const,
+            ])) {
+              const sent = yield* Deferred.make<void>()
+              const client = yield* Effect.fork(
+                Tcp.withConnection(options, (conn) =>
+                  Effect.gen(function* () {
+                    yield* conn.send(bytes(outcome))
+                    yield* Deferred.succeed(sent, undefined)
+                    if (outcome === "fail") return yield* Effect.fail("use failed" as const)
+                    if (outcome === "die") return yield* Effect.dieMessage("use died")
+                    if (outcome === "interrupt") return yield* Effect.never
+                    return "done" as const
+                  }),
+                ),
+              )
+              const server = yield* Scope.extend(listener.accept, yield* Effect.scope)
+              yield* Deferred.await(sent)
+              if (outcome === "interrupt") yield* Fiber.interrupt(client)
+              const exit = yield* Fiber.await(client)
+              // everything `use` sent, then EOF: the client end is closed by now
+              assert.strictEqual(text(yield* readAll(server)), outcome, outcome)
+              if (outcome === "succeed") assert.deepStrictEqual(exit, Exit.succeed("done" as const))
+              if (outcome === "fail") assert.deepStrictEqual(exit, Exit.fail("use failed" as const))
+              if (outcome === "die") assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause), "use died")
+              if (outcome === "interrupt") assert.isTrue(Exit.isInterrupted(exit), "interrupted")
+              yield* server.close
+            }
+            yield* descriptorsBack(before)
+          }),
+        ),
+      )
+
+      it.live("the connection is closed before withConnection returns; using it afterwards is ClosedResource", () =>
+        run(
+          Effect.gen(function* () {
+            const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+            const port = portOf(listener.address)
+            const kept = yield* Tcp.withConnection({ host: "127.0.0.1", port }, (conn) => Effect.succeed(conn))
+            const receive = yield* Effect.flip(kept.receive())
+            const send = yield* Effect.flip(kept.send(bytes("late")))
+            // the same errors as a connection whose Scope closed
+            const scoped = yield* Effect.scoped(Tcp.connect({ host: "127.0.0.1", port }))
+            assert.deepStrictEqual(receive, yield* Effect.flip(scoped.receive()))
+            assert.deepStrictEqual(send, yield* Effect.flip(scoped.send(bytes("late"))))
+            assert.strictEqual(receive._tag, "ClosedResource")
+            assert.strictEqual(send._tag, "ClosedResource")
+          }),
+        ),
+      )
+
+      it.live("needs no Scope: the Stream and Sink views work inside use", () =>
+        Effect.gen(function* () {
+          const scope = yield* Scope.make()
+          const listener = yield* Scope.extend(Tcp.listen({ host: "127.0.0.1", port: 0 }), scope)
+          yield* Scope.extend(Effect.forkScoped(listener.serve((c) => SocketStream.pipe(c, c))), scope)
+          // the program's context is the Network alone
+          const program: Effect.Effect<string, unknown, Network> = Tcp.withConnection(
+            { host: "127.0.0.1", port: portOf(listener.address) },
+            (conn) =>
+              Effect.gen(function* () {
+                yield* Stream.run(Stream.make(bytes("through "), bytes("the views")), SocketStream.toSink(conn))
+                const chunks = yield* Stream.runCollect(SocketStream.toStream(conn))
+                return [...chunks].map(text).join("")
+              }),
+          )
+          assert.strictEqual(yield* program, "through the views")
+          yield* Scope.close(scope, Exit.void)
+        }).pipe(Effect.provide(env.layer)),
+      )
+
+      it.live("errors are typed and use never runs: refused, bad port, unresolvable host", () =>
+        run(
+          Effect.gen(function* () {
+            const port = yield* Effect.scoped(
+              Effect.map(Tcp.listen({ host: "127.0.0.1", port: 0 }), (l) => portOf(l.address)),
+            )
+            let used = 0
+            const use = () => Effect.sync(() => used++)
+            const refused = yield* Effect.flip(Tcp.withConnection({ host: "127.0.0.1", port }, use))
+            assert.strictEqual(refused._tag, "ConnectFailed")
+            if (refused._tag === "ConnectFailed") {
+              assert.strictEqual(refused.attempts[0]?.code, "ECONNREFUSED")
+              assert.deepStrictEqual(refused.attempts[0]?.address, SocketAddress.ipv4("127.0.0.1", port))
+            }
+            const bad = yield* Effect.flip(Tcp.withConnection({ host: "127.0.0.1", port: 70000 }, use))
+            assert.strictEqual(bad._tag, "InvalidArgument")
+            const unresolvable = yield* Effect.flip(Tcp.withConnection({ host: env.unresolvableHost, port: 80 }, use))
+            assert.strictEqual(unresolvable._tag, "ResolveFailed")
+            assert.strictEqual(used, 0)
+          }),
+        ),
+      )
+
+      if (blackhole !== undefined) {
+        it.live("interrupting it while connecting closes the socket; a `timeout` is ConnectFailed ETIMEDOUT", () =>
+          run(
+            Effect.gen(function* () {
+              const target = yield* blackhole
+              const before = env.openFds?.()
+              let used = 0
+              const use = () => Effect.sync(() => used++)
+              const fibers = []
+              for (let i = 0; i < 20; i++) fibers.push(yield* Effect.fork(Tcp.withConnection(target, use)))
+              yield* Effect.sleep("50 millis")
+              for (const f of fibers) assert.isNull(f.unsafePoll(), "connect should still be pending")
+              yield* Fiber.interruptAll(fibers)
+              const timedOut = yield* Effect.flip(Tcp.withConnection({ ...target, timeout: "100 millis" }, use))
+              assert.strictEqual(timedOut._tag === "ConnectFailed" ? timedOut.code : timedOut._tag, "ETIMEDOUT")
+              assert.strictEqual(used, 0)
+              yield* descriptorsBack(before)
+            }),
+          ),
+        )
+      }
+    })
   })
 }

@@ -1018,6 +1018,35 @@ export const tlsContract = (env: TlsEnvironment): void => {
       ),
     )
 
+    it.live("Tcp.withConnection with tls sends close_notify when use ends, however it ends", () =>
+      run(
+        Effect.gen(function* () {
+          // the server is standardCompatible (the default): an EOF without close_notify fails its read
+          const listener = yield* server()
+          for (const outcome of ["succeed", "fail", "die"] as const) {
+            const exit = yield* Effect.exit(
+              Tcp.withConnection(
+                { host: "127.0.0.1", port: portOf(listener.address), tls: { ca: certs.ca.cert } },
+                (conn) =>
+                  Effect.zipRight(
+                    conn.send(bytes(outcome)),
+                    outcome === "fail"
+                      ? Effect.fail("use failed" as const)
+                      : outcome === "die"
+                        ? Effect.dieMessage("use died")
+                        : Effect.void,
+                  ),
+              ),
+            )
+            assert.strictEqual(Exit.isSuccess(exit), outcome === "succeed")
+            const accepted = yield* Scope.extend(listener.accept, yield* Effect.scope)
+            // everything, then a clean EOF: close_notify arrived before the TCP close
+            assert.strictEqual(text(yield* readAll(accepted)), outcome)
+          }
+        }),
+      ),
+    )
+
     it.live("sendEof sends close_notify and the peer can still answer (half close)", () =>
       run(
         Effect.gen(function* () {

@@ -77,6 +77,37 @@ export const unixContract = (env: ContractEnvironment): void => {
     effect.pipe(Effect.scoped, Effect.provide(env.layer))
 
   describe(`Unix stream sockets on ${env.name}`, () => {
+    it.live("withConnection closes the connection when use succeeds or fails (the peer reads EOF); errors typed", () =>
+      run(
+        Effect.gen(function* () {
+          const path = tempSocketPath()
+          const listener = yield* Unix.listen({ path })
+          for (const outcome of ["succeed", "fail"] as const) {
+            const exit = yield* Effect.exit(
+              Unix.withConnection({ path }, (conn) =>
+                Effect.zipRight(
+                  conn.send(bytes(outcome)),
+                  outcome === "fail" ? Effect.fail("use failed" as const) : Effect.succeed(conn),
+                ),
+              ),
+            )
+            const server = yield* listener.accept
+            // closed before withConnection returned: the peer reads everything, then EOF
+            assert.strictEqual(text(yield* readAll(server)), outcome)
+            if (outcome === "fail") assert.deepStrictEqual(exit, Exit.fail("use failed" as const))
+            if (Exit.isSuccess(exit)) {
+              const late = yield* Effect.flip(exit.value.receive())
+              assert.strictEqual(late._tag, "ClosedResource")
+            }
+          }
+          const missing = yield* Effect.flip(
+            Unix.withConnection({ path: `${path}.missing` }, () => Effect.dieMessage("use must not run")),
+          )
+          assert.strictEqual(missing._tag === "ConnectFailed" ? missing.attempts[0]?.code : missing._tag, "ENOENT")
+        }),
+      ),
+    )
+
     it.live("addresses: listener, client and accepted side report the Unix addresses", () =>
       run(
         Effect.gen(function* () {

@@ -147,7 +147,7 @@ export class Attempt implements ConnectData {
     return Effect.async<BunConnection, NetError.ConnectFailed>((resume) => {
       const s = this.settled
       if (s !== undefined) return resume(s._tag === "open" ? Effect.succeed(s.conn) : Effect.fail(s.error))
-      // no canceler: acquireUntilReady cancels an interrupted wait itself,
+      // no canceler: the caller (acquireOwned, acquireUntilReady) cancels an interrupted wait itself,
       // and a wait without one saves Effect's interruption frames around it
       this.waiter = resume
     })
@@ -167,10 +167,11 @@ export class Attempt implements ConnectData {
 /** @internal */
 export const connect = (
   request: Driver.ConnectRequest,
-): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed, Scope.Scope> =>
+  restore?: Driver.Restore,
+): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed> =>
   // cancelled at once when the connect fails or is interrupted (whatever
-  // state it is in), registered in the Scope once connected
-  Driver.acquireUntilReady(
+  // state it is in); once connected the caller owns it (run uninterruptibly)
+  Driver.acquireOwned(
     () => {
       const a = new Attempt(request)
       a.begin()
@@ -178,9 +179,10 @@ export const connect = (
     },
     (a) => a.await(),
     cancelAttempt,
+    restore,
   )
 
-/** The release registered for a connected Attempt: module-level, so it keeps no closure of the connect alive. */
+/** The release of a failed or interrupted Attempt: module-level, so it keeps no closure of the connect alive. */
 const cancelAttempt = (a: Attempt): void => a.cancel()
 
 /** @internal */
@@ -227,4 +229,4 @@ export const listen = (
 }
 
 /** @internal */
-export const driver: Driver.TcpDriver = { connect, listen, releasesOnFailure: true }
+export const driver: Driver.TcpDriver = { connect, listen }

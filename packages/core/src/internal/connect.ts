@@ -6,8 +6,11 @@ import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
+import type { RawConnection, Restore } from "../Driver.ts"
 import { type ConnectAttempt, ConnectFailed } from "../NetError.ts"
 import type * as SocketAddress from "../SocketAddress.ts"
+import type { SocketStream } from "../SocketStream.ts"
+import type { SocketStreamImpl } from "./socketStream.ts"
 
 /** The RFC 8305 "Connection Attempt Delay" netfx uses by default. @internal */
 export const DEFAULT_HAPPY_EYEBALLS_DELAY = Duration.millis(250)
@@ -23,12 +26,6 @@ export interface ConnectPlan {
    * 250 ms.
    */
   readonly delay?: Duration.DurationInput | undefined
-  /**
-   * The attempt leaves nothing in the Scope when it fails or is
-   * interrupted (`TcpDriver.releasesOnFailure`): a lone attempt then runs
-   * in the caller's Scope, without a child Scope.
-   */
-  readonly releasesOnFailure?: boolean | undefined
 }
 
 /**
@@ -90,29 +87,18 @@ export const connectAddresses = <A>(
 
 /**
  * One address (numeric hosts): nothing to race, so no fibers, no Deferreds
- * and no timers; the attempt runs in one child scope, closed at once when
- * it fails, or directly in the caller's when it releases what it opened
- * itself.
+ * and no timers; the attempt runs directly in the caller's Scope (an
+ * attempt releases what it opened when it fails: `TcpDriver`).
  */
 const connectOne = <A>(
   address: SocketAddress.Ipv4 | SocketAddress.Ipv6,
   attempt: (address: SocketAddress.Ipv4 | SocketAddress.Ipv6) => Effect.Effect<A, ConnectFailed, Scope.Scope>,
   plan: ConnectPlan,
 ): Effect.Effect<A, ConnectFailed, Scope.Scope> =>
-  plan.releasesOnFailure === true
-    ? // the attempt's own ConnectFailed already names the host when the host is this address
-      address.host === plan.host && address.port === plan.port
-      ? attempt(address)
-      : Effect.catchAllCause(attempt(address), (cause) => failedWith(cause, plan))
-    : Effect.flatMap(Effect.scope, (outer) =>
-        Effect.uninterruptibleMask((restore) =>
-          Effect.flatMap(Scope.fork(outer, ExecutionStrategy.sequential), (child) =>
-            Effect.catchAllCause(restore(Scope.extend(attempt(address), child)), (cause) =>
-              Effect.zipRight(Scope.close(child, Exit.failCause(cause)), failedWith(cause, plan)),
-            ),
-          ),
-        ),
-      )
+  // the attempt's own ConnectFailed already names the host when the host is this address
+  address.host === plan.host && address.port === plan.port
+    ? attempt(address)
+    : Effect.catchAllCause(attempt(address), (cause) => failedWith(cause, plan))
 
 /** A failed attempt as the connect's failure: its `ConnectFailed` for the whole plan, or the cause as it is. */
 const failedWith = (cause: Cause.Cause<ConnectFailed>, plan: ConnectPlan): Effect.Effect<never, ConnectFailed> => {
@@ -243,3 +229,65 @@ export const withConnectTimeout =
         onTimeout: () => new ConnectFailed({ host, port, attempts: attempts(), code: "ETIMEDOUT", timeout }),
       }),
     )
+
+/**
+ * The release of a connection a `TcpDriver` connect handed over, as a
+ * Scope's finalizer (module-level: it holds nothing of the connect).
+ *
+ * @internal
+ */
+export const closeRaw = (raw: RawConnection): void => raw.close()
+
+/**
+ * The one release of a connected stream and its socket: the stream's
+ * close (a reset when bytes were left unread), then the socket's own,
+ * which still closes it after the stream handed it on (STARTTLS) — what
+ * the two finalizers `Tcp.connect` registered before did, in their order.
+ *
+ * @internal
+ */
+export const closeWithRaw = (stream: SocketStreamImpl): void => {
+  stream.closeNow()
+  stream.raw.close()
+}
+
+/**
+ * A bracket over a stream `acquire` hands over (a `TcpDriver` connect,
+ * whose waits are in `restore`): `acquire` runs uninterruptibly and `use`
+ * as interruptibly as the caller was, so the stream is either never made
+ * or closed by {@link closeWithRaw} when `use` ends, however it ends (what
+ * `Effect.acquireUseRelease` does, with the mask's `restore` also given to
+ * `acquire`). No Scope.
+ *
+ * @internal
+ */
+export const withOwnedStream = <A, E, R, E2, R2>(
+  acquire: (restore: Restore) => Effect.Effect<SocketStreamImpl, E2, R2>,
+  use: (conn: SocketStream) => Effect.Effect<A, E, R>,
+): Effect.Effect<A, E | E2, R | R2> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(acquire(restore), (stream) =>
+      Effect.flatMap(Effect.exit(restore(Effect.suspend(() => use(stream)))), (exit) => {
+        closeWithRaw(stream)
+        return exit
+      }),
+    ),
+  )
+
+/**
+ * A bracket over a scoped `connect`: it runs in a Scope of its own that
+ * `use` does not see, closed with `use`'s exit when `use` ends (the
+ * finalizers `connect` registered run as `Effect.scoped` would run them:
+ * TLS `close_notify`, then the socket).
+ *
+ * @internal
+ */
+export const withPrivateScope = <C, A, E, R, E2, R2>(
+  connect: Effect.Effect<C, E2, R2 | Scope.Scope>,
+  use: (conn: C) => Effect.Effect<A, E, R>,
+): Effect.Effect<A, E | E2, R | Exclude<R2, Scope.Scope>> =>
+  Effect.acquireUseRelease(
+    Scope.make(),
+    (scope) => Effect.flatMap(Scope.extend(connect, scope), use),
+    (scope, exit) => Scope.close(scope, exit),
+  )

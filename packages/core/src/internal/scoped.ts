@@ -2,6 +2,7 @@ import * as Effect from "effect/Effect"
 import * as Effectable from "effect/Effectable"
 import type * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
+import type { Restore } from "../Driver.ts"
 
 /**
  * The finalizer `Effect.sync(() => release(handle))` as an object of two
@@ -143,4 +144,59 @@ export const acquireUntilReady = <H, A, E>(
         },
       })
     }),
+  )
+
+/**
+ * Opens a handle with `open` (synchronous) and waits with `restore(wait)`
+ * for the value the caller will own. When `wait` fails or is interrupted,
+ * `release` runs at once and the failure is returned: nothing is left
+ * open. No Scope: the caller owns what this returns and releases it itself.
+ *
+ * The caller runs this **uninterruptibly**, inside
+ * `Effect.uninterruptibleMask`, and passes that mask's `restore` (see
+ * {@link acquireInScope}), so that between `wait`'s success and the caller
+ * taking the value nothing can interrupt, and `wait` is exactly as
+ * interruptible as the caller was (not at all inside the caller's own
+ * `Effect.uninterruptible`). Run interruptibly, a success could be lost to
+ * an interruption arriving in the same instant, with its handle open.
+ *
+ * @internal
+ */
+export const acquireOwned = <H, A, E>(
+  open: () => H,
+  wait: (handle: H) => Effect.Effect<A, E>,
+  release: (handle: H) => void,
+  restore: Restore = Effect.interruptible,
+): Effect.Effect<A, E> =>
+  Effect.suspend(() => {
+    const handle = open()
+    return Effect.catchAllCause(restore(wait(handle)), (cause) => {
+      release(handle)
+      return Effect.failCause(cause)
+    })
+  })
+
+/**
+ * Runs `acquire` (an owned acquisition, see {@link acquireOwned})
+ * uninterruptibly, giving it the `restore` for its waits, and registers
+ * `release` of its value in the current Scope in the same step that
+ * receives it, so nothing can interrupt in between. What `acquire` opened
+ * and did not return it released itself.
+ *
+ * @internal
+ */
+export const acquireInScope = <A, E>(
+  acquire: (restore: Restore) => Effect.Effect<A, E>,
+  release: (a: A) => void,
+): Effect.Effect<A, E, Scope.Scope> =>
+  Effect.flatMap(Effect.scope, (scope) =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(acquire(restore), (a) => {
+        if (isOpenScope(scope)) {
+          scope.state.finalizers.set({}, releasing(release, a))
+          return Effect.succeed(a)
+        }
+        return Effect.as(Scope.addFinalizer(scope, new SyncRelease(release, a)), a)
+      }),
+    ),
   )

@@ -182,8 +182,8 @@ export class NodeConnection implements Driver.RawConnection {
  * Opens a client socket with `open` and waits for 'connect'; the socket is
  * registered in the Scope once connected, and closed at once when the
  * connect fails or is interrupted, so a failed connect leaves nothing in
- * the Scope (`TcpDriver.releasesOnFailure`). `failed` maps the connect
- * error; `connected` runs once connected (re-read addresses, fd).
+ * the Scope. `failed` maps the connect error; `connected` runs once
+ * connected (re-read addresses, fd).
  *
  * @internal
  */
@@ -194,31 +194,63 @@ export const connectSocket = (
   connected: (conn: NodeConnection) => void,
 ): Effect.Effect<NodeConnection, NetError.ConnectFailed, Scope.Scope> =>
   Driver.acquireUntilReady(
-    () => {
-      const socket = open()
-      socket.pause()
-      return new NodeConnection(socket, undefined, addresses)
-    },
-    // No canceler: an interrupted wait is released by acquireUntilReady
-    // (`conn.close()` destroys the socket, after which neither event fires),
-    // and a wait without one saves Effect's interruption frames around it.
-    (conn) =>
-      Effect.async<NodeConnection, NetError.ConnectFailed>((resume) => {
-        const socket = conn.socket
-        const onConnect = () => {
-          socket.off("error", onError)
-          connected(conn)
-          resume(Effect.succeed(conn))
-        }
-        const onError = (error: Error) => {
-          socket.off("connect", onConnect)
-          resume(Effect.fail(failed(error)))
-        }
-        socket.once("connect", onConnect)
-        socket.once("error", onError)
-      }),
+    () => openPaused(open, addresses),
+    (conn) => awaitConnect(conn, failed, connected),
     closeConnection,
   )
+
+/**
+ * {@link connectSocket} for a caller that owns the connection (a
+ * `TcpDriver` connect, run uninterruptibly, its wait in `restore`): no
+ * Scope; a connect that fails or is interrupted has closed its socket.
+ *
+ * @internal
+ */
+export const connectSocketOwned = (
+  open: () => net.Socket,
+  addresses: { readonly local: SocketAddress.SocketAddress; readonly remote: SocketAddress.SocketAddress },
+  failed: (error: Error) => NetError.ConnectFailed,
+  connected: (conn: NodeConnection) => void,
+  restore: Driver.Restore | undefined,
+): Effect.Effect<NodeConnection, NetError.ConnectFailed> =>
+  Driver.acquireOwned(
+    () => openPaused(open, addresses),
+    (conn) => awaitConnect(conn, failed, connected),
+    closeConnection,
+    restore,
+  )
+
+const openPaused = (
+  open: () => net.Socket,
+  addresses: { readonly local: SocketAddress.SocketAddress; readonly remote: SocketAddress.SocketAddress },
+): NodeConnection => {
+  const socket = open()
+  socket.pause()
+  return new NodeConnection(socket, undefined, addresses)
+}
+
+// No canceler: an interrupted wait is released by the caller
+// (`conn.close()` destroys the socket, after which neither event fires),
+// and a wait without one saves Effect's interruption frames around it.
+const awaitConnect = (
+  conn: NodeConnection,
+  failed: (error: Error) => NetError.ConnectFailed,
+  connected: (conn: NodeConnection) => void,
+): Effect.Effect<NodeConnection, NetError.ConnectFailed> =>
+  Effect.async<NodeConnection, NetError.ConnectFailed>((resume) => {
+    const socket = conn.socket
+    const onConnect = () => {
+      socket.off("error", onError)
+      connected(conn)
+      resume(Effect.succeed(conn))
+    }
+    const onError = (error: Error) => {
+      socket.off("connect", onConnect)
+      resume(Effect.fail(failed(error)))
+    }
+    socket.once("connect", onConnect)
+    socket.once("error", onError)
+  })
 
 /**
  * The release registered for a connected socket. Module-level, so the

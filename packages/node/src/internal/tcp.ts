@@ -3,7 +3,7 @@ import { NetError, SocketAddress } from "@netfx/core"
 import * as Driver from "@netfx/core/Driver"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { addressOf, connectSocket, listenServer, NodeConnection, NodeServerListener } from "./connection.ts"
+import { addressOf, connectSocketOwned, listenServer, NodeConnection, NodeServerListener } from "./connection.ts"
 import * as native from "./native.ts"
 
 /** SO_REUSEPORT for TCP arrived in Node 22.12 / 23.1. */
@@ -21,7 +21,8 @@ const isExactIpv4 = (address: SocketAddress.SocketAddress): boolean =>
 /** @internal */
 export const connect = (
   request: Driver.ConnectRequest,
-): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed, import("effect/Scope").Scope> =>
+  restore?: Driver.Restore,
+): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed> =>
   Effect.suspend(() => {
     const { address } = request
     const options: net.TcpNetConnectOpts = {
@@ -36,7 +37,7 @@ export const connect = (
     if (request.localHost !== undefined) options.localAddress = request.localHost
     if (request.localPort !== undefined) options.localPort = request.localPort
     const remoteKnown = isExactIpv4(address)
-    return connectSocket(
+    return connectSocketOwned(
       () => net.connect(options),
       { local: SocketAddress.unixPath(""), remote: address },
       (error) => {
@@ -48,6 +49,7 @@ export const connect = (
         })
       },
       (conn) => conn.refresh(remoteKnown),
+      restore,
     )
   })
 
@@ -117,4 +119,4 @@ export const listen = (
   })
 
 /** @internal */
-export const driver: Driver.TcpDriver = { connect, listen, releasesOnFailure: true }
+export const driver: Driver.TcpDriver = { connect, listen }

@@ -1,11 +1,11 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
-import type { ConnectRequest, ListenRequest, TcpDriver } from "../../Driver.ts"
+import type { ConnectRequest, ListenRequest, Restore, TcpDriver } from "../../Driver.ts"
 import { ConnectFailed, ListenFailed } from "../../NetError.ts"
 import * as SocketAddress from "../../SocketAddress.ts"
 import type { MemoryNet } from "./network.ts"
-import { MemoryConnection, MemoryListener, scoped } from "./stream.ts"
+import { MemoryConnection, MemoryListener } from "./stream.ts"
 
 /** Where a network view's outgoing connections come from. @internal */
 export interface View {
@@ -18,7 +18,7 @@ export const delay = (ms: number): Effect.Effect<void> => (ms > 0 ? Effect.sleep
 
 /** The in-memory TCP driver. @internal */
 export const tcpDriver = (net: MemoryNet, view: View): TcpDriver => ({
-  connect: (request: ConnectRequest) =>
+  connect: (request: ConnectRequest, restore: Restore = Effect.interruptible) =>
     Effect.gen(function* () {
       const remote = request.address
       const remoteHost = remote.host.toLowerCase()
@@ -35,20 +35,21 @@ export const tcpDriver = (net: MemoryNet, view: View): TcpDriver => ({
             request.localHost)
       ).toLowerCase()
       net.connects.push({ at: net.now(), transport: "tcp", from: localHost, address: remote })
+      // run uninterruptibly by core (TcpDriver): only the waits are interruptible (as the caller was)
       // across a partition the SYNs are retransmitted until it heals
-      while (net.partitioned(localHost, remoteHost)) yield* net.healed
+      while (net.partitioned(localHost, remoteHost)) yield* restore(net.healed)
       const forward = net.faults(localHost, remoteHost)
       if (forward.blackhole) {
         // SYNs vanish: the connect hangs until interrupted (or a timeout the caller sets)
-        return yield* Effect.never
+        return yield* restore(Effect.never)
       }
       // SYN
-      yield* delay(net.departure(localHost, remoteHost, forward, 0) - net.now())
+      yield* restore(delay(net.departure(localHost, remoteHost, forward, 0) - net.now()))
       const back = net.faults(remoteHost, localHost)
       const listener = forward.refuse ? undefined : net.lookup<MemoryListener>("tcp", remote)
       if (listener === undefined) {
         // RST back
-        yield* delay(net.departure(remoteHost, localHost, back, 0) - net.now())
+        yield* restore(delay(net.departure(remoteHost, localHost, back, 0) - net.now()))
         net.stats.connectionsRefused++
         return yield* Effect.fail(fail("ECONNREFUSED"))
       }
@@ -62,14 +63,17 @@ export const tcpDriver = (net: MemoryNet, view: View): TcpDriver => ({
       }
       const portKey = `tcp|${localHost}|${localPort}`
       const local = SocketAddress.ip(localHost, localPort)
-      const client = yield* scoped(() => {
-        net.used.add(portKey)
-        const [client, server] = MemoryConnection.pair(net, "tcp", local, remote, () => net.used.delete(portKey))
-        listener.deliver(server)
-        return client
-      })
-      // SYN-ACK
-      yield* delay(net.departure(remoteHost, localHost, back, 0) - net.now())
+      net.used.add(portKey)
+      const [client, server] = MemoryConnection.pair(net, "tcp", local, remote, () => net.used.delete(portKey))
+      listener.deliver(server)
+      // SYN-ACK; the caller owns the client once it is returned, this closes it before
+      yield* Effect.catchAllCause(
+        restore(delay(net.departure(remoteHost, localHost, back, 0) - net.now())),
+        (cause) => {
+          client.close()
+          return Effect.failCause(cause)
+        },
+      )
       return client
     }),
   listen: (request: ListenRequest) =>
