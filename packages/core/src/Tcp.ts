@@ -238,6 +238,8 @@ interface Plan {
   readonly localFamily: 0 | 4 | 6
   readonly happyEyeballsDelay: Duration.DurationInput | undefined
   readonly streamOptions: SocketStream.SocketStreamOptions | undefined
+  /** The host's only address when it is a dotted quad (no resolver; what the resolver's front answers for it). */
+  readonly only: SocketAddress.Ipv4 | undefined
   /**
    * The host's only address when it needs no resolver, no race, no TLS and
    * no timeout, and the driver's own `ConnectFailed` names it as it is (a
@@ -291,6 +293,7 @@ const planOf = (options: ConnectOptions): Effect.Effect<Plan, InvalidArgument | 
       localFamily,
       happyEyeballsDelay: options.happyEyeballsDelay,
       streamOptions: options.highWaterMark === undefined ? undefined : { highWaterMark: options.highWaterMark },
+      only,
       direct: only !== undefined && only.host === host && tls === undefined && timeout === undefined ? only : undefined,
     }
     return plan
@@ -338,12 +341,13 @@ const connectPlanned = (
       )
     }
     const race = { host, port, delay: plan.happyEyeballsDelay }
-    const only = plan.localFamily !== 6 && SocketAddress.numericFamily(host) === 4
-    const run = only
-      ? connectAddresses([SocketAddress.ipv4(host, port)], attempt, race)
-      : Effect.flatMap(resolveStream(plan.network.resolver, host, port, plan.localFamily), (addresses) =>
-          connectAddresses(addresses, attempt, race),
-        )
+    const only = plan.only
+    const run =
+      only !== undefined
+        ? connectAddresses([only], attempt, race)
+        : Effect.flatMap(resolveStream(plan.network.resolver, host, port, plan.localFamily), (addresses) =>
+            connectAddresses(addresses, attempt, race),
+          )
     const secured =
       tlsDriver === undefined || tls === undefined
         ? run
