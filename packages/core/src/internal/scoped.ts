@@ -61,13 +61,12 @@ export const acquireSync = <A>(acquire: () => A, release: (a: A) => void): Effec
     if (isOpenScope(scope)) {
       // acquire and register in this one synchronous step: nothing can interrupt in between
       const a = acquire()
-      scope.state.finalizers.set({}, releasing(release, a))
-      return Effect.succeed(a)
+      return registered(scope, releasing(release, a), a)
     }
     return Effect.uninterruptible(
       Effect.suspend(() => {
         const a = acquire()
-        return Effect.as(Scope.addFinalizer(scope, new SyncRelease(release, a)), a)
+        return registered(scope, releasing(release, a), a)
       }),
     )
   })
@@ -102,6 +101,21 @@ const isOpenScope = (scope: Scope.Scope): scope is Scope.Scope & OpenScope => {
 }
 
 /**
+ * Adds `entry` (a finalizer entry, see {@link releasing} and {@link running})
+ * to `scope` and succeeds with `value`. In an open Effect Scope the entry is
+ * set directly, in the same synchronous step as the caller's (no Effect
+ * operation of its own); any other scope gets it through
+ * `Scope.addFinalizer`, so the caller must be uninterruptible there.
+ */
+const registered = <A>(scope: Scope.Scope, entry: () => Effect.Effect<void>, value: A): Effect.Effect<A> => {
+  if (isOpenScope(scope)) {
+    scope.state.finalizers.set({}, entry)
+    return Effect.succeed(value)
+  }
+  return Effect.as(Scope.addFinalizer(scope, Effect.suspend(entry)), value)
+}
+
+/**
  * Opens a handle with `open` (synchronous), waits with `wait` (the only
  * interruptible part), and registers `release` in the Scope once `wait`
  * succeeded. When `wait` fails or is interrupted, `release` runs at once
@@ -132,15 +146,11 @@ export const acquireUntilReady = <H, A, E>(
         },
         onSuccess: (a) => {
           // still uninterruptible here: registering directly is the same single step
-          if (isOpenScope(scope)) {
-            scope.state.finalizers.set(
-              {},
-              releaseReady === undefined ? releasing(release, handle) : running(releaseReady(handle, a)),
-            )
-            return Effect.succeed(a)
-          }
-          const finalizer = releaseReady === undefined ? new SyncRelease(release, handle) : releaseReady(handle, a)
-          return Effect.as(Scope.addFinalizer(scope, finalizer), a)
+          return registered(
+            scope,
+            releaseReady === undefined ? releasing(release, handle) : running(releaseReady(handle, a)),
+            a,
+          )
         },
       })
     }),
@@ -191,12 +201,6 @@ export const acquireInScope = <A, E>(
 ): Effect.Effect<A, E, Scope.Scope> =>
   Effect.flatMap(Effect.scope, (scope) =>
     Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(acquire(restore), (a) => {
-        if (isOpenScope(scope)) {
-          scope.state.finalizers.set({}, releasing(release, a))
-          return Effect.succeed(a)
-        }
-        return Effect.as(Scope.addFinalizer(scope, new SyncRelease(release, a)), a)
-      }),
+      Effect.flatMap(acquire(restore), (a) => registered(scope, releasing(release, a), a)),
     ),
   )
