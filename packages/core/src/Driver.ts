@@ -1132,8 +1132,14 @@ export type PathKind =
   | { readonly _tag: "Other"; readonly kind: string }
 
 /**
- * What a runtime implements for Unix stream sockets. Both effects register
- * the socket in the given Scope before they wait.
+ * What a runtime implements for Unix stream sockets.
+ *
+ * `connect` hands its connection to the caller, exactly as a
+ * {@link TcpDriver} `connect` does (since 0.5.0): core runs it
+ * uninterruptibly and passes the `restore` its waits run in; a wait that
+ * fails or is interrupted releases everything it opened before `connect`
+ * returns, and a connection it returns belongs to the caller, who closes
+ * it. `listen` registers its socket in the Scope before it waits.
  *
  * @example
  * ```ts
@@ -1149,10 +1155,17 @@ export type PathKind =
  * @category driver
  */
 export interface UnixDriver {
-  /** Connects to one address; fails with a one-attempt `ConnectFailed`. */
+  /**
+   * Connects to one address; fails with a one-attempt `ConnectFailed`. Run
+   * uninterruptibly by core; interruptible only while it waits, and then it
+   * releases what it opened (see above). Since 0.5.0 it needs no Scope: the
+   * caller owns the connection and closes it.
+   */
   readonly connect: (
     address: SocketAddress.UnixPath | SocketAddress.UnixAbstract,
-  ) => Effect.Effect<RawConnection, ConnectFailed, Scope.Scope>
+    /** Wraps the waits (absent, from a caller that did not pass it: `Effect.interruptible`). */
+    restore?: Restore,
+  ) => Effect.Effect<RawConnection, ConnectFailed>
   /** Binds and listens; fails with `ListenFailed` carrying the bind errno. */
   readonly listen: (request: {
     readonly address: SocketAddress.UnixPath | SocketAddress.UnixAbstract
@@ -1318,22 +1331,26 @@ export const unixConnectFailed = (
 ): ConnectFailed => connectFailed(address, code, syscall, cause)
 
 /**
- * Runs `use` with a Unix stream socket the `@netfx/native` addon opened and
- * connected to `address` with its exact length (so abstract names reach
- * every other program; node:net before Node 22 pads them to 108 bytes).
+ * Opens a Unix stream socket with the `@netfx/native` addon, connects it
+ * to `address` with its exact length (so abstract names reach every other
+ * program; node:net before Node 22 pads them to 108 bytes), and hands the
+ * connected descriptor to `adopt`, which wraps it in the runtime's socket.
  * For the `connect` of a {@link UnixDriver} whose runtime mangles abstract
- * names.
+ * names; like that `connect`, run uninterruptibly with the `restore` of its
+ * caller's mask (see {@link Restore}).
  *
- * **Resource**: the descriptor belongs to the Scope until `use` succeeds,
- * which hands it to the runtime; if `use` fails or is interrupted, the
- * descriptor is closed.
+ * **Resource**: the caller owns what `adopt` returned. The descriptor is
+ * closed when connecting fails or is interrupted, or when `adopt` fails;
+ * once `adopt` succeeded, the runtime's socket owns it. Nothing is put in
+ * a Scope.
  *
  * **Errors**: {@link unixConnectFailed} with the errno of `socket` or
  * `connect`; a full backlog (`EAGAIN`) is retried with a short, growing
- * delay (Linux has no readiness for it); whatever `use` fails with.
+ * delay (Linux has no readiness for it); whatever `adopt` fails with.
  *
- * **Interruption**: while connecting, closes the descriptor; the hand-over
- * in `use` runs uninterruptibly.
+ * **Interruption**: only the waits for room in a full backlog run in
+ * `restore`; interrupted there, the descriptor is closed. `adopt` runs as
+ * its caller does (uninterruptibly, under core).
  *
  * @example
  * ```ts
@@ -1341,9 +1358,16 @@ export const unixConnectFailed = (
  * import { SocketAddress } from "@netfx/core"
  * import { Effect } from "effect"
  *
- * const connectAbstract = (native: { addon: Driver.NativeDriver.NativeAddon; binding: Driver.NativeDriver.NativeBinding }) =>
- *   Driver.connectUnixNative(native.addon, native.binding, SocketAddress.unixAbstract("app"), (fd) =>
- *     Effect.succeed(fd), // a runtime adopts the descriptor here (`new net.Socket({ fd })`)
+ * const connectAbstract = (
+ *   native: { addon: Driver.NativeDriver.NativeAddon; binding: Driver.NativeDriver.NativeBinding },
+ *   restore?: Driver.Restore,
+ * ) =>
+ *   Driver.connectUnixNative(
+ *     native.addon,
+ *     native.binding,
+ *     SocketAddress.unixAbstract("app"),
+ *     (fd) => Effect.succeed(fd), // a runtime adopts the descriptor here (`new net.Socket({ fd })`)
+ *     restore,
  *   )
  * ```
  *
@@ -1354,29 +1378,33 @@ export const connectUnixNative = <A, E>(
   addon: NativeAddon,
   binding: NativeBinding,
   address: SocketAddress.UnixPath | SocketAddress.UnixAbstract,
-  use: (fd: number) => Effect.Effect<A, E, Scope.Scope>,
-): Effect.Effect<A, ConnectFailed | E, Scope.Scope> =>
-  withNativeFd(
-    binding,
-    () => binding.socket(binding.constants.SOCK_STREAM as number),
-    (code) => unixConnectFailed(address, code, "socket", undefined),
-    (fd) =>
-      Effect.gen(function* () {
-        const [name, abstract] = nativeName(address)
-        let delay = 5
-        while (true) {
-          const r = binding.connect(fd, name, abstract)
-          if (r >= 0) return
-          const code = addon.errnoName(r)
-          if (code !== "EAGAIN") return yield* Effect.fail(unixConnectFailed(address, code, "connect", undefined))
-          // the listener's backlog is full; Linux has no readiness for "room again"
-          yield* Effect.sleep(delay)
-          delay = Math.min(delay * 2, 100)
-        }
-      }),
-    addon,
-    use,
-  )
+  adopt: (fd: number) => Effect.Effect<A, E>,
+  restore: Restore = Effect.interruptible,
+): Effect.Effect<A, ConnectFailed | E> =>
+  Effect.suspend(() => {
+    const fd = binding.socket(binding.constants.SOCK_STREAM as number)
+    if (fd < 0) return Effect.fail(unixConnectFailed(address, addon.errnoName(fd), "socket", undefined))
+    const [name, abstract] = nativeName(address)
+    const connected = (delay: number): Effect.Effect<void, ConnectFailed> => {
+      const r = binding.connect(fd, name, abstract)
+      if (r >= 0) return Effect.void
+      const code = addon.errnoName(r)
+      if (code !== "EAGAIN") return Effect.fail(unixConnectFailed(address, code, "connect", undefined))
+      // the listener's backlog is full; Linux has no readiness for "room again"
+      return Effect.zipRight(
+        restore(Effect.sleep(delay)),
+        Effect.suspend(() => connected(Math.min(delay * 2, 100))),
+      )
+    }
+    // the descriptor is closed on every way out but adopt's success, which hands it to the runtime
+    return Effect.onError(
+      Effect.zipRight(
+        connected(5),
+        Effect.suspend(() => adopt(fd)),
+      ),
+      () => Effect.sync(() => binding.close(fd)),
+    )
+  })
 
 /**
  * Runs `use` with a Unix stream socket the `@netfx/native` addon opened,

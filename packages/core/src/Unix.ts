@@ -19,8 +19,11 @@
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { withConnectTimeout, withPrivateScope } from "./internal/connect.ts"
+import type { Restore, UnixDriver } from "./Driver.ts"
+import { closeRaw, closeWithRaw, withConnectTimeout, withOwnedStream, withPrivateScope } from "./internal/connect.ts"
 import * as internalListener from "./internal/listener.ts"
+import { acquireInScope } from "./internal/scoped.ts"
+import { SocketStreamImpl } from "./internal/socketStream.ts"
 import { traced } from "./internal/tracing.ts"
 import { spanPath, toUnixAddress } from "./internal/unix/address.ts"
 import { bindAt, validateMode } from "./internal/unix/socketFile.ts"
@@ -118,25 +121,52 @@ export const connect = (
   Scope.Scope | Network.Network
 > => traced(connectUntraced(options), "netfx.Unix.connect", { path: spanPath(options) })
 
-const connectUntraced = (options: ConnectOptions) =>
+/** A validated connect: what `connect` and `withConnection` share. */
+interface Plan {
+  readonly address: SocketAddress.UnixPath | SocketAddress.UnixAbstract
+  readonly unix: UnixDriver
+  readonly timeout: Duration.Duration | undefined
+  readonly streamOptions: SocketStream.SocketStreamOptions | undefined
+}
+
+const planOf = (options: ConnectOptions): Effect.Effect<Plan, InvalidArgument | Unsupported, Network.Network> =>
   Effect.gen(function* () {
     const address = yield* toUnixAddress("path", options.path)
     if (options.highWaterMark !== undefined) yield* validate.positiveInt("highWaterMark", options.highWaterMark)
     const timeout =
       options.timeout === undefined ? undefined : yield* validate.positiveDuration("timeout", options.timeout)
     const unix = yield* Network.driver("unix", "Unix sockets")
-    const raw =
-      timeout === undefined
-        ? yield* unix.connect(address)
-        : yield* withConnectTimeout(unix.connect(address), timeout, () => [{ address, code: "ETIMEDOUT" }])(
-            SocketAddress.format(address),
-            -1,
-          )
-    return yield* SocketStream.makeScoped(
-      raw,
-      options.highWaterMark === undefined ? undefined : { highWaterMark: options.highWaterMark },
-    )
+    const plan: Plan = {
+      address,
+      unix,
+      timeout,
+      streamOptions: options.highWaterMark === undefined ? undefined : { highWaterMark: options.highWaterMark },
+    }
+    return plan
   })
+
+const connectUntraced = (options: ConnectOptions) =>
+  Effect.flatMap(planOf(options), (plan) =>
+    plan.timeout === undefined
+      ? // one step registers the stream and its socket: one finalizer closes both
+        acquireInScope((restore) => ownedStream(plan, restore), closeWithRaw)
+      : connectTimed(plan, plan.timeout),
+  )
+
+/** The connect's stream, owned by the caller (run uninterruptibly, its waits in `restore`: see `UnixDriver`). */
+const ownedStream = (plan: Plan, restore: Restore): Effect.Effect<SocketStreamImpl, ConnectFailed> =>
+  Effect.map(plan.unix.connect(plan.address, restore), (raw) => new SocketStreamImpl(raw, plan.streamOptions))
+
+/** A connect with a timeout: the attempt in the Scope, released at once when it fails or times out. */
+const connectTimed = (plan: Plan, timeout: Duration.Duration) =>
+  Effect.flatMap(
+    withConnectTimeout(
+      acquireInScope((restore) => plan.unix.connect(plan.address, restore), closeRaw),
+      timeout,
+      () => [{ address: plan.address, code: "ETIMEDOUT" }],
+    )(SocketAddress.format(plan.address), -1),
+    (raw) => SocketStream.makeScoped(raw, plan.streamOptions),
+  )
 
 /**
  * Connects to a Unix stream socket, runs `use` with the connection, and
@@ -146,9 +176,9 @@ const connectUntraced = (options: ConnectOptions) =>
  *
  * **Resource**: the connection is closed when `use` succeeds, fails, dies
  * or is interrupted, before `withConnection` returns, exactly as
- * `Unix.connect` inside `Effect.scoped` closes it. The connect runs in a
- * Scope of its own that `use` does not see (the Unix drivers register
- * their socket in one). Using the connection afterwards fails with
+ * `Unix.connect` inside `Effect.scoped` closes it. Without a `timeout`
+ * no Scope is opened at all; with one, the connect runs in a Scope of its
+ * own that `use` does not see. Using the connection afterwards fails with
  * `ClosedResource`; the Stream and Sink views need no Scope.
  *
  * **Errors**: those of {@link connect} (`InvalidArgument`,
@@ -176,7 +206,17 @@ export const withConnection = <A, E, R>(
   options: ConnectOptions,
   use: (conn: SocketStream.SocketStream) => Effect.Effect<A, E, R>,
 ): Effect.Effect<A, E | ConnectFailed | InvalidArgument | Unsupported, R | Network.Network> =>
-  withPrivateScope(connect(options), use)
+  Effect.flatMap(planOf(options), (plan) =>
+    plan.timeout === undefined
+      ? withOwnedStream(
+          (restore) => traced(ownedStream(plan, restore), "netfx.Unix.connect", { path: spanPath(options) }),
+          use,
+        )
+      : withPrivateScope(
+          traced(connectTimed(plan, plan.timeout), "netfx.Unix.connect", { path: spanPath(options) }),
+          use,
+        ),
+  )
 
 /**
  * Options of {@link listen}.
@@ -264,8 +304,11 @@ export const listen = (
       unix,
       address,
       unix.listen({ address, backlog }),
-      Effect.map(Effect.scoped(Effect.either(unix.connect(address))), (probe) =>
-        probe._tag === "Right" ? "alive" : probe.left.attempts[0]?.code === "ECONNREFUSED" ? "stale" : "unknown",
+      // a probe connect, closed at once
+      Effect.map(
+        Effect.either(Effect.uninterruptibleMask((restore) => Effect.map(unix.connect(address, restore), closeRaw))),
+        (probe) =>
+          probe._tag === "Right" ? "alive" : probe.left.attempts[0]?.code === "ECONNREFUSED" ? "stale" : "unknown",
       ),
       options,
     )

@@ -10,7 +10,8 @@ import * as nodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Scope from "effect/Scope"
+import * as Fiber from "effect/Fiber"
+import * as Scope from "effect/Scope"
 import type { Network } from "../src/Network.ts"
 import * as SocketAddress from "../src/SocketAddress.ts"
 import * as Unix from "../src/Unix.ts"
@@ -18,12 +19,16 @@ import { python } from "./peers.ts"
 import {
   bytes,
   type ContractEnvironment,
+  countingScope,
   echo,
+  eventually,
   readAll,
   type StreamTransport,
   streamContract,
   text,
 } from "./StreamContract.ts"
+
+type UnixConnectAddress = SocketAddress.UnixPath | SocketAddress.UnixAbstract
 
 let counter = 0
 let sharedDir: string | undefined
@@ -106,6 +111,91 @@ export const unixContract = (env: ContractEnvironment): void => {
           assert.strictEqual(missing._tag === "ConnectFailed" ? missing.attempts[0]?.code : missing._tag, "ENOENT")
         }),
       ),
+    )
+
+    it.live(
+      "a refused or interrupted connect leaves nothing in the caller's Scope; one that succeeds registers one finalizer",
+      () =>
+        run(
+          Effect.gen(function* () {
+            for (const kind of ["path", "abstract"] as const) {
+              const listening =
+                kind === "path" ? Unix.listen({ path: tempSocketPath() }) : Unix.listen({ path: tempAbstractName() })
+              // a stale path (ECONNREFUSED) / a name nobody holds (ECONNREFUSED)
+              const gone = yield* Effect.scoped(Effect.map(listening, (l) => l.address as UnixConnectAddress))
+              const { scope: counting, outer, calls } = yield* countingScope
+              for (let i = 0; i < 20; i++) {
+                const error = yield* Effect.flip(Scope.extend(Unix.connect({ path: gone }), counting))
+                assert.strictEqual(error._tag, "ConnectFailed")
+              }
+              const pending = yield* Effect.fork(Scope.extend(Unix.connect({ path: gone }), counting))
+              yield* Fiber.interrupt(pending)
+              // a retry loop in a long-lived Scope must not accumulate anything
+              assert.strictEqual(calls(), 0, kind)
+              const listener = yield* Scope.extend(listening, outer)
+              const conn = yield* Scope.extend(Unix.connect({ path: listener.address as UnixConnectAddress }), counting)
+              // the stream and its socket: one release
+              assert.strictEqual(calls(), 1, kind)
+              yield* Scope.close(outer, Exit.void)
+              assert.strictEqual((yield* Effect.flip(conn.receive()))._tag, "ClosedResource")
+            }
+          }),
+        ),
+    )
+
+    it.live.skipIf(env.openFds === undefined)(
+      "a connect to a full backlog fails typed (timeout, or EAGAIN), is interruptible, and leaks no descriptor",
+      () =>
+        run(
+          Effect.gen(function* () {
+            const open = env.openFds as () => number
+            for (const kind of ["path", "abstract"] as const) {
+              const address: UnixConnectAddress =
+                kind === "path" ? SocketAddress.unixPath(tempSocketPath()) : tempAbstractName()
+              // listen(0), never accept: one connection fills the queue
+              yield* python(
+                `import socket,sys\na=sys.argv[1]\ns=socket.socket(socket.AF_UNIX)\ns.bind("\\0"+a[1:] if a.startswith("@") else a)\ns.listen(0)\nprint("ok",flush=True)\nsys.stdin.read()`,
+                [address._tag === "UnixPath" ? address.path : `@${address.name}`],
+              )
+              const before = open()
+              yield* Effect.scoped(
+                Effect.gen(function* () {
+                  const outcomes: Array<string> = []
+                  for (let i = 0; i < 4; i++) {
+                    const r = yield* Effect.either(Unix.connect({ path: address, timeout: "200 millis" }))
+                    outcomes.push(
+                      r._tag === "Right"
+                        ? "connected"
+                        : ((r.left._tag === "ConnectFailed" ? r.left.attempts[0]?.code : r.left._tag) ?? "?"),
+                    )
+                  }
+                  assert.strictEqual(outcomes[0], "connected", `${kind}: ${outcomes.join(", ")}`)
+                  const failed = outcomes.filter((o) => o !== "connected")
+                  assert.isAbove(failed.length, 0, `${kind}: ${outcomes.join(", ")}`)
+                  // the addon retries a full queue until the timeout; node:net reports EAGAIN at once
+                  for (const code of failed) assert.include(["ETIMEDOUT", "EAGAIN"], code, kind)
+                  const bracket = yield* Effect.flip(
+                    Unix.withConnection({ path: address, timeout: "100 millis" }, () =>
+                      Effect.dieMessage("use must not run"),
+                    ),
+                  )
+                  assert.strictEqual(bracket._tag, "ConnectFailed")
+                  // interrupted while it waits (or already failed with EAGAIN)
+                  for (const attempt of [
+                    Effect.scoped(Unix.connect({ path: address })),
+                    Unix.withConnection({ path: address }, () => Effect.dieMessage("use must not run")),
+                  ]) {
+                    const fiber = yield* Effect.fork(attempt)
+                    yield* Effect.sleep("50 millis")
+                    const exit = yield* Fiber.interrupt(fiber)
+                    assert.isTrue(Exit.isFailure(exit), kind)
+                  }
+                }),
+              )
+              yield* eventually(() => open() <= before, `${kind}: descriptors back to ${before} (now ${open()})`)
+            }
+          }),
+        ),
     )
 
     it.live("addresses: listener, client and accepted side report the Unix addresses", () =>

@@ -28,19 +28,19 @@ interface ConnectData extends SocketData {
  * 1.4). So the addon connects the socket, and Bun adopts the connected
  * descriptor (`Bun.connect({ fd })`), which reads the greeting and the EOF
  * like any socket. Without the addon, Bun's own connect is the fallback.
+ * Run uninterruptibly by core, its waits in `restore`: the caller owns the
+ * connection (see `UnixDriver`).
  *
  * @internal
  */
 export const connect = (
   address: UnixAddress,
-): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed, Scope.Scope> => {
+  restore?: Driver.Restore,
+): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed> => {
   const addon = native.addon()
   const binding = addon.binding
-  if (binding === undefined) return connectWithBun(address)
-  return Effect.acquireRelease(
-    Driver.connectUnixNative(addon, binding, address, (fd) => adopt(fd, address)),
-    (conn) => Effect.sync(() => conn.close()),
-  )
+  if (binding === undefined) return connectWithBun(address, restore)
+  return Driver.connectUnixNative(addon, binding, address, (fd) => adopt(fd, address), restore)
 }
 
 /** Bun takes a connected descriptor; the adapter exists from its `open` on. */
@@ -65,75 +65,86 @@ const adopt = (fd: number, address: UnixAddress): Effect.Effect<BunConnection, N
     })
   })
 
+/** A `Bun.connect({ unix })` in progress, until the caller owns its connection. */
+interface Pending {
+  readonly address: UnixAddress
+  conn: BunConnection | undefined
+  cancelled: boolean
+  result: { readonly socket: BunSocket } | { readonly error: unknown } | undefined
+  waiter: (() => void) | undefined
+}
+
 const connectWithBun = (
   address: UnixAddress,
-): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed, Scope.Scope> =>
-  Effect.gen(function* () {
-    // The pending connect is registered in the Scope before waiting.
-    const state = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const s: {
-          conn: BunConnection | undefined
-          cancelled: boolean
-          result: { readonly socket: BunSocket } | { readonly error: unknown } | undefined
-          waiter: (() => void) | undefined
-        } = { conn: undefined, cancelled: false, result: undefined, waiter: undefined }
-        const data: ConnectData = {
-          conn: undefined,
-          settle: (result) => {
-            if (s.result !== undefined) return
-            if (s.cancelled && "socket" in result) {
-              result.socket.data = { conn: undefined }
-              result.socket.end()
-              return
-            }
-            s.result = result
-            s.waiter?.()
-          },
-        }
-        try {
-          Bun.connect({
-            unix: bunPath(address),
-            allowHalfOpen: true,
-            data,
-            socket: {
-              ...streamHandlers,
-              open: (socket) => (socket.data as ConnectData).settle?.({ socket: socket as unknown as BunSocket }),
-              connectError: (socket, error) => (socket.data as ConnectData).settle?.({ error }),
-              close: (socket, error) => {
-                const d = socket.data as ConnectData
-                if (d.conn !== undefined) d.conn.handleClose(error)
-                else
-                  d.settle?.({
-                    error: error ?? Object.assign(new Error("closed while connecting"), { code: "ECONNABORTED" }),
-                  })
-              },
-            } as Bun.SocketHandler<ConnectData>,
-          }).catch(() => {})
-        } catch (error) {
-          data.settle?.({ error })
-        }
-        return s
-      }),
-      (s) =>
-        Effect.sync(() => {
-          s.cancelled = true
-          s.conn?.close()
-          if (s.result !== undefined && "socket" in s.result && s.conn === undefined) s.result.socket.end()
-        }),
-    )
-    const result = yield* Effect.async<{ readonly socket: BunSocket } | { readonly error: unknown }>((resume) => {
-      if (state.result !== undefined) return resume(Effect.succeed(state.result))
-      state.waiter = () => resume(Effect.succeed(state.result as NonNullable<typeof state.result>))
-    })
-    if ("error" in result) {
-      const { code, syscall } = NetError.errnoOf(result.error)
-      return yield* Effect.fail(Driver.unixConnectFailed(address, code, syscall, result.error))
-    }
-    const conn = unixConnection(result.socket, unnamed, address)
-    state.conn = conn
-    return conn as Driver.RawConnection
-  })
+  restore: Driver.Restore | undefined,
+): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed> =>
+  Driver.acquireOwned(() => startConnect(address), awaitConnected, cancelConnect, restore)
+
+/** Starts the connect; what it settles with is kept in the returned state. */
+const startConnect = (address: UnixAddress): Pending => {
+  const s: Pending = { address, conn: undefined, cancelled: false, result: undefined, waiter: undefined }
+  const data: ConnectData = {
+    conn: undefined,
+    settle: (result) => {
+      if (s.result !== undefined) return
+      if (s.cancelled && "socket" in result) {
+        result.socket.data = { conn: undefined }
+        result.socket.end()
+        return
+      }
+      s.result = result
+      s.waiter?.()
+    },
+  }
+  try {
+    Bun.connect({
+      unix: bunPath(address),
+      allowHalfOpen: true,
+      data,
+      socket: {
+        ...streamHandlers,
+        open: (socket) => (socket.data as ConnectData).settle?.({ socket: socket as unknown as BunSocket }),
+        connectError: (socket, error) => (socket.data as ConnectData).settle?.({ error }),
+        close: (socket, error) => {
+          const d = socket.data as ConnectData
+          if (d.conn !== undefined) d.conn.handleClose(error)
+          else
+            d.settle?.({
+              error: error ?? Object.assign(new Error("closed while connecting"), { code: "ECONNABORTED" }),
+            })
+        },
+      } as Bun.SocketHandler<ConnectData>,
+    }).catch(() => {})
+  } catch (error) {
+    data.settle?.({ error })
+  }
+  return s
+}
+
+/** Waits until the connect settled: its connection, or the typed failure. */
+const awaitConnected = (s: Pending): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed> =>
+  Effect.flatMap(
+    Effect.async<{ readonly socket: BunSocket } | { readonly error: unknown }>((resume) => {
+      if (s.result !== undefined) return resume(Effect.succeed(s.result))
+      s.waiter = () => resume(Effect.succeed(s.result as NonNullable<typeof s.result>))
+    }),
+    (result) => {
+      if ("error" in result) {
+        const { code, syscall } = NetError.errnoOf(result.error)
+        return Effect.fail(Driver.unixConnectFailed(s.address, code, syscall, result.error))
+      }
+      const conn = unixConnection(result.socket, unnamed, s.address)
+      s.conn = conn
+      return Effect.succeed(conn)
+    },
+  )
+
+/** A failed or interrupted connect: closes whatever it opened, now or once it opens. */
+const cancelConnect = (s: Pending): void => {
+  s.cancelled = true
+  s.conn?.close()
+  if (s.result !== undefined && "socket" in s.result && s.conn === undefined) s.result.socket.end()
+}
 
 /** @internal */
 export const listen = (request: {

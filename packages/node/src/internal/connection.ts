@@ -179,30 +179,11 @@ export class NodeConnection implements Driver.RawConnection {
 }
 
 /**
- * Opens a client socket with `open` and waits for 'connect'; the socket is
- * registered in the Scope once connected, and closed at once when the
- * connect fails or is interrupted, so a failed connect leaves nothing in
- * the Scope. `failed` maps the connect error; `connected` runs once
- * connected (re-read addresses, fd).
- *
- * @internal
- */
-export const connectSocket = (
-  open: () => net.Socket,
-  addresses: { readonly local: SocketAddress.SocketAddress; readonly remote: SocketAddress.SocketAddress },
-  failed: (error: Error) => NetError.ConnectFailed,
-  connected: (conn: NodeConnection) => void,
-): Effect.Effect<NodeConnection, NetError.ConnectFailed, Scope.Scope> =>
-  Driver.acquireUntilReady(
-    () => openPaused(open, addresses),
-    (conn) => awaitConnect(conn, failed, connected),
-    closeConnection,
-  )
-
-/**
- * {@link connectSocket} for a caller that owns the connection (a
- * `TcpDriver` connect, run uninterruptibly, its wait in `restore`): no
- * Scope; a connect that fails or is interrupted has closed its socket.
+ * Opens a client socket with `open` and waits for 'connect', for a caller
+ * that owns the connection (a `TcpDriver` or `UnixDriver` connect, run
+ * uninterruptibly, its wait in `restore`): no Scope; a connect that fails
+ * or is interrupted has closed its socket. `failed` maps the connect
+ * error; `connected` runs once connected (re-read addresses, fd).
  *
  * @internal
  */

@@ -5,7 +5,7 @@ import { NetError, SocketAddress } from "@netfx/core"
 import * as Driver from "@netfx/core/Driver"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { connectSocket, fdOf, listenServer, NodeConnection, NodeServerListener } from "./connection.ts"
+import { connectSocketOwned, fdOf, listenServer, NodeConnection, NodeServerListener } from "./connection.ts"
 import * as native from "./native.ts"
 
 type UnixAddress = SocketAddress.UnixPath | SocketAddress.UnixAbstract
@@ -31,38 +31,46 @@ const nativeFor = (address: UnixAddress) => {
   return addon.binding === undefined ? undefined : { addon, binding: addon.binding }
 }
 
-/** @internal */
+/** @internal Run uninterruptibly by core, its waits in `restore`: the caller owns the connection (see `UnixDriver`). */
 export const connect = (
   address: UnixAddress,
-): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed, Scope.Scope> => {
+  restore?: Driver.Restore,
+): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed> => {
   const n = nativeFor(address)
-  if (n === undefined) return connectWithNode(address)
-  return Effect.acquireRelease(
-    Driver.connectUnixNative(n.addon, n.binding, address, (fd) =>
+  if (n === undefined) return connectWithNode(address, restore)
+  return Driver.connectUnixNative(
+    n.addon,
+    n.binding,
+    address,
+    (fd) =>
       Effect.sync(() => {
         const socket = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true })
         socket.pause()
         return new NodeConnection(socket, undefined, { local: unnamed, remote: address })
       }),
-    ),
-    (conn) => Effect.sync(() => conn.close()),
+    restore,
   )
 }
 
 const connectWithNode = (
   address: UnixAddress,
-): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed, Scope.Scope> =>
-  connectSocket(
+  restore: Driver.Restore | undefined,
+): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed> =>
+  connectSocketOwned(
     () => net.connect({ path: nodePath(address), allowHalfOpen: true }),
     { local: unnamed, remote: address },
     (error) => {
       const { code, syscall } = NetError.errnoOf(error)
       return Driver.unixConnectFailed(address, code, syscall, error)
     },
-    (conn) => {
-      conn.fd = fdOf(conn.socket)
-    },
+    setFd,
+    restore,
   )
+
+/** Once connected: the descriptor node:net opened (module-level, holding nothing of the connect). */
+const setFd = (conn: NodeConnection): void => {
+  conn.fd = fdOf(conn.socket)
+}
 
 /** @internal */
 export const listen = (request: {

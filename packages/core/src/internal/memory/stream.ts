@@ -1,10 +1,7 @@
-import type * as Effect from "effect/Effect"
-import type * as Scope from "effect/Scope"
 import type { ConnectionHandlers, ListenerHandlers, RawConnection, RawListener } from "../../Driver.ts"
 import type * as MemoryNetwork from "../../MemoryNetwork.ts"
 import { BrokenResource } from "../../NetError.ts"
 import type * as SocketAddress from "../../SocketAddress.ts"
-import { acquireSync } from "../scoped.ts"
 import { hostOf, type MemoryNet, type Tracked } from "./network.ts"
 
 /** The largest piece a write is cut into (like a kernel's socket buffer reads). */
@@ -360,11 +357,3 @@ export class MemoryListener implements RawListener {
     for (const c of this.pending.splice(0)) c.close()
   }
 }
-
-/**
- * Adds `close` of a raw socket to the scope, atomically with creating it.
- *
- * @internal
- */
-export const scoped = <A extends { close(): void }>(make: () => A): Effect.Effect<A, never, Scope.Scope> =>
-  acquireSync(make, (a) => a.close())

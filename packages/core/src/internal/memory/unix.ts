@@ -1,11 +1,11 @@
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
-import type { PathKind, RawConnection, UnixDriver } from "../../Driver.ts"
+import type { PathKind, Restore, UnixDriver } from "../../Driver.ts"
 import { ConnectFailed, ListenFailed } from "../../NetError.ts"
 import * as SocketAddress from "../../SocketAddress.ts"
 import type { Kernel } from "./kernel/index.ts"
 import type { MemoryNet } from "./network.ts"
-import { MemoryConnection, MemoryListener, scoped } from "./stream.ts"
+import { MemoryConnection, MemoryListener } from "./stream.ts"
 import { delay } from "./tcp.ts"
 
 /** A file of the virtual file system: a socket file, maybe with a live owner. @internal */
@@ -69,32 +69,20 @@ const unnamed = SocketAddress.unixPath("")
 
 /** The in-memory Unix stream driver. @internal */
 export const unixDriver = (net: MemoryNet, fs: UnixNamespace, kernel: Kernel): UnixDriver => ({
-  connect: (address) =>
+  // run uninterruptibly by core (UnixDriver): only the waits are interruptible (as the caller was)
+  connect: (address, restore: Restore = Effect.interruptible) =>
     Effect.gen(function* () {
       net.connects.push({ at: net.now(), transport: "unix", from: "unix", address })
       const f = net.faults("unix", "unix")
-      if (f.blackhole) return yield* Effect.never
-      yield* delay(net.departure("unix", "unix", f, 0) - net.now())
+      if (f.blackhole) return yield* restore(Effect.never)
+      yield* restore(delay(net.departure("unix", "unix", f, 0) - net.now()))
       const found = f.refuse ? "ECONNREFUSED" : fs.owner(address)
       const listener = typeof found === "string" ? undefined : found.owner
-      // an `FdPassing` listener of the virtual kernel
+      // an `FdPassing` listener of the virtual kernel: the caller owns what it connected
       const bridged =
         listener === undefined || listener instanceof MemoryListener
           ? undefined
-          : yield* Effect.uninterruptible(
-              Effect.flatMap(Effect.scope, (scope): Effect.Effect<RawConnection | string> => {
-                const c = kernel.connectToListener(listener, address)
-                return typeof c === "object"
-                  ? Effect.as(
-                      Scope.addFinalizer(
-                        scope,
-                        Effect.sync(() => c.close()),
-                      ),
-                      c,
-                    )
-                  : Effect.succeed(c ?? "ECONNREFUSED")
-              }),
-            )
+          : (kernel.connectToListener(listener, address) ?? "ECONNREFUSED")
       if (typeof bridged === "object") return bridged
       if (!(listener instanceof MemoryListener)) {
         net.stats.connectionsRefused++
@@ -107,12 +95,13 @@ export const unixDriver = (net: MemoryNet, fs: UnixNamespace, kernel: Kernel): U
           }),
         )
       }
-      const client = yield* scoped(() => {
-        const [client, server] = MemoryConnection.pair(net, "unix", unnamed, address)
-        listener.deliver(server)
-        return client
+      const [client, server] = MemoryConnection.pair(net, "unix", unnamed, address)
+      listener.deliver(server)
+      // the caller owns the client once it is returned; this closes it before
+      yield* Effect.catchAllCause(restore(delay(net.departure("unix", "unix", f, 0) - net.now())), (cause) => {
+        client.close()
+        return Effect.failCause(cause)
       })
-      yield* delay(net.departure("unix", "unix", f, 0) - net.now())
       return client
     }),
   listen: (request) =>
