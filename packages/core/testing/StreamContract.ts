@@ -388,6 +388,78 @@ export const streamContract = (env: ContractEnvironment, transport: StreamTransp
       ),
     )
 
+    /**
+     * Fills the connection until a forked writer's send waits for drain (the
+     * peer does not read yet): an empty send fails with BusyResource exactly
+     * while another fiber's send waits, and writes nothing otherwise.
+     * Returns the writer and how many bytes its completed sends handed over.
+     */
+    const stallWriter = (conn: SocketStream.SocketStream, chunk: Uint8Array) =>
+      Effect.gen(function* () {
+        const completed = yield* Ref.make(0)
+        const writer = yield* Effect.fork(
+          Effect.forever(
+            Effect.uninterruptibleMask((restore) =>
+              Effect.zipRight(
+                restore(conn.send(chunk)),
+                Ref.update(completed, (n) => n + chunk.length),
+              ),
+            ),
+          ),
+        )
+        const empty = new Uint8Array(0)
+        while (true) {
+          const probe = yield* Effect.either(conn.send(empty))
+          if (probe._tag === "Left") {
+            assert.strictEqual(probe.left._tag, "BusyResource")
+            return { writer, completed }
+          }
+          yield* Effect.yieldNow()
+        }
+      })
+
+    it.live.skipIf(transport.sendWaitsForKernel === true)(
+      "a send waiting for drain, interrupted, hands over all its bytes or none; later sends work",
+      () =>
+        run(
+          Effect.gen(function* () {
+            const listener = yield* transport.listen
+            const go = yield* Deferred.make<void>()
+            const received = yield* Deferred.make<Uint8Array>()
+            yield* Effect.forkScoped(
+              listener.serve((c) =>
+                Effect.zipRight(
+                  Deferred.await(go),
+                  Effect.flatMap(readAll(c), (all) => Deferred.succeed(received, all)),
+                ),
+              ),
+            )
+            const conn = yield* transport.connect(listener)
+            const chunk = new Uint8Array(64 * 1024).fill(1)
+            const { writer, completed } = yield* stallWriter(conn, chunk)
+            // a second fiber's send while one waits
+            assert.strictEqual((yield* Effect.flip(conn.send(bytes("busy"))))._tag, "BusyResource")
+            yield* Fiber.interrupt(writer)
+            yield* Deferred.succeed(go, undefined)
+            // the interrupted send leaves no send in progress behind
+            yield* conn.send(bytes("end"))
+            yield* conn.sendEof
+            const all = yield* Deferred.await(received)
+            const done = yield* Ref.get(completed)
+            const body = all.length - 3
+            assert.strictEqual(text(all.subarray(body)), "end")
+            assert.isTrue(
+              body === done || body === done + chunk.length,
+              `received ${body} bytes before the end, completed sends ${done}`,
+            )
+            assert.isTrue(
+              all.subarray(0, body).every((b) => b === 1),
+              "only whole chunks of the writer before the end",
+            )
+          }),
+        ),
+    )
+
     it.live("interrupting a pending receive loses no data", () =>
       run(
         Effect.gen(function* () {

@@ -82,28 +82,73 @@ class SendEffect extends Effectable.Class<void, SendError> {
   }
 }
 
+/**
+ * A send parked until the socket drains: what the parked fiber is resumed
+ * with (it runs the send again, so the bytes are written by the sending
+ * fiber itself, never by the drain callback: an interrupted send writes
+ * nothing), and the park's state (the fiber and its resume callback).
+ *
+ * @internal
+ */
+export class ParkedSend extends Effectable.Class<void, SendError> {
+  /** The parked fiber's resume callback, until it is woken. */
+  resume: ((effect: Effect.Effect<void, SendError>) => void) | undefined = undefined
+
+  constructor(
+    readonly stream: SocketStreamImpl,
+    readonly data: Uint8Array | ReadonlyArray<Uint8Array>,
+    /** The fiber that parked (`undefined`: not published, the park has a canceler). */
+    readonly fiber: ParkingFiber | undefined,
+  ) {
+    super()
+  }
+
+  commit(): Effect.Effect<void, SendError> {
+    return this.stream.sendNow(this.data, this)
+  }
+
+  /** {@link leanPark}'s registration. */
+  register(resume: (effect: Effect.Effect<void, SendError>) => void): void {
+    this.stream.registerWriter(this, resume)
+  }
+}
+
 /** @internal */
 export const invalidMaxBytes = (value: unknown) =>
   new InvalidArgument({ argument: "maxBytes", reason: "must be an integer >= 1", value })
 
 type ParkingFiber = Fiber.RuntimeFiber<unknown, unknown>
 
-/**
- * The stream a fiber is about to park on, and that fiber: set by
- * `runReceive` when it returns {@link leanPark}, taken by the park's
- * registration, which runs next on the same fiber. A fiber may yield in
- * between (Effect yields every `maxOpsBeforeYield` operations) and another
- * fiber park meanwhile: the earlier pair then moves to `parkingLater`, where
- * the registration finds it by its fiber. A fiber interrupted in between
- * never registers; its pair is overwritten by the next park (or cleared by
- * `clearReader`), and its WeakMap entry goes with the fiber.
- */
-let parking: SocketStreamImpl | undefined
-let parkingFiber: ParkingFiber | undefined
-const parkingLater = new WeakMap<ParkingFiber, SocketStreamImpl>()
+/** What a fiber parks on through {@link leanPark}: a stream's receive, or a {@link ParkedSend}. */
+interface Parker {
+  register(resume: (effect: Effect.Effect<unknown, unknown>) => void): void
+}
 
 /**
- * The wait of every stream's receive, one Effect for all of them: an idle
+ * What a fiber is about to park on, and that fiber: set by {@link parkOn}
+ * (from `runReceive`, or a send that waits for the socket to drain), taken
+ * by the park's registration, which runs next on the same fiber. A fiber
+ * may yield in between (Effect yields every `maxOpsBeforeYield` operations)
+ * and another fiber park meanwhile: the earlier pair then moves to
+ * `parkingLater`, where the registration finds it by its fiber. A fiber
+ * interrupted in between never registers; its pair is overwritten by the
+ * next park (or cleared by `clearReader`/`clearWriter`), and its WeakMap
+ * entry goes with the fiber.
+ */
+let parking: Parker | undefined
+let parkingFiber: ParkingFiber | undefined
+const parkingLater = new WeakMap<ParkingFiber, Parker>()
+
+/** Parks the running `fiber` on `parker` (see {@link leanPark}). */
+const parkOn = <A, E>(parker: Parker, fiber: ParkingFiber): Effect.Effect<A, E> => {
+  if (parking !== undefined && parkingFiber !== fiber) parkingLater.set(parkingFiber as ParkingFiber, parking)
+  parking = parker
+  parkingFiber = fiber
+  return leanPark as Effect.Effect<A, E>
+}
+
+/**
+ * The wait of every stream's receive and send, one Effect for all of them: an idle
  * connection holds no park of its own (an `Effect.async` built per stream
  * is an Effect, two closures and two contexts, ~0.3 KB per idle connection
  * end). Built once (`reusableAsync`), so a wait allocates nothing of its
@@ -118,19 +163,19 @@ const parkingLater = new WeakMap<ParkingFiber, SocketStreamImpl>()
  * (`globalThis["effect/FiberCurrent"]`, Effect 3); where that is not
  * published, a receive parks with a canceler built per wait.
  */
-const leanPark: Effect.Effect<Uint8Array, ReceiveError> = reusableAsync<Uint8Array, ReceiveError>((resume) => {
+const leanPark: Effect.Effect<unknown, unknown> = reusableAsync<unknown, unknown>((resume) => {
   const fiber = currentFiber()
-  let stream: SocketStreamImpl | undefined
+  let parker: Parker | undefined
   if (parking !== undefined && parkingFiber === fiber) {
-    stream = parking
+    parker = parking
     parking = undefined
     parkingFiber = undefined
   } else if (fiber !== undefined) {
-    stream = parkingLater.get(fiber)
+    parker = parkingLater.get(fiber)
     parkingLater.delete(fiber)
   }
-  if (stream === undefined) resume(Effect.dieMessage("netfx: a receive parked without its stream"))
-  else stream.register(resume)
+  if (parker === undefined) resume(Effect.dieMessage("netfx: a fiber parked without its stream"))
+  else parker.register(resume)
 })
 
 /**
@@ -204,8 +249,8 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
   private receiving = false
 
   private needDrain = false
-  private sending = false
-  private writeWaiter: (() => void) | undefined = undefined
+  /** The send waiting for the socket to drain (parked, or woken but not yet run again). */
+  private parkedSend: ParkedSend | undefined = undefined
 
   constructor(
     readonly raw: RawConnection,
@@ -305,10 +350,12 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
   }
 
   private wakeWriter(): void {
-    const w = this.writeWaiter
-    if (w !== undefined) {
-      this.writeWaiter = undefined
-      w()
+    const parked = this.parkedSend
+    const resume = parked?.resume
+    if (resume !== undefined) {
+      ;(parked as ParkedSend).resume = undefined
+      // `parkedSend` stays set until the fiber runs the send again
+      resumeFromIo(resume, parked as ParkedSend)
     }
   }
 
@@ -411,10 +458,7 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     if (fiber === undefined) return this.parkCancelable()
     // in progress from now on, also while the fiber is between here and its park
     this.receiving = true
-    if (parking !== undefined && parkingFiber !== fiber) parkingLater.set(parkingFiber as ParkingFiber, parking)
-    parking = this
-    parkingFiber = fiber
-    return leanPark
+    return parkOn(this, fiber)
   }
 
   /** The park with a canceler, where the running fiber is not published (see {@link leanPark}). */
@@ -482,38 +526,76 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     return new SendEffect(this, data)
   }
 
-  /** @internal What a `send` Effect does when it runs. */
-  sendNow(data: Uint8Array | ReadonlyArray<Uint8Array>): Effect.Effect<void, SendError> {
+  /**
+   * @internal What a `send` Effect does when it runs; `woken` is the parked
+   * send the fiber was resumed with, run again. A send waits for the
+   * socket to drain as a receive waits for bytes (the shared
+   * {@link leanPark}: no canceler, woken inline from the drain callback),
+   * and the bytes are written when the woken fiber runs the send again, so
+   * an interruption racing the wake-up writes nothing.
+   */
+  sendNow(data: Uint8Array | ReadonlyArray<Uint8Array>, woken?: ParkedSend): Effect.Effect<void, SendError> {
+    let busy = false
+    if (woken !== undefined) {
+      if (this.parkedSend === woken) this.clearWriter()
+      wakeDone()
+    } else busy = this.parkedSend !== undefined && this.sendInProgress()
     if (this.closed) return Effect.fail(closedSend)
     if (this.failure !== undefined) return Effect.fail(this.failureIn("send"))
     if (this.eofSent) return Effect.fail(new ClosedResource({ operation: "send after sendEof" }))
-    if (this.sending) return Effect.fail(busySend)
+    if (busy) return Effect.fail(busySend)
     if (byteLength(data) === 0) return Effect.void
     if (!this.needDrain) {
       this.write(data)
       return Effect.void
     }
-    this.sending = true
+    // in progress from now on, also while the fiber is between here and its park
+    const fiber = currentFiber()
+    const parked = new ParkedSend(this, data, fiber)
+    this.parkedSend = parked
+    if (fiber !== undefined) return parkOn(parked, fiber)
+    // the running fiber is not published: a park with a canceler
     return Effect.async<void, SendError>((resume) => {
-      const waiter = () => {
-        this.sending = false
-        if (this.closed) return resume(Effect.fail(closedSend))
-        if (this.failure !== undefined) return resume(Effect.fail(this.failureIn("send")))
-        if (this.needDrain) {
-          // spurious wake: keep waiting
-          this.sending = true
-          this.writeWaiter = waiter
-          return
-        }
-        this.write(data)
-        resume(Effect.void)
-      }
-      this.writeWaiter = waiter
+      this.registerWriter(parked, resume)
       return Effect.sync(() => {
-        if (this.writeWaiter === waiter) this.writeWaiter = undefined
-        this.sending = false
+        wakeDone()
+        if (this.parkedSend === parked) this.clearWriter()
       })
     })
+  }
+
+  /** @internal Parks a send until the socket drains: `resume` is called with `parked` then. */
+  registerWriter(parked: ParkedSend, resume: (effect: Effect.Effect<void, SendError>) => void): void {
+    if (this.parkedSend !== parked) {
+      // the send was given up (its fiber done) before it got here
+      resume(parked)
+      return
+    }
+    parked.resume = resume
+    wakeInline()
+    // the socket drained, closed or failed while the fiber was on its way here: no wait
+    if (!this.needDrain || this.closed || this.failure !== undefined) this.wakeWriter()
+  }
+
+  private clearWriter(): void {
+    const parked = this.parkedSend
+    this.parkedSend = undefined
+    if (parked !== undefined && parking === parked) {
+      parking = undefined
+      parkingFiber = undefined
+    }
+  }
+
+  /**
+   * Whether a send is really waiting while `parkedSend` is set: after an
+   * interrupted park nobody cleared it, and it is cleared here once the
+   * parked fiber is done or is the caller itself (see `receiveInProgress`).
+   */
+  private sendInProgress(): boolean {
+    const fiber = (this.parkedSend as ParkedSend).fiber
+    if (fiber === undefined || (fiber !== currentFiber() && fiber.unsafePoll() === null)) return true
+    this.clearWriter()
+    return false
   }
 
   private write(data: Uint8Array | ReadonlyArray<Uint8Array>): void {
@@ -567,7 +649,7 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
   detach(): RawConnection | string {
     if (this.closed) return "is closed"
     if (this.receiving && this.receiveInProgress()) return "has a receive in progress"
-    if (this.sending) return "has a send in progress"
+    if (this.parkedSend !== undefined && this.sendInProgress()) return "has a send in progress"
     if (this.eofSent) return "was half-closed with sendEof"
     const raw = this.raw
     const held: Array<(h: ConnectionHandlers) => void> = this.chunks.map((c) => (h) => h.onData(c))
