@@ -1,12 +1,15 @@
 /**
- * JS heap allocated per TLS handshake by a client against a raw node:tls
- * server in this process: the heap's growth across one handshake (median
- * over the handshakes without a collection in between; raw client + raw
- * server is the baseline), then, with SAMPLE=1, the top allocating
- * functions from V8's sampling heap profiler.
+ * JS heap allocated per TLS handshake by a client and a server in this
+ * process (by default the client under test against a raw node:tls
+ * server): the heap's growth across one handshake (median over the
+ * handshakes without a collection in between; raw client + raw server is
+ * the baseline), then, with SAMPLE=1, the top allocating functions from
+ * V8's sampling heap profiler.
  *
  *   node --import tsx bench/src/tlsAlloc.ts
- *   CLIENT=raw|netfx WARM=1000 MEASURE=1000 SAMPLE=1 TOP=30
+ *   CLIENT=raw|netfx SERVER=raw|netfx WARM=1000 MEASURE=1000 SAMPLE=1 TOP=30
+ *   LOOP_MS=2000: the sampled phase runs the client's own loop for that long
+ *   (one call, as `pnpm bench` runs it) instead of one call per handshake
  */
 import * as inspector from "node:inspector"
 import * as v8 from "node:v8"
@@ -24,9 +27,12 @@ interface SamplingNode {
 
 const main = async () => {
   const { cert, key } = selfSigned()
-  const ports = await rawNode.tlsServe!(cert, key)
+  const pick = async (which: string) =>
+    which === "raw" ? rawNode : netfx("netfx", (await import("@netfx/node")).NodeNetwork.layer)
+  const serverName = env("SERVER", "raw")
+  const ports = await (await pick(serverName)).tlsServe!(cert, key)
   const which = env("CLIENT", "netfx")
-  const client = which === "raw" ? rawNode : netfx("netfx", (await import("@netfx/node")).NodeNetwork.layer)
+  const client = await pick(which)
   const handshake = () => client.tlsHandshakes!(ports.accept, cert, 1)
   for (let i = 0; i < Number(env("WARM", "1000")); i++) await handshake()
   const n = Number(env("MEASURE", "1000"))
@@ -39,7 +45,9 @@ const main = async () => {
   }
   growth.sort((a, b) => a - b)
   const median = (growth[growth.length >> 1] ?? Number.NaN) / 1024
-  console.log(`client=${which}: heap growth per handshake ${median.toFixed(1)} KiB (median of ${growth.length})`)
+  console.log(
+    `client=${which} server=${serverName}: heap growth per handshake ${median.toFixed(1)} KiB (median of ${growth.length})`,
+  )
   if (process.env.SAMPLE !== "1") process.exit(0)
   const session = new inspector.Session()
   session.connect()
@@ -52,7 +60,10 @@ const main = async () => {
     includeObjectsCollectedByMajorGC: true,
     includeObjectsCollectedByMinorGC: true,
   })
-  for (let i = 0; i < n; i++) await handshake()
+  const loopMillis = Number(env("LOOP_MS", "0"))
+  let count = n
+  if (loopMillis > 0) count = (await client.tlsHandshakes!(ports.accept, cert, loopMillis)).count
+  else for (let i = 0; i < n; i++) await handshake()
   const { profile } = await post<{ profile: { head: SamplingNode } }>("HeapProfiler.stopSampling")
   const bySite = new Map<string, number>()
   let total = 0
@@ -64,9 +75,9 @@ const main = async () => {
     for (const child of node.children) walk(child)
   }
   walk(profile.head)
-  console.log(`sampled: ${(total / n / 1024).toFixed(1)} KiB per handshake`)
+  console.log(`sampled: ${(total / count / 1024).toFixed(1)} KiB per handshake (${count} handshakes)`)
   for (const [site, bytes] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, Number(env("TOP", "30"))))
-    console.log(`  ${(bytes / n / 1024).toFixed(2)} KiB ${site}`)
+    console.log(`  ${(bytes / count / 1024).toFixed(2)} KiB ${site}`)
   process.exit(0)
 }
 

@@ -1052,7 +1052,8 @@ export interface ClientRequest extends TlsClientOptions {
  * old). Both register what they create in the Scope before waiting, so an
  * interrupted handshake closes everything. Failures are `TlsFailed` with
  * the platform's code and the peer address; on failure the raw connection
- * is closed.
+ * is closed. The optional `connectOwned` and `acceptNow` do the same
+ * handshakes without a Scope, for callers that own the result.
  *
  * @example
  * ```ts
@@ -1079,6 +1080,24 @@ export interface TlsDriver {
    */
   readonly unsupported?: Unsupported | undefined
   readonly connect: (raw: RawConnection, request: ClientRequest) => Effect.Effect<RawConnection, TlsFailed, Scope.Scope>
+  /**
+   * Optional: `connect` for a caller that owns the result, without a
+   * Scope (what core uses for `Tcp.connect` and `Tcp.withConnection` to a
+   * numeric host when present: one release instead of one per layer).
+   * It takes over `raw` at once. Core runs it uninterruptibly and passes
+   * the `restore` of its mask, which wraps the handshake's waits; when
+   * the handshake fails or is interrupted, everything it opened, `raw`
+   * included, is closed before it returns (a synchronous failure, such as
+   * credentials that cannot be parsed, is a `TlsFailed` too). The
+   * connection it returns belongs to the caller, whose `close` ends the
+   * session (close_notify unless data was left unread) and then closes
+   * `raw` once the session is done with it, in the background: the
+   * caller closes nothing else and waits for nothing. The request's
+   * `handshakeTimeout` is applied by core, not here.
+   */
+  readonly connectOwned?:
+    | ((raw: RawConnection, request: ClientRequest, restore?: Restore) => Effect.Effect<RawConnection, TlsFailed>)
+    | undefined
   readonly accept: (
     raw: RawConnection,
     options: TlsServerOptions,

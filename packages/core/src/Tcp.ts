@@ -7,7 +7,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import type { ConnectRequest, RawListener, Restore, TcpDriver, TlsDriver } from "./Driver.ts"
+import type { ConnectRequest, RawConnection, RawListener, Restore, TcpDriver, TlsDriver } from "./Driver.ts"
 import { bindAll } from "./internal/bind.ts"
 import {
   closeRaw,
@@ -167,12 +167,14 @@ export const connect = (
  * what `use` itself acquires with `Effect.acquireRelease` goes to the
  * caller's Scope as usual.
  *
- * **Cost**: for a numeric IPv4 host without `tls` and `timeout`, the
- * connection is one step of the runtime's driver, acquired and released
- * as `Effect.acquireUseRelease` would, with no Scope at all: about half
- * the Effect operations and allocations of `Effect.scoped(Tcp.connect(...))`
- * (see the bench's `accept` scenario). Other connects run in a Scope of
- * their own that `use` does not see, closed when `use` ends.
+ * **Cost**: for a numeric IPv4 host without `timeout` (and, with `tls`,
+ * without `tls.handshakeTimeout`, on a runtime whose TLS driver has
+ * `connectOwned`, as Node's has), the connection is one step of the
+ * runtime's drivers, acquired and released as `Effect.acquireUseRelease`
+ * would, with no Scope at all: about half the Effect operations and
+ * allocations of `Effect.scoped(Tcp.connect(...))` (see the bench's
+ * `accept` scenario). Other connects run in a Scope of their own that
+ * `use` does not see, closed when `use` ends.
  *
  * **Errors**: those of {@link connect} (`InvalidArgument`, `ResolveFailed`,
  * `ConnectFailed`, `TlsFailed`, `Unsupported`), plus whatever `use` fails
@@ -241,11 +243,15 @@ interface Plan {
   /** The host's only address when it is a dotted quad (no resolver; what the resolver's front answers for it). */
   readonly only: SocketAddress.Ipv4 | undefined
   /**
-   * The host's only address when it needs no resolver, no race, no TLS and
-   * no timeout, and the driver's own `ConnectFailed` names it as it is (a
-   * canonical dotted quad): the connect is then the driver's one step.
+   * The host's only address when it needs no resolver, no race and no
+   * timeout, and the driver's own `ConnectFailed` names it as it is (a
+   * canonical dotted quad), and TLS (if asked for) is a `connectOwned` of
+   * the TLS driver without a handshake timeout: the connect is then the
+   * driver's one step (two with TLS), owned by the caller.
    */
   readonly direct: SocketAddress.Ipv4 | undefined
+  /** With `direct` and TLS: the owned handshake on the connected socket (see `TlsDriver.connectOwned`). */
+  readonly secure: ((raw: RawConnection, restore: Restore) => Effect.Effect<RawConnection, TlsFailed>) | undefined
 }
 
 const planOf = (options: ConnectOptions): Effect.Effect<Plan, InvalidArgument | Unsupported, Network.Network> =>
@@ -281,6 +287,7 @@ const planOf = (options: ConnectOptions): Effect.Effect<Plan, InvalidArgument | 
     // a dotted-quad IPv4 host is its own only address (what the resolver's front answers for it)
     const only =
       localFamily !== 6 && SocketAddress.numericFamily(host) === 4 ? SocketAddress.ipv4(host, port) : undefined
+    const secure = tls === undefined || tlsDriver === undefined ? undefined : ownedHandshake(tlsDriver, host, tls)
     const plan: Plan = {
       host,
       port,
@@ -294,7 +301,11 @@ const planOf = (options: ConnectOptions): Effect.Effect<Plan, InvalidArgument | 
       happyEyeballsDelay: options.happyEyeballsDelay,
       streamOptions: options.highWaterMark === undefined ? undefined : { highWaterMark: options.highWaterMark },
       only,
-      direct: only !== undefined && only.host === host && tls === undefined && timeout === undefined ? only : undefined,
+      direct:
+        only !== undefined && only.host === host && timeout === undefined && (tls === undefined || secure !== undefined)
+          ? only
+          : undefined,
+      secure,
     }
     return plan
   })
@@ -308,13 +319,35 @@ const connectUntraced = (options: ConnectOptions) =>
         acquireInScope((restore) => ownedStream(plan, direct, restore), closeWithRaw)
   })
 
-/** The direct connect's stream, owned by the caller (run uninterruptibly, its waits in `restore`: see `TcpDriver`). */
+/**
+ * The TLS client handshake a caller owns (`TlsDriver.connectOwned`), when
+ * the driver has one and no handshake timeout applies; `undefined`
+ * otherwise (the handshake then runs in the Scope).
+ */
+const ownedHandshake = (driver: TlsDriver, host: string, tls: true | Tls.TlsClientOptions): Plan["secure"] => {
+  const connectOwned = driver.connectOwned
+  if (connectOwned === undefined || (tls !== true && tls.handshakeTimeout !== undefined)) return undefined
+  const request = internalTls.clientRequest(host, tls)
+  return (raw, restore) => connectOwned(raw, request, restore)
+}
+
+/**
+ * The direct connect's stream, owned by the caller (run uninterruptibly, its
+ * waits in `restore`: see `TcpDriver`); with TLS the session owns the socket,
+ * so the stream's one release closes both.
+ */
 const ownedStream = (
   plan: Plan,
   address: SocketAddress.Ipv4,
   restore: Restore,
-): Effect.Effect<SocketStreamImpl, ConnectFailed> =>
-  Effect.map(plan.tcp.connect(plan.request(address), restore), (raw) => new SocketStreamImpl(raw, plan.streamOptions))
+): Effect.Effect<SocketStreamImpl, ConnectFailed | TlsFailed> => {
+  const connecting = plan.tcp.connect(plan.request(address), restore)
+  const secure = plan.secure
+  return Effect.map(
+    secure === undefined ? connecting : Effect.flatMap(connecting, (raw) => secure(raw, restore)),
+    (raw) => new SocketStreamImpl(raw, plan.streamOptions),
+  )
+}
 
 /** Every other connect: resolving, racing, TLS, timeout, each attempt in the Scope. */
 const connectPlanned = (

@@ -396,6 +396,29 @@ export const tlsContract = (env: TlsEnvironment): void => {
       ),
     )
 
+    it.live("client credentials that cannot be parsed fail the connect with TlsFailed, leaving nothing open", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* server()
+          yield* Effect.forkScoped(listener.serve(echo))
+          yield* Effect.scoped(client(listener))
+          const baseline = env.openFds?.()
+          const { scope, outer, live } = yield* countingScope
+          const bad = { ca: certs.ca.cert, cert: "not a certificate", key: "not a key" }
+          for (let i = 0; i < 3; i++) {
+            const error = yield* Effect.flip(Scope.extend(client(listener, bad), scope))
+            assert.strictEqual(error._tag, "TlsFailed")
+          }
+          assert.strictEqual(live(), 0)
+          yield* Scope.close(outer, Exit.void)
+          if (baseline !== undefined && env.openFds !== undefined) {
+            const openFds = env.openFds
+            yield* eventually(() => openFds() <= baseline, `descriptors back to ${baseline} (now ${openFds()})`)
+          }
+        }),
+      ),
+    )
+
     it.live("failures carry the short reason and a hint: untrusted certificate, a peer not speaking TLS", () =>
       run(
         Effect.gen(function* () {

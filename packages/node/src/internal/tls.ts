@@ -220,6 +220,15 @@ class TlsConnection extends NodeConnection {
     readonly watch: EndWatch | undefined,
     info: Tls.TlsInfo,
     readonly standardCompatible: boolean,
+    /**
+     * How `close` ends a graceful close. `false`: it releases the socket as
+     * soon as close_notify and every pending write are out, or after
+     * CLOSE_WAIT_MILLIS (what a client's Scope always did: it waited that
+     * long, then closed the TCP connection under the session). `true`:
+     * after that it also reads until the peer closes, for up to
+     * LINGER_MILLIS (what a connection a listener handed out does).
+     */
+    readonly awaitsPeer: boolean,
   ) {
     super(socket, { ...raw.extra, tls: info }, { local: raw.localAddress, remote: raw.remoteAddress })
     this.fd = raw.fd
@@ -256,7 +265,9 @@ class TlsConnection extends NodeConnection {
   /**
    * Closes with close_notify (so a standard-compatible peer reads a clean
    * end), then releases the socket once the alert and pending writes are
-   * out and the peer closed too, or after LINGER_MILLIS.
+   * out (and, when it `awaitsPeer`, the peer closed too), or after
+   * CLOSE_WAIT_MILLIS (LINGER_MILLIS when it `awaitsPeer`). The raw
+   * connection is closed when the TLS socket closed.
    */
   override close(unread?: boolean): void {
     if (this.closing) return
@@ -281,7 +292,7 @@ class TlsConnection extends NodeConnection {
       s.destroy()
       return
     }
-    const timer = setTimeout(() => s.destroy(), LINGER_MILLIS)
+    const timer = setTimeout(() => s.destroy(), this.awaitsPeer ? LINGER_MILLIS : CLOSE_WAIT_MILLIS)
     timer.unref()
     s.once("close", () => clearTimeout(timer))
     // After our close_notify is out, read (and drop) until the peer closes
@@ -289,7 +300,7 @@ class TlsConnection extends NodeConnection {
     // tickets, the peer's own close_notify) would make the kernel reset the
     // connection, which the peer would see as ECONNRESET instead of an end.
     const afterFinish = () => {
-      if (s.readableEnded) s.destroy()
+      if (s.readableEnded || !this.awaitsPeer) s.destroy()
       else {
         s.once("end", () => s.destroy())
         s.resume()
@@ -445,113 +456,211 @@ const directSocket = (raw: Driver.RawConnection): net.Socket | undefined =>
     ? raw.socket
     : undefined
 
-/** Opens the TLS socket of a handshake on `raw`: on its native handle when it can, over a {@link RawDuplex} otherwise. */
-const openCarrier = (
-  raw: Driver.RawConnection,
-  standardCompatible: boolean,
-  make: (carrier: net.Socket | RawDuplex) => tls.TLSSocket,
-): Carrier => {
-  const direct = standardCompatible && !endWatchWorks ? undefined : directSocket(raw)
-  if (direct !== undefined) {
-    const socket = make(direct)
-    // installed before node reads anything (its first read is on the next tick)
-    const watch = standardCompatible ? EndWatch.install(socket) : undefined
-    // A Node whose TLS handles this does not know: this session's end
-    // counts as a bare close (never a truncation taken for a clean
-    // end), and later sessions that check close_notify take the Duplex.
-    if (standardCompatible && watch === undefined) endWatchWorks = false
-    socket.on("error", ignoreError)
-    socket.pause()
-    return { socket, duplex: undefined, watch }
-  }
-  const duplex = new RawDuplex(raw)
-  const socket = make(duplex)
-  duplex.cleartext = socket
-  // Node emits some handshake failures after a tick (e.g. "socket
-  // disconnected before secure TLS connection was established" from
-  // its own 'end' handler), possibly after the handshake listeners
-  // below are gone: a permanent sink keeps such an 'error' from being
-  // an uncaught exception. Every failure is still reported through the
-  // handshake listeners or the established connection's handlers.
-  socket.on("error", ignoreError)
-  duplex.on("error", ignoreError)
-  socket.pause()
-  return { socket, duplex, watch: undefined }
-}
-
-/** Closes what a handshake opened, the raw connection included. */
-const releaseCarrier = ({ socket, duplex }: Carrier, raw: Driver.RawConnection): void => {
-  socket.destroy()
-  if (duplex !== undefined) duplex.destroy()
-  else raw.close()
-}
-
-/** What a client or server handshake does differently. */
+/** What a client or server handshake does differently (one object per request or per server options, not per handshake). */
 interface Side {
   readonly standardCompatible: boolean
-  readonly make: (carrier: net.Socket | RawDuplex) => tls.TLSSocket
   readonly secureEvent: "secureConnect" | "secure"
+  /** Creates the TLS socket on its carrier (may throw: options node:tls refuses). */
+  open(carrier: net.Socket | RawDuplex): tls.TLSSocket
   /** A failure for an established session that must not be handed on (an unauthorized client). */
-  readonly check: (socket: tls.TLSSocket) => NetError.TlsFailed | undefined
-  readonly finish: (
-    socket: tls.TLSSocket,
-    duplex: RawDuplex | undefined,
-    watch: EndWatch | undefined,
-  ) => Driver.RawConnection
+  check(socket: tls.TLSSocket, raw: Driver.RawConnection): NetError.TlsFailed | undefined
+  /** The cleartext connection of an established session. */
+  finish(handshake: Handshake): Driver.RawConnection
 }
 
+/** Where a TLS socket's handshake and session listeners find their {@link Handshake}. */
+const handshakeKey = Symbol("netfx/TlsHandshake")
+type HandshakeSocket = tls.TLSSocket & { [handshakeKey]: Handshake }
+
+// One listener function per event for every handshake (the socket is `this`),
+// instead of five closures per handshake.
+function onHandshakeSecure(this: HandshakeSocket): void {
+  this[handshakeKey].secured()
+}
+function onHandshakeError(this: HandshakeSocket, error: Error): void {
+  this[handshakeKey].failed(tlsFailed(error, this[handshakeKey].raw.remoteAddress))
+}
+function onHandshakeEnd(this: HandshakeSocket): void {
+  this[handshakeKey].ended()
+}
+/** After the session: the TLS socket closed, so what it ran on is closed too. */
+function onSessionClose(this: HandshakeSocket): void {
+  this[handshakeKey].releaseCarrier()
+}
+
+type Done = (result: Either.Either<Driver.RawConnection, NetError.TlsFailed>) => void
+
 /**
- * Waits for the session on an opened carrier and calls `done` once with
- * the connection or the failure (the carrier is not released here).
- * Returns the function that stops waiting: `done` is not called after it.
+ * A handshake on `raw`: the TLS socket, what it runs on (the raw
+ * connection's own handle, or a {@link RawDuplex}), and the wait for the
+ * session. `done` is called once: with the established connection, or with
+ * the failure once everything the handshake opened (the raw connection
+ * included) is closed.
  */
-const awaitSession = (
-  carrier: Carrier,
-  raw: Driver.RawConnection,
-  side: Side,
-  done: (result: Either.Either<Driver.RawConnection, NetError.TlsFailed>) => void,
-): (() => void) => {
-  const { socket, duplex } = carrier
-  const secureEvent = side.secureEvent
-  let settled = false
-  const off = () => {
-    settled = true
-    socket.off(secureEvent, onSecure)
-    socket.off("error", onError)
-    socket.off("close", onClose)
-    socket.off("end", onClose)
+class Handshake {
+  private done: Done | undefined = undefined
+  /** Set once `done` was called or the handshake was released. */
+  private over = false
+
+  constructor(
+    readonly raw: Driver.RawConnection,
+    readonly side: Side,
+    readonly socket: tls.TLSSocket,
+    readonly duplex: RawDuplex | undefined,
+    readonly watch: EndWatch | undefined,
+  ) {
+    ;(socket as HandshakeSocket)[handshakeKey] = this
   }
-  const fail = (failure: NetError.TlsFailed) => {
-    if (settled) return
-    off()
-    done(Either.left(failure))
+
+  /**
+   * Opens the TLS socket of a handshake on `raw`: on its native handle
+   * when it can, over a {@link RawDuplex} otherwise. Throws what node:tls
+   * throws for options it refuses (after closing what it opened; `raw`
+   * stays to the caller).
+   */
+  static open(raw: Driver.RawConnection, side: Side): Handshake {
+    const standardCompatible = side.standardCompatible
+    const direct = standardCompatible && !endWatchWorks ? undefined : directSocket(raw)
+    if (direct !== undefined) {
+      const socket = side.open(direct)
+      // installed before node reads anything (its first read is on the next tick)
+      const watch = standardCompatible ? EndWatch.install(socket) : undefined
+      // A Node whose TLS handles this does not know: this session's end
+      // counts as a bare close (never a truncation taken for a clean
+      // end), and later sessions that check close_notify take the Duplex.
+      if (standardCompatible && watch === undefined) endWatchWorks = false
+      socket.on("error", ignoreError)
+      socket.pause()
+      return new Handshake(raw, side, socket, undefined, watch)
+    }
+    const duplex = new RawDuplex(raw)
+    let socket: tls.TLSSocket
+    try {
+      socket = side.open(duplex)
+    } catch (error) {
+      // the Duplex started the raw connection: it must not be left reading into nothing
+      duplex.on("error", ignoreError)
+      duplex.destroy()
+      throw error
+    }
+    duplex.cleartext = socket
+    // Node emits some handshake failures after a tick (e.g. "socket
+    // disconnected before secure TLS connection was established" from
+    // its own 'end' handler), possibly after the handshake listeners
+    // are gone: a permanent sink keeps such an 'error' from being an
+    // uncaught exception. Every failure is still reported through the
+    // handshake listeners or the established connection's handlers.
+    socket.on("error", ignoreError)
+    duplex.on("error", ignoreError)
+    socket.pause()
+    return new Handshake(raw, side, socket, duplex, undefined)
   }
-  const onSecure = () => {
-    if (settled) return
-    off()
-    const failure = side.check(socket)
-    if (failure !== undefined) return done(Either.left(failure))
-    const conn = side.finish(socket, duplex, carrier.watch)
-    socket.once("close", () => (duplex !== undefined ? duplex.destroy() : raw.close()))
+
+  /** Waits for the session; `done` is called once (not after {@link release}). */
+  wait(done: Done): void {
+    this.done = done
+    const socket = this.socket
+    socket.once(this.side.secureEvent, onHandshakeSecure)
+    socket.on("error", onHandshakeError)
+    socket.once("close", onHandshakeEnd)
+    // the peer went away mid-handshake (a half-open socket gets no 'close')
+    socket.once("end", onHandshakeEnd)
+  }
+
+  /** Stops waiting: the callback, if the handshake was still waiting (and then not after this). */
+  private settle(): Done | undefined {
+    if (this.over) return undefined
+    this.over = true
+    const done = this.done
+    this.done = undefined
+    const socket = this.socket
+    socket.off(this.side.secureEvent, onHandshakeSecure)
+    socket.off("error", onHandshakeError)
+    socket.off("close", onHandshakeEnd)
+    socket.off("end", onHandshakeEnd)
+    return done
+  }
+
+  secured(): void {
+    const done = this.settle()
+    if (done === undefined) return
+    const failure = this.side.check(this.socket, this.raw)
+    if (failure !== undefined) {
+      this.releaseCarrier()
+      done(Either.left(failure))
+      return
+    }
+    const conn = this.side.finish(this)
+    this.socket.once("close", onSessionClose)
     done(Either.right(conn))
   }
-  const onError = (error: Error) => fail(tlsFailed(error, raw.remoteAddress))
-  const onClose = () =>
-    fail(
+
+  failed(failure: NetError.TlsFailed): void {
+    const done = this.settle()
+    if (done === undefined) return
+    this.releaseCarrier()
+    done(Either.left(failure))
+  }
+
+  ended(): void {
+    const failure = this.duplex?.failure
+    this.failed(
       new NetError.TlsFailed({
-        code: duplex?.failure?.code ?? "ECONNRESET",
+        code: failure?.code ?? "ECONNRESET",
         reason: "the connection closed before the TLS handshake completed",
-        address: raw.remoteAddress,
-        cause: duplex?.failure,
+        address: this.raw.remoteAddress,
+        cause: failure,
       }),
     )
-  socket.once(secureEvent, onSecure)
-  socket.on("error", onError)
-  socket.once("close", onClose)
-  // the peer went away mid-handshake (a half-open socket gets no 'close')
-  socket.once("end", onClose)
-  return off
+  }
+
+  /**
+   * Stops waiting and closes everything the handshake opened, however far
+   * it got: the release of an Effect wait that failed or was interrupted
+   * (an interruption can arrive in the same instant as the session, whose
+   * connection then belongs to nobody).
+   */
+  release(): void {
+    this.settle()
+    this.releaseCarrier()
+  }
+
+  /**
+   * Abandons a handshake in progress: closes everything it opened, and
+   * `done` is not called; once `done` ran it does nothing.
+   */
+  abandon(): void {
+    if (this.settle() !== undefined) this.releaseCarrier()
+  }
+
+  /** Closes the TLS socket and what it runs on (the raw connection included). */
+  releaseCarrier(): void {
+    this.socket.destroy()
+    if (this.duplex !== undefined) this.duplex.destroy()
+    else this.raw.close()
+  }
 }
+
+/** {@link Handshake.open}, with what node:tls throws as a `TlsFailed` (the raw connection then closed). */
+const openHandshake = (raw: Driver.RawConnection, side: Side): Handshake | NetError.TlsFailed => {
+  try {
+    return Handshake.open(raw, side)
+  } catch (error) {
+    raw.close()
+    return tlsFailed(error, raw.remoteAddress)
+  }
+}
+
+// The parts of an Effect handshake, module-level (no closures per handshake).
+const awaitSession = (h: Handshake | NetError.TlsFailed): Effect.Effect<Driver.RawConnection, NetError.TlsFailed> =>
+  h instanceof NetError.TlsFailed
+    ? Effect.fail(h)
+    : Effect.async<Driver.RawConnection, NetError.TlsFailed>((resume) => h.wait(resume))
+const releaseHandshake = (h: Handshake | NetError.TlsFailed): void => {
+  if (!(h instanceof NetError.TlsFailed)) h.release()
+}
+const closeSession = (h: Handshake | NetError.TlsFailed, conn: Driver.RawConnection): Effect.Effect<void> =>
+  h instanceof NetError.TlsFailed ? Effect.void : gracefulClose(h.socket, conn)
 
 /**
  * Runs a handshake on a fresh TLSSocket and waits for it. An interrupted
@@ -564,56 +673,38 @@ const handshake = (
   raw: Driver.RawConnection,
   side: Side,
 ): Effect.Effect<Driver.RawConnection, NetError.TlsFailed, Scope.Scope> =>
-  Driver.acquireUntilReady(
-    () => openCarrier(raw, side.standardCompatible, side.make),
-    (carrier) =>
-      Effect.async<Driver.RawConnection, NetError.TlsFailed>((resume) =>
-        Effect.sync(awaitSession(carrier, raw, side, resume)),
-      ),
-    (carrier) => releaseCarrier(carrier, raw),
-    ({ socket }, conn) => gracefulClose(socket, conn),
-  )
+  Driver.acquireUntilReady(() => openHandshake(raw, side), awaitSession, releaseHandshake, closeSession)
+
+/**
+ * {@link handshake} for a caller that owns the connection
+ * (`TlsDriver.connectOwned`): no Scope; a handshake that fails or is
+ * interrupted has closed everything it opened, the raw connection
+ * included. The connection's own `close` ends the session and closes the
+ * raw connection once the TLS socket closed.
+ */
+const handshakeOwned = (
+  raw: Driver.RawConnection,
+  side: Side,
+  restore: Driver.Restore | undefined,
+): Effect.Effect<Driver.RawConnection, NetError.TlsFailed> =>
+  Driver.acquireOwned(() => openHandshake(raw, side), awaitSession, releaseHandshake, restore)
 
 /**
  * {@link handshake} without the Effect runtime (`TlsDriver.acceptNow`):
  * `done` is called once, after a failure with everything already closed;
  * the returned function abandons the handshake and closes everything.
  */
-const handshakeNow = (
-  raw: Driver.RawConnection,
-  side: Side,
-  done: (result: Either.Either<Driver.RawConnection, NetError.TlsFailed>) => void,
-): (() => void) => {
-  let carrier: Carrier
-  try {
-    carrier = openCarrier(raw, side.standardCompatible, side.make)
-  } catch (error) {
-    raw.close()
-    done(Either.left(tlsFailed(error, raw.remoteAddress)))
+const handshakeNow = (raw: Driver.RawConnection, side: Side, done: Done): (() => void) => {
+  const h = openHandshake(raw, side)
+  if (h instanceof NetError.TlsFailed) {
+    done(Either.left(h))
     return noop
   }
-  let settled = false
-  const off = awaitSession(carrier, raw, side, (result) => {
-    settled = true
-    if (Either.isLeft(result)) releaseCarrier(carrier, raw)
-    done(result)
-  })
-  return () => {
-    if (settled) return
-    settled = true
-    off()
-    releaseCarrier(carrier, raw)
-  }
+  h.wait(done)
+  return () => h.abandon()
 }
 
 const noop = (): void => {}
-
-/** The TLS socket of a handshake and what it runs on. */
-interface Carrier {
-  readonly socket: tls.TLSSocket
-  readonly duplex: RawDuplex | undefined
-  readonly watch: EndWatch | undefined
-}
 
 /**
  * Scope release of an established session: close it gracefully and wait
@@ -655,11 +746,37 @@ const CLIENT_CONTEXTS_MAX = 64
 const pemKey = (value: Tls.Pem | ReadonlyArray<Tls.Pem> | undefined): string | undefined =>
   value === undefined ? "" : typeof value === "string" ? value : undefined
 
+/**
+ * The common case, a CA alone (no client certificate, no version bounds),
+ * keyed by the CA's PEM string itself: no key to build per connect, and a
+ * string's hash is computed once per string, so a caller that passes the
+ * same CA string every time pays one lookup.
+ */
+const caContexts = new Map<string, tls.SecureContext>()
+
+const cached = (contexts: Map<string, tls.SecureContext>, id: string, request: Driver.ClientRequest) => {
+  let context = contexts.get(id)
+  if (context === undefined) {
+    context = tls.createSecureContext(credentials(request))
+    if (contexts.size >= CLIENT_CONTEXTS_MAX) contexts.clear()
+    contexts.set(id, context)
+  }
+  return context
+}
+
 const clientContext = (request: Driver.ClientRequest): tls.SecureContext => {
   const ca = pemKey(request.ca)
   const cert = pemKey(request.cert)
   const key = pemKey(request.key)
   if (ca === undefined || cert === undefined || key === undefined) return tls.createSecureContext(credentials(request))
+  if (
+    cert === "" &&
+    key === "" &&
+    request.passphrase === undefined &&
+    request.minVersion === undefined &&
+    request.maxVersion === undefined
+  )
+    return cached(caContexts, ca, request)
   // lengths first, so different fields cannot run into each other
   const id = [
     ca.length,
@@ -672,68 +789,82 @@ const clientContext = (request: Driver.ClientRequest): tls.SecureContext => {
     cert,
     key,
   ].join("\0")
-  let context = clientContexts.get(id)
-  if (context === undefined) {
-    context = tls.createSecureContext(credentials(request))
-    if (clientContexts.size >= CLIENT_CONTEXTS_MAX) clientContexts.clear()
-    clientContexts.set(id, context)
+  return cached(clientContexts, id, request)
+}
+
+/** The client side of a handshake: one per connect. */
+class ClientSide implements Side {
+  readonly secureEvent = "secureConnect"
+  readonly standardCompatible: boolean
+  /** The name the certificate is checked against; sent as SNI unless numeric. */
+  readonly name: string
+  readonly numeric: boolean
+
+  constructor(
+    readonly request: Driver.ClientRequest,
+    /** Whether the caller owns the connection (`connectOwned`): its close then releases the socket itself. */
+    readonly owned: boolean,
+  ) {
+    this.name = request.serverName ?? request.host
+    this.numeric = SocketAddress.numericFamily(this.name) !== 0
+    this.standardCompatible = request.standardCompatible ?? true
   }
-  return context
+
+  open(carrier: net.Socket | RawDuplex): tls.TLSSocket {
+    const request = this.request
+    const options: tls.ConnectionOptions = {
+      secureContext: clientContext(request),
+      socket: carrier,
+      host: this.name,
+      rejectUnauthorized: request.rejectUnauthorized ?? true,
+    }
+    if (!this.numeric) options.servername = this.name
+    if (request.alpnProtocols !== undefined) options.ALPNProtocols = [...request.alpnProtocols]
+    return tls.connect(options)
+  }
+
+  // node:tls already failed the handshake for a rejected certificate when
+  // rejectUnauthorized is on; nothing more to check here.
+  check(): undefined {
+    return undefined
+  }
+
+  finish(h: Handshake): Driver.RawConnection {
+    const socket = h.socket
+    return new TlsConnection(
+      socket,
+      h.raw,
+      h.duplex,
+      h.watch,
+      infoOf(socket, false, this.numeric ? undefined : this.name),
+      this.standardCompatible,
+      // a Scope's connection is released by the Scope: gracefulClose, then the raw connection's finalizer
+      !this.owned,
+    )
+  }
 }
 
 /** @internal */
 export const connect = (
   raw: Driver.RawConnection,
   request: Driver.ClientRequest,
-): Effect.Effect<Driver.RawConnection, NetError.TlsFailed, Scope.Scope> => {
-  const name = request.serverName ?? request.host
-  const numeric = SocketAddress.numericFamily(name) !== 0
-  const standardCompatible = request.standardCompatible ?? true
-  return handshake(raw, {
-    standardCompatible,
-    make: (carrier) => {
-      const options: tls.ConnectionOptions = {
-        secureContext: clientContext(request),
-        socket: carrier,
-        host: name,
-        rejectUnauthorized: request.rejectUnauthorized ?? true,
-      }
-      if (!numeric) options.servername = name
-      if (request.alpnProtocols !== undefined) options.ALPNProtocols = [...request.alpnProtocols]
-      return tls.connect(options)
-    },
-    secureEvent: "secureConnect",
-    // node:tls already failed the handshake for a rejected certificate when
-    // rejectUnauthorized is on; nothing more to check here.
-    check: () => undefined,
-    finish: (socket, duplex, watch) =>
-      new TlsConnection(
-        socket,
-        raw,
-        duplex,
-        watch,
-        infoOf(socket, false, numeric ? undefined : name),
-        standardCompatible,
-      ),
-  })
-}
+): Effect.Effect<Driver.RawConnection, NetError.TlsFailed, Scope.Scope> =>
+  Effect.suspend(() => handshake(raw, new ClientSide(request, false)))
+
+/** @internal */
+export const connectOwned = (
+  raw: Driver.RawConnection,
+  request: Driver.ClientRequest,
+  restore?: Driver.Restore,
+): Effect.Effect<Driver.RawConnection, NetError.TlsFailed> =>
+  handshakeOwned(raw, new ClientSide(request, true), restore)
 
 /**
  * Secure contexts are built once per server options object (a listener
  * passes the same one for every connection) and once per SNI credentials
  * object, not per handshake: building one parses keys and certificates.
  */
-const serverContexts = new WeakMap<Tls.TlsServerOptions, tls.SecureContext>()
 const sniContexts = new WeakMap<Tls.TlsServerOptions, WeakMap<object, tls.SecureContext>>()
-
-const serverContext = (options: Tls.TlsServerOptions): tls.SecureContext => {
-  let context = serverContexts.get(options)
-  if (context === undefined) {
-    context = tls.createSecureContext(credentials(options))
-    serverContexts.set(options, context)
-  }
-  return context
-}
 
 const sniContext = (
   options: Tls.TlsServerOptions,
@@ -752,68 +883,104 @@ const sniContext = (
   return context
 }
 
-/** The server side of a handshake on `raw`, or the failure to build its secure context. */
-const serverSide = (raw: Driver.RawConnection, options: Tls.TlsServerOptions): Side | NetError.TlsFailed => {
-  let secureContext: tls.SecureContext
-  try {
-    secureContext = serverContext(options)
-  } catch (error) {
-    return tlsFailed(error, raw.remoteAddress)
-  }
-  const requestCert = options.requestCert ?? false
-  const rejectUnauthorized = options.rejectUnauthorized ?? true
-  const sni =
-    options.sniCallback === undefined && options.sniContexts === undefined
-      ? undefined
-      : (servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => {
-          try {
-            const chosen = Driver.credentialsFor(options, servername)
-            cb(null, chosen === undefined ? secureContext : sniContext(options, chosen))
-          } catch (error) {
-            cb(error instanceof Error ? error : new Error(String(error)))
+/** The server side of handshakes: one per server options object (see {@link serverSideOf}). */
+class ServerSide implements Side {
+  readonly secureEvent = "secure"
+  readonly standardCompatible: boolean
+  readonly requestCert: boolean
+  readonly rejectUnauthorized: boolean
+  readonly alpnProtocols: Array<string> | undefined
+  readonly sni: ((servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => void) | undefined
+
+  constructor(
+    readonly options: Tls.TlsServerOptions,
+    readonly secureContext: tls.SecureContext,
+  ) {
+    this.standardCompatible = options.standardCompatible ?? true
+    this.requestCert = options.requestCert ?? false
+    this.rejectUnauthorized = options.rejectUnauthorized ?? true
+    this.alpnProtocols = options.alpnProtocols === undefined ? undefined : [...options.alpnProtocols]
+    this.sni =
+      options.sniCallback === undefined && options.sniContexts === undefined
+        ? undefined
+        : (servername, cb) => {
+            try {
+              const chosen = Driver.credentialsFor(options, servername)
+              cb(null, chosen === undefined ? secureContext : sniContext(options, chosen))
+            } catch (error) {
+              cb(error instanceof Error ? error : new Error(String(error)))
+            }
           }
-        }
-  const standardCompatible = options.standardCompatible ?? true
-  return {
-    standardCompatible,
-    make: (carrier) => {
-      const o: tls.TLSSocketOptions = {
-        isServer: true,
-        secureContext,
-        requestCert,
-        rejectUnauthorized,
-      }
-      if (options.alpnProtocols !== undefined) o.ALPNProtocols = [...options.alpnProtocols]
-      if (sni !== undefined) o.SNICallback = sni
-      // allowHalfOpen is inherited from the carrier (true)
-      return new tls.TLSSocket(carrier as net.Socket, o)
-    },
-    secureEvent: "secure",
-    check: (socket) => {
-      if (!requestCert) return undefined
-      // What tls.Server does for its sockets, done here for a standalone TLSSocket.
-      const handle = (socket as unknown as { _handle?: { verifyError?: () => Error | null } })._handle
-      const verifyError = handle?.verifyError?.() ?? null
-      const mutable = socket as unknown as { authorized: boolean; authorizationError?: Error | string }
-      if (verifyError === null) {
-        mutable.authorized = true
-        return undefined
-      }
-      const code = NetError.errnoOf(verifyError).code
-      mutable.authorized = false
-      mutable.authorizationError = code
-      return rejectUnauthorized
-        ? new NetError.TlsFailed({
-            code,
-            reason: `the client certificate was not accepted: ${NetError.tlsReasonOf(verifyError, String(verifyError))}`,
-            address: raw.remoteAddress,
-            cause: verifyError,
-          })
-        : undefined
-    },
-    finish: (socket, duplex, watch) =>
-      new TlsConnection(socket, raw, duplex, watch, infoOf(socket, true, undefined), standardCompatible),
   }
+
+  open(carrier: net.Socket | RawDuplex): tls.TLSSocket {
+    const o: tls.TLSSocketOptions = {
+      isServer: true,
+      secureContext: this.secureContext,
+      requestCert: this.requestCert,
+      rejectUnauthorized: this.rejectUnauthorized,
+    }
+    if (this.alpnProtocols !== undefined) o.ALPNProtocols = this.alpnProtocols
+    if (this.sni !== undefined) o.SNICallback = this.sni
+    // allowHalfOpen is inherited from the carrier (true)
+    return new tls.TLSSocket(carrier as net.Socket, o)
+  }
+
+  check(socket: tls.TLSSocket, raw: Driver.RawConnection): NetError.TlsFailed | undefined {
+    if (!this.requestCert) return undefined
+    // What tls.Server does for its sockets, done here for a standalone TLSSocket.
+    const handle = (socket as unknown as { _handle?: { verifyError?: () => Error | null } })._handle
+    const verifyError = handle?.verifyError?.() ?? null
+    const mutable = socket as unknown as { authorized: boolean; authorizationError?: Error | string }
+    if (verifyError === null) {
+      mutable.authorized = true
+      return undefined
+    }
+    const code = NetError.errnoOf(verifyError).code
+    mutable.authorized = false
+    mutable.authorizationError = code
+    return this.rejectUnauthorized
+      ? new NetError.TlsFailed({
+          code,
+          reason: `the client certificate was not accepted: ${NetError.tlsReasonOf(verifyError, String(verifyError))}`,
+          address: raw.remoteAddress,
+          cause: verifyError,
+        })
+      : undefined
+  }
+
+  finish(h: Handshake): Driver.RawConnection {
+    const socket = h.socket
+    return new TlsConnection(
+      socket,
+      h.raw,
+      h.duplex,
+      h.watch,
+      infoOf(socket, true, undefined),
+      this.standardCompatible,
+      true,
+    )
+  }
+}
+
+/**
+ * The server side for `options`, built once per options object (a listener
+ * passes the same one for every connection), or the failure to build its
+ * secure context (not kept: the next handshake tries again).
+ */
+const serverSides = new WeakMap<Tls.TlsServerOptions, ServerSide>()
+
+const serverSideOf = (raw: Driver.RawConnection, options: Tls.TlsServerOptions): ServerSide | NetError.TlsFailed => {
+  let side = serverSides.get(options)
+  if (side === undefined) {
+    try {
+      side = new ServerSide(options, tls.createSecureContext(credentials(options)))
+    } catch (error) {
+      return tlsFailed(error, raw.remoteAddress)
+    }
+    serverSides.set(options, side)
+  }
+  return side
 }
 
 /** @internal */
@@ -822,17 +989,13 @@ export const accept = (
   options: Tls.TlsServerOptions,
 ): Effect.Effect<Driver.RawConnection, NetError.TlsFailed, Scope.Scope> =>
   Effect.suspend(() => {
-    const side = serverSide(raw, options)
+    const side = serverSideOf(raw, options)
     return side instanceof NetError.TlsFailed ? Effect.fail(side) : handshake(raw, side)
   })
 
 /** @internal */
-export const acceptNow = (
-  raw: Driver.RawConnection,
-  options: Tls.TlsServerOptions,
-  done: (result: Either.Either<Driver.RawConnection, NetError.TlsFailed>) => void,
-): (() => void) => {
-  const side = serverSide(raw, options)
+export const acceptNow = (raw: Driver.RawConnection, options: Tls.TlsServerOptions, done: Done): (() => void) => {
+  const side = serverSideOf(raw, options)
   if (side instanceof NetError.TlsFailed) {
     raw.close()
     done(Either.left(side))
@@ -842,4 +1005,4 @@ export const acceptNow = (
 }
 
 /** @internal */
-export const driver: Driver.TlsDriver = { connect, accept, acceptNow }
+export const driver: Driver.TlsDriver = { connect, connectOwned, accept, acceptNow }
