@@ -1,36 +1,18 @@
 import { assert, describe, it } from "@effect/vitest"
-import { NetError, SocketAddress, SocketStream } from "@netfx/core"
-import type * as Driver from "@netfx/core/Driver"
+import { NetError, SocketStream } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
+import { handConnection } from "./support/handConnection.ts"
 
-/** A raw connection that records what is written and whose input the test delivers by hand. */
-const recordingConnection = (log: Array<string> = []) => {
-  let handlers: Driver.ConnectionHandlers | undefined
-  const raw: Driver.RawConnection = {
-    localAddress: SocketAddress.ipv4("127.0.0.1", 1),
-    remoteAddress: SocketAddress.ipv4("127.0.0.1", 2),
-    fd: undefined,
-    extra: {},
-    start: (h) => {
-      handlers = h
-    },
-    pause: () => {},
-    resume: () => {},
-    write: (data) => {
-      log.push(`write ${Array.from(data).join(",")}`)
-      return true
-    },
-    shutdown: () => {},
-    close: () => {},
-  }
-  return {
-    raw,
-    log,
-    deliver: (bytes: Uint8Array) => handlers?.onData(bytes),
-    end: () => handlers?.onEnd(),
-  }
+/** A hand-fed connection that logs what is written. */
+const recordingConnection = () => {
+  const log: Array<string> = []
+  const c = handConnection((data) => {
+    log.push(`write ${Array.from(data).join(",")}`)
+    return true
+  })
+  return { ...c, log }
 }
 
 // `yield* conn.send(...)` / `yield* conn.receive()` inside Effect.gen finish in
@@ -109,10 +91,9 @@ describe("SocketStream yield* in Effect.gen", () => {
 
   it.effect("a fiber that only sends still yields to other fibers (maxOpsBeforeYield)", () =>
     Effect.gen(function* () {
-      const c = recordingConnection([])
-      // count writes without keeping a log line each
+      // counts writes without keeping a log line each
       let writes = 0
-      const raw: Driver.RawConnection = { ...c.raw, write: () => ++writes > 0 }
+      const { raw } = handConnection(() => ++writes > 0)
       const s = SocketStream.make(raw)
       const total = 100_000
       const one = new Uint8Array([1])

@@ -58,17 +58,12 @@ export const inlineFiber = (): Fiber.RuntimeFiber<unknown, unknown> | undefined 
 }
 
 /**
- * A finished iteration: `yield*` of it evaluates to `value` at once. It is
- * its own iterator and its own result object (one allocation).
- *
- * @internal
+ * An iterator that is its own result object (`next` returns itself), as
+ * `yield*` uses it: `return` and `throw` are only called if the generator is
+ * closed while delegating, which Effect never does.
  */
-export class Done<A> {
-  readonly done = true
-  constructor(readonly value: A) {}
-  next(): this {
-    return this
-  }
+abstract class OwnIterator<A> {
+  abstract next(resumed: A): this
   return(value: A): { readonly value: A; readonly done: true } {
     return { value, done: true }
   }
@@ -80,21 +75,38 @@ export class Done<A> {
   }
 }
 
+/**
+ * A finished iteration: `yield*` of it evaluates to `value` at once (one
+ * allocation, or none for {@link doneVoid}).
+ *
+ * @internal
+ */
+export class Done<A> extends OwnIterator<A> {
+  readonly done = true
+  constructor(readonly value: A) {
+    super()
+  }
+  next(): this {
+    return this
+  }
+}
+
 /** `yield*` of it evaluates to `undefined` (a completed send). @internal */
 export const doneVoid: Done<void> = Object.freeze(new Done<void>(undefined))
 
 /**
  * An iteration that yields one Effect to the fiber (a wait) and finishes
- * with what the fiber resumes it with: its own iterator and result object,
- * one allocation where Effect's iterator takes four.
+ * with what the fiber resumes it with: one allocation where Effect's
+ * iterator takes four.
  *
  * @internal
  */
-export class YieldOnce<A> {
+export class YieldOnce<A> extends OwnIterator<A> {
   done = false
   private yielded = false
   value: unknown
   constructor(wrapped: YieldWrap<Effect.Effect<A, unknown, unknown>>) {
+    super()
     this.value = wrapped
   }
   next(resumed: A): this {
@@ -104,15 +116,6 @@ export class YieldOnce<A> {
     }
     this.done = true
     this.value = resumed
-    return this
-  }
-  return(value: A): { readonly value: A; readonly done: true } {
-    return { value, done: true }
-  }
-  throw(e: unknown): never {
-    throw e
-  }
-  [Symbol.iterator](): this {
     return this
   }
 }
