@@ -1,29 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { SocketAddress, SocketStream } from "@netfx/core"
-import type * as Driver from "@netfx/core/Driver"
+import { SocketStream } from "@netfx/core"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-
-/** A raw connection whose bytes the test delivers by hand. */
-const handConnection = () => {
-  let handlers: Driver.ConnectionHandlers | undefined
-  const raw: Driver.RawConnection = {
-    localAddress: SocketAddress.ipv4("127.0.0.1", 1),
-    remoteAddress: SocketAddress.ipv4("127.0.0.1", 2),
-    fd: undefined,
-    extra: {},
-    start: (h) => {
-      handlers = h
-    },
-    pause: () => {},
-    resume: () => {},
-    write: () => true,
-    shutdown: () => {},
-    close: () => {},
-  }
-  return { raw, deliver: (bytes: Uint8Array) => handlers?.onData(bytes) }
-}
+import { handConnection } from "./support/handConnection.ts"
 
 const within = <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.timeoutFail(effect, { duration: "2 seconds", onTimeout: () => "the receive never woke up" })
