@@ -14,9 +14,9 @@
  *   node --import tsx bench/src/udpAlloc.ts
  *   RECEIVER=raw|netfx BURST=64 COUNT=300000
  */
-import { createRequire } from "node:module"
 import * as v8 from "node:v8"
 import { netfxImpl, rawImpl } from "./impls/thisRuntime.ts"
+import { bursts } from "./udpFlood.ts"
 
 const env = (name: string, fallback: string) => process.env[name] ?? fallback
 
@@ -40,48 +40,22 @@ interface GcProfiler {
   stop(): { readonly statistics: ReadonlyArray<GcEntry> }
 }
 
-interface Addon {
-  readonly binding: {
-    socketAny(family: number, type: number): number
-    connectAny(fd: number, address: { family: 4; host: string; port: number }): number
-    sendtoAny(fd: number, data: Uint8Array, address: null): number
-    close(fd: number): number
-    readonly constants: Record<string, number>
-  }
-}
-
 const space = (state: HeapState, name: string) =>
   state.heapSpaceStatistics.find((s) => s.spaceName === name)?.spaceUsedSize ?? 0
 
 const main = async () => {
   const which = env("RECEIVER", "netfx")
   const sink = await (which === "raw" ? await rawImpl() : await netfxImpl()).udpSink!()
-  // @netfx/native as @netfx/node resolves it (the bench does not depend on it directly)
-  const b = (createRequire(import.meta.resolve("@netfx/node"))("@netfx/native") as Addon).binding
-  const fd = b.socketAny(4, b.constants.SOCK_DGRAM as number)
-  if (fd < 0 || b.connectAny(fd, { family: 4, host: "127.0.0.1", port: sink.port }) < 0)
-    throw new Error("sender socket")
-  const data = new Uint8Array(64).fill(7)
+  const size = 64
   const burst = Number(env("BURST", "64"))
-  const bursts = async (count: number) => {
-    const start = sink.received()
-    let sent = 0
-    while (sent < count) {
-      for (let i = 0; i < burst; i++) if (b.sendtoAny(fd, data, null) >= 0) sent++
-      const deadline = Date.now() + 200
-      while (sink.received() - start < sent && Date.now() < deadline) await new Promise((r) => setImmediate(r))
-      if (sink.received() - start < sent) sent = sink.received() - start // lost (machine too busy)
-    }
-    return sink.received() - start
-  }
-  await bursts(100_000) // warm-up
+  const run = async (count: number) => (await bursts(sink.port, count, burst, size, sink.received)).got
+  await run(100_000) // warm-up
   const profiler = new (v8 as unknown as { GCProfiler: new () => GcProfiler }).GCProfiler()
   profiler.start()
   const used0 = v8.getHeapStatistics().used_heap_size
-  const got = await bursts(Number(env("COUNT", "300000")))
+  const got = await run(Number(env("COUNT", "300000")))
   const used1 = v8.getHeapStatistics().used_heap_size
   const { statistics } = profiler.stop()
-  b.close(fd)
   let allocated = 0
   let last = used0
   const kept: Array<number> = []
