@@ -21,49 +21,15 @@
  * Prints the minimum and the median over the windows.
  */
 
-import { createRequire } from "node:module"
 import { isBun, netfxImpl, rawImpl } from "./impls/thisRuntime.ts"
 import type { Impl } from "./impls/types.ts"
 import { startProfile } from "./profile.ts"
-import { flood } from "./udpFlood.ts"
+import { bursts, flood } from "./udpFlood.ts"
 
 const env = (name: string, fallback: string) => process.env[name] ?? fallback
 
 /** Under Bun: raw `Bun.udpSocket` and netfx over BunNetwork; under Node: raw node:dgram and NodeNetwork. */
 const pick = (which: string): Promise<Impl> => (which === "raw" ? rawImpl() : netfxImpl())
-
-/** BURST mode: sends `count` datagrams in bursts of `burst`, each once the receiver has the previous ones. */
-const bursts = async (port: number, count: number, burst: number, size: number, received: () => number) => {
-  // @netfx/native as @netfx/node resolves it (the bench does not depend on it directly)
-  const a = createRequire(import.meta.resolve("@netfx/node"))("@netfx/native") as {
-    readonly binding: {
-      socketAny(family: number, type: number): number
-      connectAny(fd: number, address: { family: 4; host: string; port: number }): number
-      sendtoAny(fd: number, data: Uint8Array, address: null): number
-      close(fd: number): number
-      readonly constants: Record<string, number>
-    }
-  }
-  const b = a.binding
-  const fd = b.socketAny(4, b.constants.SOCK_DGRAM as number)
-  if (fd < 0 || b.connectAny(fd, { family: 4, host: "127.0.0.1", port }) < 0) throw new Error("sender socket")
-  const data = new Uint8Array(size).fill(7)
-  const start = received()
-  let sent = 0
-  let stalls = 0
-  while (sent < count) {
-    const n = Math.min(burst, count - sent)
-    for (let i = 0; i < n; i++) if (b.sendtoAny(fd, data, null) >= 0) sent++
-    const deadline = Date.now() + 200
-    while (received() - start < sent && Date.now() < deadline) await new Promise((r) => setImmediate(r))
-    if (received() - start < sent) {
-      stalls++
-      sent = received() - start // lost (machine too busy): count what arrived
-    }
-  }
-  b.close(fd)
-  return { got: received() - start, stalls }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 

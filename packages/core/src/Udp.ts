@@ -287,9 +287,12 @@ export interface MulticastGroup {
  * {@link SendError} (`OperationFailed` leaves the socket usable).
  *
  * **Interruption**: an interrupted receive loses nothing (a datagram not
- * yet returned stays queued); interrupting `sendTo` while resolving sends
- * nothing, while the runtime holds the datagram it may still be sent
- * (whole), and the socket stays usable.
+ * yet returned stays queued); its fiber keeps the receive until it is done
+ * (another fiber's receive meanwhile is `BusyResource`; that fiber itself
+ * may receive again at once, e.g. in a finalizer), which `Fiber.interrupt`,
+ * `Effect.timeout` and races wait for anyway. Interrupting `sendTo` while
+ * resolving sends nothing, while the runtime holds the datagram it may
+ * still be sent (whole), and the socket stays usable.
  *
  * @example
  * ```ts

@@ -15,6 +15,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import type * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as FdPassing from "../src/FdPassing.ts"
@@ -602,6 +603,48 @@ export const datagramContract = (env: DatagramEnvironment): void => {
             got.map((d) => text(d.data)),
             ["kept"],
           )
+        }),
+      ),
+    )
+
+    it.live("a receive cut short by a timeout leaves the receive slot free and the datagram queued", () =>
+      run(
+        Effect.gen(function* () {
+          const a = yield* Udp.bind({ host: "127.0.0.1" })
+          assert.isTrue(Option.isNone(yield* Effect.timeout(a.receive(), "20 millis").pipe(Effect.option)))
+          yield* a.sendTo(bytes("after"), { host: "127.0.0.1", port: portOf(a.localAddress) })
+          assert.strictEqual(text((yield* a.receive()).data), "after")
+          // the same from another fiber, while the timed-out one is done
+          const f = yield* Effect.fork(Effect.timeout(a.receive(), "20 millis").pipe(Effect.option))
+          assert.isTrue(Option.isNone(yield* Fiber.join(f)))
+          yield* a.sendTo(bytes("again"), { host: "127.0.0.1", port: portOf(a.localAddress) })
+          assert.strictEqual(text(Chunk.unsafeHead(yield* a.receiveMany(8)).data), "again")
+        }),
+      ),
+    )
+
+    it.live("a fiber interrupted in receive can receive again while it unwinds", () =>
+      run(
+        Effect.gen(function* () {
+          const a = yield* Udp.bind({ host: "127.0.0.1" })
+          const got = yield* Deferred.make<string, unknown>()
+          const f = yield* Effect.fork(
+            a
+              .receive()
+              .pipe(
+                Effect.onInterrupt(() =>
+                  Effect.flatMap(Effect.either(a.receive()), (r) =>
+                    Deferred.succeed(got, r._tag === "Right" ? text(r.right.data) : r.left._tag),
+                  ),
+                ),
+              ),
+          )
+          yield* settle
+          const interrupted = yield* Effect.fork(Fiber.interrupt(f))
+          yield* settle
+          yield* a.sendTo(bytes("unwinding"), { host: "127.0.0.1", port: portOf(a.localAddress) })
+          assert.strictEqual(yield* Deferred.await(got), "unwinding")
+          yield* Fiber.join(interrupted)
         }),
       ),
     )

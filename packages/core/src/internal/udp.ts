@@ -1,5 +1,6 @@
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -29,6 +30,7 @@ import type {
   SendError,
   UdpSocket,
 } from "../Udp.ts"
+import { reusableAsync } from "./asyncPrimitive.ts"
 import * as validate from "./validate.ts"
 
 /** @internal */
@@ -87,7 +89,6 @@ export class UdpSocketImpl implements UdpHandlers {
   private droppedCount = 0
   private pending: Errno | undefined = undefined
   private closed = false
-  private receiving = false
   private readWaiter: (() => void) | undefined = undefined
   private wakeScheduled = false
   private readonly sendWaiters = new Set<() => void>()
@@ -202,53 +203,93 @@ export class UdpSocketImpl implements UdpHandlers {
 
   /** Up to `max` datagrams (at least one), waiting for the first. */
   receiveBatch(max: number, maxBytes: number | undefined): Effect.Effect<Array<Received>, ReceiveError> {
-    return Effect.suspend((): Effect.Effect<Array<Received>, ReceiveError> => {
-      const bad = checkMax("max", max) ?? checkMax("maxBytes", maxBytes)
-      if (bad !== undefined) return Effect.fail(bad)
-      if (this.receiving) return Effect.fail(busyReceive)
-      return this.take(max, maxBytes)
-    })
+    const bad = checkMax("max", max) ?? checkMax("maxBytes", maxBytes)
+    return bad !== undefined ? Effect.fail(bad) : this.take(max, maxBytes)
   }
 
   /** {@link receiveBatch} with arguments known to be valid. */
   take(max: number, maxBytes: number | undefined): Effect.Effect<Array<Received>, TakeError> {
-    return Effect.suspend(() => {
-      if (this.receiving) return Effect.fail(busyReceive)
-      return this.poll(max, maxBytes) ?? this.park(max, maxBytes)
+    return Effect.withFiberRuntime((fiber) => {
+      if (this.busy(fiber)) return Effect.fail(busyReceive)
+      return this.poll(max, maxBytes) ?? this.park(fiber, max, maxBytes)
     })
   }
 
   receiveOne(maxBytes: number | undefined): Effect.Effect<Received, ReceiveError> {
-    return Effect.suspend((): Effect.Effect<Received, ReceiveError> => {
-      const bad = checkMax("maxBytes", maxBytes)
-      if (bad !== undefined) return Effect.fail(bad)
-      if (this.receiving) return Effect.fail(busyReceive)
+    const bad = checkMax("maxBytes", maxBytes)
+    if (bad !== undefined) return Effect.fail(bad)
+    return Effect.withFiberRuntime((fiber): Effect.Effect<Received, TakeError> => {
+      if (this.busy(fiber)) return Effect.fail(busyReceive)
       if (this.count > 0) return Effect.succeed(cut(this.shift(), maxBytes))
-      return Effect.map(this.poll(1, maxBytes) ?? this.park(1, maxBytes), (a) => a[0] as Received)
+      return Effect.map(this.poll(1, maxBytes) ?? this.park(fiber, 1, maxBytes), (a) => a[0] as Received)
     })
   }
 
-  private park(max: number, maxBytes: number | undefined): Effect.Effect<Array<Received>, TakeError> {
-    const retry: Effect.Effect<Array<Received>, TakeError> = Effect.suspend(() => {
-      const r = this.poll(max, maxBytes)
-      if (r !== undefined) {
-        this.receiving = false
-        return r
-      }
-      return wait
-    })
-    const wait = Effect.async<Array<Received>, TakeError>((resume) => {
-      // Only wake the fiber; the datagrams are taken by the fiber itself
-      // (retry), so an interruption racing the wake-up leaves them queued.
-      const waiter = () => resume(retry)
-      this.receiving = true
-      this.readWaiter = waiter
-      return Effect.sync(() => {
-        if (this.readWaiter === waiter) this.readWaiter = undefined
-        this.receiving = false
-      })
-    })
-    return wait
+  // The receiver parks in one wait built once per socket (`reusableAsync`),
+  // with no canceler, as SocketStream's receive does. Per wait, the
+  // `Effect.async` + canceler it replaces built a dozen objects (the
+  // primitive, its proxy resume and closures, the `onInterrupt` frames:
+  // onExit, uninterruptibleMask, matchCauseEffect) and a retry/wait closure
+  // pair; under a datagram flood those objects, made once per wake-up, were
+  // what survived V8's scavenges (every wait's since the last scavenge,
+  // 1-2 MB each time on Node 24), which made the scavenges long enough to
+  // overflow the socket's buffer (bench/README.md, UDP). Without a canceler
+  // a fiber interrupted while parked leaves `parked` set: the receive slot
+  // is free again once that fiber is done, or at once for that same fiber
+  // (`busy`). A late wake-up of an interrupted fiber is ignored by Effect,
+  // and the datagrams stay queued: the fiber takes them itself (`retry`),
+  // only when it really resumes.
+
+  /** The fiber parked in {@link wait}, or interrupted there and not done yet. */
+  private parked: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
+  private parkMax = 1
+  private parkMaxBytes: number | undefined = undefined
+  private resumeParked: ((effect: Effect.Effect<Array<Received>, TakeError>) => void) | undefined = undefined
+
+  /** Whether another receive holds the socket's one receive slot (freeing it if that receive was abandoned). */
+  private busy(fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean {
+    const p = this.parked
+    if (p === undefined) return false
+    if (p !== fiber && p.unsafePoll() === null) return true
+    this.release()
+    return false
+  }
+
+  private release(): void {
+    this.parked = undefined
+    this.resumeParked = undefined
+    if (this.readWaiter === this.wakeParked) this.readWaiter = undefined
+  }
+
+  private readonly retry: Effect.Effect<Array<Received>, TakeError> = Effect.suspend(() => {
+    const r = this.poll(this.parkMax, this.parkMaxBytes)
+    if (r === undefined) return this.wait
+    this.release()
+    return r
+  })
+
+  /** Built once per socket (`reusableAsync`): a wait allocates nothing of its own. */
+  private readonly wait: Effect.Effect<Array<Received>, TakeError> = reusableAsync((resume) => {
+    this.resumeParked = resume
+    this.readWaiter = this.wakeParked
+  })
+
+  /** Only wakes the fiber: it takes the datagrams itself (`retry`), so an interruption racing the wake-up leaves them queued. */
+  private readonly wakeParked = (): void => {
+    const resume = this.resumeParked
+    this.resumeParked = undefined
+    if (resume !== undefined) resume(this.retry)
+  }
+
+  private park(
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    max: number,
+    maxBytes: number | undefined,
+  ): Effect.Effect<Array<Received>, TakeError> {
+    this.parked = fiber
+    this.parkMax = max
+    this.parkMaxBytes = maxBytes
+    return this.wait
   }
 
   // ---- send ----
