@@ -579,7 +579,9 @@ export class Server<C extends Served, E, R> {
     // observer is added after, and runs at once if it already ended.
     const fiber = this.fork(handled)
     this.fibers.add(fiber)
-    fiber.addObserver((exit) => this.end(fiber, conn, exit))
+    // a bound function, not a closure and its two scopes: kept for as long
+    // as the connection is open (see `releasing` in internal/scoped.ts)
+    fiber.addObserver(this.end.bind(this, fiber, conn))
   }
 
   private end(fiber: Fiber.RuntimeFiber<unknown, unknown>, conn: C, exit: Exit.Exit<unknown, unknown>) {
