@@ -261,7 +261,8 @@ export class ListenerImpl implements Listener {
   private track(conn: SocketStreamImpl): SocketStreamImpl {
     this.live.add(conn)
     // forget the connection when it closes, so the set only holds live ones
-    conn.onClosed = () => this.live.delete(conn)
+    // (a bound function, not a closure: kept while the connection is open)
+    conn.onClosed = this.live.delete.bind(this.live, conn)
     return conn
   }
 
