@@ -10,6 +10,8 @@ import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import type * as FiberRefs from "effect/FiberRefs"
 import * as Logger from "effect/Logger"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 
 /** A raw listener the test drives by hand: it reports what `start` installed. */
 const fakeListener = () => {
@@ -85,6 +87,35 @@ const collectLogs = () => {
   })
   return { lines, layer: Logger.replace(Logger.defaultLogger, logger) }
 }
+
+describe("Listener incoming", () => {
+  it.effect("a connection the consumer closed is forgotten; those still open close with the listener", () =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const fake = fakeListener()
+      const listener = yield* Scope.extend(Listener.make([fake.raw]), scope)
+      const conns = [fakeConnection(0), fakeConnection(1)]
+      for (const c of conns) fake.handlers().onConnection(c.raw)
+      const taken = yield* Stream.runCollect(Stream.take(listener.incoming, 2))
+      const [first, second] = Array.from(taken)
+      assert.isTrue(first !== undefined && second !== undefined)
+      // the consumer closes one: the listener's close must not touch it again
+      yield* first!.close
+      assert.deepStrictEqual(
+        conns.map((c) => c.state.closed),
+        [true, false],
+      )
+      conns[0]!.state.closed = false
+      yield* Scope.close(scope, Exit.void)
+      assert.deepStrictEqual(
+        conns.map((c) => c.state.closed),
+        [false, true],
+      )
+      const error = yield* Effect.flip(second!.receive())
+      assert.strictEqual(error._tag, "ClosedResource")
+    }),
+  )
+})
 
 describe("Listener serve", () => {
   it.live("every connection is closed and its maxConnections slot freed however its handler ends", () => {

@@ -131,17 +131,20 @@ export class BunConnection implements Driver.RawConnection, SocketData {
   private socketPaused = false
   /** Accepted bytes Bun has not taken yet (created on the first partial write). */
   private pending: Array<Uint8Array> | undefined = undefined
-  private shutdownAfterFlush = false
+  /** `shutdown` waits for pending bytes (on the prototype until set: see the note below the class). */
+  declare private shutdownAfterFlush: boolean
   private shutdownDone = false
   /** close was requested locally */
   private closed = false
   /** the socket's close handler ran */
   private gone = false
-  private linger: ReturnType<typeof setTimeout> | undefined = undefined
+  /** The bound on flushing after `close` (on the prototype until set). */
+  declare private linger: ReturnType<typeof setTimeout> | undefined
   readonly localAddress: SocketAddress.SocketAddress
   readonly remoteAddress: SocketAddress.SocketAddress
   readonly fd: number | undefined
-  private extraFacts: Readonly<Record<string, unknown>> | undefined = undefined
+  /** On the prototype until set. */
+  declare private extraFacts: Readonly<Record<string, unknown>> | undefined
 
   /**
    * `localAddress` / `remoteAddress`: the address when the caller knows it
@@ -438,7 +441,7 @@ export class BunConnection implements Driver.RawConnection, SocketData {
   }
 
   private doShutdown(): void {
-    this.shutdownAfterFlush = false
+    if (this.shutdownAfterFlush) this.shutdownAfterFlush = false
     if (this.shutdownDone) return
     this.shutdownDone = true
     this.socket.shutdown()
@@ -451,6 +454,11 @@ export class BunConnection implements Driver.RawConnection, SocketData {
     this.socket.end()
   }
 }
+
+// Fields few connections ever set live on the prototype until one does: JSC
+// sizes an object by its fields in steps (10-12 fields: 112 bytes, 13-18:
+// 160), so 12 fields instead of 15 take 48 bytes off every connection.
+Object.assign(BunConnection.prototype, { shutdownAfterFlush: false, linger: undefined, extraFacts: undefined })
 
 /** What the listener adapter needs of a `Bun.listen` result (TCP or Unix). */
 interface BunListenerHandle {

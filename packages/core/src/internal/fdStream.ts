@@ -454,7 +454,7 @@ class FdListenerImpl implements FdListener {
       this.acceptWith((conn) =>
         Effect.sync(() => {
           this.live.add(conn)
-          conn.onClosed = () => this.live.delete(conn)
+          conn.onClosed = this.live.delete.bind(this.live, conn)
           return conn as FdStream
         }),
       ).pipe(Effect.mapError((e) => (e._tag === "ClosedResource" ? Option.none() : Option.some(e)))),

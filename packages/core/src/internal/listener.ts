@@ -261,7 +261,8 @@ export class ListenerImpl implements Listener {
   private track(conn: SocketStreamImpl): SocketStreamImpl {
     this.live.add(conn)
     // forget the connection when it closes, so the set only holds live ones
-    conn.onClosed = () => this.live.delete(conn)
+    // (a bound function, not a closure: kept while the connection is open)
+    conn.onClosed = this.live.delete.bind(this.live, conn)
     return conn
   }
 
@@ -579,7 +580,9 @@ export class Server<C extends Served, E, R> {
     // observer is added after, and runs at once if it already ended.
     const fiber = this.fork(handled)
     this.fibers.add(fiber)
-    fiber.addObserver((exit) => this.end(fiber, conn, exit))
+    // a bound function, not a closure and its two scopes: kept for as long
+    // as the connection is open (see `releasing` in internal/scoped.ts)
+    fiber.addObserver(this.end.bind(this, fiber, conn))
   }
 
   private end(fiber: Fiber.RuntimeFiber<unknown, unknown>, conn: C, exit: Exit.Exit<unknown, unknown>) {

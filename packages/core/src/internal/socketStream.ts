@@ -661,8 +661,12 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     return Effect.sync(() => this.closeNow())
   }
 
-  /** Called once when the stream closes locally (used by listeners to track live connections). */
-  onClosed: (() => void) | undefined = undefined
+  /**
+   * Called once when the stream closes locally (used by listeners to track
+   * live connections). Undefined on the prototype, like `forward`: set on
+   * few streams, so not a field of every one (see the note at the end).
+   */
+  declare onClosed: (() => void) | undefined
 
   /** @internal */
   closeNow(): void {
@@ -677,8 +681,8 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     this.wakeWriter()
   }
 
-  /** After `detach`: where the runtime's events go now. */
-  private forward: ConnectionHandlers | undefined = undefined
+  /** After `detach`: where the runtime's events go now (undefined on the prototype until then). */
+  declare private forward: ConnectionHandlers | undefined
 
   /**
    * Hands the connection to a new owner (STARTTLS): this stream reads as
@@ -745,3 +749,8 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
 }
 // on the prototype: `isSocketStream` checks it with `in`
 ;(SocketStreamImpl.prototype as { [TypeId]: typeof TypeId })[TypeId] = TypeId
+// Rarely set fields live on the prototype (as undefined) until a stream sets
+// its own: every field an idle connection carries counts, and JSC sizes an
+// object by its fields in steps (13-18 fields: 160 bytes, 19-24: 224), so
+// 18 fields instead of 20 take 64 bytes off every stream on Bun.
+Object.assign(SocketStreamImpl.prototype, { onClosed: undefined, forward: undefined })
