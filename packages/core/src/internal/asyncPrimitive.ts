@@ -1,4 +1,5 @@
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 
 /**
  * Effect 3's asynchronous primitive (`_op: "Async"`), as the run loop sees
@@ -59,3 +60,20 @@ export const reusableAsync = <A, E>(
     : (Object.assign(Object.create(Object.getPrototypeOf(template) as object) as object, template, {
         effect_instruction_i0: register,
       }) as unknown as Effect.Effect<A, E>)
+
+/**
+ * Whether `holder`, the fiber that took a one-at-a-time slot (a socket's
+ * receive, a stream's waiting send) and parked there, still holds it as
+ * `asker` sees it: it is another fiber and it is not done. A fiber
+ * interrupted while parked keeps the slot until it is done
+ * (`Fiber.interrupt`, a race or a timeout waits for that), and the asker
+ * itself cannot be parked and asking at once. When this
+ * answers `false` the caller clears its slot; what arrived meanwhile stays
+ * buffered for the next call.
+ *
+ * @internal
+ */
+export const holdsSlot = (
+  holder: Fiber.RuntimeFiber<unknown, unknown>,
+  asker: Fiber.RuntimeFiber<unknown, unknown> | undefined,
+): boolean => holder !== asker && holder.unsafePoll() === null

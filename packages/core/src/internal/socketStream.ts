@@ -16,7 +16,7 @@ import {
 } from "../NetError.ts"
 import * as SocketAddress from "../SocketAddress.ts"
 import type { SocketStream, SocketStreamOptions } from "../SocketStream.ts"
-import { reusableAsync } from "./asyncPrimitive.ts"
+import { holdsSlot, reusableAsync } from "./asyncPrimitive.ts"
 import { concatBytes } from "./bytes.ts"
 import { Done, doneVoid, inlineFiber, plainIterator, YieldOnce } from "./inlineYield.ts"
 import { currentFiber, resumeFromIo, wakeDone, wakeInline } from "./ioScheduler.ts"
@@ -558,7 +558,7 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
    */
   private receiveInProgress(): boolean {
     const fiber = this.readerFiber
-    if (fiber === undefined || (fiber !== currentFiber() && fiber.unsafePoll() === null)) return true
+    if (fiber === undefined || holdsSlot(fiber, currentFiber())) return true
     this.clearReader()
     return false
   }
@@ -636,7 +636,7 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
    */
   private sendInProgress(): boolean {
     const fiber = (this.parkedSend as ParkedSend).fiber
-    if (fiber === undefined || (fiber !== currentFiber() && fiber.unsafePoll() === null)) return true
+    if (fiber === undefined || holdsSlot(fiber, currentFiber())) return true
     this.clearWriter()
     return false
   }

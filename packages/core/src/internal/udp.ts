@@ -30,7 +30,7 @@ import type {
   SendError,
   UdpSocket,
 } from "../Udp.ts"
-import { reusableAsync } from "./asyncPrimitive.ts"
+import { holdsSlot, reusableAsync } from "./asyncPrimitive.ts"
 import * as validate from "./validate.ts"
 
 /** @internal */
@@ -250,7 +250,7 @@ export class UdpSocketImpl implements UdpHandlers {
   private busy(fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean {
     const p = this.parked
     if (p === undefined) return false
-    if (p !== fiber && p.unsafePoll() === null) return true
+    if (holdsSlot(p, fiber)) return true
     this.release()
     return false
   }
