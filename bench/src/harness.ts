@@ -878,6 +878,9 @@ const UNITS: Record<string, { unit: string; better: "higher" | "lower" }> = {
   "accepts, 2 ÷ 1 process": { unit: "×", better: "higher" },
   "RSS per connection": { unit: "KiB", better: "lower" },
   "heap per connection": { unit: "KiB", better: "lower" },
+  "RSS per connection (young generation included)": { unit: "KiB", better: "lower" },
+  "young generation per connection": { unit: "KiB", better: "lower" },
+  "old generation per connection": { unit: "KiB", better: "lower" },
 }
 
 const summarise = (samples: Map<string, Array<number>>): Array<Row> => {
