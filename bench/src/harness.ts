@@ -441,11 +441,20 @@ export const run = async (options: Options): Promise<Report> => {
       for (const id of idleImpls) {
         try {
           const m = await idleOnce(id, options.idleConnections, pins, options.from)
+          const kib = (x: number) => (x / 1024).toFixed(1)
           log(
-            `  idle run ${r + 1} ${id}: ${(m.rss / 1024).toFixed(1)} KiB RSS, ${(m.heap / 1024).toFixed(1)} KiB heap per connection (server end ${(m.serverRss / 1024).toFixed(1)} KiB RSS, ${(m.serverHeap / 1024).toFixed(1)} KiB heap)`,
+            `  idle run ${r + 1} ${id}: ${kib(m.rss)} KiB RSS, ${kib(m.heap)} KiB heap per connection (server end ${kib(m.serverRss)} KiB RSS, ${kib(m.serverHeap)} KiB heap)` +
+              (isBun(id)
+                ? ""
+                : `; young generation ${kib(m.young)}, old ${kib(m.old)}, RSS with young ${kib(m.rssAll)} KiB`),
           )
           record(id, "idle", "RSS per connection", m.rss / 1024)
           record(id, "idle", "heap per connection", m.heap / 1024)
+          if (!isBun(id)) {
+            record(id, "idle", "RSS per connection (young generation included)", m.rssAll / 1024)
+            record(id, "idle", "young generation per connection", m.young / 1024)
+            record(id, "idle", "old generation per connection", m.old / 1024)
+          }
         } catch (e) {
           log(`  idle ${id}: failed: ${e instanceof Error ? e.message : String(e)}`)
         }
@@ -537,23 +546,47 @@ const bunVersion = (): string | undefined => {
   }
 }
 
+/** Growth per connection of one idle run, both ends summed unless named `server…` (bytes). */
+interface IdleGrowth {
+  /** RSS less the change of V8's young generation (the `idle` figure). */
+  readonly rss: number
+  /** RSS as it grew, the young generation's change included. */
+  readonly rssAll: number
+  readonly heap: number
+  /** V8's young generation (new space and new large-object space), committed and resident: 0 on Bun. */
+  readonly young: number
+  /** Every other V8 space, committed and resident (the connections' objects live here after a full GC): 0 on Bun. */
+  readonly old: number
+  readonly serverRss: number
+  readonly serverHeap: number
+}
+
 /**
  * One idle-memory measurement: a server process and a client process (each
  * holding one end of every connection), both measured as growth after a
- * warm-up; the figure per connection is the sum of both ends.
+ * warm-up; the figure per connection is the sum of both ends. On Node the
+ * change of V8's young generation is taken out of the RSS figure: after the
+ * full collections `settledMemory` forces it holds no live object (V8's full
+ * collection promotes every survivor), and its size is a cost of the process
+ * that V8 grows with the bytes surviving scavenges while the connections open
+ * (more for the process that allocates more per connect), up to a cap that
+ * differs between Node versions, and shrinks when allocation goes quiet:
+ * divided by N it read as memory per connection (bench/README.md, `idle24`).
+ * The young generation's change stays visible in its own row, and the RSS
+ * with it included in another.
  */
 const idleOnce = async (
   id: ImplId,
   connections: number,
   pins: { server?: string; client?: string },
   from: From,
-): Promise<{ rss: number; heap: number; serverRss: number; serverHeap: number }> => {
+): Promise<IdleGrowth> => {
   const server = new Worker(id, "idle-server", pins.server, true, from)
   const client = new Worker(id, "idle-client", pins.client, true, from)
   try {
     const { port } = (await server.next()) as { port: number }
     await client.next()
-    type Mem = { rss: number; heap: number }
+    type Mem = { rss: number; heap: number; young: number; old: number }
     // warm-up: the first connections pay one-off costs (code, pools)
     await client.request({ scenario: "open", port, connections: 100 })
     await server.request({ scenario: "wait", connections: 100 })
@@ -565,10 +598,14 @@ const idleOnce = async (
     await server.request({ scenario: "wait", connections: connections + 100 })
     const s1 = await server.request<Mem>({ scenario: "mem" })
     const c1 = await client.request<Mem>({ scenario: "mem" })
+    const grown = (key: keyof Mem) => (s1[key] - s0[key] + c1[key] - c0[key]) / connections
     return {
-      rss: (s1.rss - s0.rss + c1.rss - c0.rss) / connections,
-      heap: (s1.heap - s0.heap + c1.heap - c0.heap) / connections,
-      serverRss: (s1.rss - s0.rss) / connections,
+      rss: grown("rss") - grown("young"),
+      rssAll: grown("rss"),
+      heap: grown("heap"),
+      young: grown("young"),
+      old: grown("old"),
+      serverRss: (s1.rss - s0.rss - (s1.young - s0.young)) / connections,
       serverHeap: (s1.heap - s0.heap) / connections,
     }
   } finally {
@@ -841,6 +878,9 @@ const UNITS: Record<string, { unit: string; better: "higher" | "lower" }> = {
   "accepts, 2 ÷ 1 process": { unit: "×", better: "higher" },
   "RSS per connection": { unit: "KiB", better: "lower" },
   "heap per connection": { unit: "KiB", better: "lower" },
+  "RSS per connection (young generation included)": { unit: "KiB", better: "lower" },
+  "young generation per connection": { unit: "KiB", better: "lower" },
+  "old generation per connection": { unit: "KiB", better: "lower" },
 }
 
 const summarise = (samples: Map<string, Array<number>>): Array<Row> => {

@@ -185,12 +185,38 @@ export const until = async (pred: () => boolean, timeoutMillis = 120_000): Promi
   }
 }
 
+/**
+ * Settled memory of a process: RSS, `heapUsed`, and on Node the young
+ * generation's committed size (new space, plus the new large-object space)
+ * and the old generation's (every other V8 space), so that a change of the
+ * young generation's size, a cost of the process and not of any connection,
+ * can be told apart from what the connections hold. Bun reports no spaces:
+ * `young` and `old` are 0 there.
+ */
+export interface Memory {
+  readonly rss: number
+  readonly heap: number
+  readonly young: number
+  readonly old: number
+}
+
+const YOUNG_SPACES = new Set(["new_space", "new_large_object_space"])
+
 /** Forces full collections and returns the settled memory usage. */
-export const settledMemory = async (gc: () => void): Promise<{ rss: number; heap: number }> => {
+export const settledMemory = async (gc: () => void): Promise<Memory> => {
   for (let i = 0; i < 3; i++) {
     gc()
     await new Promise((r) => setTimeout(r, 20))
   }
   const m = process.memoryUsage()
-  return { rss: m.rss, heap: m.heapUsed }
+  let young = 0
+  let old = 0
+  if ((globalThis as { Bun?: unknown }).Bun === undefined) {
+    const v8 = await import("node:v8")
+    for (const s of v8.getHeapSpaceStatistics()) {
+      if (YOUNG_SPACES.has(s.space_name)) young += s.physical_space_size
+      else old += s.physical_space_size
+    }
+  }
+  return { rss: m.rss, heap: m.heapUsed, young, old }
 }
