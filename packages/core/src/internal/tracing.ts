@@ -4,7 +4,8 @@ import * as Effect from "effect/Effect"
 import * as Tracer from "effect/Tracer"
 
 /** Effect's built-in tracer: what every fiber has until a tracer is installed. */
-const builtInTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
+/** Effect's built-in tracer, which exports nothing (a fiber whose `currentTracer` is it needs no span). @internal */
+export const builtInTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
 
 /**
  * Runs `effect` in a span `name` when a tracer is installed
