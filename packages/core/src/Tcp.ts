@@ -291,8 +291,6 @@ const planOf = (options: ConnectOptions): Effect.Effect<Plan, InvalidArgument | 
     // host and port checked without an Effect each: this runs on every connect
     const invalid = validate.hostError("host", options.host) ?? validate.portError("port", options.port)
     if (invalid !== undefined) return yield* Effect.fail(invalid)
-    const host = options.host
-    const port = options.port
     const localPort = options.localPort === undefined ? undefined : yield* validate.port("localPort", options.localPort)
     if (options.highWaterMark !== undefined) yield* validate.positiveInt("highWaterMark", options.highWaterMark)
     if (options.happyEyeballsDelay !== undefined) {
