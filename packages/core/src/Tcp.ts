@@ -25,7 +25,7 @@ import { acquireInScope, acquireInScopeOf } from "./internal/scoped.ts"
 import { SocketStreamImpl } from "./internal/socketStream.ts"
 import * as internalTls from "./internal/tls.ts"
 import { secureListeners } from "./internal/tlsListener.ts"
-import { builtInTracer, traced } from "./internal/tracing.ts"
+import { builtInTracer, traced, tracedBy } from "./internal/tracing.ts"
 import * as validate from "./internal/validate.ts"
 import type { Listener } from "./Listener.ts"
 import {
@@ -153,10 +153,11 @@ export const connect = (
   Effect.withFiberRuntime((fiber) => {
     // the common connect (a dotted quad, plain options, no tracer) in this one step:
     // no Effect for the tracer check, the plan, the Network or the Scope lookup
-    const plan = fiber.currentTracer === builtInTracer ? quickPlan(options, fiber.currentContext) : undefined
+    const tracer = fiber.currentTracer
+    const plan = tracer === builtInTracer ? quickPlan(options, fiber.currentContext) : undefined
     const direct = plan?.direct
     return plan === undefined || direct === undefined
-      ? traced(connectUntraced(options), "netfx.Tcp.connect", { host: options.host, port: options.port })
+      ? tracedBy(tracer, connectUntraced(options), "netfx.Tcp.connect", { host: options.host, port: options.port })
       : acquireInScopeOf(
           Context.unsafeGet(fiber.currentContext, Scope.Scope),
           (restore) => ownedRaw(plan, direct, restore),

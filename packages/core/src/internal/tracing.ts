@@ -24,7 +24,18 @@ export const traced = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   name: string,
   attributes: Record<string, unknown>,
+): Effect.Effect<A, E, R> => Effect.tracerWith((tracer) => tracedBy(tracer, effect, name, attributes))
+
+/**
+ * {@link traced} for a caller that already has the fiber's tracer (read in a
+ * step of its own, e.g. `fiber.currentTracer`): no `tracerWith` step.
+ *
+ * @internal
+ */
+export const tracedBy = <A, E, R>(
+  tracer: Tracer.Tracer,
+  effect: Effect.Effect<A, E, R>,
+  name: string,
+  attributes: Record<string, unknown>,
 ): Effect.Effect<A, E, R> =>
-  Effect.tracerWith((tracer) =>
-    tracer === builtInTracer ? effect : Effect.withSpan(effect, name, { attributes, captureStackTrace: false }),
-  )
+  tracer === builtInTracer ? effect : Effect.withSpan(effect, name, { attributes, captureStackTrace: false })
