@@ -3,13 +3,15 @@
  *
  * @since 0.1.0
  */
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import type { ConnectRequest, RawConnection, RawListener, Restore, TcpDriver, TlsDriver } from "./Driver.ts"
 import { bindAll } from "./internal/bind.ts"
 import {
+  asStream,
   closeRaw,
   closeWithRaw,
   connectAddresses,
@@ -19,11 +21,11 @@ import {
   withPrivateScope,
 } from "./internal/connect.ts"
 import * as internalListener from "./internal/listener.ts"
-import { acquireInScope } from "./internal/scoped.ts"
+import { acquireInScope, acquireInScopeOf } from "./internal/scoped.ts"
 import { SocketStreamImpl } from "./internal/socketStream.ts"
 import * as internalTls from "./internal/tls.ts"
 import { secureListeners } from "./internal/tlsListener.ts"
-import { traced } from "./internal/tracing.ts"
+import { builtInTracer, traced, tracedBy } from "./internal/tracing.ts"
 import * as validate from "./internal/validate.ts"
 import type { Listener } from "./Listener.ts"
 import {
@@ -147,7 +149,22 @@ export const connect = (
   SocketStream.SocketStream,
   ConnectFailed | ResolveFailed | InvalidArgument | Unsupported | TlsFailed,
   Scope.Scope | Network.Network
-> => traced(connectUntraced(options), "netfx.Tcp.connect", { host: options.host, port: options.port })
+> =>
+  Effect.withFiberRuntime((fiber) => {
+    // the common connect (a dotted quad, plain options, no tracer) in this one step:
+    // no Effect for the tracer check, the plan, the Network or the Scope lookup
+    const tracer = fiber.currentTracer
+    const plan = tracer === builtInTracer ? quickPlan(options, fiber.currentContext) : undefined
+    const direct = plan?.direct
+    return plan === undefined || direct === undefined
+      ? tracedBy(tracer, connectUntraced(options), "netfx.Tcp.connect", { host: options.host, port: options.port })
+      : acquireInScopeOf(
+          Context.unsafeGet(fiber.currentContext, Scope.Scope),
+          (restore) => ownedRaw(plan, direct, restore),
+          plan.stream,
+          closeWithRaw,
+        )
+  })
 
 /**
  * Opens a TCP connection, runs `use` with it, and closes it when `use`
@@ -216,16 +233,30 @@ export const withConnection = <A, E, R>(
   E | ConnectFailed | ResolveFailed | InvalidArgument | Unsupported | TlsFailed,
   R | Network.Network
 > =>
-  Effect.flatMap(planOf(options), (plan) => {
-    const direct = plan.direct
-    return direct === undefined
-      ? withPrivateScope(traced(connectPlanned(plan), "netfx.Tcp.connect", { host: plan.host, port: plan.port }), use)
-      : withOwnedStream(
-          (restore) =>
-            traced(ownedStream(plan, direct, restore), "netfx.Tcp.connect", { host: plan.host, port: plan.port }),
-          use,
-        )
+  Effect.withFiberRuntime((fiber) => {
+    // the common connect (a dotted quad, plain options, no tracer) in this one step, as `connect`'s
+    const plan = fiber.currentTracer === builtInTracer ? quickPlan(options, fiber.currentContext) : undefined
+    const direct = plan?.direct
+    return plan === undefined || direct === undefined
+      ? Effect.flatMap(planOf(options), (plan) => withPlan(plan, use))
+      : withOwnedStream((restore) => ownedRaw(plan, direct, restore), plan.stream, use)
   })
+
+/** `withConnection` once planned. */
+const withPlan = <A, E, R>(
+  plan: Plan,
+  use: (conn: SocketStream.SocketStream) => Effect.Effect<A, E, R>,
+): Effect.Effect<A, E | ConnectFailed | ResolveFailed | InvalidArgument | Unsupported | TlsFailed, R> => {
+  const direct = plan.direct
+  return direct === undefined
+    ? withPrivateScope(traced(connectPlanned(plan), "netfx.Tcp.connect", { host: plan.host, port: plan.port }), use)
+    : withOwnedStream(
+        (restore) =>
+          traced(ownedStream(plan, direct, restore), "netfx.Tcp.connect", { host: plan.host, port: plan.port }),
+        asStream,
+        use,
+      )
+}
 
 /** A validated connect: what `connect` and `withConnection` share. */
 interface Plan {
@@ -250,6 +281,8 @@ interface Plan {
    * driver's one step (two with TLS), owned by the caller.
    */
   readonly direct: SocketAddress.Ipv4 | undefined
+  /** The stream over a connected connection, with the connect's stream options. */
+  readonly stream: (raw: RawConnection) => SocketStreamImpl
   /** With `direct` and TLS: the owned handshake on the connected socket (see `TlsDriver.connectOwned`). */
   readonly secure: ((raw: RawConnection, restore: Restore) => Effect.Effect<RawConnection, TlsFailed>) | undefined
 }
@@ -259,8 +292,6 @@ const planOf = (options: ConnectOptions): Effect.Effect<Plan, InvalidArgument | 
     // host and port checked without an Effect each: this runs on every connect
     const invalid = validate.hostError("host", options.host) ?? validate.portError("port", options.port)
     if (invalid !== undefined) return yield* Effect.fail(invalid)
-    const host = options.host
-    const port = options.port
     const localPort = options.localPort === undefined ? undefined : yield* validate.port("localPort", options.localPort)
     if (options.highWaterMark !== undefined) yield* validate.positiveInt("highWaterMark", options.highWaterMark)
     if (options.happyEyeballsDelay !== undefined) {
@@ -274,41 +305,88 @@ const planOf = (options: ConnectOptions): Effect.Effect<Plan, InvalidArgument | 
     const tcp = network.tcp ?? (yield* Network.driver("tcp", "TCP"))
     const tls = options.tls === undefined || options.tls === false ? undefined : options.tls
     const tlsDriver = tls === undefined ? undefined : yield* internalTls.driver
-    // a numeric local address binds one family: only addresses of that family can connect from it
-    const localFamily = options.localHost === undefined ? 0 : SocketAddress.numericFamily(options.localHost)
-    const request = (address: SocketAddress.Ipv4 | SocketAddress.Ipv6): ConnectRequest => ({
-      address,
-      localHost: options.localHost,
-      localPort,
-      noDelay: options.noDelay ?? true,
-      keepAlive: keepAlive !== undefined,
-      keepAliveInitialDelay: keepAlive ?? Duration.zero,
-    })
-    // a dotted-quad IPv4 host is its own only address (what the resolver's front answers for it)
-    const only =
-      localFamily !== 6 && SocketAddress.numericFamily(host) === 4 ? SocketAddress.ipv4(host, port) : undefined
-    const secure = tls === undefined || tlsDriver === undefined ? undefined : ownedHandshake(tlsDriver, host, tls)
-    const plan: Plan = {
-      host,
-      port,
-      network,
-      tcp,
-      request,
-      tls,
-      tlsDriver,
-      timeout,
-      localFamily,
-      happyEyeballsDelay: options.happyEyeballsDelay,
-      streamOptions: options.highWaterMark === undefined ? undefined : { highWaterMark: options.highWaterMark },
-      only,
-      direct:
-        only !== undefined && only.host === host && timeout === undefined && (tls === undefined || secure !== undefined)
-          ? only
-          : undefined,
-      secure,
-    }
-    return plan
+    return planWith(options, network, tcp, localPort, keepAlive, timeout, tls, tlsDriver)
   })
+
+/** A stream with the default options over a connection. */
+const plainStream = (raw: RawConnection): SocketStreamImpl => new SocketStreamImpl(raw)
+
+/**
+ * The plan of a connect whose options need no Effect to check (host, port
+ * and the flags only) on a Network with a TCP driver, built synchronously
+ * from the fiber's context; `undefined` for every other connect (it goes
+ * through {@link planOf}, which fails or plans it as before).
+ */
+const quickPlan = (options: ConnectOptions, context: Context.Context<never>): Plan | undefined => {
+  if (
+    options.localPort !== undefined ||
+    options.highWaterMark !== undefined ||
+    options.happyEyeballsDelay !== undefined ||
+    options.timeout !== undefined ||
+    (options.keepAlive !== undefined && options.keepAlive !== false) ||
+    (options.tls !== undefined && options.tls !== false) ||
+    validate.hostError("host", options.host) !== undefined ||
+    validate.portError("port", options.port) !== undefined
+  ) {
+    return undefined
+  }
+  const network = Context.getOption(context, Network.Network)
+  if (network._tag === "None") return undefined
+  const tcp = network.value.tcp
+  return tcp === undefined
+    ? undefined
+    : planWith(options, network.value, tcp, undefined, undefined, undefined, undefined, undefined)
+}
+
+/** A connect's plan from its checked options and drivers (what {@link planOf} and {@link quickPlan} share). */
+const planWith = (
+  options: ConnectOptions,
+  network: Network.NetworkService,
+  tcp: TcpDriver,
+  localPort: number | undefined,
+  keepAlive: Duration.Duration | undefined,
+  timeout: Duration.Duration | undefined,
+  tls: true | Tls.TlsClientOptions | undefined,
+  tlsDriver: TlsDriver | undefined,
+): Plan => {
+  const host = options.host
+  const port = options.port
+  // a numeric local address binds one family: only addresses of that family can connect from it
+  const localFamily = options.localHost === undefined ? 0 : SocketAddress.numericFamily(options.localHost)
+  const request = (address: SocketAddress.Ipv4 | SocketAddress.Ipv6): ConnectRequest => ({
+    address,
+    localHost: options.localHost,
+    localPort,
+    noDelay: options.noDelay ?? true,
+    keepAlive: keepAlive !== undefined,
+    keepAliveInitialDelay: keepAlive ?? Duration.zero,
+  })
+  // a dotted-quad IPv4 host is its own only address (what the resolver's front answers for it)
+  const only = localFamily !== 6 && SocketAddress.numericFamily(host) === 4 ? SocketAddress.ipv4(host, port) : undefined
+  const secure = tls === undefined || tlsDriver === undefined ? undefined : ownedHandshake(tlsDriver, host, tls)
+  const streamOptions = options.highWaterMark === undefined ? undefined : { highWaterMark: options.highWaterMark }
+  const plan: Plan = {
+    host,
+    port,
+    network,
+    tcp,
+    request,
+    tls,
+    tlsDriver,
+    timeout,
+    localFamily,
+    happyEyeballsDelay: options.happyEyeballsDelay,
+    streamOptions,
+    stream: streamOptions === undefined ? plainStream : (raw) => new SocketStreamImpl(raw, streamOptions),
+    only,
+    direct:
+      only !== undefined && only.host === host && timeout === undefined && (tls === undefined || secure !== undefined)
+        ? only
+        : undefined,
+    secure,
+  }
+  return plan
+}
 
 const connectUntraced = (options: ConnectOptions) =>
   Effect.flatMap(planOf(options), (plan) => {
@@ -340,13 +418,18 @@ const ownedStream = (
   plan: Plan,
   address: SocketAddress.Ipv4,
   restore: Restore,
-): Effect.Effect<SocketStreamImpl, ConnectFailed | TlsFailed> => {
+): Effect.Effect<SocketStreamImpl, ConnectFailed | TlsFailed> =>
+  Effect.map(ownedRaw(plan, address, restore), plan.stream)
+
+/** The direct connect's connection, before it is a stream (see {@link ownedStream}). */
+const ownedRaw = (
+  plan: Plan,
+  address: SocketAddress.Ipv4,
+  restore: Restore,
+): Effect.Effect<RawConnection, ConnectFailed | TlsFailed> => {
   const connecting = plan.tcp.connect(plan.request(address), restore)
   const secure = plan.secure
-  return Effect.map(
-    secure === undefined ? connecting : Effect.flatMap(connecting, (raw) => secure(raw, restore)),
-    (raw) => new SocketStreamImpl(raw, plan.streamOptions),
-  )
+  return secure === undefined ? connecting : Effect.flatMap(connecting, (raw) => secure(raw, restore))
 }
 
 /** Every other connect: resolving, racing, TLS, timeout, each attempt in the Scope. */

@@ -252,8 +252,9 @@ export const closeWithRaw = (stream: SocketStreamImpl): void => {
 }
 
 /**
- * A bracket over a stream `acquire` hands over (a `TcpDriver` connect,
- * whose waits are in `restore`): `acquire` runs uninterruptibly and `use`
+ * A bracket over a connection `acquire` hands over (a `TcpDriver` connect,
+ * whose waits are in `restore`), made a stream by `wrap` in the step that
+ * receives it: `acquire` runs uninterruptibly and `use`
  * as interruptibly as the caller was, so the stream is either never made
  * or closed by {@link closeWithRaw} when `use` ends, however it ends (what
  * `Effect.acquireUseRelease` does, with the mask's `restore` also given to
@@ -261,18 +262,23 @@ export const closeWithRaw = (stream: SocketStreamImpl): void => {
  *
  * @internal
  */
-export const withOwnedStream = <A, E, R, E2, R2>(
-  acquire: (restore: Restore) => Effect.Effect<SocketStreamImpl, E2, R2>,
+export const withOwnedStream = <H, A, E, R, E2, R2>(
+  acquire: (restore: Restore) => Effect.Effect<H, E2, R2>,
+  wrap: (handle: H) => SocketStreamImpl,
   use: (conn: SocketStream) => Effect.Effect<A, E, R>,
 ): Effect.Effect<A, E | E2, R | R2> =>
   Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(acquire(restore), (stream) =>
-      Effect.flatMap(Effect.exit(restore(Effect.suspend(() => use(stream)))), (exit) => {
+    Effect.flatMap(acquire(restore), (handle) => {
+      const stream = wrap(handle)
+      return Effect.flatMap(Effect.exit(restore(Effect.suspend(() => use(stream)))), (exit) => {
         closeWithRaw(stream)
         return exit
-      }),
-    ),
+      })
+    }),
   )
+
+/** The `wrap` of {@link withOwnedStream} for an `acquire` that makes the stream itself. @internal */
+export const asStream = (stream: SocketStreamImpl): SocketStreamImpl => stream
 
 /**
  * A bracket over a scoped `connect`: it runs in a Scope of its own that

@@ -216,8 +216,27 @@ export const acquireInScope = <A, E>(
   acquire: (restore: Restore) => Effect.Effect<A, E>,
   release: (a: A) => void,
 ): Effect.Effect<A, E, Scope.Scope> =>
-  Effect.flatMap(Effect.scope, (scope) =>
-    Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(acquire(restore), (a) => registered(scope, releasing(release, a), a)),
-    ),
+  Effect.flatMap(Effect.scope, (scope) => acquireInScopeOf(scope, acquire, itself, release))
+
+const itself = <A>(a: A): A => a
+
+/**
+ * {@link acquireInScope} in a Scope the caller already has (read from its
+ * fiber's context: no `Effect.scope` step of its own), with `wrap` making
+ * the value (a stream over the acquired connection) in the registering
+ * step (no `Effect.map` step of its own).
+ *
+ * @internal
+ */
+export const acquireInScopeOf = <H, A, E>(
+  scope: Scope.Scope,
+  acquire: (restore: Restore) => Effect.Effect<H, E>,
+  wrap: (handle: H) => A,
+  release: (a: A) => void,
+): Effect.Effect<A, E> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(acquire(restore), (handle) => {
+      const a = wrap(handle)
+      return registered(scope, releasing(release, a), a)
+    }),
   )

@@ -1,3 +1,4 @@
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Effectable from "effect/Effectable"
 import type * as Fiber from "effect/Fiber"
@@ -35,6 +36,18 @@ export const DEFAULT_HIGH_WATER_MARK = 65536
 const COALESCE_BELOW = 16384
 
 const endOfStream = new EndOfStream()
+/**
+ * A receive at the end of the stream in a fiber without a span, built once.
+ * `Effect.fail` of an object is one more run-loop step that reads the
+ * fiber's span to attach it to the error; without a span it makes exactly
+ * this failure (see `failEndOfStream`).
+ */
+const endOfStreamFailure: Effect.Effect<never, EndOfStream> = Effect.failCause(Cause.fail(endOfStream))
+/** `Effect.fail(endOfStream)`, without its run-loop step when the fiber running this has no span. */
+const failEndOfStream = (): Effect.Effect<never, EndOfStream> => {
+  const fiber = currentFiber()
+  return fiber !== undefined && fiber.currentSpan === undefined ? endOfStreamFailure : Effect.fail(endOfStream)
+}
 const closedReceive = new ClosedResource({ operation: "receive" })
 const closedSend = new ClosedResource({ operation: "send" })
 const closedSendEof = new ClosedResource({ operation: "sendEof" })
@@ -445,7 +458,7 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     if (this.closed) return Effect.fail(closedReceive)
     if (this.buffered > 0) return this.take(maxBytes)
     if (this.failure !== undefined) return Effect.fail(this.failureIn("receive"))
-    if (this.eof) return Effect.fail(endOfStream)
+    if (this.eof) return failEndOfStream()
     return undefined
   }
 

@@ -4,7 +4,8 @@ import * as Effect from "effect/Effect"
 import * as Tracer from "effect/Tracer"
 
 /** Effect's built-in tracer: what every fiber has until a tracer is installed. */
-const builtInTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
+/** Effect's built-in tracer, which exports nothing (a fiber whose `currentTracer` is it needs no span). @internal */
+export const builtInTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
 
 /**
  * Runs `effect` in a span `name` when a tracer is installed
@@ -23,7 +24,18 @@ export const traced = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   name: string,
   attributes: Record<string, unknown>,
+): Effect.Effect<A, E, R> => Effect.tracerWith((tracer) => tracedBy(tracer, effect, name, attributes))
+
+/**
+ * {@link traced} for a caller that already has the fiber's tracer (read in a
+ * step of its own, e.g. `fiber.currentTracer`): no `tracerWith` step.
+ *
+ * @internal
+ */
+export const tracedBy = <A, E, R>(
+  tracer: Tracer.Tracer,
+  effect: Effect.Effect<A, E, R>,
+  name: string,
+  attributes: Record<string, unknown>,
 ): Effect.Effect<A, E, R> =>
-  Effect.tracerWith((tracer) =>
-    tracer === builtInTracer ? effect : Effect.withSpan(effect, name, { attributes, captureStackTrace: false }),
-  )
+  tracer === builtInTracer ? effect : Effect.withSpan(effect, name, { attributes, captureStackTrace: false })

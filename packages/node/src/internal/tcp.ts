@@ -23,35 +23,39 @@ export const connect = (
   request: Driver.ConnectRequest,
   restore?: Driver.Restore,
 ): Effect.Effect<Driver.RawConnection, NetError.ConnectFailed> =>
-  Effect.suspend(() => {
-    const { address } = request
-    const options: net.TcpNetConnectOpts = {
-      host: address.host,
-      port: address.port,
-      family: address._tag === "Ipv6" ? 6 : 4,
-      allowHalfOpen: true,
-      noDelay: request.noDelay,
-      keepAlive: request.keepAlive,
-      keepAliveInitialDelay: Duration.toMillis(request.keepAliveInitialDelay),
-    }
-    if (request.localHost !== undefined) options.localAddress = request.localHost
-    if (request.localPort !== undefined) options.localPort = request.localPort
-    const remoteKnown = isExactIpv4(address)
-    return connectSocketOwned(
-      () => net.connect(options),
-      { local: SocketAddress.unixPath(""), remote: address },
-      (error) => {
-        const { code, syscall } = NetError.errnoOf(error)
-        return new NetError.ConnectFailed({
-          host: address.host,
-          port: address.port,
-          attempts: [{ address, code, syscall, cause: error }],
-        })
-      },
-      (conn) => conn.refresh(remoteKnown),
-      restore,
-    )
-  })
+  // the socket is created when this runs (`connectSocketOwned` opens it lazily): no suspend of its own
+  connectSocketOwned(
+    () => net.connect(connectOptions(request)),
+    { local: SocketAddress.unixPath(""), remote: request.address },
+    (error) => {
+      const { address } = request
+      const { code, syscall } = NetError.errnoOf(error)
+      return new NetError.ConnectFailed({
+        host: address.host,
+        port: address.port,
+        attempts: [{ address, code, syscall, cause: error }],
+      })
+    },
+    (conn) => conn.refresh(isExactIpv4(request.address)),
+    restore,
+  )
+
+/** `net.connect`'s options for a request. */
+const connectOptions = (request: Driver.ConnectRequest): net.TcpNetConnectOpts => {
+  const { address } = request
+  const options: net.TcpNetConnectOpts = {
+    host: address.host,
+    port: address.port,
+    family: address._tag === "Ipv6" ? 6 : 4,
+    allowHalfOpen: true,
+    noDelay: request.noDelay,
+    keepAlive: request.keepAlive,
+    keepAliveInitialDelay: Duration.toMillis(request.keepAliveInitialDelay),
+  }
+  if (request.localHost !== undefined) options.localAddress = request.localHost
+  if (request.localPort !== undefined) options.localPort = request.localPort
+  return options
+}
 
 const listenerOf = (server: net.Server, request: Driver.ListenRequest): Driver.RawListener => {
   const a = server.address()
