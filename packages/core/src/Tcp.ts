@@ -6,12 +6,12 @@
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import type { ConnectRequest, RawConnection, RawListener, Restore, TcpDriver, TlsDriver } from "./Driver.ts"
 import { bindAll } from "./internal/bind.ts"
 import {
-  asStream,
   closeRaw,
   closeWithRaw,
   connectAddresses,
@@ -155,12 +155,11 @@ export const connect = (
     // no Effect for the tracer check, the plan, the Network or the Scope lookup
     const tracer = fiber.currentTracer
     const plan = tracer === builtInTracer ? quickPlan(options, fiber.currentContext) : undefined
-    const direct = plan?.direct
-    return plan === undefined || direct === undefined
+    return plan === undefined
       ? tracedBy(tracer, connectUntraced(options), "netfx.Tcp.connect", { host: options.host, port: options.port })
       : acquireInScopeOf(
           Context.unsafeGet(fiber.currentContext, Scope.Scope),
-          (restore) => ownedRaw(plan, direct, restore),
+          (restore) => ownedRaw(plan, plan.direct, restore),
           plan.stream,
           closeWithRaw,
         )
@@ -236,10 +235,9 @@ export const withConnection = <A, E, R>(
   Effect.withFiberRuntime((fiber) => {
     // the common connect (a dotted quad, plain options, no tracer) in this one step, as `connect`'s
     const plan = fiber.currentTracer === builtInTracer ? quickPlan(options, fiber.currentContext) : undefined
-    const direct = plan?.direct
-    return plan === undefined || direct === undefined
+    return plan === undefined
       ? Effect.flatMap(planOf(options), (plan) => withPlan(plan, use))
-      : withOwnedStream((restore) => ownedRaw(plan, direct, restore), plan.stream, use)
+      : withOwnedStream((restore) => ownedRaw(plan, plan.direct, restore), plan.stream, use)
   })
 
 /** `withConnection` once planned. */
@@ -253,7 +251,7 @@ const withPlan = <A, E, R>(
     : withOwnedStream(
         (restore) =>
           traced(ownedStream(plan, direct, restore), "netfx.Tcp.connect", { host: plan.host, port: plan.port }),
-        asStream,
+        identity,
         use,
       )
 }
@@ -311,13 +309,21 @@ const planOf = (options: ConnectOptions): Effect.Effect<Plan, InvalidArgument | 
 /** A stream with the default options over a connection. */
 const plainStream = (raw: RawConnection): SocketStreamImpl => new SocketStreamImpl(raw)
 
+/** A plan that connects its one address directly (see `Plan.direct`). */
+type DirectPlan = Plan & { readonly direct: SocketAddress.Ipv4 }
+
+const isDirect = (plan: Plan): plan is DirectPlan => plan.direct !== undefined
+
 /**
- * The plan of a connect whose options need no Effect to check (host, port
- * and the flags only) on a Network with a TCP driver, built synchronously
- * from the fiber's context; `undefined` for every other connect (it goes
- * through {@link planOf}, which fails or plans it as before).
+ * The plan of a connect that needs no Effect to check its options (host,
+ * port and the flags only) and connects its one address directly (a dotted
+ * quad), on a Network with a TCP driver, built synchronously from the
+ * fiber's context; `undefined` for every other connect, which goes through
+ * {@link planOf} (it fails or plans it as before). Hosts that are not a
+ * dotted quad are turned away before anything is built, so their connect
+ * is planned once, by `planOf`.
  */
-const quickPlan = (options: ConnectOptions, context: Context.Context<never>): Plan | undefined => {
+const quickPlan = (options: ConnectOptions, context: Context.Context<never>): DirectPlan | undefined => {
   if (
     options.localPort !== undefined ||
     options.highWaterMark !== undefined ||
@@ -326,16 +332,17 @@ const quickPlan = (options: ConnectOptions, context: Context.Context<never>): Pl
     (options.keepAlive !== undefined && options.keepAlive !== false) ||
     (options.tls !== undefined && options.tls !== false) ||
     validate.hostError("host", options.host) !== undefined ||
-    validate.portError("port", options.port) !== undefined
+    validate.portError("port", options.port) !== undefined ||
+    SocketAddress.numericFamily(options.host) !== 4
   ) {
     return undefined
   }
   const network = Context.getOption(context, Network.Network)
   if (network._tag === "None") return undefined
   const tcp = network.value.tcp
-  return tcp === undefined
-    ? undefined
-    : planWith(options, network.value, tcp, undefined, undefined, undefined, undefined, undefined)
+  if (tcp === undefined) return undefined
+  const plan = planWith(options, network.value, tcp, undefined, undefined, undefined, undefined, undefined)
+  return isDirect(plan) ? plan : undefined
 }
 
 /** A connect's plan from its checked options and drivers (what {@link planOf} and {@link quickPlan} share). */

@@ -18,16 +18,10 @@
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { identity } from "effect/Function"
 import type * as Scope from "effect/Scope"
 import type { Restore, UnixDriver } from "./Driver.ts"
-import {
-  asStream,
-  closeRaw,
-  closeWithRaw,
-  withConnectTimeout,
-  withOwnedStream,
-  withPrivateScope,
-} from "./internal/connect.ts"
+import { closeRaw, closeWithRaw, withConnectTimeout, withOwnedStream, withPrivateScope } from "./internal/connect.ts"
 import * as internalListener from "./internal/listener.ts"
 import { acquireInScope } from "./internal/scoped.ts"
 import { SocketStreamImpl } from "./internal/socketStream.ts"
@@ -217,7 +211,7 @@ export const withConnection = <A, E, R>(
     plan.timeout === undefined
       ? withOwnedStream(
           (restore) => traced(ownedStream(plan, restore), "netfx.Unix.connect", { path: spanPath(options) }),
-          asStream,
+          identity,
           use,
         )
       : withPrivateScope(

@@ -277,9 +277,6 @@ export const withOwnedStream = <H, A, E, R, E2, R2>(
     }),
   )
 
-/** The `wrap` of {@link withOwnedStream} for an `acquire` that makes the stream itself. @internal */
-export const asStream = (stream: SocketStreamImpl): SocketStreamImpl => stream
-
 /**
  * A bracket over a scoped `connect`: it runs in a Scope of its own that
  * `use` does not see, closed with `use`'s exit when `use` ends (the

@@ -1,6 +1,7 @@
 import * as Effect from "effect/Effect"
 import * as Effectable from "effect/Effectable"
 import type * as Exit from "effect/Exit"
+import { identity } from "effect/Function"
 import * as Scope from "effect/Scope"
 import type { Restore } from "../Driver.ts"
 
@@ -216,9 +217,7 @@ export const acquireInScope = <A, E>(
   acquire: (restore: Restore) => Effect.Effect<A, E>,
   release: (a: A) => void,
 ): Effect.Effect<A, E, Scope.Scope> =>
-  Effect.flatMap(Effect.scope, (scope) => acquireInScopeOf(scope, acquire, itself, release))
-
-const itself = <A>(a: A): A => a
+  Effect.flatMap(Effect.scope, (scope) => acquireInScopeOf(scope, acquire, identity, release))
 
 /**
  * {@link acquireInScope} in a Scope the caller already has (read from its

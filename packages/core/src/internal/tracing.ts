@@ -3,8 +3,12 @@ import * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
 import * as Tracer from "effect/Tracer"
 
-/** Effect's built-in tracer: what every fiber has until a tracer is installed. */
-/** Effect's built-in tracer, which exports nothing (a fiber whose `currentTracer` is it needs no span). @internal */
+/**
+ * Effect's built-in tracer: what every fiber has until a tracer is installed.
+ * It exports nothing, so a fiber whose `currentTracer` is it needs no span.
+ *
+ * @internal
+ */
 export const builtInTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
 
 /**
