@@ -553,9 +553,9 @@ interface IdleGrowth {
   /** RSS less the change of V8's young generation (Node; equal to `rss` on Bun). */
   readonly rssOwn: number
   readonly heap: number
-  /** V8's young generation (new space and new large-object space), committed and resident: 0 on Bun. */
+  /** V8's young generation (new space and new large-object space), resident: 0 on Bun. */
   readonly young: number
-  /** Every other V8 space, committed and resident (the connections' objects live here after a full GC): 0 on Bun. */
+  /** Every other V8 space, resident (the connections' objects live here after a full GC): 0 on Bun. */
   readonly old: number
   readonly serverRss: number
   readonly serverHeap: number

@@ -187,8 +187,8 @@ export const until = async (pred: () => boolean, timeoutMillis = 120_000): Promi
 
 /**
  * Settled memory of a process: RSS, `heapUsed`, and on Node the young
- * generation's committed size (new space, plus the new large-object space)
- * and the old generation's (every other V8 space), so that a change of the
+ * generation's resident size (`physical_space_size` of new space and the new
+ * large-object space) and the old generation's (every other V8 space), so that a change of the
  * young generation's size, a cost of the process and not of any connection,
  * can be told apart from what the connections hold. Bun reports no spaces:
  * `young` and `old` are 0 there.
