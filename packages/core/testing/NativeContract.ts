@@ -549,6 +549,21 @@ export const nativeContract = (env: NativeEnvironment): void => {
       ),
     )
 
+    it.live("a descriptor number beyond the C int range is InvalidArgument, not wrapped into another descriptor", () =>
+      run(
+        Effect.gen(function* () {
+          const [a, b] = yield* FdPassing.socketpair()
+          for (const fd of [2 ** 31, 2 ** 32, 2 ** 40]) {
+            const e = yield* Effect.flip(a.sendFds(bytes("x"), [fd]))
+            assert.strictEqual(e._tag, "InvalidArgument", `fd ${fd}`)
+          }
+          // nothing went out: the next message is the first the peer reads
+          yield* a.send(bytes("after"))
+          assert.strictEqual(text(yield* b.receive()), "after")
+        }),
+      ),
+    )
+
     it.live("interrupting receiveFds or accept loses nothing; a plain receive keeps descriptors for receiveFds", () =>
       run(
         Effect.gen(function* () {
