@@ -7,9 +7,12 @@
 import * as fs from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as FdPassing from "../src/FdPassing.ts"
@@ -560,6 +563,21 @@ export const nativeContract = (env: NativeEnvironment): void => {
           // nothing went out: the next message is the first the peer reads
           yield* a.send(bytes("after"))
           assert.strictEqual(text(yield* b.receive()), "after")
+        }),
+      ),
+    )
+
+    it.live("toFileHandle of a number that is no descriptor is InvalidArgument, and its Scope closes cleanly", () =>
+      run(
+        Effect.gen(function* () {
+          for (const fd of [-1, Number.NaN, 1.5, 2 ** 32]) {
+            const exit = yield* Effect.exit(Effect.scoped(FdPassing.toFileHandle(fd)))
+            assert.isTrue(Exit.isFailure(exit), `fd ${fd}`)
+            if (Exit.isFailure(exit)) {
+              const e = Cause.failureOption(exit.cause)
+              assert.strictEqual(Option.isSome(e) ? e.value._tag : Cause.pretty(exit.cause), "InvalidArgument")
+            }
+          }
         }),
       ),
     )
