@@ -461,7 +461,11 @@ export const toFileHandle = (
   Effect.gen(function* () {
     if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff)
       return yield* Effect.fail(
-        new InvalidArgument({ argument: "fd", reason: "must be a descriptor (an integer in 0..2147483647)", value: fd }),
+        new InvalidArgument({
+          argument: "fd",
+          reason: "must be a descriptor (an integer in 0..2147483647)",
+          value: fd,
+        }),
       )
     const native = yield* Network.driver("native", "file handles from descriptors")
     const ops = native.file

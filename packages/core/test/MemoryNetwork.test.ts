@@ -631,7 +631,9 @@ describe("MemoryNetwork Unix sockets", () => {
         assert.strictEqual(missing.port, -1)
         assert.strictEqual(missing.host, "/run/missing.sock")
         assert.strictEqual(missing.attempts[0]?.code, "ENOENT")
-        const abstract = yield* Effect.flip(Effect.scoped(Unix.connect({ path: SocketAddress.unixAbstract("netfx-missing") })))
+        const abstract = yield* Effect.flip(
+          Effect.scoped(Unix.connect({ path: SocketAddress.unixAbstract("netfx-missing") })),
+        )
         assert.strictEqual(abstract._tag === "ConnectFailed" ? abstract.port : abstract._tag, -1)
       }),
     ),
