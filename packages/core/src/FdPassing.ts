@@ -28,16 +28,16 @@ import { concatBytes } from "./internal/bytes.ts"
 import * as fdStream from "./internal/fdStream.ts"
 import { spanPath } from "./internal/unix/address.ts"
 import type { Listener } from "./Listener.ts"
-import type {
-  BrokenResource,
-  BusyResource,
-  ClosedResource,
-  ConnectFailed,
-  EndOfStream,
+import {
+  type BrokenResource,
+  type BusyResource,
+  type ClosedResource,
+  type ConnectFailed,
+  type EndOfStream,
   InvalidArgument,
-  ListenFailed,
-  ReceiveError,
-  Unsupported,
+  type ListenFailed,
+  type ReceiveError,
+  type Unsupported,
 } from "./NetError.ts"
 import * as Network from "./Network.ts"
 import type * as SocketAddress from "./SocketAddress.ts"
@@ -440,7 +440,9 @@ export interface FileHandle {
  * **Resource**: the handle owns the descriptor and closes it when the
  * current Scope closes (or by `close`).
  *
- * **Errors**: reads and writes fail with `BrokenResource` carrying the errno.
+ * **Errors**: `InvalidArgument` (at once, nothing is owned) when `fd` is not
+ * an integer in 0..2147483647; reads and writes fail with `BrokenResource`
+ * carrying the errno.
  *
  * @example
  * ```ts
@@ -453,8 +455,18 @@ export interface FileHandle {
  * @since 0.1.0
  * @category constructors
  */
-export const toFileHandle = (fd: number): Effect.Effect<FileHandle, Unsupported, Scope.Scope | Network.Network> =>
+export const toFileHandle = (
+  fd: number,
+): Effect.Effect<FileHandle, Unsupported | InvalidArgument, Scope.Scope | Network.Network> =>
   Effect.gen(function* () {
+    if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff)
+      return yield* Effect.fail(
+        new InvalidArgument({
+          argument: "fd",
+          reason: "must be a descriptor (an integer in 0..2147483647)",
+          value: fd,
+        }),
+      )
     const native = yield* Network.driver("native", "file handles from descriptors")
     const ops = native.file
     let closed = false

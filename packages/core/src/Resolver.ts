@@ -831,7 +831,7 @@ export const layerStatic = (entries: StaticEntries, options?: StaticOptions): La
 export interface CacheOptions {
   /** How long an answer is reused. */
   readonly ttl: Duration.DurationInput
-  /** At most this many answers are kept (oldest dropped first); default 1024. */
+  /** At most this many answers are kept (oldest dropped first); default 1024 (also for `NaN`; at least 1). */
   readonly maxEntries?: number
 }
 

@@ -253,6 +253,23 @@ describe("Listener serve", () => {
     }).pipe(Effect.scoped),
   )
 
+  it.live("an idleTimeout that is no duration is InvalidArgument from the Effect, not a throw from serve", () =>
+    Effect.gen(function* () {
+      const listener = yield* Listener.make([fakeListener().raw])
+      for (const idleTimeout of ["abc", "5 fortnights", {}, Number.NaN, -1, 0]) {
+        const exit = yield* Effect.exit(
+          Effect.suspend(() => listener.serve(() => Effect.void, { idleTimeout } as unknown as Listener.ServeOptions)),
+        )
+        const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : undefined
+        assert.strictEqual(
+          error?._tag === "Some" ? error.value._tag : String(exit),
+          "InvalidArgument",
+          `idleTimeout ${String(idleTimeout)}`,
+        )
+      }
+    }).pipe(Effect.scoped),
+  )
+
   it.live("a second serve fails with BusyResource and leaves the listener to the first", () =>
     Effect.gen(function* () {
       const fake = fakeListener()

@@ -622,6 +622,23 @@ describe("MemoryNetwork datagrams", () => {
 })
 
 describe("MemoryNetwork Unix sockets", () => {
+  it.effect("a refused Unix connect reports port -1 and the path, as the real drivers do", () =>
+    virtual(
+      Effect.gen(function* () {
+        const missing = yield* Effect.flip(Effect.scoped(Unix.connect({ path: "/run/missing.sock" })))
+        assert.strictEqual(missing._tag, "ConnectFailed")
+        if (missing._tag !== "ConnectFailed") return
+        assert.strictEqual(missing.port, -1)
+        assert.strictEqual(missing.host, "/run/missing.sock")
+        assert.strictEqual(missing.attempts[0]?.code, "ENOENT")
+        const abstract = yield* Effect.flip(
+          Effect.scoped(Unix.connect({ path: SocketAddress.unixAbstract("netfx-missing") })),
+        )
+        assert.strictEqual(abstract._tag === "ConnectFailed" ? abstract.port : abstract._tag, -1)
+      }),
+    ),
+  )
+
   it.effect("virtual socket paths: in use, removed on close, stale files replaced", () =>
     virtual(
       Effect.gen(function* () {

@@ -196,6 +196,22 @@ describe("Resolver front", () => {
 })
 
 describe("Resolver wrappers", () => {
+  it.effect("cached: a maxEntries that is no number (NaN) keeps the default bound, not an unbounded cache", () =>
+    Effect.gen(function* () {
+      const names: Record<string, Array<string>> = {}
+      for (let i = 0; i < 1100; i++) names[`n${i}.test`] = ["192.0.2.1"]
+      for (const maxEntries of [Number.NaN, 0.5]) {
+        const { seen, service } = counting(names)
+        const cached = Resolver.cached(service, { ttl: "1 hour", maxEntries })
+        for (let i = 0; i < 1100; i++) yield* cached.getaddrinfo(`n${i}.test`, 80)
+        assert.strictEqual(seen.length, 1100)
+        // the oldest answer was dropped to keep the bound: asked again, it is looked up again
+        yield* cached.getaddrinfo("n0.test", 80)
+        assert.strictEqual(seen.length, 1101, `maxEntries ${maxEntries}`)
+      }
+    }),
+  )
+
   it.effect("cached: answers from the cache until the TTL passes (Effect's Clock), for any port", () =>
     Effect.gen(function* () {
       const { seen, service } = counting({ "a.test": ["192.0.2.1", "2001:db8::1"] })

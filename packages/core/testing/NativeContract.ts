@@ -6,10 +6,13 @@
  */
 import * as fs from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as FdPassing from "../src/FdPassing.ts"
@@ -545,6 +548,36 @@ export const nativeContract = (env: NativeEnvironment): void => {
             got += text(chunk)
           }
           assert.strictEqual(got, "plain bytes")
+        }),
+      ),
+    )
+
+    it.live("a descriptor number beyond the C int range is InvalidArgument, not wrapped into another descriptor", () =>
+      run(
+        Effect.gen(function* () {
+          const [a, b] = yield* FdPassing.socketpair()
+          for (const fd of [2 ** 31, 2 ** 32, 2 ** 40]) {
+            const e = yield* Effect.flip(a.sendFds(bytes("x"), [fd]))
+            assert.strictEqual(e._tag, "InvalidArgument", `fd ${fd}`)
+          }
+          // nothing went out: the next message is the first the peer reads
+          yield* a.send(bytes("after"))
+          assert.strictEqual(text(yield* b.receive()), "after")
+        }),
+      ),
+    )
+
+    it.live("toFileHandle of a number that is no descriptor is InvalidArgument, and its Scope closes cleanly", () =>
+      run(
+        Effect.gen(function* () {
+          for (const fd of [-1, Number.NaN, 1.5, 2 ** 32]) {
+            const exit = yield* Effect.exit(Effect.scoped(FdPassing.toFileHandle(fd)))
+            assert.isTrue(Exit.isFailure(exit), `fd ${fd}`)
+            if (Exit.isFailure(exit)) {
+              const e = Cause.failureOption(exit.cause)
+              assert.strictEqual(Option.isSome(e) ? e.value._tag : Cause.pretty(exit.cause), "InvalidArgument")
+            }
+          }
         }),
       ),
     )

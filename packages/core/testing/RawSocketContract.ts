@@ -204,6 +204,11 @@ export const rawSocketContract = (env: ContractEnvironment & { readonly ipv6: bo
           const udp = yield* RawSocket.socket({ family: "ipv4", type: "dgram" })
           assert.strictEqual((yield* Effect.flip(udp.sendMsg(bytes("x"), [0])))._tag, "InvalidArgument")
           assert.strictEqual((yield* Effect.flip(RawSocket.fromFd(-1)))._tag, "InvalidArgument")
+          // a descriptor is a C int: 2 ** 32 would be wrapped into descriptor 0
+          for (const big of [2 ** 31, 2 ** 32]) {
+            assert.strictEqual((yield* Effect.flip(a.sendMsg(bytes("x"), [big])))._tag, "InvalidArgument")
+            assert.strictEqual((yield* Effect.flip(RawSocket.fromFd(big)))._tag, "InvalidArgument")
+          }
           const notSocket = fs.openSync(file, "r")
           const e = yield* Effect.flip(RawSocket.fromFd(notSocket))
           fs.closeSync(notSocket)

@@ -251,9 +251,10 @@ class FdStreamImpl implements FdStream {
       return Effect.fail(
         new InvalidArgument({ argument: "fds", reason: `at most ${MAX_FDS} (SCM_MAX_FD)`, value: fds }),
       )
-    if (!fds.every((fd) => Number.isInteger(fd) && fd >= 0))
+    // a descriptor is a C int: a larger number would be wrapped into another descriptor (2 ** 32 is 0)
+    if (!fds.every((fd) => Number.isInteger(fd) && fd >= 0 && fd <= 0x7fffffff))
       return Effect.fail(
-        new InvalidArgument({ argument: "fds", reason: "must be descriptors (integers >= 0)", value: fds }),
+        new InvalidArgument({ argument: "fds", reason: "must be descriptors (integers in 0..2147483647)", value: fds }),
       )
     return this.write("sendFds", message, fds)
   }

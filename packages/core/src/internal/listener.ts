@@ -396,8 +396,10 @@ export const serveWith = <C extends Served, E, R>(
       new InvalidArgument({ argument: "maxConnections", reason: "must be an integer >= 1", value: max }),
     )
   }
-  const idle = options?.idleTimeout === undefined ? undefined : Duration.decode(options.idleTimeout)
-  if (idle !== undefined && !(Duration.toMillis(idle) > 0 && Duration.isFinite(idle))) {
+  // decodeUnknown: a value that is no duration is this InvalidArgument, not a throw from `serve`
+  const decoded = options?.idleTimeout === undefined ? undefined : Duration.decodeUnknown(options.idleTimeout)
+  const idle = decoded?._tag === "Some" ? decoded.value : undefined
+  if (decoded !== undefined && !(idle !== undefined && Duration.toMillis(idle) > 0 && Duration.isFinite(idle))) {
     return Effect.fail(
       new InvalidArgument({
         argument: "idleTimeout",

@@ -90,7 +90,7 @@ export const unixDriver = (net: MemoryNet, fs: UnixNamespace, kernel: Kernel): U
         return yield* Effect.fail(
           new ConnectFailed({
             host: SocketAddress.format(address),
-            port: 0,
+            port: -1, // as every runtime reports a Unix connect (Driver.unixConnectFailed)
             attempts: [{ address, code, syscall: "connect" }],
           }),
         )

@@ -9,7 +9,9 @@ import { make } from "./front.ts"
 /** See `Resolver.cached`. */
 export const cached = (service: ResolverService, options: CacheOptions): ResolverService => {
   const ttl = Duration.toMillis(Duration.decode(options.ttl))
-  const maxEntries = Math.max(1, options.maxEntries ?? 1024)
+  // NaN would compare false with every size and leave the cache unbounded: it counts as absent
+  const asked = options.maxEntries
+  const maxEntries = asked === undefined || Number.isNaN(asked) ? 1024 : Math.max(1, Math.floor(asked))
   const entries = new Map<string, { readonly expires: number; readonly infos: ReadonlyArray<AddressInfo> }>()
   const inner = make(service)
   return make({
