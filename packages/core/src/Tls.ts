@@ -538,7 +538,9 @@ export const wrap = (
   Effect.gen(function* () {
     const tls = yield* driver
     const badKey =
-      options.side === "server" ? (pemInvalid("options", options) ?? validateSniKeys(options)) : pemFailed("options", options)
+      options.side === "server"
+        ? (pemInvalid("options", options) ?? validateSniKeys(options))
+        : pemFailed("options", options)
     if (badKey !== undefined) return yield* Effect.fail(badKey)
     if (!(stream instanceof SocketStreamImpl)) {
       return yield* Effect.fail(

@@ -70,13 +70,17 @@ export const clientHandshake = (
 /** A PEM value (string or bytes) carries at least one `-----BEGIN` line; looks at its first 64 KiB. */
 const isPem = (value: unknown): boolean => {
   if (typeof value === "string") return value.includes("-----BEGIN")
-  if (value instanceof Uint8Array) return new TextDecoder("latin1").decode(value.subarray(0, 65536)).includes("-----BEGIN")
+  if (value instanceof Uint8Array)
+    return new TextDecoder("latin1").decode(value.subarray(0, 65536)).includes("-----BEGIN")
   return false
 }
 
 /** A string that reads as a file system path rather than PEM text. */
 const looksLikePath = (value: unknown): boolean =>
-  typeof value === "string" && value.length < 4096 && !/[\r\n]/.test(value) && /^(\.{0,2}\/|~\/|[A-Za-z]:\\)|\.(pem|crt|cer|key)$/i.test(value.trim())
+  typeof value === "string" &&
+  value.length < 4096 &&
+  !/[\r\n]/.test(value) &&
+  /^(\.{0,2}\/|~\/|[A-Za-z]:\\)|\.(pem|crt|cer|key)$/i.test(value.trim())
 
 /**
  * The first of `ca`, `cert`, `key` (named under `prefix`) that is not PEM
