@@ -2,7 +2,7 @@
 // 1. every exported declaration of a public module (src/*.ts) has a JSDoc
 //    block with an @example, unless it is marked @internal;
 // 2. every ```ts example in those JSDoc blocks, and every ```ts and ```js
-//    block in README.md, type-checks
+//    block in README.md, packages/*/README.md and docs/*.md, type-checks
 //    against the packages, with the repository's strict settings.
 //
 // A fence may carry a tag after the language: "```ts no-run: <reason>" marks
@@ -14,7 +14,7 @@
 //
 // Usage: node scripts/check-docs.mjs      (after `pnpm check`; exit code 1 on any finding)
 import { spawnSync } from "node:child_process"
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -96,10 +96,21 @@ for (const pkg of packages) {
   }
 }
 
-// the README's ```ts blocks too, and its ```js blocks (plain JavaScript that
-// must also type-check: the program a user runs with `node`)
-{
-  const lines = readFileSync(join(root, "README.md"), "utf8").split("\n")
+// the READMEs' ```ts blocks too (the repository's, each package's, docs/),
+// and their ```js blocks (plain JavaScript that must also type-check: the
+// program a user runs with `node` or `bun`)
+const markdown = [
+  "README.md",
+  ...readdirSync(join(root, "packages"))
+    .sort()
+    .map((pkg) => join("packages", pkg, "README.md")),
+  ...readdirSync(join(root, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .sort()
+    .map((f) => join("docs", f)),
+].filter((f) => existsSync(join(root, f)))
+for (const readme of markdown) {
+  const lines = readFileSync(join(root, readme), "utf8").split("\n")
   for (let i = 0; i < lines.length; i++) {
     const fence = /^```(?:ts|js)(?:\s+(.*))?$/.exec(lines[i].trim())
     if (fence === null) continue
@@ -108,9 +119,9 @@ for (const pkg of packages) {
     const code = []
     for (i++; i < lines.length && lines[i].trim() !== "```"; i++) code.push(lines[i])
     examples.push({
-      file: "README.md",
-      name: "readme",
-      source: join(root, "README.md"),
+      file: readme,
+      name: readme === "README.md" ? "readme" : readme.replace(/\.md$/, "").replaceAll("/", "-").toLowerCase(),
+      source: join(root, readme),
       line: first,
       code: code.join("\n"),
       ...(noRun === undefined ? {} : { noRun }),

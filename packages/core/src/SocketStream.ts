@@ -220,6 +220,10 @@ const closeStream = (stream: SocketStreamImpl): void => stream.closeNow()
  * The bytes of a stream as an Effect `Stream` of chunks. Ends normally at
  * `EndOfStream`; other errors fail the Stream.
  *
+ * **Resource**: a view: running the Stream opens nothing, and its end (or
+ * failure, or interruption) leaves `self` open; close it (or its Scope)
+ * yourself.
+ *
  * **Interruption**: interrupting the consumer loses no byte that was not
  * yet emitted (they stay buffered in the socket stream).
  *
@@ -271,11 +275,33 @@ export const toSink = (
  * Copies everything `from` receives to `to` until `from` ends, then
  * half-closes `to`. Returns the number of bytes copied.
  *
+ * **Resource**: opens and closes nothing; both streams stay open (only `to`
+ * is half-closed, with `sendEof`, once `from` ended). Reads follow `to`'s
+ * pace: one chunk is in flight at a time, so a slow `to` slows `from`'s
+ * sender through flow control.
+ *
+ * **Errors**: the first error of `from.receive` other than `EndOfStream`
+ * (`BrokenResource`, `ClosedResource`, `BusyResource`), or of `to.send` /
+ * `to.sendEof` (`BrokenResource`, `ClosedResource`).
+ *
+ * **Interruption**: stops the copy. Bytes not yet received stay buffered in
+ * `from`; a chunk already received whose `send` was interrupted is dropped
+ * (a `send` writes all of its bytes or none); `to` is not half-closed.
+ *
  * @example
  * ```ts
- * import { SocketStream } from "@netfx/core"
+ * import { MemoryNetwork, SocketStream, Tcp } from "@netfx/core"
+ * import { Effect } from "effect"
+ * import * as assert from "node:assert"
  *
- * // an echo handler: SocketStream.pipe(conn, conn)
+ * // an echo server: each connection copies what it receives back to itself
+ * const program = Effect.gen(function* () {
+ *   const listener = yield* Tcp.listen({ host: "10.0.0.7", port: 7 })
+ *   yield* Effect.forkScoped(listener.serve((conn) => SocketStream.pipe(conn, conn)))
+ *   const conn = yield* Tcp.connect({ host: "10.0.0.7", port: 7 })
+ *   yield* conn.send(new TextEncoder().encode("ping"))
+ *   assert.strictEqual(new TextDecoder().decode(yield* conn.receive()), "ping")
+ * }).pipe(Effect.scoped, Effect.provide(MemoryNetwork.layer()))
  * ```
  *
  * @since 0.1.0

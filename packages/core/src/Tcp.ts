@@ -285,7 +285,9 @@ interface Plan {
   readonly secure: ((raw: RawConnection, restore: Restore) => Effect.Effect<RawConnection, TlsFailed>) | undefined
 }
 
-const planOf = (options: ConnectOptions): Effect.Effect<Plan, InvalidArgument | Unsupported, Network.Network> =>
+const planOf = (
+  options: ConnectOptions,
+): Effect.Effect<Plan, InvalidArgument | TlsFailed | Unsupported, Network.Network> =>
   Effect.gen(function* () {
     // host and port checked without an Effect each: this runs on every connect
     const invalid = validate.hostError("host", options.host) ?? validate.portError("port", options.port)
@@ -302,6 +304,8 @@ const planOf = (options: ConnectOptions): Effect.Effect<Plan, InvalidArgument | 
     const network = yield* Network.Network
     const tcp = network.tcp ?? (yield* Network.driver("tcp", "TCP"))
     const tls = options.tls === undefined || options.tls === false ? undefined : options.tls
+    const pem = tls === undefined || tls === true ? undefined : internalTls.pemFailed("tls", tls)
+    if (pem !== undefined) return yield* Effect.fail(pem)
     const tlsDriver = tls === undefined ? undefined : yield* internalTls.driver
     return planWith(options, network, tcp, localPort, keepAlive, timeout, tls, tlsDriver)
   })

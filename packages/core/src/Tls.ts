@@ -39,15 +39,22 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Attribute from "./Attribute.ts"
 import { SocketStreamImpl } from "./internal/socketStream.ts"
-import { clientHandshake, driver, validateSniKeys } from "./internal/tls.ts"
+import { clientHandshake, driver, pemFailed, pemInvalid, validateSniKeys } from "./internal/tls.ts"
 import { InvalidArgument, type TlsFailed, type Unsupported } from "./NetError.ts"
 import type * as Network from "./Network.ts"
 import * as SocketAddress from "./SocketAddress.ts"
 import * as SocketStream from "./SocketStream.ts"
 
 /**
- * PEM text (or DER bytes) of certificates, keys or CA bundles. Several PEM
- * blocks may be concatenated in one string.
+ * PEM text of certificates, keys or CA bundles, as a string or its bytes
+ * (DER is not accepted). Several PEM blocks may be concatenated in one
+ * string. Pass the contents of a file, not its path: a value without a
+ * `-----BEGIN` line fails what uses it before any socket is opened, a
+ * listen (or server-side wrap) with `InvalidArgument` (`argument`
+ * `tls.cert`, `tls.key`, `tls.ca`), a connect (or client-side wrap) with
+ * `TlsFailed` code `ERR_OSSL_PEM_NO_START_LINE`, as unparseable client
+ * credentials always have; the message names the option and, for a path,
+ * says so.
  *
  * @example
  * ```ts
@@ -103,7 +110,8 @@ export type TlsVersion = "TLSv1.2" | "TLSv1.3"
  * Client options: `Tcp.connect({ tls })` and `Tls.wrap(stream, { side: "client" })`.
  *
  * **Errors** (of the connect or wrap that uses them): `TlsFailed` with the
- * platform's code when the handshake or verification fails.
+ * platform's code when the handshake or verification fails, and before
+ * connecting when `ca`, `cert` or `key` is not PEM (see {@link Pem}).
  *
  * @example
  * ```ts
@@ -159,7 +167,8 @@ export interface TlsClientOptions {
  * **Resource** / **Errors**: a listener with these options hands out only
  * connections whose handshake succeeded; a failed or timed-out handshake
  * (`TlsFailed`, `ETIMEDOUT`) is logged with the peer and the connection
- * closed, never reported to `accept`/`serve`.
+ * closed, never reported to `accept`/`serve`. `Tcp.listen` fails with
+ * `InvalidArgument` when `cert`, `key` or `ca` is not PEM (see {@link Pem}).
  *
  * @example
  * ```ts
@@ -496,9 +505,11 @@ export type WrapOptions =
  * belongs to the current Scope.
  *
  * **Errors**: `InvalidArgument` when `stream` was not made by netfx, is
- * closed, or has a receive or send in progress, or for an `sniContexts`
- * key that is not a host name; `TlsFailed` when the
- * handshake fails (the connection is then closed); `Unsupported` when the
+ * closed, or has a receive or send in progress, for an `sniContexts`
+ * key that is not a host name, or on the server side when `ca`, `cert` or
+ * `key` is not PEM (`options.cert`, ...); `TlsFailed` when the
+ * handshake fails (the connection is then closed) or, on the client side,
+ * when `ca`, `cert` or `key` is not PEM; `Unsupported` when the
  * runtime has no TLS driver.
  *
  * **Interruption**: interrupting the handshake closes the connection.
@@ -526,7 +537,10 @@ export const wrap = (
 ): Effect.Effect<SocketStream.SocketStream, TlsFailed | InvalidArgument | Unsupported, Scope.Scope | Network.Network> =>
   Effect.gen(function* () {
     const tls = yield* driver
-    const badKey = options.side === "server" ? validateSniKeys(options) : undefined
+    const badKey =
+      options.side === "server"
+        ? (pemInvalid("options", options) ?? validateSniKeys(options))
+        : pemFailed("options", options)
     if (badKey !== undefined) return yield* Effect.fail(badKey)
     if (!(stream instanceof SocketStreamImpl)) {
       return yield* Effect.fail(

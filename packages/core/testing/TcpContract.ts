@@ -167,6 +167,36 @@ export const tcpContract = (env: TcpEnvironment): void => {
       ),
     )
 
+    it.live("a host holding a port, a URL or a path is an InvalidArgument that says so; IPv6 literals pass", () =>
+      run(
+        Effect.gen(function* () {
+          for (const [host, says] of [
+            ["127.0.0.1:8080", "holds a port"],
+            ["localhost:8080", "holds a port"],
+            ["[::1]:8080", "holds a port"],
+            ["http://localhost", "is a URL"],
+            ["localhost/api", "not a URL or a path"],
+            ["1:2::3::4", "neither a host name nor an IP address"],
+          ] as const) {
+            const connect = yield* Effect.flip(Tcp.connect({ host, port: 1 }))
+            const listen = yield* Effect.flip(Tcp.listen({ host, port: 0 }))
+            for (const error of [connect, listen]) {
+              assert.strictEqual(error._tag, "InvalidArgument", host)
+              if (error._tag === "InvalidArgument") {
+                assert.strictEqual(error.argument, "host")
+                assert.include(error.message, says, host)
+              }
+            }
+          }
+          // IPv6 literals, with brackets or a zone, still get as far as the network
+          for (const host of ["::1", "[::1]", "::ffff:127.0.0.1"]) {
+            const error = yield* Effect.flip(Tcp.connect({ host, port: 1 }))
+            assert.notStrictEqual(error._tag, "InvalidArgument", host)
+          }
+        }),
+      ),
+    )
+
     it.live("listening on a busy port fails with ListenFailed EADDRINUSE", () =>
       run(
         Effect.gen(function* () {

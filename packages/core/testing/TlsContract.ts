@@ -595,6 +595,43 @@ export const tlsContract = (env: TlsEnvironment): void => {
       ),
     )
 
+    it.live("a file path given as cert, key or ca fails before any socket opens, naming the option", () =>
+      run(
+        Effect.gen(function* () {
+          // listen: InvalidArgument (like the other listen-time TLS checks), never a listener whose handshakes all fail
+          for (const bad of [
+            { cert: certs.server.certFile },
+            { key: certs.server.keyFile },
+            { ca: certs.ca.certFile, requestCert: true },
+            { cert: [certs.server.cert, "./chain.pem"] },
+          ]) {
+            const error = yield* Effect.flip(server(bad))
+            assert.strictEqual(error._tag, "InvalidArgument", JSON.stringify(bad))
+            if (error._tag === "InvalidArgument") {
+              assert.strictEqual(error.argument, `tls.${Object.keys(bad)[0]}`)
+              assert.include(error.message, "looks like a file path")
+              if (error.argument === "tls.key") assert.isUndefined(error.value)
+            }
+          }
+          // connect: TlsFailed (as for other unparseable client credentials); a path as ca was ignored before
+          const listener = yield* server()
+          yield* Effect.forkScoped(listener.serve(echo))
+          for (const bad of [
+            { ca: certs.ca.certFile },
+            { ca: certs.ca.cert, cert: certs.client.certFile, key: certs.client.key },
+            { ca: certs.ca.cert, cert: certs.client.cert, key: new TextEncoder().encode("not a key") },
+          ]) {
+            const error = yield* Effect.flip(Effect.scoped(client(listener, bad)))
+            assert.strictEqual(error._tag, "TlsFailed")
+            if (error._tag === "TlsFailed") {
+              assert.strictEqual(error.code, "ERR_OSSL_PEM_NO_START_LINE")
+              assert.match(error.message, /tls\.(ca|cert|key) is not PEM/)
+            }
+          }
+        }),
+      ),
+    )
+
     it.live("rejectUnauthorized: false accepts an unverified peer and reports it", () =>
       run(
         Effect.gen(function* () {

@@ -67,6 +67,80 @@ export const clientHandshake = (
   )
 }
 
+/** A PEM value (string or bytes) carries at least one `-----BEGIN` line; looks at its first 64 KiB. */
+const isPem = (value: unknown): boolean => {
+  if (typeof value === "string") return value.includes("-----BEGIN")
+  if (value instanceof Uint8Array)
+    return new TextDecoder("latin1").decode(value.subarray(0, 65536)).includes("-----BEGIN")
+  return false
+}
+
+/** A string that reads as a file system path rather than PEM text. */
+const looksLikePath = (value: unknown): boolean =>
+  typeof value === "string" &&
+  value.length < 4096 &&
+  !/[\r\n]/.test(value) &&
+  /^(\.{0,2}\/|~\/|[A-Za-z]:\\)|\.(pem|crt|cer|key)$/i.test(value.trim())
+
+/**
+ * The first of `ca`, `cert`, `key` (named under `prefix`) that is not PEM
+ * text, with what to do about it: a file path passed where its contents
+ * belong is the usual mistake, and the runtimes otherwise ignore a bad CA
+ * (the peer then reads as untrusted) or fail only at the handshake with
+ * OpenSSL's "no start line". `value` is kept for `ca` and `cert` (public),
+ * never for `key`.
+ */
+export const notPem = (
+  prefix: string,
+  options: {
+    readonly ca?: unknown
+    readonly cert?: unknown
+    readonly key?: unknown
+  },
+): { readonly argument: string; readonly reason: string; readonly value?: unknown } | undefined => {
+  for (const field of ["ca", "cert", "key"] as const) {
+    const value = options[field]
+    if (value === undefined) continue
+    const values: ReadonlyArray<unknown> = Array.isArray(value) ? value : [value]
+    for (const v of values) {
+      if (isPem(v)) continue
+      const hint = looksLikePath(v)
+        ? "it looks like a file path: pass the file's contents (e.g. readFileSync(path)), not its path"
+        : "pass PEM text, as a string or its bytes (DER is not accepted)"
+      return {
+        argument: `${prefix}.${field}`,
+        reason: `is not PEM (no "-----BEGIN" line): ${hint}`,
+        ...(field === "key" ? {} : { value: v }),
+      }
+    }
+  }
+  return undefined
+}
+
+/** {@link notPem} as the `InvalidArgument` of a listen or a server-side wrap. */
+export const pemInvalid = (
+  prefix: string,
+  options: { readonly ca?: unknown; readonly cert?: unknown; readonly key?: unknown },
+): InvalidArgument | undefined => {
+  const bad = notPem(prefix, options)
+  return bad === undefined ? undefined : new InvalidArgument(bad)
+}
+
+/**
+ * {@link notPem} as the `TlsFailed` of a client connect or wrap (unparseable
+ * client credentials have always failed the connect with `TlsFailed`), with
+ * OpenSSL's code for it, before anything is opened.
+ */
+export const pemFailed = (
+  prefix: string,
+  options: { readonly ca?: unknown; readonly cert?: unknown; readonly key?: unknown },
+): TlsFailed | undefined => {
+  const bad = notPem(prefix, options)
+  return bad === undefined
+    ? undefined
+    : new TlsFailed({ code: "ERR_OSSL_PEM_NO_START_LINE", reason: `${bad.argument} ${bad.reason}` })
+}
+
 /**
  * Validates server options once, at listen time.
  */
@@ -88,8 +162,20 @@ export const validateServer = (options: TlsServerOptions): Effect.Effect<TlsServ
       new InvalidArgument({ argument: "tls", reason: "a TLS listener needs cert and key", value: undefined }),
     )
   }
+  const pem = pemInvalid("tls", options) ?? sniPemError(options)
+  if (pem !== undefined) return Effect.fail(pem)
   const keys = validateSniKeys(options)
   return keys === undefined ? Effect.succeed(options) : Effect.fail(keys)
+}
+
+/** `pemInvalid` for each `sniContexts` entry's credentials. */
+const sniPemError = (options: TlsServerOptions): InvalidArgument | undefined => {
+  if (options.sniContexts === undefined) return undefined
+  for (const [name, credentials] of Object.entries(options.sniContexts)) {
+    const error = pemInvalid(`tls.sniContexts[${JSON.stringify(name)}]`, credentials)
+    if (error !== undefined) return error
+  }
+  return undefined
 }
 
 /** An `InvalidArgument` for the first `sniContexts` key that is not a valid host name (or wildcard). */
