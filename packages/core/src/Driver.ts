@@ -895,6 +895,10 @@ export const applyOption = (
         socket.setMulticastLoopback(option.enabled)
         return undefined
       case "MulticastInterface":
+        // an interface that is no IP address is node:dgram's EINVAL on every runtime
+        // (Bun's setter returns false without an errno, or reads "10.9.9" as 10.9.0.9)
+        if (SocketAddress.numericFamily(option.address.split("%")[0] ?? "") === 0)
+          return new OperationFailed({ operation, code: "EINVAL", address, cause: "not an IP address" })
         result = socket.setMulticastInterface(option.address)
         break
       case "JoinGroup":

@@ -668,6 +668,23 @@ export const datagramContract = (env: DatagramEnvironment): void => {
       ),
     )
 
+    it.live("setMulticastInterface with something that is no address: OperationFailed EINVAL on every runtime", () =>
+      run(
+        Effect.gen(function* () {
+          const a = yield* Udp.bind({ host: "127.0.0.1" })
+          for (const address of ["nope", "10.9.9", "256.1.1.1"]) {
+            const e = yield* Effect.flip(a.setMulticastInterface(address))
+            assert.strictEqual(e._tag, "OperationFailed", address)
+            assert.strictEqual(e._tag === "OperationFailed" ? e.code : "", "EINVAL", address)
+          }
+          // the endpoint stays usable
+          const b = yield* Udp.bind({ host: "127.0.0.1" })
+          yield* a.sendTo(bytes("still"), b.localAddress)
+          assert.strictEqual(text((yield* b.receive()).data), "still")
+        }),
+      ),
+    )
+
     it.live("binding a port in use fails with ListenFailed EADDRINUSE", () =>
       run(
         Effect.gen(function* () {
