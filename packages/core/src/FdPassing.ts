@@ -27,17 +27,18 @@ import type * as Scope from "effect/Scope"
 import { concatBytes } from "./internal/bytes.ts"
 import * as fdStream from "./internal/fdStream.ts"
 import { spanPath } from "./internal/unix/address.ts"
+import * as validate from "./internal/validate.ts"
 import type { Listener } from "./Listener.ts"
-import {
-  type BrokenResource,
-  type BusyResource,
-  type ClosedResource,
-  type ConnectFailed,
-  type EndOfStream,
+import type {
+  BrokenResource,
+  BusyResource,
+  ClosedResource,
+  ConnectFailed,
+  EndOfStream,
   InvalidArgument,
-  type ListenFailed,
-  type ReceiveError,
-  type Unsupported,
+  ListenFailed,
+  ReceiveError,
+  Unsupported,
 } from "./NetError.ts"
 import * as Network from "./Network.ts"
 import type * as SocketAddress from "./SocketAddress.ts"
@@ -384,8 +385,10 @@ export const socketpair = (): Effect.Effect<
  *
  * **Resource**: belongs to the current Scope; closing it closes the fd.
  *
- * **Errors**: `BrokenResource` when the descriptor is not a usable socket;
- * `Unsupported` when the runtime cannot adopt descriptors.
+ * **Errors**: `InvalidArgument` (at once, nothing is owned) when `fd` is
+ * not an integer in 0..2147483647; `BrokenResource` when the descriptor is
+ * not a usable socket; `Unsupported` when the runtime cannot adopt
+ * descriptors.
  *
  * @example
  * ```ts
@@ -400,8 +403,14 @@ export const socketpair = (): Effect.Effect<
  */
 export const toByteStream = (
   fd: number,
-): Effect.Effect<SocketStream.SocketStream, BrokenResource | Unsupported, Scope.Scope | Network.Network> =>
+): Effect.Effect<
+  SocketStream.SocketStream,
+  BrokenResource | InvalidArgument | Unsupported,
+  Scope.Scope | Network.Network
+> =>
   Effect.gen(function* () {
+    const invalid = validate.descriptorError("fd", fd)
+    if (invalid !== undefined) return yield* Effect.fail(invalid)
     const native = yield* Network.driver("native", "adopting a descriptor as a byte stream")
     const raw = yield* native.adoptStream(fd)
     return yield* SocketStream.makeScoped(raw)
@@ -459,14 +468,8 @@ export const toFileHandle = (
   fd: number,
 ): Effect.Effect<FileHandle, Unsupported | InvalidArgument, Scope.Scope | Network.Network> =>
   Effect.gen(function* () {
-    if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff)
-      return yield* Effect.fail(
-        new InvalidArgument({
-          argument: "fd",
-          reason: "must be a descriptor (an integer in 0..2147483647)",
-          value: fd,
-        }),
-      )
+    const invalid = validate.descriptorError("fd", fd)
+    if (invalid !== undefined) return yield* Effect.fail(invalid)
     const native = yield* Network.driver("native", "file handles from descriptors")
     const ops = native.file
     let closed = false

@@ -251,8 +251,7 @@ class FdStreamImpl implements FdStream {
       return Effect.fail(
         new InvalidArgument({ argument: "fds", reason: `at most ${MAX_FDS} (SCM_MAX_FD)`, value: fds }),
       )
-    // a descriptor is a C int: a larger number would be wrapped into another descriptor (2 ** 32 is 0)
-    if (!fds.every((fd) => Number.isInteger(fd) && fd >= 0 && fd <= 0x7fffffff))
+    if (!fds.every(validate.isDescriptor))
       return Effect.fail(
         new InvalidArgument({ argument: "fds", reason: "must be descriptors (integers in 0..2147483647)", value: fds }),
       )

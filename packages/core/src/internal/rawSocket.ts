@@ -19,8 +19,6 @@ import * as validate from "./validate.ts"
 
 const FEATURE = "the low-level socket layer (RawSocket)"
 const MAX_FDS = 253
-/** A descriptor is a C int: a larger number would be wrapped into another descriptor (2 ** 32 is 0). */
-const isDescriptor = (fd: number): boolean => Number.isInteger(fd) && fd >= 0 && fd <= 0x7fffffff
 
 type Full = Required<
   Pick<
@@ -293,7 +291,7 @@ class RawSocketImpl implements RawSocket {
         return Effect.fail(
           new InvalidArgument({ argument: "fds", reason: "descriptors travel over Unix sockets only", value: fds }),
         )
-      if (fds.length > MAX_FDS || !fds.every(isDescriptor))
+      if (fds.length > MAX_FDS || !fds.every(validate.isDescriptor))
         return Effect.fail(
           new InvalidArgument({
             argument: "fds",
@@ -454,10 +452,8 @@ export const fromFd = (
   fd: number,
 ): Effect.Effect<RawSocket, Unsupported | OperationFailed | InvalidArgument, Scope.Scope | Network.Network> =>
   Effect.gen(function* () {
-    if (!isDescriptor(fd))
-      return yield* Effect.fail(
-        new InvalidArgument({ argument: "fd", reason: "must be an integer in 0..2147483647", value: fd }),
-      )
+    const invalid = validate.descriptorError("fd", fd)
+    if (invalid !== undefined) return yield* Effect.fail(invalid)
     const { addon, binding } = yield* bindingOf
     const c = binding.constants
     const option = (name: string) => {

@@ -8,6 +8,19 @@ export const portError = (name: string, value: unknown): InvalidArgument | undef
     ? undefined
     : new InvalidArgument({ argument: name, reason: "must be an integer in 0..65535", value })
 
+/**
+ * @internal A descriptor is a C int: a larger number would be wrapped by the
+ * addon into another descriptor (2 ** 32 is 0, the process's stdin).
+ */
+export const isDescriptor = (fd: unknown): fd is number =>
+  typeof fd === "number" && Number.isInteger(fd) && fd >= 0 && fd <= 0x7fffffff
+
+/** @internal The error for a number that is no descriptor, `undefined` for a descriptor. */
+export const descriptorError = (name: string, value: unknown): InvalidArgument | undefined =>
+  isDescriptor(value)
+    ? undefined
+    : new InvalidArgument({ argument: name, reason: "must be a descriptor (an integer in 0..2147483647)", value })
+
 /** @internal */
 export const port = (name: string, value: unknown): Effect.Effect<number, InvalidArgument> => {
   const error = portError(name, value)
