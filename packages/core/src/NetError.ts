@@ -522,7 +522,9 @@ export class OperationFailed extends Data.TaggedError("OperationFailed")<{
 export type ReceiveError = EndOfStream | ClosedResource | BrokenResource | BusyResource | InvalidArgument
 
 /**
- * The errors of sending on a byte stream.
+ * The errors of sending on a byte stream. `InvalidArgument` only for data
+ * that is no bytes, which the types already forbid (a string or `null` from
+ * JavaScript): nothing is sent then.
  *
  * @example
  * ```ts
@@ -536,7 +538,7 @@ export type ReceiveError = EndOfStream | ClosedResource | BrokenResource | BusyR
  * @since 0.1.0
  * @category models
  */
-export type SendError = ClosedResource | BrokenResource | BusyResource
+export type SendError = ClosedResource | BrokenResource | BusyResource | InvalidArgument
 
 /**
  * Every error netfx can produce.

@@ -104,7 +104,8 @@ export interface SocketStream extends Attribute.HasAttributes {
    *
    * **Errors**: `ClosedResource` after `close` or `sendEof`;
    * `BrokenResource` when the connection broke; `BusyResource` when another
-   * fiber's send is waiting.
+   * fiber's send is waiting; `InvalidArgument` (nothing sent) when `data` is
+   * no bytes, which only JavaScript callers can pass (a string, `null`).
    *
    * **Interruption**: an interrupted send either handed all its bytes to
    * the runtime or none of them (it is interruptible only while waiting for

@@ -552,6 +552,20 @@ export const nativeContract = (env: NativeEnvironment): void => {
       ),
     )
 
+    it.live("send of something that is no bytes (plain JavaScript) is InvalidArgument and sends nothing", () =>
+      run(
+        Effect.gen(function* () {
+          const [a, b] = yield* FdPassing.socketpair()
+          for (const data of ["abc", null, [bytes("x"), "y"]] as ReadonlyArray<unknown>) {
+            const e = yield* Effect.flip(a.send(data as Uint8Array))
+            assert.strictEqual(e._tag, "InvalidArgument", String(data))
+          }
+          yield* a.send(bytes("after"))
+          assert.strictEqual(text(yield* b.receive()), "after")
+        }),
+      ),
+    )
+
     it.live("a descriptor number beyond the C int range is InvalidArgument, not wrapped into another descriptor", () =>
       run(
         Effect.gen(function* () {

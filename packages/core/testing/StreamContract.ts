@@ -574,6 +574,25 @@ export const streamContract = (env: ContractEnvironment, transport: StreamTransp
       ),
     )
 
+    it.live("send of something that is no bytes (plain JavaScript) gives InvalidArgument and sends nothing", () =>
+      run(
+        Effect.gen(function* () {
+          const listener = yield* transport.listen
+          yield* Effect.forkScoped(listener.serve((c) => Effect.flatMap(readAll(c), (all) => c.send(all))))
+          const conn = yield* transport.connect(listener)
+          // what the types forbid and a JavaScript caller can still pass
+          const bad: ReadonlyArray<unknown> = ["abc", null, undefined, 42, [bytes("x"), "y"], [null], { length: 3 }]
+          for (const data of bad) {
+            const e = yield* Effect.flip(conn.send(data as Uint8Array))
+            assert.strictEqual(e._tag, "InvalidArgument", String(data))
+          }
+          yield* conn.send([bytes("o"), bytes("k")])
+          yield* conn.sendEof
+          assert.strictEqual(text(yield* readAll(conn)), "ok")
+        }),
+      ),
+    )
+
     it.live("sendEof: the peer sees end of stream and can still reply", () =>
       run(
         Effect.gen(function* () {

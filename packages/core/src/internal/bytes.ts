@@ -1,3 +1,5 @@
+import { InvalidArgument } from "../NetError.ts"
+
 /**
  * The parts as one array: the part itself when there is exactly one,
  * otherwise a new array. `size` is their total length when the caller
@@ -18,3 +20,24 @@ export const concatBytes = (
   }
   return out
 }
+
+/** @internal Total length of one buffer or several; -1 when `data` is no bytes (see {@link notBytes}). */
+export const byteLength = (data: Uint8Array | ReadonlyArray<Uint8Array>): number => {
+  if (data instanceof Uint8Array) return data.length
+  // -1: no bytes, what the types forbid and a JavaScript caller can pass (a string, null, ...)
+  if (!Array.isArray(data)) return -1
+  let n = 0
+  for (const chunk of data) {
+    if (!(chunk instanceof Uint8Array)) return -1
+    n += chunk.length
+  }
+  return n
+}
+
+/** The `InvalidArgument` of a send of something that is no bytes. */
+export const notBytes = (data: unknown): InvalidArgument =>
+  new InvalidArgument({
+    argument: "data",
+    reason: "must be a Uint8Array or an array of them (encode text first, e.g. new TextEncoder().encode(text))",
+    value: typeof data === "string" && data.length > 64 ? `${data.slice(0, 64)}...` : data,
+  })

@@ -18,7 +18,7 @@ import {
 } from "../NetError.ts"
 import * as Network from "../Network.ts"
 import * as SocketAddress from "../SocketAddress.ts"
-import { concatBytes } from "./bytes.ts"
+import { byteLength, concatBytes, notBytes } from "./bytes.ts"
 import { withConnectTimeout } from "./connect.ts"
 import { acceptLoop, serveWith } from "./listener.ts"
 import { EV_READ, EV_WRITE, NativeSocket, nameOf, requireBinding, toAddress } from "./nativeSocket.ts"
@@ -233,7 +233,8 @@ class FdStreamImpl implements FdStream {
 
   send(
     data: Uint8Array | ReadonlyArray<Uint8Array>,
-  ): Effect.Effect<void, ClosedResource | BrokenResource | BusyResource> {
+  ): Effect.Effect<void, ClosedResource | BrokenResource | BusyResource | InvalidArgument> {
+    if (byteLength(data) < 0) return Effect.fail(notBytes(data))
     // one sendmsg for several parts: the native binding takes one buffer
     const bytes = data instanceof Uint8Array ? data : concatBytes(data.filter((c) => c.length > 0))
     return bytes.length === 0 ? Effect.void : this.write("send", bytes, [])

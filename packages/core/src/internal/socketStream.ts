@@ -18,7 +18,7 @@ import {
 import * as SocketAddress from "../SocketAddress.ts"
 import type { SocketStream, SocketStreamOptions } from "../SocketStream.ts"
 import { holdsSlot, reusableAsync } from "./asyncPrimitive.ts"
-import { concatBytes } from "./bytes.ts"
+import { byteLength, concatBytes, notBytes } from "./bytes.ts"
 import { Done, doneVoid, inlineFiber, plainIterator, YieldOnce } from "./inlineYield.ts"
 import { currentFiber, resumeFromIo, wakeDone, wakeInline } from "./ioScheduler.ts"
 import { TypeId } from "./typeId.ts"
@@ -56,14 +56,6 @@ const busySend = new BusyResource({ operation: "send" })
 
 /** What a stream with nothing read ahead holds: never written to (`onData` replaces it). */
 const noChunks: Array<Uint8Array> = []
-
-/** @internal Total length of one buffer or several. */
-export const byteLength = (data: Uint8Array | ReadonlyArray<Uint8Array>): number => {
-  if (data instanceof Uint8Array) return data.length
-  let n = 0
-  for (const chunk of data) n += chunk.length
-  return n
-}
 
 /**
  * Hands one buffer or several to a RawConnection: `writev` when it has
@@ -600,7 +592,8 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     if (this.failure !== undefined) return Effect.fail(this.failureIn("send"))
     if (this.eofSent) return Effect.fail(new ClosedResource({ operation: "send after sendEof" }))
     if (busy) return Effect.fail(busySend)
-    if (byteLength(data) === 0) return Effect.void
+    const length = byteLength(data)
+    if (length <= 0) return length === 0 ? Effect.void : Effect.fail(notBytes(data))
     if (!this.needDrain) {
       this.write(data)
       return Effect.void
