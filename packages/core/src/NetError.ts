@@ -127,7 +127,7 @@ export class BusyResource extends Data.TaggedError("BusyResource")<{
  *
  * const attempt: NetError.ConnectAttempt = { address: SocketAddress.ipv4("10.0.0.5", 80), code: "ECONNREFUSED" }
  * const e = new NetError.ConnectFailed({ host: "db.test", port: 80, attempts: [attempt] })
- * assert.strictEqual(e.message, "cannot connect to db.test:80 (10.0.0.5:80: ECONNREFUSED)")
+ * assert.strictEqual(e.message, "cannot connect to db.test:80 (10.0.0.5:80: ECONNREFUSED): nothing is listening there")
  * ```
  *
  * @since 0.1.0
@@ -177,8 +177,22 @@ export class ConnectFailed extends Data.TaggedError("ConnectFailed")<{
         : this.code === "ETIMEDOUT" && this.timeout !== undefined
           ? `: timed out after ${Duration.format(this.timeout)}`
           : `: ${this.code}`
-    return `cannot connect to ${printable(this.host)}${this.port >= 0 ? `:${this.port}` : ""}${why}${tried ? ` (${tried})` : ""}`
+    const hint = this.code === undefined ? connectHint(this.attempts) : undefined
+    return `cannot connect to ${printable(this.host)}${this.port >= 0 ? `:${this.port}` : ""}${why}${tried ? ` (${tried})` : ""}${hint === undefined ? "" : `: ${hint}`}`
   }
+}
+
+/** What a connect failure means when every attempt failed with the same code. */
+const CONNECT_HINTS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: "nothing is listening there",
+  ENOENT: "no socket at that path: is the server running?",
+  EHOSTUNREACH: "no route to the host",
+  ENETUNREACH: "no route to the network",
+}
+
+const connectHint = (attempts: ReadonlyArray<ConnectAttempt>): string | undefined => {
+  const code = attempts[0]?.code
+  return code !== undefined && attempts.every((a) => a.code === code) ? CONNECT_HINTS[code] : undefined
 }
 
 /**
@@ -248,6 +262,10 @@ const resolveReason = (code: string, cause: unknown): string | undefined => {
  * import { SocketAddress } from "@netfx/core"
  * const e = new NetError.ListenFailed({ address: SocketAddress.ipv4("0.0.0.0", 80), code: "EACCES" })
  * assert.strictEqual(e.code, "EACCES")
+ * assert.strictEqual(
+ *   e.message,
+ *   "cannot listen on 0.0.0.0:80: EACCES (ports below 1024 need root or CAP_NET_BIND_SERVICE)",
+ * )
  * ```
  *
  * @since 0.1.0
@@ -260,7 +278,29 @@ export class ListenFailed extends Data.TaggedError("ListenFailed")<{
   readonly cause?: unknown
 }> {
   override get message(): string {
-    return `cannot listen on ${SocketAddress.format(this.address)}: ${this.code}`
+    const hint = listenHint(this.address, this.code)
+    return `cannot listen on ${SocketAddress.format(this.address)}: ${this.code}${hint === undefined ? "" : ` (${hint})`}`
+  }
+}
+
+/** What a listen failure means, where its code tells. */
+const listenHint = (address: SocketAddress.SocketAddress, code: string): string | undefined => {
+  const ip = SocketAddress.isIp(address)
+  switch (code) {
+    case "EADDRINUSE":
+      return ip
+        ? "another socket is bound to that port: pick another, or port 0 for any free one"
+        : "another socket is bound to that path or name"
+    case "EACCES":
+      return ip && address.port > 0 && address.port < 1024
+        ? "ports below 1024 need root or CAP_NET_BIND_SERVICE"
+        : "permission denied"
+    case "EADDRNOTAVAIL":
+      return ip
+        ? "the address is not one of this machine's: listen on 127.0.0.1, 0.0.0.0 or an interface's address"
+        : undefined
+    default:
+      return undefined
   }
 }
 

@@ -25,7 +25,7 @@ describe("NetError", () => {
       [
         new NetError.ConnectFailed({ host: "localhost", port: 9, attempts: [{ address, code: "ECONNREFUSED" }] }),
         "ConnectFailed",
-        "cannot connect to localhost:9 (127.0.0.1:9: ECONNREFUSED)",
+        "cannot connect to localhost:9 (127.0.0.1:9: ECONNREFUSED): nothing is listening there",
       ],
       [
         new NetError.ResolveFailed({ host: "x.invalid", code: "ENOTFOUND" }),
@@ -51,7 +51,7 @@ describe("NetError", () => {
       [
         new NetError.ListenFailed({ address, code: "EADDRINUSE" }),
         "ListenFailed",
-        "cannot listen on 127.0.0.1:9: EADDRINUSE",
+        "cannot listen on 127.0.0.1:9: EADDRINUSE (another socket is bound to that port: pick another, or port 0 for any free one)",
       ],
       [
         new NetError.TlsFailed({ code: "CERT_HAS_EXPIRED", reason: "certificate has expired", address }),
@@ -100,7 +100,7 @@ describe("NetError", () => {
   it("names with invisible or control characters are escaped in messages", () => {
     const path = SocketAddress.unixPath("/tmp/a\nb\u202Ec")
     const listen = new NetError.ListenFailed({ address: path, code: "EACCES" })
-    assert.strictEqual(listen.message, "cannot listen on /tmp/a\\x0ab\\u{202e}c: EACCES")
+    assert.strictEqual(listen.message, "cannot listen on /tmp/a\\x0ab\\u{202e}c: EACCES (permission denied)")
     const resolve = new NetError.ResolveFailed({ host: "evil\u200b.test\r\nINFO forged", code: "ENOTFOUND" })
     assert.strictEqual(
       resolve.message,

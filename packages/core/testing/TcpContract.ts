@@ -110,6 +110,7 @@ export const tcpContract = (env: TcpEnvironment): void => {
           assert.strictEqual(error.attempts[0]?.code, "ECONNREFUSED")
           assert.deepStrictEqual(error.attempts[0]?.address, SocketAddress.ipv4("127.0.0.1", port))
           assert.include(error.message, "ECONNREFUSED")
+          assert.include(error.message, "nothing is listening there")
         }),
       ),
     )
@@ -203,7 +204,10 @@ export const tcpContract = (env: TcpEnvironment): void => {
           const first = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
           const error = yield* Effect.flip(Tcp.listen({ host: "127.0.0.1", port: portOf(first.address) }))
           assert.strictEqual(error._tag, "ListenFailed")
-          if (error._tag === "ListenFailed") assert.strictEqual(error.code, "EADDRINUSE")
+          if (error._tag === "ListenFailed") {
+            assert.strictEqual(error.code, "EADDRINUSE")
+            assert.include(error.message, "or port 0 for any free one")
+          }
         }),
       ),
     )
