@@ -581,34 +581,25 @@ export const nativeContract = (env: NativeEnvironment): void => {
       ),
     )
 
-    it.live("toFileHandle of a number that is no descriptor is InvalidArgument, and its Scope closes cleanly", () =>
-      run(
-        Effect.gen(function* () {
-          for (const fd of [-1, Number.NaN, 1.5, 2 ** 32]) {
-            const exit = yield* Effect.exit(Effect.scoped(FdPassing.toFileHandle(fd)))
-            assert.isTrue(Exit.isFailure(exit), `fd ${fd}`)
-            if (Exit.isFailure(exit)) {
-              const e = Cause.failureOption(exit.cause)
-              assert.strictEqual(Option.isSome(e) ? e.value._tag : Cause.pretty(exit.cause), "InvalidArgument")
-            }
-          }
-        }),
-      ),
-    )
-
-    it.live("toByteStream of a number that is no descriptor is InvalidArgument, and its Scope closes cleanly", () =>
-      run(
-        Effect.gen(function* () {
-          for (const fd of [-1, Number.NaN, 1.5, 2 ** 32]) {
-            const exit = yield* Effect.exit(Effect.scoped(FdPassing.toByteStream(fd)))
-            assert.isTrue(Exit.isFailure(exit), `fd ${fd}`)
-            if (Exit.isFailure(exit)) {
-              const e = Cause.failureOption(exit.cause)
-              assert.strictEqual(Option.isSome(e) ? e.value._tag : Cause.pretty(exit.cause), "InvalidArgument")
-            }
-          }
-        }),
-      ),
+    it.live(
+      "toFileHandle and toByteStream of a number that is no descriptor are InvalidArgument; their Scope closes cleanly",
+      () =>
+        run(
+          Effect.gen(function* () {
+            const adopt: ReadonlyArray<
+              (fd: number) => Effect.Effect<unknown, { readonly _tag: string }, Scope.Scope | NetworkTag>
+            > = [FdPassing.toFileHandle, FdPassing.toByteStream]
+            for (const make of adopt)
+              for (const fd of [-1, Number.NaN, 1.5, 2 ** 32]) {
+                const exit = yield* Effect.exit(Effect.scoped(make(fd)))
+                assert.isTrue(Exit.isFailure(exit), `fd ${fd}`)
+                if (Exit.isFailure(exit)) {
+                  const e = Cause.failureOption(exit.cause)
+                  assert.strictEqual(Option.isSome(e) ? e.value._tag : Cause.pretty(exit.cause), "InvalidArgument")
+                }
+              }
+          }),
+        ),
     )
 
     it.live("interrupting receiveFds or accept loses nothing; a plain receive keeps descriptors for receiveFds", () =>
