@@ -13,13 +13,23 @@
 // reported against the source file and the example's line.
 //
 // Usage: node scripts/check-docs.mjs      (after `pnpm check`; exit code 1 on any finding)
+//        node scripts/check-docs.mjs --extract-only <dir>
+//          writes the example modules (and examples.json) into <dir> and stops:
+//          no documentation check, no tsc (scripts/consumer-test.mjs type-checks
+//          them against the installed packages)
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
-const out = join(root, "examples", ".doc-examples")
+const extractAt = process.argv.indexOf("--extract-only")
+const extractOnly = extractAt >= 0
+if (extractOnly && process.argv[extractAt + 1] === undefined) {
+  console.error("check-docs: --extract-only needs a directory")
+  process.exit(2)
+}
+const out = extractOnly ? process.argv[extractAt + 1] : join(root, "examples", ".doc-examples")
 const packages = ["core", "node", "bun", "cluster"]
 
 /** @type {Array<string>} */
@@ -153,6 +163,10 @@ writeFileSync(
     2,
   ),
 )
+if (extractOnly) {
+  console.log(`check-docs: ${examples.length} examples written to ${out}`)
+  process.exit(0)
+}
 writeFileSync(
   join(out, "tsconfig.json"),
   JSON.stringify(

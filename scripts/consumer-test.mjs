@@ -10,7 +10,9 @@
 //   README's "Use netfx in your project" program;
 // - type-checks scripts/consumer/app.ts and scripts/consumer/cluster.ts with
 //   TypeScript 5.x (strict, skipLibCheck off), moduleResolution NodeNext and
-//   Bundler.
+//   Bundler, and every example of the documentation (JSDoc @example blocks,
+//   the READMEs, docs/*.md; `check-docs.mjs --extract-only`) with
+//   exactOptionalPropertyTypes, NodeNext and Bundler.
 //
 // When @netfx/native ships prebuilt binaries, installs and runs happen with
 // C compilers, make and python shadowed on PATH (stubs that exit 1) and with
@@ -259,6 +261,7 @@ const installers = {
   bun: { cmd: bunBin, args: ["install"] },
 }
 const spec = (pkg) => `file:${tarballs[pkg]}`
+const rootManifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8"))
 const clusterPeers = JSON.parse(
   readFileSync(join(root, "packages", "cluster", "package.json"), "utf8"),
 ).peerDependencies
@@ -279,7 +282,14 @@ for (const pm of managers) {
     // @netfx/cluster's peers (@effect/cluster, rpc, sql, workflow, platform, effect) as its manifest names them
     dependencies: { ...clusterPeers, ...netfx },
     // the packages' own dependencies on each other resolve to the tarballs too
-    devDependencies: { "@types/node": "^20", typescript: "5" },
+    // @types/bun, @effect/vitest and vitest for the documentation's examples (below), at the repository's ranges
+    devDependencies: {
+      "@types/node": "^20",
+      typescript: "5",
+      ...Object.fromEntries(
+        ["@types/bun", "@effect/vitest", "vitest"].map((d) => [d, rootManifest.devDependencies[d]]),
+      ),
+    },
     // the packages' own dependencies on each other resolve to the tarballs too
     ...(pm === "npm" ? { overrides: Object.fromEntries(packages.map((p) => [`@netfx/${p}`, `$@netfx/${p}`])) } : {}),
 
@@ -385,6 +395,49 @@ for (const pm of managers) {
     const version = JSON.parse(readFileSync(join(app, "node_modules", "typescript", "package.json"), "utf8")).version
     record(pm, `tsc ${version} ${program}.ts ${resolution}`, tsc.ok)
     if (!tsc.ok) failures.push(`${pm}: tsc ${program}.ts ${resolution}`)
+  }
+
+  // every example of the documentation (JSDoc @example blocks, the READMEs,
+  // docs/*.md), as a user copies it into a project that installed the
+  // tarballs: strict with exactOptionalPropertyTypes, NodeNext and Bundler
+  const examples = join(app, "doc-examples")
+  const extracted = run(process.execPath, [join(root, "scripts", "check-docs.mjs"), "--extract-only", examples], {
+    cwd: root,
+    show: true,
+  })
+  if (!extracted.ok) failures.push(`${pm}: extracting the documentation's examples`)
+  for (const resolution of extracted.ok ? ["NodeNext", "Bundler"] : []) {
+    const config = `tsconfig.examples.${resolution.toLowerCase()}.json`
+    writeFileSync(
+      join(app, config),
+      JSON.stringify(
+        {
+          compilerOptions: {
+            target: "ES2022",
+            lib: ["ES2022", "DOM"],
+            module: resolution === "NodeNext" ? "NodeNext" : "Preserve",
+            moduleResolution: resolution,
+            strict: true,
+            exactOptionalPropertyTypes: true,
+            noUncheckedIndexedAccess: true,
+            // the declarations are checked above (app.ts, cluster.ts); here the examples
+            skipLibCheck: true,
+            noEmit: true,
+            types: ["node", "bun"],
+          },
+          include: ["doc-examples/*.ts"],
+        },
+        null,
+        2,
+      ),
+    )
+    const tsc = run(process.execPath, [join(app, "node_modules", "typescript", "bin", "tsc"), "-p", config], {
+      cwd: app,
+      env,
+    })
+    const count = (extracted.out.match(/(\d+) examples written/) ?? [])[1] ?? "?"
+    record(pm, `tsc ${count} doc examples ${resolution}`, tsc.ok)
+    if (!tsc.ok) failures.push(`${pm}: tsc of the documentation's examples, ${resolution}`)
   }
 }
 
