@@ -312,14 +312,18 @@ export const pipe = (
   from: SocketStream,
   to: SocketStream,
 ): Effect.Effect<number, Exclude<ReceiveError, EndOfStream> | SendError> =>
-  Effect.gen(function* () {
+  Effect.suspend(() => {
     let total = 0
-    while (true) {
-      const chunk = yield* Effect.catchTag(from.receive(), "EndOfStream", () => Effect.succeed(undefined))
-      if (chunk === undefined) break
-      total += chunk.length
-      yield* to.send(chunk)
-    }
-    yield* to.sendEof
-    return total
+    // EndOfStream is caught once around the loop, not per chunk: `yield*` of
+    // a bare receive completes in the generator step when bytes are buffered
+    // (no combinator built per chunk). Only `from.receive` can fail with
+    // EndOfStream (`SendError` has none), so the catch sees nothing else.
+    const copy: Effect.Effect<never, ReceiveError | SendError> = Effect.gen(function* () {
+      while (true) {
+        const chunk = yield* from.receive()
+        total += chunk.length
+        yield* to.send(chunk)
+      }
+    })
+    return Effect.catchTag(copy, "EndOfStream", () => Effect.as(to.sendEof, total))
   })

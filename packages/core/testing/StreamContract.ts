@@ -17,6 +17,7 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import { pipeArguments } from "effect/Pipeable"
+import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
@@ -931,6 +932,38 @@ export const streamContract = (env: ContractEnvironment, transport: StreamTransp
           assert.strictEqual(Chunk.toReadonlyArray(chunks).map(text).join(""), "abc")
         }),
       ),
+    )
+
+    it.live(
+      "SocketStream.pipe returns the bytes copied; interrupted, it leaves unreceived bytes buffered and `to` open",
+      () =>
+        run(
+          Effect.gen(function* () {
+            const listener = yield* transport.listen
+            const served = yield* Queue.unbounded<SocketStream.SocketStream>()
+            yield* Effect.forkScoped(listener.serve((c) => Effect.zipRight(Queue.offer(served, c), Effect.never)))
+            // to the end of the stream: the count, then the half-close
+            const a = yield* transport.connect(listener)
+            const b = yield* Queue.take(served)
+            const copying = yield* Effect.fork(SocketStream.pipe(b, b))
+            yield* a.send(bytes("abc"))
+            yield* a.send(bytes("defg"))
+            yield* a.sendEof
+            assert.strictEqual(text(yield* readAll(a)), "abcdefg")
+            assert.strictEqual(yield* Fiber.join(copying), 7)
+            // interrupted while waiting: what arrives next stays in `from`, and `to` is not half-closed
+            const c = yield* transport.connect(listener)
+            const d = yield* Queue.take(served)
+            const copying2 = yield* Effect.fork(SocketStream.pipe(d, d))
+            yield* c.send(bytes("x"))
+            assert.strictEqual(text(yield* readN(c, 1)), "x")
+            yield* Fiber.interrupt(copying2)
+            yield* c.send(bytes("yz"))
+            assert.strictEqual(text(yield* readN(d, 2)), "yz")
+            yield* d.send(bytes("still open"))
+            assert.strictEqual(text(yield* readN(c, 10)), "still open")
+          }),
+        ),
     )
 
     if (env.openFds !== undefined) {
