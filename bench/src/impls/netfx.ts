@@ -1,13 +1,4 @@
-import {
-  type Datagram,
-  type Network,
-  SocketAddress,
-  type SocketStream,
-  Tcp,
-  Udp,
-  Unix,
-  UnixDatagram,
-} from "@netfx/core"
+import { type Datagram, type Network, SocketAddress, SocketStream, Tcp, Udp, Unix, UnixDatagram } from "@netfx/core"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
@@ -120,7 +111,11 @@ export const netfx = (name: string, layer: Layer.Layer<Network.Network>): Impl =
         () => path,
         () => undefined,
       )
-      const echo = await start((conn) => drain(conn, (c) => conn.send(c)))
+      // the echo as netfx documents it (`SocketStream.pipe`: copies until EOF, then half-closes, as
+      // the raw echoes end their side on "end"); ECHO=loop is the hand-written per-chunk loop
+      const echo = await start((conn) =>
+        process.env.ECHO === "loop" ? drain(conn, (c) => conn.send(c)) : SocketStream.pipe(conn, conn),
+      )
       const accept = await start(() => Effect.void)
       return { sink, echo, accept, unixSink }
     },
