@@ -196,7 +196,11 @@ export interface StreamReader {
    * asyncio the buffer is then consumed; {@link ReadError}.
    */
   readuntil(separator?: Uint8Array | string): Effect.Effect<Uint8Array, ReadError | IncompleteRead | LimitExceeded>
-  /** `true` when the stream ended and the buffer is empty (a snapshot). */
+  /**
+   * `true` when the stream ended and the buffer is empty (a snapshot), as
+   * asyncio's `at_eof()`: an end already received counts before a read
+   * sees it.
+   */
   atEof(): boolean
   /** `async for line in reader`: the remaining lines (with `"\n"`) as a Stream. */
   readonly lines: Stream.Stream<Uint8Array, ReadError | LimitExceeded>

@@ -141,7 +141,12 @@ export interface BufferedStream {
   readonly stream: SocketStream
   /** Bytes buffered now (received or pushed back, not yet returned). */
   readonly buffered: number
-  /** `true` once the stream ended and every buffered byte was returned. */
+  /**
+   * `true` once the stream ended and every buffered byte was returned: an
+   * end the stream already received counts before any receive saw it (as
+   * asyncio's `at_eof()`), so `while (!atEof)` loops stop without one more
+   * read. A snapshot: `false` can turn `true` when the end arrives.
+   */
   readonly atEof: boolean
   /**
    * Returns between 1 and `maxBytes` bytes (default 65536): buffered bytes

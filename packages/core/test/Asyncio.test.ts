@@ -502,6 +502,27 @@ for (const transport of transports) {
         }),
       ),
     )
+
+    it.live("atEof turns true once the peer's end arrived and every byte was read, with no read seeing it", () =>
+      run(
+        Effect.gen(function* () {
+          const [client, server] = yield* transport.pair
+          const [reader] = yield* Asyncio.fromStream(server)
+          // a length-prefixed protocol loop as asyncio users write it: `while not reader.at_eof()`
+          yield* client.send(bytes("\x00\x03abc\x00\x02de"))
+          yield* client.sendEof
+          const frames: Array<string> = []
+          while (!reader.atEof()) {
+            const header = yield* reader.readexactly(2)
+            frames.push(text(yield* reader.readexactly((header[0] as number) * 256 + (header[1] as number))))
+            if (frames.length === 2) yield* eventually(() => reader.atEof(), "atEof after the last frame")
+          }
+          assert.deepStrictEqual(frames, ["abc", "de"])
+          assert.strictEqual((yield* reader.read(10)).length, 0)
+          assert.isTrue(reader.atEof())
+        }),
+      ),
+    )
   })
 }
 

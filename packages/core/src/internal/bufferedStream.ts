@@ -13,6 +13,7 @@ import {
   type ReceiveError,
 } from "../NetError.ts"
 import type { SocketStream } from "../SocketStream.ts"
+import { SocketStreamImpl } from "./socketStream.ts"
 
 /** @internal */
 export const BufferedStreamTypeId: unique symbol = Symbol.for("@netfx/core/BufferedStream")
@@ -102,7 +103,12 @@ export class BufferedStreamImpl implements BufferedStream {
   }
 
   get atEof(): boolean {
-    return this.eof && this.end === this.start
+    if (this.end !== this.start) return false
+    if (this.eof) return true
+    // the end already received by the stream counts, as in asyncio (a FIN that
+    // arrived with the last bytes makes `at_eof()` true once they are read)
+    const stream = this.stream
+    return stream instanceof SocketStreamImpl && stream.endReached
   }
 
   // ---- buffer primitives (synchronous) ----

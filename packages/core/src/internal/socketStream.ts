@@ -445,6 +445,17 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     return out
   }
 
+  /**
+   * Whether a receive would fail with `EndOfStream` at once: the peer ended
+   * the stream and every byte it sent was taken (no failure, not closed). A
+   * snapshot, for `BufferedStream.atEof` (asyncio's `at_eof()`).
+   *
+   * @internal
+   */
+  get endReached(): boolean {
+    return this.eof && this.buffered === 0 && this.failure === undefined && !this.closed
+  }
+
   /** Synchronous attempt: the bytes, the failure, or `undefined` for "must wait". */
   private poll(maxBytes: number): Uint8Array | Effect.Effect<never, ReceiveError> | undefined {
     if (this.closed) return Effect.fail(closedReceive)
