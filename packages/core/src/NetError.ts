@@ -526,7 +526,7 @@ export class InvalidArgument extends Data.TaggedError("InvalidArgument")<{
  * import * as assert from "node:assert"
  *
  * const e = new NetError.OperationFailed({ operation: "sendTo", code: "EMSGSIZE" })
- * assert.strictEqual(e.message, "sendTo failed with EMSGSIZE")
+ * assert.ok(e.message.startsWith("sendTo failed with EMSGSIZE: the datagram is larger than the socket can send"))
  * ```
  *
  * @since 0.1.0
@@ -540,7 +540,23 @@ export class OperationFailed extends Data.TaggedError("OperationFailed")<{
   readonly cause?: unknown
 }> {
   override get message(): string {
-    return `${this.operation} failed with ${this.code}${this.syscall ? ` in ${this.syscall}` : ""}${at(this.address)}`
+    const hint = operationHint(this.code)
+    return `${this.operation} failed with ${this.code}${this.syscall ? ` in ${this.syscall}` : ""}${at(this.address)}${hint === undefined ? "" : `: ${hint}`}`
+  }
+}
+
+/** What an `OperationFailed` code means, where the code alone says it (mostly datagram sends and receives). */
+const operationHint = (code: string): string | undefined => {
+  switch (code) {
+    case "EMSGSIZE":
+      return "the datagram is larger than the socket can send (UDP: at most 65,507 bytes over IPv4, 65,527 over IPv6)"
+    case "ECONNREFUSED":
+      return "nothing listens at the destination (on a connected datagram socket: an ICMP port unreachable answered an earlier datagram)"
+    case "ENETUNREACH":
+    case "EHOSTUNREACH":
+      return "no route to that address"
+    default:
+      return undefined
   }
 }
 

@@ -81,7 +81,12 @@ describe("NetError", () => {
       [
         new NetError.OperationFailed({ operation: "sendTo", code: "EMSGSIZE", syscall: "send", address }),
         "OperationFailed",
-        "sendTo failed with EMSGSIZE in send (127.0.0.1:9)",
+        "sendTo failed with EMSGSIZE in send (127.0.0.1:9): the datagram is larger than the socket can send (UDP: at most 65,507 bytes over IPv4, 65,527 over IPv6)",
+      ],
+      [
+        new NetError.OperationFailed({ operation: "setMulticastInterface", code: "EINVAL", syscall: "setsockopt" }),
+        "OperationFailed",
+        "setMulticastInterface failed with EINVAL in setsockopt",
       ],
       [
         new NetError.InvalidArgument({ argument: "port", reason: "must be an integer in 0..65535", value: -1 }),

@@ -668,6 +668,42 @@ export const datagramContract = (env: DatagramEnvironment): void => {
       ),
     )
 
+    it.live("data that is no Uint8Array (plain JavaScript) gives InvalidArgument: send, sendTo, sendMany", () =>
+      run(
+        Effect.gen(function* () {
+          const server = yield* Udp.bind({ host: "127.0.0.1" })
+          const to = { host: "127.0.0.1", port: portOf(server.localAddress) }
+          const sender = yield* Udp.bind({ host: "127.0.0.1" })
+          const client = yield* Udp.connect(to)
+          // what the types forbid and a JavaScript caller can pass
+          const bad = ["text", null, [1, 2], new ArrayBuffer(2)] as unknown as ReadonlyArray<Uint8Array>
+          for (const data of bad) {
+            const e1 = yield* Effect.flip(sender.sendTo(data, to))
+            assert.strictEqual(e1._tag, "InvalidArgument")
+            if (e1._tag === "InvalidArgument") assert.strictEqual(e1.argument, "data")
+            assert.strictEqual((yield* Effect.flip(client.send(data)))._tag, "InvalidArgument")
+          }
+          // a batch: the datagrams before the bad one go, then it fails
+          const e2 = yield* Effect.flip(
+            sender.sendMany([
+              { data: bytes("one"), address: to },
+              { data: "two" as unknown as Uint8Array, address: to },
+              { data: bytes("three"), address: to },
+            ]),
+          )
+          assert.strictEqual(e2._tag, "InvalidArgument")
+          const e3 = yield* Effect.flip(client.sendMany([bytes("four"), "five" as unknown as Uint8Array]))
+          assert.strictEqual(e3._tag, "InvalidArgument")
+          // nothing but real bytes went, and both endpoints still work
+          yield* sender.sendTo(bytes("six"), to)
+          yield* client.send(bytes("seven"))
+          const got: Array<string> = []
+          while (got.length < 4) got.push(text((yield* server.receive()).data))
+          assert.deepStrictEqual(got.sort(), ["four", "one", "seven", "six"])
+        }),
+      ),
+    )
+
     it.live("setMulticastInterface with something that is no address: OperationFailed EINVAL on every runtime", () =>
       run(
         Effect.gen(function* () {

@@ -41,3 +41,11 @@ export const notBytes = (data: unknown): InvalidArgument =>
     reason: "must be a Uint8Array or an array of them (encode text first, e.g. new TextEncoder().encode(text))",
     value: typeof data === "string" && data.length > 64 ? `${data.slice(0, 64)}...` : data,
   })
+
+/** @internal The `InvalidArgument` of a datagram that is no `Uint8Array` (UDP and Unix datagram sends). */
+export const notDatagram = (data: unknown): InvalidArgument =>
+  new InvalidArgument({
+    argument: "data",
+    reason: "must be a Uint8Array (encode text first, e.g. new TextEncoder().encode(text))",
+    value: typeof data === "string" && data.length > 64 ? `${data.slice(0, 64)}...` : data,
+  })

@@ -25,6 +25,7 @@ import type {
   UnixAddress,
   UnixDatagramSocket,
 } from "../UnixDatagram.ts"
+import { notDatagram } from "./bytes.ts"
 import { EV_READ, EV_WRITE, NativeSocket, nameOf, requireBinding, toAddress } from "./nativeSocket.ts"
 import { endOnClose } from "./udp.ts"
 import { connectFailed, toUnixAddress } from "./unix/address.ts"
@@ -186,8 +187,7 @@ class UnixDatagramImpl {
   }
 
   send(data: Uint8Array, to: UnixAddress | undefined): Effect.Effect<void, SendError> {
-    if (!(data instanceof Uint8Array))
-      return Effect.fail(new InvalidArgument({ argument: "data", reason: "must be a Uint8Array", value: data }))
+    if (!(data instanceof Uint8Array)) return Effect.fail(notDatagram(data))
     return Effect.suspend(() => {
       const socket = this.socket
       const [name, abstract] = to === undefined ? [null, false] : nameOf(to)

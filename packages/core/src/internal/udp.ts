@@ -31,6 +31,7 @@ import type {
   UdpSocket,
 } from "../Udp.ts"
 import { holdsSlot, reusableAsync } from "./asyncPrimitive.ts"
+import { notDatagram } from "./bytes.ts"
 import * as validate from "./validate.ts"
 
 /** @internal */
@@ -346,7 +347,13 @@ export class UdpSocketImpl implements UdpHandlers {
     })
   }
 
-  sendRaw(data: Uint8Array, address: IpAddress | undefined, operation: string) {
+  sendRaw(
+    data: Uint8Array,
+    address: IpAddress | undefined,
+    operation: string,
+  ): Effect.Effect<void, ClosedResource | OperationFailed | InvalidArgument> {
+    // what the types forbid and a JavaScript caller can pass (a string, null, ...)
+    if (!(data instanceof Uint8Array)) return Effect.fail(notDatagram(data))
     return this.complete(operation, (finish) =>
       this.raw.send(data, address, (error) =>
         finish(error === undefined ? Effect.void : Effect.fail(this.sendFailed(operation, error, address))),
@@ -365,8 +372,14 @@ export class UdpSocketImpl implements UdpHandlers {
     datagrams: ReadonlyArray<Uint8Array>,
     addresses: ReadonlyArray<IpAddress> | undefined,
     operation: string,
-  ): Effect.Effect<void, ClosedResource | OperationFailed> {
-    const n = datagrams.length
+  ): Effect.Effect<void, ClosedResource | OperationFailed | InvalidArgument> {
+    // the datagrams before one that is no Uint8Array go, then the batch fails with InvalidArgument
+    let n = 0
+    while (n < datagrams.length && datagrams[n] instanceof Uint8Array) n++
+    if (n < datagrams.length) {
+      const bad = Effect.fail(notDatagram(datagrams[n]))
+      return n === 0 ? bad : Effect.zipRight(this.sendBatch(datagrams.slice(0, n), addresses, operation), bad)
+    }
     if (n === 0) return Effect.void
     return this.complete(operation, (finish) => {
       let remaining = n
