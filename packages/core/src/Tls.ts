@@ -167,7 +167,10 @@ export interface TlsClientOptions {
  * **Resource** / **Errors**: a listener with these options hands out only
  * connections whose handshake succeeded; a failed or timed-out handshake
  * (`TlsFailed`, `ETIMEDOUT`) is logged with the peer and the connection
- * closed, never reported to `accept`/`serve`. `Tcp.listen` fails with
+ * closed, never reported to `accept`/`serve`: at Warning, except a peer
+ * that closed or reset the connection before the handshake completed
+ * (codes `ECONNRESET`, `EPIPE`, `ECONNABORTED`: a TCP health check, a
+ * port scan, a client that gave up), logged at Debug. `Tcp.listen` fails with
  * `InvalidArgument` when `cert`, `key` or `ca` is not PEM (see {@link Pem}).
  *
  * @example

@@ -16,6 +16,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
@@ -1290,6 +1291,35 @@ export const tlsContract = (env: TlsEnvironment): void => {
         ),
       )
     }
+
+    it.live("a peer that closes before the handshake is logged at Debug, not Warning (health checks, port scans)", () =>
+      run(
+        Effect.gen(function* () {
+          const logged: Array<string> = []
+          const capture = Logger.make(({ annotations, logLevel, message }) => {
+            const text = Array.isArray(message) ? message.join(" ") : String(message)
+            if (text.includes("TLS handshake")) {
+              const code = String(HashMap.get(annotations, "code").pipe(Option.getOrElse(() => "?")))
+              logged.push(`${logLevel.label} code=${code}`)
+            }
+          })
+          const listener = yield* server().pipe(
+            Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
+            Effect.provide(Logger.minimumLogLevel(LogLevel.Debug)),
+          )
+          yield* Effect.forkScoped(listener.serve(echo))
+          // a TCP health check: connect, send nothing, close
+          yield* Effect.scoped(Tcp.connect({ host: "127.0.0.1", port: portOf(listener.address) }))
+          yield* eventually(() => logged.length > 0, "the dropped connection is logged")
+          assert.strictEqual(logged.length, 1)
+          assert.match(logged[0] as string, /^DEBUG code=(ECONNRESET|EPIPE|ECONNABORTED)$/)
+          // the listener still serves TLS clients
+          const conn = yield* client(listener)
+          yield* conn.send(bytes("ok"))
+          assert.strictEqual(text(yield* readN(conn, 2)), "ok")
+        }),
+      ),
+    )
 
     it.live("a listener drops a connection whose handshake times out, without calling the handler", () =>
       run(

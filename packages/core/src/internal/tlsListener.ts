@@ -10,6 +10,12 @@ import { TlsFailed } from "../NetError.ts"
 import * as SocketAddress from "../SocketAddress.ts"
 import type { TlsServerOptions } from "../Tls.ts"
 
+/**
+ * Handshake failure codes that say the peer closed or reset the connection
+ * before the handshake completed (no TLS alert, no certificate verdict).
+ */
+const PEER_GONE_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"])
+
 /** The default of `tls.handshakeTimeout` (the reasons are in its docs). */
 const DEFAULT_HANDSHAKE_TIMEOUT_MILLIS = 10_000
 
@@ -150,7 +156,11 @@ class SecureListener implements RawListener {
   }
 
   private failureLog(raw: RawConnection, failure: TlsFailed): Effect.Effect<void> {
-    return Effect.logWarning("netfx: TLS handshake failed, connection dropped").pipe(
+    // a peer that closed or reset before finishing the handshake (a TCP health
+    // check, a port scan, a client that gave up) is not the server's problem:
+    // Debug; a refused certificate, a protocol error or a timeout: Warning
+    const log = PEER_GONE_CODES.has(failure.code) ? Effect.logDebug : Effect.logWarning
+    return log("netfx: TLS handshake failed, connection dropped").pipe(
       Effect.annotateLogs({
         peer: SocketAddress.format(raw.remoteAddress),
         code: failure.code,
