@@ -161,8 +161,10 @@ export interface StreamReader {
   readonly limit: number
   /**
    * Reads up to `n` bytes; with `n = -1` (the default) reads until end of
-   * stream and returns everything. Returns an empty array only at end of
-   * stream (or for `n = 0`).
+   * stream and returns everything. As asyncio's, it waits only while
+   * nothing has arrived, then returns `min(n, everything received so far)`
+   * (the bytes the connection already holds count, not only this reader's
+   * buffer). Returns an empty array only at end of stream (or for `n = 0`).
    *
    * **Errors**: {@link ReadError}; a broken connection is an error, never
    * an empty read.
@@ -175,7 +177,7 @@ export interface StreamReader {
    *
    * **Errors**: `LimitExceeded` when no `"\n"` occurs within `limit` bytes;
    * as in asyncio, the overlong line is dropped (through its `"\n"` when it
-   * is buffered, otherwise what is buffered); {@link ReadError}.
+   * has arrived, otherwise everything that arrived); {@link ReadError}.
    */
   readline(): Effect.Effect<Uint8Array, ReadError | LimitExceeded>
   /**

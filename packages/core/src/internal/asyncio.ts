@@ -82,7 +82,20 @@ export class StreamReaderImpl implements StreamReader {
     }
     if (n === 0) return Effect.succeed(EMPTY)
     if (n > 0) {
-      return Effect.catchTag(this.buffer.receive(n), "EndOfStream", () => Effect.succeed(EMPTY))
+      // asyncio returns min(n, everything that arrived): bytes the connection
+      // already received join what is buffered, before and after a wait
+      return Effect.suspend(() => {
+        const buffer = this.buffer
+        if (buffer.buffered > 0 && buffer.buffered < n) buffer.absorb(n - buffer.buffered)
+        return Effect.map(
+          Effect.catchTag(buffer.receive(n), "EndOfStream", () => Effect.succeed(EMPTY)),
+          (chunk) => {
+            if (chunk.length === 0 || chunk.length >= n || buffer.buffered > 0) return chunk
+            buffer.absorb(n - chunk.length)
+            return buffer.buffered === 0 ? chunk : concatBytes([chunk, buffer.takeAll()])
+          },
+        )
+      })
     }
     // n < 0: everything until EOF. Bytes accumulate in the buffer (so an
     // interrupted read(-1) loses nothing) and are taken at the end.
@@ -116,9 +129,10 @@ export class StreamReaderImpl implements StreamReader {
             this.buffer.discard(e.partial.length)
             return e.partial
           }),
-        // Drop the overlong line (through its newline, or all that is buffered), as asyncio does.
+        // Drop the overlong line (through its newline, or all that arrived), as asyncio does.
         LimitExceeded: (e) =>
           Effect.suspend(() => {
+            this.buffer.absorb(Number.POSITIVE_INFINITY)
             const at = this.buffer.find(NEWLINE)
             this.buffer.discard(at >= 0 ? at + 1 : this.buffer.buffered)
             return Effect.fail(e)

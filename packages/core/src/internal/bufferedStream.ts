@@ -366,6 +366,25 @@ export class BufferedStreamImpl implements BufferedStream {
     return at < 0 ? -1 : at - this.start
   }
 
+  /**
+   * Moves up to `max` bytes that the stream already received into the
+   * buffer, without waiting, where the stream is netfx's own (another
+   * stream has no such view); nothing while an operation waits (it owns
+   * the stream). The asyncio reader uses it where asyncio's answer depends
+   * on everything that arrived (its buffer holds all of it). @internal
+   */
+  absorb(max: number): void {
+    const stream = this.stream
+    if (this.busy || this.eof || !(stream instanceof SocketStreamImpl)) return
+    let left = max
+    while (left > 0) {
+      const chunk = stream.takeAvailable(Math.min(left, FILL))
+      if (chunk === undefined) return
+      this.append(chunk)
+      left -= chunk.length
+    }
+  }
+
   /** One fill, exposed for the asyncio reader. @internal */
   fillOnce(): Effect.Effect<FillResult, Exclude<ReceiveError, EndOfStream>> {
     return this.fill()

@@ -456,6 +456,20 @@ export class SocketStreamImpl implements SocketStream, ConnectionHandlers {
     return this.eof && this.buffered === 0 && this.failure === undefined && !this.closed
   }
 
+  /**
+   * Up to `maxBytes` bytes already received, taken without waiting;
+   * `undefined` when none are buffered, the stream is closed, or a receive
+   * is in progress (its bytes are not taken from under it). For the asyncio
+   * reader, whose buffer holds everything that arrived.
+   *
+   * @internal
+   */
+  takeAvailable(maxBytes: number): Uint8Array | undefined {
+    if (this.closed || this.buffered === 0) return undefined
+    if (this.receiving && this.receiveInProgress()) return undefined
+    return this.take(maxBytes)
+  }
+
   /** Synchronous attempt: the bytes, the failure, or `undefined` for "must wait". */
   private poll(maxBytes: number): Uint8Array | Effect.Effect<never, ReceiveError> | undefined {
     if (this.closed) return Effect.fail(closedReceive)
